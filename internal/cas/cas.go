@@ -1,0 +1,201 @@
+// Package cas is the content-addressed cache that bundle builds fetch into.
+//
+// Every object is stored under its sha256 digest. Writes go to a temporary
+// file in the same directory, are hashed while they are written, synced, and
+// then renamed into place, so an object is never half-written and a present
+// object always has the digest it is named by. The store is safe for
+// concurrent use by several goroutines and several processes: two writers of
+// the same digest race harmlessly, because both rename identical content.
+package cas
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// ErrNotFound is returned when the store has no object with the digest.
+var ErrNotFound = errors.New("not in cache")
+
+// DigestError reports content whose sha256 does not match the digest it was
+// promised to have.
+type DigestError struct {
+	What     string // the artifact, as a user would name it
+	Expected string
+	Actual   string
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("%s: digest mismatch: expected %s, got %s", e.What, e.Expected, e.Actual)
+}
+
+// Store is a directory of objects named by digest.
+type Store struct {
+	dir string
+}
+
+// Open returns the store rooted at dir, creating it if needed.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "sha256"), 0o755); err != nil {
+		return nil, fmt.Errorf("content cache %s: %w", dir, err)
+	}
+	return &Store{dir: dir}, nil
+}
+
+// DefaultDir is the cache directory used when none is given: the user's
+// cache directory, or a temporary one when the user has none.
+func DefaultDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "appliance")
+	}
+	return filepath.Join(os.TempDir(), "appliance-cache")
+}
+
+// Dir is the directory the store lives in.
+func (s *Store) Dir() string { return s.dir }
+
+// Path is where the object with the digest lives (or would live).
+func (s *Store) Path(digest string) (string, error) {
+	hexPart, err := hexOf(digest)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(s.dir, "sha256", hexPart), nil
+}
+
+// Has reports whether the object is present, and its size.
+func (s *Store) Has(digest string) (int64, bool) {
+	p, err := s.Path(digest)
+	if err != nil {
+		return 0, false
+	}
+	fi, err := os.Stat(p)
+	if err != nil || !fi.Mode().IsRegular() {
+		return 0, false
+	}
+	return fi.Size(), true
+}
+
+// Open opens the object for reading. The content is checked against its
+// digest while it is read: the reader returns a *DigestError instead of
+// io.EOF when the bytes on disk were altered.
+func (s *Store) Open(digest string) (io.ReadCloser, int64, error) {
+	p, err := s.Path(digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, 0, fmt.Errorf("%s: %w", digest, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return NewVerifiedReader(f, "cached "+digest, digest, fi.Size()), fi.Size(), nil
+}
+
+// Put stores r under digest. It is idempotent: a nil error means the content
+// is stored at digest. When the object is already present r is not read.
+// If the bytes read do not hash to digest (or size >= 0 and the length
+// differs) nothing is stored and a *DigestError is returned. what names the
+// artifact in errors.
+func (s *Store) Put(what, digest string, size int64, r io.Reader) error {
+	if _, ok := s.Has(digest); ok {
+		return nil
+	}
+	w, err := s.Writer(what, digest, size)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		w.Abort()
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return w.Commit()
+}
+
+// Writer returns a writer that stores an object once Commit succeeds. Use it
+// to tee a download into the cache while it streams elsewhere.
+func (s *Store) Writer(what, digest string, size int64) (*Writer, error) {
+	final, err := s.Path(digest)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(final), ".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("content cache: %w", err)
+	}
+	return &Writer{f: f, h: sha256.New(), what: what, digest: digest, size: size, final: final}, nil
+}
+
+// Writer is an object being written into the store.
+type Writer struct {
+	f      *os.File
+	h      hash.Hash
+	n      int64
+	what   string
+	digest string
+	size   int64
+	final  string
+}
+
+func (w *Writer) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.h.Write(p[:n])
+	w.n += int64(n)
+	return n, err
+}
+
+// Abort discards what was written.
+func (w *Writer) Abort() {
+	w.f.Close()
+	os.Remove(w.f.Name())
+}
+
+// Commit checks the digest and size, then renames the object into place.
+func (w *Writer) Commit() error {
+	got := "sha256:" + hex.EncodeToString(w.h.Sum(nil))
+	if got != w.digest {
+		w.Abort()
+		return &DigestError{What: w.what, Expected: w.digest, Actual: got}
+	}
+	if w.size >= 0 && w.n != w.size {
+		w.Abort()
+		return fmt.Errorf("%s: size mismatch: expected %d bytes, got %d", w.what, w.size, w.n)
+	}
+	if err := w.f.Sync(); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := w.f.Close(); err != nil {
+		os.Remove(w.f.Name())
+		return err
+	}
+	if err := os.Rename(w.f.Name(), w.final); err != nil {
+		os.Remove(w.f.Name())
+		return err
+	}
+	return nil
+}
+
+func hexOf(digest string) (string, error) {
+	h, ok := strings.CutPrefix(digest, "sha256:")
+	if !ok || len(h) != 64 {
+		return "", fmt.Errorf("%q is not a sha256 digest", digest)
+	}
+	if _, err := hex.DecodeString(h); err != nil || strings.ToLower(h) != h {
+		return "", fmt.Errorf("%q is not a sha256 digest", digest)
+	}
+	return h, nil
+}
