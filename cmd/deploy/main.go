@@ -1,0 +1,33 @@
+// Command deploy runs on the site's deploy node: it verifies a bundle,
+// serves its content, prepares the hosts over SSH, loads the site registry
+// and brings up the cluster, resuming after any failure.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	if err := newRootCmd().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "deploy:", err)
+		os.Exit(1)
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deploy",
+		Short: "Deploy a bundle onto an offline site",
+		Example: `  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443
+  deploy push --bundle stack.bundle --key cosign.pub --to harbor.site.local
+  deploy --bundle stack.bundle --key cosign.pub -i inventory.yaml`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// Each subcommand lives in its own file as newXCmd; add one line here.
+	root.AddCommand()
+	return root
+}
