@@ -1,0 +1,50 @@
+# The two commands a new user needs are `make demo` and `make test`.
+# Both install what they need on a fresh Debian machine by themselves.
+
+GO        ?= go
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+BIN       := bin
+OUT       := out
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: all build deps tools test test-unit fuzz site-test demo bench lint clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN)/bundle ./cmd/bundle
+	$(GO) build -trimpath -o $(BIN)/deploy ./cmd/deploy
+
+# Debian packages (docker-registry, skopeo, containerd, rpm, dnf, ...).
+deps:
+	bash scripts/install-deps.sh
+
+# Go tools from the module proxy: crane, cosign, helm, staticcheck.
+tools:
+	bash scripts/install-tools.sh
+
+test: deps tools build test-unit fuzz site-test
+
+test-unit:
+	$(GO) test -count=1 -timeout 30m ./...
+
+# Each fuzz target runs briefly; failing inputs are kept under testdata/fuzz.
+fuzz:
+	bash scripts/fuzz.sh 15s
+
+site-test: deps build
+	bash scripts/site-test.sh
+
+demo: deps build
+	bash scripts/demo.sh
+
+bench: deps tools build
+	bash scripts/bench.sh
+
+lint: tools
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) vet ./...
+	staticcheck ./...
+
+clean:
+	rm -rf $(BIN) $(OUT)
