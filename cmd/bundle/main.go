@@ -31,6 +31,6 @@ verifies and reads bundles without unpacking them.`,
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand()
+	root.AddCommand(newKeysCmd())
 	return root
 }

@@ -62,12 +62,10 @@ func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 // fs.ErrExist. If writing the public key fails, the private key it just
 // wrote is removed, so a failure leaves no half pair behind.
 func WriteKeyPair(prefix string, privPEM, pubPEM []byte) (keyPath, pubPath string, err error) {
-	keyPath, pubPath = prefix+".key", prefix+".pub"
-	for _, p := range []string{keyPath, pubPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return "", "", fmt.Errorf("%s already exists; refusing to overwrite a key: choose another --prefix or move it away: %w", p, fs.ErrExist)
-		}
+	if err := refuseExisting(prefix); err != nil {
+		return "", "", err
 	}
+	keyPath, pubPath = prefix+".key", prefix+".pub"
 	if err := writeNewFile(keyPath, privPEM, 0o600); err != nil {
 		return "", "", err
 	}
@@ -177,4 +175,38 @@ func readKeyFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes; not a key file", path, maxKeyFileSize)
 	}
 	return data, nil
+}
+
+// GenerateKeyPairFiles is what `bundle keys generate` does: it asks pass for
+// the password, generates a pair (GenerateKeyPair), writes it
+// (WriteKeyPair) and returns the paths and the public key's fingerprint.
+// It checks that neither file exists before asking for a password.
+func GenerateKeyPairFiles(prefix string, pass PasswordFunc) (keyPath, pubPath, fingerprint string, err error) {
+	if err := refuseExisting(prefix); err != nil {
+		return "", "", "", err
+	}
+	password, err := pass()
+	if err != nil {
+		return "", "", "", err
+	}
+	privPEM, pubPEM, err := GenerateKeyPair(password)
+	if err != nil {
+		return "", "", "", err
+	}
+	if fingerprint, err = FingerprintPEM(pubPEM); err != nil {
+		return "", "", "", err
+	}
+	keyPath, pubPath, err = WriteKeyPair(prefix, privPEM, pubPEM)
+	return keyPath, pubPath, fingerprint, err
+}
+
+// refuseExisting fails, wrapping fs.ErrExist, if <prefix>.key or
+// <prefix>.pub exists.
+func refuseExisting(prefix string) error {
+	for _, p := range []string{prefix + ".key", prefix + ".pub"} {
+		if _, err := os.Lstat(p); err == nil {
+			return fmt.Errorf("%s already exists; refusing to overwrite a key: choose another --prefix or move it away: %w", p, fs.ErrExist)
+		}
+	}
+	return nil
 }
