@@ -1,0 +1,179 @@
+package manifest
+
+import (
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+var componentFields = []string{"name", "images", "files", "rpms", "rpmFiles", "charts",
+	"values", "manifests", "allowMissingImages"}
+
+func (p *parser) component(n *yaml.Node) {
+	f := p.fields(n, "a component", componentFields...)
+	if f == nil {
+		return
+	}
+	if !p.required(f, n, "component", "name") {
+		return
+	}
+	name, ok := p.str(f["name"].val, "component name")
+	if !ok {
+		return
+	}
+	if !dnsLabelRE.MatchString(name) {
+		p.errorf(f["name"].val, "use lower-case letters, digits and '-' (at most 63)", "component name %q is not valid", name)
+	}
+	for _, other := range p.s.Spec.Components {
+		if other.Name == name {
+			p.errorf(f["name"].val, "give each component its own name, or merge them", "component %q is defined twice (first at %s)", name, other.Pos)
+		}
+	}
+	c := Component{Name: name, Pos: p.pos(n)}
+	if v, ok := f["images"]; ok {
+		p.seq(v.val, "images", func(item *yaml.Node) { p.imageEntry(&c, item) })
+	}
+	if v, ok := f["files"]; ok {
+		p.seq(v.val, "files", func(item *yaml.Node) { p.fileEntry(&c, item) })
+	}
+	if v, ok := f["rpms"]; ok {
+		p.rpms(&c, v.val)
+	}
+	if v, ok := f["rpmFiles"]; ok {
+		for _, r := range p.paths(v.val, "rpmFiles") {
+			if !strings.HasSuffix(r.Path, ".rpm") {
+				p.errs.add(r.Pos, "name an .rpm file", "rpmFiles entry %q is not an .rpm file", r.Path)
+				continue
+			}
+			c.RPMFiles = append(c.RPMFiles, r)
+		}
+	}
+	if v, ok := f["charts"]; ok {
+		p.seq(v.val, "charts", func(item *yaml.Node) { p.chart(&c, item) })
+	}
+	if v, ok := f["values"]; ok {
+		c.Values = p.paths(v.val, "values")
+	}
+	if v, ok := f["manifests"]; ok {
+		c.Manifests = p.paths(v.val, "manifests")
+	}
+	if v, ok := f["allowMissingImages"]; ok {
+		p.allowMissing(&c, v.val)
+	}
+	p.s.Spec.Components = append(p.s.Spec.Components, c)
+}
+
+// paths reads a list of manifest-relative paths.
+func (p *parser) paths(n *yaml.Node, what string) []PathRef {
+	var out []PathRef
+	p.seq(n, what, func(item *yaml.Node) {
+		if s, ok := p.relPath(item, what+" entry"); ok {
+			out = append(out, PathRef{Path: s, Pos: p.pos(item)})
+		}
+	})
+	return out
+}
+
+var rpmSpecRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+~^:-]*$`)
+
+func (p *parser) rpms(c *Component, n *yaml.Node) {
+	for _, r := range p.strings(n, "rpms") {
+		if !rpmSpecRE.MatchString(r.val) {
+			p.errs.add(r.pos, "write a package name or name-version[-release], without globs or spaces", "rpm %q is not a valid package name", r.val)
+			continue
+		}
+		dup := false
+		for _, other := range c.RPMs {
+			if other.Spec == r.val {
+				p.errs.add(r.pos, "remove the repeat", "rpm %q is listed twice in component %q (first at %s)", r.val, c.Name, other.Pos)
+				dup = true
+			}
+		}
+		if !dup {
+			c.RPMs = append(c.RPMs, RPM{Spec: r.val, Component: c.Name, Pos: r.pos})
+		}
+	}
+}
+
+func (p *parser) allowMissing(c *Component, n *yaml.Node) {
+	for _, r := range p.strings(n, "allowMissingImages") {
+		canon, err := CanonicalName(r.val)
+		if err != nil {
+			p.refError(r.pos, err)
+			continue
+		}
+		c.AllowMissingImages = append(c.AllowMissingImages, AllowedImage{Ref: r.val, Canonical: canon, Pos: r.pos})
+	}
+}
+
+func (p *parser) fileEntry(c *Component, n *yaml.Node) {
+	fl := File{Component: c.Name, Pos: p.pos(n)}
+	if n.Kind == yaml.ScalarNode {
+		fl.Path, _ = p.relPath(n, "file path")
+		if fl.Path != "" {
+			p.addFile(c, fl)
+		}
+		return
+	}
+	f := p.fields(n, "a file entry", "path", "url", "sha256", "template")
+	if f == nil {
+		return
+	}
+	_, hasPath := f["path"]
+	_, hasURL := f["url"]
+	if hasPath == hasURL {
+		p.errorf(n, "give either path: (a local file) or url: (with sha256:)", "a file entry needs exactly one of path and url")
+		return
+	}
+	ok := true
+	if hasPath {
+		fl.Path, ok = p.relPath(f["path"].val, "file path")
+	} else {
+		fl.URL, ok = p.checkURL(f["url"].val, "file url", "http", "https")
+		if _, has := f["sha256"]; !has && ok {
+			p.errorf(f["url"].val, "add sha256: <64 hex digits> (sha256sum of the file) so the download is verified", "file %s has no sha256", fl.URL)
+			ok = false
+		}
+	}
+	if v, has := f["sha256"]; has {
+		fl.SHA256 = p.sha256(v.val)
+		ok = ok && fl.SHA256 != ""
+	}
+	if v, has := f["template"]; has {
+		fl.Template, _ = p.boolean(v.val, "file template")
+		if fl.Template && hasURL {
+			p.errorf(v.key, "keep templates as local files", "a URL file cannot be a template")
+			ok = false
+		}
+	}
+	if ok {
+		p.addFile(c, fl)
+	}
+}
+
+func (p *parser) addFile(c *Component, fl File) {
+	for _, other := range c.Files {
+		if other.Name() == fl.Name() {
+			p.errs.add(fl.Pos, "rename one of them; files of a component share one directory in the bundle",
+				"file name %q is used twice in component %q (first at %s)", fl.Name(), c.Name, other.Pos)
+			return
+		}
+	}
+	c.Files = append(c.Files, fl)
+}
+
+// sha256 reads a hex sha256, optionally prefixed "sha256:", and returns the
+// lower-case hex, or "" after an error.
+func (p *parser) sha256(n *yaml.Node) string {
+	s, ok := p.str(n, "sha256")
+	if !ok {
+		return ""
+	}
+	hexs := strings.TrimPrefix(s, "sha256:")
+	if !sha256HexRE.MatchString(strings.ToLower(hexs)) {
+		p.errorf(n, "write the 64 hex digits that sha256sum prints", "sha256 %q is not 64 hex digits", s)
+		return ""
+	}
+	return strings.ToLower(hexs)
+}

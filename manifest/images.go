@@ -1,0 +1,195 @@
+package manifest
+
+import (
+	"bytes"
+	"errors"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Images returns every image of the stack, in manifest order, each once.
+// (A reference listed twice, even written differently, is a parse error.)
+// The slice is a copy.
+func (s *Stack) Images() []ImageRef {
+	var out []ImageRef
+	for _, c := range s.Spec.Components {
+		out = append(out, c.Images...)
+	}
+	return out
+}
+
+// Files returns every file of every component, in manifest order.
+func (s *Stack) Files() []File {
+	var out []File
+	for _, c := range s.Spec.Components {
+		out = append(out, c.Files...)
+	}
+	return out
+}
+
+// Charts returns every chart of every component, in manifest order.
+func (s *Stack) Charts() []Chart {
+	var out []Chart
+	for _, c := range s.Spec.Components {
+		out = append(out, c.Charts...)
+	}
+	return out
+}
+
+// RPMs returns every requested package of every component, in manifest order.
+func (s *Stack) RPMs() []RPM {
+	var out []RPM
+	for _, c := range s.Spec.Components {
+		out = append(out, c.RPMs...)
+	}
+	return out
+}
+
+// AllowedMissingImages returns the allowMissingImages entries of every
+// component.
+func (s *Stack) AllowedMissingImages() []AllowedImage {
+	var out []AllowedImage
+	for _, c := range s.Spec.Components {
+		out = append(out, c.AllowMissingImages...)
+	}
+	return out
+}
+
+// Component returns the component with the given name.
+func (s *Stack) Component(name string) (*Component, bool) {
+	for i := range s.Spec.Components {
+		if s.Spec.Components[i].Name == name {
+			return &s.Spec.Components[i], true
+		}
+	}
+	return nil, false
+}
+
+// MirrorFor returns the mirror the manifest names for the registry of a
+// canonical reference.
+func (s *Stack) MirrorFor(canonicalRef string) (mirror string, ok bool) {
+	return s.Spec.RegistryMirrors.MirrorFor(canonicalRef)
+}
+
+// imageEntry reads one entry of a component's images: a reference string,
+// {ref, verify} or {list, verify}.
+func (p *parser) imageEntry(c *Component, n *yaml.Node) {
+	src := ImageSource{Pos: p.pos(n)}
+	refNode := n
+	if n.Kind == yaml.MappingNode {
+		f := p.fields(n, "an image entry", "ref", "list", "verify")
+		if f == nil {
+			return
+		}
+		r, hasRef := f["ref"]
+		l, hasList := f["list"]
+		if hasRef == hasList {
+			p.errorf(n, "write {ref: IMAGE} or {list: FILE}", "an image entry needs exactly one of ref and list")
+			return
+		}
+		if v, ok := f["verify"]; ok {
+			if src.VerifyKey = p.imageVerify(v.val); src.VerifyKey == "" {
+				return
+			}
+		}
+		if hasList {
+			if src.List, _ = p.relPath(l.val, "image list"); src.List != "" {
+				c.ImageSources = append(c.ImageSources, src)
+				p.expandList(c, src)
+			}
+			return
+		}
+		refNode = r.val
+	}
+	ref, ok := p.str(refNode, "image reference")
+	if !ok {
+		return
+	}
+	img, err := ParseImageRef(ref)
+	if err != nil {
+		p.refError(p.pos(refNode), err)
+		return
+	}
+	src.Ref = ref
+	c.ImageSources = append(c.ImageSources, src)
+	img.Component, img.Source, img.VerifyKey = c.Name, p.pos(refNode), src.VerifyKey
+	c.Images = append(c.Images, img)
+}
+
+func (p *parser) imageVerify(n *yaml.Node) string {
+	f := p.fields(n, "image verify", "key")
+	if f == nil || !p.required(f, n, "image verify", "key") {
+		return ""
+	}
+	key, _ := p.relPath(f["key"].val, "verify.key")
+	return key
+}
+
+func (p *parser) refError(pos Pos, err error) {
+	var re *RefError
+	if errors.As(err, &re) {
+		p.errs.add(pos, re.Fix, "bad image reference %q: %s", re.Ref, re.Reason)
+		return
+	}
+	p.errs.add(pos, "", "%v", err)
+}
+
+// expandList reads an image list file and adds its images to c, each with
+// the list file's name and line as its Source.
+func (p *parser) expandList(c *Component, src ImageSource) {
+	listFile := p.s.display(src.List)
+	data, err := readLimited(p.s.FS, src.List)
+	if err != nil {
+		p.errs.add(src.Pos, "create the file or fix the path (relative to the manifest)", "image list %s: %v", listFile, err)
+		return
+	}
+	listed, err := ParseImageList(bytes.NewReader(data))
+	var le *ListError
+	if errors.As(err, &le) {
+		p.errs.add(Pos{File: listFile, Line: le.Line}, "", "%s", le.Msg)
+	}
+	for _, li := range listed {
+		pos := Pos{File: listFile, Line: li.Line}
+		img, err := ParseImageRef(li.Ref)
+		if err != nil {
+			p.refError(pos, err)
+			continue
+		}
+		img.Component, img.Source, img.List, img.Section, img.VerifyKey = c.Name, pos, src.List, li.Section, src.VerifyKey
+		c.Images = append(c.Images, img)
+	}
+}
+
+// resolveVerifyKeys gives every image without its own key the key of its
+// registry's verify rule.
+func (p *parser) resolveVerifyKeys() {
+	for ci := range p.s.Spec.Components {
+		imgs := p.s.Spec.Components[ci].Images
+		for i := range imgs {
+			if imgs[i].VerifyKey != "" {
+				continue
+			}
+			for _, rule := range p.s.Spec.Verify {
+				if rule.Registry == imgs[i].Registry {
+					imgs[i].VerifyKey = rule.Key
+				}
+			}
+		}
+	}
+}
+
+// checkDuplicateImages refuses an image listed twice anywhere in the stack,
+// compared by canonical name, and says where the first one is.
+func (p *parser) checkDuplicateImages() {
+	first := map[string]ImageRef{}
+	for _, c := range p.s.Spec.Components {
+		for _, img := range c.Images {
+			if prev, dup := first[img.Canonical]; dup {
+				p.errs.add(img.Source, "remove one of them; an image is carried once, in one component",
+					"image %s is listed twice: first as %q at %s (component %q)", img.Canonical, prev.Ref, prev.Source, prev.Component)
+				continue
+			}
+			first[img.Canonical] = img
+		}
+	}
+}

@@ -1,0 +1,197 @@
+package manifest
+
+import (
+	"io/fs"
+)
+
+// APIVersion and Kind identify a stack manifest; they are the only values
+// accepted in its apiVersion and kind fields.
+const (
+	APIVersion = "appliance/v1"
+	KindStack  = "Stack"
+)
+
+// Stack is a parsed, validated stack manifest. A Stack returned without
+// error by Parse, Load or Builtin satisfies every rule in the package
+// documentation; Lint checks the rest without using the network.
+// A Stack is not modified after parsing and is safe for concurrent reads.
+type Stack struct {
+	File     string // the manifest's name as given, used in every Pos
+	FS       fs.FS  // the manifest's directory; every relative path resolves in it
+	Metadata Metadata
+	Spec     Spec
+
+	digest string // sha256 of the manifest bytes, "sha256:<hex>"
+}
+
+// Metadata names and versions the stack.
+type Metadata struct {
+	Name        string
+	Version     string
+	Description string
+}
+
+// Spec is what the bundle carries and how it is fetched.
+type Spec struct {
+	Platform           Platform
+	RegistryMirrors    Mirrors  // source registry → mirror host[:port][/path]
+	InsecureRegistries []string // registries other than loopback reached over plain HTTP
+	Verify             []VerifyRule
+	RPMRepos           []RPMRepo // in priority order: the first repo that has a package wins
+	RPMBase            string    // package list assumed installed on the hosts, or ""
+	RPMBasePos         Pos
+	Components         []Component
+}
+
+// Platform is the os/arch[/variant] whose manifests are selected from
+// multi-platform images.
+type Platform struct {
+	OS, Architecture, Variant string
+}
+
+// String formats the platform as os/arch[/variant].
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// VerifyRule requires every image of one registry to carry a cosign
+// signature that verifies with Key.
+type VerifyRule struct {
+	Registry string // canonical registry name ("docker.io" for Docker Hub)
+	Key      string // path inside Stack.FS of a PEM public key
+	Pos      Pos
+}
+
+// RPMRepo is an upstream yum repository.
+type RPMRepo struct {
+	ID       string
+	BaseURL  string   // http://, https:// or file://
+	GPGKeys  []string // each a path inside Stack.FS or an http(s)/file URL
+	GPGCheck bool     // true unless the manifest says gpgcheck: false
+	Pos      Pos
+}
+
+// Component is a named group of artifacts.
+type Component struct {
+	Name string
+	Pos  Pos
+
+	// Images is the expanded image list: entries written in the manifest
+	// and every line of the image list files, in order.
+	Images []ImageRef
+	// ImageSources are the image entries as written.
+	ImageSources       []ImageSource
+	Files              []File
+	RPMs               []RPM
+	RPMFiles           []PathRef
+	Charts             []Chart
+	Values             []PathRef
+	Manifests          []PathRef
+	AllowMissingImages []AllowedImage
+}
+
+// ImageSource is one entry of a component's images: a single reference or
+// an image list file.
+type ImageSource struct {
+	Ref       string // set for a reference
+	List      string // set for a list file (path inside Stack.FS)
+	VerifyKey string // per-entry signature key, or ""
+	Pos       Pos
+}
+
+// File is a file carried in the bundle: a local file or a URL.
+type File struct {
+	Path      string // path inside Stack.FS, or ""
+	URL       string // http(s) URL, or ""
+	SHA256    string // lower-case hex; required for URL, optional for Path (then Lint checks it)
+	Template  bool   // rendered at deploy time with Go text/template (missing keys are errors)
+	Component string
+	Pos       Pos
+}
+
+// Name is the file's base name: the last element of its path or URL.
+func (f File) Name() string {
+	src := f.Path
+	if src == "" {
+		src = f.URL
+	}
+	for i := len(src) - 1; i >= 0; i-- {
+		if src[i] == '/' {
+			return src[i+1:]
+		}
+	}
+	return src
+}
+
+// RPM is a requested package: a name, or name-version[-release].
+type RPM struct {
+	Spec      string
+	Component string
+	Pos       Pos
+}
+
+// PathRef is a manifest-relative local path with where it is written.
+type PathRef struct {
+	Path string // path inside Stack.FS
+	Pos  Pos
+}
+
+// ChartSource says where a chart comes from.
+type ChartSource int
+
+// The three chart sources; exactly one is set in each chart entry.
+const (
+	ChartRepo  ChartSource = iota + 1 // name + repo: a Helm chart repository (index.yaml)
+	ChartOCI                          // oci: an OCI registry
+	ChartLocal                        // path: a local chart directory
+)
+
+// Chart is a Helm chart entry.
+type Chart struct {
+	Source    ChartSource
+	Name      string // chart name (repo charts)
+	Repo      string // chart repository URL (repo charts)
+	OCI       string // oci://host/path/name (OCI charts)
+	Path      string // directory inside Stack.FS (local charts)
+	Version   string // version or constraint ("45.x"); empty for local charts
+	Release   string // release name; defaults to the chart's name
+	Namespace string // namespace; defaults to the component's name
+	Values    []PathRef
+	Component string
+	Pos       Pos
+}
+
+// LockKey identifies a remote chart in the lock file: its source and
+// version constraint. Local charts are not locked (their content is in the
+// manifest's tree) and return "".
+func (c Chart) LockKey() string {
+	switch c.Source {
+	case ChartRepo:
+		return trimSlash(c.Repo) + "/" + c.Name + "@" + c.Version
+	case ChartOCI:
+		return c.OCI + "@" + c.Version
+	}
+	return ""
+}
+
+func trimSlash(s string) string {
+	for len(s) > 0 && s[len(s)-1] == '/' {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// AllowedImage is an image the completeness gate may find referenced but
+// missing from the bundle.
+type AllowedImage struct {
+	Ref       string
+	Canonical string
+	Pos       Pos
+}
+
+// Digest is the sha256 of the manifest's bytes, "sha256:<hex>".
+func (s *Stack) Digest() string { return s.digest }
