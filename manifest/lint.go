@@ -1,0 +1,293 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Lint checks what parsing does not and needs no network: every local path
+// the manifest names exists and has the right shape.
+//
+//   - files: a regular file; its sha256 matches when one is given; a
+//     template parses with NewTemplate;
+//   - rpmFiles: a regular file that starts with the RPM lead;
+//   - values and chart values: a YAML mapping; manifests: YAML documents;
+//   - local charts: a directory holding Chart.yaml;
+//   - verify keys: a PEM public key; local gpgkeys: an armored PGP public key;
+//   - rpmBase: a package list (see ReadRPMBase).
+//
+// Image list files were read by Parse. Lint reports every problem at once
+// as an ErrorList, positioned where the manifest names the path. It streams
+// file contents and holds at most one YAML file (MaxManifestSize) at a time.
+func (s *Stack) Lint() error {
+	l := &linter{s: s}
+	for _, c := range s.Spec.Components {
+		l.component(c)
+	}
+	keys := map[string]Pos{}
+	for _, r := range s.Spec.Verify {
+		keys[r.Key] = r.Pos
+	}
+	for _, img := range s.Images() {
+		if _, seen := keys[img.VerifyKey]; img.VerifyKey != "" && !seen {
+			keys[img.VerifyKey] = img.Source
+		}
+	}
+	for key, pos := range keys {
+		l.check(pos, key, "verify key", checkPublicKey)
+	}
+	for _, r := range s.Spec.RPMRepos {
+		for _, k := range r.GPGKeys {
+			if !urlOrPath(k) {
+				l.check(r.Pos, k, "gpgkey", checkPGPKey)
+			}
+		}
+	}
+	if s.Spec.RPMBase != "" {
+		if _, err := s.ReadRPMBase(); err != nil {
+			l.errs.add(s.Spec.RPMBasePos, "create or fix the list: one package name per line, '#' for comments", "%v", err)
+		}
+	}
+	return l.errs.err()
+}
+
+type linter struct {
+	s    *Stack
+	errs ErrorList
+}
+
+func (l *linter) component(c Component) {
+	for _, f := range c.Files {
+		if f.Path != "" {
+			l.check(f.Pos, f.Path, "file", l.fileCheck(f))
+		}
+	}
+	for _, r := range c.RPMFiles {
+		l.check(r.Pos, r.Path, "rpm file", checkRPMLead)
+	}
+	for _, v := range c.Values {
+		l.check(v.Pos, v.Path, "values file", checkValues)
+	}
+	for _, m := range c.Manifests {
+		l.check(m.Pos, m.Path, "manifest", checkManifests)
+	}
+	for _, ch := range c.Charts {
+		if ch.Source == ChartLocal {
+			l.check(ch.Pos, path.Join(ch.Path, "Chart.yaml"), "chart", checkChartYAML)
+		}
+		for _, v := range ch.Values {
+			l.check(v.Pos, v.Path, "values file", checkValues)
+		}
+	}
+}
+
+// check opens rel and runs fn on it, recording any problem at pos.
+func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
+	f, err := l.s.Open(rel)
+	if err != nil {
+		l.errs.add(pos, "create it, or fix the path (relative to the manifest's directory)", "%s %s: %v", what, l.s.display(rel), pathErr(err))
+		return
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		l.errs.add(pos, "name a regular file", "%s %s is not a regular file", what, l.s.display(rel))
+		return
+	}
+	if err := fn(f); err != nil {
+		l.errs.add(pos, lintFix(err), "%s %s: %v", what, l.s.display(rel), err)
+	}
+}
+
+func pathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// fixError carries a problem found in a file and how to fix it.
+type fixError struct {
+	msg, fix string
+}
+
+func (e *fixError) Error() string { return e.msg }
+
+func lintFix(err error) string {
+	var fe *fixError
+	if errors.As(err, &fe) {
+		return fe.fix
+	}
+	return ""
+}
+
+func (l *linter) fileCheck(f File) func(io.Reader) error {
+	return func(r io.Reader) error {
+		h := sha256.New()
+		var body bytes.Buffer
+		var w io.Writer = h
+		if f.Template {
+			w = io.MultiWriter(h, &limitedBuffer{buf: &body, max: MaxManifestSize})
+		}
+		if _, err := io.Copy(w, r); err != nil {
+			return err
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); f.SHA256 != "" && got != f.SHA256 {
+			return &fixError{fmt.Sprintf("sha256 is %s, the manifest says %s", got, f.SHA256), "update sha256 in the manifest if the change is intended"}
+		}
+		if f.Template {
+			if _, err := NewTemplate(f.Name()).Parse(body.String()); err != nil {
+				return &fixError{"template does not parse: " + err.Error(), "fix the template syntax (Go text/template)"}
+			}
+		}
+		return nil
+	}
+}
+
+// limitedBuffer keeps at most max bytes and fails beyond, so a huge template
+// cannot exhaust memory.
+type limitedBuffer struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.buf.Len()+len(p) > b.max {
+		return 0, &fixError{fmt.Sprintf("larger than %d bytes", b.max), "templates must be small text files"}
+	}
+	return b.buf.Write(p)
+}
+
+func readAllLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
+	if err == nil && len(data) > MaxManifestSize {
+		err = fmt.Errorf("larger than %d bytes", MaxManifestSize)
+	}
+	return data, err
+}
+
+func checkRPMLead(r io.Reader) error {
+	lead := make([]byte, 4)
+	if _, err := io.ReadFull(r, lead); err != nil || !bytes.Equal(lead, []byte{0xed, 0xab, 0xee, 0xdb}) {
+		return &fixError{"not an RPM package (no RPM lead)", "name a binary .rpm built by rpmbuild"}
+	}
+	return nil
+}
+
+func checkValues(r io.Reader) error {
+	data, err := readAllLimited(r)
+	if err != nil {
+		return err
+	}
+	var v any
+	if err := yaml.Unmarshal(data, &v); err != nil {
+		return &fixError{"invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: "), "fix the YAML syntax"}
+	}
+	if _, ok := v.(map[string]any); v != nil && !ok {
+		return &fixError{"is not a YAML mapping", "Helm values are a mapping of keys to values"}
+	}
+	return nil
+}
+
+func checkManifests(r io.Reader) error {
+	data, err := readAllLimited(r)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for doc := 1; ; doc++ {
+		var v any
+		err := dec.Decode(&v)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &fixError{fmt.Sprintf("document %d: invalid YAML: %s", doc, strings.TrimPrefix(err.Error(), "yaml: ")), "fix the YAML syntax"}
+		}
+		if _, ok := v.(map[string]any); v != nil && !ok {
+			return &fixError{fmt.Sprintf("document %d is not a Kubernetes object (a mapping)", doc), "each document must be an object with apiVersion and kind"}
+		}
+	}
+}
+
+func checkChartYAML(r io.Reader) error {
+	data, err := readAllLimited(r)
+	if err != nil {
+		return err
+	}
+	var meta struct {
+		Name    string `yaml:"name"`
+		Version string `yaml:"version"`
+	}
+	if err := yaml.Unmarshal(data, &meta); err != nil || meta.Name == "" || meta.Version == "" {
+		return &fixError{"Chart.yaml lacks a name or version", "give Chart.yaml name: and version:"}
+	}
+	return nil
+}
+
+func checkPublicKey(r io.Reader) error {
+	data, err := readAllLimited(r)
+	if err != nil {
+		return err
+	}
+	block, _ := pem.Decode(data)
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return &fixError{"not a PEM public key", "use the .pub file of `cosign generate-key-pair` or `bundle keys generate`"}
+	}
+	if _, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil {
+		return &fixError{"public key does not parse: " + err.Error(), "use the .pub file of `cosign generate-key-pair`"}
+	}
+	return nil
+}
+
+func checkPGPKey(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "-----BEGIN PGP PUBLIC KEY BLOCK-----" {
+			return nil
+		}
+	}
+	return &fixError{"not an armored PGP public key", "export it with gpg --armor --export"}
+}
+
+// ReadRPMBase reads spec.rpmBase: the packages assumed installed on the
+// hosts, one name per line, with blank lines and '#' comments ignored.
+// It returns nil when the manifest names no rpmBase.
+func (s *Stack) ReadRPMBase() ([]string, error) {
+	if s.Spec.RPMBase == "" {
+		return nil, nil
+	}
+	f, err := s.Open(s.Spec.RPMBase)
+	if err != nil {
+		return nil, fmt.Errorf("rpmBase %s: %w", s.display(s.Spec.RPMBase), pathErr(err))
+	}
+	defer f.Close()
+	var names []string
+	sc := bufio.NewScanner(f)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		if !rpmSpecRE.MatchString(text) {
+			return nil, fmt.Errorf("rpmBase %s:%d: %q is not a package name", s.display(s.Spec.RPMBase), line, text)
+		}
+		names = append(names, text)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("rpmBase %s: %w", s.display(s.Spec.RPMBase), err)
+	}
+	return names, nil
+}

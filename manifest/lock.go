@@ -1,0 +1,391 @@
+package manifest
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// KindLock is the kind of a lock file.
+const KindLock = "Lock"
+
+// Lock pins every remote artifact of a stack to what it resolved to
+// upstream. `bundle lock` writes it next to the manifest (DefaultLockPath);
+// `bundle build --locked` fetches exactly these digests and refuses when
+// upstream no longer matches (DriftError).
+//
+// Local files, local charts and rpmFiles are not locked: their content is
+// in the manifest's tree and the bundle records their digests.
+type Lock struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	// ManifestDigest is Stack.Digest of the manifest the lock was made from.
+	// It is informational: Check compares entries, not bytes, so editing a
+	// comment does not invalidate the lock.
+	ManifestDigest string `yaml:"manifestDigest"`
+	// Platform is the stack's platform when locked; platform-specific
+	// digests depend on it.
+	Platform string `yaml:"platform"`
+	// Images maps each reference as written in the manifest or image list
+	// to the digest it resolved to upstream: the index digest for a
+	// multi-platform image, the manifest digest otherwise.
+	Images map[string]string `yaml:"images,omitempty"`
+	// Files maps each file URL to the sha256 (hex) of its content.
+	Files map[string]string `yaml:"files,omitempty"`
+	// Charts maps Chart.LockKey (source and version constraint) to the
+	// version chosen and the digest of its packaged .tgz.
+	Charts map[string]LockedChart `yaml:"charts,omitempty"`
+	// RPMs maps a package name to the package chosen: every package of the
+	// dependency closure, not only those requested.
+	RPMs map[string]LockedRPM `yaml:"rpms,omitempty"`
+
+	path string // where LoadLock read it, for messages
+}
+
+// LockedChart is the resolution of one remote chart.
+type LockedChart struct {
+	Version string `yaml:"version"`
+	Digest  string `yaml:"digest"` // sha256:<hex> of the chart .tgz
+}
+
+// LockedRPM is the resolution of one package.
+type LockedRPM struct {
+	NEVRA    string `yaml:"nevra"`          // name-[epoch:]version-release.arch
+	Checksum string `yaml:"checksum"`       // <algo>:<hex>, as in the repo's primary.xml
+	Repo     string `yaml:"repo,omitempty"` // the rpmRepos id it came from
+}
+
+// NewLock returns an empty lock for s, ready to be filled by the resolver.
+func NewLock(s *Stack) *Lock {
+	return &Lock{
+		APIVersion:     APIVersion,
+		Kind:           KindLock,
+		ManifestDigest: s.Digest(),
+		Platform:       s.Spec.Platform.String(),
+		Images:         map[string]string{},
+		Files:          map[string]string{},
+		Charts:         map[string]LockedChart{},
+		RPMs:           map[string]LockedRPM{},
+	}
+}
+
+// DefaultLockPath returns where the lock of a manifest lives: next to it,
+// "stack.yaml" → "stack.lock.yaml" ("x.yml" → "x.lock.yml", any other name
+// gets ".lock.yaml" appended).
+func DefaultLockPath(manifestPath string) string {
+	for _, ext := range []string{".yaml", ".yml"} {
+		if base, ok := strings.CutSuffix(manifestPath, ext); ok {
+			return base + ".lock" + ext
+		}
+	}
+	return manifestPath + ".lock.yaml"
+}
+
+// LoadLock reads and validates a lock file. Unknown fields, a wrong
+// apiVersion or kind, and malformed digests are errors naming the file.
+func LoadLock(path string) (*Lock, error) {
+	data, err := readLimited(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("lock file %s: %w", path, err)
+	}
+	return ParseLock(path, data)
+}
+
+// ParseLock parses lock file data; name is used in errors.
+func ParseLock(name string, data []byte) (*Lock, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var l Lock
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("lock file %s: %w; regenerate it with bundle lock", name, err)
+	}
+	if err := l.validate(); err != nil {
+		return nil, fmt.Errorf("lock file %s: %w; regenerate it with bundle lock", name, err)
+	}
+	l.path = name
+	return &l, nil
+}
+
+var (
+	digestRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	checksumRE = regexp.MustCompile(`^(sha1|sha224|sha256|sha384|sha512):[0-9a-f]{40,128}$`)
+)
+
+func (l *Lock) validate() error {
+	if l.APIVersion != APIVersion || l.Kind != KindLock {
+		return fmt.Errorf("apiVersion/kind is %q/%q, want %s/%s", l.APIVersion, l.Kind, APIVersion, KindLock)
+	}
+	for ref, d := range l.Images {
+		if !digestRE.MatchString(d) {
+			return fmt.Errorf("image %s: digest %q is not sha256:<64 hex>", ref, d)
+		}
+	}
+	for u, h := range l.Files {
+		if !sha256HexRE.MatchString(h) {
+			return fmt.Errorf("file %s: sha256 %q is not 64 hex digits", u, h)
+		}
+	}
+	for k, c := range l.Charts {
+		if c.Version == "" || !digestRE.MatchString(c.Digest) {
+			return fmt.Errorf("chart %s: needs a version and a sha256:<64 hex> digest", k)
+		}
+	}
+	for n, r := range l.RPMs {
+		if r.NEVRA == "" || !checksumRE.MatchString(r.Checksum) {
+			return fmt.Errorf("rpm %s: needs a nevra and an <algo>:<hex> checksum", n)
+		}
+	}
+	return nil
+}
+
+// Write writes the lock atomically: to a temporary file in the same
+// directory, synced, then renamed over path, so a reader sees the old or
+// the new lock and never a partial one. The output is deterministic (keys
+// sorted, fixed indentation): the same lock always gives the same bytes.
+func (l *Lock) Write(path string) (err error) {
+	if err := l.validate(); err != nil {
+		return fmt.Errorf("lock file %s: %w", path, err)
+	}
+	data, err := l.Marshal()
+	if err != nil {
+		return err
+	}
+	return writeAtomic(path, data)
+}
+
+// Marshal returns the lock's deterministic YAML encoding.
+func (l *Lock) Marshal() ([]byte, error) {
+	var buf bytes.Buffer
+	buf.WriteString("# Written by `bundle lock`; do not edit. `bundle build --locked` fetches exactly these digests.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(l); err != nil {
+		return nil, fmt.Errorf("encoding lock: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("encoding lock: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func writeAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err = tmp.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Sync(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // best effort: make the rename durable
+		d.Close()
+	}
+	return nil
+}
+
+// LockMismatchError lists how a lock file and its manifest disagree. Each
+// entry reads like "image docker.io/calico/node:v3.26.4".
+type LockMismatchError struct {
+	Lock    string   // the lock file, for the message
+	Missing []string // in the manifest, not in the lock
+	Extra   []string // in the lock, no longer in the manifest
+	Changed []string // in both, but different (platform, file sha256)
+}
+
+func (e *LockMismatchError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lock file %s does not match the manifest; run `bundle lock` to update it", e.Lock)
+	for _, group := range []struct {
+		label string
+		items []string
+	}{{"missing from the lock", e.Missing}, {"in the lock but not the manifest", e.Extra}, {"changed", e.Changed}} {
+		for _, it := range group.items {
+			fmt.Fprintf(&b, "\n  %s: %s", group.label, it)
+		}
+	}
+	return b.String()
+}
+
+// Check compares the lock with the stack: every remote image, URL file,
+// remote chart and requested RPM must be locked, and nothing else may be
+// (RPMs excepted, since the lock holds their whole closure). It returns nil
+// or a *LockMismatchError. It does not look upstream; drift is the build's
+// job (DriftError).
+func (l *Lock) Check(s *Stack) error {
+	e := &LockMismatchError{Lock: l.path}
+	if e.Lock == "" {
+		e.Lock = DefaultLockPath(s.File)
+	}
+	if l.Platform != s.Spec.Platform.String() {
+		e.Changed = append(e.Changed, fmt.Sprintf("platform %s (locked for %s)", s.Spec.Platform, l.Platform))
+	}
+	l.checkImages(s, e)
+	l.checkFiles(s, e)
+	l.checkCharts(s, e)
+	l.checkRPMs(s, e)
+	if len(e.Missing)+len(e.Extra)+len(e.Changed) == 0 {
+		return nil
+	}
+	sort.Strings(e.Missing)
+	sort.Strings(e.Extra)
+	sort.Strings(e.Changed)
+	return e
+}
+
+func (l *Lock) checkImages(s *Stack, e *LockMismatchError) {
+	want := map[string]bool{}
+	for _, img := range s.Images() {
+		want[img.Ref] = true
+		if _, ok := l.Images[img.Ref]; !ok {
+			e.Missing = append(e.Missing, "image "+img.Ref)
+		}
+	}
+	for ref := range l.Images {
+		if !want[ref] {
+			e.Extra = append(e.Extra, "image "+ref)
+		}
+	}
+}
+
+func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
+	want := map[string]bool{}
+	for _, f := range s.Files() {
+		if f.URL == "" {
+			continue
+		}
+		want[f.URL] = true
+		switch got, ok := l.Files[f.URL]; {
+		case !ok:
+			e.Missing = append(e.Missing, "file "+f.URL)
+		case got != f.SHA256:
+			e.Changed = append(e.Changed, fmt.Sprintf("file %s: manifest sha256 %s, locked %s", f.URL, f.SHA256, got))
+		}
+	}
+	for u := range l.Files {
+		if !want[u] {
+			e.Extra = append(e.Extra, "file "+u)
+		}
+	}
+}
+
+func (l *Lock) checkCharts(s *Stack, e *LockMismatchError) {
+	want := map[string]bool{}
+	for _, c := range s.Charts() {
+		if key := c.LockKey(); key != "" {
+			want[key] = true
+			if _, ok := l.Charts[key]; !ok {
+				e.Missing = append(e.Missing, "chart "+key)
+			}
+		}
+	}
+	for k := range l.Charts {
+		if !want[k] {
+			e.Extra = append(e.Extra, "chart "+k)
+		}
+	}
+}
+
+func (l *Lock) checkRPMs(s *Stack, e *LockMismatchError) {
+	for _, r := range s.RPMs() {
+		if !l.hasRPM(r.Spec) {
+			e.Missing = append(e.Missing, "rpm "+r.Spec)
+		}
+	}
+}
+
+// hasRPM reports whether a locked package satisfies a requested spec: a
+// name, or name-version[-release] matching the start of the NEVRA.
+func (l *Lock) hasRPM(spec string) bool {
+	if _, ok := l.RPMs[spec]; ok {
+		return true
+	}
+	for name, r := range l.RPMs {
+		nvra := stripEpoch(r.NEVRA, name)
+		if strings.HasPrefix(nvra, spec+"-") || strings.HasPrefix(nvra, spec+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// stripEpoch turns name-E:V-R.A into name-V-R.A.
+func stripEpoch(nevra, name string) string {
+	rest, ok := strings.CutPrefix(nevra, name+"-")
+	if !ok {
+		return nevra
+	}
+	if i := strings.Index(rest, ":"); i >= 0 && isDigits(rest[:i]) {
+		rest = rest[i+1:]
+	}
+	return name + "-" + rest
+}
+
+// ArtifactKind names a kind of locked artifact in a Drift.
+type ArtifactKind string
+
+// The kinds of locked artifacts.
+const (
+	KindImage ArtifactKind = "image"
+	KindFile  ArtifactKind = "file"
+	KindChart ArtifactKind = "chart"
+	KindRPM   ArtifactKind = "rpm"
+)
+
+// Drift is one locked artifact whose upstream no longer matches the lock.
+type Drift struct {
+	Kind     ArtifactKind
+	Name     string // the lock key: reference as written, URL, chart key or package name
+	Locked   string // digest in the lock
+	Upstream string // digest upstream now; "" when the artifact is gone
+}
+
+// DriftError is returned by a locked build when upstream changed. It lists
+// every drifted artifact, sorted, not only the first.
+type DriftError struct {
+	Drifts []Drift
+}
+
+func (e *DriftError) Error() string {
+	ds := append([]Drift(nil), e.Drifts...)
+	sort.Slice(ds, func(i, j int) bool {
+		if ds[i].Kind != ds[j].Kind {
+			return ds[i].Kind < ds[j].Kind
+		}
+		return ds[i].Name < ds[j].Name
+	})
+	var b strings.Builder
+	fmt.Fprintf(&b, "upstream drifted from the lock file for %d artifact(s); investigate, then run `bundle lock` to accept the new digests", len(ds))
+	for _, d := range ds {
+		up := d.Upstream
+		if up == "" {
+			up = "gone"
+		}
+		fmt.Fprintf(&b, "\n  %s %s: locked %s, upstream %s", d.Kind, d.Name, d.Locked, up)
+	}
+	return b.String()
+}
