@@ -1,0 +1,173 @@
+package siteserver
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Server is the seed server's http.Handler. It is safe for concurrent use.
+type Server struct {
+	content   Content
+	catalog   *catalog
+	manifests *manifests
+	log       *slog.Logger
+	caCert    []byte
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger; the default discards everything.
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithCACert sets the PEM certificate served at /ca.crt.
+func WithCACert(pem []byte) Option { return func(s *Server) { s.caCert = pem } }
+
+// New returns a server for content. It reads index.json, and nothing else,
+// so its cost does not depend on the number or size of blobs.
+func New(ctx context.Context, content Content, opts ...Option) (*Server, error) {
+	s := &Server{content: content, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	cat, err := loadCatalog(ctx, content)
+	if err != nil {
+		return nil, err
+	}
+	s.catalog = cat
+	s.manifests = &manifests{content: content, log: s.log, infos: map[string]*manifestInfo{}}
+	return s, nil
+}
+
+// Repositories returns the names of the repositories served, sorted.
+func (s *Server) Repositories() []string { return append([]string(nil), s.catalog.names...) }
+
+// ServeHTTP routes a request and logs one line for it: at info level when it
+// failed, at debug level otherwise. Request headers are never logged.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	start := time.Now()
+	defer func() {
+		v := recover()
+		s.logRequest(r, rec, time.Since(start), v != nil)
+		if v != nil {
+			panic(v)
+		}
+	}()
+	s.route(rec, r)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+		s.serveRegistry(w, r)
+	case p == "/ca.crt":
+		s.serveCACert(w, r)
+	default:
+		for _, t := range fileTrees {
+			if strings.HasPrefix(p, t) || p == strings.TrimSuffix(t, "/") {
+				s.serveFile(w, r)
+				return
+			}
+		}
+		http.NotFound(w, r)
+	}
+}
+
+func (s *Server) logRequest(r *http.Request, rec *recorder, d time.Duration, aborted bool) {
+	level := slog.LevelDebug
+	if rec.status >= 400 || aborted {
+		level = slog.LevelInfo
+	}
+	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
+		"query", r.URL.RawQuery, "status", rec.status, "bytes", rec.bytes,
+		"aborted", aborted, "duration", d.Round(time.Microsecond), "remote", r.RemoteAddr)
+}
+
+// recorder notes the status and body size of a response.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// shutdownGrace is how long Serve waits for requests in flight after its
+// context is done.
+const shutdownGrace = 30 * time.Second
+
+// Serve answers requests on ln until ctx is done, then shuts down
+// gracefully: it stops accepting, lets requests in flight finish for up to
+// 30 s, and returns nil. With tlsConf nil it serves plain HTTP.
+func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsConf == nil {
+			errc <- hs.Serve(ln)
+			return
+		}
+		hs.TLSConfig = tlsConf.Clone() // ServeTLS adds HTTP/2 to it
+		errc <- hs.ServeTLS(ln, "", "")
+	}()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("site server: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		return serr
+	}
+	return err
+}
+
+// CheckPlainHTTPAddr refuses plain HTTP on anything but a loopback address:
+// the hosts of a site must reach the server over TLS.
+func CheckPlainHTTPAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("plain HTTP is allowed on a loopback address only (such as 127.0.0.1:5000), not %q; drop --plain-http to serve over TLS with the site CA", addr)
+}
