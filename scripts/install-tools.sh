@@ -55,5 +55,5 @@ install cosign github.com/sigstore/cosign/v2/cmd/cosign "$COSIGN_VERSION"
 echo "--- installed versions"
 "$bin_dir/crane" version
 "$bin_dir/staticcheck" -version
-"$bin_dir/helm" version --short
+"$bin_dir/helm" version --template '{{.Version}}{{"\n"}}'
 "$bin_dir/cosign" version 2>&1 | grep -E '^(GitVersion|GoVersion):' || "$bin_dir/cosign" version
