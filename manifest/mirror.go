@@ -76,6 +76,9 @@ func registryHostProblem(host string) (msg, fix string) {
 // mirrorProblem checks a mirror: host[:port] optionally followed by a path
 // of repository components.
 func mirrorProblem(mirror string) (msg, fix string) {
+	if strings.Contains(mirror, "://") {
+		return fmt.Sprintf("mirror %q has a URL scheme", mirror), "write host[:port][/path]; loopback mirrors use plain HTTP, others need spec.insecureRegistries"
+	}
 	host, path, _ := strings.Cut(strings.TrimSuffix(mirror, "/"), "/")
 	if msg, fix := registryHostProblem(host); msg != "" {
 		return "mirror: " + msg, fix

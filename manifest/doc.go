@@ -1,0 +1,122 @@
+// Package manifest holds the stack schema (apiVersion appliance/v1, kind
+// Stack): parsing with file:line errors, offline lint, the lock file, and the
+// stacks embedded in the binary (manifest/stacks).
+//
+// # Using it
+//
+// Load (a file on disk), ParseFS (any fs.FS) and Builtin (an embedded stack)
+// return a *Stack whose every field has been checked. All problems are
+// reported at once, as an ErrorList, one "file:line: message; fix" per line.
+// (*Stack).Lint then checks the local files the manifest names, without
+// network. Relative paths resolve in the manifest's directory through
+// Stack.FS (use Stack.Open), so disk and embedded stacks behave alike.
+//
+// # The manifest
+//
+// Every field is listed here; any other field, at any level, is an error.
+// Paths are relative to the manifest's directory and may not leave it
+// (absolute paths and "../" are refused). YAML anchors, aliases and merge
+// keys are refused, and a file holds exactly one document.
+//
+//	apiVersion: appliance/v1        # required, exactly this
+//	kind: Stack                     # required, exactly this
+//	metadata:
+//	  name: demo                    # required; lower-case letters, digits, '-' (≤63)
+//	  version: 0.1.0                # required; letters, digits, '.', '-', '+', '_'
+//	  description: text             # optional
+//	spec:
+//	  platform: linux/amd64         # os/arch[/variant]; default linux/amd64; os must be linux
+//	  registryMirrors:              # source registry → mirror host[:port][/path]
+//	    docker.io: 127.0.0.1:5000   # images keep their canonical names; only fetches go here
+//	  insecureRegistries:           # registries other than loopback allowed over plain HTTP
+//	    - registry.lan:5000
+//	  verify:                       # cosign signature required for every image of a registry
+//	    - {registry: docker.io, key: keys/vendor.pub}
+//	  rpmRepos:                     # upstream yum repos, in priority order (first wins)
+//	    - id: base                  # required, unique; letters, digits, '.', '_', '-'
+//	      baseurl: http://127.0.0.1:8082/el7/base  # required; http, https or file URL
+//	      gpgkey: keys/RPM-GPG-KEY-base  # a path or http(s)/file URL, or a list of them
+//	      gpgcheck: true            # default true; then gpgkey is required
+//	  rpmBase: rpms/centos7-minimal.txt  # packages assumed installed on the hosts
+//	  components:                   # required, at least one
+//	    - name: core                # required, unique; lower-case letters, digits, '-'
+//	      images:
+//	        - 127.0.0.1:5000/library/app:1.0           # a reference
+//	        - {ref: docker.io/calico/node:v3.26.4, verify: {key: keys/calico.pub}}
+//	        - {list: images/kubesphere-v3.4.1.txt}      # an image list file
+//	      files:
+//	        - path: files/app.conf                     # a local file
+//	          sha256: <64 hex>                         # optional for paths (Lint checks it)
+//	        - url: https://example.com/tool.tar.gz     # a remote file (http or https)
+//	          sha256: <64 hex>                         # required for URLs
+//	        - {path: templates/kubeadm.yaml.tmpl, template: true}
+//	        - files/short.conf                         # a string is a path
+//	      rpms: [keepalived, haproxy-1.5.18]           # name, or name-version[-release]
+//	      rpmFiles: [extra/custom-agent-1.0-1.x86_64.rpm]
+//	      charts:
+//	        - {name: kube-prometheus-stack, repo: http://127.0.0.1:8081/charts, version: "45.x"}
+//	        - {oci: oci://127.0.0.1:5000/charts/harbor, version: 1.14.0}
+//	        - {path: charts/factory-app}
+//	      values: [values/monitoring.yaml]             # Helm values for every chart of the component
+//	      manifests: [manifests/calico.yaml]           # plain Kubernetes manifests
+//	      allowMissingImages: [docker.io/library/busybox:1.36]
+//
+// # Images
+//
+// An image entry is a reference string, {ref: REF, verify: {key: PUB}}, or
+// {list: FILE, verify: {key: PUB}}. References must be pinned by a tag, a
+// digest (sha256 only) or both; an implicit :latest is refused because it
+// cannot be reproduced. The registry may be omitted and then means Docker
+// Hub, because KubeSphere's image lists are written that way. Each image
+// keeps its reference as written (its name in the bundle and its lock key)
+// and a canonical form: "calico/node:v3.26.4" → "docker.io/calico/node:v3.26.4",
+// "busybox:1.36" → "docker.io/library/busybox:1.36", and "index.docker.io"
+// is written "docker.io". An image listed twice anywhere in the stack, even
+// spelled differently, is an error that names the first place.
+//
+// An image list file is KubeSphere's images-list.txt format: one reference
+// per line, "##name" lines starting a section, "#" comments and blank lines
+// (ParseImageList). Its images belong to the component that names it, and
+// errors point at the list file's own lines.
+//
+// Signatures: an image's verify key is its entry's verify.key, else the key
+// of the spec.verify rule for its registry, else none (ImageRef.VerifyKey).
+//
+// # Files and templates
+//
+// A file is a local path or an http(s) URL; a URL needs sha256. Files of one
+// component must have distinct base names. A file with template: true is Go
+// text/template, rendered at deploy time with the site inventory and stored
+// unrendered in the bundle; it must be local. Missing keys are errors; the
+// functions available are those of TemplateFuncs.
+//
+// # Charts
+//
+// A chart entry has exactly one source: name + repo (a Helm chart repository
+// URL), oci (oci://host/path/chart) or path (a local chart directory). Remote
+// charts need version, an exact version or a constraint; local charts take
+// theirs from Chart.yaml and may not set one. Optional: release (default
+// the chart's name), namespace (default the component's name) and values
+// (files applied after the component's values).
+//
+// # RPMs
+//
+// rpms names packages whose dependency closure the bundle carries; packages
+// in rpmBase (one name per line, '#' comments) satisfy requirements but are
+// not bundled. rpmFiles are local .rpm files added as they are.
+//
+// # The lock file
+//
+// `bundle lock` writes DefaultLockPath(manifest) ("stack.yaml" →
+// "stack.lock.yaml"): kind Lock with the manifest's digest, the platform,
+// and images (reference as written → digest), files (URL → sha256), charts
+// (Chart.LockKey → version and digest) and rpms (name → NEVRA and checksum).
+// Lock.Check lists entries missing from or extra in the lock; a build that
+// finds upstream changed returns a DriftError listing each artifact.
+//
+// # Built-in stacks
+//
+// manifest/stacks/*.yaml are embedded in the binary (Builtin, BuiltinNames)
+// with the files they name. "demo" is the stack `make demo` builds: fixture
+// images under registry.factory.example, mirrored to 127.0.0.1:5000.
+package manifest
