@@ -1,0 +1,410 @@
+// Package bundle writes and reads the bundle file: a tar stream compressed
+// as independent zstd frames in zstd's seekable format, carrying an OCI image
+// layout, yum repositories, charts and files, indexed by bundle.json.
+//
+// This file holds the whole format; docs/ARCHITECTURE.md "The bundle file"
+// describes it in prose.
+//
+// # Layout
+//
+//	[tar entries, sorted by the caller][bundle.json][bundle.json.sig]
+//	[tar end: 1024 zero bytes]                 ← all of this is data frames
+//	[pointer: skippable frame, magic 0x184D2A50, fixed size]
+//	[seek table: skippable frame, magic 0x184D2A5E, footer 0x8F92EAB1]
+//
+// Data frames: a new frame starts at every tar header; the header frame
+// holds the header and the first ChunkSize bytes of the entry's data; every
+// following ChunkSize bytes of data start a new frame; an entry's last frame
+// also holds its tar padding. The end-of-archive blocks are a frame of their
+// own. So frame boundaries depend only on the content, never on the number
+// of cores, and chunk k of an entry is exactly one frame (plus the header or
+// padding for the first and last).
+//
+// Tar headers: regular files only, mode 0644, mtime 0 (1970-01-01), uid and
+// gid 0, empty user and group names, USTAR when the name and size fit, PAX
+// otherwise. No directory entries: tar creates parent directories itself.
+//
+// Pointer frame payload (PointerPayloadSize bytes, little-endian):
+//
+//	 0  [8]byte  PointerID "APBUNDLE"
+//	 8  uint32   PointerVersion (1)
+//	12  uint32   reserved, 0
+//	16  uint64   uncompressed offset of the end-of-archive blocks (tarEnd)
+//	24  uint64   uncompressed offset of bundle.json's data
+//	32  uint64   size of bundle.json
+//	40  [32]byte sha256 of bundle.json
+//	72  uint64   uncompressed offset of bundle.json.sig's data (0 if unsigned)
+//	80  uint64   size of bundle.json.sig (0 if unsigned)
+//	88  [32]byte sha256 of bundle.json.sig (zero if unsigned)
+//
+// The pointer frame is listed in the seek table (decompressed size 0) and is
+// always the last frame before the seek table. The sha256 fields detect
+// damage to bundle.json and its signature before either is parsed; they
+// authenticate nothing — only the signature over bundle.json does.
+//
+// # Refinements over docs/ARCHITECTURE.md
+//
+//   - The pointer also records tarEnd and the sha256 of both index entries,
+//     so that a reader checks, at open time and without reading the bulk of
+//     the file, that the listed entries tile the tar stream exactly (no
+//     hidden entries, no overlaps, no gaps) and that the index is intact.
+//   - Directory entries, links and devices are never written and always
+//     refused.
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Names and sizes of the format.
+const (
+	// ChunkSize is the size of the pieces an entry's data is framed and
+	// hashed in.
+	ChunkSize = 4 << 20
+	// SchemaVersion is the version of bundle.json this package writes and
+	// reads.
+	SchemaVersion = 1
+
+	IndexName     = "bundle.json"
+	SignatureName = "bundle.json.sig"
+	OCILayoutName = "oci-layout"
+	OCIIndexName  = "index.json"
+
+	// PointerMagic is the skippable-frame magic of the pointer frame.
+	PointerMagic uint32 = 0x184D2A50
+	// PointerID opens the pointer payload.
+	PointerID = "APBUNDLE"
+	// PointerVersion is the version of the pointer payload.
+	PointerVersion = 1
+	// PointerPayloadSize is the size of the pointer payload.
+	PointerPayloadSize = 120
+
+	// MaxIndexSize bounds bundle.json, which is read into memory.
+	MaxIndexSize = 64 << 20
+	// MaxSignatureSize bounds bundle.json.sig.
+	MaxSignatureSize = 1 << 20
+	// MaxPathLen bounds entry paths.
+	MaxPathLen = 1024
+	// maxHeaderLen bounds one entry's tar header blocks, PAX records included.
+	maxHeaderLen = 16 << 10
+
+	tarBlock   = 512
+	tarEndSize = 2 * tarBlock
+)
+
+// Artifact kinds.
+const (
+	KindBlob     = "blob"
+	KindManifest = "manifest"
+	KindLayout   = "layout"
+	KindFile     = "file"
+	KindRPM      = "rpm"
+	KindRepodata = "repodata"
+	KindKey      = "key"
+	KindChart    = "chart"
+	KindConfig   = "config"
+)
+
+// Kinds lists every artifact kind.
+var Kinds = []string{KindBlob, KindManifest, KindLayout, KindFile, KindRPM, KindRepodata, KindKey, KindChart, KindConfig}
+
+// Index is bundle.json: everything in the bundle, by digest.
+type Index struct {
+	SchemaVersion  int               `json:"schemaVersion"`
+	Name           string            `json:"name"`
+	Version        string            `json:"version"`
+	Platform       string            `json:"platform"`
+	Base           *BaseRef          `json:"base,omitempty"`
+	Components     []Component       `json:"components"`
+	Images         []Image           `json:"images"`
+	Artifacts      []Artifact        `json:"artifacts"`
+	AllowedMissing []string          `json:"allowedMissing,omitempty"`
+	Annotations    map[string]string `json:"annotations,omitempty"`
+}
+
+// BaseRef names the bundle a delta bundle was built against.
+type BaseRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Digest  string `json:"digest"` // sha256 of the base's bundle.json
+}
+
+// Component groups what one stack component brought in.
+type Component struct {
+	Name   string   `json:"name"`
+	Images []string `json:"images,omitempty"`
+	Files  []string `json:"files,omitempty"`
+	Charts []string `json:"charts,omitempty"`
+	RPMs   []string `json:"rpms,omitempty"`
+}
+
+// Image is one image of the OCI layout.
+type Image struct {
+	Ref       string `json:"ref"`  // as written in the manifest
+	Name      string `json:"name"` // canonical
+	Digest    string `json:"digest"`
+	MediaType string `json:"mediaType"`
+	Component string `json:"component,omitempty"`
+	Platform  string `json:"platform,omitempty"`
+}
+
+// Artifact is one tar entry listed in bundle.json.
+type Artifact struct {
+	Kind        string            `json:"kind"`
+	Name        string            `json:"name"`
+	Path        string            `json:"path"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Offset      int64             `json:"offset"` // uncompressed offset of the data
+	Chunks      []string          `json:"chunks,omitempty"`
+	MediaType   string            `json:"mediaType,omitempty"`
+	Component   string            `json:"component,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// String names the artifact for error messages.
+func (a Artifact) String() string {
+	return fmt.Sprintf("%s %q (%s)", a.Kind, a.Name, a.Path)
+}
+
+// Entry is what Writer.Add reports about a written entry.
+type Entry struct {
+	Path   string
+	Offset int64 // uncompressed offset of the data
+	Size   int64
+	Digest string   // "sha256:<hex>"
+	Chunks []string // sha256 of every ChunkSize piece when Size > ChunkSize
+}
+
+// Artifact returns the artifact describing e.
+func (e Entry) Artifact(kind, name string) Artifact {
+	return Artifact{Kind: kind, Name: name, Path: e.Path, Digest: e.Digest, Size: e.Size, Offset: e.Offset, Chunks: e.Chunks}
+}
+
+// NumChunks returns how many chunk digests an entry of size bytes has.
+func NumChunks(size int64) int {
+	if size <= ChunkSize {
+		return 0
+	}
+	return int((size + ChunkSize - 1) / ChunkSize)
+}
+
+// Marshal returns the canonical bytes of the index: lists sorted, two-space
+// indented, trailing newline. The same index always gives the same bytes.
+func (x *Index) Marshal() ([]byte, error) {
+	c := *x
+	c.Components = append([]Component(nil), x.Components...)
+	for i := range c.Components {
+		cp := &c.Components[i]
+		cp.Images, cp.Files = sortedCopy(cp.Images), sortedCopy(cp.Files)
+		cp.Charts, cp.RPMs = sortedCopy(cp.Charts), sortedCopy(cp.RPMs)
+	}
+	sort.Slice(c.Components, func(i, j int) bool { return c.Components[i].Name < c.Components[j].Name })
+	c.Images = append([]Image(nil), x.Images...)
+	sort.Slice(c.Images, func(i, j int) bool { return imageKey(c.Images[i]) < imageKey(c.Images[j]) })
+	c.Artifacts = append([]Artifact(nil), x.Artifacts...)
+	sort.Slice(c.Artifacts, func(i, j int) bool { return c.Artifacts[i].Path < c.Artifacts[j].Path })
+	c.AllowedMissing = sortedCopy(x.AllowedMissing)
+	b, err := json.MarshalIndent(&c, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", IndexName, err)
+	}
+	return append(b, '\n'), nil
+}
+
+func imageKey(im Image) string {
+	return im.Name + "\x00" + im.Ref + "\x00" + im.Platform + "\x00" + im.Digest
+}
+
+func sortedCopy(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return c
+}
+
+// ParseIndex decodes bundle.json strictly (unknown fields and trailing data
+// are errors) and checks it: schema version, paths, digests, sizes, chunk
+// lists and unique paths. It does not check offsets against a file; the
+// Reader does that.
+func ParseIndex(b []byte) (*Index, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var x Index
+	if err := dec.Decode(&x); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("%w: %s: data after the JSON object", ErrCorrupt, IndexName)
+	}
+	if err := x.check(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
+	}
+	return &x, nil
+}
+
+// check validates what can be validated without the file.
+func (x *Index) check() error {
+	if x.SchemaVersion != SchemaVersion {
+		return fmt.Errorf("schema version %d, this program reads %d", x.SchemaVersion, SchemaVersion)
+	}
+	seen := make(map[string]bool, len(x.Artifacts))
+	for _, a := range x.Artifacts {
+		if err := a.check(); err != nil {
+			return err
+		}
+		if seen[a.Path] {
+			return fmt.Errorf("path %q is listed twice", a.Path)
+		}
+		seen[a.Path] = true
+	}
+	return nil
+}
+
+func (a Artifact) check() error {
+	if err := CheckPath(a.Path); err != nil {
+		return err
+	}
+	if a.Path == IndexName || a.Path == SignatureName {
+		return fmt.Errorf("artifact %s uses a reserved path", a)
+	}
+	if !validDigest(a.Digest) {
+		return fmt.Errorf("artifact %s has a malformed digest %q", a, a.Digest)
+	}
+	if a.Size < 0 || a.Offset < tarBlock {
+		return fmt.Errorf("artifact %s has an impossible size %d or offset %d", a, a.Size, a.Offset)
+	}
+	if len(a.Chunks) != NumChunks(a.Size) {
+		return fmt.Errorf("artifact %s of %d bytes lists %d chunk digests, want %d", a, a.Size, len(a.Chunks), NumChunks(a.Size))
+	}
+	for _, c := range a.Chunks {
+		if !validDigest(c) {
+			return fmt.Errorf("artifact %s has a malformed chunk digest %q", a, c)
+		}
+	}
+	return nil
+}
+
+// validDigest accepts "sha256:" and 64 lowercase hex digits.
+func validDigest(d string) bool {
+	h, ok := strings.CutPrefix(d, "sha256:")
+	if !ok || len(h) != 2*sha256.Size || strings.ToLower(h) != h {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// CheckPath refuses entry paths that are not safe relative file paths:
+// empty, absolute, with "." or ".." elements, empty elements, a trailing
+// slash, backslashes, NUL or other control characters, or longer than
+// MaxPathLen. Every path the bundle writes or reads passes it.
+func CheckPath(p string) error {
+	switch {
+	case p == "" || p == ".":
+		return fmt.Errorf("%w: empty entry path", ErrUnsafePath)
+	case len(p) > MaxPathLen:
+		return fmt.Errorf("%w: entry path of %d bytes is longer than %d", ErrUnsafePath, len(p), MaxPathLen)
+	case strings.HasPrefix(p, "/"):
+		return fmt.Errorf("%w: absolute entry path %q", ErrUnsafePath, p)
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
+		return fmt.Errorf("%w: entry path %q has a backslash or control character", ErrUnsafePath, p)
+	case !fs.ValidPath(p):
+		return fmt.Errorf("%w: entry path %q has a \"..\", \".\" or empty element", ErrUnsafePath, p)
+	}
+	return nil
+}
+
+// entryHeader is the tar header of every entry.
+func entryHeader(path string, size int64) *tar.Header {
+	return &tar.Header{
+		Typeflag: tar.TypeReg,
+		Name:     path,
+		Size:     size,
+		Mode:     0o644,
+		ModTime:  time.Unix(0, 0),
+	}
+}
+
+// padded returns size rounded up to whole tar blocks.
+func padded(size int64) int64 {
+	return (size + tarBlock - 1) / tarBlock * tarBlock
+}
+
+// pointer is the decoded pointer frame payload.
+type pointer struct {
+	TarEnd    int64
+	Index     span
+	Signature span // zero when unsigned
+}
+
+// span locates one entry's data in the uncompressed stream.
+type span struct {
+	Offset, Size int64
+	Digest       [sha256.Size]byte
+}
+
+func (s span) present() bool { return s.Offset != 0 }
+
+func (p pointer) marshal() []byte {
+	b := make([]byte, 0, PointerPayloadSize)
+	b = append(b, PointerID...)
+	b = binary.LittleEndian.AppendUint32(b, PointerVersion)
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, uint64(p.TarEnd))
+	for _, s := range []span{p.Index, p.Signature} {
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.Offset))
+		b = binary.LittleEndian.AppendUint64(b, uint64(s.Size))
+		b = append(b, s.Digest[:]...)
+	}
+	return b
+}
+
+// parsePointer decodes a pointer payload; it checks the layout of the
+// payload only, not the offsets against the file.
+func parsePointer(b []byte) (pointer, error) {
+	var p pointer
+	if len(b) != PointerPayloadSize || string(b[:8]) != PointerID {
+		return p, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+	}
+	if v := binary.LittleEndian.Uint32(b[8:]); v != PointerVersion {
+		return p, fmt.Errorf("%w: bundle pointer version %d, this program reads %d", ErrCorrupt, v, PointerVersion)
+	}
+	if binary.LittleEndian.Uint32(b[12:]) != 0 {
+		return p, fmt.Errorf("%w: bundle pointer has reserved bytes set", ErrCorrupt)
+	}
+	u := func(off int) (int64, error) {
+		v := binary.LittleEndian.Uint64(b[off:])
+		if v > 1<<62 {
+			return 0, fmt.Errorf("%w: bundle pointer field at byte %d is out of range", ErrCorrupt, off)
+		}
+		return int64(v), nil
+	}
+	var err error
+	if p.TarEnd, err = u(16); err != nil {
+		return p, err
+	}
+	for i, s := range []*span{&p.Index, &p.Signature} {
+		base := 24 + i*48
+		if s.Offset, err = u(base); err != nil {
+			return p, err
+		}
+		if s.Size, err = u(base + 8); err != nil {
+			return p, err
+		}
+		copy(s.Digest[:], b[base+16:base+48])
+	}
+	return p, nil
+}

@@ -1,0 +1,182 @@
+package bundle
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+)
+
+// Open returns the content of artifact a, which must be listed in this
+// bundle's index. It reads only the artifact's own frames, one chunk at a
+// time, and returns no byte before the chunk holding it has matched its
+// digest (the chunk digest, or the artifact digest for artifacts of at most
+// ChunkSize). It also checks that the tar header at the entry names a's path
+// and size, and at the end the whole content's sha256 and size. Any mismatch
+// is an *ArtifactError naming a, returned instead of io.EOF; it wraps
+// ErrDigest or ErrCorrupt. Memory use is about one chunk per open reader.
+func (r *Reader) Open(a Artifact) (io.ReadCloser, error) {
+	if err := r.known(a); err != nil {
+		return nil, err
+	}
+	cr := &chunkReader{r: r, a: a, off: 0, end: a.Size, header: true}
+	if len(a.Chunks) > 0 {
+		cr.full = sha256.New()
+	}
+	return cr, nil
+}
+
+// OpenRange returns n bytes of artifact a from offset off. Every chunk the
+// range touches is read whole and checked against its digest before any of
+// its bytes are returned; for an artifact without chunk digests (at most
+// ChunkSize bytes) the whole artifact is read and checked. Errors are like
+// Open's.
+func (r *Reader) OpenRange(a Artifact, off, n int64) (io.ReadCloser, error) {
+	if err := r.known(a); err != nil {
+		return nil, err
+	}
+	if off < 0 || n < 0 || off > a.Size || n > a.Size-off {
+		return nil, &ArtifactError{Artifact: a, Err: fmt.Errorf("range [%d, +%d) is outside its %d bytes", off, n, a.Size)}
+	}
+	return &chunkReader{r: r, a: a, off: off, end: off + n, header: off < ChunkSize && n > 0}, nil
+}
+
+// known refuses an artifact that is not exactly as listed in the index.
+func (r *Reader) known(a Artifact) error {
+	b, ok := r.Lookup(a.Path)
+	if !ok {
+		return fmt.Errorf("%s: %w", a.Path, ErrNotFound)
+	}
+	if a.Digest != b.Digest || a.Size != b.Size || a.Offset != b.Offset || len(a.Chunks) != len(b.Chunks) {
+		return &ArtifactError{Artifact: a, Err: errors.New("does not match the artifact listed in bundle.json; use Lookup or Index")}
+	}
+	return nil
+}
+
+// chunkReader streams [off, end) of an artifact, chunk by verified chunk.
+type chunkReader struct {
+	r      *Reader
+	a      Artifact
+	off    int64 // next byte of the artifact to return
+	end    int64
+	header bool      // check the tar header when reading chunk 0
+	full   hash.Hash // whole-content hash, when streaming a chunked artifact
+	buf    *[]byte
+	chunk  []byte // the verified chunk holding off
+	cOff   int64  // artifact offset of chunk[0]
+	err    error
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.off >= c.end {
+		if c.off == 0 && c.header && c.chunk == nil {
+			// An empty artifact: still check its header and digest.
+			if err := c.load(0); err != nil {
+				c.err = &ArtifactError{Artifact: c.a, Err: err}
+				return 0, c.err
+			}
+		}
+		c.err = c.finish()
+		return 0, c.err
+	}
+	if c.off < c.cOff || c.off >= c.cOff+int64(len(c.chunk)) {
+		if err := c.load(c.off / ChunkSize); err != nil {
+			c.err = &ArtifactError{Artifact: c.a, Err: err}
+			return 0, c.err
+		}
+	}
+	avail := c.chunk[c.off-c.cOff:]
+	if rest := c.end - c.off; int64(len(avail)) > rest {
+		avail = avail[:rest]
+	}
+	n := copy(p, avail)
+	c.off += int64(n)
+	return n, nil
+}
+
+// finish ends a whole-artifact read with the full digest check.
+func (c *chunkReader) finish() error {
+	if c.full != nil {
+		if got := "sha256:" + hex.EncodeToString(c.full.Sum(nil)); got != c.a.Digest {
+			return &ArtifactError{Artifact: c.a, Err: fmt.Errorf("%w: content is %s, bundle.json says %s", ErrDigest, got, c.a.Digest)}
+		}
+	}
+	return io.EOF
+}
+
+// load reads chunk k whole (with the header before it for chunk 0, and the
+// tar padding after it for the last) and verifies it.
+func (c *chunkReader) load(k int64) error {
+	a := c.a
+	lo := a.Offset + k*ChunkSize
+	n := min(ChunkSize, a.Size-lo+a.Offset)
+	hi := lo + n
+	if hi == a.Offset+a.Size {
+		hi = a.Offset + padded(a.Size) // the last frame holds the padding
+	}
+	from := lo
+	if k == 0 && c.header {
+		start, err := c.r.headerStart(a.Offset)
+		if err != nil {
+			return err
+		}
+		from = start
+	}
+	if c.buf == nil {
+		c.buf = c.r.bufs.Get().(*[]byte)
+	}
+	if int64(cap(*c.buf)) < hi-from {
+		*c.buf = make([]byte, hi-from)
+	}
+	b := (*c.buf)[:hi-from]
+	if _, err := c.r.sr.ReadAt(b, from); err != nil {
+		return err
+	}
+	if from < lo {
+		if err := checkEntryHeader(b[:lo-from], a.Path, a.Size); err != nil {
+			return err
+		}
+	}
+	data := b[lo-from : lo-from+n]
+	if err := verifyChunk(a, k, data); err != nil {
+		return err
+	}
+	if c.full != nil {
+		c.full.Write(data)
+	}
+	c.chunk, c.cOff = data, k*ChunkSize
+	return nil
+}
+
+// verifyChunk checks chunk k of a against its digest.
+func verifyChunk(a Artifact, k int64, data []byte) error {
+	want := a.Digest
+	if len(a.Chunks) > 0 {
+		want = a.Chunks[k]
+	}
+	sum := sha256.Sum256(data)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != want {
+		if len(a.Chunks) > 0 {
+			return fmt.Errorf("%w: chunk %d (bytes %d to %d) is %s, bundle.json says %s", ErrDigest, k, k*ChunkSize, k*ChunkSize+int64(len(data)), got, want)
+		}
+		return fmt.Errorf("%w: content is %s, bundle.json says %s", ErrDigest, got, want)
+	}
+	return nil
+}
+
+// Close returns the reader's buffer; reads after Close fail.
+func (c *chunkReader) Close() error {
+	if c.buf != nil {
+		c.r.bufs.Put(c.buf)
+		c.buf, c.chunk = nil, nil
+	}
+	if c.err == nil {
+		c.err = errors.New("bundle: read after Close")
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/factory-appliance/appliance/internal/seekable"
+)
+
+// maxFrameSize is the largest decompressed frame a bundle holds: a header,
+// one chunk and the tar padding.
+const maxFrameSize = ChunkSize + maxHeaderLen + tarBlock
+
+// OpenOption configures a Reader.
+type OpenOption func(*openOptions) error
+
+type openOptions struct {
+	indexCheck func(index, sig []byte) error
+	seekable   []seekable.ReaderOption
+}
+
+// WithIndexCheck makes the Reader call check with the raw bytes of
+// bundle.json and bundle.json.sig (nil when unsigned) before it parses or
+// trusts the index; an error from check fails the open. This is where the
+// caller verifies the signature. Without it, the index is NOT authenticated:
+// the Reader only checks that the file is intact and consistent, which a
+// forger can arrange too.
+func WithIndexCheck(check func(index, sig []byte) error) OpenOption {
+	return func(o *openOptions) error {
+		o.indexCheck = check
+		return nil
+	}
+}
+
+// WithDecoderConcurrency bounds how many frames are decompressed at the same
+// time across all readers of the bundle (default GOMAXPROCS).
+func WithDecoderConcurrency(n int) OpenOption {
+	return func(o *openOptions) error {
+		o.seekable = append(o.seekable, seekable.WithDecoderConcurrency(n))
+		return nil
+	}
+}
+
+// Reader reads a bundle file. Opening it reads only the seek table, the
+// pointer, bundle.json and its signature, and checks that the entries listed
+// tile the tar stream exactly; the cost does not depend on the size of the
+// bundle. Every read of an entry is verified against its digests.
+//
+// A Reader is safe for concurrent use by many goroutines: it keeps no
+// position and reads the file with ReadAt.
+type Reader struct {
+	sr      *seekable.Reader
+	closer  io.Closer
+	ptr     pointer
+	index   *Index
+	raw     []byte // bundle.json
+	sig     []byte
+	byPath  map[string]int
+	entries []placed // every entry, index included, in file order
+	bufs    sync.Pool
+}
+
+// placed is an entry's extent in the uncompressed stream.
+type placed struct {
+	start int64 // where its header frame starts
+	data  int64 // where its data starts
+	size  int64
+	path  string
+}
+
+func (p placed) end() int64 { return p.data + padded(p.size) }
+
+// Open opens the bundle file at path. Close the Reader to close the file.
+func Open(path string, opts ...OpenOption) (*Reader, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, err := NewReader(f, st.Size(), opts...)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	r.closer = f
+	return r, nil
+}
+
+// NewReader opens a bundle held by ra, of size bytes. See Reader and
+// WithIndexCheck for what is checked.
+func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) {
+	var o openOptions
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	sopts := append([]seekable.ReaderOption{seekable.WithReaderMaxFrameSize(maxFrameSize)}, o.seekable...)
+	sr, err := seekable.NewReader(ra, size, sopts...)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reader{sr: sr}
+	r.bufs.New = func() any { return new([]byte) }
+	if err := r.open(o); err != nil {
+		sr.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Reader) open(o openOptions) error {
+	var err error
+	if r.ptr, err = r.readPointer(); err != nil {
+		return err
+	}
+	if err := r.checkEnd(); err != nil {
+		return err
+	}
+	if r.raw, err = r.readIndexEntry(IndexName, r.ptr.Index); err != nil {
+		return err
+	}
+	if r.ptr.Signature.present() {
+		if r.sig, err = r.readIndexEntry(SignatureName, r.ptr.Signature); err != nil {
+			return err
+		}
+	}
+	if o.indexCheck != nil {
+		if err := o.indexCheck(r.raw, r.sig); err != nil {
+			return fmt.Errorf("%s rejected: %w", IndexName, err)
+		}
+	}
+	if r.index, err = ParseIndex(r.raw); err != nil {
+		return err
+	}
+	r.byPath = make(map[string]int, len(r.index.Artifacts))
+	for i, a := range r.index.Artifacts {
+		r.byPath[a.Path] = i
+	}
+	return r.checkLayout()
+}
+
+// readPointer reads and checks the pointer frame, the last before the seek
+// table.
+func (r *Reader) readPointer() (pointer, error) {
+	n := r.sr.NumFrames()
+	if n < 2 {
+		return pointer{}, fmt.Errorf("%w: %d frames: not a bundle file", ErrCorrupt, n)
+	}
+	for i := range n - 1 {
+		if r.sr.Frame(i).UncompressedSize == 0 {
+			return pointer{}, fmt.Errorf("%w: frame %d is empty or skippable; a bundle's data frames never are", ErrCorrupt, i)
+		}
+	}
+	f := r.sr.Frame(n - 1)
+	if f.UncompressedSize != 0 || f.CompressedSize != 8+PointerPayloadSize {
+		return pointer{}, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+	}
+	raw, err := r.sr.ReadRawFrame(n - 1)
+	if err != nil {
+		return pointer{}, err
+	}
+	if binary.LittleEndian.Uint32(raw) != PointerMagic || binary.LittleEndian.Uint32(raw[4:]) != PointerPayloadSize {
+		return pointer{}, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+	}
+	p, err := parsePointer(raw[8:])
+	if err != nil {
+		return p, err
+	}
+	return p, r.checkPointer(p)
+}
+
+// checkPointer bounds the pointer's offsets by the stream.
+func (r *Reader) checkPointer(p pointer) error {
+	if p.TarEnd > r.sr.Size() || r.sr.Size()-p.TarEnd != tarEndSize {
+		return fmt.Errorf("%w: the tar stream should end %d bytes before the end of the %d-byte stream, the pointer says at %d", ErrCorrupt, tarEndSize, r.sr.Size(), p.TarEnd)
+	}
+	check := func(name string, s span, limit int64) error {
+		if s.Size > limit || s.Offset < tarBlock || s.Offset > p.TarEnd || s.Size > p.TarEnd-s.Offset {
+			return fmt.Errorf("%w: %s at offset %d, %d bytes: outside the tar stream or over %d bytes", ErrCorrupt, name, s.Offset, s.Size, limit)
+		}
+		return nil
+	}
+	if err := check(IndexName, p.Index, MaxIndexSize); err != nil {
+		return err
+	}
+	if !p.Signature.present() {
+		if p.Signature != (span{}) {
+			return fmt.Errorf("%w: unsigned bundle with signature fields set in the pointer", ErrCorrupt)
+		}
+		return nil
+	}
+	return check(SignatureName, p.Signature, MaxSignatureSize)
+}
+
+// checkEnd checks the end-of-archive blocks, a frame of their own.
+func (r *Reader) checkEnd() error {
+	i, _ := r.sr.FrameAt(r.ptr.TarEnd)
+	if f := r.sr.Frame(i); f.UncompressedOffset != r.ptr.TarEnd || f.UncompressedSize != tarEndSize {
+		return fmt.Errorf("%w: the tar end-of-archive blocks are not a frame of their own", ErrCorrupt)
+	}
+	var end [tarEndSize]byte
+	if _, err := r.sr.ReadAt(end[:], r.ptr.TarEnd); err != nil {
+		return err
+	}
+	if end != [tarEndSize]byte{} {
+		return fmt.Errorf("%w: the tar end-of-archive blocks are not zero", ErrCorrupt)
+	}
+	return nil
+}
+
+// readIndexEntry reads bundle.json or its signature, checking its tar header
+// and its sha256 from the pointer.
+func (r *Reader) readIndexEntry(name string, s span) ([]byte, error) {
+	start, err := r.headerStart(s.Offset)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	b := make([]byte, s.Offset+s.Size-start)
+	if _, err := r.sr.ReadAt(b, start); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkEntryHeader(b[:s.Offset-start], name, s.Size); err != nil {
+		return nil, err
+	}
+	b = b[s.Offset-start:]
+	if sha256.Sum256(b) != s.Digest {
+		return nil, fmt.Errorf("%w: %s does not match the sha256 in the bundle pointer", ErrCorrupt, name)
+	}
+	return b, nil
+}
+
+// headerStart returns where the header of the entry whose data starts at
+// off begins: the start of the frame holding the byte before the data.
+func (r *Reader) headerStart(off int64) (int64, error) {
+	i, ok := r.sr.FrameAt(off - 1)
+	if !ok {
+		return 0, fmt.Errorf("%w: data offset %d is outside the stream", ErrCorrupt, off)
+	}
+	start := r.sr.Frame(i).UncompressedOffset
+	if n := off - start; n < tarBlock || n > maxHeaderLen {
+		return 0, fmt.Errorf("%w: data offset %d is not right after a tar header at a frame start (%d bytes after it)", ErrCorrupt, off, n)
+	}
+	return start, nil
+}
+
+// checkEntryHeader parses the tar header blocks in b, which must be exactly
+// one regular-file entry header for path and size as this package writes it.
+func checkEntryHeader(b []byte, path string, size int64) error {
+	br := bytes.NewReader(b)
+	hdr, err := tar.NewReader(br).Next()
+	if err != nil {
+		return fmt.Errorf("%w: tar header of %s: %v", ErrCorrupt, path, err)
+	}
+	if err := checkHeader(hdr); err != nil {
+		return err
+	}
+	if hdr.Name != path || hdr.Size != size {
+		return fmt.Errorf("%w: the tar header at the offset listed for %s names %q with %d bytes, not %d", ErrCorrupt, path, hdr.Name, hdr.Size, size)
+	}
+	if br.Len() != 0 {
+		return fmt.Errorf("%w: the tar header of %s does not end where its data is listed to start", ErrCorrupt, path)
+	}
+	return nil
+}
+
+// checkHeader refuses every tar header this package would not write:
+// anything but a regular file of mode 0644, unsafe names, GNU extensions,
+// and PAX records other than path and size.
+func checkHeader(h *tar.Header) error {
+	if err := CheckPath(h.Name); err != nil {
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	if h.Typeflag != tar.TypeReg {
+		return fmt.Errorf("%w: %s: %s entries are refused; a bundle holds regular files only", ErrCorrupt, h.Name, typeName(h.Typeflag))
+	}
+	if h.Mode != 0o644 || h.Linkname != "" {
+		return fmt.Errorf("%w: %s: mode %#o and link name %q; a bundle writes mode 0644 and no link", ErrCorrupt, h.Name, h.Mode, h.Linkname)
+	}
+	if h.Format&tar.FormatGNU != 0 {
+		return fmt.Errorf("%w: %s: GNU tar extensions are refused", ErrCorrupt, h.Name)
+	}
+	for k := range h.PAXRecords {
+		if k != "path" && k != "size" {
+			return fmt.Errorf("%w: %s: PAX record %q is refused", ErrCorrupt, h.Name, k)
+		}
+	}
+	return nil
+}
+
+func typeName(t byte) string {
+	switch t {
+	case tar.TypeSymlink:
+		return "symlink"
+	case tar.TypeLink:
+		return "hardlink"
+	case tar.TypeChar, tar.TypeBlock:
+		return "device"
+	case tar.TypeDir:
+		return "directory"
+	case tar.TypeFifo:
+		return "fifo"
+	}
+	return fmt.Sprintf("type %q", t)
+}
+
+// checkLayout checks that the listed entries, bundle.json and its signature
+// tile the tar stream from offset 0 to the end-of-archive blocks: no gaps
+// (where unlisted entries could hide), no overlaps, each header at a frame
+// start, and bundle.json then its signature last.
+func (r *Reader) checkLayout() error {
+	all := make([]placed, 0, len(r.index.Artifacts)+2)
+	for _, a := range r.index.Artifacts {
+		p, err := r.place(a.Path, a.Offset, a.Size)
+		if err != nil {
+			return &ArtifactError{Artifact: a, Err: err}
+		}
+		all = append(all, p)
+	}
+	tail := []span{r.ptr.Index}
+	names := []string{IndexName}
+	if r.ptr.Signature.present() {
+		tail, names = append(tail, r.ptr.Signature), append(names, SignatureName)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].data < all[j].data })
+	for i, s := range tail {
+		p, err := r.place(names[i], s.Offset, s.Size)
+		if err != nil {
+			return err
+		}
+		all = append(all, p)
+	}
+	var at int64
+	for _, p := range all {
+		if p.start != at {
+			return fmt.Errorf("%w: %s is listed at offset %d, but the previous entry ends at %d (unlisted data, overlap, or %s/%s not last)", ErrCorrupt, p.path, p.start, at, IndexName, SignatureName)
+		}
+		at = p.end()
+	}
+	if at != r.ptr.TarEnd {
+		return fmt.Errorf("%w: the last entry ends at %d but the tar stream ends at %d", ErrCorrupt, at, r.ptr.TarEnd)
+	}
+	r.entries = all
+	return nil
+}
+
+// place locates an entry and bounds it by the tar stream.
+func (r *Reader) place(path string, off, size int64) (placed, error) {
+	if off < tarBlock || off > r.ptr.TarEnd || size > r.ptr.TarEnd-off {
+		return placed{}, fmt.Errorf("%w: offset %d and size %d lie outside the %d-byte tar stream", ErrCorrupt, off, size, r.ptr.TarEnd)
+	}
+	start, err := r.headerStart(off)
+	if err != nil {
+		return placed{}, err
+	}
+	return placed{start: start, data: off, size: size, path: path}, nil
+}
+
+// Close closes the Reader and, when opened with Open, the file.
+func (r *Reader) Close() error {
+	r.sr.Close()
+	if r.closer != nil {
+		return r.closer.Close()
+	}
+	return nil
+}
+
+// Index returns the parsed bundle.json. Callers must not modify it.
+func (r *Reader) Index() *Index { return r.index }
+
+// IndexBytes returns the raw bytes of bundle.json, as signed.
+func (r *Reader) IndexBytes() []byte { return bytes.Clone(r.raw) }
+
+// Signature returns the raw bytes of bundle.json.sig, or nil when the
+// bundle is unsigned.
+func (r *Reader) Signature() []byte { return bytes.Clone(r.sig) }
+
+// Size returns the size of the bundle file.
+func (r *Reader) Size() int64 { return r.sr.CompressedSize() }
+
+// UncompressedSize returns the size of the tar stream, end blocks included.
+func (r *Reader) UncompressedSize() int64 { return r.sr.Size() }
+
+// Lookup returns the artifact stored at path.
+func (r *Reader) Lookup(path string) (Artifact, bool) {
+	i, ok := r.byPath[path]
+	if !ok {
+		return Artifact{}, false
+	}
+	return r.index.Artifacts[i], true
+}

@@ -1,0 +1,342 @@
+package seekable
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// DefaultLevel is the compression level of every frame.
+//
+// SpeedFastest, measured on this project's content (see BenchmarkLevels):
+// bundles are dominated by blobs that are already compressed (gzip layers,
+// RPMs, .tgz charts). On random data both levels emit raw blocks, but
+// SpeedDefault spends about twice the CPU discovering that; on text-like data
+// SpeedDefault gains only a few percent of size over SpeedFastest at roughly
+// half the throughput. The build is CPU-bound on two-core CI machines, so the
+// faster level wins.
+const DefaultLevel = zstd.SpeedFastest
+
+// WriterOption configures a Writer.
+type WriterOption func(*writerOptions) error
+
+type writerOptions struct {
+	workers  int
+	level    zstd.EncoderLevel
+	maxFrame int
+}
+
+// WithWorkers sets how many frames are compressed at the same time
+// (default GOMAXPROCS). The output does not depend on it.
+func WithWorkers(n int) WriterOption {
+	return func(o *writerOptions) error {
+		if n < 1 {
+			return fmt.Errorf("seekable: workers must be at least 1, got %d", n)
+		}
+		o.workers = n
+		return nil
+	}
+}
+
+// WithLevel sets the compression level of every frame (default DefaultLevel).
+func WithLevel(l zstd.EncoderLevel) WriterOption {
+	return func(o *writerOptions) error {
+		if l < zstd.SpeedFastest || l > zstd.SpeedBestCompression {
+			return fmt.Errorf("seekable: unknown encoder level %d", l)
+		}
+		o.level = l
+		return nil
+	}
+}
+
+// WithMaxFrameSize sets the largest uncompressed frame the Writer accepts
+// (default DefaultMaxFrameSize). Readers refuse frames above their own limit,
+// so raise it on both sides or not at all.
+func WithMaxFrameSize(n int) WriterOption {
+	return func(o *writerOptions) error {
+		if n < 1 || n > 1<<30 {
+			return fmt.Errorf("seekable: max frame size %d out of range (1 B to 1 GiB)", n)
+		}
+		o.maxFrame = n
+		return nil
+	}
+}
+
+// ErrClosed is returned by a Writer used after Close or Abort.
+var ErrClosed = errors.New("seekable: writer is closed")
+
+// Writer compresses frames in parallel and writes them, in the order they
+// were ended, to the underlying writer, followed at Close by the seek table.
+//
+// The caller decides frame boundaries: Write appends to the current frame and
+// EndFrame ends it. Each frame becomes one independent zstd frame with its
+// content size and content checksum. The bytes written depend only on the
+// frames and the level, never on the number of workers. At most about
+// 2×workers frames are held in memory at once; Write and EndFrame block while
+// that many are in flight.
+//
+// A Writer is not safe for concurrent use. After any error it is unusable:
+// every later call returns the same error. Call Close to finish the file, or
+// Abort to give up; either stops the worker goroutines.
+type Writer struct {
+	w    io.Writer
+	opts writerOptions
+
+	cur     *[]byte    // frame being filled, from bufs
+	bufs    *sync.Pool // of *[]byte
+	work    chan *job  // to the compressing workers
+	order   chan *job  // to the output goroutine, in frame order
+	workers sync.WaitGroup
+	outDone chan struct{}
+	started bool
+	closed  bool
+
+	mu      sync.Mutex
+	err     error        // first error; guarded by mu
+	entries []tableEntry // owned by the output goroutine until outDone
+	written int64        // compressed bytes written; owned like entries
+}
+
+type job struct {
+	in   *[]byte
+	out  *[]byte
+	done chan struct{}
+}
+
+// NewWriter returns a Writer that writes the seekable stream to w.
+func NewWriter(w io.Writer, opts ...WriterOption) (*Writer, error) {
+	o := writerOptions{workers: runtime.GOMAXPROCS(0), level: DefaultLevel, maxFrame: DefaultMaxFrameSize}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	return &Writer{w: w, opts: o, bufs: &sync.Pool{New: func() any { return new([]byte) }}}, nil
+}
+
+// Write appends p to the current frame.
+func (w *Writer) Write(p []byte) (int, error) {
+	if err := w.check(); err != nil {
+		return 0, err
+	}
+	if w.cur == nil {
+		w.cur = w.bufs.Get().(*[]byte)
+		*w.cur = (*w.cur)[:0]
+	}
+	if len(*w.cur)+len(p) > w.opts.maxFrame {
+		return 0, w.fail(fmt.Errorf("seekable: frame would exceed %d bytes", w.opts.maxFrame))
+	}
+	*w.cur = append(*w.cur, p...)
+	return len(p), nil
+}
+
+// EndFrame ends the current frame and queues it for compression. It does
+// nothing when the current frame is empty.
+func (w *Writer) EndFrame() error {
+	if err := w.check(); err != nil {
+		return err
+	}
+	if w.cur == nil || len(*w.cur) == 0 {
+		return nil
+	}
+	w.start()
+	j := &job{in: w.cur, out: w.bufs.Get().(*[]byte), done: make(chan struct{})}
+	w.cur = nil
+	w.order <- j
+	w.work <- j
+	return nil
+}
+
+// WriteFrame writes p as one frame of its own, ending any current frame
+// first.
+func (w *Writer) WriteFrame(p []byte) error {
+	if err := w.EndFrame(); err != nil {
+		return err
+	}
+	if _, err := w.Write(p); err != nil {
+		return err
+	}
+	return w.EndFrame()
+}
+
+// WriteSkippable ends any current frame and writes a skippable frame with
+// the given magic (0x184D2A50 to 0x184D2A5F, except the seek table's own)
+// and payload. It is listed in the seek table with a decompressed size of 0.
+func (w *Writer) WriteSkippable(magic uint32, payload []byte) error {
+	if magic < SkippableMagicMin || magic > SkippableMagicMax || magic == SeekTableMagic {
+		return fmt.Errorf("seekable: %#08x is not a usable skippable-frame magic", magic)
+	}
+	if len(payload) > w.opts.maxFrame {
+		return fmt.Errorf("seekable: skippable payload of %d bytes exceeds %d", len(payload), w.opts.maxFrame)
+	}
+	if err := w.EndFrame(); err != nil {
+		return err
+	}
+	w.start()
+	out := w.bufs.Get().(*[]byte)
+	b := binary.LittleEndian.AppendUint32((*out)[:0], magic)
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
+	*out = append(b, payload...)
+	j := &job{out: out, done: make(chan struct{})}
+	close(j.done)
+	w.order <- j
+	return nil
+}
+
+// Close ends the current frame, waits for every frame to be written, and
+// writes the seek table. It does not close the underlying writer.
+func (w *Writer) Close() error {
+	if err := w.EndFrame(); err != nil {
+		w.stop()
+		return err
+	}
+	w.start()
+	w.stop()
+	if err := w.check(); err != nil {
+		return err
+	}
+	w.closed = true
+	table := appendSeekTable(nil, w.entries)
+	if _, err := w.w.Write(table); err != nil {
+		return w.setErr(fmt.Errorf("seekable: writing the seek table: %w", err))
+	}
+	w.written += int64(len(table))
+	return nil
+}
+
+// Abort stops the workers and discards what is not written yet. The output
+// is left incomplete. Abort is safe to call after Close or after an error.
+func (w *Writer) Abort() {
+	w.fail(ErrClosed)
+	w.stop()
+}
+
+// Written returns the number of bytes written to the underlying writer,
+// seek table included. Call it only after a successful Close.
+func (w *Writer) Written() int64 { return w.written }
+
+func (w *Writer) firstErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *Writer) check() error {
+	if err := w.firstErr(); err != nil {
+		return err
+	}
+	if w.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// setErr records err as the Writer's error unless one is already set.
+func (w *Writer) setErr(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// fail records err and drops the current frame.
+func (w *Writer) fail(err error) error {
+	if w.cur != nil {
+		w.bufs.Put(w.cur)
+		w.cur = nil
+	}
+	return w.setErr(err)
+}
+
+// start launches the workers and the output goroutine on first use.
+func (w *Writer) start() {
+	if w.started {
+		return
+	}
+	w.started = true
+	n := w.opts.workers
+	w.work = make(chan *job, n)
+	w.order = make(chan *job, 2*n)
+	w.outDone = make(chan struct{})
+	for range n {
+		w.workers.Add(1)
+		go w.compress()
+	}
+	go w.output()
+}
+
+// stop closes the queues and waits for every goroutine. Idempotent.
+func (w *Writer) stop() {
+	if !w.started || w.order == nil {
+		return
+	}
+	close(w.work)
+	close(w.order)
+	w.workers.Wait()
+	<-w.outDone
+	w.order = nil
+}
+
+// compress is one worker: it owns one single-threaded encoder.
+func (w *Writer) compress() {
+	defer w.workers.Done()
+	enc, err := zstd.NewWriter(nil,
+		zstd.WithEncoderLevel(w.opts.level),
+		zstd.WithEncoderConcurrency(1),
+		zstd.WithEncoderCRC(true),
+		zstd.WithZeroFrames(true),
+		zstd.WithSingleSegment(true),
+	)
+	if err != nil {
+		w.setErr(fmt.Errorf("seekable: creating encoder: %w", err))
+	}
+	for j := range w.work {
+		if enc != nil {
+			*j.out = enc.EncodeAll(*j.in, (*j.out)[:0])
+		}
+		close(j.done)
+	}
+	if enc != nil {
+		_ = enc.Close()
+	}
+}
+
+// output writes finished frames in order and records their sizes.
+func (w *Writer) output() {
+	defer close(w.outDone)
+	for j := range w.order {
+		<-j.done
+		if w.firstErr() == nil {
+			w.emit(j)
+		}
+		if j.in != nil {
+			w.bufs.Put(j.in)
+		}
+		w.bufs.Put(j.out)
+	}
+}
+
+// emit writes one finished frame and appends its seek-table entry.
+func (w *Writer) emit(j *job) {
+	var dsize int
+	if j.in != nil {
+		dsize = len(*j.in)
+	}
+	if len(*j.out) > 1<<32-1 {
+		w.setErr(fmt.Errorf("seekable: compressed frame of %d bytes does not fit the seek table", len(*j.out)))
+		return
+	}
+	if _, err := w.w.Write(*j.out); err != nil {
+		w.setErr(fmt.Errorf("seekable: writing frame %d: %w", len(w.entries), err))
+		return
+	}
+	w.written += int64(len(*j.out))
+	w.entries = append(w.entries, tableEntry{compressed: uint32(len(*j.out)), decompressed: uint32(dsize)})
+}
