@@ -215,7 +215,7 @@ func judge(d name.Digest, key *Verifier, want v1.Hash, found []candidate, opts [
 		return nil, fmt.Errorf("image %s has no cosign signature (neither tag %s nor an OCI 1.1 referrer of type %s): %w; sign it with `cosign sign --key <key> %s`, or get a signed image from its publisher",
 			d, signatureTag(d.Context(), want).TagStr(), SignatureArtifactType, ErrUnsigned, d)
 	}
-	return nil, fmt.Errorf("image %s: %d cosign signature(s) found but none verifies with key %s: %w: signed by another key or altered; get the publisher's right public key or a re-signed image: %w",
+	return nil, fmt.Errorf("image %s: %d cosign signature(s) found but none is a valid signature of this image by key %s: %w: signed by another key, altered, or made for another image; get the publisher's right public key or a re-signed image: %w",
 		d, seen, key, ErrBadSignature, errors.Join(problems...))
 }
 

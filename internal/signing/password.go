@@ -47,7 +47,7 @@ func (s passwordSource) password(confirm bool) ([]byte, error) {
 		return []byte(pw), nil
 	}
 	if !s.isTerminal() {
-		return nil, fmt.Errorf("%w: standard input is not a terminal, so the key password cannot be asked for; set it in the environment: export %s=...", ErrNoPassword, PasswordEnv)
+		return nil, fmt.Errorf("%w: standard input is not a terminal, so the key password cannot be asked for; set it in the environment (export %s=<password>)", ErrNoPassword, PasswordEnv)
 	}
 	pw, err := s.ask("Enter password for private key: ")
 	if err != nil || !confirm {

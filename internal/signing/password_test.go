@@ -19,7 +19,7 @@ func TestPasswordSource(t *testing.T) {
 	}{
 		{name: "env wins over terminal", env: map[string]string{PasswordEnv: "from-env"}, terminal: true, want: "from-env"},
 		{name: "env set but empty is the empty password", env: map[string]string{PasswordEnv: ""}, want: ""},
-		{name: "no env, no terminal", wantErr: "export COSIGN_PASSWORD="},
+		{name: "no env, no terminal", wantErr: "export COSIGN_PASSWORD=<password>"},
 		{name: "prompt once", terminal: true, typed: []string{"typed"}, want: "typed"},
 		{name: "prompt twice, same", terminal: true, confirm: true, typed: []string{"hunter2", "hunter2"}, want: "hunter2"},
 		{name: "prompt twice, different", terminal: true, confirm: true, typed: []string{"hunter2", "hunter3"}, wantErr: "the two passwords differ"},
