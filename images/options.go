@@ -1,0 +1,208 @@
+package images
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// Defaults used when no option overrides them.
+const (
+	DefaultPlatform    = "linux/amd64"
+	DefaultImageJobs   = 4
+	DefaultBlobJobs    = 6
+	DefaultAttempts    = 5
+	DefaultBackoff     = 500 * time.Millisecond
+	maxBackoff         = 15 * time.Second
+	dockerHub          = "docker.io"
+	dockerHubAPIHost   = "index.docker.io"
+	dockerHubAPIHostV2 = "registry-1.docker.io"
+)
+
+type options struct {
+	mirrors    map[string]string // canonical source registry -> mirror host[:port]
+	insecure   map[string]bool   // hosts (host or host:port) allowed over plain HTTP
+	keychain   authn.Keychain
+	platform   v1.Platform
+	imageJobs  int
+	blobJobs   int
+	attempts   int
+	backoff    time.Duration
+	progress   Progress
+	logger     *slog.Logger
+	signatures bool
+	transport  http.RoundTripper
+}
+
+// Option configures a Puller. Options are applied after the defaults, and
+// their combination is checked once all are applied.
+type Option func(*options) error
+
+func defaultOptions() *options {
+	return &options{
+		mirrors:   map[string]string{},
+		insecure:  map[string]bool{},
+		keychain:  authn.DefaultKeychain,
+		platform:  v1.Platform{OS: "linux", Architecture: "amd64"},
+		imageJobs: DefaultImageJobs,
+		blobJobs:  DefaultBlobJobs,
+		attempts:  DefaultAttempts,
+		backoff:   DefaultBackoff,
+		progress:  ProgressFunc(func(ImageProgress) {}),
+		logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+}
+
+// WithMirror pulls images of registry source (e.g. docker.io) from mirror
+// (HOST or HOST:PORT) instead. Images keep their canonical names; only the
+// place they are fetched from changes. Repeatable.
+func WithMirror(source, mirror string) Option {
+	return func(o *options) error {
+		if strings.Contains(mirror, "://") || strings.Contains(mirror, "/") {
+			return fmt.Errorf("registry mirror %q for %s: give HOST or HOST:PORT only (plain HTTP is enabled with --insecure-registry HOST)", mirror, source)
+		}
+		if mirror == "" || source == "" {
+			return fmt.Errorf("registry mirror %s=%s: both sides must be set", source, mirror)
+		}
+		o.mirrors[canonicalRegistry(source)] = mirror
+		return nil
+	}
+}
+
+// WithMirrors is WithMirror for every entry of m (source -> mirror).
+func WithMirrors(m map[string]string) Option {
+	return func(o *options) error {
+		for s, t := range m {
+			if err := WithMirror(s, t)(o); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// WithInsecureRegistries allows plain HTTP to the named hosts (HOST or
+// HOST:PORT; HOST covers every port). Loopback hosts never need it. Every
+// use is logged as a warning.
+func WithInsecureRegistries(hosts ...string) Option {
+	return func(o *options) error {
+		for _, h := range hosts {
+			if h == "" || strings.Contains(h, "/") {
+				return fmt.Errorf("insecure registry %q: give HOST or HOST:PORT", h)
+			}
+			o.insecure[h] = true
+		}
+		return nil
+	}
+}
+
+// WithKeychain sets where credentials come from (default: the docker
+// config, authn.DefaultKeychain).
+func WithKeychain(k authn.Keychain) Option {
+	return func(o *options) error { o.keychain = k; return nil }
+}
+
+// WithPlatform selects the platform (os/arch[/variant]) taken from an
+// index or manifest list. Default linux/amd64.
+func WithPlatform(platform string) Option {
+	return func(o *options) error {
+		p, err := v1.ParsePlatform(platform)
+		if err != nil || p.OS == "" || p.Architecture == "" {
+			return fmt.Errorf("platform %q: want os/arch[/variant], e.g. linux/amd64", platform)
+		}
+		o.platform = *p
+		return nil
+	}
+}
+
+// WithConcurrency bounds how many images PullAll pulls at once and how many
+// blobs are downloaded at once across all images.
+func WithConcurrency(images, blobs int) Option {
+	return func(o *options) error { o.imageJobs, o.blobJobs = images, blobs; return nil }
+}
+
+// WithRetry sets how many times a request is tried (attempts >= 1) and the
+// first wait between tries, which doubles (with jitter) up to 15 s. Only
+// transient failures are retried: 408, 429, 5xx, connection resets,
+// unexpected EOFs and timeouts; never 401, 403 or 404.
+func WithRetry(attempts int, initial time.Duration) Option {
+	return func(o *options) error { o.attempts, o.backoff = attempts, initial; return nil }
+}
+
+// WithProgress receives per-image progress.
+func WithProgress(p Progress) Option {
+	return func(o *options) error { o.progress = p; return nil }
+}
+
+// WithLogger receives warnings (insecure registries, retries, platform
+// mismatches). Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error { o.logger = l; return nil }
+}
+
+// WithSignatures makes PullAll also fetch each image's cosign signature tag
+// (sha256-<hex>.sig) and its OCI 1.1 referrers.
+func WithSignatures(on bool) Option {
+	return func(o *options) error { o.signatures = on; return nil }
+}
+
+// WithTransport sets the HTTP transport under authentication (proxies,
+// extra CAs, dialing). The plain-HTTP guard always wraps it.
+func WithTransport(t http.RoundTripper) Option {
+	return func(o *options) error { o.transport = t; return nil }
+}
+
+func makeOptions(opts []Option) (*options, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(o); err != nil {
+			return nil, err
+		}
+	}
+	return o, o.check()
+}
+
+func (o *options) check() error {
+	if o.imageJobs < 1 || o.blobJobs < 1 {
+		return fmt.Errorf("concurrency must be at least 1 image and 1 blob, got %d and %d", o.imageJobs, o.blobJobs)
+	}
+	if o.attempts < 1 || o.backoff < 0 {
+		return fmt.Errorf("retry: attempts must be >= 1 and backoff >= 0, got %d and %v", o.attempts, o.backoff)
+	}
+	for src, m := range o.mirrors {
+		if canonicalRegistry(m) == src {
+			return fmt.Errorf("registry mirror for %s points at itself", src)
+		}
+	}
+	if o.keychain == nil || o.progress == nil || o.logger == nil {
+		return fmt.Errorf("keychain, progress and logger must not be nil")
+	}
+	if o.transport == nil {
+		o.transport = defaultTransport()
+	}
+	return nil
+}
+
+func defaultTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	t.MaxIdleConnsPerHost = 16
+	return t
+}
+
+// canonicalRegistry folds Docker Hub's several host names into docker.io.
+func canonicalRegistry(host string) string {
+	switch host {
+	case dockerHubAPIHost, dockerHubAPIHostV2:
+		return dockerHub
+	}
+	return host
+}
