@@ -21,6 +21,13 @@ import (
 // bytes; annotations may make them grow, not to megabytes.
 const maxPayloadSize = 1 << 20
 
+// maxSignatureManifests and maxSignatureLayers bound the work a registry
+// can make VerifyImage do. Real images carry a handful of signatures.
+const (
+	maxSignatureManifests = 64
+	maxSignatureLayers    = 64
+)
+
 // ArtifactKind says how a signature manifest is attached to its image.
 type ArtifactKind string
 
@@ -101,7 +108,11 @@ func findSignatureManifests(d name.Digest, want v1.Hash, opts []remote.Option) (
 	if err != nil {
 		return nil, err
 	}
-	return append(found, referred...), nil
+	found = append(found, referred...)
+	if len(found) > maxSignatureManifests {
+		return nil, fmt.Errorf("image %s has %d signature manifests, more than the %d this check reads; clean up the repository's signatures", d, len(found), maxSignatureManifests)
+	}
+	return found, nil
 }
 
 // signatureTag is cosign's tag for the signatures of the image with digest h.
@@ -152,6 +163,9 @@ func referrerSignatures(d name.Digest, opts []remote.Option) ([]candidate, error
 		if desc.ArtifactType != SignatureArtifactType {
 			continue
 		}
+		if len(out) == maxSignatureManifests {
+			return nil, fmt.Errorf("image %s has more than %d signature referrers; clean up the repository's signatures", d, maxSignatureManifests)
+		}
 		c, err := referrerSignature(d, desc, opts)
 		if err != nil {
 			return nil, err
@@ -191,6 +205,9 @@ func parseSignatureManifest(desc *remote.Descriptor) (*v1.Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse manifest: %w", err)
 	}
+	if len(m.Layers) > maxSignatureLayers {
+		return nil, fmt.Errorf("holds %d layers, more than the %d a signature manifest may have", len(m.Layers), maxSignatureLayers)
+	}
 	return m, nil
 }
 
@@ -215,7 +232,7 @@ func judge(d name.Digest, key *Verifier, want v1.Hash, found []candidate, opts [
 		return nil, fmt.Errorf("image %s has no cosign signature (neither tag %s nor an OCI 1.1 referrer of type %s): %w; sign it with `cosign sign --key <key> %s`, or get a signed image from its publisher",
 			d, signatureTag(d.Context(), want).TagStr(), SignatureArtifactType, ErrUnsigned, d)
 	}
-	return nil, fmt.Errorf("image %s: %d cosign signature(s) found but none is a valid signature of this image by key %s: %w: signed by another key, altered, or made for another image; get the publisher's right public key or a re-signed image: %w",
+	return nil, fmt.Errorf("image %s: %d cosign signature(s) found but none is a valid signature of this image by key %s: %w: signed by another key, altered, or made for another image; get the publisher's right public key or a re-signed image: %v",
 		d, seen, key, ErrBadSignature, errors.Join(problems...))
 }
 
