@@ -318,31 +318,45 @@ func (l *Lock) checkRPMs(s *Stack, e *LockMismatchError) {
 	}
 }
 
-// hasRPM reports whether a locked package satisfies a requested spec: a
-// name, or name-version[-release] matching the start of the NEVRA.
+// hasRPM reports whether a locked package satisfies a requested spec: its
+// name, name-version or name-version-release, with or without the epoch,
+// or the full name-version-release.arch.
 func (l *Lock) hasRPM(spec string) bool {
 	if _, ok := l.RPMs[spec]; ok {
 		return true
 	}
-	for name, r := range l.RPMs {
-		nvra := stripEpoch(r.NEVRA, name)
-		if strings.HasPrefix(nvra, spec+"-") || strings.HasPrefix(nvra, spec+".") {
-			return true
+	for _, r := range l.RPMs {
+		for _, form := range nevraForms(r.NEVRA) {
+			if spec == form {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-// stripEpoch turns name-E:V-R.A into name-V-R.A.
-func stripEpoch(nevra, name string) string {
-	rest, ok := strings.CutPrefix(nevra, name+"-")
-	if !ok {
-		return nevra
+// nevraForms returns the ways a package name-[E:]V-R.A may be requested.
+func nevraForms(nevra string) []string {
+	i := strings.LastIndex(nevra, ".")
+	if i < 0 {
+		return nil
 	}
-	if i := strings.Index(rest, ":"); i >= 0 && isDigits(rest[:i]) {
-		rest = rest[i+1:]
+	nvr := nevra[:i]
+	j := strings.LastIndex(nvr, "-")
+	if j < 0 {
+		return nil
 	}
-	return name + "-" + rest
+	nv, release := nvr[:j], nvr[j+1:]
+	k := strings.LastIndex(nv, "-")
+	if k < 0 {
+		return nil
+	}
+	name, ev := nv[:k], nv[k+1:]
+	forms := []string{name, nevra, nv, nvr}
+	if e, v, ok := strings.Cut(ev, ":"); ok && isDigits(e) {
+		forms = append(forms, name+"-"+v, name+"-"+v+"-"+release, name+"-"+v+"-"+release+nevra[i:])
+	}
+	return forms
 }
 
 // ArtifactKind names a kind of locked artifact in a Drift.
