@@ -18,6 +18,20 @@
 // Verification is offline: no transparency log, no certificate transparency,
 // no TUF root. Trust comes only from the public key the caller names.
 //
+// # The cosign CLI, offline
+//
+// A site checks a bundle by hand with
+//
+//	cosign verify-blob --key cosign.pub --signature bundle.json.sig --insecure-ignore-tlog bundle.json
+//
+// cosign v2.6 then still tries to fetch Sigstore's trusted root over TUF;
+// offline that fails with a warning ("Could not fetch trusted_root.json")
+// and the keyed check goes on and succeeds. Setting
+// SIGSTORE_REKOR_PUBLIC_KEY to any local PEM public key (the .pub itself
+// will do) makes cosign skip the TUF fetch entirely. Signing needs
+// `--tlog-upload=false` (and `-y`). The tests run the CLI this way behind a
+// dead proxy, so any network attempt would show.
+//
 // # Dependencies
 //
 // The package deliberately does not import github.com/sigstore/cosign/v2/pkg/cosign:

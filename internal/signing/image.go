@@ -62,8 +62,11 @@ type SignatureArtifact struct {
 // pinned by digest, against key. It looks both at the tag
 // "sha256-<hex>.sig" and at OCI 1.1 referrers of type
 // SignatureArtifactType (through the referrers API, or the referrers tag
-// when the registry lacks the API). It is offline and keyed: no
-// transparency log, certificate or TUF root is consulted.
+// when the registry lacks the API). It talks only to ref's registry and is
+// keyed: no transparency log, certificate or TUF root is consulted. It
+// holds no state and is safe for concurrent use; the work a registry can
+// cause is bounded (at most 64 signature manifests of 64 layers, payloads
+// of at most 1 MiB).
 //
 // A signature counts when it verifies with key over its simple-signing
 // payload and that payload names ref's digest. VerifyImage returns the
