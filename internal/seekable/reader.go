@@ -238,9 +238,9 @@ func (r *Reader) readFromFrame(i int, p []byte, off int64) (int, error) {
 		}
 		return len(out), nil // decoded in place
 	}
-	buf := r.bufs.Get().(*[]byte)
+	buf := r.getBuf()
 	defer r.bufs.Put(buf)
-	out, err := r.decodeFrame(i, (*buf)[:0])
+	out, err := r.decodeFrame(i, *buf)
 	if cap(out) > cap(*buf) {
 		*buf = out[:0]
 	}
@@ -261,7 +261,7 @@ func (r *Reader) DecodeFrame(i int, dst []byte) ([]byte, error) {
 
 func (r *Reader) decodeFrame(i int, dst []byte) ([]byte, error) {
 	f := r.frames[i]
-	in := r.bufs.Get().(*[]byte)
+	in := r.getBuf()
 	defer r.bufs.Put(in)
 	if int64(cap(*in)) < f.CompressedSize {
 		*in = make([]byte, f.CompressedSize)
@@ -314,6 +314,13 @@ func (r *Reader) checkHeader(i int, raw []byte) error {
 		return corruptf("frame %d at offset %d has unused header bits set", i, f.Offset)
 	}
 	return nil
+}
+
+// getBuf returns an empty pooled buffer.
+func (r *Reader) getBuf() *[]byte {
+	b := r.bufs.Get().(*[]byte)
+	*b = (*b)[:0]
+	return b
 }
 
 // readFull reads exactly len(b) bytes at off, reporting a short file as

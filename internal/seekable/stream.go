@@ -24,7 +24,7 @@ func (r *Reader) NewStream(off, n int64) (*Stream, error) {
 	if off < 0 || n < 0 || off > r.total || n > r.total-off {
 		return nil, fmt.Errorf("seekable: section [%d, +%d) is outside the %d-byte stream", off, n, r.total)
 	}
-	return &Stream{r: r, off: off, end: off + n, buf: r.bufs.Get().(*[]byte)}, nil
+	return &Stream{r: r, off: off, end: off + n, buf: r.getBuf()}, nil
 }
 
 // Read implements io.Reader.
