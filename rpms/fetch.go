@@ -1,0 +1,131 @@
+package rpms
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+)
+
+// Fetcher opens http(s) and file:// URLs. The zero value uses a client with
+// a connection timeout and no overall timeout (package downloads may be
+// long); cancel the context to stop. It is safe for concurrent use.
+type Fetcher struct {
+	Client *http.Client
+}
+
+var defaultClient = &http.Client{
+	Transport: &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		TLSHandshakeTimeout:   30 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		MaxIdleConnsPerHost:   16,
+	},
+}
+
+// FetchError reports a URL that could not be read.
+type FetchError struct {
+	URL    string
+	Status int // the HTTP status, 0 for other failures
+	Err    error
+}
+
+func (e *FetchError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
+	}
+	return fmt.Sprintf("GET %s: %v", e.URL, e.Err)
+}
+
+func (e *FetchError) Unwrap() error { return e.Err }
+
+// Open returns the content at rawURL. The caller closes it.
+func (f *Fetcher) Open(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, &FetchError{URL: rawURL, Err: err}
+	}
+	switch u.Scheme {
+	case "file":
+		fh, err := os.Open(u.Path)
+		if err != nil {
+			return nil, &FetchError{URL: rawURL, Err: err}
+		}
+		return fh, nil
+	case "http", "https":
+		return f.get(ctx, rawURL)
+	}
+	return nil, &FetchError{URL: rawURL, Err: fmt.Errorf("unsupported URL scheme %q (use http, https or file)", u.Scheme)}
+}
+
+func (f *Fetcher) get(ctx context.Context, rawURL string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, &FetchError{URL: rawURL, Err: err}
+	}
+	c := f.Client
+	if c == nil {
+		c = defaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, &FetchError{URL: rawURL, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, &FetchError{URL: rawURL, Status: resp.StatusCode}
+	}
+	return resp.Body, nil
+}
+
+// LoadKeys reads OpenPGP public keys from files or URLs (http, https,
+// file://). A reference without a scheme is a file path.
+func (f *Fetcher) LoadKeys(ctx context.Context, refs ...string) (openpgp.EntityList, error) {
+	var all openpgp.EntityList
+	for _, ref := range refs {
+		if !strings.Contains(ref, "://") {
+			ref = "file://" + absPath(ref)
+		}
+		rc, err := f.Open(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("gpg key: %w", err)
+		}
+		keys, err := ReadKeys(rc)
+		rc.Close()
+		if err != nil {
+			return nil, fmt.Errorf("gpg key %s: %w", ref, err)
+		}
+		all = append(all, keys...)
+	}
+	return all, nil
+}
+
+// resolveURL joins a location href to a base URL (a directory).
+func resolveURL(base, href string) (string, error) {
+	if !strings.HasSuffix(base, "/") {
+		base += "/"
+	}
+	b, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	h, err := url.Parse(href)
+	if err != nil {
+		return "", err
+	}
+	return b.ResolveReference(h).String(), nil
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
