@@ -52,7 +52,7 @@ var servedAs = map[string]struct{ repo, refName string }{
 	"library/app":   {"registry.factory.example/library/app", "full"}, // containerd mirror test
 	"library/db":    {"docker.io/library/db", "tag-only"},             // ref.name is a bare tag
 	"library/multi": {"quay.io/org/multi", "full"},
-	"library/logs":  {"127.0.0.1:5000/library/logs", "full"},
+	"library/logs":  {"ghcr.io/factory/logs", "full"},
 	"library/web":   {"docker.io/calico/web", "full"},
 }
 

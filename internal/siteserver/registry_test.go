@@ -78,7 +78,7 @@ func TestRegistryErrorsAndNames(t *testing.T) {
 		{"mirror ns", "GET", "/v2/library/app/manifests/1.0?ns=registry.factory.example", 200, "", app.digest},
 		{"docker hub short name", "GET", "/v2/db/manifests/1.0?ns=docker.io", 200, "", db.digest},
 		{"docker hub library name", "HEAD", "/v2/library/db/manifests/1.0?ns=docker.io", 200, "", db.digest},
-		{"host with port", "GET", "/v2/127.0.0.1:5000/library/logs/manifests/1.0", 200, "", l.image(t, "127.0.0.1:5000/library/logs").digest},
+		{"ghcr mirror", "GET", "/v2/factory/logs/manifests/1.0?ns=ghcr.io", 200, "", l.image(t, "ghcr.io/factory/logs").digest},
 		{"unknown tag", "GET", "/v2/docker.io/library/db/manifests/9.9", 404, codeManifestUnknown, ""},
 		{"unknown manifest digest", "GET", "/v2/docker.io/library/db/manifests/" + missing, 404, codeManifestUnknown, ""},
 		{"blob asked as manifest", "GET", "/v2/docker.io/library/db/manifests/" + l.bigBlob, 404, codeManifestUnknown, ""},
