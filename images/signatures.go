@@ -114,6 +114,10 @@ func (p *Puller) referrersAPI(ctx context.Context, t target, digest, what string
 		// treat the API as absent.
 		return nil, fmt.Errorf("%s: %w (Content-Type %q)", what, ErrNotFound, ct)
 	}
+	switch resp.StatusCode {
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return nil, fmt.Errorf("%s: the registry has no referrers API (%s): %w", what, resp.Status, ErrNotFound)
+	}
 	if err := checkStatus(resp, t, what); err != nil {
 		return nil, err
 	}
