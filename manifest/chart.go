@@ -29,11 +29,10 @@ func (p *parser) chart(c *Component, n *yaml.Node) {
 	if v, ok := f["values"]; ok {
 		ch.Values = p.paths(v.val, "chart values")
 	}
-	for _, other := range c.Charts {
-		if other.Source == ch.Source && other.Name+other.Repo+other.OCI+other.Path == ch.Name+ch.Repo+ch.OCI+ch.Path && other.Release == ch.Release {
-			p.errorf(n, "remove the repeat, or give it another release name", "chart is listed twice in component %q (first at %s)", c.Name, other.Pos)
-			return
-		}
+	key := strings.Join([]string{"chart", c.Name, ch.Name, ch.Repo, ch.OCI, ch.Path, ch.Release}, "\x00")
+	if prev, dup := p.seen(key, ch.Pos); dup {
+		p.errorf(n, "remove the repeat, or give it another release name", "chart is listed twice in component %q (first at %s)", c.Name, prev)
+		return
 	}
 	c.Charts = append(c.Charts, ch)
 }

@@ -25,12 +25,10 @@ func (p *parser) component(n *yaml.Node) {
 	if !dnsLabelRE.MatchString(name) {
 		p.errorf(f["name"].val, "use lower-case letters, digits and '-' (at most 63)", "component name %q is not valid", name)
 	}
-	for _, other := range p.s.Spec.Components {
-		if other.Name == name {
-			p.errorf(f["name"].val, "give each component its own name, or merge them", "component %q is defined twice (first at %s)", name, other.Pos)
-		}
-	}
 	c := Component{Name: name, Pos: p.pos(n)}
+	if prev, dup := p.seen("component\x00"+name, c.Pos); dup {
+		p.errorf(f["name"].val, "give each component its own name, or merge them", "component %q is defined twice (first at %s)", name, prev)
+	}
 	if v, ok := f["images"]; ok {
 		p.seq(v.val, "images", func(item *yaml.Node) { p.imageEntry(&c, item) })
 	}
@@ -83,16 +81,11 @@ func (p *parser) rpms(c *Component, n *yaml.Node) {
 			p.errs.add(r.pos, "write a package name or name-version[-release], without globs or spaces", "rpm %q is not a valid package name", r.val)
 			continue
 		}
-		dup := false
-		for _, other := range c.RPMs {
-			if other.Spec == r.val {
-				p.errs.add(r.pos, "remove the repeat", "rpm %q is listed twice in component %q (first at %s)", r.val, c.Name, other.Pos)
-				dup = true
-			}
+		if prev, dup := p.seen("rpm\x00"+c.Name+"\x00"+r.val, r.pos); dup {
+			p.errs.add(r.pos, "remove the repeat", "rpm %q is listed twice in component %q (first at %s)", r.val, c.Name, prev)
+			continue
 		}
-		if !dup {
-			c.RPMs = append(c.RPMs, RPM{Spec: r.val, Component: c.Name, Pos: r.pos})
-		}
+		c.RPMs = append(c.RPMs, RPM{Spec: r.val, Component: c.Name, Pos: r.pos})
 	}
 }
 
@@ -153,12 +146,10 @@ func (p *parser) fileEntry(c *Component, n *yaml.Node) {
 }
 
 func (p *parser) addFile(c *Component, fl File) {
-	for _, other := range c.Files {
-		if other.Name() == fl.Name() {
-			p.errs.add(fl.Pos, "rename one of them; files of a component share one directory in the bundle",
-				"file name %q is used twice in component %q (first at %s)", fl.Name(), c.Name, other.Pos)
-			return
-		}
+	if prev, dup := p.seen("file\x00"+c.Name+"\x00"+fl.Name(), fl.Pos); dup {
+		p.errs.add(fl.Pos, "rename one of them; files of a component share one directory in the bundle",
+			"file name %q is used twice in component %q (first at %s)", fl.Name(), c.Name, prev)
+		return
 	}
 	c.Files = append(c.Files, fl)
 }

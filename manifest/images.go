@@ -163,16 +163,15 @@ func (p *parser) expandList(c *Component, src ImageSource) {
 // resolveVerifyKeys gives every image without its own key the key of its
 // registry's verify rule.
 func (p *parser) resolveVerifyKeys() {
+	keys := make(map[string]string, len(p.s.Spec.Verify))
+	for _, rule := range p.s.Spec.Verify {
+		keys[rule.Registry] = rule.Key
+	}
 	for ci := range p.s.Spec.Components {
 		imgs := p.s.Spec.Components[ci].Images
 		for i := range imgs {
-			if imgs[i].VerifyKey != "" {
-				continue
-			}
-			for _, rule := range p.s.Spec.Verify {
-				if rule.Registry == imgs[i].Registry {
-					imgs[i].VerifyKey = rule.Key
-				}
+			if imgs[i].VerifyKey == "" {
+				imgs[i].VerifyKey = keys[imgs[i].Registry]
 			}
 		}
 	}

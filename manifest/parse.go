@@ -66,7 +66,22 @@ func ParseFS(fsys fs.FS, name string, data []byte) (*Stack, error) {
 // parser holds the stack being built.
 type parser struct {
 	decoder
-	s *Stack
+	s     *Stack
+	first map[string]Pos // where each unique key was first seen; see seen
+}
+
+// seen records that key was written at pos. If it was written before, it
+// returns the earlier position and true. Keys are namespaced by the caller
+// ("component\x00core"). A map keeps duplicate detection linear in size.
+func (p *parser) seen(key string, pos Pos) (Pos, bool) {
+	if p.first == nil {
+		p.first = map[string]Pos{}
+	}
+	if prev, dup := p.first[key]; dup {
+		return prev, true
+	}
+	p.first[key] = pos
+	return Pos{}, false
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)

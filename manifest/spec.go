@@ -150,11 +150,9 @@ func (p *parser) verifyRule(n *yaml.Node) {
 		return
 	}
 	reg = normalizeRegistry(reg)
-	for _, r := range p.s.Spec.Verify {
-		if r.Registry == reg {
-			p.errorf(n, "keep one key per registry", "registry %s has a second verify rule (first at %s)", reg, r.Pos)
-			return
-		}
+	if prev, dup := p.seen("verify\x00"+reg, p.pos(n)); dup {
+		p.errorf(n, "keep one key per registry", "registry %s has a second verify rule (first at %s)", reg, prev)
+		return
 	}
 	p.s.Spec.Verify = append(p.s.Spec.Verify, VerifyRule{Registry: reg, Key: key, Pos: p.pos(n)})
 }
@@ -173,10 +171,8 @@ func (p *parser) rpmRepo(n *yaml.Node) {
 			if !repoIDRE.MatchString(id) {
 				p.errorf(v.val, "use letters, digits, '.', '_' and '-'", "rpm repo id %q is not valid", id)
 			}
-			for _, other := range p.s.Spec.RPMRepos {
-				if other.ID == id {
-					p.errorf(v.val, "give each repo its own id", "rpm repo id %q is used twice (first at %s)", id, other.Pos)
-				}
+			if prev, dup := p.seen("repo\x00"+id, r.Pos); dup {
+				p.errorf(v.val, "give each repo its own id", "rpm repo id %q is used twice (first at %s)", id, prev)
 			}
 			r.ID = id
 		}
