@@ -32,7 +32,8 @@ func (p Problem) String() string {
 	return strings.Join(parts, " → ") + ": " + p.Reason
 }
 
-// ClosureError lists every problem found while resolving, one per line.
+// ClosureError lists every problem found while resolving, one per line,
+// sorted.
 type ClosureError struct {
 	Problems []Problem
 }
@@ -86,6 +87,7 @@ func Resolve(ctx context.Context, repos []*RepoData, requests []string, opts Res
 		return nil, err
 	}
 	if len(r.problems) > 0 {
+		sort.SliceStable(r.problems, func(i, j int) bool { return r.problems[i].String() < r.problems[j].String() })
 		return nil, &ClosureError{Problems: r.problems}
 	}
 	return r.result(), nil

@@ -2,7 +2,6 @@ package rpms
 
 import (
 	"fmt"
-	"strings"
 )
 
 // richNode is a parsed rich (boolean) dependency: a leaf Dep, or an
@@ -29,37 +28,44 @@ func parseRich(s string) (*richNode, error) {
 	return n, nil
 }
 
+// tokenizeRich splits a rich dependency into "(", ")", operators and
+// names. A "(" inside a name (a soname like "libfoo.so.1()(64bit)") stays
+// part of the name until its matching ")".
 func tokenizeRich(s string) []string {
-	s = strings.NewReplacer("(", " ( ", ")", " ) ").Replace(s)
-	// Keep "()(64bit)"-style soname suffixes attached to their name.
 	var out []string
-	for _, f := range strings.Fields(s) {
-		n := len(out)
-		if f == "(" && n > 0 && !richOps[out[n-1]] && out[n-1] != "(" && out[n-1] != ")" && !isCmp(out[n-1]) {
-			out[n-1] += f
-			continue
+	var cur []byte
+	depth := 0 // open parentheses inside cur
+	flush := func() {
+		if len(cur) > 0 {
+			out = append(out, string(cur))
+			cur = cur[:0]
 		}
-		if n > 0 && strings.HasSuffix(out[n-1], "(") && !richOps[out[n-1]] && out[n-1] != "(" {
-			out[n-1] += f
-			continue
-		}
-		out = append(out, f)
 	}
-	return joinSonames(out)
-}
-
-// joinSonames glues "name(" ")" sequences produced by tokenizeRich back
-// into one token: "libfoo.so.1()(64bit)".
-func joinSonames(toks []string) []string {
-	var out []string
-	for _, t := range toks {
-		n := len(out)
-		if n > 0 && (strings.HasSuffix(out[n-1], "(") || (t == ")" && strings.Count(out[n-1], "(") > strings.Count(out[n-1], ")"))) {
-			out[n-1] += t
-			continue
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t':
+			if depth == 0 {
+				flush()
+			} else {
+				cur = append(cur, c)
+			}
+		case c == '(' && len(cur) == 0:
+			out = append(out, "(")
+		case c == '(':
+			depth++
+			cur = append(cur, c)
+		case c == ')' && depth > 0:
+			depth--
+			cur = append(cur, c)
+		case c == ')':
+			flush()
+			out = append(out, ")")
+		default:
+			cur = append(cur, c)
 		}
-		out = append(out, t)
 	}
+	flush()
 	return out
 }
 

@@ -1,0 +1,145 @@
+package rpms
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/factory-appliance/appliance/internal/cas"
+)
+
+func resolveAndDownload(t *testing.T, dir string, requests ...string) ([]Fetched, error) {
+	t.Helper()
+	repos := loadFixtureRepos(t, serveFixture(t, dir))
+	set, err := Resolve(context.Background(), repos, requests, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cas.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{Parallel: 3})
+}
+
+func TestDownload(t *testing.T) {
+	got, err := resolveAndDownload(t, fixtureDir, "chain-a", "app-v", "foo-viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 9 {
+		t.Fatalf("downloaded %d packages, want 9", len(got))
+	}
+	for _, f := range got {
+		if !strings.HasPrefix(f.Digest, "sha256:") {
+			t.Errorf("%s: digest %q", f.NEVRA(), f.Digest)
+		}
+		if f.Repo == "base" && f.Digest != "sha256:"+f.Checksum.Value {
+			t.Errorf("%s: digest %s, primary says %s", f.NEVRA(), f.Digest, f.Checksum)
+		}
+	}
+}
+
+func TestDownloadRejects(t *testing.T) {
+	cases := []struct {
+		name, request, wantIn string
+		unsigned              bool
+	}{
+		{"other key", "badsig", "badsig-1.0-1.noarch from repo updates: signed by a key the repository does not trust", false},
+		{"unsigned", "nosig", "nosig-1.0-1.noarch from repo updates: package is not signed", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := resolveAndDownload(t, fixtureDir, c.request)
+			var se *SignatureError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), c.wantIn) {
+				t.Fatalf("err = %v, want a SignatureError containing %q", err, c.wantIn)
+			}
+			if errors.Is(err, ErrUnsigned) != c.unsigned {
+				t.Errorf("errors.Is(err, ErrUnsigned) = %v", !c.unsigned)
+			}
+		})
+	}
+}
+
+// copyFixture copies the fixture so a test can alter it.
+func copyFixture(t *testing.T) string {
+	dst := filepath.Join(t.TempDir(), "fx")
+	if out, err := exec.Command("cp", "-a", fixtureDir, dst).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	return dst
+}
+
+func flipByte(t *testing.T, path string, off int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if off < 0 {
+		fi, _ := f.Stat()
+		off += fi.Size()
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDownloadTampered(t *testing.T) {
+	dir := copyFixture(t)
+	flipByte(t, filepath.Join(dir, "base", "chain-c-1.0-1.noarch.rpm"), -20)
+	_, err := resolveAndDownload(t, dir, "chain-a")
+	var de *cas.DigestError
+	if !errors.As(err, &de) || !strings.Contains(err.Error(), "chain-c-1.0-1.noarch from repo base") {
+		t.Fatalf("err = %v, want a digest error naming chain-c", err)
+	}
+}
+
+func TestAddLocal(t *testing.T) {
+	keys, err := LoadKeys(fixtureKeys(t)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cas.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := copyFixture(t)
+	good := filepath.Join(dir, "base", "footool-1.0-1.x86_64.rpm")
+	p, digest, err := AddLocal(store, LocalFile{Path: good, Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := store.Has(digest); !ok || p.Name != "footool" {
+		t.Fatalf("%s not stored as %s", p.NEVRA(), digest)
+	}
+	payload := filepath.Join(dir, "base", "chain-b-1.0-1.x86_64.rpm")
+	flipByte(t, payload, -20)
+	header := filepath.Join(dir, "updates", "chain-d-1.1-1.noarch.rpm")
+	h, err := ReadPackageFile(filepath.Join(fixtureDir, "updates", "chain-d-1.1-1.noarch.rpm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipByte(t, header, h.HeaderEnd-3) // inside the main header's data
+	for path, want := range map[string]string{
+		payload: "payload digest mismatch",
+		header:  "bad signature",
+		filepath.Join(dir, "updates", "badsig-1.0-1.noarch.rpm"): "does not trust",
+	} {
+		_, _, err := AddLocal(store, LocalFile{Path: path, Keys: keys})
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), filepath.Base(path)) {
+			t.Errorf("%s: err = %v, want %q naming the file", filepath.Base(path), err, want)
+		}
+	}
+}
