@@ -69,8 +69,13 @@ var (
 	layoutRoot   string
 )
 
-// TestMain removes the shared layout after the package's tests.
+// TestMain removes the shared layout after the package's tests. Run with
+// SITESERVER_HELPER_DIR set, the test binary is instead the server process
+// of the load test (see serveHelper).
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperEnv); dir != "" {
+		os.Exit(serveHelper(dir))
+	}
 	code := m.Run()
 	if layoutRoot != "" {
 		os.RemoveAll(layoutRoot)
