@@ -64,3 +64,15 @@ func (e *VerifyError) Unwrap() []error {
 	}
 	return append(errs, e.Other...)
 }
+
+// corruption is an error about a damaged or malformed bundle. It wraps
+// ErrCorrupt and any underlying error.
+type corruption struct{ err error }
+
+func (c *corruption) Error() string   { return "corrupt bundle: " + c.err.Error() }
+func (c *corruption) Unwrap() []error { return []error{ErrCorrupt, c.err} }
+
+// corruptf returns a *corruption with a formatted message; %w works.
+func corruptf(format string, args ...any) error {
+	return &corruption{err: fmt.Errorf(format, args...)}
+}

@@ -244,13 +244,13 @@ func ParseIndex(b []byte) (*Index, error) {
 	dec.DisallowUnknownFields()
 	var x Index
 	if err := dec.Decode(&x); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
+		return nil, corruptf("%s: %v", IndexName, err)
 	}
 	if dec.More() {
-		return nil, fmt.Errorf("%w: %s: data after the JSON object", ErrCorrupt, IndexName)
+		return nil, corruptf("%s: data after the JSON object", IndexName)
 	}
 	if err := x.check(); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
+		return nil, corruptf("%s: %v", IndexName, err)
 	}
 	return &x, nil
 }
@@ -377,18 +377,18 @@ func (p pointer) marshal() []byte {
 func parsePointer(b []byte) (pointer, error) {
 	var p pointer
 	if len(b) != PointerPayloadSize || string(b[:8]) != PointerID {
-		return p, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+		return p, corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != PointerVersion {
-		return p, fmt.Errorf("%w: bundle pointer version %d, this program reads %d", ErrCorrupt, v, PointerVersion)
+		return p, corruptf("bundle pointer version %d, this program reads %d", v, PointerVersion)
 	}
 	if binary.LittleEndian.Uint32(b[12:]) != 0 {
-		return p, fmt.Errorf("%w: bundle pointer has reserved bytes set", ErrCorrupt)
+		return p, corruptf("bundle pointer has reserved bytes set")
 	}
 	u := func(off int) (int64, error) {
 		v := binary.LittleEndian.Uint64(b[off:])
 		if v > 1<<62 {
-			return 0, fmt.Errorf("%w: bundle pointer field at byte %d is out of range", ErrCorrupt, off)
+			return 0, corruptf("bundle pointer field at byte %d is out of range", off)
 		}
 		return int64(v), nil
 	}

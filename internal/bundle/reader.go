@@ -156,23 +156,23 @@ func (r *Reader) open(o openOptions) error {
 func (r *Reader) readPointer() (pointer, error) {
 	n := r.sr.NumFrames()
 	if n < 2 {
-		return pointer{}, fmt.Errorf("%w: %d frames: not a bundle file", ErrCorrupt, n)
+		return pointer{}, corruptf("%d frames: not a bundle file", n)
 	}
 	for i := range n - 1 {
 		if r.sr.Frame(i).UncompressedSize == 0 {
-			return pointer{}, fmt.Errorf("%w: frame %d is empty or skippable; a bundle's data frames never are", ErrCorrupt, i)
+			return pointer{}, corruptf("frame %d is empty or skippable; a bundle's data frames never are", i)
 		}
 	}
 	f := r.sr.Frame(n - 1)
 	if f.UncompressedSize != 0 || f.CompressedSize != 8+PointerPayloadSize {
-		return pointer{}, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+		return pointer{}, corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	raw, err := r.sr.ReadRawFrame(n - 1)
 	if err != nil {
 		return pointer{}, err
 	}
 	if binary.LittleEndian.Uint32(raw) != PointerMagic || binary.LittleEndian.Uint32(raw[4:]) != PointerPayloadSize {
-		return pointer{}, fmt.Errorf("%w: no bundle pointer before the seek table (not a bundle file?)", ErrCorrupt)
+		return pointer{}, corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	p, err := parsePointer(raw[8:])
 	if err != nil {
@@ -184,11 +184,11 @@ func (r *Reader) readPointer() (pointer, error) {
 // checkPointer bounds the pointer's offsets by the stream.
 func (r *Reader) checkPointer(p pointer) error {
 	if p.TarEnd > r.sr.Size() || r.sr.Size()-p.TarEnd != tarEndSize {
-		return fmt.Errorf("%w: the tar stream should end %d bytes before the end of the %d-byte stream, the pointer says at %d", ErrCorrupt, tarEndSize, r.sr.Size(), p.TarEnd)
+		return corruptf("the tar stream should end %d bytes before the end of the %d-byte stream, the pointer says at %d", tarEndSize, r.sr.Size(), p.TarEnd)
 	}
 	check := func(name string, s span, limit int64) error {
 		if s.Size > limit || s.Offset < tarBlock || s.Offset > p.TarEnd || s.Size > p.TarEnd-s.Offset {
-			return fmt.Errorf("%w: %s at offset %d, %d bytes: outside the tar stream or over %d bytes", ErrCorrupt, name, s.Offset, s.Size, limit)
+			return corruptf("%s at offset %d, %d bytes: outside the tar stream or over %d bytes", name, s.Offset, s.Size, limit)
 		}
 		return nil
 	}
@@ -197,7 +197,7 @@ func (r *Reader) checkPointer(p pointer) error {
 	}
 	if !p.Signature.present() {
 		if p.Signature != (span{}) {
-			return fmt.Errorf("%w: unsigned bundle with signature fields set in the pointer", ErrCorrupt)
+			return corruptf("unsigned bundle with signature fields set in the pointer")
 		}
 		return nil
 	}
@@ -208,14 +208,14 @@ func (r *Reader) checkPointer(p pointer) error {
 func (r *Reader) checkEnd() error {
 	i, _ := r.sr.FrameAt(r.ptr.TarEnd)
 	if f := r.sr.Frame(i); f.UncompressedOffset != r.ptr.TarEnd || f.UncompressedSize != tarEndSize {
-		return fmt.Errorf("%w: the tar end-of-archive blocks are not a frame of their own", ErrCorrupt)
+		return corruptf("the tar end-of-archive blocks are not a frame of their own")
 	}
 	var end [tarEndSize]byte
 	if _, err := r.sr.ReadAt(end[:], r.ptr.TarEnd); err != nil {
 		return err
 	}
 	if end != [tarEndSize]byte{} {
-		return fmt.Errorf("%w: the tar end-of-archive blocks are not zero", ErrCorrupt)
+		return corruptf("the tar end-of-archive blocks are not zero")
 	}
 	return nil
 }
@@ -236,7 +236,7 @@ func (r *Reader) readIndexEntry(name string, s span) ([]byte, error) {
 	}
 	b = b[s.Offset-start:]
 	if sha256.Sum256(b) != s.Digest {
-		return nil, fmt.Errorf("%w: %s does not match the sha256 in the bundle pointer", ErrCorrupt, name)
+		return nil, corruptf("%s does not match the sha256 in the bundle pointer", name)
 	}
 	return b, nil
 }
@@ -246,11 +246,11 @@ func (r *Reader) readIndexEntry(name string, s span) ([]byte, error) {
 func (r *Reader) headerStart(off int64) (int64, error) {
 	i, ok := r.sr.FrameAt(off - 1)
 	if !ok {
-		return 0, fmt.Errorf("%w: data offset %d is outside the stream", ErrCorrupt, off)
+		return 0, corruptf("data offset %d is outside the stream", off)
 	}
 	start := r.sr.Frame(i).UncompressedOffset
 	if n := off - start; n < tarBlock || n > maxHeaderLen {
-		return 0, fmt.Errorf("%w: data offset %d is not right after a tar header at a frame start (%d bytes after it)", ErrCorrupt, off, n)
+		return 0, corruptf("data offset %d is not right after a tar header at a frame start (%d bytes after it)", off, n)
 	}
 	return start, nil
 }
@@ -261,16 +261,16 @@ func checkEntryHeader(b []byte, path string, size int64) error {
 	br := bytes.NewReader(b)
 	hdr, err := tar.NewReader(br).Next()
 	if err != nil {
-		return fmt.Errorf("%w: tar header of %s: %v", ErrCorrupt, path, err)
+		return corruptf("tar header of %s: %v", path, err)
 	}
 	if err := checkHeader(hdr); err != nil {
 		return err
 	}
 	if hdr.Name != path || hdr.Size != size {
-		return fmt.Errorf("%w: the tar header at the offset listed for %s names %q with %d bytes, not %d", ErrCorrupt, path, hdr.Name, hdr.Size, size)
+		return corruptf("the tar header at the offset listed for %s names %q with %d bytes, not %d", path, hdr.Name, hdr.Size, size)
 	}
 	if br.Len() != 0 {
-		return fmt.Errorf("%w: the tar header of %s does not end where its data is listed to start", ErrCorrupt, path)
+		return corruptf("the tar header of %s does not end where its data is listed to start", path)
 	}
 	return nil
 }
@@ -279,21 +279,21 @@ func checkEntryHeader(b []byte, path string, size int64) error {
 // anything but a regular file of mode 0644, unsafe names, GNU extensions,
 // and PAX records other than path and size.
 func checkHeader(h *tar.Header) error {
-	if err := CheckPath(h.Name); err != nil {
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
 	if h.Typeflag != tar.TypeReg {
-		return fmt.Errorf("%w: %s: %s entries are refused; a bundle holds regular files only", ErrCorrupt, h.Name, typeName(h.Typeflag))
+		return corruptf("%q: %s entries are refused; a bundle holds regular files only", h.Name, typeName(h.Typeflag))
+	}
+	if err := CheckPath(h.Name); err != nil {
+		return corruptf("%w", err)
 	}
 	if h.Mode != 0o644 || h.Linkname != "" {
-		return fmt.Errorf("%w: %s: mode %#o and link name %q; a bundle writes mode 0644 and no link", ErrCorrupt, h.Name, h.Mode, h.Linkname)
+		return corruptf("%s: mode %#o and link name %q; a bundle writes mode 0644 and no link", h.Name, h.Mode, h.Linkname)
 	}
 	if h.Format&tar.FormatGNU != 0 {
-		return fmt.Errorf("%w: %s: GNU tar extensions are refused", ErrCorrupt, h.Name)
+		return corruptf("%s: GNU tar extensions are refused", h.Name)
 	}
 	for k := range h.PAXRecords {
 		if k != "path" && k != "size" {
-			return fmt.Errorf("%w: %s: PAX record %q is refused", ErrCorrupt, h.Name, k)
+			return corruptf("%s: PAX record %q is refused", h.Name, k)
 		}
 	}
 	return nil
@@ -344,12 +344,12 @@ func (r *Reader) checkLayout() error {
 	var at int64
 	for _, p := range all {
 		if p.start != at {
-			return fmt.Errorf("%w: %s is listed at offset %d, but the previous entry ends at %d (unlisted data, overlap, or %s/%s not last)", ErrCorrupt, p.path, p.start, at, IndexName, SignatureName)
+			return corruptf("%s is listed at offset %d, but the previous entry ends at %d (unlisted data, overlap, or %s/%s not last)", p.path, p.start, at, IndexName, SignatureName)
 		}
 		at = p.end()
 	}
 	if at != r.ptr.TarEnd {
-		return fmt.Errorf("%w: the last entry ends at %d but the tar stream ends at %d", ErrCorrupt, at, r.ptr.TarEnd)
+		return corruptf("the last entry ends at %d but the tar stream ends at %d", at, r.ptr.TarEnd)
 	}
 	r.entries = all
 	return nil
@@ -358,7 +358,7 @@ func (r *Reader) checkLayout() error {
 // place locates an entry and bounds it by the tar stream.
 func (r *Reader) place(path string, off, size int64) (placed, error) {
 	if off < tarBlock || off > r.ptr.TarEnd || size > r.ptr.TarEnd-off {
-		return placed{}, fmt.Errorf("%w: offset %d and size %d lie outside the %d-byte tar stream", ErrCorrupt, off, size, r.ptr.TarEnd)
+		return placed{}, corruptf("offset %d and size %d lie outside the %d-byte tar stream", off, size, r.ptr.TarEnd)
 	}
 	start, err := r.headerStart(off)
 	if err != nil {

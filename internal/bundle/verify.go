@@ -156,6 +156,7 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 	cr := &countingReader{r: stream}
 	tr := tar.NewReader(cr)
 	seen := make(map[string]bool, len(listed))
+	var end int64 // where the last entry's padding ends
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -165,14 +166,18 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: tar stream at offset %d: %v", ErrCorrupt, cr.n, err)
+			return corruptf("tar stream at offset %d: %v", cr.n, err)
 		}
+		end = cr.n + padded(hdr.Size)
 		if err := scanEntry(tr, hdr, cr, listed, seen, progress); err != nil {
 			return err
 		}
 	}
+	if cr.n < end+tarEndSize {
+		return corruptf("the tar stream is truncated at offset %d, before its end-of-archive blocks", cr.n)
+	}
 	if len(seen) != len(listed) {
-		return fmt.Errorf("%w: the tar stream ends after %d of the %d entries bundle.json and the pointer list", ErrCorrupt, len(seen), len(listed))
+		return corruptf("the tar stream ends after %d of the %d entries bundle.json and the pointer list", len(seen), len(listed))
 	}
 	return checkTrailingZeros(cr)
 }
@@ -183,12 +188,12 @@ func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countingReader, listed map[s
 		return fmt.Errorf("tar entry at offset %d: %w", cr.n, err)
 	}
 	if seen[hdr.Name] {
-		return fmt.Errorf("%w: %s appears twice in the tar stream", ErrCorrupt, hdr.Name)
+		return corruptf("%s appears twice in the tar stream", hdr.Name)
 	}
 	seen[hdr.Name] = true
 	e, ok := listed[hdr.Name]
 	if !ok {
-		return fmt.Errorf("%w: tar entry %s at offset %d is not listed in %s", ErrCorrupt, hdr.Name, cr.n, IndexName)
+		return corruptf("tar entry %s at offset %d is not listed in %s", hdr.Name, cr.n, IndexName)
 	}
 	err := checkScanned(tr, hdr, cr.n, e.Artifact)
 	if progress != nil && !e.raw {
@@ -200,12 +205,12 @@ func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countingReader, listed map[s
 // checkScanned compares an entry's place, size and content with its listing.
 func checkScanned(tr *tar.Reader, hdr *tar.Header, at int64, a Artifact) error {
 	if at != a.Offset || hdr.Size != a.Size {
-		return &ArtifactError{Artifact: a, Err: fmt.Errorf("%w: found at offset %d with %d bytes, listed at %d with %d", ErrCorrupt, at, hdr.Size, a.Offset, a.Size)}
+		return &ArtifactError{Artifact: a, Err: corruptf("found at offset %d with %d bytes, listed at %d with %d", at, hdr.Size, a.Offset, a.Size)}
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, tr)
 	if err != nil {
-		return &ArtifactError{Artifact: a, Err: fmt.Errorf("%w: after %d bytes: %w", ErrCorrupt, n, err)}
+		return &ArtifactError{Artifact: a, Err: corruptf("after %d bytes: %w", n, err)}
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != a.Digest {
 		return &ArtifactError{Artifact: a, Err: fmt.Errorf("%w: content is %s, bundle.json says %s", ErrDigest, got, a.Digest)}
@@ -221,7 +226,7 @@ func checkTrailingZeros(r io.Reader) error {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			if b != 0 {
-				return fmt.Errorf("%w: data after the tar end-of-archive blocks", ErrCorrupt)
+				return corruptf("data after the tar end-of-archive blocks")
 			}
 		}
 		if errors.Is(err, io.EOF) {
