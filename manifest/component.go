@@ -146,6 +146,10 @@ func (p *parser) fileEntry(c *Component, n *yaml.Node) {
 }
 
 func (p *parser) addFile(c *Component, fl File) {
+	if fl.Name() == "" {
+		p.errs.add(fl.Pos, "point the URL at a file, e.g. https://host/dir/tool.tar.gz", "file %s has no file name in its path", fl.URL)
+		return
+	}
 	if prev, dup := p.seen("file\x00"+c.Name+"\x00"+fl.Name(), fl.Pos); dup {
 		p.errs.add(fl.Pos, "rename one of them; files of a component share one directory in the bundle",
 			"file name %q is used twice in component %q (first at %s)", fl.Name(), c.Name, prev)

@@ -75,6 +75,7 @@ func TestParseErrors(t *testing.T) {
 		{"file url scheme", stack("  components:\n    - name: a\n      files:\n        - {url: \"ftp://h/x\", sha256: " + strings.Repeat("a", 64) + "}\n"), "", 8, `has scheme "ftp"`, "use one of http, https"},
 		{"url template", stack("  components:\n    - name: a\n      files:\n        - {url: \"http://h/x\", sha256: " + strings.Repeat("a", 64) + ", template: true}\n"), "", 8, "a URL file cannot be a template", "local"},
 		{"url with credentials", stack("  components:\n    - name: a\n      files:\n        - {url: \"http://u:p@h/x\", sha256: " + strings.Repeat("a", 64) + "}\n"), "", 8, "holds credentials", "remove the credentials"},
+		{"url without file name", stack("  components:\n    - name: a\n      files:\n        - {url: \"http://h/\", sha256: " + strings.Repeat("a", 64) + "}\n"), "", 8, "file http://h/ has no file name", "point the URL at a file"},
 		{"duplicate file name", stack("  components:\n    - name: a\n      files: [files/app.conf, files/app.conf]\n"), "", 7, `file name "app.conf" is used twice in component "a"`, "rename one"},
 		{"path escapes", stack("  components:\n    - name: a\n      files: [../secret]\n"), "", 7, `file path "../secret" escapes the manifest's directory`, "'../' is not allowed"},
 		{"path escapes after clean", stack("  components:\n    - name: a\n      values: [values/../../x.yaml]\n"), "", 7, "escapes the manifest's directory", "'../' is not allowed"},

@@ -2,6 +2,8 @@ package manifest
 
 import (
 	"io/fs"
+	"net/url"
+	"path"
 )
 
 // APIVersion and Kind identify a stack manifest; they are the only values
@@ -113,18 +115,20 @@ type File struct {
 	Pos       Pos
 }
 
-// Name is the file's base name: the last element of its path or URL.
+// Name is the file's base name: the last element of its path, or of its
+// URL's path (query and fragment excluded). Parse guarantees it is not empty.
 func (f File) Name() string {
-	src := f.Path
-	if src == "" {
-		src = f.URL
+	if f.Path != "" {
+		return path.Base(f.Path)
 	}
-	for i := len(src) - 1; i >= 0; i-- {
-		if src[i] == '/' {
-			return src[i+1:]
-		}
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		return ""
 	}
-	return src
+	if base := path.Base(u.Path); base != "/" && base != "." {
+		return base
+	}
+	return ""
 }
 
 // RPM is a requested package: a name, or name-version[-release].

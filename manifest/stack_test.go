@@ -71,7 +71,7 @@ func checkFullImages(t *testing.T, s *Stack, path string) {
 func checkFullOthers(t *testing.T, s *Stack) {
 	t.Helper()
 	files := s.Files()
-	if len(files) != 3 || files[1].URL != "http://127.0.0.1:8080/tool.tar.gz" || !files[2].Template || files[0].Name() != "app.conf" || files[1].Name() != "tool.tar.gz" {
+	if len(files) != 3 || files[1].URL != "http://127.0.0.1:8080/tool.tar.gz" || !files[2].Template || files[0].Name() != "app.conf" || files[1].Name() != "tool.tar.gz" || (File{URL: "https://h/d/x.bin?sig=1#f"}).Name() != "x.bin" {
 		t.Errorf("files = %+v", files)
 	}
 	var specs []string
