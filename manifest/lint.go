@@ -97,7 +97,12 @@ func (l *linter) component(c Component) {
 func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
 	f, err := l.s.Open(rel)
 	if err != nil {
-		l.errs.add(pos, "create it, or fix the path (relative to the manifest's directory)", "%s %s: %v", what, l.s.display(rel), pathErr(err))
+		fix := "create it, or fix the path (relative to the manifest's directory)"
+		// os.Root's error for a symbolic link leading outside is unexported.
+		if strings.Contains(err.Error(), "escapes") {
+			fix = "a symbolic link on the path leads outside the manifest's directory; copy the file inside it"
+		}
+		l.errs.add(pos, fix, "%s %s: %v", what, l.s.display(rel), pathErr(err))
 		return
 	}
 	defer f.Close()

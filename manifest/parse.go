@@ -23,17 +23,38 @@ const MaxManifestSize = 4 << 20
 // Load reads and parses the manifest at path. Relative paths in it resolve
 // in the manifest's directory. See Parse.
 func Load(path string) (*Stack, error) {
-	data, err := readLimited(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+	fsys, err := dirFS(filepath.Dir(path))
 	if err != nil {
 		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
 	}
-	return Parse(path, data, filepath.Dir(path))
+	data, err := readLimited(fsys, filepath.Base(path))
+	if err != nil {
+		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
+	}
+	return ParseFS(fsys, path, data)
 }
 
 // Parse parses manifest data. name is used in error positions; baseDir is
-// the directory relative paths resolve in. See ParseFS.
+// the directory relative paths resolve in, and must exist. Files are read
+// through an os.Root, so neither "../" nor a symbolic link can reach
+// outside baseDir. See ParseFS.
 func Parse(name string, data []byte, baseDir string) (*Stack, error) {
-	return ParseFS(os.DirFS(baseDir), name, data)
+	fsys, err := dirFS(baseDir)
+	if err != nil {
+		return nil, fmt.Errorf("stack manifest %s: %w", name, err)
+	}
+	return ParseFS(fsys, name, data)
+}
+
+// dirFS returns dir as a file system confined to it: paths and symbolic
+// links that lead outside are refused. The os.Root behind it is closed by
+// its finalizer once the Stack is unreachable.
+func dirFS(dir string) (fs.FS, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("manifest directory: %w", err)
+	}
+	return root.FS(), nil
 }
 
 // ParseFS parses manifest data whose relative paths resolve in fsys (the

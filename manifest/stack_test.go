@@ -173,6 +173,35 @@ func TestOpenRefusesEscape(t *testing.T) {
 	}
 }
 
+func TestSymlinkOutsideRefused(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "secret.conf")
+	if err := os.WriteFile(outside, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(dir, "link.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "inside.conf"), []byte("y"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("inside.conf", filepath.Join(dir, "ok.conf")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "stack.yaml")
+	if err := os.WriteFile(path, []byte(stack("  components:\n    - name: a\n      files: [link.conf, ok.conf]\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Lint()
+	if err == nil || !strings.Contains(err.Error(), path+":7: file "+filepath.Join(dir, "link.conf")) || !strings.Contains(err.Error(), "copy the file inside") || strings.Contains(err.Error(), "ok.conf") {
+		t.Errorf("Lint = %v, want one error for the link leading outside", err)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
