@@ -9,48 +9,36 @@ import (
 
 // Images returns every image of the stack, in manifest order, each once.
 // (A reference listed twice, even written differently, is a parse error.)
-// The slice is a copy.
 func (s *Stack) Images() []ImageRef {
-	var out []ImageRef
-	for _, c := range s.Spec.Components {
-		out = append(out, c.Images...)
-	}
-	return out
+	return collect(s, func(c *Component) []ImageRef { return c.Images })
 }
 
 // Files returns every file of every component, in manifest order.
 func (s *Stack) Files() []File {
-	var out []File
-	for _, c := range s.Spec.Components {
-		out = append(out, c.Files...)
-	}
-	return out
+	return collect(s, func(c *Component) []File { return c.Files })
 }
 
 // Charts returns every chart of every component, in manifest order.
 func (s *Stack) Charts() []Chart {
-	var out []Chart
-	for _, c := range s.Spec.Components {
-		out = append(out, c.Charts...)
-	}
-	return out
+	return collect(s, func(c *Component) []Chart { return c.Charts })
 }
 
 // RPMs returns every requested package of every component, in manifest order.
 func (s *Stack) RPMs() []RPM {
-	var out []RPM
-	for _, c := range s.Spec.Components {
-		out = append(out, c.RPMs...)
-	}
-	return out
+	return collect(s, func(c *Component) []RPM { return c.RPMs })
 }
 
 // AllowedMissingImages returns the allowMissingImages entries of every
 // component.
 func (s *Stack) AllowedMissingImages() []AllowedImage {
-	var out []AllowedImage
-	for _, c := range s.Spec.Components {
-		out = append(out, c.AllowMissingImages...)
+	return collect(s, func(c *Component) []AllowedImage { return c.AllowMissingImages })
+}
+
+// collect concatenates one list of every component into a new slice.
+func collect[T any](s *Stack, pick func(*Component) []T) []T {
+	var out []T
+	for i := range s.Spec.Components {
+		out = append(out, pick(&s.Spec.Components[i])...)
 	}
 	return out
 }

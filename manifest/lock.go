@@ -265,11 +265,7 @@ func (l *Lock) checkImages(s *Stack, e *LockMismatchError) {
 			e.Missing = append(e.Missing, "image "+img.Ref)
 		}
 	}
-	for ref := range l.Images {
-		if !want[ref] {
-			e.Extra = append(e.Extra, "image "+ref)
-		}
-	}
+	addExtra(e, "image", l.Images, want)
 }
 
 func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
@@ -286,11 +282,7 @@ func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
 			e.Changed = append(e.Changed, fmt.Sprintf("file %s: manifest sha256 %s, locked %s", f.URL, f.SHA256, got))
 		}
 	}
-	for u := range l.Files {
-		if !want[u] {
-			e.Extra = append(e.Extra, "file "+u)
-		}
-	}
+	addExtra(e, "file", l.Files, want)
 }
 
 func (l *Lock) checkCharts(s *Stack, e *LockMismatchError) {
@@ -303,9 +295,14 @@ func (l *Lock) checkCharts(s *Stack, e *LockMismatchError) {
 			}
 		}
 	}
-	for k := range l.Charts {
-		if !want[k] {
-			e.Extra = append(e.Extra, "chart "+k)
+	addExtra(e, "chart", l.Charts, want)
+}
+
+// extra records every locked key the manifest no longer wants.
+func addExtra[V any](e *LockMismatchError, kind string, locked map[string]V, want map[string]bool) {
+	for key := range locked {
+		if !want[key] {
+			e.Extra = append(e.Extra, kind+" "+key)
 		}
 	}
 }
