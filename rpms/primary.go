@@ -38,7 +38,7 @@ func parsePrimary(r io.Reader, fn func(*Package) error) error {
 
 // primaryState holds where in a <package> element the decoder is.
 type primaryState struct {
-	p    *Package
+	p        *Package
 	deps     *[]Dep
 	fileType string
 	text     strings.Builder

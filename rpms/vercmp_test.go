@@ -74,7 +74,10 @@ func TestSatisfies(t *testing.T) {
 }
 
 func TestParseRich(t *testing.T) {
-	cases := []struct{ in, op string; n int }{
+	cases := []struct {
+		in, op string
+		n      int
+	}{
 		{"(a or b)", "or", 2},
 		{"(libfoo.so.1()(64bit) or bar >= 2.0 or baz)", "or", 3},
 		{"((a and b) or c)", "or", 2},

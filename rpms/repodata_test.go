@@ -1,0 +1,133 @@
+package rpms
+
+import (
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// primarySet reads a repository's primary metadata as "NEVRA checksum
+// header-range" lines.
+func primarySet(t *testing.T, dir string) []string {
+	t.Helper()
+	rd, err := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: filepath.Base(dir), BaseURL: "file://" + dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, p := range rd.Packages {
+		s = append(s, p.NEVRA()+" "+p.Checksum.String()+" "+p.Location)
+	}
+	slices.Sort(s)
+	return s
+}
+
+func copyRPMs(t *testing.T, dirs ...string) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, d := range dirs {
+		m, _ := filepath.Glob(filepath.Join(fixtureDir, d, "*.rpm"))
+		for _, f := range m {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dst, filepath.Base(f)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dst
+}
+
+func TestRepodataMatchesCreaterepo(t *testing.T) {
+	ours := copyRPMs(t, "base", "updates")
+	theirs := copyRPMs(t, "base", "updates")
+	pkgs, err := ReadPackagesDir(ours, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteRepodata(ours, pkgs, RepodataOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("createrepo_c", "--quiet", theirs).CombinedOutput(); err != nil {
+		t.Fatalf("createrepo_c: %v %s", err, out)
+	}
+	a, b := primarySet(t, ours), primarySet(t, theirs)
+	if len(a) != 36 || !slices.Equal(a, b) {
+		t.Errorf("our primary:\n%s\ncreaterepo_c's:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	// Header ranges and the file/filelists split match too.
+	oursRD, _ := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: "ours", BaseURL: "file://" + ours})
+	theirsRD, _ := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: "theirs", BaseURL: "file://" + theirs})
+	byID := map[string]*Package{}
+	for _, p := range theirsRD.Packages {
+		byID[p.Checksum.Value] = p
+	}
+	for _, p := range oursRD.Packages {
+		q := byID[p.Checksum.Value]
+		if q == nil || p.HeaderStart != q.HeaderStart || p.HeaderEnd != q.HeaderEnd || len(p.Files) != len(q.Files) || len(p.Provides) != len(q.Provides) {
+			t.Errorf("%s: ours %+v, createrepo_c's %+v", p.NEVRA(), p, q)
+		}
+	}
+}
+
+func TestRepodataReproducible(t *testing.T) {
+	dir := copyRPMs(t, "base")
+	pkgs, err := ReadPackagesDir(dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collect := func(pkgs []*Package) map[string]string {
+		out := map[string]string{}
+		err := GenerateRepodata(pkgs, func(name string, size int64, r io.Reader) error {
+			b, err := io.ReadAll(r)
+			if int64(len(b)) != size {
+				t.Errorf("%s: size %d, emitted %d bytes", name, size, len(b))
+			}
+			out[name] = string(b)
+			return err
+		}, RepodataOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := collect(pkgs)
+	slices.Reverse(pkgs)
+	second := collect(pkgs)
+	if len(first) != 4 {
+		t.Fatalf("emitted %d files, want 4", len(first))
+	}
+	for name, content := range first {
+		if second[name] != content {
+			t.Errorf("%s differs between runs", name)
+		}
+	}
+	if strings.Contains(first["repodata/repomd.xml"], "zst") {
+		t.Error("repomd.xml mentions zstd, which yum 3 cannot read")
+	}
+}
+
+func BenchmarkRepodata(b *testing.B) {
+	dir := b.TempDir()
+	m, _ := filepath.Glob(filepath.Join(fixtureDir, "*", "*.rpm"))
+	for _, f := range m {
+		data, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644)
+	}
+	for b.Loop() {
+		pkgs, err := ReadPackagesDir(dir, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := WriteRepodata(dir, pkgs, RepodataOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
