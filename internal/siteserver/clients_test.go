@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -46,11 +45,11 @@ func craneBinary(t *testing.T) string {
 	if p, err := exec.LookPath("crane"); err == nil {
 		return p
 	}
-	gopath := filepath.Join(runtime.GOROOT(), "..", "go")
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		gopath = strings.TrimSpace(string(out))
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatalf("go env GOPATH: %v", err)
 	}
-	p := filepath.Join(gopath, "bin", "crane")
+	p := filepath.Join(strings.TrimSpace(string(out)), "bin", "crane")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("crane is not installed: run scripts/install-tools.sh (go install github.com/google/go-containerregistry/cmd/crane@v0.22.1)")
 	}

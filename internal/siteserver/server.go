@@ -147,9 +147,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 		return fmt.Errorf("site server: %w", err)
 	case <-ctx.Done():
 	}
+	s.log.Info("shutting down: waiting for requests in flight", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := hs.Shutdown(sctx)
+	if err != nil {
+		hs.Close() // the grace period is over: cut what is left
+	}
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}
