@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // APIVersion and Kind identify a stack manifest; they are the only values
@@ -58,6 +60,12 @@ func (p Platform) String() string {
 		s += "/" + p.Variant
 	}
 	return s
+}
+
+// OCI returns the platform as go-containerregistry's v1.Platform, for
+// selecting a manifest from an index.
+func (p Platform) OCI() v1.Platform {
+	return v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 }
 
 // VerifyRule requires every image of one registry to carry a cosign

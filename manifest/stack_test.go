@@ -202,6 +202,26 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 	}
 }
 
+func TestParseBaseDir(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "full", "stack.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse("full.yaml", data, filepath.Join("testdata", "full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lint(); err != nil {
+		t.Errorf("Lint: %v", err)
+	}
+	if p := s.Spec.Platform.OCI(); p.OS != "linux" || p.Architecture != "amd64" {
+		t.Errorf("OCI platform = %+v", p)
+	}
+	if _, err := Parse("x.yaml", data, filepath.Join(t.TempDir(), "missing")); err == nil || !strings.Contains(err.Error(), "manifest directory") {
+		t.Errorf("Parse with a missing baseDir = %v", err)
+	}
+}
+
 func TestLoadMissingFile(t *testing.T) {
 	_, err := Load(filepath.Join(t.TempDir(), "none.yaml"))
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
