@@ -3,6 +3,8 @@ package images
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -66,6 +68,8 @@ type proxy struct {
 	counts map[string]int // "GET /v2/<repo>/blobs/<digest>" -> requests
 	// intercept, when set, may answer a request itself (return true).
 	intercept func(w http.ResponseWriter, r *http.Request) bool
+	// rewrite, when set, may change the registry's answers.
+	rewrite func(resp *http.Response)
 }
 
 func newProxy(t *testing.T, upstream string) *proxy {
@@ -76,6 +80,16 @@ func newProxy(t *testing.T, upstream string) *proxy {
 	}
 	p := &proxy{counts: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // cancelled requests are expected in tests
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		f := p.rewrite
+		p.mu.Unlock()
+		if f != nil {
+			f(resp)
+		}
+		return nil
+	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.counts[r.Method+" "+r.URL.Path]++
@@ -88,6 +102,12 @@ func newProxy(t *testing.T, upstream string) *proxy {
 	}))
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+func (p *proxy) setRewrite(f func(resp *http.Response)) {
+	p.mu.Lock()
+	p.rewrite = f
+	p.mu.Unlock()
 }
 
 func (p *proxy) addr() string { return strings.TrimPrefix(p.srv.URL, "http://") }
@@ -109,6 +129,12 @@ func (p *proxy) blobGets() map[string]int {
 		}
 	}
 	return out
+}
+
+func (p *proxy) count(key string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.counts[key]
 }
 
 func (p *proxy) requests() int {

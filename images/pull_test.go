@@ -325,8 +325,8 @@ func TestMirrorKeepsCanonicalName(t *testing.T) {
 				t.Errorf("got name %q ref %q digest %s", img.Name, img.Ref, img.Digest)
 			}
 			repo, tag, _ := strings.Cut(repoTag, ":")
-			if px.counts["GET /v2/"+repo+"/manifests/"+tag] != 1 {
-				t.Errorf("the mirror did not serve /v2/%s/manifests/%s: %v", repo, tag, px.counts)
+			if px.count("GET /v2/"+repo+"/manifests/"+tag) != 1 {
+				t.Errorf("the mirror did not serve /v2/%s/manifests/%s: %v", repo, tag, px.requests())
 			}
 		})
 	}
@@ -340,7 +340,7 @@ func TestNotFoundNamesTheImage(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "/library/nope:1.0") {
 		t.Fatalf("err = %v, want ErrNotFound naming the image", err)
 	}
-	if n := px.counts["GET /v2/library/nope/manifests/1.0"]; n != 1 {
+	if n := px.count("GET /v2/library/nope/manifests/1.0"); n != 1 {
 		t.Errorf("a 404 was requested %d times; it must not be retried", n)
 	}
 }
@@ -429,3 +429,72 @@ func TestRetriesGiveUp(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestResolveFallsBackToGet(t *testing.T) {
+	reg, pushed := demoRegistry(t)
+	px := newProxy(t, reg.URL())
+	px.setRewrite(func(resp *http.Response) {
+		if resp.Request.Method == http.MethodHead {
+			resp.Header.Del("Docker-Content-Digest")
+		}
+	})
+	want := pushed["library/web:1.0"]
+	d, err := newTestPuller(t, newCache(t)).Resolve(context.Background(), ref(px.addr(), "library/web:1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != want.Digest || d.MediaType != want.MediaType {
+		t.Errorf("resolved %+v, want %+v", d, want)
+	}
+	if px.count("GET /v2/library/web/manifests/1.0") != 1 {
+		t.Errorf("no GET after an incomplete HEAD (%d requests)", px.requests())
+	}
+}
+
+func TestWrongDockerContentDigestIsRefused(t *testing.T) {
+	reg, pushed := demoRegistry(t)
+	px := newProxy(t, reg.URL())
+	px.setRewrite(func(resp *http.Response) {
+		resp.Header.Set("Docker-Content-Digest", pushed["library/db:1.0"].Digest)
+	})
+	cache := newCache(t)
+	_, err := newTestPuller(t, cache).Pull(context.Background(), ref(px.addr(), "library/app:1.0"), "")
+	if !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("err = %v, want ErrDigestMismatch", err)
+	}
+	if _, ok := cache.Has(pushed["library/app:1.0"].Digest); ok {
+		t.Error("the manifest was stored despite the mismatch")
+	}
+}
+
+func TestRetriesTruncatedBody(t *testing.T) {
+	reg, pushed := demoRegistry(t)
+	px := newProxy(t, reg.URL())
+	target := layerOf(t, reg.Addr(), "library/logs:1.0", pushed)
+	var mu sync.Mutex
+	cut := true
+	px.setIntercept(func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if !cut || !strings.HasSuffix(r.URL.Path, "/blobs/"+target.Digest) {
+			return false
+		}
+		cut = false
+		// Promise the whole blob, send half, and drop the connection.
+		w.Header().Set("Content-Length", itoa(target.Size))
+		w.WriteHeader(http.StatusOK)
+		w.Write(bytes.Repeat([]byte{0}, int(target.Size/2)))
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+		return true
+	})
+	cache := newCache(t)
+	if _, err := newTestPuller(t, cache).Pull(context.Background(), ref(px.addr(), "library/logs:1.0"), ""); err != nil {
+		t.Fatalf("pull after a dropped connection: %v", err)
+	}
+	if n := px.blobGets()[target.Digest]; n != 2 {
+		t.Errorf("layer requested %d times, want 2", n)
+	}
+}
