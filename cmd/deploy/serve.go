@@ -123,6 +123,12 @@ func openContent(f *serveFlags, log *slog.Logger) (siteserver.Content, func() er
 		}
 		return d, d.Close, nil
 	}
+	switch {
+	case f.key == "" && !f.insecureSkipVerify:
+		return nil, nil, errors.New("--bundle needs --key PUB, the cosign public key its signature must verify against (or --insecure-skip-verify, which trusts the file as it is)")
+	case f.insecureSkipVerify:
+		log.Warn("NOT CHECKING THE BUNDLE SIGNATURE (--insecure-skip-verify): digests are still checked, but nothing proves who built the bundle", "bundle", f.bundle)
+	}
 	return nil, nil, errors.New("--bundle: this build cannot serve a bundle file yet; extract it (zstd -dc FILE | tar -x) and use --layout DIR")
 }
 

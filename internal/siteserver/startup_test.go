@@ -1,0 +1,98 @@
+package siteserver
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// recordingContent records which entries a Content user touches.
+type recordingContent struct {
+	Content
+	mu      sync.Mutex
+	touched []string
+}
+
+func (r *recordingContent) note(p string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !slices.Contains(r.touched, p) {
+		r.touched = append(r.touched, p)
+	}
+}
+
+func (r *recordingContent) Stat(p string) (int64, string, bool) {
+	r.note(p)
+	return r.Content.Stat(p)
+}
+
+func (r *recordingContent) Open(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
+	r.note(p)
+	return r.Content.Open(ctx, p, off, n)
+}
+
+// TestStartupReadsOnlyTheIndex checks the start-up contract: New reads
+// index.json and no blob, so its cost does not grow with the bundle.
+func TestStartupReadsOnlyTheIndex(t *testing.T) {
+	l := newLayout(t)
+	dc, err := NewDirContent(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	rec := &recordingContent{Content: dc}
+	srv, err := New(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rec.touched, []string{indexPath}) {
+		t.Errorf("start-up touched %q, want only %s", rec.touched, indexPath)
+	}
+	if got := len(srv.Repositories()); got != len(l.images) {
+		t.Errorf("%d repositories, want %d", got, len(l.images))
+	}
+}
+
+func TestNewRefusesAnInconsistentIndex(t *testing.T) {
+	l := newLayout(t)
+	idx := string(readFile(t, filepath.Join(l.dir, indexPath)))
+	// Name the second image like the first: one repo:tag, two manifests.
+	first, second := l.images[0], l.images[1]
+	idx = strings.ReplaceAll(idx, `"`+second.ref()+`"`, `"`+first.ref()+`"`)
+	if err := os.WriteFile(filepath.Join(l.dir, indexPath), []byte(idx), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := NewDirContent(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	if _, err := New(context.Background(), dc); err == nil {
+		t.Fatal("New accepted an index.json naming two manifests with one tag")
+	}
+}
+
+func TestDirContentStaysInsideItsDirectory(t *testing.T) {
+	l := newLayout(t)
+	if err := os.Symlink("/etc/passwd", filepath.Join(l.dir, "repos", "base", "evil")); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := NewDirContent(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	for _, p := range []string{"repos/base/evil", "../etc/passwd", "/etc/passwd", "repos/../../etc/passwd"} {
+		if _, _, ok := dc.Stat(p); ok {
+			t.Errorf("Stat(%q) found an entry outside the directory", p)
+		}
+		if _, err := dc.Open(context.Background(), p, 0, -1); err == nil {
+			t.Errorf("Open(%q) opened an entry outside the directory", p)
+		}
+	}
+}
