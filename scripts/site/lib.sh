@@ -123,3 +123,20 @@ site::state_dir() {
   mkdir -p "$dir"
   (cd "$dir" && pwd)
 }
+
+# site::bridge NAME prints the Linux bridge of the site's network, if any.
+site::bridge() {
+  local id
+  id=$(docker network inspect -f '{{.Id}}' "$(site::network "$1")" 2>/dev/null) || return 0
+  echo "br-${id:0:12}"
+}
+
+# The rule that lets link-local multicast (VRRP adverts to 224.0.0.18) cross
+# the site's own bridge. Docker's isolation rules for an --internal network
+# drop every packet whose destination is outside the subnet, multicast
+# included, which would leave every keepalived instance MASTER. The rule
+# lives in DOCKER-USER, the chain Docker leaves to users, and only matches
+# traffic that enters and leaves the same bridge: nothing leaves the site.
+site::multicast_rule() {
+  echo "DOCKER-USER -i $1 -o $1 -d 224.0.0.0/4 -j ACCEPT"
+}

@@ -113,6 +113,19 @@ network_subnet() {
   docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$network"
 }
 
+# allow_multicast: add site::multicast_rule for this site's bridge, once.
+allow_multicast() {
+  local rule
+  rule=$(site::multicast_rule "$(site::bridge "$name")")
+  if ! command -v iptables >/dev/null 2>&1; then
+    site::log "warning: no iptables; VRRP multicast cannot cross the site (keepalived needs unicast_peer)"
+    return 0
+  fi
+  # shellcheck disable=SC2086
+  iptables -C $rule 2>/dev/null || iptables -I $rule 2>/dev/null ||
+    site::log "warning: could not add iptables rule $rule; VRRP multicast cannot cross the site"
+}
+
 # ---- keys -------------------------------------------------------------------
 
 make_keys() {
@@ -313,6 +326,7 @@ main() {
     remove_site
     start_site
   fi
+  allow_multicast
   wait_ready
   check_air_gap
   write_known_hosts
