@@ -31,6 +31,12 @@ verifies and reads bundles without unpacking them.`,
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newKeysCmd())
+	root.AddCommand(
+		newBuildCmd(),
+		newLockCmd(),
+		newLintCmd(),
+		newStacksCmd(),
+		newKeysCmd(),
+	)
 	return root
 }

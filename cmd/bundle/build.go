@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/factory-appliance/appliance/internal/build"
+	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/progress"
+	"github.com/factory-appliance/appliance/internal/signing"
+	"github.com/factory-appliance/appliance/manifest"
+	"github.com/spf13/cobra"
+)
+
+// defaultStack is the stack `bundle build` builds when no -f is given.
+const defaultStack = "kubesphere"
+
+// stackFlags choose a manifest: a file, or a stack built into the binary.
+type stackFlags struct {
+	file  string
+	stack string
+}
+
+func (s *stackFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&s.file, "file", "f", "", "stack manifest `FILE`")
+	cmd.Flags().StringVar(&s.stack, "stack", "", "a stack built into the binary (see `bundle stacks`), used when -f is not given")
+}
+
+func (s *stackFlags) load() (*manifest.Stack, error) {
+	if s.file != "" && s.stack != "" {
+		return nil, fmt.Errorf("give either -f FILE or --stack NAME, not both")
+	}
+	if s.file != "" {
+		return manifest.Load(s.file)
+	}
+	name := s.stack
+	if name == "" {
+		name = defaultStack
+	}
+	return manifest.Builtin(name)
+}
+
+// lockPath is where the lock of the chosen manifest lives.
+func (s *stackFlags) lockPath(flag string, st *manifest.Stack) string {
+	if flag != "" {
+		return flag
+	}
+	if s.file != "" {
+		return manifest.DefaultLockPath(s.file)
+	}
+	return st.Metadata.Name + ".lock.yaml"
+}
+
+// fetchFlags configure where content is fetched from.
+type fetchFlags struct {
+	cacheDir    string
+	mirrors     []string
+	insecure    []string
+	concurrency int
+	quiet       bool
+	verbose     bool
+}
+
+func (f *fetchFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.cacheDir, "cache-dir", cas.DefaultDir(), "content cache `DIR`; a rebuild fetches nothing already in it")
+	cmd.Flags().StringArrayVar(&f.mirrors, "registry-mirror", nil, "pull REGISTRY's images from MIRROR: `REGISTRY=HOST[:PORT]` (repeatable; overrides the manifest's registryMirrors)")
+	cmd.Flags().StringArrayVar(&f.insecure, "insecure-registry", nil, "allow plain HTTP to `HOST[:PORT]` (loopback never needs it; repeatable)")
+	cmd.Flags().IntVar(&f.concurrency, "concurrency", 0, "images pulled at once (default 8)")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print only errors and the summary")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each registry decision")
+}
+
+func (f *fetchFlags) options(cmd *cobra.Command, st *manifest.Stack) (build.Options, error) {
+	mirrors := manifest.Mirrors{}
+	for _, m := range f.mirrors {
+		reg, host, err := manifest.ParseMirror(m)
+		if err != nil {
+			return build.Options{}, fmt.Errorf("--registry-mirror %q: %w", m, err)
+		}
+		mirrors[reg] = host
+	}
+	mode := progress.Auto
+	if f.quiet {
+		mode = progress.Quiet
+	}
+	level := slog.LevelWarn
+	if f.verbose {
+		level = slog.LevelInfo
+	}
+	errOut := cmd.ErrOrStderr()
+	return build.Options{
+		Stack:       st,
+		CacheDir:    f.cacheDir,
+		Mirrors:     mirrors,
+		Insecure:    f.insecure,
+		Concurrency: f.concurrency,
+		Progress:    progress.New(errOut, mode, len(st.Images())),
+		Logger:      slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level})),
+	}, nil
+}
+
+// signalContext is cancelled by SIGINT or SIGTERM, so a build stops cleanly
+// and removes its temporary file.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newBuildCmd() *cobra.Command {
+	var (
+		sf       stackFlags
+		ff       fetchFlags
+		output   string
+		locked   bool
+		lockFile string
+		signKey  string
+		unsigned bool
+		dryRun   bool
+		workers  int
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build a signed bundle from a stack manifest",
+		Long: `build resolves every image and file of the stack, fetches what the content
+cache lacks (in parallel, each byte checked against its digest), and writes one
+seekable, compressed bundle file, signed with --sign-key.
+
+The file is written next to OUT under a temporary name and renamed into place
+only when everything succeeded: a failed build leaves no partial bundle. With
+--locked the build fetches exactly the digests of the lock file and fails,
+listing each one, if upstream has drifted.
+
+Without -f it builds the stack built into the binary (--stack, default
+"kubesphere").`,
+		Example: `  bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key
+  bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key --locked
+  bundle build --stack demo -o demo.bundle --registry-mirror registry.factory.example=127.0.0.1:5000 --unsigned
+  bundle build -f stack.yaml --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.load()
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				return build.DryRun(cmd.OutOrStdout(), st)
+			}
+			o, err := ff.options(cmd, st)
+			if err != nil {
+				return err
+			}
+			o.Output, o.Workers, o.Locked = output, workers, locked
+			if o.Output == "" {
+				o.Output = st.Metadata.Name + "-" + st.Metadata.Version + ".bundle"
+			}
+			if locked {
+				if o.Lock, err = manifest.LoadLock(sf.lockPath(lockFile, st)); err != nil {
+					return err
+				}
+			}
+			if o.Signer, err = loadSigner(cmd.ErrOrStderr(), signKey, unsigned); err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			res, err := build.Build(ctx, o)
+			if err != nil {
+				return err
+			}
+			printResult(cmd.OutOrStdout(), res)
+			return nil
+		},
+	}
+	sf.register(cmd)
+	ff.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "", "bundle `FILE` to write (default NAME-VERSION.bundle)")
+	cmd.Flags().BoolVar(&locked, "locked", false, "fetch exactly what the lock file pins; fail if upstream drifted")
+	cmd.Flags().StringVar(&lockFile, "lock-file", "", "lock `FILE` (default: next to the manifest, NAME.lock.yaml)")
+	cmd.Flags().StringVar(&signKey, "sign-key", "", "cosign private `KEY` that signs bundle.json (password from COSIGN_PASSWORD or a prompt)")
+	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be fetched, with counts, and fetch nothing")
+	cmd.Flags().IntVar(&workers, "compress-workers", 0, "frames compressed at once (default: the number of CPUs); the output does not depend on it")
+	return cmd
+}
+
+// loadSigner loads the signing key, or warns about an unsigned bundle when
+// that was asked for by name. Neither is an error only with exactly one.
+func loadSigner(warn io.Writer, key string, unsigned bool) (*signing.Signer, error) {
+	switch {
+	case key != "" && unsigned:
+		return nil, fmt.Errorf("give either --sign-key or --unsigned, not both")
+	case unsigned:
+		fmt.Fprintln(warn, "WARNING: writing an UNSIGNED bundle: deploy refuses it unless run with --insecure-skip-verify")
+		return nil, nil
+	case key == "":
+		return nil, fmt.Errorf("no signing key: pass --sign-key cosign.key (make a pair with `bundle keys generate`), or --unsigned for a test bundle")
+	}
+	return signing.LoadSigner(key, signing.EnvOrTerminalPassword(false))
+}
+
+func printResult(w io.Writer, r *build.Result) {
+	sig := "signed"
+	if !r.Signed {
+		sig = "UNSIGNED"
+	}
+	fmt.Fprintf(w, "wrote %s (%s, %s)\n", r.Path, progress.HumanBytes(r.Size), sig)
+	fmt.Fprintf(w, "  sha256:     %s\n", r.Digest[len("sha256:"):])
+	fmt.Fprintf(w, "  images:     %d (%d blobs, %d fetched, %d from cache, %d signatures)\n", r.Images, r.Blobs, r.Fetched, r.Cached, r.Signatures)
+	fmt.Fprintf(w, "  files:      %d\n", r.Files)
+	ratio := 0.0
+	if r.Size > 0 {
+		ratio = float64(r.Content) / float64(r.Size)
+	}
+	fmt.Fprintf(w, "  content:    %s, compressed %.2fx\n", progress.HumanBytes(r.Content), ratio)
+	fmt.Fprintf(w, "  took:       %s\n", r.Duration.Round(1e6))
+}
+
+func newLockCmd() *cobra.Command {
+	var (
+		sf       stackFlags
+		ff       fetchFlags
+		lockFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "lock",
+		Short: "Resolve every image to its digest and write the lock file",
+		Long: `lock asks each registry (or its mirror) for the digest every image of the
+stack points at now, and writes them, with the sha256 of every URL file, to the
+lock file. It downloads no layer. Commit the lock; ` + "`bundle build --locked`" + `
+then builds exactly it and fails if upstream drifted.`,
+		Example: `  bundle lock -f stack.yaml                 # writes stack.lock.yaml
+  bundle lock -f stack.yaml --lock-file ci/stack.lock.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.load()
+			if err != nil {
+				return err
+			}
+			o, err := ff.options(cmd, st)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			lock, err := build.Lock(ctx, o)
+			if err != nil {
+				return err
+			}
+			path := sf.lockPath(lockFile, st)
+			if err := lock.Write(path); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d images, %d files)\n", path, len(lock.Images), len(lock.Files))
+			return nil
+		},
+	}
+	sf.register(cmd)
+	ff.register(cmd)
+	cmd.Flags().StringVar(&lockFile, "lock-file", "", "lock `FILE` to write (default: next to the manifest, NAME.lock.yaml)")
+	return cmd
+}
+
+func newLintCmd() *cobra.Command {
+	var sf stackFlags
+	cmd := &cobra.Command{
+		Use:   "lint",
+		Short: "Check a stack manifest without fetching anything",
+		Long: `lint parses the manifest and checks everything that needs no network:
+unknown fields, bad references, duplicates, missing local files, image lists,
+templates. Every problem is printed at once as file:line: message; fix.`,
+		Example: `  bundle lint -f stack.yaml
+  bundle lint --stack kubesphere`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, err := sf.load()
+			if err != nil {
+				return err
+			}
+			if err := st.Lint(); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d components, %d images, %d files)\n", st.File, len(st.Spec.Components), len(st.Images()), len(st.Files()))
+			return nil
+		},
+	}
+	sf.register(cmd)
+	return cmd
+}
+
+func newStacksCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "stacks",
+		Short: "List the stacks built into the binary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, n := range manifest.BuiltinNames() {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+}

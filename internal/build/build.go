@@ -1,0 +1,168 @@
+// Package build is the bundle pipeline: manifest → lock → fetch into the
+// content cache → gates → one signed bundle file.
+//
+// Build writes the bundle to a temporary file next to the output and renames
+// it into place only when every step succeeded, so a failed build never
+// leaves a partial bundle behind and never replaces a good one. Everything
+// fetched stays in the content cache, so a rerun after a failure fetches
+// only what was missing.
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/progress"
+	"github.com/factory-appliance/appliance/internal/signing"
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// Options configure a build. Stack and Output are required.
+type Options struct {
+	Stack    *manifest.Stack
+	Output   string
+	CacheDir string // default cas.DefaultDir()
+
+	// Mirrors override or add to the manifest's registryMirrors.
+	Mirrors manifest.Mirrors
+	// Insecure adds to the manifest's insecureRegistries.
+	Insecure []string
+
+	// Lock, when set with Locked, pins every remote artifact; upstream
+	// drift fails the build with a *manifest.DriftError.
+	Lock   *manifest.Lock
+	Locked bool
+
+	// Signer signs bundle.json. Nil builds an unsigned bundle, which
+	// deploy refuses; the command line asks for that by name.
+	Signer *signing.Signer
+
+	// Concurrency bounds parallel image pulls (0: a default).
+	Concurrency int
+	// Workers bounds parallel frame compression (0: GOMAXPROCS).
+	Workers int
+
+	Progress  *progress.Reporter // nil: no progress
+	Logger    *slog.Logger       // nil: discard
+	Transport http.RoundTripper  // nil: the default transport
+}
+
+// Result describes a written bundle.
+type Result struct {
+	Path       string
+	Digest     string // sha256 of the bundle file
+	Size       int64  // bytes of the bundle file
+	Images     int
+	Blobs      int
+	Files      int
+	Content    int64 // bytes of all entries, uncompressed
+	Signed     bool
+	Fetched    int // blobs downloaded by this build
+	Cached     int // blobs found in the cache
+	Duration   time.Duration
+	Signatures int // signature artifacts carried
+}
+
+// builder carries the state of one build from step to step.
+type builder struct {
+	o       Options
+	cache   *cas.Store
+	puller  *images.Puller
+	log     *slog.Logger
+	prog    *progress.Reporter
+	pins    map[string]string // ref as written → digest (from the lock or the ref)
+	pulls   *pullProgress
+	images  []*pulledImage
+	sigs    []*images.Image
+	files   []fileEntry
+}
+
+// Build runs the whole pipeline and writes the bundle to o.Output. The steps,
+// in order, are the table of contents of a build.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	start := time.Now()
+	b, err := newBuilder(o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.prog.Close()
+	steps := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"check the lock", b.checkLock},
+		{"pull images", b.pullImages},
+		{"verify image signatures", b.verifySignatures},
+		{"fetch files", b.fetchFiles},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+	}
+	res, err := b.write(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("write bundle: %w", err)
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+func newBuilder(o Options) (*builder, error) {
+	if o.Stack == nil {
+		return nil, fmt.Errorf("build: no stack manifest")
+	}
+	if o.Output == "" {
+		return nil, fmt.Errorf("build: no output path: pass -o FILE")
+	}
+	if o.Locked && o.Lock == nil {
+		return nil, fmt.Errorf("build: --locked needs a lock file: run `bundle lock` first")
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = cas.DefaultDir()
+	}
+	cache, err := cas.Open(o.CacheDir)
+	if err != nil {
+		return nil, err
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	prog := o.Progress
+	if prog == nil {
+		prog = progress.Discard()
+	}
+	b := &builder{o: o, cache: cache, log: log, prog: prog, pins: map[string]string{}, pulls: newPullProgress(prog)}
+	b.puller, err = images.NewPuller(cache, b.pullerOptions()...)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *builder) pullerOptions() []images.Option {
+	s := b.o.Stack
+	opts := []images.Option{
+		images.WithMirrors(s.Spec.RegistryMirrors.With(b.o.Mirrors)),
+		images.WithPlatform(s.Spec.Platform.String()),
+		images.WithLogger(b.log),
+		images.WithProgress(b.pulls),
+	}
+	if ins := append(append([]string(nil), s.Spec.InsecureRegistries...), b.o.Insecure...); len(ins) > 0 {
+		opts = append(opts, images.WithInsecureRegistries(ins...))
+	}
+	if b.o.Concurrency > 0 {
+		opts = append(opts, images.WithConcurrency(b.o.Concurrency, 2*b.o.Concurrency))
+	}
+	if b.o.Transport != nil {
+		opts = append(opts, images.WithTransport(b.o.Transport))
+	}
+	return opts
+}

@@ -1,0 +1,48 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// Lock resolves every remote artifact of o.Stack to the digest upstream
+// serves now, without downloading any layer, and returns the lock file.
+// An image missing upstream fails with every missing image listed.
+func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
+	if o.Output == "" {
+		o.Output = "-"
+	}
+	b, err := newBuilder(o)
+	if err != nil {
+		return nil, err
+	}
+	defer b.prog.Close()
+	refs := b.o.Stack.Images()
+	digests, err := b.resolveAll(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	lock := manifest.NewLock(b.o.Stack)
+	var missing []error
+	for i, r := range refs {
+		if digests[i] == "" {
+			missing = append(missing, fmt.Errorf("%s: image %s is not in its registry (fetched from %s); fix the reference or push the image", r.Source, r.Ref, b.fetchName(r)))
+			continue
+		}
+		lock.Images[r.Ref] = digests[i]
+	}
+	for _, f := range b.o.Stack.Files() {
+		if f.URL != "" {
+			lock.Files[f.URL] = f.SHA256
+		}
+	}
+	return lock, errors.Join(missing...)
+}
+
+// fetchName is where an image is fetched from: its mirror, if any.
+func (b *builder) fetchName(r manifest.ImageRef) string {
+	return b.o.Stack.Spec.RegistryMirrors.With(b.o.Mirrors).Rewrite(r.Canonical)
+}

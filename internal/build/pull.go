@@ -1,0 +1,143 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/progress"
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// pulledImage is one image of the stack, in the cache.
+type pulledImage struct {
+	ref manifest.ImageRef
+	img *images.Image
+}
+
+// checkLock, for a locked build, checks that the lock covers the manifest
+// and that upstream still serves what the lock pinned. It lists every
+// drifted artifact at once.
+func (b *builder) checkLock(ctx context.Context) error {
+	if !b.o.Locked {
+		return nil
+	}
+	lock := b.o.Lock
+	if err := lock.Check(b.o.Stack); err != nil {
+		return err
+	}
+	refs := b.o.Stack.Images()
+	upstream, err := b.resolveAll(ctx, refs)
+	if err != nil {
+		return err
+	}
+	var drifts []manifest.Drift
+	for i, r := range refs {
+		locked := lock.Images[r.Ref]
+		b.pins[r.Ref] = locked
+		if upstream[i] != locked {
+			drifts = append(drifts, manifest.Drift{Kind: manifest.KindImage, Name: r.Ref, Locked: locked, Upstream: upstream[i]})
+		}
+	}
+	for _, f := range b.o.Stack.Files() {
+		if f.URL != "" && lock.Files[f.URL] != f.SHA256 {
+			drifts = append(drifts, manifest.Drift{Kind: manifest.KindFile, Name: f.URL, Locked: lock.Files[f.URL], Upstream: f.SHA256})
+		}
+	}
+	if len(drifts) > 0 {
+		sort.Slice(drifts, func(i, j int) bool { return drifts[i].Name < drifts[j].Name })
+		return &manifest.DriftError{Drifts: drifts}
+	}
+	return nil
+}
+
+// resolveAll resolves every image's top-level digest upstream, in parallel.
+// An image that is gone upstream resolves to "" (a drift), not an error.
+func (b *builder) resolveAll(ctx context.Context, refs []manifest.ImageRef) ([]string, error) {
+	out := make([]string, len(refs))
+	errs := make([]error, len(refs))
+	sem := make(chan struct{}, b.concurrency())
+	var wg sync.WaitGroup
+	for i, r := range refs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			d, err := b.puller.Resolve(ctx, r.Canonical)
+			switch {
+			case errors.Is(err, images.ErrNotFound):
+			case err != nil:
+				errs[i] = fmt.Errorf("image %s (%s): %w", r.Ref, r.Source, err)
+			default:
+				out[i] = d.Digest
+			}
+		}()
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func (b *builder) concurrency() int {
+	if b.o.Concurrency > 0 {
+		return b.o.Concurrency
+	}
+	return 8
+}
+
+// pullImages pulls every image of the stack into the cache, in parallel,
+// pinned to the lock's digests for a locked build.
+func (b *builder) pullImages(ctx context.Context) error {
+	refs := b.o.Stack.Images()
+	reqs := make([]images.Request, len(refs))
+	for i, r := range refs {
+		reqs[i] = images.Request{Ref: r.Canonical, Pin: b.pins[r.Ref]}
+	}
+	imgs, err := b.puller.PullAll(ctx, reqs)
+	if err != nil {
+		return err
+	}
+	for i, r := range refs {
+		img := imgs[i]
+		img.Ref = r.Ref
+		b.images = append(b.images, &pulledImage{ref: r, img: img})
+	}
+	return nil
+}
+
+// pullProgress turns the puller's per-image snapshots into progress items.
+type pullProgress struct {
+	r       *progress.Reporter
+	mu      sync.Mutex
+	seen    map[string]int64 // image → bytes reported so far
+	fetched int              // blobs downloaded, over all images
+	cached  int              // blobs found in the cache
+}
+
+func newPullProgress(r *progress.Reporter) *pullProgress {
+	return &pullProgress{r: r, seen: map[string]int64{}}
+}
+
+// Update is called concurrently by the puller.
+func (p *pullProgress) Update(s images.ImageProgress) {
+	p.mu.Lock()
+	prev, started := p.seen[s.Image]
+	if !started {
+		p.r.Start(s.Image, s.Image, s.BytesTotal)
+	}
+	p.seen[s.Image] = s.BytesDone
+	p.mu.Unlock()
+	if d := s.BytesDone - prev; d > 0 {
+		p.r.Add(s.Image, d)
+	}
+	if s.Done {
+		p.mu.Lock()
+		p.fetched += s.BlobsFetched
+		p.cached += s.BlobsCached
+		p.mu.Unlock()
+		note := fmt.Sprintf("%d blobs fetched, %d cached", s.BlobsFetched, s.BlobsCached)
+		p.r.Done(s.Image, s.Err, note)
+	}
+}
