@@ -71,16 +71,16 @@ type Result struct {
 
 // builder carries the state of one build from step to step.
 type builder struct {
-	o       Options
-	cache   *cas.Store
-	puller  *images.Puller
-	log     *slog.Logger
-	prog    *progress.Reporter
-	pins    map[string]string // ref as written → digest (from the lock or the ref)
-	pulls   *pullProgress
-	images  []*pulledImage
-	sigs    []*images.Image
-	files   []fileEntry
+	o      Options
+	cache  *cas.Store
+	puller *images.Puller
+	log    *slog.Logger
+	prog   *progress.Reporter
+	pins   map[string]string // ref as written → digest (from the lock or the ref)
+	pulls  *pullProgress
+	images []*pulledImage
+	sigs   []*images.Image
+	files  []fileEntry
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
