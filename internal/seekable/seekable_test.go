@@ -303,7 +303,7 @@ func FuzzSeekTable(f *testing.F) {
 			return
 		}
 		defer r.Close()
-		if r.Size() > 64<<20 {
+		if r.Size() > 1<<20 {
 			return
 		}
 		_, _ = r.ReadAt(make([]byte, r.Size()), 0)
