@@ -121,6 +121,7 @@ func newBuildCmd() *cobra.Command {
 		unsigned bool
 		dryRun   bool
 		workers  int
+		allow    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -153,7 +154,7 @@ Without -f it builds the stack built into the binary (--stack, default
 			if err != nil {
 				return err
 			}
-			o.Output, o.Workers, o.Locked = output, workers, locked
+			o.Output, o.Workers, o.Locked, o.AllowMissing = output, workers, locked, allow
 			if o.Output == "" {
 				o.Output = st.Metadata.Name + "-" + st.Metadata.Version + ".bundle"
 			}
@@ -183,6 +184,7 @@ Without -f it builds the stack built into the binary (--stack, default
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "cosign private `KEY` that signs bundle.json (password from COSIGN_PASSWORD or a prompt)")
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be fetched, with counts, and fetch nothing")
+	cmd.Flags().StringArrayVar(&allow, "allow-missing-image", nil, "accept `REF` as referenced by a chart or manifest but not bundled; recorded in the bundle (repeatable)")
 	cmd.Flags().IntVar(&workers, "compress-workers", 0, "frames compressed at once (default: the number of CPUs); the output does not depend on it")
 	return cmd
 }

@@ -39,6 +39,11 @@ type Options struct {
 	Lock   *manifest.Lock
 	Locked bool
 
+	// AllowMissing are images the completeness gate accepts as referenced
+	// but not bundled (--allow-missing-image), besides the manifest's
+	// allowMissingImages. They are recorded in bundle.json.
+	AllowMissing []string
+
 	// Signer signs bundle.json. Nil builds an unsigned bundle, which
 	// deploy refuses; the command line asks for that by name.
 	Signer *signing.Signer
