@@ -1,0 +1,334 @@
+package inventory
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path"
+	"regexp"
+	"strconv"
+
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// validator checks a decoded, defaulted inventory. Every check appends to
+// the decoder's problems; none stops at the first.
+type validator struct {
+	*decoder
+	inv      *Inventory
+	warnings []Problem
+	pod, svc netip.Prefix // valid CIDRs, or zero
+}
+
+func (v *validator) validate() {
+	v.header()
+	v.ssh()
+	v.hosts()
+	v.roles()
+	v.network()
+	v.deployNode()
+	v.apiServer()
+	v.ntp()
+	v.storage()
+	v.harbor()
+}
+
+var (
+	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	dnsName  = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
+	userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	ifName   = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
+	numeric  = regexp.MustCompile(`^[0-9.]+$`)
+)
+
+func (v *validator) header() {
+	inv := v.inv
+	if inv.APIVersion != APIVersion {
+		v.add("apiVersion", "write apiVersion: "+APIVersion, "apiVersion is %q", inv.APIVersion)
+	}
+	if inv.Kind != Kind {
+		v.add("kind", "write kind: "+Kind, "kind is %q", inv.Kind)
+	}
+	if !dnsLabel.MatchString(inv.Site) {
+		v.add("site", "name the site with lowercase letters, digits and '-', such as factory-a",
+			"site %q is not a valid name", inv.Site)
+	}
+	if inv.BundleKey != "" {
+		v.fileExists("bundleKey", inv.BundleKey, "copy the bundle signing public key there, or fix the path")
+	}
+}
+
+func (v *validator) fileExists(field, p, fix string) bool {
+	if _, err := os.Stat(p); err != nil {
+		v.add(field, fix, "%s: %v", p, errors.Unwrap(err))
+		return false
+	}
+	return true
+}
+
+func (v *validator) ssh() {
+	s := v.inv.SSH
+	v.user("ssh.user", s.User)
+	v.port("ssh.port", s.Port)
+	if s.JumpHost != nil {
+		v.jump("ssh.jumpHost", s.JumpHost)
+	}
+}
+
+func (v *validator) user(field, u string) {
+	if !userName.MatchString(u) {
+		v.add(field, "write a login name such as root or ops", "user %q is not a valid login name", u)
+	}
+}
+
+func (v *validator) port(field string, p int) {
+	if p < 1 || p > 65535 {
+		v.add(field, "use a TCP port between 1 and 65535", "port %d is out of range", p)
+	}
+}
+
+func (v *validator) jump(field string, j *JumpHost) {
+	if !validHost(j.Address) {
+		v.add(field+".address", "write the jump host's IP address or DNS name", "%q is not an address", j.Address)
+	}
+	v.port(field+".port", j.Port)
+	v.user(field+".user", j.User)
+	v.hostKey(field+".hostKey", j.HostKey)
+	if j.KeyFile != v.inv.SSH.KeyFile {
+		v.keyFile(field+".keyFile", j.KeyFile)
+	}
+}
+
+func (v *validator) hostKey(field, fp string) {
+	if fp != "" && !sshx.ValidFingerprint(fp) {
+		v.add(field, `copy the fingerprint from the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub `+
+			`(the "SHA256:..." part)`, "%q is not a SHA256 host key fingerprint", fp)
+	}
+}
+
+// keyFile reports a missing key file: an error, or a warning when an
+// ssh-agent can authenticate instead.
+func (v *validator) keyFile(field, p string) {
+	if p == "" {
+		return
+	}
+	if _, err := os.Stat(p); err == nil {
+		return
+	}
+	fix := "create the key (ssh-keygen -t ed25519 -f " + p + "), fix the path, or remove keyFile to use ssh-agent"
+	if os.Getenv("SSH_AUTH_SOCK") != "" {
+		v.warnings = append(v.warnings, Problem{File: v.file, Line: v.line(field), Field: field,
+			Message: fmt.Sprintf("key file %s does not exist; the ssh-agent will be used", p), Fix: fix})
+		return
+	}
+	v.add(field, fix, "key file %s does not exist and no ssh-agent is running (SSH_AUTH_SOCK)", p)
+}
+
+func (v *validator) hosts() {
+	if len(v.inv.Hosts) == 0 {
+		v.add("hosts", "list the site's machines under hosts:", "no hosts")
+	}
+	names, addrs := map[string]string{}, map[string]string{}
+	v.keyFile("ssh.keyFile", v.inv.SSH.KeyFile)
+	for i, h := range v.inv.Hosts {
+		f := fmt.Sprintf("hosts[%d]", i)
+		v.host(f, h)
+		if prev, dup := names[h.Name]; dup && h.Name != "" {
+			v.add(f+".name", "give every host its own name", "host name %q is also used by %s", h.Name, prev)
+		}
+		names[h.Name] = f
+		ep := net.JoinHostPort(h.Address, strconv.Itoa(h.Port))
+		if prev, dup := addrs[ep]; dup && h.Address != "" {
+			v.add(f+".address", "give every host its own address", "address %s is also used by %s", ep, prev)
+		}
+		addrs[ep] = f
+	}
+}
+
+func (v *validator) host(f string, h Host) {
+	if !dnsLabel.MatchString(h.Name) {
+		v.add(f+".name", "use a hostname: lowercase letters, digits and '-', at most 63 characters",
+			"host name %q is not a valid hostname", h.Name)
+	}
+	if _, err := netip.ParseAddr(h.Address); err != nil {
+		v.add(f+".address", "write the host's IPv4 or IPv6 address", "address %q is not an IP address", h.Address)
+	}
+	v.port(f+".port", h.Port)
+	v.user(f+".user", h.User)
+	v.hostKey(f+".hostKey", h.HostKey)
+	if h.KeyFile != v.inv.SSH.KeyFile {
+		v.keyFile(f+".keyFile", h.KeyFile)
+	}
+	if h.JumpHost != nil && h.JumpHost != v.inv.SSH.JumpHost {
+		v.jump(f+".jumpHost", h.JumpHost)
+	}
+	if len(h.Roles) == 0 {
+		v.add(f+".roles", "give the host roles: [master], [worker] or [registry]", "host %s has no roles", h.Name)
+	}
+	seen := map[Role]bool{}
+	for j, r := range h.Roles {
+		switch {
+		case !isRole(r):
+			v.add(fmt.Sprintf("%s.roles[%d]", f, j), "use master, worker or registry", "unknown role %q", r)
+		case seen[r]:
+			v.add(fmt.Sprintf("%s.roles[%d]", f, j), "list each role once", "role %q is listed twice", r)
+		}
+		seen[r] = true
+	}
+}
+
+func isRole(r Role) bool {
+	for _, k := range knownRoles {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) roles() {
+	masters := v.inv.HostsWithRole(RoleMaster)
+	if len(v.inv.Hosts) > 0 && len(masters) == 0 {
+		v.add("hosts", "give at least one host roles: [master]", "no host has the master role")
+	}
+	if len(masters) > 1 && v.inv.APIServer.VIP == "" {
+		v.add("apiserver", "set apiserver.vip to a free address in the masters' subnet",
+			"%d masters need a virtual IP (apiserver.vip) for the apiserver", len(masters))
+	}
+	if len(masters) > 1 && len(masters)%2 == 0 {
+		v.warnings = append(v.warnings, Problem{File: v.file, Line: v.line("hosts"), Field: "hosts",
+			Message: fmt.Sprintf("%d masters: etcd tolerates no more failures than with %d", len(masters), len(masters)-1),
+			Fix:     "use an odd number of masters"})
+	}
+	switch regs := v.inv.HostsWithRole(RoleRegistry); {
+	case len(v.inv.Hosts) > 0 && len(regs) == 0:
+		v.add("hosts", "add registry to the roles of the host that runs Harbor", "no host has the registry role")
+	case len(regs) > 1:
+		v.add("hosts", "keep the registry role on one host", "%d hosts have the registry role; Harbor runs on one", len(regs))
+	}
+}
+
+func (v *validator) network() {
+	n := v.inv.Network
+	v.pod = v.cidr("network.podCIDR", n.PodCIDR)
+	v.svc = v.cidr("network.serviceCIDR", n.ServiceCIDR)
+	if v.pod.IsValid() && v.svc.IsValid() && v.pod.Overlaps(v.svc) {
+		v.add("network.serviceCIDR", "choose ranges that do not overlap, such as 10.244.0.0/16 and 10.96.0.0/12",
+			"service CIDR %s overlaps pod CIDR %s", v.svc, v.pod)
+	}
+	for i, h := range v.inv.Hosts {
+		v.outsideCIDRs(fmt.Sprintf("hosts[%d].address", i), "host "+h.Name, h.Address)
+	}
+}
+
+func (v *validator) cidr(field, s string) netip.Prefix {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		v.add(field, "write a CIDR such as 10.244.0.0/16", "%q is not a CIDR", s)
+		return netip.Prefix{}
+	}
+	if p.Masked() != p {
+		v.add(field, fmt.Sprintf("write %s", p.Masked()), "%s has host bits set", s)
+	}
+	return p.Masked()
+}
+
+// outsideCIDRs reports an address inside the pod or service CIDR.
+func (v *validator) outsideCIDRs(field, what, s string) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return
+	}
+	for _, c := range []struct {
+		name string
+		p    netip.Prefix
+	}{{"pod CIDR", v.pod}, {"service CIDR", v.svc}} {
+		if c.p.IsValid() && c.p.Contains(a) {
+			v.add(field, "move the "+c.name+" (network:) to a range the site does not use",
+				"%s address %s is inside the %s %s", what, s, c.name, c.p)
+		}
+	}
+}
+
+func (v *validator) deployNode() {
+	a := v.inv.DeployNode.Address
+	if _, err := netip.ParseAddr(a); err != nil {
+		v.add("deployNode.address", "write the IP address the hosts reach the deploy node at",
+			"deploy node address %q is not an IP address", a)
+	}
+}
+
+func (v *validator) apiServer() {
+	api := v.inv.APIServer
+	v.port("apiserver.port", api.Port)
+	if api.VIP == "" {
+		return
+	}
+	if _, err := netip.ParseAddr(api.VIP); err != nil {
+		v.add("apiserver.vip", "write a free IP address in the masters' subnet", "VIP %q is not an IP address", api.VIP)
+		return
+	}
+	v.outsideCIDRs("apiserver.vip", "apiserver VIP", api.VIP)
+	for _, h := range v.inv.Hosts {
+		if h.Address == api.VIP {
+			v.add("apiserver.vip", "the VIP must be an address no machine owns",
+				"VIP %s is the address of host %s", api.VIP, h.Name)
+		}
+	}
+	if api.VIP == v.inv.DeployNode.Address {
+		v.add("apiserver.vip", "the VIP must be an address no machine owns", "VIP %s is the deploy node's address", api.VIP)
+	}
+	if api.Interface != "" && !ifName.MatchString(api.Interface) {
+		v.add("apiserver.interface", "write a network interface name such as eth0", "%q is not an interface name", api.Interface)
+	}
+}
+
+func (v *validator) ntp() {
+	for i, s := range v.inv.NTP {
+		if !validHost(s) {
+			v.add(fmt.Sprintf("ntp[%d]", i), "write an NTP server's IP address or DNS name", "%q is not an address", s)
+		}
+	}
+}
+
+func (v *validator) storage() {
+	if nfs := v.inv.Storage.NFS; nfs != nil {
+		if !validHost(nfs.Server) {
+			v.add("storage.nfs.server", "write the NFS server's IP address or DNS name", "%q is not an address", nfs.Server)
+		}
+		if !path.IsAbs(nfs.Path) {
+			v.add("storage.nfs.path", "write the exported directory, such as /export", "%q is not an absolute path", nfs.Path)
+		}
+	}
+	if ceph := v.inv.Storage.Ceph; ceph != nil {
+		if len(ceph.Monitors) == 0 {
+			v.add("storage.ceph.monitors", "list the monitors as host:port, or remove ceph:", "no Ceph monitors")
+		}
+		for i, m := range ceph.Monitors {
+			host, port, err := net.SplitHostPort(m)
+			n, perr := strconv.Atoi(port)
+			if err != nil || perr != nil || n < 1 || n > 65535 || !validHost(host) {
+				v.add(fmt.Sprintf("storage.ceph.monitors[%d]", i), "write host:port, such as 10.0.0.50:6789",
+					"%q is not host:port", m)
+			}
+		}
+	}
+}
+
+func (v *validator) harbor() {
+	h := v.inv.Harbor.Hostname
+	if _, err := netip.ParseAddr(h); err == nil || !validHost(h) {
+		v.add("harbor.hostname", "write the DNS name hosts will pull from, such as harbor.factory.local",
+			"Harbor hostname %q is not a DNS name", h)
+	}
+}
+
+// validHost accepts an IP address or a DNS name.
+func validHost(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	return s != "" && len(s) <= 253 && dnsName.MatchString(s) && !numeric.MatchString(s)
+}
