@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/fixture"
 )
 
 func pullDemo(t *testing.T, cache *cas.Store, addr string) []*Image {
@@ -144,13 +144,12 @@ func TestLayoutReadBySkopeo(t *testing.T) {
 // the selected platform's manifest present) imports when ctr is given the
 // same --platform; see Layout.
 func TestLayoutImportedByCtr(t *testing.T) {
-	ctr := needTool(t, "ctr", "containerd")
-	containerd := needTool(t, "containerd", "containerd")
-	if os.Geteuid() != 0 {
-		t.Fatal("this test starts containerd and must run as root")
-	}
 	reg, _ := demoRegistry(t)
-	sock := startContainerd(t, containerd)
+	ctd, err := fixture.StartContainerd(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctd.Close() })
 	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
 		t.Run(platform, func(t *testing.T) {
 			cache := newCache(t)
@@ -163,9 +162,9 @@ func TestLayoutImportedByCtr(t *testing.T) {
 				t.Helper()
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				defer cancel()
-				out, err := exec.CommandContext(ctx, ctr, append([]string{"--address", sock, "--namespace", ns}, args...)...).CombinedOutput()
+				out, err := ctd.Ctr(ctx, ns, args...)
 				if err != nil {
-					t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+					t.Fatal(err)
 				}
 				return string(out)
 			}
@@ -189,46 +188,6 @@ func lineFor(list, name string) string {
 			return l
 		}
 	}
-	return ""
-}
-
-// startContainerd runs a private containerd with its own root, state and
-// socket, stopped when the test ends. It returns the socket address.
-func startContainerd(t *testing.T, bin string) string {
-	t.Helper()
-	base, err := os.MkdirTemp("", "ctd")
-	must(t, err)
-	t.Cleanup(func() { os.RemoveAll(base) })
-	sock := filepath.Join(base, "c.sock")
-	cfg := filepath.Join(base, "config.toml")
-	must(t, os.WriteFile(cfg, []byte(fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-[debug]
-  address = ""
-`, filepath.Join(base, "root"), filepath.Join(base, "state"), sock, sock+".ttrpc")), 0o644))
-	logf, err := os.Create(filepath.Join(base, "containerd.log"))
-	must(t, err)
-	cmd := exec.Command(bin, "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	must(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		logf.Close()
-	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if _, err := os.Stat(sock); err == nil {
-			return sock
-		}
-	}
-	log, _ := os.ReadFile(logf.Name())
-	t.Fatalf("containerd did not start:\n%s", log)
 	return ""
 }
 
