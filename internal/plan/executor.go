@@ -79,9 +79,16 @@ type RunError struct {
 	Failures []Failure
 	NotRun   []string
 	Canceled bool
+
+	redact Redactor
 }
 
+// Error lists the failures; registered secrets are masked.
 func (e *RunError) Error() string {
+	return redactString(e.redact, e.text())
+}
+
+func (e *RunError) text() string {
 	var b strings.Builder
 	switch {
 	case len(e.Failures) > 0:

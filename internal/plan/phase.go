@@ -66,6 +66,17 @@ func Steps(id, title string, children ...*Phase) *Phase {
 	return &Phase{ID: id, Title: title, Children: children, Sequential: true}
 }
 
+// ForEach returns a group with one child per item, built by child, such as
+// one phase per host: ForEach("/packages", "Install packages", hosts,
+// func(h Host) *Phase { ... }). The children run in parallel.
+func ForEach[T any](id, title string, items []T, child func(T) *Phase) *Phase {
+	g := &Phase{ID: id, Title: title}
+	for _, it := range items {
+		g.Children = append(g.Children, child(it))
+	}
+	return g
+}
+
 // IsGroup reports whether the phase has children.
 func (p *Phase) IsGroup() bool { return len(p.Children) > 0 }
 

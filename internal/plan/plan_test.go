@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
 // tracker records which leaves ran, in order, and how many ran at once.
@@ -490,5 +492,51 @@ func TestDryRunTouchesNothing(t *testing.T) {
 	want := "[a] /preflight/a: do /preflight/a (completed; skipped on --resume)\n    echo /preflight/a\n"
 	if !strings.HasPrefix(b.String(), want) || !strings.Contains(b.String(), "[deploy-node] /finish: do /finish\n    echo /finish\n") {
 		t.Errorf("dry run output:\n%s", b.String())
+	}
+}
+
+func TestSecretsAreRedactedInLogsJournalAndErrors(t *testing.T) {
+	const secret = "Harbor12345-pw"
+	hosts := []string{"m1", "w1"}
+	g := ForEach("/login", "registry login", hosts, func(h string) *Phase {
+		return &Phase{ID: "/login/" + h, Title: "log in", Host: h, Run: func(ctx context.Context) error {
+			Logf(ctx, "docker login -p %s", secret)
+			fmt.Fprintf(LogWriter(ctx), "output mentions %s\n", secret)
+			if h == "w1" {
+				return fmt.Errorf("login with password %s refused", secret)
+			}
+			return nil
+		}}
+	})
+	p, err := New(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var console bytes.Buffer
+	e, err := NewExecutor(p, dir, Options{Progress: &syncWriter{w: &console}, Redactor: sshx.NewRedactor(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runErr := e.Run(context.Background())
+	if runErr == nil {
+		t.Fatal("the failing phase did not fail the run")
+	}
+	e.Close()
+	texts := map[string]string{"console": console.String(), "error": runErr.Error()}
+	for _, name := range []string{JournalFile, filepath.Join(LogsDir, "m1.log"), filepath.Join(LogsDir, "w1.log")} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[name] = string(data)
+	}
+	for name, text := range texts {
+		if strings.Contains(text, secret) {
+			t.Errorf("%s contains the secret:\n%s", name, text)
+		}
+		if !strings.Contains(text, sshx.Mask) {
+			t.Errorf("%s shows no mask:\n%s", name, text)
+		}
 	}
 }

@@ -34,11 +34,15 @@ func (e *Executor) run(ctx context.Context, scope []*Phase) error {
 		s.attempt[l.ID] = st[l.ID].Attempt
 	}
 	for _, l := range scope {
-		if !s.done[l.ID] {
-			s.pending = append(s.pending, l)
+		if s.done[l.ID] {
+			continue
 		}
+		if st.State(l.ID) == InProgress {
+			e.prog.line(l, "was interrupted in an earlier run; running it again")
+		}
+		s.pending = append(s.pending, l)
 	}
-	rerr := &RunError{}
+	rerr := &RunError{redact: e.opts.Redactor}
 	for {
 		if ctx.Err() == nil {
 			s.startReady(ctx)

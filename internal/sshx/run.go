@@ -43,6 +43,9 @@ func (e *ExitError) Error() string {
 	if out := strings.TrimSpace(e.Output); out != "" {
 		msg += ": " + out
 	}
+	if strings.Contains(e.Output, "sudo: a password is required") {
+		msg += " (give the sudo password, or allow the user to run sudo without one)"
+	}
 	return msg
 }
 
