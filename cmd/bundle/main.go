@@ -36,6 +36,10 @@ verifies and reads bundles without unpacking them.`,
 		newLockCmd(),
 		newLintCmd(),
 		newStacksCmd(),
+		newInspectCmd(),
+		newVerifyCmd(),
+		newCatCmd(),
+		newExtractCmd(),
 		newKeysCmd(),
 	)
 	return root

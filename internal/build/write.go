@@ -119,6 +119,7 @@ func memEntry(path, kind, name string, data []byte) entry {
 // that describes them.
 func (b *builder) addEntries(ctx context.Context, w *bundle.Writer, es []entry) (*bundle.Index, error) {
 	idx := b.index()
+	b.prog.AddTotal(1)
 	b.prog.Start("write", "write bundle "+filepath.Base(b.o.Output), totalSize(es))
 	for _, e := range es {
 		if err := ctx.Err(); err != nil {

@@ -86,6 +86,19 @@ func (r *Reporter) loop(tick <-chan time.Time) {
 	}
 }
 
+// AddTotal raises the number of items expected by n, for work that joins
+// after the Reporter was made (writing the bundle after the pulls).
+func (r *Reporter) AddTotal(n int) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	if r.total > 0 {
+		r.total += n
+	}
+	r.mu.Unlock()
+}
+
 // Start begins an item. total is its size in bytes (0 when unknown).
 func (r *Reporter) Start(id, name string, total int64) {
 	if r == nil {
