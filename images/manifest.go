@@ -169,12 +169,22 @@ func manifestMediaType(b []byte, header, what string) (string, error) {
 		}
 	}
 	switch types.MediaType(mt) {
-	case types.OCIManifestSchema1, types.OCIImageIndex, types.DockerManifestSchema2, types.DockerManifestList:
-		return mt, nil
 	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
 		return "", fmt.Errorf("%s: Docker schema 1 manifests are not supported; re-push the image with a current client", what)
 	}
-	return "", fmt.Errorf("%s: unsupported manifest media type %q", what, mt)
+	if !knownManifestType(mt) {
+		return "", fmt.Errorf("%s: unsupported manifest media type %q", what, mt)
+	}
+	return mt, nil
+}
+
+// knownManifestType: OCI and Docker v2 manifests and indexes.
+func knownManifestType(mt string) bool {
+	switch types.MediaType(mt) {
+	case types.OCIManifestSchema1, types.OCIImageIndex, types.DockerManifestSchema2, types.DockerManifestList:
+		return true
+	}
+	return false
 }
 
 func isIndex(mediaType string) bool {

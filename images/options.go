@@ -61,8 +61,11 @@ func defaultOptions() *options {
 }
 
 // WithMirror pulls images of registry source (e.g. docker.io) from mirror
-// (HOST or HOST:PORT) instead. Images keep their canonical names; only the
-// place they are fetched from changes. Repeatable.
+// (HOST or HOST:PORT) instead: docker.io/calico/node:v3.26.4 is fetched as
+// HOST:PORT/calico/node:v3.26.4 and docker.io/library/x as HOST/library/x.
+// Images keep their canonical names; only the place they are fetched from
+// changes. There is no fallback to the source when the mirror fails, so a
+// build never reaches a registry it was told to avoid. Repeatable.
 func WithMirror(source, mirror string) Option {
 	return func(o *options) error {
 		if strings.Contains(mirror, "://") || strings.Contains(mirror, "/") {
@@ -89,8 +92,10 @@ func WithMirrors(m map[string]string) Option {
 }
 
 // WithInsecureRegistries allows plain HTTP to the named hosts (HOST or
-// HOST:PORT; HOST covers every port). Loopback hosts never need it. Every
-// use is logged as a warning.
+// HOST:PORT; HOST covers every port): HTTPS is tried first, and certificates
+// are still verified when it is used. Loopback hosts (localhost, 127.0.0.0/8,
+// ::1) never need it. The first plain-HTTP request to each named host is
+// logged as a warning.
 func WithInsecureRegistries(hosts ...string) Option {
 	return func(o *options) error {
 		for _, h := range hosts {

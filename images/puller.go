@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/factory-appliance/appliance/internal/cas"
@@ -86,7 +87,7 @@ func (p *Puller) Resolve(ctx context.Context, ref string) (Descriptor, error) {
 	return m.desc, err
 }
 
-var errIncompleteHead = errors.New("HEAD answer lacks Docker-Content-Digest, Content-Type or Content-Length")
+var errIncompleteHead = errors.New("HEAD answer lacks Docker-Content-Digest, a manifest Content-Type or Content-Length")
 
 func (p *Puller) head(ctx context.Context, t target, what string) (Descriptor, error) {
 	resp, err := p.request(ctx, t, http.MethodHead, "manifests", t.identifier(), acceptManifests)
@@ -97,9 +98,10 @@ func (p *Puller) head(ctx context.Context, t target, what string) (Descriptor, e
 	if err := checkStatus(resp, t, what); err != nil {
 		return Descriptor{}, err
 	}
-	d := Descriptor{Digest: resp.Header.Get("Docker-Content-Digest"), MediaType: resp.Header.Get("Content-Type")}
+	mt, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	d := Descriptor{Digest: resp.Header.Get("Docker-Content-Digest"), MediaType: strings.TrimSpace(mt)}
 	d.Size, err = strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
-	if err != nil || checkDigest(d.Digest) != nil || d.MediaType == "" {
+	if err != nil || checkDigest(d.Digest) != nil || !knownManifestType(d.MediaType) {
 		return Descriptor{}, errIncompleteHead
 	}
 	if t.digest != "" && d.Digest != t.digest {
