@@ -1,6 +1,7 @@
 package images
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 )
@@ -79,7 +80,7 @@ func (t *tracker) report(done bool, err error) {
 // countingReader adds what passes through to a tracker, reporting every
 // reportEvery bytes.
 type countingReader struct {
-	r       interface{ Read([]byte) (int, error) }
+	r       io.Reader
 	t       *tracker
 	n       int64
 	pending int64
