@@ -1,0 +1,300 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/signing"
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// demoRegistry starts Debian's docker-registry with the demo image set, once
+// per test binary.
+var demoAddr string
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	reg, err := fixture.StartRegistry(ctx)
+	if err == nil {
+		_, err = fixture.PushDemoSet(ctx, reg.Addr())
+	}
+	cancel()
+	if err != nil {
+		println("fixture registry:", err.Error())
+		os.Exit(1)
+	}
+	demoAddr = reg.Addr()
+	code := m.Run()
+	reg.Close()
+	os.Exit(code)
+}
+
+func demoOptions(t *testing.T, cacheDir, out string) Options {
+	t.Helper()
+	st, err := manifest.Builtin("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{
+		Stack:    st,
+		Output:   out,
+		CacheDir: cacheDir,
+		Mirrors:  manifest.Mirrors{"registry.factory.example": demoAddr},
+	}
+}
+
+func fileSHA(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func tool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: install the Debian package %s (scripts/install-deps.sh)", name, pkg)
+	}
+	return p
+}
+
+// TestReproducibleAcrossCoresAndCache builds the demo twice: with one
+// core and an empty cache, then with two cores and the cache the first
+// build filled. The files must be byte-identical, and the second build
+// must fetch no blob.
+func TestReproducibleAcrossCoresAndCache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	prev := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(prev)
+	first, err := Build(context.Background(), demoOptions(t, cache, filepath.Join(dir, "a.bundle")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Fetched == 0 {
+		t.Fatalf("a build with an empty cache fetched nothing: %+v", first)
+	}
+	runtime.GOMAXPROCS(2)
+	second, err := Build(context.Background(), demoOptions(t, cache, filepath.Join(dir, "b.bundle")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Fetched != 0 {
+		t.Errorf("a rebuild with a warm cache fetched %d blobs, want 0", second.Fetched)
+	}
+	a, b := fileSHA(t, first.Path), fileSHA(t, second.Path)
+	if a != b || "sha256:"+a != first.Digest {
+		t.Fatalf("builds differ: %s (GOMAXPROCS=1, cold) vs %s (GOMAXPROCS=2, warm); result digest %s", a, b, first.Digest)
+	}
+}
+
+// TestStandardToolsReadTheBundle checks the bundle with the real zstd, tar,
+// skopeo and containerd's ctr.
+func TestStandardToolsReadTheBundle(t *testing.T) {
+	dir := t.TempDir()
+	res, err := Build(context.Background(), demoOptions(t, filepath.Join(dir, "cache"), filepath.Join(dir, "demo.bundle")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zstd := tool(t, "zstd", "zstd")
+	if out, err := exec.Command(zstd, "-t", res.Path).CombinedOutput(); err != nil {
+		t.Fatalf("zstd -t: %v\n%s", err, out)
+	}
+	tarPath := filepath.Join(dir, "demo.tar")
+	if out, err := exec.Command(zstd, "-dc", "-o", tarPath, res.Path).CombinedOutput(); err != nil {
+		t.Fatalf("zstd -dc: %v\n%s", err, out)
+	}
+	x := filepath.Join(dir, "x")
+	os.Mkdir(x, 0o755)
+	if out, err := exec.Command(tool(t, "tar", "tar"), "-xf", tarPath, "-C", x).CombinedOutput(); err != nil {
+		t.Fatalf("tar -x: %v\n%s", err, out)
+	}
+	idx := readIndex(t, filepath.Join(x, bundle.IndexName))
+	for _, a := range idx.Artifacts {
+		if got := "sha256:" + fileSHA(t, filepath.Join(x, a.Path)); got != a.Digest {
+			t.Errorf("%s: tar gave content %s, bundle.json says %s", a.Path, got, a.Digest)
+		}
+	}
+	t.Run("skopeo", func(t *testing.T) { skopeoInspects(t, x, idx) })
+	t.Run("ctr", func(t *testing.T) { ctrImports(t, tarPath, idx) })
+}
+
+func readIndex(t *testing.T, path string) *bundle.Index {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := bundle.ParseIndex(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// skopeoInspects reads every image whose upstream manifest is OCI from the
+// extracted layout (Debian's skopeo 1.9 skips Docker v2 manifests in an OCI
+// layout, so those are not asked for).
+func skopeoInspects(t *testing.T, layout string, idx *bundle.Index) {
+	skopeo := tool(t, "skopeo", "skopeo")
+	n := 0
+	for _, img := range idx.Images {
+		if !strings.HasPrefix(img.MediaType, "application/vnd.oci.") {
+			continue
+		}
+		n++
+		out, err := exec.Command(skopeo, "inspect", "--raw", "oci:"+layout+":"+img.Ref).CombinedOutput()
+		if err != nil {
+			t.Errorf("skopeo inspect %s: %v\n%s", img.Ref, err, out)
+			continue
+		}
+		if sum := sha256.Sum256(bytes.TrimSpace(out)); "sha256:"+hex.EncodeToString(sum[:]) != img.Digest {
+			t.Errorf("skopeo read %s with digest %x, want %s", img.Ref, sum, img.Digest)
+		}
+	}
+	if n == 0 {
+		t.Fatal("the demo bundle has no OCI image to inspect")
+	}
+}
+
+// ctrImports imports the decompressed bundle, as a tar, into a private
+// containerd and checks every image arrives with its upstream digest.
+func ctrImports(t *testing.T, tarPath string, idx *bundle.Index) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ctd, err := fixture.StartContainerd(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ctd.Close()
+	out, err := ctd.Ctr(ctx, "bundle", "images", "import", "--platform", idx.Platform, "--snapshotter", "native", tarPath)
+	if err != nil {
+		t.Fatalf("ctr images import: %v\n%s", err, out)
+	}
+	list, err := ctd.Ctr(ctx, "bundle", "images", "ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range idx.Images {
+		found := false
+		for _, line := range strings.Split(string(list), "\n") {
+			if strings.HasPrefix(line, img.Name+" ") && strings.Contains(line, img.Digest) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("ctr did not import %s with digest %s:\n%s", img.Name, img.Digest, list)
+		}
+	}
+}
+
+// TestSignedBundleVerifies signs with a fresh key and checks the signature
+// with its public key, and that another key is refused.
+func TestSignedBundleVerifies(t *testing.T) {
+	dir := t.TempDir()
+	priv, pub, err := signing.GenerateKeyPair([]byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.ParseSigner("test.key", priv, func() ([]byte, error) { return []byte("pw"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := demoOptions(t, filepath.Join(dir, "cache"), filepath.Join(dir, "demo.bundle"))
+	o.Signer = signer
+	res, err := Build(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Signed {
+		t.Fatal("result says unsigned")
+	}
+	v, err := signing.ParseVerifier(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(v *signing.Verifier) error {
+		r, err := bundle.Open(res.Path, bundle.WithIndexCheck(func(index, sig []byte) error { return v.VerifyBlob(index, sig) }))
+		if err == nil {
+			r.Close()
+		}
+		return err
+	}
+	if err := check(v); err != nil {
+		t.Fatalf("signed bundle does not verify with its key: %v", err)
+	}
+	_, otherPub, _ := signing.GenerateKeyPair([]byte("x"))
+	other, _ := signing.ParseVerifier(otherPub)
+	if err := check(other); !errors.Is(err, signing.ErrBadSignature) {
+		t.Fatalf("another key: got %v, want ErrBadSignature", err)
+	}
+}
+
+// TestFailedBuildLeavesNothing points the demo at a registry that lacks the
+// images: the build fails naming the image, and neither the output nor a
+// temporary file is left.
+func TestFailedBuildLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out", "demo.bundle")
+	o := demoOptions(t, filepath.Join(dir, "cache"), out)
+	empty, err := fixture.StartRegistry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	o.Mirrors = manifest.Mirrors{"registry.factory.example": empty.Addr()}
+	_, err = Build(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "registry.factory.example/library/app:1.0") {
+		t.Fatalf("got %v, want an error naming the missing image", err)
+	}
+	left, _ := os.ReadDir(filepath.Dir(out))
+	if len(left) != 0 {
+		t.Fatalf("a failed build left %d files in the output directory: %v", len(left), left)
+	}
+}
+
+// TestLockedBuildRefusesDrift locks the demo, edits the lock to pin another
+// digest, and expects a DriftError naming the image.
+func TestLockedBuildRefusesDrift(t *testing.T) {
+	dir := t.TempDir()
+	o := demoOptions(t, filepath.Join(dir, "cache"), filepath.Join(dir, "demo.bundle"))
+	lock, err := Lock(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lock.Images) != len(o.Stack.Images()) {
+		t.Fatalf("lock has %d images, the stack %d", len(lock.Images), len(o.Stack.Images()))
+	}
+	o.Lock, o.Locked = lock, true
+	if _, err := Build(context.Background(), o); err != nil {
+		t.Fatalf("locked build with a fresh lock: %v", err)
+	}
+	const ref = "registry.factory.example/library/db:1.0"
+	lock.Images[ref] = "sha256:" + strings.Repeat("0", 64)
+	_, err = Build(context.Background(), o)
+	var drift *manifest.DriftError
+	if !errors.As(err, &drift) || len(drift.Drifts) != 1 || drift.Drifts[0].Name != ref {
+		t.Fatalf("got %v, want a DriftError for %s only", err, ref)
+	}
+}
