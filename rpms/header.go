@@ -65,12 +65,16 @@ func readHeader(r io.Reader) (*header, error) {
 	if size > maxHeaderData {
 		return nil, fmt.Errorf("header data of %d bytes exceeds the %d-byte limit", size, maxHeaderData)
 	}
-	raw := make([]byte, headerIntroSize+int(n)*indexEntrySize+int(size))
-	copy(raw, intro)
-	if _, err := io.ReadFull(r, raw[headerIntroSize:]); err != nil {
+	// Grow the buffer as bytes arrive, so a header that claims a size its
+	// input does not have costs no more than the input.
+	total := int64(headerIntroSize + int(n)*indexEntrySize + int(size))
+	var buf bytes.Buffer
+	buf.Grow(int(min(total, 1<<20)))
+	buf.Write(intro)
+	if _, err := io.CopyN(&buf, r, total-headerIntroSize); err != nil {
 		return nil, fmt.Errorf("reading header: %w", noEOF(err))
 	}
-	return parseHeader(raw, n)
+	return parseHeader(buf.Bytes(), n)
 }
 
 func parseHeader(raw []byte, n uint32) (*header, error) {
