@@ -99,7 +99,6 @@ type choice struct {
 	by        *choice
 	need      string
 	requested bool
-	done      bool
 }
 
 type pendingFile struct {
