@@ -163,6 +163,7 @@ LogLevel %s
 		t.Fatal(err)
 	}
 	cmd := d.cmd
+	liveServers.Store(cmd.Process.Pid, true)
 	t.Cleanup(func() { d.stopCmd(cmd) })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -182,6 +183,54 @@ func (d *testSSHD) stopCmd(cmd *exec.Cmd) {
 	d.signalChildren(cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Process.Kill()
 	cmd.Wait()
+	liveServers.Delete(cmd.Process.Pid)
+	reapOrphans()
+}
+
+// prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from linux/prctl.h.
+const prSetChildSubreaper = 36
+
+// TestMain makes the test process the subreaper of its descendants: commands
+// orphaned when a test kills a connection's sshd become our children, and
+// reapOrphans ends them, instead of leaving zombies behind.
+func TestMain(m *testing.M) {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_PRCTL, prSetChildSubreaper, 1, 0); errno != 0 {
+		fmt.Fprintln(os.Stderr, "prctl(PR_SET_CHILD_SUBREAPER):", errno)
+	}
+	os.Exit(m.Run())
+}
+
+// liveServers holds the pids of running test sshd listeners.
+var liveServers sync.Map
+
+// reapOrphans kills and waits for every child of this process that no
+// exec.Cmd owns (orphans adopted as subreaper); sshd processes the tests
+// started were waited for already.
+func reapOrphans() {
+	for _, pid := range childrenOf(os.Getpid()) {
+		if _, live := liveServers.Load(pid); live {
+			continue // a running test server, owned by its exec.Cmd
+		}
+		syscall.Kill(pid, syscall.SIGKILL)
+		var ws syscall.WaitStatus
+		syscall.Wait4(pid, &ws, 0, nil)
+	}
+}
+
+func childrenOf(ppid int) []int {
+	var out []int
+	for _, pid := range descendants(ppid) {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(stat)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) > 1 && fields[1] == strconv.Itoa(ppid) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // stop kills the server and every connection it serves.
@@ -273,4 +322,16 @@ func (d *testSSHD) running(cmdline string) bool {
 		}
 	}
 	return false
+}
+
+// dropConnections SIGKILLs the per-connection sshd processes only, as a
+// network cut would end them; the commands they ran are left running
+// (reapOrphans ends them).
+func (d *testSSHD) dropConnections() {
+	for _, pid := range descendants(d.cmd.Process.Pid) {
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if strings.TrimSpace(string(comm)) == "sshd" {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
 }
