@@ -11,6 +11,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -72,8 +73,8 @@ type Writer struct {
 // NewWriter returns a Writer that writes a bundle to w. An invalid option
 // makes every call on the Writer fail.
 func NewWriter(w io.Writer, opts ...Option) *Writer {
-	bw := &Writer{entries: map[string]Entry{}, dirs: map[string]bool{}, buf: make([]byte, 256<<10)}
-	var o writerOptions
+	bw := &Writer{entries: map[string]Entry{}, dirs: map[string]bool{}}
+	o := writerOptions{seekable: []seekable.WriterOption{seekable.WithFrameSizeHint(ChunkSize + maxHeaderLen + tarBlock)}}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			bw.err = err
@@ -194,19 +195,30 @@ func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
 	return e, nil
 }
 
-// copyChunk copies n bytes of entry p's data into the tar stream and the
-// hashes.
+// copyChunk copies n bytes (at most ChunkSize) of entry p's data into the
+// tar stream and the hashes. The chunk is read whole so that its own digest
+// is computed on another core while the full digest runs here.
 func (w *Writer) copyChunk(p string, size, done, n int64, r io.Reader, full, chunk hash.Hash) error {
-	dst := io.MultiWriter(w.tw, full)
-	if chunk != nil {
-		dst = io.MultiWriter(w.tw, full, chunk)
+	if w.buf == nil {
+		w.buf = make([]byte, ChunkSize)
 	}
-	got, err := io.CopyBuffer(dst, io.LimitReader(r, n), w.buf)
+	b := w.buf[:n]
+	got, err := io.ReadFull(r, b)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("bundle: %s: size mismatch: the reader ended after %d bytes, %d were promised", p, done+int64(got), size)
+	}
 	if err != nil {
-		return fmt.Errorf("bundle: %s: after %d bytes: %w", p, done+got, err)
+		return fmt.Errorf("bundle: %s: after %d bytes: %w", p, done+int64(got), err)
 	}
-	if got < n {
-		return fmt.Errorf("bundle: %s: size mismatch: the reader ended after %d bytes, %d were promised", p, done+got, size)
+	var wg sync.WaitGroup
+	if chunk != nil {
+		wg.Go(func() { chunk.Write(b) })
+	}
+	full.Write(b)
+	_, err = w.tw.Write(b)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("bundle: %s: %w", p, err)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ type writerOptions struct {
 	workers  int
 	level    zstd.EncoderLevel
 	maxFrame int
+	hint     int
+	window   int
 }
 
 // WithWorkers sets how many frames are compressed at the same time
@@ -71,6 +73,33 @@ func WithMaxFrameSize(n int) WriterOption {
 	}
 }
 
+// WithFrameSizeHint tells the Writer the usual size of a frame, so that its
+// buffers are allocated once at the right size instead of growing. The
+// output does not depend on it.
+func WithFrameSizeHint(n int) WriterOption {
+	return func(o *writerOptions) error {
+		if n < 0 {
+			return fmt.Errorf("seekable: negative frame size hint %d", n)
+		}
+		o.hint = n
+		return nil
+	}
+}
+
+// WithWindowSize sets the encoder's match window (a power of two, at least
+// 1 KiB; default 4 MiB). Matches never reach across frames anyway, so a
+// window larger than the usual frame only costs encoder memory. It is part
+// of the encoding: the same window gives the same bytes.
+func WithWindowSize(n int) WriterOption {
+	return func(o *writerOptions) error {
+		if n < zstd.MinWindowSize || n > zstd.MaxWindowSize || n&(n-1) != 0 {
+			return fmt.Errorf("seekable: window size %d is not a power of two between %d and %d", n, zstd.MinWindowSize, zstd.MaxWindowSize)
+		}
+		o.window = n
+		return nil
+	}
+}
+
 // ErrClosed is returned by a Writer used after Close or Abort.
 var ErrClosed = errors.New("seekable: writer is closed")
 
@@ -80,9 +109,10 @@ var ErrClosed = errors.New("seekable: writer is closed")
 // The caller decides frame boundaries: Write appends to the current frame and
 // EndFrame ends it. Each frame becomes one independent zstd frame with its
 // content size and content checksum. The bytes written depend only on the
-// frames and the level, never on the number of workers. At most about
-// 2×workers frames are held in memory at once; Write and EndFrame block while
-// that many are in flight.
+// frames and the options, never on the number of workers. Memory is bounded:
+// at most workers+2 frames (each with its input and compressed buffers) are
+// in flight, plus the frame being filled; Write and EndFrame block while the
+// pipeline is full. Buffers are reused from frame to frame.
 //
 // A Writer is not safe for concurrent use. After any error it is unusable:
 // every later call returns the same error. Call Close to finish the file, or
@@ -91,8 +121,8 @@ type Writer struct {
 	w    io.Writer
 	opts writerOptions
 
-	cur     *[]byte    // frame being filled, from bufs
-	bufs    *sync.Pool // of *[]byte
+	cur     *[]byte // frame being filled, from bufs
+	bufs    bufferPool
 	work    chan *job  // to the compressing workers
 	order   chan *job  // to the output goroutine, in frame order
 	workers sync.WaitGroup
@@ -107,20 +137,53 @@ type Writer struct {
 }
 
 type job struct {
-	in   *[]byte
-	out  *[]byte
-	done chan struct{}
+	in    *[]byte // released by the worker once compressed
+	out   *[]byte // taken by the worker when it starts compressing
+	dsize int // uncompressed size
+	done  chan struct{}
+}
+
+// bufferPool is a bounded free list of frame buffers. Unlike sync.Pool it
+// survives garbage collections, so a steady stream of frames reuses the same
+// few buffers instead of allocating new ones.
+type bufferPool struct {
+	free chan *[]byte
+	size int // capacity of new buffers
+}
+
+// get returns an empty buffer.
+func (p bufferPool) get() *[]byte {
+	select {
+	case b := <-p.free:
+		*b = (*b)[:0]
+		return b
+	default:
+		b := make([]byte, 0, p.size)
+		return &b
+	}
+}
+
+// put returns b to the free list, or drops it when the list is full.
+func (p bufferPool) put(b *[]byte) {
+	select {
+	case p.free <- b:
+	default:
+	}
 }
 
 // NewWriter returns a Writer that writes the seekable stream to w.
 func NewWriter(w io.Writer, opts ...WriterOption) (*Writer, error) {
-	o := writerOptions{workers: runtime.GOMAXPROCS(0), level: DefaultLevel, maxFrame: DefaultMaxFrameSize}
+	o := writerOptions{workers: runtime.GOMAXPROCS(0), level: DefaultLevel, maxFrame: DefaultMaxFrameSize, window: 4 << 20}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
 			return nil, err
 		}
 	}
-	return &Writer{w: w, opts: o, bufs: &sync.Pool{New: func() any { return new([]byte) }}}, nil
+	size := 0
+	if o.hint > 0 {
+		size = int(compressBound(int64(o.hint)))
+	}
+	return &Writer{w: w, opts: o, bufs: bufferPool{free: make(chan *[]byte, 4*o.workers+4), size: size}}, nil
 }
 
 // Write appends p to the current frame.
@@ -129,11 +192,16 @@ func (w *Writer) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	if w.cur == nil {
-		w.cur = w.bufs.Get().(*[]byte)
-		*w.cur = (*w.cur)[:0]
+		w.cur = w.bufs.get()
 	}
-	if len(*w.cur)+len(p) > w.opts.maxFrame {
+	need := len(*w.cur) + len(p)
+	if need > w.opts.maxFrame {
 		return 0, w.fail(fmt.Errorf("seekable: frame would exceed %d bytes", w.opts.maxFrame))
+	}
+	if need > cap(*w.cur) {
+		grown := make([]byte, len(*w.cur), min(max(need, 2*cap(*w.cur), w.bufs.size, 64<<10), w.opts.maxFrame))
+		copy(grown, *w.cur)
+		*w.cur = grown
 	}
 	*w.cur = append(*w.cur, p...)
 	return len(p), nil
@@ -149,7 +217,7 @@ func (w *Writer) EndFrame() error {
 		return nil
 	}
 	w.start()
-	j := &job{in: w.cur, out: w.bufs.Get().(*[]byte), done: make(chan struct{})}
+	j := &job{in: w.cur, dsize: len(*w.cur), done: make(chan struct{})}
 	w.cur = nil
 	w.order <- j
 	w.work <- j
@@ -182,8 +250,8 @@ func (w *Writer) WriteSkippable(magic uint32, payload []byte) error {
 		return err
 	}
 	w.start()
-	out := w.bufs.Get().(*[]byte)
-	b := binary.LittleEndian.AppendUint32((*out)[:0], magic)
+	out := w.bufs.get()
+	b := binary.LittleEndian.AppendUint32(*out, magic)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(payload)))
 	*out = append(b, payload...)
 	j := &job{out: out, done: make(chan struct{})}
@@ -253,7 +321,7 @@ func (w *Writer) setErr(err error) error {
 // fail records err and drops the current frame.
 func (w *Writer) fail(err error) error {
 	if w.cur != nil {
-		w.bufs.Put(w.cur)
+		w.bufs.put(w.cur)
 		w.cur = nil
 	}
 	return w.setErr(err)
@@ -267,7 +335,7 @@ func (w *Writer) start() {
 	w.started = true
 	n := w.opts.workers
 	w.work = make(chan *job, n)
-	w.order = make(chan *job, 2*n)
+	w.order = make(chan *job, n+1)
 	w.outDone = make(chan struct{})
 	for range n {
 		w.workers.Add(1)
@@ -297,14 +365,22 @@ func (w *Writer) compress() {
 		zstd.WithEncoderCRC(true),
 		zstd.WithZeroFrames(true),
 		zstd.WithSingleSegment(true),
+		zstd.WithWindowSize(w.opts.window),
+		zstd.WithLowerEncoderMem(true), // smaller history; same output
 	)
 	if err != nil {
 		w.setErr(fmt.Errorf("seekable: creating encoder: %w", err))
 	}
 	for j := range w.work {
+		j.out = w.bufs.get()
 		if enc != nil {
+			if bound := int(compressBound(int64(j.dsize))); cap(*j.out) < bound {
+				*j.out = make([]byte, 0, bound)
+			}
 			*j.out = enc.EncodeAll(*j.in, (*j.out)[:0])
 		}
+		w.bufs.put(j.in)
+		j.in = nil
 		close(j.done)
 	}
 	if enc != nil {
@@ -320,19 +396,13 @@ func (w *Writer) output() {
 		if w.firstErr() == nil {
 			w.emit(j)
 		}
-		if j.in != nil {
-			w.bufs.Put(j.in)
-		}
-		w.bufs.Put(j.out)
+		w.bufs.put(j.out)
 	}
 }
 
 // emit writes one finished frame and appends its seek-table entry.
 func (w *Writer) emit(j *job) {
-	var dsize int
-	if j.in != nil {
-		dsize = len(*j.in)
-	}
+	dsize := j.dsize
 	if len(*j.out) > 1<<32-1 {
 		w.setErr(fmt.Errorf("seekable: compressed frame of %d bytes does not fit the seek table", len(*j.out)))
 		return
