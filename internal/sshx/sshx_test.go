@@ -479,3 +479,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestRecorderRecordsAndRedacts(t *testing.T) {
+	rec := NewRecorder("worker-1", NewRedactor("pw-123456"))
+	var r Runner = rec
+	ctx := context.Background()
+	r.Run(ctx, "yum -y install containerd.io")
+	r.Stream(ctx, "echo pw-123456 | docker login --password-stdin", nil)
+	r.Upload(ctx, strings.NewReader("x"), 1, "/etc/containerd/config.toml", 0o644)
+	want := []string{
+		"yum -y install containerd.io",
+		"echo *** | docker login --password-stdin",
+		"upload 1 bytes to /etc/containerd/config.toml (mode 0644, sha256-checked)",
+	}
+	got := rec.Commands()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
