@@ -132,7 +132,10 @@ func hostileBundles(t *testing.T) []refusal {
 		{"entry named as another", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Path, x.Artifacts[0].Name = "files/z", "files/z" }}), `files/a`, "read"},
 		{"duplicate listing", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x")), regular("files/b", []byte("x"))}, index: func(x *Index) { x.Artifacts[1].Path = "files/a" }}), "listed twice", "open"},
 		{"duplicate entry, second unlisted", forge(t, withGap(regular("files/a", []byte("x")))), "unlisted data", "open"},
-		{"size larger than the file", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Size = 1 << 40; x.Artifacts[0].Chunks = make([]string, NumChunks(1<<40)) }}), "", "open"},
+		{"size larger than the file", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) {
+			x.Artifacts[0].Size = 1 << 40
+			x.Artifacts[0].Chunks = make([]string, NumChunks(1<<40))
+		}}), "", "open"},
 		{"size larger than the file, no chunks", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Size = 5000 }}), "", "open"},
 		{"offset outside the file", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Offset = 1 << 50 }}), "outside", "open"},
 		{"negative offset", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Offset = -1 }}), "impossible", "open"},

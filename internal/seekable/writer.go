@@ -123,8 +123,8 @@ type Writer struct {
 
 	cur     *[]byte // frame being filled, from bufs
 	bufs    bufferPool
-	work    chan *job  // to the compressing workers
-	order   chan *job  // to the output goroutine, in frame order
+	work    chan *job // to the compressing workers
+	order   chan *job // to the output goroutine, in frame order
 	workers sync.WaitGroup
 	outDone chan struct{}
 	started bool
@@ -139,7 +139,7 @@ type Writer struct {
 type job struct {
 	in    *[]byte // released by the worker once compressed
 	out   *[]byte // taken by the worker when it starts compressing
-	dsize int // uncompressed size
+	dsize int     // uncompressed size
 	done  chan struct{}
 }
 
