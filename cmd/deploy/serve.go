@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/trust"
 )
 
 // serveFlags are the flags of deploy serve.
@@ -57,7 +57,7 @@ never sent as good. Stop it with Ctrl-C or SIGTERM.`,
   # name the server as hosts will reach it
   deploy serve --bundle stack.bundle --key cosign.pub --addr 0.0.0.0:5443 --san seed.site.local
 
-  # loopback test with plain HTTP, from an extracted bundle directory
+  # loopback test with plain HTTP, from an extracted bundle directory (not signature-checked)
   deploy serve --layout ./extracted --addr 127.0.0.1:5000 --plain-http`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -104,7 +104,8 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 		}
 		log.Warn("SERVING PLAIN HTTP: no TLS, content travels unencrypted and unauthenticated; use only for loopback tests", "addr", f.addr)
 	}
-	content, closeContent, err := openContent(f, log)
+	siteserver.SetMemoryLimit()
+	content, closeContent, err := openContent(f, log, stderr)
 	if err != nil {
 		return err
 	}
@@ -112,9 +113,11 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 	return serveContent(ctx, f, content, log, stdout)
 }
 
-// openContent opens what --bundle or --layout names. A bundle's signature is
-// checked against --key unless --insecure-skip-verify is given.
-func openContent(f *serveFlags, log *slog.Logger) (siteserver.Content, func() error, error) {
+// openContent opens what --bundle or --layout names. A bundle is served
+// straight from the file, and only once its signature checked out against
+// --key (or, with --insecure-skip-verify, after a loud warning); every entry
+// is still verified against bundle.json as it is read.
+func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.Content, func() error, error) {
 	if f.layout != "" {
 		log.Warn("serving an extracted directory: its files are trusted as they are, no bundle signature is checked", "dir", f.layout)
 		d, err := siteserver.NewDirContent(f.layout)
@@ -123,13 +126,11 @@ func openContent(f *serveFlags, log *slog.Logger) (siteserver.Content, func() er
 		}
 		return d, d.Close, nil
 	}
-	switch {
-	case f.key == "" && !f.insecureSkipVerify:
-		return nil, nil, errors.New("--bundle needs --key PUB, the cosign public key its signature must verify against (or --insecure-skip-verify, which trusts the file as it is)")
-	case f.insecureSkipVerify:
-		log.Warn("NOT CHECKING THE BUNDLE SIGNATURE (--insecure-skip-verify): digests are still checked, but nothing proves who built the bundle", "bundle", f.bundle)
+	r, err := trust.OpenVerified(f.bundle, f.key, f.insecureSkipVerify, stderr)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, errors.New("--bundle: this build cannot serve a bundle file yet; extract it (zstd -dc FILE | tar -x) and use --layout DIR")
+	return siteserver.NewBundleContent(r), r.Close, nil
 }
 
 func serveContent(ctx context.Context, f *serveFlags, content siteserver.Content, log *slog.Logger, stdout io.Writer) error {

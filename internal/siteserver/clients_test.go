@@ -62,7 +62,12 @@ func TestSkopeoAndCranePullEveryImage(t *testing.T) {
 	skopeo := requireTool(t, "skopeo", "skopeo")
 	crane := craneBinary(t)
 	l := newLayout(t)
-	rs := startServer(t, l.dir, true)
+	for backend, content := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testClientsPull(t, l, startServerFor(t, content, true), skopeo, crane) })
+	}
+}
+
+func testClientsPull(t *testing.T, l *testLayout, rs *running, skopeo, crane string) {
 	certDir := t.TempDir() // ca.crt only: never hand a client the state directory
 	if err := os.WriteFile(filepath.Join(certDir, "ca.crt"), readFile(t, rs.caCertPath), 0o644); err != nil {
 		t.Fatal(err)

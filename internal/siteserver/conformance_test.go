@@ -19,7 +19,12 @@ func TestConformance(t *testing.T) {
 		t.Skip("-short: the conformance suite builds and runs a separate program")
 	}
 	l := newLayout(t)
-	rs := startServer(t, l.dir, false)
+	for backend, content := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testConformance(t, l, startServerFor(t, content, false)) })
+	}
+}
+
+func testConformance(t *testing.T, l *testLayout, rs *running) {
 	app := l.image(t, "registry.factory.example/library/app")
 	var m v1.Manifest
 	if err := json.Unmarshal(readFile(t, blobPath(l.dir, app.digest)), &m); err != nil {

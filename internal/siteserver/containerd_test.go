@@ -77,7 +77,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
 func TestContainerdPullsThroughMirror(t *testing.T) {
 	l := newLayout(t)
 	sock := startContainerd(t)
-	rs := startServer(t, l.dir, true)
+	// Served straight from a bundle file, as at a site.
+	rs := startServerFor(t, openTestBundle(t, writeTestBundle(t, l.dir)), true)
 	app := l.image(t, "registry.factory.example/library/app")
 	hostsDir := t.TempDir()
 	caPath := filepath.Join(t.TempDir(), "ca.crt")

@@ -70,11 +70,11 @@ var (
 )
 
 // TestMain removes the shared layout after the package's tests. Run with
-// SITESERVER_HELPER_DIR set, the test binary is instead the server process
+// SITESERVER_HELPER set, the test binary is instead the server process
 // of the load test (see serveHelper).
 func TestMain(m *testing.M) {
-	if dir := os.Getenv(helperEnv); dir != "" {
-		os.Exit(serveHelper(dir))
+	if spec := os.Getenv(helperEnv); spec != "" {
+		os.Exit(serveHelper(spec))
 	}
 	code := m.Run()
 	if layoutRoot != "" {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"os"
@@ -19,23 +20,44 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
 )
 
 const (
-	helperEnv     = "SITESERVER_HELPER_DIR"
+	helperEnv     = "SITESERVER_HELPER"
 	loadClients   = 64
 	rssLimitBytes = 300 << 20
+	loadHugeBlob  = 9<<20 + 4321
 )
 
-// serveHelper is the server process of the load test: it serves dir over
-// plain HTTP on a loopback port, prints the address, and stops on SIGTERM.
-func serveHelper(dir string) int {
+// serveHelper is the server process of the load test: it serves what
+// spec names ("dir:PATH" or "bundle:PATH") over plain HTTP on a loopback
+// port, prints the address, and stops on SIGTERM.
+func serveHelper(spec string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	content, err := NewDirContent(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+	SetMemoryLimit() // as deploy serve does
+	var content Content
+	kind, path, _ := strings.Cut(spec, ":")
+	if kind == "bundle" {
+		r, err := bundle.Open(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer r.Close()
+		content = NewBundleContent(r)
+	} else {
+		dc, err := NewDirContent(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer dc.Close()
+		content = dc
 	}
 	srv, err := New(ctx, content)
 	if err != nil {
@@ -55,12 +77,12 @@ func serveHelper(dir string) int {
 	return 0
 }
 
-// startHelper runs the test binary as the server process for dir and
+// startHelper runs the test binary as the server process for spec and
 // returns its address and pid.
-func startHelper(t *testing.T, dir string) (string, int) {
+func startHelper(t *testing.T, spec string) (string, int) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
+	cmd.Env = append(os.Environ(), helperEnv+"="+spec)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
@@ -99,14 +121,33 @@ func peakRSS(t *testing.T, pid int) int64 {
 
 // TestLoad64ClientsEveryBlob has 64 concurrent clients fetch every blob of
 // the layout from a server process, checking each digest, and requires zero
-// errors and a peak RSS of the server under 300 MiB.
+// errors and a peak RSS of the server under 300 MiB; once serving the
+// extracted directory and once straight from a bundle file.
 func TestLoad64ClientsEveryBlob(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: load test")
 	}
 	l := newLayout(t)
+	// A blob of several bundle chunks, so that every client holds chunk
+	// buffers at the same time.
+	p, err := layout.FromPath(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := make([]byte, loadHugeBlob)
+	rand.New(rand.NewSource(7)).Read(huge)
+	if _, err := writeBlob(p, huge); err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]string{"dir": "dir:" + l.dir, "bundle": "bundle:" + writeTestBundle(t, l.dir)}
+	for backend, spec := range specs {
+		t.Run(backend, func(t *testing.T) { testLoad(t, l, spec) })
+	}
+}
+
+func testLoad(t *testing.T, l *testLayout, spec string) {
 	blobs := l.allBlobs(t)
-	addr, pid := startHelper(t, l.dir)
+	addr, pid := startHelper(t, spec)
 	client := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}}
 	var failures atomic.Int64
 	var bytes atomic.Int64

@@ -31,7 +31,12 @@ func errorCode(t *testing.T, body []byte) string {
 
 func TestManifestsByTagAndDigest(t *testing.T) {
 	l := newLayout(t)
-	rs := startServer(t, l.dir, true)
+	for backend, content := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testManifests(t, l, startServerFor(t, content, true)) })
+	}
+}
+
+func testManifests(t *testing.T, l *testLayout, rs *running) {
 	for _, img := range l.images {
 		for _, ref := range []string{img.tag, img.digest} {
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
@@ -118,7 +123,12 @@ func TestRegistryErrorsAndNames(t *testing.T) {
 
 func TestBlobRanges(t *testing.T) {
 	l := newLayout(t)
-	rs := startServer(t, l.dir, true)
+	for backend, content := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testBlobRanges(t, l, startServerFor(t, content, true)) })
+	}
+}
+
+func testBlobRanges(t *testing.T, l *testLayout, rs *running) {
 	full := readFile(t, blobPath(l.dir, l.bigBlob))
 	size := int64(len(full))
 	path := "/v2/docker.io/library/db/blobs/" + l.bigBlob

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 )
@@ -116,6 +118,23 @@ func (r *recorder) Write(p []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// MemoryLimit is the soft limit on the Go heap that SetMemoryLimit sets for
+// a process whose main job is serving: with it the garbage collector keeps
+// the resident size of a server under load (64 clients pulling large
+// layers) well below 300 MiB instead of letting freed chunk buffers pile up
+// between collections.
+const MemoryLimit = 192 << 20
+
+// SetMemoryLimit sets the process's soft memory limit to MemoryLimit unless
+// the GOMEMLIMIT environment variable sets one. It changes a process-wide
+// setting, so only a command that runs the server as its main job (deploy
+// serve) should call it.
+func SetMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(MemoryLimit)
+	}
+}
 
 // shutdownGrace is how long Serve waits for requests in flight after its
 // context is done.

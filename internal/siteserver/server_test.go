@@ -55,6 +55,24 @@ func startServer(t *testing.T, dir string, withTLS bool) *running {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { content.Close() })
+	return startServerFor(t, content, withTLS)
+}
+
+// backends returns the two Contents over the same layout: the extracted
+// directory, and a bundle file packed from it.
+func backends(t *testing.T, l *testLayout) map[string]Content {
+	t.Helper()
+	dc, err := NewDirContent(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Close() })
+	return map[string]Content{"dir": dc, "bundle": openTestBundle(t, writeTestBundle(t, l.dir))}
+}
+
+// startServerFor serves content like startServer.
+func startServerFor(t *testing.T, content Content, withTLS bool) *running {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := []Option{WithLogger(log)}
