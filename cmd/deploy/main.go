@@ -28,6 +28,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd())
+	root.AddCommand(newServeCmd(), newPushCmd())
 	return root
 }

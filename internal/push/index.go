@@ -22,12 +22,8 @@ import (
 // platform's manifest is put under the tag instead, and a warning says so:
 // pulls by tag work, pulls by the index digest do not.
 func (p *pusher) pushIndex(ctx context.Context, repo name.Repository, desc v1.Descriptor, ref name.Reference, raw []byte, pm *parsedManifest, id string) error {
-	var carried []v1.Descriptor
-	for _, c := range pm.children {
-		if _, ok := p.r.Lookup(blobPath(c.Digest)); !ok {
-			continue
-		}
-		carried = append(carried, c)
+	carried := p.carried(pm.children)
+	for _, c := range carried {
 		cref := repo.Digest(c.Digest.String())
 		ok, err := p.exists(ctx, cref)
 		if err != nil {
@@ -63,14 +59,29 @@ func (p *pusher) putPlatformInstead(ctx context.Context, tag name.Tag, index, pl
 	if err := p.put(ctx, tag, raw, platform.MediaType, platform.Digest); err != nil {
 		return err
 	}
+	p.warnPlatformInstead(tag, index, platform, platforms)
+	return nil
+}
+
+func (p *pusher) warnPlatformInstead(tag name.Tag, index, platform v1.Descriptor, platforms int) {
 	plat := "?"
 	if platform.Platform != nil {
 		plat = platform.Platform.String()
 	}
-	p.warn(fmt.Sprintf("%s: the registry refused index %s because the bundle carries 1 of its %d platforms; "+
-		"tagged the %s manifest %s instead (pulls by tag work, pulls by the index digest do not)",
+	p.warn(fmt.Sprintf("%s: the registry refuses index %s because the bundle carries 1 of its %d platforms; "+
+		"the tag holds the %s manifest %s instead (pulls by tag work, pulls by the index digest do not)",
 		tag, index.Digest, platforms, plat, platform.Digest))
-	return nil
+}
+
+// carried returns the children of an index that the bundle holds.
+func (p *pusher) carried(children []v1.Descriptor) []v1.Descriptor {
+	var out []v1.Descriptor
+	for _, c := range children {
+		if _, ok := p.r.Lookup(blobPath(c.Digest)); ok {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // isBlobUnknown reports whether the registry refused a manifest because

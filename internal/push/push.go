@@ -219,20 +219,47 @@ func (p *pusher) warn(msg string) {
 // when it is put), so nothing below it needs looking at.
 func (p *pusher) isComplete(ctx context.Context, u unit) (bool, error) {
 	ok, err := p.exists(ctx, u.ref.Context().Digest(u.desc.Digest.String()))
-	if err != nil || !ok {
+	if err != nil {
 		return false, err
 	}
-	if _, isTag := u.ref.(name.Tag); !isTag {
-		return true, nil
+	tag, isTag := u.ref.(name.Tag)
+	if !isTag {
+		return ok, nil
 	}
-	d, err := p.head.Head(ctx, u.ref)
+	d, err := p.head.Head(ctx, tag)
 	if isNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return d.Digest == u.desc.Digest, nil
+	if ok && d.Digest == u.desc.Digest {
+		return true, nil
+	}
+	return p.isPlatformInstead(tag, u.desc, d.Digest)
+}
+
+// isPlatformInstead reports whether tag holds, in place of the index the
+// bundle has under it, the one platform manifest of that index the bundle
+// carries (see pushIndex), and warns again that it does.
+func (p *pusher) isPlatformInstead(tag name.Tag, index v1.Descriptor, got v1.Hash) (bool, error) {
+	if !index.MediaType.IsIndex() {
+		return false, nil
+	}
+	raw, err := readManifest(p.r, index.Digest)
+	if err != nil {
+		return false, err
+	}
+	pm, err := parseManifest(raw, index.MediaType)
+	if err != nil {
+		return false, fmt.Errorf("manifest %s: %w", index.Digest, err)
+	}
+	carried := p.carried(pm.children)
+	if len(carried) != 1 || len(carried) == len(pm.children) || carried[0].Digest != got {
+		return false, nil
+	}
+	p.warnPlatformInstead(tag, index, carried[0], len(pm.children))
+	return true, nil
 }
 
 // exists reports whether the manifest ref (by digest) is in the registry.

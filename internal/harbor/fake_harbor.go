@@ -1,0 +1,224 @@
+package harbor
+
+// fake: stands in for Harbor's REST API, which cannot run here.
+//
+// FakeHarbor answers the Harbor API v2.0 calls this project makes, as
+// Harbor does, and records them; registry traffic under /v2/ is passed to a
+// real registry (Debian's docker-registry in the tests), so pushes through
+// it are real. It is a test double: never use it as a registry.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// FakeCall is one request FakeHarbor received. It never holds credentials:
+// only the user name that authenticated, if any.
+type FakeCall struct {
+	Method string
+	Path   string
+	Query  string
+	User   string // user that authenticated; "" for none or wrong credentials
+	Status int
+}
+
+// FakeHarbor is a fake: it stands in for Harbor's REST API, which cannot
+// run here. It is an http.Handler that answers:
+//
+//   - GET /api/v2.0/health answers {"status":"healthy",...} without auth;
+//   - HEAD /api/v2.0/projects?project_name=X answers 200 or 404;
+//   - POST /api/v2.0/projects answers 201 (Location set), 409 when the
+//     project exists, 400 for a bad name or body;
+//   - every other /api/ call answers 404; API calls other than health
+//     without the right basic credentials answer 401 with Harbor's error
+//     body;
+//   - /v2/ is proxied to the registry given to NewFakeHarbor, except that
+//     writes (POST, PUT, PATCH, DELETE) into a project that does not exist
+//     answer 404 NOT_FOUND "project ... not found", as Harbor does.
+//
+// It is safe for concurrent use.
+type FakeHarbor struct {
+	user, password string
+	proxy          *httputil.ReverseProxy
+
+	mu       sync.Mutex
+	projects map[string]bool
+	calls    []FakeCall
+}
+
+// NewFakeHarbor returns a fake Harbor accepting user and password,
+// proxying /v2/ to the registry at registryURL through transport (nil:
+// http.DefaultTransport).
+func NewFakeHarbor(user, password, registryURL string, transport http.RoundTripper) (*FakeHarbor, error) {
+	target, err := url.Parse(registryURL)
+	if err != nil {
+		return nil, err
+	}
+	f := &FakeHarbor{user: user, password: password, projects: map[string]bool{}}
+	f.proxy = &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host // the registry builds upload URLs from it
+			r.SetXForwarded()
+		},
+		Transport: transport,
+	}
+	return f, nil
+}
+
+// AddProject makes project name exist, as if created earlier.
+func (f *FakeHarbor) AddProject(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.projects[name] = true
+}
+
+// Projects returns the projects that exist, sorted.
+func (f *FakeHarbor) Projects() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for p := range f.projects {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Calls returns the API calls received so far (not the /v2/ traffic).
+func (f *FakeHarbor) Calls() []FakeCall {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.calls)
+}
+
+// ServeHTTP implements http.Handler.
+func (f *FakeHarbor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case strings.HasPrefix(r.URL.Path, APIPrefix+"/"):
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		user := f.serveAPI(rec, r)
+		f.mu.Lock()
+		f.calls = append(f.calls, FakeCall{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Status: rec.status})
+		f.mu.Unlock()
+	case r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/"):
+		f.serveRegistry(w, r)
+	default:
+		fakeError(w, http.StatusNotFound, "NOT_FOUND", "not found")
+	}
+}
+
+// serveAPI answers one API call and returns the user that authenticated.
+func (f *FakeHarbor) serveAPI(w http.ResponseWriter, r *http.Request) string {
+	path := strings.TrimPrefix(r.URL.Path, APIPrefix)
+	if path == "/health" && r.Method == http.MethodGet {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"healthy","components":[{"name":"core","status":"healthy"},{"name":"registry","status":"healthy"}]}`)
+		return ""
+	}
+	user, ok := f.authenticated(r)
+	if !ok {
+		w.Header().Set("Www-Authenticate", `Basic realm="harbor"`)
+		fakeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "unauthorized")
+		return ""
+	}
+	switch {
+	case path == "/projects" && r.Method == http.MethodHead:
+		f.headProject(w, r.URL.Query().Get("project_name"))
+	case path == "/projects" && r.Method == http.MethodPost:
+		f.createProject(w, r)
+	default:
+		fakeError(w, http.StatusNotFound, "NOT_FOUND", "no such API in the fake: "+r.Method+" "+r.URL.Path)
+	}
+	return user
+}
+
+func (f *FakeHarbor) authenticated(r *http.Request) (string, bool) {
+	u, p, ok := r.BasicAuth()
+	if !ok || u != f.user || p != f.password {
+		return "", false
+	}
+	return u, true
+}
+
+func (f *FakeHarbor) headProject(w http.ResponseWriter, name string) {
+	f.mu.Lock()
+	ok := f.projects[name]
+	f.mu.Unlock()
+	if !ok {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		ProjectName  string            `json:"project_name"`
+		Metadata     map[string]string `json:"metadata"`
+		StorageLimit *int64            `json:"storage_limit"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&req); err != nil {
+		fakeError(w, http.StatusBadRequest, "BAD_REQUEST", "invalid JSON: "+err.Error())
+		return
+	}
+	if err := CheckProjectName(req.ProjectName); err != nil {
+		fakeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
+		return
+	}
+	if pub := req.Metadata["public"]; pub != "" && pub != "true" && pub != "false" {
+		fakeError(w, http.StatusBadRequest, "BAD_REQUEST", `metadata.public must be "true" or "false"`)
+		return
+	}
+	f.mu.Lock()
+	exists := f.projects[req.ProjectName]
+	f.projects[req.ProjectName] = true
+	n := len(f.projects)
+	f.mu.Unlock()
+	if exists {
+		fakeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("The project named %s already exists", req.ProjectName))
+		return
+	}
+	w.Header().Set("Location", fmt.Sprintf("%s/projects/%d", APIPrefix, n))
+	w.WriteHeader(http.StatusCreated)
+}
+
+// v2Repo matches /v2/<project>/<repo...>/(manifests|blobs|tags)/...
+var v2Repo = regexp.MustCompile(`^/v2/([^/]+)/.+/(manifests|blobs|tags)/`)
+
+func (f *FakeHarbor) serveRegistry(w http.ResponseWriter, r *http.Request) {
+	if m := v2Repo.FindStringSubmatch(r.URL.Path); m != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		f.mu.Lock()
+		ok := f.projects[m[1]]
+		f.mu.Unlock()
+		if !ok {
+			fakeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", m[1]))
+			return
+		}
+	}
+	f.proxy.ServeHTTP(w, r)
+}
+
+// fakeError writes Harbor's error body.
+func fakeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
