@@ -64,11 +64,17 @@ type issued struct {
 }
 
 // Open loads the CA kept in dir, creating dir (0700) and a new CA when none
-// exists yet. It refuses a directory whose ca.key is readable by others.
-// Open is idempotent: calling it again returns the same CA.
+// exists yet. It refuses a directory that group or others may write to, and
+// a ca.key that group or others may read. Open is idempotent: calling it
+// again returns the same CA.
 func Open(dir string) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("site CA: create state directory: %w", err)
+	}
+	if fi, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("site CA: %w", err)
+	} else if fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("site CA: state directory %s has mode %v: others could replace the CA; use a directory only its owner can write to (chmod 700 %s)", dir, fi.Mode().Perm(), dir)
 	}
 	unlock, err := lockDir(dir)
 	if err != nil {

@@ -57,6 +57,19 @@ func TestOpenRefusesAReadableKey(t *testing.T) {
 	}
 }
 
+func TestOpenRefusesAWritableDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir); err == nil {
+		t.Fatal("Open used a world-writable state directory")
+	}
+}
+
 func TestServerCertificate(t *testing.T) {
 	dir := t.TempDir()
 	ca, err := Open(dir)

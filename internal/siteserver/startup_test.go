@@ -40,12 +40,13 @@ func (r *recordingContent) Open(ctx context.Context, p string, off, n int64) (io
 // index.json and no blob, so its cost does not grow with the bundle.
 func TestStartupReadsOnlyTheIndex(t *testing.T) {
 	l := newLayout(t)
-	dc, err := NewDirContent(l.dir)
-	if err != nil {
-		t.Fatal(err)
+	for backend, content := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testStartup(t, l, content) })
 	}
-	defer dc.Close()
-	rec := &recordingContent{Content: dc}
+}
+
+func testStartup(t *testing.T, l *testLayout, content Content) {
+	rec := &recordingContent{Content: content}
 	srv, err := New(context.Background(), rec)
 	if err != nil {
 		t.Fatal(err)
