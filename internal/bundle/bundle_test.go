@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -320,5 +322,37 @@ func TestIndexMarshalIsCanonical(t *testing.T) {
 	}
 	if _, err := ParseIndex(bytes.Replace(b1, []byte(`"name"`), []byte(`"nmae"`), 1)); err == nil {
 		t.Error("ParseIndex accepted an unknown field")
+	}
+}
+
+// TestConcurrentReads reads every artifact from many goroutines at once
+// through one Reader (run with -race).
+func TestConcurrentReads(t *testing.T) {
+	entries, images := standardEntries()
+	r := openBytes(t, writeBundle(t, entries, images, nil))
+	errs := make(chan error, 8*len(entries))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		for _, e := range entries {
+			wg.Go(func() {
+				a, _ := r.Lookup(e.path)
+				off := int64(g) * a.Size / 8
+				rc, err := r.OpenRange(a, off, a.Size-off)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer rc.Close()
+				got, err := io.ReadAll(rc)
+				if err != nil || !bytes.Equal(got, e.data[off:]) {
+					errs <- fmt.Errorf("%s from %d: %v, content equal %v", e.path, off, err, bytes.Equal(got, e.data[off:]))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -42,14 +42,24 @@
 // damage to bundle.json and its signature before either is parsed; they
 // authenticate nothing — only the signature over bundle.json does.
 //
+// Seek table: facebook/zstd's seekable format without per-frame checksums
+// (every data frame carries zstd's XXH64 content checksum instead). Every
+// data frame is a single-segment frame with its content size and checksum.
+//
 // # Refinements over docs/ARCHITECTURE.md
 //
-//   - The pointer also records tarEnd and the sha256 of both index entries,
-//     so that a reader checks, at open time and without reading the bulk of
-//     the file, that the listed entries tile the tar stream exactly (no
-//     hidden entries, no overlaps, no gaps) and that the index is intact.
-//   - Directory entries, links and devices are never written and always
-//     refused.
+//   - The pointer also records tarEnd and the sha256 of bundle.json and of
+//     its signature, so that a reader checks at open time, without reading
+//     the bulk of the file, that the listed entries tile the tar stream
+//     exactly (no hidden entries, no overlaps, no gaps) and that the index
+//     bytes are intact before handing them to the signature check.
+//   - The pointer frame is listed in the seek table (decompressed size 0),
+//     so the seek table's compressed sizes add up to its own offset.
+//   - Directory entries, links, devices and modes other than 0644 are never
+//     written and always refused; GNU tar extensions and PAX records other
+//     than path and size are refused too.
+//   - A path may not be both a file and the parent directory of another
+//     entry, so that `tar -x` never fails half-way.
 package bundle
 
 import (
@@ -114,9 +124,6 @@ const (
 	KindChart    = "chart"
 	KindConfig   = "config"
 )
-
-// Kinds lists every artifact kind.
-var Kinds = []string{KindBlob, KindManifest, KindLayout, KindFile, KindRPM, KindRepodata, KindKey, KindChart, KindConfig}
 
 // Index is bundle.json: everything in the bundle, by digest.
 type Index struct {

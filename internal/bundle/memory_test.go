@@ -48,6 +48,9 @@ func writeRandom(tb testing.TB, out io.Writer, size int64, opts ...Option) {
 // GC runs often during the test (GOGC=20) so that the sampled heap is close
 // to the live heap.
 func TestWriteMemoryBounded(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("writes 600 MiB; skipped with -short and -race")
+	}
 	defer debug.SetGCPercent(debug.SetGCPercent(20))
 	const frameBuf, encoder = 4.3, 6.0 // MiB
 	for _, workers := range []int{1, 2, 4} {
