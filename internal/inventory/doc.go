@@ -36,8 +36,9 @@ Rules Load enforces: host names are hostnames and unique; host addresses
 are IP addresses, unique per port, and outside the pod and service CIDRs;
 the two CIDRs do not overlap; at least one host is a master, and several
 masters need apiserver.vip, which must be a free address (no host's, not the
-deploy node's, outside both CIDRs); exactly one host has the registry role;
-hostKey pins are "SHA256:..." fingerprints; key files exist (a missing one
+deploy node's, outside both CIDRs); at most one host has the registry
+role (with none, the deploy skips the Harbor phases and the hosts pull from
+the seed); hostKey pins are "SHA256:..." fingerprints; key files exist (a missing one
 is only a warning while an ssh-agent runs). Sudo defaults to on for users
 other than root.
 */

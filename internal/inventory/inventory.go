@@ -165,7 +165,8 @@ func (inv *Inventory) Host(name string) (Host, bool) {
 	return Host{}, false
 }
 
-// Registry returns the host with the registry role.
+// Registry returns the host with the registry role; ok is false when the
+// site has none (its hosts then pull from the seed on the deploy node).
 func (inv *Inventory) Registry() (Host, bool) {
 	regs := inv.HostsWithRole(RoleRegistry)
 	if len(regs) == 0 {

@@ -177,8 +177,6 @@ func TestValidationProblems(t *testing.T) {
 			field: "apiserver", msg: "3 masters need a virtual IP"},
 		{name: "no master", old: "roles: [master]", new: "roles: [worker]", all: true, at: "hosts:", field: "hosts",
 			msg: "no host has the master role"},
-		{name: "no registry", old: "roles: [worker, registry]", new: "roles: [worker]", at: "hosts:", field: "hosts",
-			msg: "no host has the registry role"},
 		{name: "two registries", old: "roles: [master]", new: "roles: [master, registry]", at: "hosts:", field: "hosts",
 			msg: "2 hosts have the registry role"},
 		{name: "unknown role", old: "[worker, registry]", new: "[worker, registry, etcd]", at: "etcd",

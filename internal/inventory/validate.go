@@ -202,10 +202,9 @@ func (v *validator) roles() {
 			Message: fmt.Sprintf("%d masters: etcd tolerates no more failures than with %d", len(masters), len(masters)-1),
 			Fix:     "use an odd number of masters"})
 	}
-	switch regs := v.inv.HostsWithRole(RoleRegistry); {
-	case len(v.inv.Hosts) > 0 && len(regs) == 0:
-		v.add("hosts", "add registry to the roles of the host that runs Harbor", "no host has the registry role")
-	case len(regs) > 1:
+	// No registry host is allowed: the deploy then skips the Harbor phases
+	// and the hosts pull from the seed on the deploy node.
+	if regs := v.inv.HostsWithRole(RoleRegistry); len(regs) > 1 {
 		v.add("hosts", "keep the registry role on one host", "%d hosts have the registry role; Harbor runs on one", len(regs))
 	}
 }
