@@ -36,6 +36,8 @@ func (e *SignatureError) Error() string {
 // OpenPGP signature at all.
 var ErrUnsigned = errors.New("package is not signed")
 
+var errUnknownKey = errors.New("signed by an unknown key")
+
 // LoadKeys reads OpenPGP public keys (armored or binary) from files.
 func LoadKeys(paths ...string) (openpgp.EntityList, error) {
 	var all openpgp.EntityList
@@ -150,12 +152,21 @@ func (v *sigVerifier) start(rf *rpmFile) error {
 	return nil
 }
 
+// check verifies one signature packet over signed: version 3 packets with
+// verifyV3, later versions with go-crypto.
 func (v *sigVerifier) check(signed io.Reader, sig []byte) error {
-	_, _, err := openpgp.VerifyDetachedSignature(v.keys, signed, bytes.NewReader(sig), nil)
+	var err error
+	if s3, perr := parseSigV3(sig); perr == nil {
+		err = verifyV3(v.keys, signed, s3)
+	} else if errors.Is(perr, errNotV3) {
+		_, _, err = openpgp.VerifyDetachedSignature(v.keys, signed, bytes.NewReader(sig), nil)
+	} else {
+		err = perr
+	}
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+	case errors.Is(err, pgperrors.ErrUnknownIssuer) || errors.Is(err, errUnknownKey):
 		return &SignatureError{Package: v.what, Reason: "signed by a key the repository does not trust (" + err.Error() + ")"}
 	default:
 		return &SignatureError{Package: v.what, Reason: "bad signature: " + err.Error()}
