@@ -356,3 +356,19 @@ func TestConcurrentReads(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestEmptyBundle(t *testing.T) {
+	for _, sig := range [][]byte{nil, []byte("s")} {
+		file := writeBundle(t, nil, nil, sig)
+		r := openBytes(t, file)
+		if len(r.Index().Artifacts) != 0 || (r.Signature() == nil) != (sig == nil) {
+			t.Fatalf("index %+v, signature %q", r.Index(), r.Signature())
+		}
+		if err := r.Verify(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Scan(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -83,7 +83,7 @@ func appendSeekTable(dst []byte, entries []tableEntry) []byte {
 // the size of one seek-table entry.
 func parseFooter(footer []byte) (frames int64, esize int64, err error) {
 	if binary.LittleEndian.Uint32(footer[5:]) != FooterMagic {
-		return 0, 0, corruptf("no seek table at the end of the file (footer magic %#08x)", binary.LittleEndian.Uint32(footer[5:]))
+		return 0, 0, corruptf("no seek table at the end of the file (footer %#08x): not a seekable zstd file, or truncated, or with data appended", binary.LittleEndian.Uint32(footer[5:]))
 	}
 	desc := footer[4]
 	if desc&reservedBits != 0 {
