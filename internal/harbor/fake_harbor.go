@@ -10,6 +10,8 @@ package harbor
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -69,6 +71,8 @@ func NewFakeHarbor(user, password, registryURL string, transport http.RoundTripp
 			r.SetXForwarded()
 		},
 		Transport: transport,
+		// A client that goes away mid-request is normal in tests.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	return f, nil
 }

@@ -223,7 +223,7 @@ func (p *pusher) isComplete(ctx context.Context, u unit) (bool, error) {
 		return false, err
 	}
 	tag, isTag := u.ref.(name.Tag)
-	if !isTag {
+	if !isTag || (!ok && !u.desc.MediaType.IsIndex()) {
 		return ok, nil
 	}
 	d, err := p.head.Head(ctx, tag)
