@@ -367,7 +367,8 @@ func (r *Reader) place(path string, off, size int64) (placed, error) {
 	return placed{start: start, data: off, size: size, path: path}, nil
 }
 
-// Close closes the Reader and, when opened with Open, the file.
+// Close closes the Reader and, when opened with Open, the file. Call it
+// after every reader returned by Open and OpenRange is done.
 func (r *Reader) Close() error {
 	r.sr.Close()
 	if r.closer != nil {
