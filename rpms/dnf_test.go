@@ -34,7 +34,11 @@ func TestDNFInstallsClosure(t *testing.T) {
 		t.Fatal(err)
 	}
 	repoDir := filepath.Join(t.TempDir(), "repo")
-	pkgs := layoutRepo(t, store, repoDir, fetched)
+	layoutRepo(t, store, repoDir, fetched)
+	pkgs, err := RepoPackages(store, fetched)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := WriteRepodata(repoDir, pkgs, RepodataOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -99,14 +103,13 @@ func dnfInstall(t *testing.T, root, repoDir, key string, pkgs []string) (string,
 	return string(out), err
 }
 
-// layoutRepo copies the fetched packages from the cache to dir/Packages and
-// reads their headers, as the bundle writer does.
-func layoutRepo(t *testing.T, store *cas.Store, dir string, fetched []Fetched) []*Package {
+// layoutRepo copies the fetched packages from the cache to dir/Packages, as
+// the bundle writer lays out repos/<id>/.
+func layoutRepo(t *testing.T, store *cas.Store, dir string, fetched []Fetched) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Join(dir, "Packages"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var pkgs []*Package
 	for _, f := range fetched {
 		rc, _, err := store.Open(f.Digest)
 		if err != nil {
@@ -117,14 +120,11 @@ func layoutRepo(t *testing.T, store *cas.Store, dir string, fetched []Fetched) [
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := ReadPackage(io.TeeReader(rc, out), f.NEVRA())
+		_, err = io.Copy(out, rc)
 		rc.Close()
 		out.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Location = "Packages/" + f.FileName()
-		pkgs = append(pkgs, p)
 	}
-	return pkgs
 }
