@@ -1,0 +1,5 @@
+//go:build !race
+
+package siteserver
+
+const raceEnabled = false
