@@ -2,7 +2,7 @@
 // as independent zstd frames in zstd's seekable format, carrying an OCI image
 // layout, yum repositories, charts and files, indexed by bundle.json.
 //
-// This file holds the whole format; docs/ARCHITECTURE.md "The bundle file"
+// format.go holds the whole format; docs/ARCHITECTURE.md "The bundle file"
 // describes it in prose.
 //
 // # Layout
