@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -38,8 +40,9 @@ type DownloadOptions struct {
 // The cache is keyed by sha256. For a repository whose metadata uses
 // another checksum (sha1, sha512), the file is downloaded to a temporary
 // file while both that checksum and sha256 are computed, checked against
-// the metadata, and then stored under its sha256; such packages are
-// downloaded on every run. Every failing package is reported, joined.
+// the metadata, and then stored under its sha256; the pairing is remembered
+// in <cache>/rpm-checksums/<type>/<hex> so the next run finds the package in
+// the cache. Every failing package is reported, joined.
 func Download(ctx context.Context, f *Fetcher, store *cas.Store, repos []*RepoData, set []Resolved, opts DownloadOptions) ([]Fetched, error) {
 	n := opts.Parallel
 	if n <= 0 {
@@ -121,6 +124,12 @@ func fetchOther(ctx context.Context, f *Fetcher, store *cas.Store, u, what strin
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
+	alias := filepath.Join(store.Dir(), "rpm-checksums", p.Checksum.Type, p.Checksum.Value)
+	if d, err := os.ReadFile(alias); err == nil {
+		if _, ok := store.Has(string(d)); ok {
+			return string(d), nil
+		}
+	}
 	rc, err := f.Open(ctx, u)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
@@ -143,7 +152,21 @@ func fetchOther(ctx context.Context, f *Fetcher, store *cas.Store, u, what strin
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
-	return digest, store.Put(what, digest, -1, tmp)
+	if err := store.Put(what, digest, -1, tmp); err != nil {
+		return "", err
+	}
+	rememberAlias(alias, digest)
+	return digest, nil
+}
+
+// rememberAlias records which sha256 a non-sha256 checksum maps to. It is
+// only a hint: failures are ignored, and the signature and NEVRA of a
+// package found through it are checked as for any other.
+func rememberAlias(path, digest string) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return
+	}
+	_ = writeFileAtomic(path, strings.NewReader(digest))
 }
 
 // checkStored verifies the cached package's signatures and header.

@@ -143,3 +143,31 @@ func TestAddLocal(t *testing.T) {
 		}
 	}
 }
+
+func TestDownloadSHA1RepoUsesCacheAgain(t *testing.T) {
+	repos := loadFixtureRepos(t, serveFixture(t, fixtureDir))
+	set, err := Resolve(context.Background(), repos, []string{"libver"}, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set[0].Checksum.Type != "sha1" {
+		t.Fatalf("libver comes with a %s checksum, want sha1 from updates", set[0].Checksum.Type)
+	}
+	store, err := cas.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// With the repositories gone, the second run must be served by the cache.
+	gone := []*RepoData{{Repo: repos[0].Repo}, {Repo: Repo{ID: "updates", BaseURL: "http://127.0.0.1:1/", Keys: repos[1].Repo.Keys}}}
+	second, err := Download(context.Background(), &Fetcher{}, store, gone, set, DownloadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0].Digest != second[0].Digest {
+		t.Errorf("digests differ: %s, %s", first[0].Digest, second[0].Digest)
+	}
+}
