@@ -5,6 +5,7 @@ package testsite
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -287,7 +288,9 @@ func dashImage(t *testing.T, s *Site, host, ref string) []byte {
 	t.Helper()
 	layerTar := mustExec(t, s, host, "sh", "-c",
 		`tar -ch -C / usr/bin/dash $(ldd /usr/bin/dash | grep -o '/[^ ]*' | sed 's|^/||') 2>/dev/null`)
-	layer, err := tarball.LayerFromReader(strings.NewReader(layerTar))
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(layerTar)), nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

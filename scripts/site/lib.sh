@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this file
 # Functions shared by the test-site scripts (build-image.sh, up.sh, down.sh).
 # Sourced, never run. Everything here is read-only except where named.
 
@@ -97,6 +98,22 @@ site::hash() {
 # sorted, so the cache key does not depend on comments or order.
 site::packages() {
   sed -e 's/#.*//' -e 's/[[:space:]]//g' "$SITE_DIR/packages.txt" | grep -v '^$' | sort -u
+}
+
+site::ip2int() {
+  local IFS=. a b c d
+  read -r a b c d <<<"$1"
+  echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+
+# site::overlaps A[/N] B[/M]: true if the two IPv4 networks share an address.
+site::overlaps() {
+  local a=${1%/*} n=${1#*/} b=${2%/*} m=${2#*/}
+  [ "$n" = "$1" ] && n=32
+  [ "$m" = "$2" ] && m=32
+  local p=$((n < m ? n : m))
+  local mask=$(((0xffffffff << (32 - p)) & 0xffffffff))
+  [ $(($(site::ip2int "$a") & mask)) -eq $(($(site::ip2int "$b") & mask)) ]
 }
 
 # site::validate_name NAME fails unless NAME can name containers and networks.

@@ -60,27 +60,11 @@ mount_spec() {
 
 # ---- subnet -----------------------------------------------------------------
 
-ip2int() {
-  local IFS=. a b c d
-  read -r a b c d <<<"$1"
-  echo $(((a << 24) | (b << 16) | (c << 8) | d))
-}
-
-# overlaps A/N B/M: true if the two IPv4 networks share an address.
-overlaps() {
-  local a=${1%/*} n=${1#*/} b=${2%/*} m=${2#*/}
-  [ "$n" = "$1" ] && n=32
-  [ "$m" = "$2" ] && m=32
-  local p=$((n < m ? n : m))
-  local mask=$(((0xffffffff << (32 - p)) & 0xffffffff))
-  [ $(($(ip2int "$a") & mask)) -eq $(($(ip2int "$b") & mask)) ]
-}
-
 # clashes_with_machine SUBNET: true if a route of the machine covers SUBNET.
 clashes_with_machine() {
   local dst
   for dst in $(ip -4 route show table all 2>/dev/null | awk '$1 ~ /^[0-9]/ {print $1}'); do
-    overlaps "$1" "$dst" && return 0
+    site::overlaps "$1" "$dst" && return 0
   done
   return 1
 }
@@ -198,14 +182,20 @@ run_host() {
   docker run "${args[@]}" "$image" >/dev/null
 }
 
+# start_site: create the network, then start the hosts in parallel.
 start_site() {
-  local h host role octet
+  local h host role octet pids=() pid failed=0
   create_network
   subnet=$(network_subnet)
   for h in "${SITE_HOSTS[@]}"; do
     read -r host role octet <<<"$h"
-    run_host "$host" "$role" "$(host_ip "$octet")"
+    run_host "$host" "$role" "$(host_ip "$octet")" &
+    pids+=($!)
   done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || failed=1
+  done
+  [ $failed = 0 ] || site::die "could not start the hosts of site $name (docker run failed; see above)"
 }
 
 host_ip() { echo "${subnet%.*/*}.$1"; }
