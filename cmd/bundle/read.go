@@ -142,8 +142,15 @@ entry's sha256 is checked as it streams: on a mismatch cat exits non-zero
 				return err
 			}
 			defer r.Close()
-			if args[1] == bundle.IndexName {
+			switch args[1] {
+			case bundle.IndexName:
 				_, err := cmd.OutOrStdout().Write(r.IndexBytes())
+				return err
+			case bundle.SignatureName:
+				if r.Signature() == nil {
+					return fmt.Errorf("%s is unsigned: it has no %s", args[0], bundle.SignatureName)
+				}
+				_, err := cmd.OutOrStdout().Write(r.Signature())
 				return err
 			}
 			a, ok := r.Lookup(args[1])
