@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 )
 
 // rpmFile is an RPM whose lead and headers have been read; the payload has
@@ -89,8 +90,22 @@ func ReadPackageFile(path string) (*Package, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return ReadPackage(bufio.NewReaderSize(f, 64<<10), filepath.Base(path))
+	br := readerPool.Get().(*bufio.Reader)
+	defer readerPool.Put(br)
+	br.Reset(f)
+	defer br.Reset(nil)
+	return ReadPackage(br, filepath.Base(path))
 }
+
+// Pools that keep reading many small packages (repodata for a directory)
+// from allocating a buffer per package.
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+	copyPool   = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+)
+
+// onlyReader hides WriterTo/ReaderFrom so io.CopyBuffer uses its buffer.
+type onlyReader struct{ io.Reader }
 
 func readPackage(r io.Reader, what string, v *sigVerifier) (*Package, error) {
 	whole := sha256.New()
@@ -113,7 +128,9 @@ func readPackage(r io.Reader, what string, v *sigVerifier) (*Package, error) {
 		defer v.abort(errStopped)
 		sinks = append(sinks, v)
 	}
-	n, err := io.Copy(io.MultiWriter(sinks...), r)
+	buf := copyPool.Get().(*[]byte)
+	defer copyPool.Put(buf)
+	n, err := io.CopyBuffer(io.MultiWriter(sinks...), onlyReader{r}, *buf)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading payload: %w", what, err)
 	}
