@@ -48,7 +48,6 @@ type options struct {
 	harbor              HarborMode
 	publicProjects      bool
 	log                 *slog.Logger
-	progress            *progress.Reporter
 	progressOut         io.Writer
 	progressMode        progress.Mode
 }

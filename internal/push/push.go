@@ -268,7 +268,11 @@ func (p *pusher) exists(ctx context.Context, ref name.Reference) (bool, error) {
 	if isNotFound(err) {
 		return false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	p.c.manifestsFound.Add(1)
+	return true, nil
 }
 
 func isNotFound(err error) bool {

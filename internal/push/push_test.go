@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"net/http"
 	"slices"
@@ -15,7 +14,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -155,11 +153,20 @@ func TestPushIntoTLSRegistryWithAuth(t *testing.T) {
 	want := expect(t, r, units)
 	ctx := context.Background()
 
-	rep, err := Push(ctx, r, s.reg.Addr(), s.opts()...)
+	rec := newRecorder(s)
+	rep, err := Push(ctx, r, s.reg.Addr(), s.opts(WithTransport(rec))...)
 	if err != nil {
 		t.Fatalf("push: %v\n%+v", err, rep)
 	}
 	checkArrived(t, s, r, units, rep)
+	if rep.Harbor {
+		t.Error("docker-registry was taken for Harbor")
+	}
+	shared := sharedLayer(t, r, units, "library/app", "library/db")
+	if rec.uploads[shared] != 1 || rec.mounts[shared] != 1 {
+		t.Errorf("layer %s shared by library/app and library/db: uploaded %d times, mounted %d times; want once each",
+			shared, rec.uploads[shared], rec.mounts[shared])
+	}
 	if rep.Images != len(units) || rep.ImagesPushed != len(units) || rep.ImagesFailed != 0 {
 		t.Errorf("images: %d total, %d pushed, %d failed; want %d pushed", rep.Images, rep.ImagesPushed, rep.ImagesFailed, len(units))
 	}
@@ -200,6 +207,72 @@ func TestPushIntoTLSRegistryWithAuth(t *testing.T) {
 			t.Errorf("JSON report lacks %q: %s", k, js.String())
 		}
 	}
+}
+
+// recorder counts, per digest, completed uploads and mounts.
+type recorder struct {
+	next            http.RoundTripper
+	mu              sync.Mutex
+	uploads, mounts map[string]int
+}
+
+func newRecorder(s *site) *recorder {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: s.roots}
+	return &recorder{next: tr, uploads: map[string]int{}, mounts: map[string]int{}}
+}
+
+func (x *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := x.next.RoundTrip(req)
+	if err != nil || !strings.Contains(req.URL.Path, "/blobs/uploads/") {
+		return resp, err
+	}
+	q := req.URL.Query()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case req.Method == http.MethodPut && resp.StatusCode == http.StatusCreated:
+		x.uploads[q.Get("digest")]++
+	case req.Method == http.MethodPost && q.Get("mount") != "" && resp.StatusCode == http.StatusCreated:
+		x.mounts[q.Get("mount")]++
+	}
+	return resp, err
+}
+
+// sharedLayer returns the layer the images of repositories a and b (their
+// names end so) have in common.
+func sharedLayer(t *testing.T, r *bundle.Reader, units []unit, a, b string) string {
+	t.Helper()
+	layers := func(suffix string) map[string]bool {
+		for _, u := range units {
+			if !strings.HasSuffix(u.ref.Context().RepositoryStr(), suffix) || u.late() {
+				continue
+			}
+			raw, err := readManifest(r, u.desc.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pm, err := parseManifest(raw, u.desc.MediaType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string]bool{}
+			for _, l := range pm.blobs[1:] {
+				out[l.Digest.String()] = true
+			}
+			return out
+		}
+		t.Fatalf("no image in %s", suffix)
+		return nil
+	}
+	la, lb := layers(a), layers(b)
+	for d := range la {
+		if lb[d] {
+			return d
+		}
+	}
+	t.Fatalf("%s and %s share no layer", a, b)
+	return ""
 }
 
 func mapsEqual(a, b map[string]string) bool {
@@ -322,7 +395,3 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 		}
 	}
 }
-
-var _ = errors.Is
-var _ sync.Mutex
-var _ = time.Second

@@ -22,7 +22,7 @@ type Report struct {
 	ImagesFailed  int `json:"imagesFailed"`
 	// Manifests counts manifests and indexes written (PUT accepted).
 	Manifests int64 `json:"manifests"`
-	// ManifestsPresent counts manifests found already present (HEAD 200).
+	// ManifestsPresent counts manifests found already present by digest.
 	ManifestsPresent int64 `json:"manifestsPresent"`
 	// BlobsUploaded counts uploads the registry completed (PUT 201), and
 	// BytesUploaded the bytes of the upload requests it accepted.

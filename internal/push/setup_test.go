@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -25,7 +24,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -326,7 +324,8 @@ func startSite(t *testing.T) *site {
 }
 
 func (s *site) opts(extra ...Option) []Option {
-	return append([]Option{WithCAFile(s.caFile), WithBasicAuth(testUser, testPass), WithHarbor(HarborOff)}, extra...)
+	// HarborAuto: docker-registry must be recognised as not Harbor.
+	return append([]Option{WithCAFile(s.caFile), WithBasicAuth(testUser, testPass)}, extra...)
 }
 
 // remoteOpts are the options of an independent client checking the site.
@@ -378,6 +377,3 @@ func makeCerts(t *testing.T) (caPEM, certPEM, keyPEM []byte) {
 		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
 }
-
-var _ = io.Discard
-var _ = empty.Image
