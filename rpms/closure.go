@@ -69,7 +69,9 @@ type ResolveOptions struct {
 // far and rpmBase; "with"/"without" follow their left operand. Conflicts
 // and obsoletes are not considered, and weak dependencies are not followed.
 //
-// Packages in opts.Base are not bundled but satisfy requirements. When
+// Packages in opts.Base are not bundled but satisfy requirements (see
+// BaseSet); a package requested by name is bundled even when it is in
+// opts.Base. When
 // anything cannot be satisfied, Resolve returns a *ClosureError listing
 // every problem with its chain, e.g.
 //

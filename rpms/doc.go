@@ -35,4 +35,22 @@
 // (RPMTAG_PAYLOADDIGEST) that matches the payload. A header-only signature on
 // a package whose header has no payload digest covers nothing of the payload
 // and is refused.
+//
+// Version 3 signature packets, which rpm on EL7 makes and CentOS 7's own
+// packages carry, are verified by this package (sigv3.go); later versions by
+// go-crypto. Hash algorithms weaker than sha224 are refused.
+//
+// # Local RPM files
+//
+// A component's rpmFiles are checked like repository packages (AddLocal):
+// the caller passes the keys to check against, which should be the
+// component's own gpgkey when it names one, and otherwise the keys of all the
+// stack's repositories. A local file that no trusted key signed is refused
+// unless it is explicitly marked insecure.
+//
+// # Concurrency
+//
+// RepoData is read-only once LoadRepo returns: Resolve, FindFiles and
+// Download may use the same RepoData from several goroutines. The content
+// cache (internal/cas) is safe for concurrent use.
 package rpms
