@@ -1,0 +1,117 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/plan"
+)
+
+// Paths of containerd's configuration on a host.
+const (
+	ContainerdConfig   = "/etc/containerd/config.toml"
+	ContainerdCertsDir = "/etc/containerd/certs.d"
+)
+
+// DefaultSandboxImage is the pause image containerd's CRI uses when the
+// bundle carries no registry.k8s.io/pause image.
+const DefaultSandboxImage = "registry.k8s.io/pause:3.9"
+
+// SourceRegistries returns the registries the bundle's images come from
+// (the first part of each canonical name: "docker.io", "quay.io",
+// "registry.factory.example"), sorted.
+func SourceRegistries(idx *bundle.Index) []string {
+	set := map[string]bool{}
+	for _, img := range idx.Images {
+		if reg, _, ok := strings.Cut(img.Name, "/"); ok && reg != "" {
+			set[reg] = true
+		}
+	}
+	var out []string
+	for r := range set {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// sandboxImage is the bundle's pause image, else DefaultSandboxImage.
+func sandboxImage(idx *bundle.Index) string {
+	for _, img := range idx.Images {
+		if strings.HasPrefix(img.Name, "registry.k8s.io/pause:") {
+			return img.Name
+		}
+	}
+	return DefaultSandboxImage
+}
+
+// upstream is the URL containerd would use for a registry without mirrors.
+func upstream(registry string) string {
+	if registry == "docker.io" {
+		return "https://registry-1.docker.io"
+	}
+	return "https://" + registry
+}
+
+// RenderHostsToml is certs.d/<registry>/hosts.toml: pulls of registry's
+// images go to mirror (the site registry, https://HOST[:PORT]), trusting
+// only the CA file caPath. The original registry stays the server of record,
+// so image names and digests are unchanged; an offline site never reaches it.
+func RenderHostsToml(registry, mirror, caPath string) string {
+	return fmt.Sprintf(`# Written by deploy: %s is pulled through the site registry.
+server = %q
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+  ca = %q
+`, registry, upstream(registry), mirror, caPath)
+}
+
+// RenderContainerdConfig is config.toml (version 2): the CRI plugin with
+// runc and systemd cgroups, the sandbox image, and registry hosts read from
+// ContainerdCertsDir.
+func RenderContainerdConfig(sandbox string) string {
+	return fmt.Sprintf(`# Written by deploy.
+version = 2
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = %q
+
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    runtime_type = "io.containerd.runc.v2"
+
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+      SystemdCgroup = true
+
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = %q
+`, sandbox, ContainerdCertsDir)
+}
+
+// containerd writes config.toml and one hosts.toml per source registry of
+// the bundle, mirroring to the site server (the site registry until Harbor
+// takes over), restarts containerd and waits until it answers. Idempotent.
+func (d *Deployment) containerd(ctx context.Context, h *remote) error {
+	if err := h.put(ctx, ContainerdConfig, []byte(RenderContainerdConfig(sandboxImage(d.index))), 0o644); err != nil {
+		return err
+	}
+	regs := SourceRegistries(d.index)
+	for _, reg := range regs {
+		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
+		if err := h.put(ctx, file, []byte(RenderHostsToml(reg, d.seedURL(), hostCA)), 0o644); err != nil {
+			return err
+		}
+	}
+	if err := h.sh(ctx, "systemctl enable containerd && systemctl restart containerd"); err != nil {
+		return err
+	}
+	if err := h.sh(ctx, "for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; ctr version"); err != nil {
+		return fmt.Errorf("containerd does not answer after restart: %w", err)
+	}
+	plan.Logf(ctx, "containerd mirrors %d registr(ies) to %s: %s", len(regs), d.seedURL(), strings.Join(regs, " "))
+	return nil
+}

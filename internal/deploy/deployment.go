@@ -1,0 +1,239 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
+	"github.com/factory-appliance/appliance/internal/trust"
+)
+
+// DefaultSeedPort is the port the site server listens on, on the deploy
+// node's inventory address.
+const DefaultSeedPort = 5443
+
+// SeedHostname is the name every host's /etc/hosts gives the deploy node,
+// where the site server runs.
+const SeedHostname = "seed.appliance.internal"
+
+// DefaultAttempts is how many times a host phase is tried before it fails.
+const DefaultAttempts = 3
+
+// Config is what a deployment needs. The zero values of the optional fields
+// give the defaults listed.
+type Config struct {
+	// BundlePath is the bundle file to deploy.
+	BundlePath string
+	// KeyPath is the cosign public key bundle.json must be signed with
+	// (default: the inventory's bundleKey). InsecureSkipVerify deploys
+	// without checking the signature, after a loud warning; digests are
+	// still checked.
+	KeyPath            string
+	InsecureSkipVerify bool
+
+	// Inventory is the site.
+	Inventory *inventory.Inventory
+	// StateDir holds the journal, the host logs and the site CA.
+	StateDir string
+
+	// SeedPort is the site server's port (default DefaultSeedPort).
+	SeedPort int
+
+	// AcceptNewHostKeys records unknown host keys in known_hosts on first
+	// contact instead of refusing them.
+	AcceptNewHostKeys bool
+	// SudoPassword is given to sudo on hosts whose user is not root. It is
+	// registered with the Redactor.
+	SudoPassword string
+	// DialTimeout, DialAttempts and CommandTimeout tune SSH (sshx.Config
+	// defaults when zero).
+	DialTimeout    time.Duration
+	DialAttempts   int
+	CommandTimeout time.Duration
+
+	// Attempts is how many times a host phase is tried (default
+	// DefaultAttempts).
+	Attempts int
+	// Parallelism caps the hosts worked on at once per phase (default
+	// plan.DefaultParallelism).
+	Parallelism int
+
+	// TestSiteHosts accepts the project's test-site hosts (see the package
+	// documentation). Never set it for a real site.
+	TestSiteHosts bool
+
+	// Redactor masks secrets everywhere (default: a new one).
+	Redactor *sshx.Redactor
+	// Out receives progress; Warn receives warnings (default: discarded).
+	Out  io.Writer
+	Warn io.Writer
+}
+
+// Deployment is one deployment of a bundle onto a site. Its methods are not
+// safe for concurrent use, except what the phases themselves call.
+type Deployment struct {
+	cfg    Config
+	inv    *inventory.Inventory
+	red    *sshx.Redactor
+	bundle *bundle.Reader
+	index  *bundle.Index
+	seed   *seed
+
+	hosts   []inventory.Host // every host, in inventory order
+	nodes   []inventory.Host // masters and workers: containerd
+	masters []inventory.Host
+
+	connMu sync.Mutex
+	conns  map[string]*sshx.Client
+	logs   []*os.File
+}
+
+// Open checks the configuration and opens the bundle, verifying its
+// signature before anything else reads it (see trust.OpenVerified). It
+// touches no host and starts nothing. Close releases the bundle and every
+// SSH connection.
+func Open(cfg Config) (*Deployment, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, conns: map[string]*sshx.Client{}}
+	d.red.Add(cfg.SudoPassword)
+	r, err := trust.OpenVerified(cfg.BundlePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn)
+	if err != nil {
+		return nil, err
+	}
+	d.bundle, d.index = r, r.Index()
+	d.hosts = d.inv.Hosts
+	for _, h := range d.hosts {
+		if h.HasRole(inventory.RoleMaster) || h.HasRole(inventory.RoleWorker) {
+			d.nodes = append(d.nodes, h)
+		}
+	}
+	d.masters = d.inv.HostsWithRole(inventory.RoleMaster)
+	return d, nil
+}
+
+func (c *Config) check() error {
+	switch {
+	case c.Inventory == nil:
+		return errors.New("deploy: no inventory; give -i inventory.yaml")
+	case c.BundlePath == "":
+		return errors.New("deploy: no bundle; give --bundle FILE")
+	case c.StateDir == "":
+		return errors.New("deploy: no state directory; give --state-dir DIR")
+	case c.Inventory.DeployNode.Address == "":
+		return fmt.Errorf("inventory %s: deployNode.address is not set; set it to the deploy node's address on the site network, which hosts reach the site server at", c.Inventory.Path)
+	}
+	if c.KeyPath == "" && !c.InsecureSkipVerify {
+		c.KeyPath = c.Inventory.BundleKey
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.SeedPort == 0 {
+		c.SeedPort = DefaultSeedPort
+	}
+	if c.Attempts == 0 {
+		c.Attempts = DefaultAttempts
+	}
+	if c.Redactor == nil {
+		c.Redactor = sshx.NewRedactor()
+	}
+	if c.Out == nil {
+		c.Out = io.Discard
+	}
+	if c.Warn == nil {
+		c.Warn = io.Discard
+	}
+}
+
+// Close stops the site server (if Start ran), closes every SSH connection
+// and the bundle.
+func (d *Deployment) Close() error {
+	var errs []error
+	if d.seed != nil {
+		errs = append(errs, d.seed.stop())
+	}
+	d.connMu.Lock()
+	for _, c := range d.conns {
+		errs = append(errs, c.Close())
+	}
+	d.conns = map[string]*sshx.Client{}
+	for _, f := range d.logs {
+		errs = append(errs, f.Close())
+	}
+	d.logs = nil
+	d.connMu.Unlock()
+	errs = append(errs, d.bundle.Close())
+	return errors.Join(errs...)
+}
+
+// Index returns the bundle's verified index.
+func (d *Deployment) Index() *bundle.Index { return d.index }
+
+// SeedAddr is host:port of the site server, as hosts reach it.
+func (d *Deployment) SeedAddr() string {
+	return net.JoinHostPort(d.inv.DeployNode.Address, strconv.Itoa(d.cfg.SeedPort))
+}
+
+// seedURL is the site server's base URL, without a trailing slash.
+func (d *Deployment) seedURL() string { return "https://" + d.SeedAddr() }
+
+// Phases is the whole deployment, in order. Each top-level phase starts once
+// the one before it has completed on every host.
+func (d *Deployment) Phases() []*plan.Phase {
+	return present(
+		d.verifyPhase(), // /verify: the bundle's digests (deploy node)
+		d.seedPhase(),   // /seed: the site server answers (deploy node)
+		plan.ForEach("/preflight", "Check every host before changing any", d.hosts, d.hostPhase("/preflight", "Preflight checks", d.preflight)),
+		d.uniquePhase(), // /unique: no two hosts are clones
+		plan.ForEach("/repos", "Point yum at the site server", d.hosts, d.hostPhase("/repos", "Site CA and yum repos", d.repos)),
+		plan.ForEach("/packages", "Install each role's packages", d.hosts, d.hostPhase("/packages", "Install packages", d.packages)),
+		plan.ForEach("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, d.hostPhase("/system", "System settings", d.system)),
+		forEach("/containerd", "containerd with registry mirrors", d.nodes, d.hostPhase("/containerd", "Configure containerd", d.containerd)),
+		forEach("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), d.hostPhase("/ha", "keepalived and haproxy", d.ha)),
+	)
+}
+
+// forEach is plan.ForEach, or nil when there are no items (a site with one
+// master has no /ha phase).
+func forEach(id, title string, hosts []inventory.Host, child func(inventory.Host) *plan.Phase) *plan.Phase {
+	if len(hosts) == 0 {
+		return nil
+	}
+	return plan.ForEach(id, title, hosts, child)
+}
+
+// present returns the phases that are not nil, in order.
+func present(phases ...*plan.Phase) []*plan.Phase {
+	out := phases[:0]
+	for _, p := range phases {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Plan validates Phases into a plan.
+func (d *Deployment) Plan() (*plan.Plan, error) { return plan.New(d.Phases()...) }
+
+// haHosts are the masters when the site has a VIP (several masters), else
+// none: one master needs no load balancer.
+func (d *Deployment) haHosts() []inventory.Host {
+	if d.inv.APIServer.VIP == "" {
+		return nil
+	}
+	return d.masters
+}

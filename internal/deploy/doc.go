@@ -1,0 +1,41 @@
+// Package deploy is the deployment itself: the ordered list of phases that
+// verify a bundle, serve it from the deploy node, and prepare every host of
+// the site over SSH (preflight, yum repos, packages, system settings,
+// containerd with registry mirrors, and keepalived plus haproxy on the
+// masters).
+//
+// Deployment.Phases is the table of contents: read it to see the whole
+// deployment in order. Each host phase is one function run against an
+// sshx.Runner, so the same code path runs for real over SSH and, against an
+// sshx.Recorder, lists the exact commands for --dry-run.
+//
+// Contracts:
+//   - Nothing touches a host before the bundle's signature has checked out
+//     (Open refuses an unsigned bundle unless InsecureSkipVerify, which
+//     warns) and its digests have been verified (the /verify phase, the
+//     first in the plan).
+//   - Every host phase is idempotent: it may be re-run from the top after it
+//     half-finished (the deployer was killed, or the host dropped).
+//   - The site server is a process-lifetime service, not a journaled step:
+//     Start runs it for as long as the deployer runs, on every run including
+//     --resume; the /seed phase only checks that it answers.
+//   - Secrets (the sudo password, anything added to the Redactor) never reach
+//     the console, the host logs or the journal.
+//
+// # Roles and packages
+//
+// Which packages a host gets is decided by its roles (see RolePackages): the
+// bundle may say so itself with index annotations
+// "appliance.packages/<role>" (a space-separated list of package names, for
+// every role it names), and otherwise the fixed mapping DefaultRolePackages
+// applies. Either way every package named must be in the bundle's repos.
+//
+// # Test-site hosts
+//
+// The project's test site runs Debian containers standing in for EL 8 hosts
+// (scripts/site/README.md). They are recognised only when Config.TestSiteHosts
+// is set (the deploy flag --test-site-hosts): preflight then reads
+// /etc/appliance-test-host, which such a host carries, instead of
+// /etc/os-release. Without that explicit mode they are refused as not EL, as
+// any Debian host is.
+package deploy

@@ -1,0 +1,172 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+)
+
+// Paths of the HA configuration on a master.
+const (
+	KeepalivedConfig = "/etc/keepalived/keepalived.conf"
+	HAProxyConfig    = "/etc/haproxy/haproxy.cfg"
+)
+
+// DefaultVRRPInterface is the interface keepalived holds the VIP on when the
+// inventory names none.
+const DefaultVRRPInterface = "eth0"
+
+// HA is what the keepalived and haproxy configurations are rendered from.
+type HA struct {
+	Site      string
+	VIP       string
+	Port      int // the VIP's port (apiserver.port)
+	Interface string
+	Self      inventory.Host
+	Masters   []inventory.Host // every master, in inventory order
+}
+
+// haFor returns the HA settings of master h.
+func (d *Deployment) haFor(h inventory.Host) HA {
+	iface := d.inv.APIServer.Interface
+	if iface == "" {
+		iface = DefaultVRRPInterface
+	}
+	return HA{Site: d.inv.Site, VIP: d.inv.APIServer.VIP, Port: d.inv.APIServer.Port,
+		Interface: iface, Self: h, Masters: d.masters}
+}
+
+// RouterID is the VRRP virtual router id of a site: derived from the site
+// name and the VIP, so two sites on one segment rarely collide (1..255).
+func (a HA) RouterID() int {
+	f := fnv.New32a()
+	f.Write([]byte(a.Site + "/" + a.VIP))
+	return int(f.Sum32()%255) + 1
+}
+
+// priority is the master's VRRP priority: the first master listed holds the
+// VIP while it is healthy.
+func (a HA) priority() int {
+	for i, m := range a.Masters {
+		if m.Name == a.Self.Name {
+			return 150 - 10*i
+		}
+	}
+	return 100
+}
+
+// RenderKeepalived is keepalived.conf: every master is a BACKUP (no
+// preemption storms) with its own priority, VRRP by unicast between the
+// masters (factory switches often drop multicast), and the VIP follows a
+// running haproxy.
+func RenderKeepalived(a HA) string {
+	var peers strings.Builder
+	for _, m := range a.Masters {
+		if m.Name != a.Self.Name {
+			fmt.Fprintf(&peers, "    %s\n", m.Address)
+		}
+	}
+	return fmt.Sprintf(`# Written by deploy: keepalived holds the apiserver VIP %[1]s on a master with haproxy running.
+global_defs {
+  router_id %[2]s
+  enable_script_security
+  script_user root
+}
+
+vrrp_script chk_haproxy {
+  script "/usr/bin/pgrep -x haproxy"
+  interval 2
+  fall 2
+  rise 2
+}
+
+vrrp_instance apiserver {
+  state BACKUP
+  interface %[3]s
+  virtual_router_id %[4]d
+  priority %[5]d
+  advert_int 1
+  unicast_src_ip %[6]s
+  unicast_peer {
+%[7]s  }
+  virtual_ipaddress {
+    %[1]s/32 dev %[3]s
+  }
+  track_script {
+    chk_haproxy
+  }
+}
+`, a.VIP, a.Self.Name, a.Interface, a.RouterID(), a.priority(), a.Self.Address, peers.String())
+}
+
+// RenderHAProxy is haproxy.cfg: TCP on VIP:port to every master's apiserver
+// on the same port at the master's own address. So the apiserver must bind
+// its node address (kubeadm's advertise/bind address), not 0.0.0.0, and
+// /system sets net.ipv4.ip_nonlocal_bind on masters so haproxy can listen
+// on the VIP while another master holds it.
+func RenderHAProxy(a HA) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `# Written by deploy: the apiserver VIP %s:%d, balanced over the masters.
+global
+  log /dev/log local0
+  maxconn 4000
+  stats socket /run/haproxy-admin.sock mode 600 level admin
+
+defaults
+  log global
+  mode tcp
+  option tcplog
+  option dontlognull
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+
+frontend apiserver
+  bind %s:%d
+  default_backend apiserver
+
+backend apiserver
+  balance roundrobin
+  option tcp-check
+  default-server inter 3s fall 3 rise 2
+`, a.VIP, a.Port, a.VIP, a.Port)
+	for _, m := range a.Masters {
+		fmt.Fprintf(&b, "  server %s %s:%d check\n", m.Name, m.Address, a.Port)
+	}
+	return b.String()
+}
+
+// ha writes and validates the haproxy and keepalived configurations with
+// the programs themselves (haproxy -c, keepalived --config-test) before
+// either is put in place, then enables and restarts both. A configuration
+// that fails its test never replaces the running one. Idempotent.
+func (d *Deployment) ha(ctx context.Context, h *remote) error {
+	a := d.haFor(h.host)
+	files := []struct{ path, text, test string }{
+		{HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s"},
+		{KeepalivedConfig, RenderKeepalived(a), "keepalived --config-test -f %s"},
+	}
+	for _, f := range files {
+		staged := f.path + ".appliance-new"
+		if err := h.put(ctx, staged, []byte(f.text), 0o644); err != nil {
+			return err
+		}
+		if err := h.sh(ctx, fmt.Sprintf(f.test, staged)); err != nil {
+			return fmt.Errorf("%s rendered by deploy fails its test, so it was not installed: %w", f.path, err)
+		}
+		if err := h.sh(ctx, fmt.Sprintf("mv -f %s %s", staged, f.path)); err != nil {
+			return err
+		}
+	}
+	for _, svc := range []string{"haproxy", "keepalived"} {
+		if err := h.sh(ctx, fmt.Sprintf("systemctl enable %[1]s && systemctl restart %[1]s && systemctl is-active %[1]s", svc)); err != nil {
+			return fmt.Errorf("starting %s: %w; see journalctl -u %s on %s", svc, err, svc, h.host.Name)
+		}
+	}
+	plan.Logf(ctx, "haproxy on %s:%d and keepalived (VRRP id %d, priority %d) running", a.VIP, a.Port, a.RouterID(), a.priority())
+	return nil
+}

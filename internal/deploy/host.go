@@ -1,0 +1,126 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// hostFunc is the work of one host phase. The same function runs for real
+// (against an *sshx.Client) and for --dry-run (against an *sshx.Recorder,
+// where every command "succeeds" with empty output).
+type hostFunc func(ctx context.Context, h *remote) error
+
+// remote is one host as a phase sees it: the runner, the inventory entry,
+// and whether this is a dry run (output is then empty, and checks that
+// read output are skipped).
+type remote struct {
+	sshx.Runner
+	host inventory.Host
+	dry  bool
+}
+
+// hostPhase returns the builder of a host's leaf under group: its Run dials
+// the host (reusing a connection) and runs fn; its DryRun runs fn against a
+// Recorder.
+func (d *Deployment) hostPhase(group, title string, fn hostFunc) func(inventory.Host) *plan.Phase {
+	return func(h inventory.Host) *plan.Phase {
+		return &plan.Phase{
+			ID:       group + "/" + h.Name,
+			Title:    title,
+			Host:     h.Name,
+			Attempts: d.cfg.Attempts,
+			Run: func(ctx context.Context) error {
+				r, err := d.runner(ctx, h)
+				if err != nil {
+					return err
+				}
+				return fn(ctx, &remote{Runner: r, host: h})
+			},
+			DryRun: func() []string {
+				rec := sshx.NewRecorder(h.Name, d.red)
+				_ = fn(context.Background(), &remote{Runner: rec, host: h, dry: true})
+				return rec.Commands()
+			},
+		}
+	}
+}
+
+// runner returns the SSH client of host h, dialing it on first use. A
+// connection that dropped is re-established by the client itself.
+func (d *Deployment) runner(ctx context.Context, h inventory.Host) (sshx.Runner, error) {
+	d.connMu.Lock()
+	defer d.connMu.Unlock()
+	if c, ok := d.conns[h.Name]; ok {
+		return c, nil
+	}
+	cfg := d.inv.SSHConfig(h)
+	cfg.AcceptNewHostKeys = d.cfg.AcceptNewHostKeys
+	cfg.SudoPassword = d.cfg.SudoPassword
+	cfg.Redactor = d.red
+	cfg.DialTimeout = d.cfg.DialTimeout
+	cfg.DialAttempts = d.cfg.DialAttempts
+	cfg.CommandTimeout = d.cfg.CommandTimeout
+	logf, err := d.sshLog(h.Name)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Log = logf
+	c, err := sshx.Dial(ctx, cfg)
+	if err != nil {
+		logf.Close()
+		return nil, err
+	}
+	d.logs = append(d.logs, logf)
+	d.conns[h.Name] = c
+	return c, nil
+}
+
+// sshLog opens the SSH transport log of a host (dials, reconnects, host
+// keys recorded), logs/<host>.ssh.log in the state directory, for appending.
+// Commands and their output go to the phase's host log instead.
+func (d *Deployment) sshLog(host string) (*os.File, error) {
+	dir := filepath.Join(d.cfg.StateDir, plan.LogsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, host+".ssh.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
+
+// sh runs a command, logging it and its output to the host log; a non-zero
+// exit is an error carrying the tail of the output.
+func (h *remote) sh(ctx context.Context, cmd string) error {
+	w := plan.LogWriter(ctx)
+	fmt.Fprintf(w, "$ %s\n", cmd)
+	_, err := h.Stream(ctx, cmd, w)
+	return err
+}
+
+// out runs a command and returns its trimmed stdout, logging the command.
+func (h *remote) out(ctx context.Context, cmd string) (string, error) {
+	fmt.Fprintf(plan.LogWriter(ctx), "$ %s\n", cmd)
+	stdout, _, _, err := h.Run(ctx, cmd)
+	return strings.TrimSpace(string(stdout)), err
+}
+
+// put places content at path atomically (checksum-checked) with mode.
+func (h *remote) put(ctx context.Context, path string, content []byte, mode fs.FileMode) error {
+	fmt.Fprintf(plan.LogWriter(ctx), "upload %s (%d bytes)\n", path, len(content))
+	return h.Upload(ctx, bytes.NewReader(content), int64(len(content)), path, mode)
+}
+
+// warnf reports something the host could not do but the deployment
+// tolerates (a container cannot load kernel modules): on the console and
+// in the host log, so it is on record.
+func warnf(ctx context.Context, format string, args ...any) {
+	plan.Logf(ctx, "WARNING: "+format, args...)
+}
+

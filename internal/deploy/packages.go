@@ -1,0 +1,118 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+)
+
+// PackagesAnnotation prefixes the bundle index annotations that name the
+// packages of a role: "appliance.packages/master": "kubeadm kubelet ...".
+const PackagesAnnotation = "appliance.packages/"
+
+// DefaultRolePackages is the package list of each role when the bundle
+// names none (see RolePackages).
+var DefaultRolePackages = map[inventory.Role][]string{
+	inventory.RoleMaster: {"containerd.io", "cri-tools", "kubeadm", "kubelet", "kubectl", "kubernetes-cni",
+		"socat", "conntrack-tools", "ebtables", "ipset", "ipvsadm", "chrony", "keepalived", "haproxy"},
+	inventory.RoleWorker: {"containerd.io", "cri-tools", "kubeadm", "kubelet", "kubernetes-cni",
+		"socat", "conntrack-tools", "ebtables", "ipset", "ipvsadm", "chrony"},
+	inventory.RoleRegistry: {"docker-ce", "docker-ce-cli", "docker-compose-plugin", "containerd.io", "chrony"},
+}
+
+// RolePackages returns the packages a host with roles gets, sorted and
+// without repeats. When the index has any "appliance.packages/<role>"
+// annotation, the annotations decide (a role without one gets nothing);
+// otherwise DefaultRolePackages does. Every package must be in the bundle's
+// repos; a missing one is an error naming it, its role and the fix.
+func RolePackages(idx *bundle.Index, roles []inventory.Role) ([]string, error) {
+	lists := map[inventory.Role][]string{}
+	annotated := false
+	for k, v := range idx.Annotations {
+		if role, ok := strings.CutPrefix(k, PackagesAnnotation); ok {
+			lists[inventory.Role(role)] = strings.Fields(v)
+			annotated = true
+		}
+	}
+	if !annotated {
+		lists = DefaultRolePackages
+	}
+	have := BundlePackages(idx)
+	seen := map[string]bool{}
+	var out, missing []string
+	for _, role := range roles {
+		for _, p := range lists[role] {
+			switch {
+			case seen[p]:
+			case !have[p]:
+				missing = append(missing, fmt.Sprintf("%s (role %s)", p, role))
+			default:
+				out = append(out, p)
+			}
+			seen[p] = true
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("bundle %s %s lacks package(s) %s; add them to a component's rpms in the stack and rebuild the bundle",
+			idx.Name, idx.Version, strings.Join(missing, ", "))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// BundlePackages is the set of package names in the bundle's repos, read
+// from the RPM file names (NAME-VERSION-RELEASE.ARCH.rpm).
+func BundlePackages(idx *bundle.Index) map[string]bool {
+	out := map[string]bool{}
+	for _, a := range idx.Artifacts {
+		if !strings.HasPrefix(a.Path, "repos/") || !strings.HasSuffix(a.Path, ".rpm") {
+			continue
+		}
+		if n := RPMName(path.Base(a.Path)); n != "" {
+			out[n] = true
+		}
+	}
+	return out
+}
+
+// RPMName returns NAME from a file name NAME-VERSION-RELEASE.ARCH.rpm, or ""
+// when the name has no version and release.
+func RPMName(file string) string {
+	s := strings.TrimSuffix(file, ".rpm")
+	for range 2 {
+		i := strings.LastIndexByte(s, '-')
+		if i <= 0 {
+			return ""
+		}
+		s = s[:i]
+	}
+	return s
+}
+
+// packages installs the host's packages from the bundle's repos only, then
+// checks with rpm that every one is installed. Idempotent: yum installs
+// only what is missing.
+func (d *Deployment) packages(ctx context.Context, h *remote) error {
+	pkgs, err := RolePackages(d.index, h.host.Roles)
+	if err != nil {
+		return err
+	}
+	if len(pkgs) == 0 {
+		plan.Logf(ctx, "no packages for roles %v", h.host.Roles)
+		return nil
+	}
+	if err := h.sh(ctx, "yum -y "+yumOnly+" install "+strings.Join(pkgs, " ")); err != nil {
+		return fmt.Errorf("installing %s from the bundle's repos: %w", strings.Join(pkgs, " "), err)
+	}
+	if err := h.sh(ctx, "rpm -q "+strings.Join(pkgs, " ")); err != nil {
+		return fmt.Errorf("after yum install, rpm does not list every package: %w", err)
+	}
+	plan.Logf(ctx, "installed %d package(s): %s", len(pkgs), strings.Join(pkgs, " "))
+	return nil
+}

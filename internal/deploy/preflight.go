@@ -1,0 +1,319 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// Requirement is the least a host of a role needs.
+type Requirement struct {
+	CPUs     int
+	MemoryMB int   // MemTotal
+	DiskGB   int   // free in /var
+	Ports    []int // TCP ports that must be free
+}
+
+// Requirements per role; a host with several roles needs the largest of each.
+var Requirements = map[inventory.Role]Requirement{
+	inventory.RoleMaster:   {CPUs: 2, MemoryMB: 1700, DiskGB: 20, Ports: []int{2379, 2380, 6443, 10250, 10257, 10259}},
+	inventory.RoleWorker:   {CPUs: 1, MemoryMB: 900, DiskGB: 20, Ports: []int{10250}},
+	inventory.RoleRegistry: {CPUs: 2, MemoryMB: 3800, DiskGB: 40, Ports: []int{80, 443}},
+}
+
+// MaxClockSkew is the largest difference between a host's clock and the
+// deploy node's that preflight accepts (certificates and etcd need agreeing
+// clocks; chrony keeps them so once /system ran).
+const MaxClockSkew = 30 * time.Second
+
+// hostCA is where a host keeps the site CA certificate (EL's trust anchors).
+const hostCA = "/etc/pki/ca-trust/source/anchors/appliance-site-ca.crt"
+
+// preflightCA is where preflight puts the site CA to test the site server
+// before /repos installs it in the trust store.
+const preflightCA = "/var/tmp/appliance-preflight-ca.crt"
+
+// PreflightError lists every problem found on one host.
+type PreflightError struct {
+	Host     string
+	Problems []string
+}
+
+func (e *PreflightError) Error() string {
+	return fmt.Sprintf("preflight on %s found %d problem(s):\n  - %s", e.Host, len(e.Problems), strings.Join(e.Problems, "\n  - "))
+}
+
+// requirement folds the requirements of the host's roles.
+func requirement(h inventory.Host) Requirement {
+	var r Requirement
+	for _, role := range h.Roles {
+		q := Requirements[role]
+		r.CPUs, r.MemoryMB, r.DiskGB = max(r.CPUs, q.CPUs), max(r.MemoryMB, q.MemoryMB), max(r.DiskGB, q.DiskGB)
+		for _, p := range q.Ports {
+			if !containsInt(r.Ports, p) {
+				r.Ports = append(r.Ports, p)
+			}
+		}
+	}
+	return r
+}
+
+func containsInt(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// preflight checks one host without changing it (it only leaves the site
+// CA in /var/tmp to test the site server) and reports every problem at once.
+func (d *Deployment) preflight(ctx context.Context, h *remote) error {
+	c := &checks{}
+	d.checkOS(ctx, h, c)
+	checkResources(ctx, h, c)
+	checkSecurity(ctx, h, c)
+	d.checkClock(ctx, h, c)
+	checkPorts(ctx, h, c)
+	checkTools(ctx, h, c)
+	d.checkSeedReachable(ctx, h, c)
+	if h.dry || len(c.problems) == 0 {
+		plan.Logf(ctx, "preflight passed")
+		return nil
+	}
+	return &PreflightError{Host: h.host.Name, Problems: c.problems}
+}
+
+// checks collects problems; a command that cannot run is a problem too.
+type checks struct{ problems []string }
+
+func (c *checks) add(format string, args ...any) {
+	c.problems = append(c.problems, fmt.Sprintf(format, args...))
+}
+
+// fact runs cmd and returns its output; a failure is recorded as a problem
+// (and "" returned), except a lost connection, which is fatal to the phase
+// and retried by it.
+func (c *checks) fact(ctx context.Context, h *remote, what, cmd string) (string, bool) {
+	out, err := h.out(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, sshx.ErrConnectionLost) || errors.Is(err, sshx.ErrUnreachable) {
+			c.add("%s: %v", what, err)
+			return "", false
+		}
+		c.add("cannot read %s: %v", what, err)
+		return "", false
+	}
+	return out, !h.dry
+}
+
+func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
+	file := "/etc/os-release"
+	if d.cfg.TestSiteHosts {
+		file = testHostMarker
+	}
+	text, ok := c.fact(ctx, h, file, "cat "+file)
+	if ok {
+		o := ParseOSRelease(text)
+		if d.cfg.TestSiteHosts && !o.TestHost {
+			c.add("%s does not mark a test-site host (APPLIANCE_TEST_HOST=1); --test-site-hosts is only for the project's test site", file)
+		} else if err := o.CheckSupported(); err != nil {
+			c.add("%v", err)
+		}
+	}
+	if k, ok := c.fact(ctx, h, "kernel release", "uname -r"); ok && !KernelAtLeast(k, 3, 10) {
+		c.add("kernel %s is older than 3.10, the oldest Kubernetes runs on", k)
+	}
+}
+
+// testHostMarker is the os-release of a test-site host (see the package
+// documentation), read instead of /etc/os-release with --test-site-hosts.
+const testHostMarker = "/etc/appliance-test-host"
+
+func checkResources(ctx context.Context, h *remote, c *checks) {
+	req := requirement(h.host)
+	if s, ok := c.fact(ctx, h, "CPU count", "nproc"); ok {
+		if n, _ := strconv.Atoi(s); n < req.CPUs {
+			c.add("%d CPU(s), its roles %v need at least %d", n, h.host.Roles, req.CPUs)
+		}
+	}
+	if s, ok := c.fact(ctx, h, "memory", "awk '/^MemTotal:/ {print $2}' /proc/meminfo"); ok {
+		if kb, _ := strconv.Atoi(s); kb/1024 < req.MemoryMB {
+			c.add("%d MiB of memory, its roles %v need at least %d MiB", kb/1024, h.host.Roles, req.MemoryMB)
+		}
+	}
+	if s, ok := c.fact(ctx, h, "free disk in /var", "df -Pk /var | awk 'NR==2 {print $4}'"); ok {
+		if kb, _ := strconv.ParseInt(s, 10, 64); kb>>20 < int64(req.DiskGB) {
+			c.add("%d GiB free in /var, its roles %v need at least %d GiB", kb>>20, h.host.Roles, req.DiskGB)
+		}
+	}
+	if s, ok := c.fact(ctx, h, "swap", "awk 'NR>1' /proc/swaps | wc -l"); ok && s != "0" {
+		plan.Logf(ctx, "swap is on (%s device(s)); /system turns it off", s)
+	}
+}
+
+func checkSecurity(ctx context.Context, h *remote, c *checks) {
+	if s, ok := c.fact(ctx, h, "SELinux mode", "getenforce 2>/dev/null || echo Disabled"); ok && s == "Enforcing" {
+		plan.Logf(ctx, "SELinux is enforcing; /system sets it permissive")
+	}
+	if s, ok := c.fact(ctx, h, "firewalld state", "systemctl is-active firewalld 2>/dev/null || true"); ok && s == "active" {
+		c.add("firewalld is running and would block the cluster's ports; stop it (systemctl disable --now firewalld) or open the ports before deploying")
+	}
+}
+
+func (d *Deployment) checkClock(ctx context.Context, h *remote, c *checks) {
+	s, ok := c.fact(ctx, h, "clock", "date +%s")
+	if !ok {
+		return
+	}
+	secs, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		c.add("clock: date +%%s printed %q", s)
+		return
+	}
+	skew := time.Since(time.Unix(secs, 0)).Round(time.Second)
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > MaxClockSkew {
+		c.add("clock is %s off the deploy node's (at most %s allowed); set the time (chronyd -q 'server %s iburst') and retry",
+			skew, MaxClockSkew, d.inv.DeployNode.Address)
+	}
+}
+
+// checkPorts finds listeners on the ports the host's roles need. haproxy
+// on a master's apiserver port is ours (a re-run after /ha) and allowed.
+func checkPorts(ctx context.Context, h *remote, c *checks) {
+	s, ok := c.fact(ctx, h, "listening ports", "ss -Hltnp")
+	if !ok {
+		return
+	}
+	busy := ListeningPorts(s)
+	for _, p := range requirement(h.host).Ports {
+		if proc, taken := busy[p]; taken && proc != "haproxy" {
+			c.add("TCP port %d is in use by %s; stop it, the cluster needs the port", p, orUnknown(proc))
+		}
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown process"
+	}
+	return s
+}
+
+// ListeningPorts parses `ss -Hltnp` into port → process name ("" when ss
+// does not show it).
+func ListeningPorts(ss string) map[int]string {
+	out := map[int]string{}
+	for _, line := range strings.Split(ss, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 {
+			continue
+		}
+		local := f[3]
+		i := strings.LastIndexByte(local, ':')
+		port, err := strconv.Atoi(local[i+1:])
+		if i < 0 || err != nil {
+			continue
+		}
+		proc := ""
+		if j := strings.Index(line, `users:(("`); j >= 0 {
+			proc, _, _ = strings.Cut(line[j+len(`users:(("`):], `"`)
+		}
+		if _, seen := out[port]; !seen || out[port] == "" {
+			out[port] = proc
+		}
+	}
+	return out
+}
+
+// requiredTools are the commands the later phases run on every host.
+var requiredTools = []string{"rpm", "yum", "systemctl", "curl", "sha256sum", "update-ca-trust", "ss"}
+
+func checkTools(ctx context.Context, h *remote, c *checks) {
+	cmd := "for t in " + strings.Join(requiredTools, " ") + `; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done`
+	if s, ok := c.fact(ctx, h, "tools", cmd); ok && s != "" {
+		c.add("missing commands: %s; install them from the OS media", strings.Join(strings.Fields(s), ", "))
+	}
+}
+
+// checkSeedReachable fetches /v2/ from the site server, trusting only the
+// site CA, as the later phases will.
+func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote, c *checks) {
+	if err := h.put(ctx, preflightCA, d.caCert(), 0o644); err != nil {
+		c.add("cannot copy the site CA to %s: %v", preflightCA, err)
+		return
+	}
+	url := d.seedURL() + "/v2/"
+	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code}' --max-time 15 --cacert %s %s", preflightCA, url)
+	out, err := h.out(ctx, cmd)
+	switch {
+	case h.dry:
+	case err != nil:
+		c.add("cannot reach the site server at %s: %v; check the route and firewall from this host to the deploy node", url, err)
+	case out != "200":
+		c.add("the site server at %s answered HTTP %s", url, out)
+	}
+}
+
+// uniquePhase checks, once every host passed preflight, that no two hosts
+// are clones: they must differ in /etc/machine-id, which kubelet and etcd
+// rely on. It also reports current host names that collide (only a note:
+// /system renames every host to its inventory name).
+func (d *Deployment) uniquePhase() *plan.Phase {
+	return &plan.Phase{
+		ID:       "/unique",
+		Title:    "No two hosts are clones",
+		Attempts: d.cfg.Attempts,
+		Run:      d.checkUnique,
+		DryRun: func() []string {
+			var out []string
+			for _, h := range d.hosts {
+				out = append(out, h.Name+": cat /etc/machine-id; hostname")
+			}
+			return out
+		},
+	}
+}
+
+func (d *Deployment) checkUnique(ctx context.Context) error {
+	ids, names := map[string][]string{}, map[string][]string{}
+	for _, h := range d.hosts {
+		r, err := d.runner(ctx, h)
+		if err != nil {
+			return err
+		}
+		out, _, _, err := r.Run(ctx, "cat /etc/machine-id; hostname")
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+		f := strings.Fields(string(out))
+		if len(f) != 2 {
+			return fmt.Errorf("%s: /etc/machine-id and hostname gave %q", h.Name, out)
+		}
+		ids[f[0]] = append(ids[f[0]], h.Name)
+		names[f[1]] = append(names[f[1]], h.Name)
+	}
+	var errs []error
+	for _, hosts := range ids {
+		if len(hosts) > 1 {
+			errs = append(errs, fmt.Errorf("hosts %s share one /etc/machine-id (cloned machines); give each its own: rm /etc/machine-id && systemd-machine-id-setup", strings.Join(hosts, ", ")))
+		}
+	}
+	for n, hosts := range names {
+		if len(hosts) > 1 {
+			plan.Logf(ctx, "hosts %s are all named %s now; /system renames each to its inventory name", strings.Join(hosts, ", "), n)
+		}
+	}
+	return errors.Join(errs...)
+}

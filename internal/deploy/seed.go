@@ -1,0 +1,167 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/siteca"
+	"github.com/factory-appliance/appliance/internal/siteserver"
+)
+
+// SeedLogFile is the site server's request log inside the state directory's
+// logs directory.
+const SeedLogFile = "seed.log"
+
+// seed is the site server running inside the deployer.
+type seed struct {
+	caPEM  []byte
+	cancel context.CancelFunc
+	done   chan error
+	log    *os.File
+}
+
+// Start runs the site server on the deploy node's inventory address for as
+// long as the deployment is open (until Close), with a TLS certificate from
+// the site CA in the state directory (created on first use). It runs on
+// every deploy, --resume included; the /seed phase checks that it answers.
+func (d *Deployment) Start(ctx context.Context) error {
+	if d.seed != nil {
+		return nil
+	}
+	ca, err := siteca.Open(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := ca.TLSConfig([]string{d.inv.DeployNode.Address, SeedHostname, "localhost", "127.0.0.1"})
+	if err != nil {
+		return err
+	}
+	logf, err := d.openSeedLog()
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(d.red.Writer(logf), nil))
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	srv, err := siteserver.New(sctx, siteserver.NewBundleContent(d.bundle),
+		siteserver.WithCACert(ca.CACertPEM()), siteserver.WithLogger(log))
+	if err != nil {
+		cancel()
+		logf.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", d.SeedAddr())
+	if err != nil {
+		cancel()
+		logf.Close()
+		return fmt.Errorf("site server: %w; deploy must run on the deploy node (inventory deployNode.address %s) with port %d free (--seed-port)",
+			err, d.inv.DeployNode.Address, d.cfg.SeedPort)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln, tlsConf) }()
+	d.seed = &seed{caPEM: ca.CACertPEM(), cancel: cancel, done: done, log: logf}
+	fmt.Fprintf(d.cfg.Out, "site server on %s (CA %s, log %s)\n", d.seedURL(), ca.CACertPath(), logf.Name())
+	return nil
+}
+
+func (d *Deployment) openSeedLog() (*os.File, error) {
+	dir := filepath.Join(d.cfg.StateDir, plan.LogsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return os.OpenFile(filepath.Join(dir, SeedLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+}
+
+// stop shuts the server down (requests in flight get a few seconds) and
+// closes its log.
+func (s *seed) stop() error {
+	s.cancel()
+	var err error
+	select {
+	case err = <-s.done:
+	case <-time.After(35 * time.Second):
+		err = errors.New("site server did not shut down in time")
+	}
+	return errors.Join(err, s.log.Close())
+}
+
+// caCert is the site CA certificate hosts are given; nil in a dry run,
+// where the server is not started.
+func (d *Deployment) caCert() []byte {
+	if d.seed == nil {
+		return nil
+	}
+	return d.seed.caPEM
+}
+
+// seedPhase checks, from the deploy node, that the site server answers over
+// TLS with a certificate from the site CA, on the address hosts will use.
+// The server itself is started by Start on every run (it lives as long as
+// the deployer), so this phase only proves it is up.
+func (d *Deployment) seedPhase() *plan.Phase {
+	return &plan.Phase{
+		ID:       "/seed",
+		Title:    "Site server answers on the deploy node",
+		Attempts: 3,
+		Run:      d.checkSeed,
+		DryRun: func() []string {
+			return []string{"serve the bundle on " + d.seedURL() + " (registry /v2/, yum /repos/, /files/, /ca.crt), TLS from the site CA in " + d.cfg.StateDir,
+				"GET " + d.seedURL() + "/v2/ and /ca.crt, trusting only the site CA"}
+		},
+	}
+}
+
+func (d *Deployment) checkSeed(ctx context.Context) error {
+	if d.seed == nil {
+		return errors.New("site server is not running (Deployment.Start was not called)")
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(d.seed.caPEM) {
+		return errors.New("site CA certificate does not parse")
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	defer client.CloseIdleConnections()
+	for _, p := range []string{"/v2/", "/ca.crt"} {
+		body, err := get(ctx, client, d.seedURL()+p)
+		if err != nil {
+			return fmt.Errorf("site server: %w", err)
+		}
+		if p == "/ca.crt" && !bytes.Equal(bytes.TrimSpace(body), bytes.TrimSpace(d.seed.caPEM)) {
+			return errors.New("site server serves a ca.crt other than the site CA's")
+		}
+	}
+	plan.Logf(ctx, "site server answers on %s", d.seedURL())
+	return nil
+}
+
+func get(ctx context.Context, c *http.Client, url string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return body, nil
+}
