@@ -161,3 +161,12 @@ func TestResolvePriority(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveConflictingVersions(t *testing.T) {
+	repos := loadFixtureRepos(t, serveFixture(t, fixtureDir))
+	_, err := Resolve(context.Background(), repos, []string{"app-v", "app-old"}, ResolveOptions{})
+	want := "app-old → libver < 2.0: needs libver-1.0-1.x86_64, but libver-2.1-1.x86_64 is already chosen (for app-v)"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+}
