@@ -30,7 +30,6 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, code, messag
 		Errors []apiError `json:"errors"`
 	}{[]apiError{{Code: code, Message: message}}})
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	if r.Method == http.MethodHead {
 		w.WriteHeader(status)
 		return

@@ -16,12 +16,23 @@ import (
 
 // Server is the seed server's http.Handler. It is safe for concurrent use.
 type Server struct {
-	content   Content
-	catalog   *catalog
-	manifests *manifests
-	log       *slog.Logger
-	caCert    []byte
+	content    Content
+	catalog    *catalog
+	manifests  *manifests
+	log        *slog.Logger
+	caCert     []byte
+	writeStall time.Duration
 }
+
+// DefaultWriteStall is how long one write of a response body may block on a
+// client that does not read (about 1 KiB/s for a write of half the copy
+// buffer). A stalled client is disconnected, so it cannot hold a share of
+// the bundle read budget for ever.
+const DefaultWriteStall = 2 * time.Minute
+
+// WithWriteStall sets how long one write of a body may block (default
+// DefaultWriteStall).
+func WithWriteStall(d time.Duration) Option { return func(s *Server) { s.writeStall = d } }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -35,7 +46,7 @@ func WithCACert(pem []byte) Option { return func(s *Server) { s.caCert = pem } }
 // New returns a server for content. It reads index.json, and nothing else,
 // so its cost does not depend on the number or size of blobs.
 func New(ctx context.Context, content Content, opts ...Option) (*Server, error) {
-	s := &Server{content: content, log: slog.New(slog.DiscardHandler)}
+	s := &Server{content: content, log: slog.New(slog.DiscardHandler), writeStall: DefaultWriteStall}
 	for _, o := range opts {
 		o(s)
 	}
@@ -55,6 +66,7 @@ func (s *Server) Repositories() []string { return append([]string(nil), s.catalo
 // failed, at debug level otherwise. Request headers are never logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	start := time.Now()
 	defer func() {
 		v := recover()

@@ -86,6 +86,40 @@ func (s slowReader) Read(p []byte) (int, error) {
 	return s.ReadCloser.Read(p)
 }
 
+// TestWriteDeadlineEndsWithTheResponse checks that the per-write deadline
+// guarding against stalled clients does not outlive its response on a
+// kept-alive connection.
+func TestWriteDeadlineEndsWithTheResponse(t *testing.T) {
+	l := newLayout(t)
+	content, err := NewDirContent(l.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer content.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, content, WithWriteStall(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln, nil) }()
+	defer func() { cancel(); <-done }()
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}} // one kept-alive connection
+	url := "http://" + ln.Addr().String() + "/v2/docker.io/library/db/blobs/" + l.bigBlob
+	for i := range 2 {
+		if i == 1 {
+			time.Sleep(300 * time.Millisecond) // past the first response's deadline
+		}
+		if _, err := fetchBlob(client, url, l.bigBlob); err != nil {
+			t.Fatalf("fetch %d on the kept-alive connection: %v", i+1, err)
+		}
+	}
+}
+
 // TestRequestLogsCarryNoCredentials checks that request logging never
 // writes headers such as Authorization.
 func TestRequestLogsCarryNoCredentials(t *testing.T) {

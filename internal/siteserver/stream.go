@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // bufferSize is the copy buffer per streaming response, taken from a pool;
@@ -109,7 +110,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, e entry, off, n 
 		return
 	}
 	defer rc.Close()
-	started, err := copyHeldBack(w, rc, func() { w.WriteHeader(status) })
+	// net/http clears the write deadline when the response is done.
+	guard := stallGuard{w, http.NewResponseController(w), s.writeStall}
+	started, err := copyHeldBack(guard, rc, func() { w.WriteHeader(status) })
 	if err == nil {
 		return
 	}
@@ -142,6 +145,19 @@ func (s *Server) logReadFailure(r *http.Request, e entry, err error) {
 	}
 	s.log.Error("serving bundle content failed; nothing was sent as good", "path", e.path,
 		"digest", e.digest, "url", r.URL.Path, "remote", r.RemoteAddr, "err", err)
+}
+
+// stallGuard sets a write deadline before every write of a body.
+type stallGuard struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	stall time.Duration
+}
+
+func (g stallGuard) Write(p []byte) (int, error) {
+	// Not every ResponseWriter supports deadlines; then there is none.
+	_ = g.rc.SetWriteDeadline(time.Now().Add(g.stall))
+	return g.w.Write(p)
 }
 
 // copyHeldBack copies src to w through a pooled buffer, holding back the
