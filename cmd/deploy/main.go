@@ -28,6 +28,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd(), newPushCmd())
+	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd())
+	addRunFlags(root)
 	return root
 }

@@ -123,4 +123,3 @@ func (h *remote) put(ctx context.Context, path string, content []byte, mode fs.F
 func warnf(ctx context.Context, format string, args ...any) {
 	plan.Logf(ctx, "WARNING: "+format, args...)
 }
-

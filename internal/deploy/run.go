@@ -1,0 +1,228 @@
+package deploy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/plan"
+)
+
+// PlanFile records, in the state directory, the phase tree of the
+// deployment and the bundle it deploys, so `deploy plan` shows the tree
+// without the inventory or the bundle, and --resume refuses another bundle.
+const PlanFile = "plan.json"
+
+// ErrJournalExists is returned when a state directory already holds a
+// deployment and neither Resume nor Restart was asked for.
+var ErrJournalExists = errors.New("the state directory already holds a deployment")
+
+// ErrOtherBundle is returned by a resume with a bundle other than the one
+// the journal's deployment started with.
+var ErrOtherBundle = errors.New("the state directory's deployment is of another bundle")
+
+// RunOptions say which part of the plan a Run runs.
+type RunOptions struct {
+	// Resume continues the deployment in the state directory, skipping
+	// completed phases. Without Resume or Restart, a state directory whose
+	// journal has records is refused (ErrJournalExists).
+	Resume bool
+	// Restart starts over: the old journal is kept as journal-<time>.jsonl.
+	Restart bool
+	// Phase runs only this phase (and what it contains); with Force it runs
+	// even if completed.
+	Phase string
+	Force bool
+}
+
+// savedPlan is PlanFile.
+type savedPlan struct {
+	Bundle  string           `json:"bundle"`  // sha256 of bundle.json
+	Name    string           `json:"name"`    // bundle name and version
+	Created time.Time        `json:"created"` // when the deployment started
+	Phases  []plan.PhaseView `json:"phases"`
+}
+
+// Run runs the deployment: it starts the site server, then runs the plan
+// (all of it, the rest of it with Resume, or one phase), reporting progress
+// per host and phase to Config.Out and one log per host in the state
+// directory. The site server stops when Run returns.
+func (d *Deployment) Run(ctx context.Context, o RunOptions) error {
+	p, err := d.Plan()
+	if err != nil {
+		return err
+	}
+	if err := d.prepareState(p, o); err != nil {
+		return err
+	}
+	ex, err := plan.NewExecutor(p, d.cfg.StateDir, plan.Options{
+		Parallelism: d.cfg.Parallelism, Progress: d.cfg.Out, Redactor: d.red})
+	if err != nil {
+		return err
+	}
+	defer ex.Close()
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	switch {
+	case o.Phase != "" && o.Force:
+		return ex.Force(ctx, o.Phase, false)
+	case o.Phase != "":
+		return ex.RunPhase(ctx, o.Phase)
+	default:
+		return ex.Run(ctx)
+	}
+}
+
+// prepareState decides what to do with a journal already in the state
+// directory, then records the plan.
+func (d *Deployment) prepareState(p *plan.Plan, o RunOptions) error {
+	recs, err := plan.ReadJournal(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	saved, err := readSavedPlan(d.cfg.StateDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	digest := d.bundleDigest()
+	switch {
+	case len(recs) == 0:
+	case o.Restart:
+		if err := archiveJournal(d.cfg.StateDir); err != nil {
+			return err
+		}
+	case o.Resume || o.Phase != "":
+		if saved != nil && saved.Bundle != digest {
+			return fmt.Errorf("%w: it deploys %s (bundle.json %s), not %s %s (%s); resume with that bundle, or start over with --restart",
+				ErrOtherBundle, saved.Name, short(saved.Bundle), d.index.Name, d.index.Version, short(digest))
+		}
+	default:
+		return fmt.Errorf("%w (%s, %d journal records); continue it with --resume, see it with `deploy plan --state-dir %s`, or start over with --restart",
+			ErrJournalExists, d.cfg.StateDir, len(recs), d.cfg.StateDir)
+	}
+	created := time.Now().UTC()
+	if saved != nil && !o.Restart && len(recs) > 0 {
+		created = saved.Created
+	}
+	return writeSavedPlan(d.cfg.StateDir, savedPlan{Bundle: digest, Name: d.index.Name + " " + d.index.Version,
+		Created: created, Phases: p.View(nil)})
+}
+
+func short(digest string) string {
+	if len(digest) > 19 {
+		return digest[:19]
+	}
+	return digest
+}
+
+// bundleDigest is the sha256 of bundle.json: what the signature covers, so
+// it names the bundle's whole content.
+func (d *Deployment) bundleDigest() string {
+	sum := sha256.Sum256(d.bundle.IndexBytes())
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// archiveJournal moves the journal aside under the state directory's lock.
+func archiveJournal(dir string) error {
+	j, err := plan.OpenJournal(dir)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	old := filepath.Join(dir, plan.JournalFile)
+	kept := filepath.Join(dir, "journal-"+time.Now().UTC().Format("20060102T150405Z")+".jsonl")
+	return os.Rename(old, kept)
+}
+
+func readSavedPlan(dir string) (*savedPlan, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+	if err != nil {
+		return nil, err
+	}
+	var s savedPlan
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, PlanFile), err)
+	}
+	return &s, nil
+}
+
+// writeSavedPlan writes PlanFile atomically.
+func writeSavedPlan(dir string, s savedPlan) error {
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, PlanFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, PlanFile))
+}
+
+// DryRun writes, for every phase in an order the executor could run them,
+// the host and the exact commands it would run, marking the phases the
+// state directory's journal shows completed. It touches no host, starts no
+// server and writes nothing.
+func (d *Deployment) DryRun(w io.Writer) error {
+	p, err := d.Plan()
+	if err != nil {
+		return err
+	}
+	st, err := plan.LoadStatus(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	return p.WriteDryRun(w, st)
+}
+
+// ShowPlan renders the deployment recorded in stateDir (the phase tree in
+// PlanFile and the states in the journal) as a table, or as JSON.
+func ShowPlan(w io.Writer, stateDir string, asJSON bool) error {
+	saved, err := readSavedPlan(stateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s holds no deployment (no %s); start one with deploy --bundle F -i INV --state-dir %s", stateDir, PlanFile, stateDir)
+	}
+	if err != nil {
+		return err
+	}
+	p, err := plan.New(skeleton(saved.Phases)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(stateDir, PlanFile), err)
+	}
+	st, err := plan.LoadStatus(stateDir)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return p.RenderJSON(w, st)
+	}
+	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", saved.Name, short(saved.Bundle), saved.Created.Format(time.RFC3339))
+	return p.Render(w, st)
+}
+
+// skeleton rebuilds phases from their views, with leaves that do nothing:
+// enough to render the tree and resolve states, never to run.
+func skeleton(views []plan.PhaseView) []*plan.Phase {
+	var out []*plan.Phase
+	for _, v := range views {
+		p := &plan.Phase{ID: v.ID, Title: v.Title, Host: v.Host, Requires: v.Requires}
+		if len(v.Children) > 0 {
+			p.Children = skeleton(v.Children)
+		} else {
+			p.Run = func(context.Context) error { return errors.New("a recorded plan cannot run") }
+		}
+		out = append(out, p)
+	}
+	return out
+}
