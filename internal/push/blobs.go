@@ -87,8 +87,11 @@ func (t *blobTracker) source(st *blobState, repo name.Repository) (from name.Rep
 	if _, held := st.repos[repo.String()]; held {
 		return repo, true, true
 	}
+	// The first by name, so that the same push mounts from the same place.
 	for _, r := range st.repos {
-		return r, false, true
+		if !ok || r.String() < from.String() {
+			from, ok = r, true
+		}
 	}
-	return name.Repository{}, false, false
+	return from, false, ok
 }

@@ -43,7 +43,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -95,8 +98,13 @@ func Push(ctx context.Context, r *bundle.Reader, host string, opts ...Option) (*
 	p.pushAll(ctx, units)
 	rep := p.finish(start)
 	if len(rep.Errors) > 0 {
+		first := strings.TrimSuffix(rep.Errors[0], ": "+ErrDamaged.Error())
+		if p.damaged.Load() {
+			return rep, fmt.Errorf("%w: %d of %d images failed; the first: %s; %w",
+				ErrFailed, rep.ImagesFailed, rep.Images, first, ErrDamaged)
+		}
 		return rep, fmt.Errorf("%w: %d of %d images failed; the first: %s; run the push again to resume",
-			ErrFailed, rep.ImagesFailed, rep.Images, rep.Errors[0])
+			ErrFailed, rep.ImagesFailed, rep.Images, first)
 	}
 	return rep, ctx.Err()
 }
@@ -113,6 +121,8 @@ type pusher struct {
 	blobs   *blobTracker
 	blobSem chan struct{}
 	prog    *progress.Reporter
+
+	damaged atomic.Bool // some content failed its digest check
 
 	mu  sync.Mutex
 	rep Report
@@ -196,6 +206,9 @@ func (p *pusher) pushUnit(ctx context.Context, u unit) {
 }
 
 func (p *pusher) failed(u unit, err error) {
+	if errors.Is(err, ErrDamaged) {
+		p.damaged.Store(true)
+	}
 	id := u.ref.String()
 	err = fmt.Errorf("image %s (as %s): %w", u.source, id, err)
 	p.prog.Done(id, err, "")
@@ -303,7 +316,7 @@ func (p *pusher) pushManifest(ctx context.Context, repo name.Repository, desc v1
 // put writes a manifest's exact bytes under ref.
 func (p *pusher) put(ctx context.Context, ref name.Reference, raw []byte, mt types.MediaType, d v1.Hash) error {
 	if err := p.rp.Put(ctx, ref, &rawManifest{raw: raw, mt: mt, d: d}); err != nil {
-		return fmt.Errorf("put manifest %s as %s: %w", d, ref, err)
+		return fmt.Errorf("put manifest %s as %s: %w", d, ref, explain(err))
 	}
 	return nil
 }
@@ -340,9 +353,27 @@ func (p *pusher) sendBlob(ctx context.Context, repo name.Repository, d v1.Hash, 
 		return p.rp.Upload(ctx, repo, layer)
 	})
 	if err != nil {
-		return fmt.Errorf("blob %s: %w", d, err)
+		return fmt.Errorf("blob %s: %w", d, explain(err))
 	}
 	return nil
+}
+
+// ErrDamaged is wrapped when bundle content failed its digest check while
+// it was being pushed: the bundle file is damaged, and rerunning the push
+// will not help.
+var ErrDamaged = errors.New("the bundle file is damaged; check it with `bundle verify FILE` and get an intact copy")
+
+// explain drops the upload URL (session state, noise) from a failed
+// request, and says so when the bundle's own content was at fault.
+func explain(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	if errors.Is(err, bundle.ErrCorrupt) || errors.Is(err, bundle.ErrDigest) {
+		return fmt.Errorf("%w: %w", err, ErrDamaged)
+	}
+	return err
 }
 
 func (p *pusher) progressFunc(id string) func(int64) {

@@ -2,7 +2,10 @@ package push
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"bytes"
 	"context"
@@ -177,6 +180,7 @@ func TestPushIntoTLSRegistryWithAuth(t *testing.T) {
 	if want.mounts == 0 {
 		t.Fatal("the test bundle must share a layer across repositories (library/app and library/db do)")
 	}
+	checkReferrers(t, s, units)
 	first := siteState(t, s, units)
 
 	again, err := Push(ctx, r, s.reg.Addr(), s.opts()...)
@@ -273,6 +277,89 @@ func sharedLayer(t *testing.T, r *bundle.Reader, units []unit, a, b string) stri
 	}
 	t.Fatalf("%s and %s share no layer", a, b)
 	return ""
+}
+
+// checkReferrers checks that every referrer pushed by digest is found
+// through the referrers API or its fallback tag, from its subject.
+func checkReferrers(t *testing.T, s *site, units []unit) {
+	t.Helper()
+	found := 0
+	for _, u := range units {
+		if _, isTag := u.ref.(name.Tag); isTag {
+			continue
+		}
+		subject := subjectOf(t, s, u.ref)
+		if subject == "" {
+			continue
+		}
+		idx, err := remote.Referrers(u.ref.Context().Digest(subject), s.remoteOpts()...)
+		if err != nil {
+			t.Fatalf("referrers of %s: %v", subject, err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(im.Manifests, func(d v1.Descriptor) bool { return d.Digest == u.desc.Digest }) {
+			t.Errorf("referrer %s is not listed among the referrers of %s", u.desc.Digest, subject)
+		}
+		found++
+	}
+	if found == 0 {
+		t.Error("the test bundle has no referrer")
+	}
+}
+
+// subjectOf returns the subject digest of the manifest at ref, or "".
+func subjectOf(t *testing.T, s *site, ref name.Reference) string {
+	t.Helper()
+	d, err := remote.Get(ref, s.remoteOpts()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Subject *v1.Descriptor `json:"subject"`
+	}
+	if err := json.Unmarshal(d.Manifest, &m); err != nil || m.Subject == nil {
+		return ""
+	}
+	return m.Subject.Digest.String()
+}
+
+func TestCorruptBundleIsNeverPushedAsGood(t *testing.T) {
+	tb := getBundle(t)
+	b, err := os.ReadFile(tb.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage the middle of the file, where the layers are.
+	for i := len(b) * 2 / 5; i < len(b)*3/5; i += 4096 {
+		b[i] ^= 0x5a
+	}
+	path := filepath.Join(t.TempDir(), "corrupt.bundle")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := openBundle(t, path)
+	s := startSite(t)
+	rep, err := Push(context.Background(), r, s.reg.Addr(), s.opts()...)
+	if !errors.Is(err, ErrFailed) {
+		t.Fatalf("push of a damaged bundle = %v, want ErrFailed", err)
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "bundle verify") {
+		t.Errorf("error does not say the bundle is damaged: %v", err)
+	}
+	if rep.ImagesFailed == 0 || !slices.ContainsFunc(rep.Errors, func(e string) bool { return strings.Contains(e, "corrupt") }) {
+		t.Errorf("report does not name the damage: %+v", rep.Errors)
+	}
+	// Whatever arrived is exactly the bundle's: the registry holds no
+	// image under a name with another digest.
+	for _, u := range mustUnits(t, r, s.reg.Addr()) {
+		d, err := remote.Head(u.ref, s.remoteOpts()...)
+		if err == nil && d.Digest != u.desc.Digest && !u.desc.MediaType.IsIndex() {
+			t.Errorf("%s arrived with digest %s, want %s", u.ref, d.Digest, u.desc.Digest)
+		}
+	}
 }
 
 func mapsEqual(a, b map[string]string) bool {
