@@ -56,6 +56,9 @@ func (r *Reader) known(a Artifact) error {
 	return nil
 }
 
+// chunkBufSize fits any chunk with its tar header (PAX included) and padding.
+const chunkBufSize = ChunkSize + 64<<10
+
 // chunkReader streams [off, end) of an artifact, chunk by verified chunk.
 type chunkReader struct {
 	r      *Reader
@@ -132,7 +135,9 @@ func (c *chunkReader) load(k int64) error {
 		c.buf = c.r.bufs.Get().(*[]byte)
 	}
 	if int64(cap(*c.buf)) < hi-from {
-		*c.buf = make([]byte, hi-from)
+		// One size for every chunk (a full chunk plus room for its tar
+		// header and padding), so pooled buffers are reused, not regrown.
+		*c.buf = make([]byte, max(hi-from, chunkBufSize))
 	}
 	b := (*c.buf)[:hi-from]
 	if _, err := c.r.sr.ReadAt(b, from); err != nil {

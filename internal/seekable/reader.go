@@ -264,7 +264,8 @@ func (r *Reader) decodeFrame(i int, dst []byte) ([]byte, error) {
 	in := r.getBuf()
 	defer r.bufs.Put(in)
 	if int64(cap(*in)) < f.CompressedSize {
-		*in = make([]byte, f.CompressedSize)
+		// Rounded up to whole MiB, so pooled buffers fit the next frame.
+		*in = make([]byte, (f.CompressedSize+1<<20-1)&^(1<<20-1))
 	}
 	raw := (*in)[:f.CompressedSize]
 	if err := readFull(r.ra, raw, f.Offset); err != nil {
