@@ -66,6 +66,9 @@ func (s *Site) bridgePort(host string) (string, error) {
 	return "", fmt.Errorf("test host %s: no interface %s on this machine for its eth0 (is the test running on the Docker host?)", host, index)
 }
 
+// docker runs a docker CLI command on the machine, bounded by a minute.
+func docker(args ...string) error { return run("docker", args...) }
+
 // run runs a command on the machine, bounded by a minute.
 func run(name string, args ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

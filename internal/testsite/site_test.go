@@ -36,6 +36,7 @@ func TestSite(t *testing.T) {
 	t.Run("Containerd", func(t *testing.T) { testContainerd(t, s) })
 	t.Run("NTPFromDeployNode", func(t *testing.T) { testNTP(t, s) })
 	t.Run("DisconnectReconnect", func(t *testing.T) { testDisconnect(t, s) })
+	t.Run("Reboot", func(t *testing.T) { testReboot(t, s) })
 }
 
 func mustExec(t *testing.T, s *Site, host string, cmd ...string) string {
@@ -369,6 +370,34 @@ func testDisconnect(t *testing.T, s *Site) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || lines[0] != w.Name || !strings.Contains(lines[1], " "+w.Address+"/") {
 		t.Errorf("reconnected %s: got %q, want its name, no default route, and %s on eth0", w.Name, out, w.Address)
+	}
+}
+
+// testReboot checks that a reboot keeps what was written to the host and
+// what was enabled, keeps the host keys, and restores the air gap.
+func testReboot(t *testing.T, s *Site) {
+	h := s.Role(RoleWorker)[0]
+	setup := `set -e
+echo "10.0.0.1 harbor.site.test" >> /etc/hosts
+printf 'global\n  log stdout local0\ndefaults\n  mode tcp\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend check\n  bind 127.0.0.1:16443\n  default_backend none\nbackend none\n  server s1 127.0.0.1:1\n' > /etc/haproxy/haproxy.cfg
+haproxy -c -q -f /etc/haproxy/haproxy.cfg
+systemctl enable haproxy 2>/dev/null`
+	mustExec(t, s, h.Name, "sh", "-c", setup)
+	t.Cleanup(func() {
+		_, _ = s.Exec(h.Name, "sh", "-c", "systemctl disable --now haproxy 2>/dev/null; sed -i '/harbor.site.test/d' /etc/hosts")
+	})
+	if err := s.Reboot(h.Name); err != nil {
+		t.Fatal(err)
+	}
+	if hosts := mustExec(t, s, h.Name, "cat", "/etc/hosts"); !strings.Contains(hosts, "harbor.site.test") {
+		t.Errorf("/etc/hosts lost the deployer's entry over a reboot:\n%s", hosts)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		_, err := s.Exec(h.Name, "systemctl", "is-active", "haproxy")
+		return err
+	})
+	if out, err := sshFromDeploy(s, "root", h.Address, s.KnownHosts(), "hostname", nil); err != nil || strings.TrimSpace(out) != h.Name {
+		t.Errorf("ssh with the recorded host keys after a reboot: %q, %v", out, err)
 	}
 }
 

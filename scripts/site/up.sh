@@ -51,8 +51,8 @@ parse_args() {
 
 # mount_spec SRC[:DST] prints ABS_SRC:DST; DST defaults to ABS_SRC.
 mount_spec() {
-  local src=${1%%:*} dst=${1#*:}
-  src=$(realpath -e "$src") || site::die "--mount $1: $src does not exist"
+  local src dst=${1#*:}
+  src=$(realpath -e "${1%%:*}" 2>/dev/null) || site::die "--mount $1: ${1%%:*} does not exist"
   [ "$dst" = "$1" ] && dst=$src
   [[ $dst = /* ]] || site::die "--mount $1: the destination must be an absolute path"
   echo "$src:$dst"
