@@ -1,7 +1,6 @@
 package rpms
 
 import (
-	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -20,16 +19,7 @@ func TestDNFInstallsClosure(t *testing.T) {
 		t.Fatal("this test needs dnf: install the Debian package dnf")
 	}
 	requests := []string{"chain-a", "cron-lite", "foo-viewer", "foo-wrapper", "app-v", "rich-dep", "extra-tool", "epoch-pkg"}
-	repos := loadFixtureRepos(t, serveFixture(t, fixtureDir))
-	set, err := Resolve(context.Background(), repos, requests, ResolveOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := cas.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fetched, err := Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{})
+	store, set, fetched, err := resolveAndDownloadTo(t, fixtureDir, requests...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,13 @@ import (
 )
 
 func resolveAndDownload(t *testing.T, dir string, requests ...string) ([]Fetched, error) {
+	_, _, fetched, err := resolveAndDownloadTo(t, dir, requests...)
+	return fetched, err
+}
+
+// resolveAndDownloadTo resolves requests over the fixture in dir (served
+// over HTTP) and downloads the closure into a new cache.
+func resolveAndDownloadTo(t *testing.T, dir string, requests ...string) (*cas.Store, []Resolved, []Fetched, error) {
 	t.Helper()
 	repos := loadFixtureRepos(t, serveFixture(t, dir))
 	set, err := Resolve(context.Background(), repos, requests, ResolveOptions{})
@@ -23,7 +30,8 @@ func resolveAndDownload(t *testing.T, dir string, requests ...string) ([]Fetched
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{Parallel: 3})
+	fetched, err := Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{Parallel: 3})
+	return store, set, fetched, err
 }
 
 func TestDownload(t *testing.T) {

@@ -2,10 +2,10 @@ package rpms
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -40,20 +40,7 @@ var errUnknownKey = errors.New("signed by an unknown key")
 
 // LoadKeys reads OpenPGP public keys (armored or binary) from files.
 func LoadKeys(paths ...string) (openpgp.EntityList, error) {
-	var all openpgp.EntityList
-	for _, p := range paths {
-		f, err := os.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("gpg key %s: %w", p, err)
-		}
-		keys, err := ReadKeys(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("gpg key %s: %w", p, err)
-		}
-		all = append(all, keys...)
-	}
-	return all, nil
+	return (&Fetcher{}).LoadKeys(context.Background(), paths...)
 }
 
 // ReadKeys reads armored or binary OpenPGP public keys; an armored file may
