@@ -8,10 +8,12 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -50,6 +52,9 @@ func Download(ctx context.Context, f *Fetcher, store *cas.Store, repos []*RepoDa
 	}
 	byID := map[string]*RepoData{}
 	for _, rd := range repos {
+		if len(rd.Repo.Keys) == 0 && !rd.Repo.InsecureSkipGPGCheck {
+			return nil, fmt.Errorf("repo %s has no gpgkey to check its packages with; add its gpgkey, or set gpgcheck: false (insecure)", rd.Repo.ID)
+		}
 		byID[rd.Repo.ID] = rd
 	}
 	out := make([]Fetched, len(set))
@@ -80,12 +85,12 @@ func fetchOne(ctx context.Context, f *Fetcher, store *cas.Store, rd *RepoData, r
 	if err != nil {
 		return Fetched{}, fmt.Errorf("%s: %w", what, err)
 	}
-	var digest string
-	if res.Checksum.Type == "sha256" {
-		digest, err = fetchSHA256(ctx, f, store, u, what, res.Package)
-	} else {
-		digest, err = fetchOther(ctx, f, store, u, what, res.Package)
-	}
+	digest, err := fetchWithRetry(ctx, func() (string, error) {
+		if res.Checksum.Type == "sha256" {
+			return fetchSHA256(ctx, f, store, u, what, res.Package)
+		}
+		return fetchOther(ctx, f, store, u, what, res.Package)
+	})
 	if err != nil {
 		return Fetched{}, err
 	}
@@ -93,6 +98,35 @@ func fetchOne(ctx context.Context, f *Fetcher, store *cas.Store, rd *RepoData, r
 		return Fetched{}, err
 	}
 	return Fetched{Resolved: res, Digest: digest}, nil
+}
+
+// fetchAttempts is how often a download is tried when the failure looks
+// transient (connection errors, HTTP 5xx, a truncated body).
+const fetchAttempts = 3
+
+func fetchWithRetry(ctx context.Context, fetch func() (string, error)) (string, error) {
+	for attempt := 1; ; attempt++ {
+		digest, err := fetch()
+		if err == nil || attempt == fetchAttempts || !transient(err) {
+			return digest, err
+		}
+		slog.Warn("download failed, retrying", "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return "", err
+		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
+		}
+	}
+}
+
+// transient reports whether a download error is worth another try.
+func transient(err error) bool {
+	var fe *FetchError
+	if errors.As(err, &fe) {
+		return fe.Status == 0 || fe.Status >= 500
+	}
+	var ne net.Error
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 func fetchSHA256(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *Package) (string, error) {

@@ -3,10 +3,13 @@ package rpms
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/cas"
@@ -177,5 +180,33 @@ func TestDownloadSHA1RepoUsesCacheAgain(t *testing.T) {
 	}
 	if first[0].Digest != second[0].Digest {
 		t.Errorf("digests differ: %s, %s", first[0].Digest, second[0].Digest)
+	}
+}
+
+func TestDownloadRetriesTransientFailures(t *testing.T) {
+	var failed atomic.Int32
+	files := http.FileServer(http.Dir(fixtureDir))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".rpm") && failed.Add(1) <= 2 {
+			http.Error(w, "try later", http.StatusServiceUnavailable)
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	repos := loadFixtureRepos(t, srv.URL)
+	set, err := Resolve(context.Background(), repos, []string{"step-6"}, ResolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := cas.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Download(context.Background(), &Fetcher{}, store, repos, set, DownloadOptions{}); err != nil {
+		t.Fatalf("two 503s then success: %v", err)
+	}
+	if failed.Load() != 3 {
+		t.Errorf("%d requests for the package, want 3", failed.Load())
 	}
 }

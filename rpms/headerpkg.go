@@ -3,6 +3,7 @@ package rpms
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // packageFromHeader decodes the main header (and sizes from the signature
@@ -28,6 +29,11 @@ func packageFromHeader(h, sig *header) (*Package, error) {
 	}
 	if p.Name == "" || p.Version == "" || p.Release == "" || p.Arch == "" {
 		return nil, errNoName
+	}
+	for _, s := range []string{p.Name, p.Version, p.Release, p.Arch} {
+		if strings.ContainsAny(s, "/\\\x00") || strings.HasPrefix(s, ".") {
+			return nil, fmt.Errorf("name, version, release or arch %q could escape a directory", s)
+		}
 	}
 	if err := p.readNumbers(h, sig); err != nil {
 		return nil, err
