@@ -1,0 +1,377 @@
+//go:build appliance_charts
+
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/charts"
+	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/gate"
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// chartStack is a stack directory with one chart of each source: the local
+// fixture chart factory-app, a chart from a repository on loopback, and a
+// chart from the fixture registry.
+type chartStack struct {
+	dir      string
+	registry *fixture.Registry
+	repoURL  string
+}
+
+func newChartStack(t *testing.T) *chartStack {
+	t.Helper()
+	ctx := context.Background()
+	reg, err := fixture.StartRegistry(ctx)
+	if err != nil {
+		t.Fatalf("start docker-registry (Debian package docker-registry): %v", err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	if _, err := fixture.PushDemoSet(ctx, reg.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	s := &chartStack{dir: t.TempDir(), registry: reg}
+	copyDir(t, "../charts/testdata/factory-app", filepath.Join(s.dir, "charts/factory-app"))
+	s.repoURL = serveRepoChart(t, "repo-app", "1.2.0", "registry.factory.example/library/app:1.0")
+	pushOCIChart(t, reg.Addr()+"/charts/oci-app:0.3.0", "oci-app", "0.3.0", "registry.factory.example/library/app:1.0")
+	// The factory chart's init container needs library/db.
+	writeFileT(t, filepath.Join(s.dir, "values/core.yaml"),
+		"image: registry.factory.example/library/app:1.0\ninitImage: registry.factory.example/library/db:1.0\n")
+	return s
+}
+
+// write writes stack.yaml listing images and allowMissingImages, and
+// parses it.
+func (s *chartStack) write(t *testing.T, imgs []string, allow []string) *manifest.Stack {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: charts, version: 0.1.0}\nspec:\n")
+	fmt.Fprintf(&b, "  registryMirrors: {registry.factory.example: %q}\n  components:\n    - name: core\n      images:\n", s.registry.Addr())
+	for _, i := range imgs {
+		fmt.Fprintf(&b, "        - %s\n", i)
+	}
+	fmt.Fprintf(&b, "      charts:\n        - {path: charts/factory-app}\n        - {name: repo-app, repo: %q, version: \"1.x\"}\n", s.repoURL)
+	fmt.Fprintf(&b, "        - {oci: \"oci://%s/charts/oci-app\", version: \"~0.3\"}\n      values: [values/core.yaml]\n", s.registry.Addr())
+	if len(allow) > 0 {
+		fmt.Fprintf(&b, "      allowMissingImages: [%s]\n", strings.Join(allow, ", "))
+	}
+	data := []byte(b.String())
+	writeFileT(t, filepath.Join(s.dir, "stack.yaml"), b.String())
+	st, err := manifest.Parse(filepath.Join(s.dir, "stack.yaml"), data, s.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Lint(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func (s *chartStack) build(t *testing.T, st *manifest.Stack, allow ...string) (string, error) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "b.tar.zst")
+	_, err := Build(context.Background(), Options{Stack: st, Output: out, CacheDir: filepath.Join(s.dir, ".cache"), AllowMissing: allow, Workers: 2})
+	return out, err
+}
+
+const (
+	appRef = "registry.factory.example/library/app:1.0"
+	dbRef  = "registry.factory.example/library/db:1.0"
+)
+
+func TestBuildFailsOnImageMissingFromCharts(t *testing.T) {
+	s := newChartStack(t)
+	out, err := s.build(t, s.write(t, []string{appRef}, nil))
+	var me *gate.MissingError
+	if !errors.As(err, &me) {
+		t.Fatalf("build error %v, want a *gate.MissingError", err)
+	}
+	want := `image registry.factory.example/library/db:1.0 referenced by chart factory-app (templates/deployment.yaml, Deployment core/app, initContainer init) is not in the bundle; add it to component "core"`
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error:\n%v\nwant it to contain:\n%s", err, want)
+	}
+	if len(me.Missing) != 1 {
+		t.Errorf("missing %+v, want only the init container's image", me.Missing)
+	}
+	if _, statErr := os.Stat(out); statErr == nil {
+		t.Error("a failed build left a bundle behind")
+	}
+}
+
+func TestBuildWithChartsExtractsAndRendersWithHelm(t *testing.T) {
+	s := newChartStack(t)
+	out, err := s.build(t, s.write(t, []string{appRef, dbRef}, nil))
+	if err != nil {
+		t.Fatalf("adding the image did not make the build pass: %v", err)
+	}
+	r, err := bundle.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	idx := r.Index()
+	wantCharts := []string{"charts/factory-app-0.1.0.tgz", "charts/oci-app-0.3.0.tgz", "charts/repo-app-1.2.0.tgz"}
+	for _, p := range wantCharts {
+		a, ok := r.Lookup(p)
+		if !ok || a.Kind != bundle.KindChart || a.Component != "core" {
+			t.Errorf("bundle entry %s: %+v (found %v), want a chart of component core", p, a, ok)
+		}
+	}
+	if got := strings.Join(idx.Components[0].Charts, ","); got != strings.Join(wantCharts, ",") {
+		t.Errorf("component core lists charts %s", got)
+	}
+	dir := t.TempDir()
+	if err := bundle.Extract(context.Background(), r, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range wantCharts {
+		rendered := helmTemplate(t, filepath.Join(dir, p))
+		if !strings.Contains(rendered, appRef) {
+			t.Errorf("helm template %s does not use %s:\n%s", p, appRef, rendered)
+		}
+	}
+	checkChartArtifacts(t, dir, wantCharts)
+}
+
+// checkChartArtifacts checks that index.json names each chart as a Helm
+// OCI artifact whose content layer is the chart's .tgz.
+func checkChartArtifacts(t *testing.T, dir string, tgzs []string) {
+	t.Helper()
+	var index v1.IndexManifest
+	readJSON(t, filepath.Join(dir, "index.json"), &index)
+	layers := map[string]string{} // layer digest → ref
+	for _, d := range index.Manifests {
+		var m v1.Manifest
+		readJSON(t, filepath.Join(dir, "blobs/sha256", d.Digest.Hex), &m)
+		if m.Config.MediaType != charts.ConfigMediaType {
+			continue
+		}
+		if len(m.Layers) != 1 || m.Layers[0].MediaType != charts.ContentMediaType {
+			t.Errorf("%s: layers %+v", d.Annotations["org.opencontainers.image.ref.name"], m.Layers)
+			continue
+		}
+		layers[m.Layers[0].Digest.String()] = d.Annotations["org.opencontainers.image.ref.name"]
+	}
+	for _, p := range tgzs {
+		data, err := os.ReadFile(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		if _, ok := layers["sha256:"+hex.EncodeToString(sum[:])]; !ok {
+			t.Errorf("%s is not the content layer of any Helm OCI artifact in index.json (artifacts: %v)", p, layers)
+		}
+	}
+	if len(layers) != len(tgzs) {
+		t.Errorf("index.json has %d chart artifacts, want %d: %v", len(layers), len(tgzs), layers)
+	}
+}
+
+func TestBuildAllowMissingImage(t *testing.T) {
+	s := newChartStack(t)
+	t.Run("command line", func(t *testing.T) {
+		out, err := s.build(t, s.write(t, []string{appRef}, nil), dbRef)
+		if err != nil {
+			t.Fatalf("--allow-missing-image did not make the build pass: %v", err)
+		}
+		if got := allowedMissing(t, out); got != dbRef {
+			t.Errorf("bundle.json allowedMissing = %q, want %q", got, dbRef)
+		}
+	})
+	t.Run("manifest", func(t *testing.T) {
+		out, err := s.build(t, s.write(t, []string{appRef}, []string{"registry.factory.example/library/db:1.0"}))
+		if err != nil {
+			t.Fatalf("allowMissingImages did not make the build pass: %v", err)
+		}
+		if got := allowedMissing(t, out); got != dbRef {
+			t.Errorf("bundle.json allowedMissing = %q, want %q", got, dbRef)
+		}
+	})
+}
+
+func allowedMissing(t *testing.T, path string) string {
+	t.Helper()
+	r, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	return strings.Join(r.Index().AllowedMissing, ",")
+}
+
+func TestLockCharts(t *testing.T) {
+	s := newChartStack(t)
+	st := s.write(t, []string{appRef, dbRef}, nil)
+	lock, err := Lock(context.Background(), Options{Stack: st, CacheDir: filepath.Join(s.dir, ".cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lock.Charts) != 2 {
+		t.Fatalf("lock charts %v, want the repo and OCI charts (local charts are not locked)", lock.Charts)
+	}
+	for key, lc := range lock.Charts {
+		if lc.Version != "1.2.0" && lc.Version != "0.3.0" || !strings.HasPrefix(lc.Digest, "sha256:") {
+			t.Errorf("lock %s = %+v", key, lc)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "b.tar.zst")
+	if _, err := Build(context.Background(), Options{Stack: st, Output: out, CacheDir: filepath.Join(s.dir, ".cache"), Lock: lock, Locked: true}); err != nil {
+		t.Fatalf("locked build: %v", err)
+	}
+	for key, lc := range lock.Charts {
+		lc.Digest = "sha256:" + strings.Repeat("0", 64)
+		lock.Charts[key] = lc
+	}
+	_, err = Build(context.Background(), Options{Stack: st, Output: out + "2", CacheDir: filepath.Join(t.TempDir(), "cache"), Lock: lock, Locked: true})
+	var de *manifest.DriftError
+	if !errors.As(err, &de) || len(de.Drifts) != 2 {
+		t.Fatalf("locked build against a wrong lock: %v, want a DriftError with both charts", err)
+	}
+}
+
+func helmTemplate(t *testing.T, tgz string) string {
+	t.Helper()
+	gopath, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(strings.TrimSpace(string(gopath)), "bin", "helm")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the helm CLI is not at %s: run scripts/install-tools.sh", bin)
+	}
+	home := t.TempDir()
+	cmd := exec.Command(bin, "template", "rel", tgz, "--kube-version", charts.KubeVersion)
+	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+home, "HELM_CONFIG_HOME="+home, "HELM_DATA_HOME="+home)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm template %s: %v\n%s", tgz, err, stderr.String())
+	}
+	return string(out)
+}
+
+// serveRepoChart serves a one-chart repository on loopback and returns its
+// URL.
+func serveRepoChart(t *testing.T, chartName, version, image string) string {
+	t.Helper()
+	tgz := packageChart(t, chartName, version, image)
+	sum := sha256.Sum256(tgz)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/repo/index.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "apiVersion: v1\nentries:\n  %s:\n    - {name: %s, version: %s, digest: %s, urls: [%s-%s.tgz]}\n    - {name: %s, version: 2.0.0, urls: [gone.tgz]}\n",
+			chartName, chartName, version, hex.EncodeToString(sum[:]), chartName, version, chartName)
+	})
+	mux.HandleFunc("/repo/"+chartName+"-"+version+".tgz", func(w http.ResponseWriter, _ *http.Request) { w.Write(tgz) })
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/repo"
+}
+
+// packageChart packages a one-Deployment chart with the charts package.
+func packageChart(t *testing.T, chartName, version, image string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	writeFileT(t, filepath.Join(dir, chartName, "Chart.yaml"), "apiVersion: v2\nname: "+chartName+"\nversion: "+version+"\n")
+	writeFileT(t, filepath.Join(dir, chartName, "values.yaml"), "image: "+image+"\n")
+	writeFileT(t, filepath.Join(dir, chartName, "templates/deploy.yaml"),
+		"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: {{ .Release.Name }}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: {{ .Values.image }}\n")
+	var buf bytes.Buffer
+	if _, err := charts.Package(os.DirFS(dir), chartName, &buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// pushOCIChart pushes a chart to a registry as `helm push` lays it out.
+func pushOCIChart(t *testing.T, ref, chartName, version, image string) {
+	t.Helper()
+	tgz := packageChart(t, chartName, version, image)
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgData := []byte(fmt.Sprintf(`{"name":%q,"version":%q,"apiVersion":"v2"}`, chartName, version))
+	cfg := static.NewLayer(cfgData, charts.ConfigMediaType)
+	content := static.NewLayer(tgz, charts.ContentMediaType)
+	for _, l := range []v1.Layer{cfg, content} {
+		if err := remote.WriteLayer(r.Context(), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cd, _ := cfg.Digest()
+	ld, _ := content.Digest()
+	m := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[{"mediaType":%q,"digest":%q,"size":%d}]}`,
+		charts.ConfigMediaType, cd, len(cfgData), charts.ContentMediaType, ld, len(tgz))
+	if err := remote.Put(r, ociManifest(m)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type ociManifest string
+
+func (m ociManifest) RawManifest() ([]byte, error)        { return []byte(m), nil }
+func (m ociManifest) MediaType() (types.MediaType, error) { return types.OCIManifestSchema1, nil }
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.Walk(from, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, strings.TrimPrefix(p, from))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeFileT(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readJSON(t *testing.T, p string, v any) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		t.Fatalf("%s: %v", p, err)
+	}
+}
