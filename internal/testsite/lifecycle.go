@@ -108,6 +108,9 @@ func Up(t testing.TB, name string, opts ...Option) *Site {
 	defer cancel()
 	site, err := Start(ctx, name, opts...)
 	if err != nil {
+		if !keep {
+			removeHalfStarted(name)
+		}
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -123,6 +126,18 @@ func Up(t testing.TB, name string, opts ...Option) *Site {
 		}
 	})
 	return site
+}
+
+// removeHalfStarted removes whatever a failed Start left of site name;
+// down.sh finds it by its label and needs no state.
+func removeHalfStarted(name string) {
+	scripts, err := scriptsDir()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	_, _ = runScript(ctx, filepath.Join(scripts, "down.sh"), name)
 }
 
 // needTools fails naming the Debian package of a missing program.

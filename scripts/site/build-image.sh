@@ -19,7 +19,7 @@
 # SITE_SUITE (default: the machine's codename), SITE_MIRROR (default: from
 # the machine's apt sources).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump when the bootstrap recipe in bootstrap_rootfs changes.

@@ -8,7 +8,7 @@
 # directory (SSH key, inventory) unless --purge. Idempotent: removing a site
 # that is not there succeeds.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [ $# -ge 1 ] || { echo "usage: down.sh NAME [--state DIR] [--purge]" >&2; exit 2; }

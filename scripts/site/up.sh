@@ -22,7 +22,7 @@
 # kept (its state files are rewritten); anything else named NAME is removed
 # and recreated. Fails, and says why, if the air gap does not hold.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
@@ -270,7 +270,7 @@ hosts:
   - {name: master-2, address: $(host_ip 12), roles: [master]}
   - {name: worker-1, address: $(host_ip 21), roles: [worker]}
 deployNode: {address: $deploy_ip}
-apiserver: {vip: $(host_ip $SITE_VIP_OCTET), port: 6443, interface: eth0}
+apiserver: {vip: $(host_ip "$SITE_VIP_OCTET"), port: 6443, interface: eth0}
 network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
 ntp: [$deploy_ip]
 harbor: {hostname: harbor.site.test}
@@ -281,7 +281,7 @@ write_site_json() {
   local h host role octet sep=""
   {
     printf '{\n  "name": "%s",\n  "network": "%s",\n  "subnet": "%s",\n' "$name" "$network" "$subnet"
-    printf '  "gateway": "%s",\n  "vip": "%s",\n' "$(host_ip 1)" "$(host_ip $SITE_VIP_OCTET)"
+    printf '  "gateway": "%s",\n  "vip": "%s",\n' "$(host_ip 1)" "$(host_ip "$SITE_VIP_OCTET")"
     printf '  "image": "%s",\n  "stateDir": "%s",\n  "hosts": [' "$image" "$state"
     for h in "${SITE_HOSTS[@]}"; do
       read -r host role octet <<<"$h"
