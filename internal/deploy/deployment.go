@@ -159,11 +159,12 @@ func (c *Config) defaults() {
 }
 
 // Close stops the site server (if Start ran), closes every SSH connection
-// and the bundle.
+// and the bundle. It is idempotent.
 func (d *Deployment) Close() error {
 	var errs []error
 	if d.seed != nil {
 		errs = append(errs, d.seed.stop())
+		d.seed = nil
 	}
 	d.connMu.Lock()
 	for _, c := range d.conns {
@@ -175,7 +176,10 @@ func (d *Deployment) Close() error {
 	}
 	d.logs = nil
 	d.connMu.Unlock()
-	errs = append(errs, d.bundle.Close())
+	if d.bundle != nil {
+		errs = append(errs, d.bundle.Close())
+		d.bundle = nil
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,283 @@
+package deploy
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/inventory"
+)
+
+// need returns the path of tool, failing the test with the Debian package
+// that provides it when it is missing.
+func need(t *testing.T, tool, pkg string) string {
+	t.Helper()
+	p, err := exec.LookPath(tool)
+	if err != nil {
+		for _, dir := range []string{"/usr/sbin", "/sbin"} {
+			if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+				return filepath.Join(dir, tool)
+			}
+		}
+		t.Fatalf("%s not found: install the Debian package %s", tool, pkg)
+	}
+	return p
+}
+
+func testHA(self int) HA {
+	masters := []inventory.Host{
+		{Name: "master-1", Address: "10.9.0.11"},
+		{Name: "master-2", Address: "10.9.0.12"},
+		{Name: "master-3", Address: "10.9.0.13"},
+	}
+	return HA{Site: "unit", VIP: "10.9.0.100", Port: 6443, Interface: "eth0", Self: masters[self], Masters: masters}
+}
+
+// TestHAProxyConfigPassesHAProxy validates the rendered haproxy.cfg with
+// the real haproxy -c.
+func TestHAProxyConfigPassesHAProxy(t *testing.T) {
+	haproxy := need(t, "haproxy", "haproxy")
+	cfg := RenderHAProxy(testHA(0))
+	f := filepath.Join(t.TempDir(), "haproxy.cfg")
+	writeFile(t, f, []byte(cfg))
+	if out, err := exec.Command(haproxy, "-c", "-f", f).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, cfg)
+	}
+	for _, want := range []string{"bind 10.9.0.100:6443", "server master-1 10.9.0.11:6443 check", "server master-3 10.9.0.13:6443 check"} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("haproxy.cfg lacks %q:\n%s", want, cfg)
+		}
+	}
+}
+
+// TestKeepalivedConfigPassesKeepalived validates the rendered
+// keepalived.conf of every master with keepalived's own config test.
+func TestKeepalivedConfigPassesKeepalived(t *testing.T) {
+	keepalived := need(t, "keepalived", "keepalived")
+	prios := map[string]bool{}
+	for i := range 3 {
+		a := testHA(i)
+		cfg := RenderKeepalived(a)
+		f := filepath.Join(t.TempDir(), "keepalived.conf")
+		writeFile(t, f, []byte(cfg))
+		if out, err := exec.Command(keepalived, "--config-test", "-f", f).CombinedOutput(); err != nil {
+			t.Fatalf("keepalived --config-test: %v\n%s\n%s", err, out, cfg)
+		}
+		if !strings.Contains(cfg, "10.9.0.100/32 dev eth0") || !strings.Contains(cfg, "unicast_src_ip "+a.Self.Address) {
+			t.Errorf("keepalived.conf of %s:\n%s", a.Self.Name, cfg)
+		}
+		if strings.Contains(cfg, "    "+a.Self.Address+"\n") {
+			t.Errorf("%s lists itself as a unicast peer", a.Self.Name)
+		}
+		prios[strings.Split(strings.SplitAfter(cfg, "priority ")[1], "\n")[0]] = true
+	}
+	if len(prios) != 3 {
+		t.Errorf("masters share VRRP priorities: %v", prios)
+	}
+	if id := testHA(0).RouterID(); id < 1 || id > 255 {
+		t.Errorf("router id %d out of 1..255", id)
+	}
+}
+
+// TestContainerdConfigLoads loads the rendered config.toml with the real
+// containerd (config dump parses it and fills in defaults) and checks that
+// the registry config_path survives.
+func TestContainerdConfigLoads(t *testing.T) {
+	containerd := need(t, "containerd", "containerd")
+	f := filepath.Join(t.TempDir(), "config.toml")
+	writeFile(t, f, []byte(RenderContainerdConfig(DefaultSandboxImage)))
+	out, err := exec.Command(containerd, "--config", f, "config", "dump").CombinedOutput()
+	if err != nil {
+		t.Fatalf("containerd config dump: %v\n%s", err, out)
+	}
+	for _, want := range []string{`config_path = "/etc/containerd/certs.d"`, "SystemdCgroup = true", `sandbox_image = "registry.k8s.io/pause:3.9"`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("containerd's view of config.toml lacks %q", want)
+		}
+	}
+}
+
+func TestHostsToml(t *testing.T) {
+	for _, c := range []struct{ registry, server string }{
+		{"docker.io", `server = "https://registry-1.docker.io"`},
+		{"quay.io", `server = "https://quay.io"`},
+		{"registry.factory.example", `server = "https://registry.factory.example"`},
+	} {
+		got := RenderHostsToml(c.registry, "https://10.9.0.10:5443", hostCA)
+		for _, want := range []string{c.server, `[host."https://10.9.0.10:5443"]`, `capabilities = ["pull", "resolve"]`, `ca = "` + hostCA + `"`} {
+			if !strings.Contains(got, want) {
+				t.Errorf("hosts.toml for %s lacks %q:\n%s", c.registry, want, got)
+			}
+		}
+	}
+	idx := &bundle.Index{Images: []bundle.Image{
+		{Name: "docker.io/calico/node:v3.26.4"}, {Name: "quay.io/prometheus/node-exporter:v1"},
+		{Name: "docker.io/library/nginx:1.25"}, {Name: "registry.factory.example/library/app:1.0"},
+	}}
+	if got := strings.Join(SourceRegistries(idx), " "); got != "docker.io quay.io registry.factory.example" {
+		t.Errorf("SourceRegistries = %s", got)
+	}
+}
+
+func TestParseOSRelease(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		ok         bool
+	}{
+		{"centos 7", "NAME=\"CentOS Linux\"\nVERSION=\"7 (Core)\"\nID=\"centos\"\nID_LIKE=\"rhel fedora\"\nVERSION_ID=\"7\"\n", true},
+		{"rhel 8.9", "NAME=\"Red Hat Enterprise Linux\"\nID=\"rhel\"\nVERSION_ID=\"8.9\"\n", true},
+		{"rocky 9.3", "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.3\"\nPRETTY_NAME=\"Rocky Linux 9.3 (Blue Onyx)\"\n", true},
+		{"alma 8.10 unquoted", "ID=almalinux\nVERSION_ID=8.10\n", true},
+		{"centos stream 9", "ID=\"centos\"\nVERSION_ID=\"9\"\n", true},
+		{"centos 6", "ID=\"centos\"\nVERSION_ID=\"6\"\n", false},
+		{"rocky 7 does not exist", "ID=rocky\nVERSION_ID=7\n", false},
+		{"rhel 10", "ID=rhel\nVERSION_ID=10.0\n", false},
+		{"debian", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n", false},
+		{"ubuntu", "ID=ubuntu\nID_LIKE=debian\nVERSION_ID=\"22.04\"\n", false},
+		{"fedora", "ID=fedora\nVERSION_ID=39\n", false},
+		{"empty", "", false},
+		{"comments and single quotes", "# comment\nID='rocky'\nVERSION_ID='8.9'\n", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := ParseOSRelease(c.text).CheckSupported()
+			if (err == nil) != c.ok {
+				t.Errorf("CheckSupported() = %v, want ok=%v", err, c.ok)
+			}
+		})
+	}
+	marker := "APPLIANCE_TEST_HOST=1\nNAME=\"Rocky Linux\"\nID=\"rocky\"\nVERSION_ID=\"8.9\"\n"
+	if o := ParseOSRelease(marker); !o.TestHost || o.CheckSupported() != nil {
+		t.Errorf("test-host marker parsed as %+v", o)
+	}
+	if ParseOSRelease("ID=rocky\nVERSION_ID=8\n").TestHost {
+		t.Error("a plain os-release is taken for a test host")
+	}
+}
+
+func TestKernelAtLeast(t *testing.T) {
+	for _, c := range []struct {
+		rel string
+		ok  bool
+	}{
+		{"3.10.0-1160.el7.x86_64", true}, {"4.18.0-513.el8.x86_64", true}, {"5.14.0-362.el9.x86_64", true},
+		{"6.1.0-18-amd64", true}, {"3.9.0", false}, {"2.6.32-754.el6.x86_64", false}, {"garbage", false}, {"3.10+", true},
+	} {
+		if got := KernelAtLeast(c.rel, 3, 10); got != c.ok {
+			t.Errorf("KernelAtLeast(%q) = %v", c.rel, got)
+		}
+	}
+}
+
+func TestListeningPorts(t *testing.T) {
+	ss := `LISTEN 0      4096      10.9.0.100:6443       0.0.0.0:*    users:(("haproxy",pid=812,fd=7))
+LISTEN 0      128          0.0.0.0:22         0.0.0.0:*    users:(("sshd",pid=90,fd=3))
+LISTEN 0      4096       127.0.0.1:2379       0.0.0.0:*
+LISTEN 0      4096            [::]:10250         [::]:*    users:(("kubelet",pid=1,fd=20))
+`
+	got := ListeningPorts(ss)
+	want := map[int]string{6443: "haproxy", 22: "sshd", 2379: "", 10250: "kubelet"}
+	if len(got) != len(want) {
+		t.Fatalf("ListeningPorts = %v, want %v", got, want)
+	}
+	for p, proc := range want {
+		if got[p] != proc {
+			t.Errorf("port %d: %q, want %q", p, got[p], proc)
+		}
+	}
+}
+
+func TestRenderHostsIsIdempotent(t *testing.T) {
+	inv := &inventory.Inventory{
+		Hosts: []inventory.Host{
+			{Name: "master-1", Address: "10.9.0.11", Roles: []inventory.Role{inventory.RoleMaster}},
+			{Name: "worker-1", Address: "10.9.0.21", Roles: []inventory.Role{inventory.RoleWorker, inventory.RoleRegistry}},
+		},
+		DeployNode: inventory.DeployNode{Address: "10.9.0.10"},
+		Harbor:     inventory.Harbor{Hostname: "harbor.unit.test"},
+	}
+	entries := HostsEntries(inv)
+	wantEntries := []string{"10.9.0.11 master-1", "10.9.0.21 worker-1", "10.9.0.10 " + SeedHostname, "10.9.0.21 harbor.unit.test"}
+	if strings.Join(entries, "|") != strings.Join(wantEntries, "|") {
+		t.Errorf("HostsEntries = %q, want %q", entries, wantEntries)
+	}
+	orig := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n10.9.0.11\tmaster-1\n"
+	once := RenderHosts(orig, entries)
+	if twice := RenderHosts(once, entries); twice != once {
+		t.Errorf("rendering twice changed /etc/hosts:\n%s\n---\n%s", once, twice)
+	}
+	if !strings.HasPrefix(once, orig) {
+		t.Errorf("lines outside the block were not kept:\n%s", once)
+	}
+	changed := RenderHosts(once, entries[:1])
+	if strings.Contains(changed, "harbor.unit.test") || strings.Count(changed, hostsBegin) != 1 {
+		t.Errorf("the block was not replaced:\n%s", changed)
+	}
+	if RenderHosts("", entries) != hostsBegin+"\n"+strings.Join(entries, "\n")+"\n"+hostsEnd+"\n" {
+		t.Errorf("block on an empty file:\n%s", RenderHosts("", entries))
+	}
+}
+
+func TestRolePackages(t *testing.T) {
+	idx := &bundle.Index{Name: "b", Version: "1", Artifacts: []bundle.Artifact{
+		{Path: "repos/base/Packages/chain-a-1.0-1.x86_64.rpm"},
+		{Path: "repos/base/Packages/kubeadm-1.28.2-0.x86_64.rpm"},
+		{Path: "repos/base/Packages/conntrack-tools-1.4.4-11.el7.x86_64.rpm"},
+		{Path: "repos/base/repodata/repomd.xml"},
+		{Path: "repos/base/keys/RPM-GPG-KEY"},
+	}}
+	idx.Annotations = map[string]string{PackagesAnnotation + "master": "kubeadm chain-a", PackagesAnnotation + "worker": "chain-a conntrack-tools"}
+	got, err := RolePackages(idx, []inventory.Role{inventory.RoleMaster, inventory.RoleWorker})
+	if err != nil || strings.Join(got, " ") != "chain-a conntrack-tools kubeadm" {
+		t.Errorf("RolePackages(master, worker) = %v, %v", got, err)
+	}
+	if got, err := RolePackages(idx, []inventory.Role{inventory.RoleRegistry}); err != nil || len(got) != 0 {
+		t.Errorf("a role the annotations do not name got %v, %v", got, err)
+	}
+	idx.Annotations = nil
+	_, err = RolePackages(idx, []inventory.Role{inventory.RoleWorker})
+	if err == nil || !strings.Contains(err.Error(), "kubelet (role worker)") || !strings.Contains(err.Error(), "rpms") {
+		t.Errorf("default packages missing from the bundle: %v", err)
+	}
+	if r := BundleRepos(idx); len(r) != 1 || r[0].ID != "base" || strings.Join(r[0].Keys, " ") != "RPM-GPG-KEY" {
+		t.Errorf("BundleRepos = %+v", r)
+	}
+	for file, name := range map[string]string{
+		"conntrack-tools-1.4.4-11.el7.x86_64.rpm": "conntrack-tools", "chain-a-1.0-1.x86_64.rpm": "chain-a",
+		"containerd.io-1.6.28-3.1.el7.x86_64.rpm": "containerd.io", "bad.rpm": "",
+	} {
+		if got := RPMName(file); got != name {
+			t.Errorf("RPMName(%s) = %q, want %q", file, got, name)
+		}
+	}
+}
+
+func TestRepoFile(t *testing.T) {
+	idx := &bundle.Index{Name: "stack", Version: "1.0"}
+	repos := []Repo{{ID: "base", Keys: []string{"RPM-GPG-KEY-a", "RPM-GPG-KEY-b"}}, {ID: "extras"}}
+	got := RenderRepoFile(idx, repos, "https://10.9.0.10:5443")
+	for _, want := range []string{
+		"[appliance-base]", "baseurl=https://10.9.0.10:5443/repos/base/", "gpgcheck=1",
+		"gpgkey=file:///etc/pki/rpm-gpg/appliance-base-RPM-GPG-KEY-a file:///etc/pki/rpm-gpg/appliance-base-RPM-GPG-KEY-b",
+		"[appliance-extras]", "sslcacert=" + hostCA, "skip_if_unavailable=0",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("repo file lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains("\n"+got, "\ngpgcheck=0") {
+		t.Error("repo file turns gpgcheck off")
+	}
+}
+
+func TestRequirementFoldsRoles(t *testing.T) {
+	r := requirement(inventory.Host{Roles: []inventory.Role{inventory.RoleWorker, inventory.RoleRegistry}})
+	if r.CPUs != 2 || r.MemoryMB != 3800 || r.DiskGB != 40 {
+		t.Errorf("worker+registry needs %+v", r)
+	}
+	if !containsInt(r.Ports, 10250) || !containsInt(r.Ports, 443) {
+		t.Errorf("worker+registry ports %v", r.Ports)
+	}
+}
