@@ -105,6 +105,10 @@ func (p *Package) readDeps(h *header) error {
 		{tagRequireName, tagRequireFlags, tagRequireVersion, &p.Requires},
 		{tagConflictName, tagConflictFlags, tagConflictVersion, &p.Conflicts},
 		{tagObsoleteName, tagObsoleteFlags, tagObsoleteVersion, &p.Obsoletes},
+		{tagRecommendName, tagRecommendFlags, tagRecommendVersion, &p.Recommends},
+		{tagSuggestName, tagSuggestFlags, tagSuggestVersion, &p.Suggests},
+		{tagSupplementName, tagSupplementFlags, tagSupplementVersion, &p.Supplements},
+		{tagEnhanceName, tagEnhanceFlags, tagEnhanceVersion, &p.Enhances},
 	}
 	for _, k := range kinds {
 		deps, err := readDepTags(h, k.name, k.flags, k.version)

@@ -30,8 +30,13 @@ type Package struct {
 	Requires  []Dep
 	Conflicts []Dep
 	Obsoletes []Dep
-	Files     []File
-	Changelog []ChangelogEntry
+	// Weak dependencies: recorded and written to repodata, never followed.
+	Recommends  []Dep
+	Suggests    []Dep
+	Supplements []Dep
+	Enhances    []Dep
+	Files       []File
+	Changelog   []ChangelogEntry
 
 	InstalledSize int64
 	PackageSize   int64 // size of the .rpm file

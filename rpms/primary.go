@@ -104,8 +104,14 @@ func (st *primaryState) start(t xml.StartElement) error {
 		st.deps = &p.Conflicts
 	case "obsoletes":
 		st.deps = &p.Obsoletes
-	case "recommends", "suggests", "supplements", "enhances":
-		st.deps = nil // weak dependencies do not pull packages in
+	case "recommends":
+		st.deps = &p.Recommends
+	case "suggests":
+		st.deps = &p.Suggests
+	case "supplements":
+		st.deps = &p.Supplements
+	case "enhances":
+		st.deps = &p.Enhances
 	case "entry":
 		st.entry(t)
 	case "file":

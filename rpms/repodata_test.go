@@ -1,11 +1,13 @@
 package rpms
 
 import (
+	"compress/gzip"
 	"context"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +63,21 @@ func TestRepodataMatchesCreaterepo(t *testing.T) {
 	a, b := primarySet(t, ours), primarySet(t, theirs)
 	if len(a) != 36 || !slices.Equal(a, b) {
 		t.Errorf("our primary:\n%s\ncreaterepo_c's:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
+	}
+	// Package by package, the primary XML is the same text, except the
+	// "file" time (createrepo_c takes the file's mtime, we the build time).
+	// filelists and other are the same text too.
+	for _, kind := range []string{"primary", "filelists", "other"} {
+		a, b := metadataChunks(t, ours, kind), metadataChunks(t, theirs, kind)
+		if len(a) != 36 || len(b) != 36 {
+			t.Errorf("%s: %d and %d packages", kind, len(a), len(b))
+		}
+		for i := range min(len(a), len(b)) {
+			if a[i] != b[i] {
+				t.Errorf("%s differs:\nours:\n%s\ncreaterepo_c's:\n%s", kind, a[i], b[i])
+				break
+			}
+		}
 	}
 	// Header ranges and the file/filelists split match too.
 	oursRD, _ := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: "ours", BaseURL: "file://" + ours})
@@ -130,4 +147,39 @@ func BenchmarkRepodata(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+var fileTime = regexp.MustCompile(`<time file="[0-9]+"`)
+
+// metadataChunks returns the <package> elements of dir's KIND.xml.gz, with
+// the file time blanked, sorted.
+func metadataChunks(t *testing.T, dir, kind string) []string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(dir, "repodata", "*-"+kind+".xml.gz"))
+	if len(m) != 1 {
+		t.Fatalf("%s: %d primary files", dir, len(m))
+	}
+	f, err := os.Open(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(b)
+	body = body[strings.Index(body, "<package "):]
+	body = body[:strings.LastIndex(body, "</package>")+len("</package>")]
+	chunks := strings.SplitAfter(body, "</package>")
+	chunks = chunks[:len(chunks)-1] // the empty rest after the last element
+	for i := range chunks {
+		chunks[i] = strings.TrimSpace(fileTime.ReplaceAllString(chunks[i], `<time file=""`))
+	}
+	slices.Sort(chunks)
+	return chunks
 }

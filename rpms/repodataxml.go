@@ -159,6 +159,10 @@ func (x *xw) primaryPackage(p *Package) {
 	x.deps("requires", p.Requires, true)
 	x.deps("conflicts", p.Conflicts, false)
 	x.deps("obsoletes", p.Obsoletes, false)
+	x.deps("suggests", p.Suggests, false)
+	x.deps("enhances", p.Enhances, false)
+	x.deps("recommends", p.Recommends, false)
+	x.deps("supplements", p.Supplements, false)
 	for _, f := range p.Files {
 		if isPrimaryFile(f.Path) {
 			x.file("    ", f)

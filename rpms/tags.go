@@ -56,6 +56,18 @@ const (
 	tagBaseNames         = 1117
 	tagDirNames          = 1118
 	tagLongSize          = 5009
+	tagRecommendName     = 5046
+	tagRecommendVersion  = 5047
+	tagRecommendFlags    = 5048
+	tagSuggestName       = 5049
+	tagSuggestVersion    = 5050
+	tagSuggestFlags      = 5051
+	tagSupplementName    = 5052
+	tagSupplementVersion = 5053
+	tagSupplementFlags   = 5054
+	tagEnhanceName       = 5055
+	tagEnhanceVersion    = 5056
+	tagEnhanceFlags      = 5057
 	tagPayloadDigest     = 5092
 	tagPayloadDigestAlgo = 5093
 )

@@ -92,7 +92,8 @@ b chain-d 1.0 1 noarch ""
 b libchain 1.0 1 x86_64 "" "Provides: libchain.so.1()(64bit)" "%file /usr/lib64/libchain.so.1"
 b libchain 1.0 1 i686 "" "Provides: libchain.so.1" "%file /usr/lib/libchain.so.1"
 # A virtual provide.
-b mta-lite 2.0 1 noarch "" "Provides: MTA" "Provides: smtpdaemon" "Conflicts: sendmail" "Obsoletes: mta-old < 2.0"
+b mta-lite 2.0 1 noarch "" "Provides: MTA" "Provides: smtpdaemon" "Conflicts: sendmail" "Obsoletes: mta-old < 2.0" \
+	"Recommends: cron-lite" "Suggests: foo-data >= 1.0" "Supplements: chain-a" "Enhances: footool"
 b cron-lite 1.0 1 x86_64 "" "Requires: MTA" "%file /usr/sbin/crond-lite"
 # File requires: one in filelists only, one in primary (a bin path).
 b foo-data 1.0 1 noarch "" "%file /usr/share/foo/data"
