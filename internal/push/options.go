@@ -140,6 +140,14 @@ func WithProgress(w io.Writer, mode progress.Mode) Option {
 	return func(o *options) error { o.progressOut, o.progressMode = w, mode; return nil }
 }
 
+// check refuses combinations of options that contradict each other.
+func (o *options) check() error {
+	if o.plainHTTP && o.roots != nil {
+		return errors.New("push: a CA file (--ca-file) and plain HTTP (--plain-http) contradict each other")
+	}
+	return nil
+}
+
 // baseTransport is the transport every request goes through, before
 // counting and authentication.
 func (o *options) baseTransport() http.RoundTripper {

@@ -77,6 +77,9 @@ func Push(ctx context.Context, r *bundle.Reader, host string, opts ...Option) (*
 			return nil, err
 		}
 	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
 	if err := checkTarget(host, o.plainHTTP); err != nil {
 		return nil, err
 	}

@@ -70,6 +70,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(killHelperEnv); spec != "" {
+		os.Exit(runKillHelper(spec))
+	}
 	code := m.Run()
 	if bundleDir != "" {
 		os.RemoveAll(bundleDir)
