@@ -30,7 +30,7 @@ func (p *pusher) setupHarbor(ctx context.Context, units []unit) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("cannot reach %s: %w", p.host, err)
+			return fmt.Errorf("cannot reach %s: %w", p.host, withTLSHint(err))
 		}
 		p.o.log.Info("the target is Harbor", "registry", p.host, "status", status)
 	}

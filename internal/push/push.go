@@ -40,6 +40,7 @@ package push
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -213,7 +214,7 @@ func (p *pusher) failed(u unit, err error) {
 		p.damaged.Store(true)
 	}
 	id := u.ref.String()
-	err = fmt.Errorf("image %s (as %s): %w", u.source, id, err)
+	err = fmt.Errorf("image %s (as %s): %w", u.source, id, withTLSHint(err))
 	p.prog.Done(id, err, "")
 	p.mu.Lock()
 	p.rep.ImagesFailed++
@@ -365,6 +366,20 @@ func (p *pusher) sendBlob(ctx context.Context, repo name.Repository, d v1.Hash, 
 // it was being pushed: the bundle file is damaged, and rerunning the push
 // will not help.
 var ErrDamaged = errors.New("the bundle file is damaged; check it with `bundle verify FILE` and get an intact copy")
+
+// withTLSHint adds the way out to an error about a certificate this host
+// does not trust.
+func withTLSHint(err error) error {
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	switch {
+	case errors.As(err, &ua):
+		return fmt.Errorf("%w; give the CA that signed the registry's certificate with --ca-file", err)
+	case errors.As(err, &hn):
+		return fmt.Errorf("%w; name the registry in --to as its certificate does", err)
+	}
+	return err
+}
 
 // explain drops the upload URL (session state, noise) from a failed
 // request, and says so when the bundle's own content was at fault.

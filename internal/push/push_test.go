@@ -482,3 +482,15 @@ func TestPlainHTTPOnlyToLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestUntrustedCertificateSaysHowToFix(t *testing.T) {
+	tb := getBundle(t)
+	r := openBundle(t, tb.path)
+	s := startSite(t)
+	for _, harbor := range []HarborMode{HarborAuto, HarborOff} {
+		_, err := Push(context.Background(), r, s.reg.Addr(), WithBasicAuth(testUser, testPass), WithHarbor(harbor))
+		if err == nil || !strings.Contains(err.Error(), "--ca-file") {
+			t.Errorf("harbor mode %d: push to an untrusted registry = %v, want a hint at --ca-file", harbor, err)
+		}
+	}
+}
