@@ -4,8 +4,17 @@ package testsite
 
 import (
 	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"os"
 	"os/exec"
 	"regexp"
 	"runtime"
@@ -37,6 +46,8 @@ func TestSite(t *testing.T) {
 	t.Run("NTPFromDeployNode", func(t *testing.T) { testNTP(t, s) })
 	t.Run("DisconnectReconnect", func(t *testing.T) { testDisconnect(t, s) })
 	t.Run("Reboot", func(t *testing.T) { testReboot(t, s) })
+	t.Run("CATrust", func(t *testing.T) { testCATrust(t, s) })
+	t.Run("UpIsIdempotent", func(t *testing.T) { testIdempotent(t, s) })
 }
 
 func mustExec(t *testing.T, s *Site, host string, cmd ...string) string {
@@ -398,6 +409,63 @@ systemctl enable haproxy 2>/dev/null`
 	})
 	if out, err := sshFromDeploy(s, "root", h.Address, s.KnownHosts(), "hostname", nil); err != nil || strings.TrimSpace(out) != h.Name {
 		t.Errorf("ssh with the recorded host keys after a reboot: %q, %v", out, err)
+	}
+}
+
+// testCATrust installs a CA the EL way (anchors + update-ca-trust) and
+// checks that it lands in the bundle that curl and dnf read, and leaves it
+// again when removed.
+func testCATrust(t *testing.T, s *Site) {
+	h := s.Targets()[0].Name
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test-site check CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	const anchor = "/etc/pki/ca-trust/source/anchors/site-check.crt"
+	body := strings.Split(string(pemBytes), "\n")[1] // first base64 line
+	t.Cleanup(func() { _, _ = s.Exec(h, "sh", "-c", "rm -f "+anchor+" && update-ca-trust extract") })
+	if _, err := s.ExecInput(h, bytes.NewReader(pemBytes), "sh", "-c", "cat > "+anchor+" && update-ca-trust extract"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exec(h, "grep", "-qF", body, "/etc/ssl/certs/ca-certificates.crt"); err != nil {
+		t.Errorf("update-ca-trust did not add the anchor to the trust bundle: %v", err)
+	}
+	if _, err := s.Exec(h, "sh", "-c", "rm -f "+anchor+" && update-ca-trust extract"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Exec(h, "grep", "-qF", body, "/etc/ssl/certs/ca-certificates.crt"); err == nil {
+		t.Error("update-ca-trust kept a removed anchor in the trust bundle")
+	}
+}
+
+// testIdempotent starts the running site again: it must be kept as it is,
+// with the same subnet, key and host keys.
+func testIdempotent(t *testing.T, s *Site) {
+	before, err := os.ReadFile(s.KnownHosts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	again, err := Start(ctx, s.Name, WithStateDir(s.StateDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.ReadFile(s.KnownHosts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Subnet != s.Subnet || again.Image != s.Image || !bytes.Equal(before, after) {
+		t.Errorf("second Start changed the site: subnet %s -> %s, image %s -> %s, known_hosts equal: %v",
+			s.Subnet, again.Subnet, s.Image, again.Image, bytes.Equal(before, after))
 	}
 }
 
