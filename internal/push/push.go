@@ -101,16 +101,24 @@ func Push(ctx context.Context, r *bundle.Reader, host string, opts ...Option) (*
 	}
 	p.pushAll(ctx, units)
 	rep := p.finish(start)
-	if len(rep.Errors) > 0 {
-		first := strings.TrimSuffix(rep.Errors[0], ": "+ErrDamaged.Error())
-		if p.damaged.Load() {
-			return rep, fmt.Errorf("%w: %d of %d images failed; the first: %s; %w",
-				ErrFailed, rep.ImagesFailed, rep.Images, first, ErrDamaged)
-		}
-		return rep, fmt.Errorf("%w: %d of %d images failed; the first: %s; run the push again to resume",
-			ErrFailed, rep.ImagesFailed, rep.Images, first)
+	if err := p.result(rep); err != nil {
+		return rep, err
 	}
 	return rep, ctx.Err()
+}
+
+// result sums up the failures of a push, with the way out.
+func (p *pusher) result(rep *Report) error {
+	if len(rep.Errors) == 0 {
+		return nil
+	}
+	first := strings.TrimSuffix(rep.Errors[0], ": "+ErrDamaged.Error())
+	if p.damaged.Load() {
+		return fmt.Errorf("%w: %d of %d images failed; the first: %s; %w",
+			ErrFailed, rep.ImagesFailed, rep.Images, first, ErrDamaged)
+	}
+	return fmt.Errorf("%w: %d of %d images failed; the first: %s; run the push again to resume",
+		ErrFailed, rep.ImagesFailed, rep.Images, first)
 }
 
 // pusher is one push in progress.
