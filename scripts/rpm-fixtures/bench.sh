@@ -34,7 +34,7 @@ echo $i > %{buildroot}/usr/bin/bench-$i
 SPEC
 done
 echo "building $n RPMs..." >&2
-(cd "$work/specs" && ls | xargs -n 50 -P "$(nproc)" rpmbuild --quiet -bb \
+(cd "$work/specs" && printf '%s\0' *.spec | xargs -0 -n 50 -P "$(nproc)" rpmbuild --quiet -bb \
 	--define "_topdir $work/rpmbuild" --define "_rpmdir $work/rpms" \
 	--define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
 	--define "_binary_payload w9.gzdio" --define "__os_install_post %{nil}" >/dev/null)

@@ -148,7 +148,7 @@ build() { # build DESTDIR SPEC...
 		"$@" >"$work/rpmbuild.log" 2>&1 || { cat "$work/rpmbuild.log" >&2; return 1; }
 }
 export SOURCE_DATE_EPOCH=1700000000
-x86=() i686=() noarch=()
+x86=() i686=()
 for s in "${base_specs[@]}"; do
 	case $s in *.i686.spec) i686+=("$s") ;; *) x86+=("$s") ;; esac
 done
@@ -165,7 +165,10 @@ sign() { # sign KEYNAME [rpmsign args...] FILE...
 # Header-only (v4, rpm's default) signatures for base; header-only plus the
 # legacy header+payload (--rpmv3) signatures for updates.
 sign 'Fixture Signing Key' "$out"/base/*.rpm
-mapfile -t upd < <(ls "$out"/updates/*.rpm | grep -v -e /badsig- -e /nosig-)
+upd=()
+for f in "$out"/updates/*.rpm; do
+	case $f in */badsig-* | */nosig-*) ;; *) upd+=("$f") ;; esac
+done
 sign 'Fixture Signing Key' --rpmv3 "${upd[@]}"
 sign 'Other Key' "$out"/updates/badsig-*.rpm
 
@@ -192,4 +195,5 @@ for f in "$out"/variants/bz2/repodata/*.xml.bz2; do
 		-e "s|$old-$kind.xml.bz2|$new-$kind.xml.zst|; s|$old|$new|" "$out/variants/zst/repomd.xml.tmp"
 done
 mv "$out/variants/zst/repomd.xml.tmp" "$out/variants/zst/repodata/repomd.xml"
-echo "fixture repos in $out: $(ls "$out"/base/*.rpm "$out"/updates/*.rpm | wc -l) RPMs"
+rpms=("$out"/base/*.rpm "$out"/updates/*.rpm)
+echo "fixture repos in $out: ${#rpms[@]} RPMs"
