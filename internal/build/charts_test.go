@@ -375,3 +375,54 @@ func readJSON(t *testing.T, p string, v any) {
 		t.Fatalf("%s: %v", p, err)
 	}
 }
+
+// TestKubeSphereStackLintsAndDryRuns checks the built-in kubesphere stack
+// offline: it lints, and a dry run lists every image, RPM and chart.
+func TestKubeSphereStackLintsAndDryRuns(t *testing.T) {
+	s, err := manifest.Builtin("kubesphere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lint(); err != nil {
+		t.Fatalf("lint: %v", err)
+	}
+	var out bytes.Buffer
+	if err := DryRun(&out, s); err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		lines[strings.TrimSpace(l)] = true
+	}
+	for _, img := range s.Images() {
+		if !lines["image "+img.Ref] {
+			t.Errorf("dry run does not list image %s", img.Ref)
+		}
+	}
+	for _, r := range s.RPMs() {
+		if !lines["rpm "+r.Spec] {
+			t.Errorf("dry run does not list rpm %s", r.Spec)
+		}
+	}
+	for _, c := range s.Charts() {
+		if !lines["chart "+c.LockKey()] {
+			t.Errorf("dry run does not list chart %s", c.LockKey())
+		}
+	}
+	want := []string{"registry.k8s.io/pause:3.9", "registry.k8s.io/pause:3.8", "kubesphere/ks-installer:v3.4.1", "calico/node:v3.26.1",
+		"kubesphere/ks-jenkins:v3.4.0-2.319.3-1", "goharbor/harbor-core:v2.8.4", "quay.io/cephcsi/cephcsi:v3.9.0"}
+	for _, w := range want {
+		if !lines["image "+w] {
+			t.Errorf("the kubesphere stack lacks %s", w)
+		}
+	}
+	for _, r := range []string{"containerd.io-1.6.33", "kubeadm-1.26.15", "kubelet-1.26.15", "kubectl-1.26.15", "cri-tools-1.26.0", "kubernetes-cni-1.2.0",
+		"keepalived", "haproxy", "nfs-utils", "ceph-common", "socat", "conntrack-tools", "ebtables", "ipset", "ipvsadm", "chrony", "docker-ce", "docker-compose"} {
+		if !lines["rpm "+r] {
+			t.Errorf("the kubesphere stack does not request rpm %s", r)
+		}
+	}
+	if !strings.Contains(out.String(), fmt.Sprintf("total: %d images", len(s.Images()))) {
+		t.Errorf("dry run total line missing or wrong:\n%s", out.String())
+	}
+}
