@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -35,6 +36,7 @@ import (
 func TestSite(t *testing.T) {
 	s := Up(t, "testsite")
 	t.Run("AirGap", func(t *testing.T) { testAirGap(t, s) })
+	t.Run("InventoryLoads", func(t *testing.T) { testInventory(t, s) })
 	t.Run("SSHWithKnownHosts", func(t *testing.T) { testSSH(t, s) })
 	t.Run("ChangedHostKeyRefused", func(t *testing.T) { testChangedHostKey(t, s) })
 	t.Run("Tools", func(t *testing.T) { testTools(t, s) })
@@ -88,6 +90,42 @@ func testAirGap(t *testing.T, s *Site) {
 		if r := mustExec(t, s, h.Name, "cat", "/etc/resolv.conf"); strings.Contains(r, "nameserver") {
 			t.Errorf("%s has a name server:\n%s", h.Name, r)
 		}
+	}
+}
+
+// testInventory loads the written inventory with the deployer's own parser
+// and checks it describes the site.
+func testInventory(t *testing.T, s *Site) {
+	inv, err := inventory.Load(s.InventoryPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deploy, err := s.Host(DeployHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Site != s.Name || inv.DeployNode.Address != deploy.Address || inv.APIServer.VIP != s.VIP {
+		t.Errorf("inventory site %q deploy node %q VIP %q, want %q %q %q",
+			inv.Site, inv.DeployNode.Address, inv.APIServer.VIP, s.Name, deploy.Address, s.VIP)
+	}
+	if len(inv.NTP) != 1 || inv.NTP[0] != deploy.Address {
+		t.Errorf("inventory ntp %v, want [%s]", inv.NTP, deploy.Address)
+	}
+	targets := s.Targets()
+	if len(inv.Hosts) != len(targets) {
+		t.Fatalf("inventory has %d hosts, the site %d", len(inv.Hosts), len(targets))
+	}
+	for i, h := range inv.Hosts {
+		want := targets[i]
+		if h.Name != want.Name || h.Address != want.Address || len(h.Roles) != 1 || string(h.Roles[0]) != want.Role {
+			t.Errorf("inventory host %d = %s %s %v, want %s %s [%s]", i, h.Name, h.Address, h.Roles, want.Name, want.Address, want.Role)
+		}
+		if h.KeyFile != s.KeyFile() || h.User != "root" {
+			t.Errorf("inventory host %s: user %q key %q, want root %q", h.Name, h.User, h.KeyFile, s.KeyFile())
+		}
+	}
+	if inv.SSH.KnownHosts != s.KnownHosts() {
+		t.Errorf("inventory knownHosts %q, want %q", inv.SSH.KnownHosts, s.KnownHosts())
 	}
 }
 
