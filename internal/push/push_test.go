@@ -181,6 +181,9 @@ func TestPushIntoTLSRegistryWithAuth(t *testing.T) {
 		t.Fatal("the test bundle must share a layer across repositories (library/app and library/db do)")
 	}
 	checkReferrers(t, s, units)
+	if !slices.ContainsFunc(units, func(u unit) bool { return strings.HasPrefix(u.source, "charts.local/") }) {
+		t.Error("the test bundle has no Helm OCI chart")
+	}
 	first := siteState(t, s, units)
 
 	again, err := Push(ctx, r, s.reg.Addr(), s.opts()...)

@@ -24,9 +24,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/factory-appliance/appliance/images"
@@ -52,6 +54,7 @@ var sourceNames = map[string]string{
 	"library/multi": "docker.io/library/multi:1.0",
 	"library/logs":  "docker.io/library/logs:1.0",
 	"library/web":   factoryReg + "/library/web:1.0",
+	"demo":          "charts.local/demo:1.0.0", // a Helm OCI chart
 }
 
 // testBundle is a signed bundle file built once per test binary.
@@ -121,6 +124,11 @@ func buildBundle() (*testBundle, error) {
 	if err := addSignatureAndReferrer(src.Addr(), pushed); err != nil {
 		return nil, err
 	}
+	chart, err := addChart(src.Addr())
+	if err != nil {
+		return nil, err
+	}
+	pushed = append(pushed, chart)
 	imgs, err := pullAll(ctx, src.Addr(), pushed)
 	if err != nil {
 		return nil, err
@@ -171,6 +179,27 @@ func addSignatureAndReferrer(addr string, pushed []fixture.Pushed) error {
 	return remote.Write(ref, sbom)
 }
 
+// addChart pushes a Helm OCI chart (Helm's config and content media types)
+// as demo:1.0.0.
+func addChart(addr string) (fixture.Pushed, error) {
+	layer := static.NewLayer([]byte("not really a chart tarball, but bytes with a digest\n"), "application/vnd.cncf.helm.chart.content.v1.tar+gzip")
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: layer})
+	if err != nil {
+		return fixture.Pushed{}, err
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, "application/vnd.cncf.helm.config.v1+json")
+	ref, err := name.NewTag(addr + "/demo:1.0.0")
+	if err != nil {
+		return fixture.Pushed{}, err
+	}
+	if err := remote.Write(ref, img); err != nil {
+		return fixture.Pushed{}, err
+	}
+	d, err := img.Digest()
+	return fixture.Pushed{Repo: "demo", Tag: "1.0.0", Digest: d.String(), MediaType: string(types.OCIManifestSchema1)}, err
+}
+
 func manifestSize(addr string, p fixture.Pushed) int64 {
 	d, err := remote.Head(mustRef(addr + "/" + p.Repo + "@" + p.Digest))
 	if err != nil {
@@ -192,7 +221,7 @@ func pullAll(ctx context.Context, addr string, pushed []fixture.Pushed) ([]*imag
 	if err != nil {
 		return nil, err
 	}
-	p, err := images.NewPuller(store, images.WithMirror(factoryReg, addr), images.WithMirror("docker.io", addr),
+	p, err := images.NewPuller(store, images.WithMirror(factoryReg, addr), images.WithMirror("docker.io", addr), images.WithMirror("charts.local", addr),
 		images.WithSignatures(true))
 	if err != nil {
 		return nil, err
