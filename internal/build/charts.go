@@ -46,6 +46,7 @@ func (b *builder) chartFetcher() *charts.Fetcher {
 func (b *builder) fetchCharts(ctx context.Context) error {
 	var errs []error
 	var drifts []manifest.Drift
+	b.prog.AddTotal(len(b.o.Stack.Charts()))
 	for _, c := range b.o.Stack.Charts() {
 		got, err := b.fetchChart(ctx, c)
 		var de *manifest.DriftError
