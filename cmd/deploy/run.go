@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -34,6 +35,9 @@ type runFlags struct {
 	seedPort           int
 	sudoPasswordFile   string
 	testSiteHosts      bool
+	sshTimeout         time.Duration
+	sshAttempts        int
+	sshKeepalive       time.Duration
 }
 
 // addRunFlags makes the root command run a deployment: deploy --bundle F -i INV.
@@ -78,6 +82,9 @@ again with --resume. See the tree with "deploy plan".`
 	fl.BoolVar(&f.acceptNewHostKeys, "accept-new-host-keys", false, "record unknown SSH host keys in known_hosts on first contact (changed keys are still refused)")
 	fl.IntVar(&f.parallel, "parallel", 0, "hosts worked on at once per phase (default 5)")
 	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
+	fl.DurationVar(&f.sshTimeout, "ssh-connect-timeout", 15*time.Second, "bound on one SSH connection attempt (TCP connect and handshake)")
+	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable")
+	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
@@ -149,6 +156,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		Inventory: inv, StateDir: f.stateDir, SeedPort: f.seedPort,
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
 		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,
+		DialTimeout: f.sshTimeout, DialAttempts: f.sshAttempts, KeepaliveInterval: f.sshKeepalive,
 		Redactor: red, Out: stdout, Warn: stderr,
 	}, nil
 }

@@ -54,11 +54,13 @@ type Config struct {
 	// SudoPassword is given to sudo on hosts whose user is not root. It is
 	// registered with the Redactor.
 	SudoPassword string
-	// DialTimeout, DialAttempts and CommandTimeout tune SSH (sshx.Config
-	// defaults when zero).
-	DialTimeout    time.Duration
-	DialAttempts   int
-	CommandTimeout time.Duration
+	// DialTimeout, DialAttempts, KeepaliveInterval and CommandTimeout tune
+	// SSH (sshx.Config defaults when zero): how soon a host that dropped is
+	// noticed and given up on.
+	DialTimeout       time.Duration
+	DialAttempts      int
+	KeepaliveInterval time.Duration
+	CommandTimeout    time.Duration
 
 	// Attempts is how many times a host phase is tried (default
 	// DefaultAttempts).

@@ -69,6 +69,7 @@ func (d *Deployment) runner(ctx context.Context, h inventory.Host) (sshx.Runner,
 	cfg.DialTimeout = d.cfg.DialTimeout
 	cfg.DialAttempts = d.cfg.DialAttempts
 	cfg.CommandTimeout = d.cfg.CommandTimeout
+	cfg.KeepaliveInterval = d.cfg.KeepaliveInterval
 	logf, err := d.sshLog(h.Name)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,646 @@
+//go:build site
+
+package sitetest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/signing"
+	"github.com/factory-appliance/appliance/internal/testsite"
+)
+
+// siteName is this package's test site (other packages use other names).
+const siteName = "deploytest"
+
+// The fixture repo's packages per role (scripts/site-test.sh builds the
+// repo): they name the role's packages in the bundle's annotations.
+var rolePackages = map[string]string{
+	"master": "chain-a foo-wrapper",
+	"worker": "cron-lite",
+}
+
+// phases are the top-level phases of the test site's plan, in order.
+var phases = []string{"/verify", "/seed", "/preflight", "/unique", "/repos", "/packages", "/system", "/containerd", "/ha"}
+
+// TestSite deploys a fixture bundle onto the air-gapped test site and checks
+// the acceptance scenarios of the deployment, in an order that keeps the
+// whole run short: what must touch nothing first, then a deploy that is
+// killed in every phase in turn and resumed, a host cut off mid-phase, and
+// finally an uninterrupted deploy on a fresh site whose hosts must end up
+// in the same state as the interrupted one's.
+func TestSite(t *testing.T) {
+	in := inputs(t)
+	work := t.TempDir()
+	b := writeFixtureBundle(t, in, work)
+	siteState := filepath.Join(work, "site")
+	s := testsite.Up(t, siteName, testsite.WithStateDir(siteState), testsite.WithMount(work+"/bundle", ""))
+	d := newDeployer(t, s, b)
+
+	t.Run("DryRunTouchesNothing", func(t *testing.T) { testDryRun(t, d) })
+	t.Run("UnknownHostKeyRefused", func(t *testing.T) { testUnknownHostKey(t, d) })
+	t.Run("DebianRefusedOutsideTestMode", func(t *testing.T) { testDebianRefused(t, d) })
+	var interrupted map[string]string
+	t.Run("KillInEveryPhaseThenResume", func(t *testing.T) { interrupted = testKillAndResume(t, d) })
+	t.Run("HostDropsMidPhase", func(t *testing.T) { testHostDrops(t, d) })
+	t.Run("UninterruptedOnFreshSite", func(t *testing.T) {
+		if err := s.Down(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s = testsite.Up(t, siteName, testsite.WithStateDir(siteState), testsite.WithMount(work+"/bundle", ""))
+		d.site = s
+		if out, err := d.run("--restart"); err != nil {
+			t.Fatalf("deploy: %v\n%s", err, out)
+		}
+		fresh := d.hostStates()
+		if interrupted == nil {
+			t.Skip("no interrupted run to compare with")
+		}
+		for host, want := range fresh {
+			if got := interrupted[host]; got != want {
+				t.Errorf("%s after kills and resumes differs from an uninterrupted deploy:\n%s", host, diffLines(got, want))
+			}
+		}
+	})
+	t.Run("HostChecks", func(t *testing.T) { checkHosts(t, d) })
+	t.Run("NoSecretsInLogs", func(t *testing.T) { testNoSecrets(t, d) })
+}
+
+// in are the inputs scripts/site-test.sh prepares.
+type in struct{ base, signKey, pub, repo string }
+
+func inputs(t *testing.T) in {
+	t.Helper()
+	v := in{base: os.Getenv("SITETEST_BASE_BUNDLE"), signKey: os.Getenv("SITETEST_SIGN_KEY"), repo: os.Getenv("SITETEST_REPO")}
+	if v.base == "" || v.signKey == "" || v.repo == "" {
+		t.Fatal("SITETEST_BASE_BUNDLE, SITETEST_SIGN_KEY and SITETEST_REPO are not set: run make site-test (scripts/site-test.sh)")
+	}
+	v.pub = strings.TrimSuffix(v.signKey, ".key") + ".pub"
+	return v
+}
+
+// fixtureBundle is the bundle deployed, and its key, in the directory
+// mounted into the deploy node.
+type fixtureBundle struct{ path, pub string }
+
+// writeFixtureBundle adds the fixture yum repo to the demo bundle, names the
+// role packages in its annotations, and signs it.
+func writeFixtureBundle(t *testing.T, v in, work string) fixtureBundle {
+	t.Helper()
+	signer, err := signing.LoadSigner(v.signKey, func() ([]byte, error) { return []byte(os.Getenv(signing.PasswordEnv)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := RepoFiles(v.repo, "fixture")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(work, "bundle")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ann := map[string]string{}
+	for role, pkgs := range rolePackages {
+		ann[deploy.PackagesAnnotation+role] = pkgs
+	}
+	b := fixtureBundle{path: filepath.Join(dir, "site.bundle"), pub: filepath.Join(dir, "cosign.pub")}
+	if err := WriteBundle(b.path, Spec{Base: v.base, Files: files, Component: "fixture-rpms", Annotations: ann, Signer: signer}); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := os.ReadFile(v.pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.pub, pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// deployer runs bin/deploy in the site's deploy node.
+type deployer struct {
+	t        *testing.T
+	site     *testsite.Site
+	b        fixtureBundle
+	state    string // the deploy state directory (on the mounted site state)
+	inv      string // inventory: worker-1 logs in as "admin" with sudo
+	sudoFile string
+	outputs  []string // everything the deployer printed, for the secrets check
+}
+
+func newDeployer(t *testing.T, s *testsite.Site, b fixtureBundle) *deployer {
+	d := &deployer{t: t, site: s, b: b, state: filepath.Join(s.StateDir, "deploy-state"), sudoFile: s.AdminPasswordFile()}
+	d.inv = d.writeInventory("inventory-admin.yaml", "")
+	return d
+}
+
+// writeInventory writes a copy of the site's inventory in which worker-1
+// logs in as the non-root user admin (sudo with a password), and, when
+// knownHosts is set, with another known_hosts file.
+func (d *deployer) writeInventory(name, knownHosts string) string {
+	d.t.Helper()
+	b, err := os.ReadFile(d.site.InventoryPath())
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "roles: [worker]}", "roles: [worker], user: admin, sudo: true}", 1)
+	if knownHosts != "" {
+		text = strings.Replace(text, "knownHosts: "+d.site.KnownHosts(), "knownHosts: "+knownHosts, 1)
+	}
+	p := filepath.Join(d.site.StateDir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	return p
+}
+
+func (d *deployer) args(inv string, extra ...string) []string {
+	a := []string{testsite.DeployBinDir + "/deploy", "--bundle", d.b.path, "--key", d.b.pub, "-i", inv,
+		"--state-dir", d.state, "--test-site-hosts", "--sudo-password-file", d.sudoFile,
+		"--ssh-connect-timeout", "3s", "--ssh-connect-attempts", "2", "--ssh-keepalive", "1s"}
+	return append(a, extra...)
+}
+
+// run runs the deployer to its end.
+func (d *deployer) run(extra ...string) (string, error) {
+	return d.runWith(d.inv, extra...)
+}
+
+func (d *deployer) runWith(inv string, extra ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	out, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.args(inv, extra...))+" 2>&1")
+	d.outputs = append(d.outputs, out)
+	var ee *testsite.ExecError
+	if errors.As(err, &ee) {
+		out += ee.Stderr
+	}
+	return out, err
+}
+
+// runKilledIn runs the deployer and kills it with SIGKILL as soon as the
+// journal records a leaf of phase as in_progress. It returns the deployer's
+// output and whether it was killed (it may have ended first).
+func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
+	d.t.Helper()
+	journal := filepath.Join(d.state, plan.JournalFile)
+	skip := len(readJournal(d.t, d.state))
+	pattern := fmt.Sprintf(`"phase":"%s(/[^"]*)?","state":"%s"`, regexp.QuoteMeta(phase), plan.InProgress)
+	script := fmt.Sprintf(`%s >%s 2>&1 &
+pid=$!
+until tail -n +%d %s 2>/dev/null | grep -qE %s; do
+  kill -0 $pid 2>/dev/null || { wait $pid; echo "exited $?"; exit 0; }
+  sleep 0.01
+done
+kill -9 $pid
+wait $pid
+echo killed`, shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern))
+	res, err := d.site.Exec(testsite.DeployHost, "sh", "-c", script)
+	out, _ := os.ReadFile(filepath.Join(d.state, "run.out"))
+	d.outputs = append(d.outputs, string(out))
+	if err != nil {
+		d.t.Fatalf("running the deployer to kill it in %s: %v", phase, err)
+	}
+	return string(out), strings.TrimSpace(res) == "killed"
+}
+
+func shellJoin(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = shellQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+func readJournal(t *testing.T, dir string) []plan.Record {
+	t.Helper()
+	recs, err := plan.ReadJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
+}
+
+// status resolves the journal.
+func (d *deployer) status() plan.Status { return plan.Resolve(readJournal(d.t, d.state)) }
+
+// leafStates returns the state of every leaf under phase.
+func (d *deployer) leafStates(phase string) map[string]plan.Record {
+	out := map[string]plan.Record{}
+	for id, r := range d.status() {
+		if id == phase || strings.HasPrefix(id, phase+"/") {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// hostStateScript prints what the deployment leaves on a host, so two
+// deployments can be compared: every file it writes (by digest), the
+// installed packages, the services, and no leftovers of staged writes.
+const hostStateScript = `for f in /etc/yum.repos.d/appliance.repo /etc/hosts /etc/hostname \
+  /etc/sysctl.d/90-appliance-kubernetes.conf /etc/modules-load.d/appliance-kubernetes.conf /etc/chrony.conf \
+  /etc/containerd/config.toml /etc/pki/ca-trust/source/anchors/appliance-site-ca.crt \
+  /etc/haproxy/haproxy.cfg /etc/keepalived/keepalived.conf; do
+  if [ -e "$f" ]; then echo "$f $(sha256sum <"$f" | cut -c1-16)"; else echo "$f absent"; fi
+done
+find /etc/containerd/certs.d /etc/pki/rpm-gpg -type f 2>/dev/null | sort | while read -r f; do echo "$f $(sha256sum <"$f" | cut -c1-16)"; done
+find /etc -name '*.appliance-new' -o -name '*.tmp' 2>/dev/null | sed 's/^/leftover /'
+rpm -qa --qf '%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\n' | sort
+for s in containerd haproxy keepalived chrony; do echo "$s $(systemctl is-enabled $s 2>&1) $(systemctl is-active $s 2>&1)"; done
+echo "hostname $(hostname)"`
+
+func (d *deployer) hostStates() map[string]string {
+	d.t.Helper()
+	out := map[string]string{}
+	for _, h := range d.site.Targets() {
+		st, err := d.site.Exec(h.Name, "sh", "-c", hostStateScript)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		out[h.Name] = st
+	}
+	return out
+}
+
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := range max(len(al), len(bl)) {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, fmt.Sprintf("  got  %s\n  want %s", x, y))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// testDryRun: --dry-run lists every host's commands and changes neither the
+// hosts nor the state directory.
+func testDryRun(t *testing.T, d *deployer) {
+	before := d.hostStates()
+	out, err := d.run("--dry-run")
+	if err != nil {
+		t.Fatalf("deploy --dry-run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"master-1", "master-2", "worker-1", "cat /etc/appliance-test-host",
+		"install chain-a foo-wrapper", "install cron-lite", "haproxy -c", "keepalived --config-test", "sudo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(d.state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run created %s (%v)", d.state, err)
+	}
+	after := d.hostStates()
+	for h := range before {
+		if before[h] != after[h] {
+			t.Errorf("dry run changed %s:\n%s", h, diffLines(after[h], before[h]))
+		}
+	}
+	t.Logf("dry run: %d lines", strings.Count(out, "\n"))
+}
+
+// testUnknownHostKey: with an empty known_hosts every host's key is
+// refused, and the error shows the key's fingerprint.
+func testUnknownHostKey(t *testing.T, d *deployer) {
+	empty := filepath.Join(d.site.StateDir, "known_hosts.empty")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inv := d.writeInventory("inventory-unknown-keys.yaml", empty)
+	out, err := d.runWith(inv, "--restart")
+	if err == nil {
+		t.Fatalf("deploy with unknown host keys succeeded:\n%s", out)
+	}
+	fps := fingerprints(t, d.site.KnownHosts())
+	for _, h := range d.site.Targets() {
+		found := false
+		for _, fp := range fps[h.Name] {
+			found = found || strings.Contains(out, fp)
+		}
+		if !found {
+			t.Errorf("the refusal does not show %s's key fingerprint (%v):\n%s", h.Name, fps[h.Name], out)
+		}
+	}
+	if fi, err := os.Stat(empty); err != nil || fi.Size() != 0 {
+		t.Errorf("an unknown key was recorded without --accept-new-host-keys (%v)", err)
+	}
+}
+
+// fingerprints reads host name → SHA256 fingerprints of its keys.
+func fingerprints(t *testing.T, knownHosts string) map[string][]string {
+	out, err := exec.Command("ssh-keygen", "-l", "-f", knownHosts).Output()
+	if err != nil {
+		t.Fatalf("ssh-keygen -l (Debian package openssh-client): %v", err)
+	}
+	fps := map[string][]string{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) >= 3 {
+			name, _, _ := strings.Cut(f[2], ",")
+			fps[name] = append(fps[name], f[1])
+		}
+	}
+	return fps
+}
+
+// testDebianRefused: without --test-site-hosts the Debian hosts fail
+// preflight, all of them reported at once.
+func testDebianRefused(t *testing.T, d *deployer) {
+	a := d.args(d.inv, "--restart")
+	var args []string
+	for _, x := range a {
+		if x != "--test-site-hosts" {
+			args = append(args, x)
+		}
+	}
+	out, err := d.site.Exec(testsite.DeployHost, "sh", "-c", shellJoin(args)+" 2>&1")
+	var ee *testsite.ExecError
+	if errors.As(err, &ee) {
+		out += ee.Stderr
+	}
+	d.outputs = append(d.outputs, out)
+	if err == nil {
+		t.Fatalf("deploying onto Debian hosts succeeded:\n%s", out)
+	}
+	for _, h := range d.site.Targets() {
+		if !regexp.MustCompile(`preflight on ` + h.Name + ` found \d+ problem`).MatchString(out) {
+			t.Errorf("no preflight report for %s", h.Name)
+		}
+	}
+	if !strings.Contains(out, `ID=debian`) {
+		t.Errorf("the refusal does not name Debian:\n%s", out)
+	}
+}
+
+// testKillAndResume kills the deployer with SIGKILL in every phase in turn
+// (as soon as the journal shows the phase started), resuming each time, and
+// returns the hosts' state once a last --resume completed.
+func testKillAndResume(t *testing.T, d *deployer) map[string]string {
+	flag := "--restart"
+	for _, p := range phases {
+		out, killed := d.runKilledIn(p, flag)
+		flag = "--resume"
+		if !killed {
+			t.Fatalf("the deployer ended before %s started:\n%s", p, out)
+		}
+		mid := false
+		for id, r := range d.leafStates(p) {
+			mid = mid || r.State == plan.InProgress
+			if r.State == plan.Failed {
+				t.Errorf("%s failed before the kill: %s", id, r.Error)
+			}
+		}
+		if mid {
+			t.Logf("killed in the middle of %s", p)
+		} else {
+			t.Logf("killed in %s, which had just completed (a short deploy-node phase)", p)
+		}
+	}
+	out, err := d.run("--resume")
+	if err != nil {
+		t.Fatalf("the last --resume failed: %v\n%s", err, out)
+	}
+	for _, l := range []string{"/ha/master-1", "/packages/worker-1"} {
+		if st := d.status().State(l); st != plan.Completed {
+			t.Errorf("%s is %s after the last resume", l, st)
+		}
+	}
+	shown, err := d.site.Exec(testsite.DeployHost, testsite.DeployBinDir+"/deploy", "plan", "--state-dir", d.state, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var views []plan.PhaseView
+	if err := json.Unmarshal([]byte(shown), &views); err != nil {
+		t.Fatalf("deploy plan --json: %v\n%s", err, shown)
+	}
+	for _, v := range views {
+		if v.State != plan.Completed {
+			t.Errorf("deploy plan shows %s %s", v.ID, v.State)
+		}
+	}
+	return d.hostStates()
+}
+
+// testHostDrops cuts worker-1 off while it installs packages: its phase
+// fails after the retries with an error naming it, the masters complete the
+// phase, and after the cable is back --resume completes.
+func testHostDrops(t *testing.T, d *deployer) {
+	const host = "worker-1"
+	done := make(chan error, 1)
+	var out string
+	go func() {
+		var err error
+		out, err = d.run("--restart")
+		done <- err
+	}()
+	phase := ""
+	deadline := time.Now().Add(3 * time.Minute)
+	for phase == "" && time.Now().Before(deadline) {
+		for _, p := range []string{"/packages", "/system", "/containerd"} {
+			if d.status().State(p+"/"+host) == plan.InProgress {
+				phase = p
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if phase == "" {
+		t.Fatalf("worker-1 never started /packages: %v\n%s", <-done, out)
+	}
+	if err := d.site.Disconnect(host); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("cut %s off during %s", host, phase)
+	err := <-done
+	if recErr := d.site.Reconnect(host); recErr != nil {
+		t.Fatal(recErr)
+	}
+	if err == nil {
+		t.Fatalf("the deploy succeeded with %s cut off:\n%s", host, out)
+	}
+	var failed []string
+	for id, r := range d.leafStates(phase) {
+		switch {
+		case strings.HasSuffix(id, "/"+host):
+			if r.State != plan.Failed || !strings.Contains(r.Error, host) {
+				t.Errorf("%s: %s %q, want failed with an error naming %s", id, r.State, r.Error, host)
+			}
+			failed = append(failed, r.Error)
+		case r.State != plan.Completed:
+			t.Errorf("%s is %s; the hosts still on the network must complete it", id, r.State)
+		}
+	}
+	t.Logf("error: %s", strings.Join(failed, "; "))
+	if out, err := d.run("--resume"); err != nil {
+		t.Fatalf("--resume after reconnecting: %v\n%s", err, out)
+	}
+}
+
+// checkHosts checks what the deployment left on the hosts.
+func checkHosts(t *testing.T, d *deployer) {
+	s := d.site
+	inv := mustRead(t, s.InventoryPath())
+	for _, h := range s.Targets() {
+		pkgs := rolePackages[h.Role]
+		if out, err := s.Exec(h.Name, "sh", "-c", "rpm -q "+pkgs+" && dnf -q repoquery --installed --qf '%{name} %{from_repo}' "+pkgs); err != nil {
+			t.Errorf("%s: packages %s: %v", h.Name, pkgs, err)
+		} else {
+			for _, p := range strings.Fields(pkgs) {
+				if !strings.Contains(out, p+" appliance-fixture") {
+					t.Errorf("%s: %s was not installed from the served repo appliance-fixture:\n%s", h.Name, p, out)
+				}
+			}
+		}
+		hosts := mustExec(t, s, h.Name, "cat", "/etc/hosts")
+		for _, o := range s.Targets() {
+			if !strings.Contains(hosts, o.Address+" "+o.Name+"\n") {
+				t.Errorf("%s: /etc/hosts lacks %s %s:\n%s", h.Name, o.Address, o.Name, hosts)
+			}
+		}
+		deployIP := s.Hosts[0].Address
+		if !strings.Contains(hosts, deployIP+" "+deploy.SeedHostname) {
+			t.Errorf("%s: /etc/hosts lacks the seed name", h.Name)
+		}
+		if got := strings.TrimSpace(mustExec(t, s, h.Name, "hostname")); got != h.Name {
+			t.Errorf("%s: hostname %s", h.Name, got)
+		}
+		if !strings.Contains(mustExec(t, s, h.Name, "cat", "/etc/chrony.conf"), "server "+deployIP+" iburst") {
+			t.Errorf("%s: chrony does not use the site's NTP server", h.Name)
+		}
+		if st := strings.TrimSpace(mustExec(t, s, h.Name, "systemctl", "is-active", "containerd")); st != "active" {
+			t.Errorf("%s: containerd is %s", h.Name, st)
+		}
+	}
+	_ = inv
+	for _, m := range s.Role(testsite.RoleMaster) {
+		mustExec(t, s, m.Name, "haproxy", "-c", "-f", deploy.HAProxyConfig)
+		mustExec(t, s, m.Name, "keepalived", "--config-test", "-f", deploy.KeepalivedConfig)
+		if ss := mustExec(t, s, m.Name, "ss", "-Hltn"); !strings.Contains(ss, s.VIP+":6443") {
+			t.Errorf("%s: haproxy does not listen on %s:6443:\n%s", m.Name, s.VIP, ss)
+		}
+	}
+	checkVIP(t, s)
+	checkMirrorPull(t, d)
+}
+
+// checkVIP: exactly one master, the first, holds the VIP.
+func checkVIP(t *testing.T, s *testsite.Site) {
+	var holders []string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		holders = holders[:0]
+		for _, m := range s.Role(testsite.RoleMaster) {
+			if strings.Contains(mustExec(t, s, m.Name, "ip", "-4", "-o", "addr", "show", "dev", "eth0"), " "+s.VIP+"/") {
+				holders = append(holders, m.Name)
+			}
+		}
+		if len(holders) == 1 && holders[0] == "master-1" {
+			return
+		}
+	}
+	t.Errorf("VIP %s held by %v, want master-1 alone", s.VIP, holders)
+}
+
+// checkMirrorPull serves the bundle again (deploy serve, same site CA) and
+// pulls a demo image on master-1 through the hosts.toml the deployment
+// wrote: the host has no route and no name for registry.factory.example,
+// so only the mirror to the seed can answer. ctr reads the hosts directory
+// itself (--hosts-dir); the CRI plugin reads the same files through
+// config_path, which only kubelet exercises.
+func checkMirrorPull(t *testing.T, d *deployer) {
+	s := d.site
+	addr := fmt.Sprintf("%s:%d", s.Hosts[0].Address, deploy.DefaultSeedPort)
+	pidFile := filepath.Join(d.state, "serve.pid")
+	logFile := filepath.Join(d.state, "logs", "serve.out")
+	serve := shellJoin([]string{testsite.DeployBinDir + "/deploy", "serve", "--bundle", d.b.path, "--key", d.b.pub,
+		"--addr", addr, "--state-dir", d.state, "--debug"})
+	mustExec(t, s, testsite.DeployHost, "sh", "-c", fmt.Sprintf("%s >%s 2>&1 & echo $! >%s", serve, logFile, pidFile))
+	t.Cleanup(func() {
+		_, _ = s.Exec(testsite.DeployHost, "sh", "-c", "kill $(cat "+pidFile+")")
+	})
+	for i := 0; i < 50 && !strings.Contains(string(mustRead(t, logFile)), "serving on"); i++ {
+		time.Sleep(200 * time.Millisecond)
+	}
+	const ref = "registry.factory.example/library/app:1.0"
+	out, err := s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "pull", "--hosts-dir", deploy.ContainerdCertsDir, ref)
+	if err != nil {
+		t.Fatalf("pull %s through the mirror: %v\n%s\nseed log:\n%s", ref, err, out, mustRead(t, logFile))
+	}
+	t.Cleanup(func() { _, _ = s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "rm", ref) })
+	if !strings.Contains(string(mustRead(t, logFile)), "ns=registry.factory.example") {
+		t.Errorf("the seed saw no mirror request for registry.factory.example:\n%s", mustRead(t, logFile))
+	}
+}
+
+// testNoSecrets greps everything the deployer wrote or printed for the
+// sudo password it was given (the only password these phases use: SSH is by
+// key, and the seed registry has no login).
+func testNoSecrets(t *testing.T, d *deployer) {
+	secret := strings.TrimSpace(string(mustRead(t, d.sudoFile)))
+	if len(secret) < 8 {
+		t.Fatalf("the admin password %q is too short to grep for", secret)
+	}
+	files := 0
+	err := filepath.Walk(d.state, func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return err
+		}
+		files++
+		if strings.Contains(string(mustRead(t, p)), secret) {
+			t.Errorf("%s contains the sudo password", p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range d.outputs {
+		if strings.Contains(o, secret) {
+			t.Errorf("deployer output %d contains the sudo password", i)
+		}
+	}
+	worker := string(mustRead(t, filepath.Join(d.state, plan.LogsDir, "worker-1.log")))
+	if !strings.Contains(worker, "sudo") && !strings.Contains(worker, "yum") {
+		t.Errorf("worker-1's log shows no command; was the admin login used?")
+	}
+	t.Logf("grepped %d files and %d outputs", files, len(d.outputs))
+}
+
+func mustExec(t *testing.T, s *testsite.Site, host string, cmd ...string) string {
+	t.Helper()
+	out, err := s.Exec(host, cmd...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
