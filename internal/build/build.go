@@ -86,6 +86,7 @@ type builder struct {
 	images []*pulledImage
 	sigs   []*images.Image
 	files  []fileEntry
+	rpms   *rpmSet
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
@@ -105,6 +106,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		{"pull images", b.pullImages},
 		{"verify image signatures", b.verifySignatures},
 		{"fetch files", b.fetchFiles},
+		{"fetch rpms", b.fetchRPMs},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

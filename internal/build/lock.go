@@ -39,6 +39,11 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 			lock.Files[f.URL] = f.SHA256
 		}
 	}
+	rp, err := b.resolveRPMs(ctx)
+	if err != nil {
+		missing = append(missing, err)
+	}
+	lockRPMs(lock, rp)
 	return lock, errors.Join(missing...)
 }
 

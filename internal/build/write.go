@@ -92,6 +92,9 @@ func (b *builder) entries() ([]entry, error) {
 		})
 	}
 	es = append(es, b.files...)
+	if b.rpms != nil {
+		es = append(es, b.rpms.entries...)
+	}
 	sort.Slice(es, func(i, j int) bool { return es[i].path < es[j].path })
 	return es, nil
 }
@@ -183,6 +186,9 @@ func (b *builder) index() *bundle.Index {
 	}
 	for _, f := range b.files {
 		comps[f.component].Files = append(comps[f.component].Files, f.path)
+	}
+	for _, r := range s.RPMs() {
+		comps[r.Component].RPMs = append(comps[r.Component].RPMs, r.Spec)
 	}
 	for _, a := range s.AllowedMissingImages() {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
