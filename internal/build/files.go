@@ -57,10 +57,10 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 func (b *builder) fileEntry(ctx context.Context, p string, f manifest.File) (entry, error) {
 	e := entry{path: p, kind: bundle.KindFile, name: f.Name(), component: f.Component}
 	if f.Template {
-		e.annotations = map[string]string{"appliance.template": "true"}
+		e.annotations = map[string]string{bundle.AnnotationTemplate: "true"}
 	}
 	if f.URL != "" {
-		e.annotations = withAnnotation(e.annotations, "appliance.source", f.URL)
+		e.annotations = withAnnotation(e.annotations, bundle.AnnotationSource, f.URL)
 		return b.urlFile(ctx, e, f)
 	}
 	return b.localFile(e, f)

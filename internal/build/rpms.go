@@ -212,12 +212,12 @@ func (b *builder) checkRPMLock(resolved []rpms.Resolved) error {
 }
 
 func rpmAnnotations(r rpms.Resolved) map[string]string {
-	a := map[string]string{"appliance.rpm.nevra": r.NEVRA(), "appliance.rpm.repo": r.Repo}
+	a := map[string]string{bundle.AnnotationRPMNEVRA: r.NEVRA(), bundle.AnnotationRPMRepo: r.Repo}
 	if r.Requested {
-		a["appliance.rpm.requested"] = "true"
+		a[bundle.AnnotationRPMRequested] = "true"
 	} else {
-		a["appliance.rpm.by"] = r.By
-		a["appliance.rpm.need"] = r.Need
+		a[bundle.AnnotationRPMBy] = r.By
+		a[bundle.AnnotationRPMNeed] = r.Need
 	}
 	return a
 }
@@ -252,7 +252,7 @@ func (b *builder) localRPMs(id string, keys openpgp.EntityList) (*localSet, erro
 				continue
 			}
 			p.Location = "Packages/" + p.FileName()
-			ann := map[string]string{"appliance.rpm.nevra": p.NEVRA(), "appliance.rpm.requested": "true", "appliance.rpm.file": ref.Path}
+			ann := map[string]string{bundle.AnnotationRPMNEVRA: p.NEVRA(), bundle.AnnotationRPMRequested: "true", bundle.AnnotationRPMFile: ref.Path}
 			e := b.rpmEntry(id, p, digest, ann)
 			e.component = c.Name
 			out.entries = append(out.entries, e)

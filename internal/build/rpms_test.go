@@ -111,6 +111,7 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkInspectRPMs(t, r)
 	x := filepath.Join(dir, "x")
 	if err := bundle.Extract(context.Background(), r, x, nil); err != nil {
 		t.Fatal(err)
@@ -231,5 +232,37 @@ func TestRPMFailuresNameThePackage(t *testing.T) {
 				t.Fatal("a failed build left a bundle behind")
 			}
 		})
+	}
+}
+
+// checkInspectRPMs: inspect lists every RPM, the requested ones as such and
+// every other one with the package that pulled it in.
+func checkInspectRPMs(t *testing.T, r *bundle.Reader) {
+	t.Helper()
+	s, err := bundle.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requested := map[string]bool{}
+	for _, p := range rpmRequests {
+		requested[p] = true
+	}
+	deps := 0
+	for _, p := range s.RPMs {
+		name := p.NEVRA[:strings.LastIndex(p.NEVRA[:strings.LastIndex(p.NEVRA, "-")], "-")]
+		switch {
+		case p.Requested != requested[name]:
+			t.Errorf("%s: requested = %v, want %v", p.NEVRA, p.Requested, requested[name])
+		case !p.Requested && (p.By == "" || p.Need == ""):
+			t.Errorf("%s is a dependency but inspect does not say of what: %+v", p.NEVRA, p)
+		case !p.Requested:
+			deps++
+		}
+		if p.Size <= 0 {
+			t.Errorf("%s: size %d", p.NEVRA, p.Size)
+		}
+	}
+	if deps == 0 {
+		t.Fatalf("inspect lists no dependency: %+v", s.RPMs)
 	}
 }

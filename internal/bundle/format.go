@@ -415,3 +415,24 @@ func parsePointer(b []byte) (pointer, error) {
 	}
 	return p, nil
 }
+
+// Artifact annotations the build writes; readers may rely on them.
+const (
+	// AnnotationTemplate marks a file rendered at deploy time with Go
+	// text/template (value "true"); it is stored unrendered.
+	AnnotationTemplate = "appliance.template"
+	// AnnotationSource is the URL a file was downloaded from.
+	AnnotationSource = "appliance.source"
+	// AnnotationRPMNEVRA is an RPM's name-[epoch:]version-release.arch.
+	AnnotationRPMNEVRA = "appliance.rpm.nevra"
+	// AnnotationRPMRepo is the upstream repository an RPM came from.
+	AnnotationRPMRepo = "appliance.rpm.repo"
+	// AnnotationRPMRequested is "true" for an RPM the manifest asked for.
+	AnnotationRPMRequested = "appliance.rpm.requested"
+	// AnnotationRPMBy is the package whose requirement pulled an RPM in, and
+	// AnnotationRPMNeed that requirement.
+	AnnotationRPMBy   = "appliance.rpm.by"
+	AnnotationRPMNeed = "appliance.rpm.need"
+	// AnnotationRPMFile is the manifest path of a local rpmFiles entry.
+	AnnotationRPMFile = "appliance.rpm.file"
+)

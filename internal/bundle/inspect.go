@@ -36,6 +36,8 @@ type Summary struct {
 	UniqueImageBytes int64 `json:"uniqueImageBytes"`
 	// DedupSavedBytes is ImageBytes - UniqueImageBytes.
 	DedupSavedBytes int64 `json:"dedupSavedBytes"`
+	// RPMs lists the packages of the bundle's yum repository.
+	RPMs []RPMSummary `json:"rpms,omitempty"`
 }
 
 // ComponentSummary counts what one component brought in.
@@ -79,10 +81,36 @@ func Inspect(r *Reader) (*Summary, error) {
 	if s.CompressedBytes > 0 {
 		s.Ratio = float64(s.UncompressedBytes) / float64(s.CompressedBytes)
 	}
+	s.RPMs = rpmSummaries(x.Artifacts)
 	if err := s.dedup(r); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// RPMSummary is one package of the bundle's yum repository.
+type RPMSummary struct {
+	NEVRA     string `json:"nevra"`
+	Size      int64  `json:"size"`
+	Requested bool   `json:"requested"`
+	By        string `json:"by,omitempty"`   // the package that pulled it in
+	Need      string `json:"need,omitempty"` // the requirement it satisfies
+	Path      string `json:"path"`
+}
+
+func rpmSummaries(arts []Artifact) []RPMSummary {
+	var out []RPMSummary
+	for _, a := range arts {
+		if a.Kind != KindRPM {
+			continue
+		}
+		out = append(out, RPMSummary{
+			NEVRA: a.Annotations[AnnotationRPMNEVRA], Size: a.Size, Path: a.Path,
+			Requested: a.Annotations[AnnotationRPMRequested] == "true",
+			By:        a.Annotations[AnnotationRPMBy], Need: a.Annotations[AnnotationRPMNeed],
+		})
+	}
+	return out
 }
 
 func kindSummaries(arts []Artifact) []KindSummary {
@@ -217,6 +245,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "components\t%d\n", len(s.Components))
 	for _, c := range s.Components {
 		fmt.Fprintf(tw, "  %s\t%d images, %d files, %d charts, %d rpms\n", c.Name, c.Images, c.Files, c.Charts, c.RPMs)
+	}
+	if len(s.RPMs) > 0 {
+		fmt.Fprintf(tw, "rpms\t%d\n", len(s.RPMs))
+		for _, p := range s.RPMs {
+			why := "requested"
+			if !p.Requested {
+				why = "needed by " + p.By + " (" + p.Need + ")"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.NEVRA, humanBytes(p.Size), why)
+		}
 	}
 	return tw.Flush()
 }
