@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# make bench: our tools against the peers', side by side, in one run.
+#
+#  1. bundle build (issue 2): a cold `bundle build` of a stack of BENCH_IMAGES
+#     images (BENCH_BYTES of incompressible layers) plus BENCH_FILES_MIB of
+#     text files, against `crane pull --format=oci` + `tar | zstd -T0` of the
+#     same content. Wall time, peak RSS, bytes stored.
+#  2. repodata (issue 3): scripts/rpm-fixtures/bench.sh, ours vs createrepo_c.
+#  3. seed (issue 6): pull throughput of `deploy serve` vs docker-registry with
+#     8 clients, time from start to the first pull, and `deploy push` vs
+#     `crane copy` into a fresh docker-registry.
+#
+# Each pair runs BENCH_RUNS times (default 3), interleaved (ours, peer, peer,
+# ours, ...), and the median is reported. The page cache cannot be dropped
+# here, so the registry storage is read once first and both sides start from
+# the same warm source; `sync` runs (untimed) before every timed command so
+# neither side pays for the other's dirty pages.
+#
+# Environment: BENCH_RUNS (3), BENCH_BIG=1 (4 GiB of layers instead of 2),
+# BENCH_IMAGES (24), BENCH_BYTES (2GiB), BENCH_FILES_MIB (64),
+# BENCH_CRANE_PULL (all: one crane invocation with every ref; each: one per
+# image), BENCH_OUT (out/bench; the registry storage is kept there between
+# runs, everything else is rewritten).
+#
+# It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and exits
+# 0 even when a target is missed; it exits non-zero only when something broke.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GOBIN=$(go env GOPATH)/bin
+export PATH="$GOBIN:$PATH"
+
+RUNS=${BENCH_RUNS:-3}
+IMAGES=${BENCH_IMAGES:-24}
+BYTES=${BENCH_BYTES:-2GiB}
+[ "${BENCH_BIG:-0}" = 1 ] && BYTES=4GiB
+FILES_MIB=${BENCH_FILES_MIB:-64}
+CRANE_PULL=${BENCH_CRANE_PULL:-all}
+CLIENTS=8
+OUT=${BENCH_OUT:-out/bench}
+MIRROR_NAME=registry.bench.example
+
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
+
+mkdir -p "$OUT"/{logs,time}
+OUT=$(cd "$OUT" && pwd)
+BROKE=0
+PIDS=()
+trap stop_all EXIT
+
+check_tools
+build_tools
+
+step "fixture registry: $IMAGES images, $BYTES of layers"
+start_fixture_registry # sets REG_ADDR, REG_STORAGE, REFS (repo:tag)
+make_stack             # sets STACK, STACK_DIR, FILES_BYTES
+
+step "warm-up: read the registry storage and the files once"
+find "$REG_STORAGE" "$STACK_DIR/files" -type f -exec cat {} + >/dev/null
+
+# shellcheck source=scripts/bench/build.sh
+source scripts/bench/build.sh
+# shellcheck source=scripts/bench/seed.sh
+source scripts/bench/seed.sh
+# shellcheck source=scripts/bench/repodata.sh
+source scripts/bench/repodata.sh
+
+bench_build
+bench_seed
+bench_repodata
+
+print_table
+exit "$BROKE"
