@@ -121,7 +121,7 @@ func TestParseReportsAllErrors(t *testing.T) {
 }
 
 func TestDemoBuiltin(t *testing.T) {
-	if names := BuiltinNames(); !reflect.DeepEqual(names, []string{"demo"}) {
+	if names := BuiltinNames(); !reflect.DeepEqual(names, []string{"demo", "kubesphere"}) {
 		t.Errorf("BuiltinNames = %v", names)
 	}
 	s, err := Builtin("demo")

@@ -87,6 +87,7 @@ type builder struct {
 	sigs   []*images.Image
 	files  []fileEntry
 	rpms   *rpmSet
+	charts chartSet
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
@@ -107,6 +108,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		{"verify image signatures", b.verifySignatures},
 		{"fetch files", b.fetchFiles},
 		{"fetch rpms", b.fetchRPMs},
+		{"fetch charts", b.fetchCharts},
+		{"check completeness", b.checkCompleteness},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {

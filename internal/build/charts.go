@@ -1,5 +1,3 @@
-//go:build appliance_charts
-
 package build
 
 import (

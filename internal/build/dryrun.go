@@ -31,7 +31,7 @@ func DryRun(w io.Writer, s *manifest.Stack) error {
 			fmt.Fprintf(w, "  file %s\n", src)
 		}
 		for _, r := range c.RPMs {
-			fmt.Fprintf(w, "  rpm %s\n", r)
+			fmt.Fprintf(w, "  rpm %s\n", r.Spec)
 		}
 		for _, ch := range c.Charts {
 			fmt.Fprintf(w, "  chart %s\n", ch.LockKey())

@@ -44,6 +44,9 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 		missing = append(missing, err)
 	}
 	lockRPMs(lock, rp)
+	if err := b.lockCharts(ctx, lock); err != nil {
+		missing = append(missing, err)
+	}
 	return lock, errors.Join(missing...)
 }
 

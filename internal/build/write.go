@@ -61,6 +61,7 @@ func (b *builder) entries() ([]entry, error) {
 		imgs = append(imgs, p.img)
 	}
 	imgs = append(imgs, b.sigs...)
+	imgs = append(imgs, b.chartImages()...)
 	for _, img := range imgs {
 		for _, m := range img.Manifests {
 			if _, ok := manifests[m.Digest]; !ok {
@@ -92,6 +93,7 @@ func (b *builder) entries() ([]entry, error) {
 		})
 	}
 	es = append(es, b.files...)
+	es = append(es, b.chartEntries()...)
 	if b.rpms != nil {
 		es = append(es, b.rpms.entries...)
 	}
@@ -193,6 +195,7 @@ func (b *builder) index() *bundle.Index {
 	for _, a := range s.AllowedMissingImages() {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
+	b.recordCharts(idx)
 	return idx
 }
 
