@@ -52,10 +52,11 @@ func TestPushIntoHarborCreatesProjects(t *testing.T) {
 	if err != nil {
 		t.Fatalf("push: %v", err)
 	}
-	if !rep.Harbor || !slices.Equal(rep.ProjectsCreated, []string{factoryReg}) {
-		t.Errorf("harbor %v, created %v; want [%s]", rep.Harbor, rep.ProjectsCreated, factoryReg)
+	wantCreated := []string{"charts.local", factoryReg}
+	if !rep.Harbor || !slices.Equal(rep.ProjectsCreated, wantCreated) {
+		t.Errorf("harbor %v, created %v; want %v", rep.Harbor, rep.ProjectsCreated, wantCreated)
 	}
-	if got := fake.Projects(); !slices.Equal(got, []string{"docker.io", factoryReg}) {
+	if got := fake.Projects(); !slices.Equal(got, []string{"charts.local", "docker.io", factoryReg}) {
 		t.Errorf("projects = %v", got)
 	}
 	var posts []harbor.FakeCall
@@ -64,8 +65,8 @@ func TestPushIntoHarborCreatesProjects(t *testing.T) {
 			posts = append(posts, c)
 		}
 	}
-	if len(posts) != 1 || posts[0].Status != http.StatusCreated {
-		t.Errorf("project creations = %+v, want one answered 201", posts)
+	if len(posts) != len(wantCreated) || slices.ContainsFunc(posts, func(c harbor.FakeCall) bool { return c.Status != http.StatusCreated }) {
+		t.Errorf("project creations = %+v, want %d answered 201", posts, len(wantCreated))
 	}
 	units := mustUnits(t, r, host)
 	ropts := []remote.Option{remote.WithAuth(&authn.Basic{Username: testUser, Password: testPass})}
