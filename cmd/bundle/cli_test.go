@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"go/build"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/fixture"
+)
+
+// These tests run the real bundle binary, as a user would, against Debian's
+// docker-registry holding the demo images, and the real cosign CLI.
+
+var (
+	bundleBin string
+	mirror    string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "bundle-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bundleBin = filepath.Join(dir, "bundle")
+	if out, err := exec.Command("go", "build", "-o", bundleBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	reg, err := fixture.StartRegistry(ctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer reg.Close()
+	if _, err := fixture.PushDemoSet(ctx, reg.Addr()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mirror = "registry.factory.example=" + reg.Addr()
+	return m.Run()
+}
+
+// bundleCmd runs the bundle binary and returns its exit error and output.
+func bundleCmd(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(bundleBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func mustBundle(t *testing.T, env []string, args ...string) string {
+	t.Helper()
+	out, err := bundleCmd(t, env, args...)
+	if err != nil {
+		t.Fatalf("bundle %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+const password = "COSIGN_PASSWORD=test-password"
+
+// signedDemo generates a key pair and builds a signed demo bundle in dir.
+func signedDemo(t *testing.T, dir string) (bundlePath, pub string) {
+	t.Helper()
+	mustBundle(t, []string{password}, "keys", "generate", "--prefix", filepath.Join(dir, "cosign"))
+	bundlePath = filepath.Join(dir, "demo.bundle")
+	mustBundle(t, []string{password}, "build", "--stack", "demo", "--registry-mirror", mirror,
+		"--cache-dir", filepath.Join(dir, "cache"), "--sign-key", filepath.Join(dir, "cosign.key"), "-o", bundlePath, "-q")
+	return bundlePath, filepath.Join(dir, "cosign.pub")
+}
+
+func TestVerifyChecksTheSignature(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	if out := mustBundle(t, nil, "verify", b, "--key", pub); !strings.Contains(out, "signature verified") {
+		t.Fatalf("verify said:\n%s", out)
+	}
+	mustBundle(t, []string{password}, "keys", "generate", "--prefix", filepath.Join(dir, "other"))
+	out, err := bundleCmd(t, nil, "verify", b, "--key", filepath.Join(dir, "other.pub"))
+	if err == nil || !strings.Contains(out, "signature") {
+		t.Fatalf("verify with another key: err %v\n%s", err, out)
+	}
+	unsigned := filepath.Join(dir, "unsigned.bundle")
+	mustBundle(t, nil, "build", "--stack", "demo", "--registry-mirror", mirror, "--cache-dir", filepath.Join(dir, "cache"), "--unsigned", "-o", unsigned, "-q")
+	out, err = bundleCmd(t, nil, "verify", unsigned, "--key", pub)
+	if err == nil || !strings.Contains(out, "not signed") && !strings.Contains(out, "unsigned") {
+		t.Fatalf("verify of an unsigned bundle with --key: err %v\n%s", err, out)
+	}
+	out, err = bundleCmd(t, nil, "build", "--stack", "demo", "--registry-mirror", mirror, "-o", filepath.Join(dir, "x.bundle"))
+	if err == nil || !strings.Contains(out, "--sign-key") {
+		t.Fatalf("build without a key or --unsigned: err %v\n%s", err, out)
+	}
+}
+
+// TestTamperEveryFlipDetected flips one byte at each of 200 random
+// positions across a signed bundle, one flip per copy: `bundle verify
+// --key` must exit non-zero with a message every time.
+func TestTamperEveryFlipDetected(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	orig, err := os.ReadFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	bad := filepath.Join(dir, "bad.bundle")
+	detected := 0
+	const flips = 200
+	for i := 0; i < flips; i++ {
+		pos := rng.IntN(len(orig))
+		data := bytes.Clone(orig)
+		data[pos] ^= byte(1 + rng.IntN(255))
+		if err := os.WriteFile(bad, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := bundleCmd(t, nil, "verify", bad, "--key", pub, "-q")
+		if err == nil {
+			t.Errorf("flip at byte %d of %d: verify passed:\n%s", pos, len(orig), out)
+			continue
+		}
+		if strings.TrimSpace(out) == "" {
+			t.Errorf("flip at byte %d: verify failed without a message", pos)
+			continue
+		}
+		detected++
+	}
+	t.Logf("%d of %d flips detected", detected, flips)
+}
+
+// cosignCmd runs the real cosign CLI offline: proxies point nowhere, and
+// SIGSTORE_REKOR_PUBLIC_KEY stops it from fetching a TUF root.
+func cosignCmd(t *testing.T, dir string, env []string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("cosign")
+	if err != nil {
+		bin = filepath.Join(build.Default.GOPATH, "bin", "cosign")
+		if _, err := os.Stat(bin); err != nil {
+			t.Fatal("cosign not found in PATH or $(go env GOPATH)/bin; run scripts/install-tools.sh")
+		}
+	}
+	home := t.TempDir()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "TUF_ROOT=" + filepath.Join(home, "tuf"),
+		"HTTPS_PROXY=http://127.0.0.1:9", "HTTP_PROXY=http://127.0.0.1:9", "NO_PROXY=127.0.0.1,localhost"}, env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestCosignInterop: the real cosign verifies an extracted bundle's
+// signature, and a key pair made by cosign signs a bundle we accept.
+func TestCosignInterop(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	x := filepath.Join(dir, "x")
+	mustBundle(t, nil, "extract", b, "-C", x, "--key", pub)
+	out, err := cosignCmd(t, x, []string{"SIGSTORE_REKOR_PUBLIC_KEY=" + pub},
+		"verify-blob", "--key", pub, "--signature", "bundle.json.sig", "--insecure-ignore-tlog", "bundle.json")
+	if err != nil || !strings.Contains(out, "Verified OK") {
+		t.Fatalf("cosign verify-blob of the extracted bundle.json: %v\n%s", err, out)
+	}
+	kd := filepath.Join(dir, "cosign-made")
+	os.Mkdir(kd, 0o755)
+	if out, err := cosignCmd(t, kd, []string{password}, "generate-key-pair"); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
+	b2 := filepath.Join(dir, "cosign-signed.bundle")
+	mustBundle(t, []string{password}, "build", "--stack", "demo", "--registry-mirror", mirror, "--cache-dir", filepath.Join(dir, "cache"),
+		"--sign-key", filepath.Join(kd, "cosign.key"), "-o", b2, "-q")
+	mustBundle(t, nil, "verify", b2, "--key", filepath.Join(kd, "cosign.pub"))
+	if out, err := bundleCmd(t, nil, "verify", b2, "--key", pub); err == nil {
+		t.Fatalf("a bundle signed with cosign's key verified with ours:\n%s", out)
+	}
+}
+
+// TestLintReportsFileLine: a bad manifest fails lint with file:line and a
+// fix, every problem at once.
+func TestLintReportsFileLine(t *testing.T) {
+	dir := t.TempDir()
+	m := filepath.Join(dir, "stack.yaml")
+	os.WriteFile(m, []byte(`apiVersion: appliance/v1
+kind: Stack
+metadata: {name: demo, version: 0.1.0}
+spec:
+  components:
+    - name: core
+      images:
+        - 127.0.0.1:5000/library/app
+        - 127.0.0.1:5000/library/app:1.0
+      colour: blue
+`), 0o644)
+	out, err := bundleCmd(t, nil, "lint", "-f", m)
+	if err == nil {
+		t.Fatalf("lint passed a bad manifest:\n%s", out)
+	}
+	for _, want := range []string{"stack.yaml:8:", "stack.yaml:10:"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lint output lacks %q:\n%s", want, out)
+		}
+	}
+}
