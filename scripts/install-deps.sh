@@ -15,6 +15,8 @@ pkgs=(
   openssh-server openssh-client
   haproxy keepalived
   debootstrap       # the test site's host image
+  iptables          # the test site lets VRRP multicast cross its own bridge only
+  sudo              # ssh tests run commands through sudo
   iproute2 time jq curl ca-certificates
 )
 
