@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/countio"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -169,17 +170,6 @@ type mdFile struct {
 
 func (f *mdFile) name() string { return "repodata/" + f.sum + "-" + f.kind + ".xml.gz" }
 
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 func compressXML(kind string, pkgs []*Package, write func(io.Writer, []*Package) error) (*mdFile, error) {
 	f := &mdFile{kind: kind}
 	zw, err := gzip.NewWriterLevel(&f.gz, gzip.DefaultCompression)
@@ -187,7 +177,7 @@ func compressXML(kind string, pkgs []*Package, write func(io.Writer, []*Package)
 		return nil, err
 	}
 	open := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(zw, open)}
+	cw := &countio.Writer{W: io.MultiWriter(zw, open)}
 	bw := bufio.NewWriterSize(cw, 256<<10)
 	if err := write(bw, pkgs); err != nil {
 		return nil, err
@@ -199,7 +189,7 @@ func compressXML(kind string, pkgs []*Package, write func(io.Writer, []*Package)
 		return nil, err
 	}
 	s := sha256.Sum256(f.gz.Bytes())
-	f.sum, f.openSum, f.openSize = hex.EncodeToString(s[:]), hex.EncodeToString(open.Sum(nil)), cw.n
+	f.sum, f.openSum, f.openSize = hex.EncodeToString(s[:]), hex.EncodeToString(open.Sum(nil)), cw.N
 	return f, nil
 }
 

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/countio"
 )
 
 // rpmFile is an RPM whose lead and headers have been read; the payload has
@@ -28,23 +30,11 @@ type rpmFile struct {
 	n int64
 }
 
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // openRPM reads the lead, the signature header, its padding and the main
 // header from r, and decodes the main header into a Package. what names the
 // package in errors.
 func openRPM(r io.Reader, what string) (*rpmFile, error) {
-	cr := &countingReader{r: r}
+	cr := &countio.Reader{R: r}
 	lead := make([]byte, leadSize)
 	if _, err := io.ReadFull(cr, lead); err != nil {
 		return nil, &FormatError{What: what, Reason: "reading lead: " + noEOF(err).Error()}
@@ -61,7 +51,7 @@ func openRPM(r io.Reader, what string) (*rpmFile, error) {
 			return nil, &FormatError{What: what, Reason: "signature padding: " + noEOF(err).Error()}
 		}
 	}
-	start := cr.n
+	start := cr.N
 	main, err := readHeader(cr)
 	if err != nil {
 		return nil, &FormatError{What: what, Reason: "main header: " + err.Error()}
@@ -70,8 +60,8 @@ func openRPM(r io.Reader, what string) (*rpmFile, error) {
 	if err != nil {
 		return nil, &FormatError{What: what, Reason: err.Error()}
 	}
-	pkg.HeaderStart, pkg.HeaderEnd = start, cr.n
-	return &rpmFile{what: what, sig: sig, main: main, pkg: pkg, n: cr.n}, nil
+	pkg.HeaderStart, pkg.HeaderEnd = start, cr.N
+	return &rpmFile{what: what, sig: sig, main: main, pkg: pkg, n: cr.N}, nil
 }
 
 // ReadPackage reads a whole RPM stream and returns its package description,

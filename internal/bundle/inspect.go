@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/factory-appliance/appliance/internal/progress"
 )
 
 // Summary describes a bundle for `bundle inspect`.
@@ -236,11 +238,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Base != nil {
 		fmt.Fprintf(tw, "base\t%s %s\n", s.Base.Name, s.Base.Version)
 	}
-	fmt.Fprintf(tw, "size\t%s compressed, %s uncompressed, ratio %.2f\n", humanBytes(s.CompressedBytes), humanBytes(s.UncompressedBytes), s.Ratio)
-	fmt.Fprintf(tw, "images\t%d, %s as separate images, %s stored, %s saved by dedup\n", s.Images, humanBytes(s.ImageBytes), humanBytes(s.UniqueImageBytes), humanBytes(s.DedupSavedBytes))
-	fmt.Fprintf(tw, "artifacts\t%d, %s\n", s.Artifacts, humanBytes(s.ContentBytes))
+	fmt.Fprintf(tw, "size\t%s compressed, %s uncompressed, ratio %.2f\n", progress.HumanBytes(s.CompressedBytes), progress.HumanBytes(s.UncompressedBytes), s.Ratio)
+	fmt.Fprintf(tw, "images\t%d, %s as separate images, %s stored, %s saved by dedup\n", s.Images, progress.HumanBytes(s.ImageBytes), progress.HumanBytes(s.UniqueImageBytes), progress.HumanBytes(s.DedupSavedBytes))
+	fmt.Fprintf(tw, "artifacts\t%d, %s\n", s.Artifacts, progress.HumanBytes(s.ContentBytes))
 	for _, k := range s.Kinds {
-		fmt.Fprintf(tw, "  %s\t%d\t%s\n", k.Kind, k.Count, humanBytes(k.Bytes))
+		fmt.Fprintf(tw, "  %s\t%d\t%s\n", k.Kind, k.Count, progress.HumanBytes(k.Bytes))
 	}
 	fmt.Fprintf(tw, "components\t%d\n", len(s.Components))
 	for _, c := range s.Components {
@@ -253,22 +255,8 @@ func (s *Summary) WriteText(w io.Writer) error {
 			if !p.Requested {
 				why = "needed by " + p.By + " (" + p.Need + ")"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.NEVRA, humanBytes(p.Size), why)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.NEVRA, progress.HumanBytes(p.Size), why)
 		}
 	}
 	return tw.Flush()
-}
-
-// humanBytes renders n in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -11,6 +11,8 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/countio"
 )
 
 // Progress is called once per artifact as it is verified, extracted or
@@ -153,7 +155,7 @@ type expected struct {
 // listed; see Scan. It reads exactly the stream, so it is also the target of
 // the tar fuzzer.
 func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, progress Progress) error {
-	cr := &countingReader{r: stream}
+	cr := &countio.Reader{R: stream}
 	tr := tar.NewReader(cr)
 	seen := make(map[string]bool, len(listed))
 	var end int64 // where the last entry's padding ends
@@ -166,15 +168,15 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 			break
 		}
 		if err != nil {
-			return corruptf("tar stream at offset %d: %v", cr.n, err)
+			return corruptf("tar stream at offset %d: %v", cr.N, err)
 		}
-		end = cr.n + padded(hdr.Size)
+		end = cr.N + padded(hdr.Size)
 		if err := scanEntry(tr, hdr, cr, listed, seen, progress); err != nil {
 			return err
 		}
 	}
-	if cr.n < end+tarEndSize {
-		return corruptf("the tar stream is truncated at offset %d, before its end-of-archive blocks", cr.n)
+	if cr.N < end+tarEndSize {
+		return corruptf("the tar stream is truncated at offset %d, before its end-of-archive blocks", cr.N)
 	}
 	if len(seen) != len(listed) {
 		return corruptf("the tar stream ends after %d of the %d entries bundle.json and the pointer list", len(seen), len(listed))
@@ -183,9 +185,9 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 }
 
 // scanEntry checks one entry found in the stream.
-func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countingReader, listed map[string]expected, seen map[string]bool, progress Progress) error {
+func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countio.Reader, listed map[string]expected, seen map[string]bool, progress Progress) error {
 	if err := checkHeader(hdr); err != nil {
-		return fmt.Errorf("tar entry at offset %d: %w", cr.n, err)
+		return fmt.Errorf("tar entry at offset %d: %w", cr.N, err)
 	}
 	if seen[hdr.Name] {
 		return corruptf("%s appears twice in the tar stream", hdr.Name)
@@ -193,9 +195,9 @@ func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countingReader, listed map[s
 	seen[hdr.Name] = true
 	e, ok := listed[hdr.Name]
 	if !ok {
-		return corruptf("tar entry %s at offset %d is not listed in %s", hdr.Name, cr.n, IndexName)
+		return corruptf("tar entry %s at offset %d is not listed in %s", hdr.Name, cr.N, IndexName)
 	}
-	err := checkScanned(tr, hdr, cr.n, e.Artifact)
+	err := checkScanned(tr, hdr, cr.N, e.Artifact)
 	if progress != nil && !e.raw {
 		progress(e.Artifact, err)
 	}
@@ -236,16 +238,4 @@ func checkTrailingZeros(r io.Reader) error {
 			return err
 		}
 	}
-}
-
-// countingReader counts the bytes read through it.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

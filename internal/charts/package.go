@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/countio"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/ignore"
 	"sigs.k8s.io/yaml"
@@ -253,23 +254,12 @@ func packageToFile(fsys fs.FS, dir string) (f *os.File, meta ChartMeta, digest s
 		}
 	}()
 	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countio.Writer{W: io.MultiWriter(f, h)}
 	if meta, err = Package(fsys, dir, cw); err != nil {
 		return nil, ChartMeta{}, "", 0, err
 	}
 	if _, err = f.Seek(0, io.SeekStart); err != nil {
 		return nil, ChartMeta{}, "", 0, err
 	}
-	return f, meta, "sha256:" + hex.EncodeToString(h.Sum(nil)), cw.n, nil
-}
-
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return f, meta, "sha256:" + hex.EncodeToString(h.Sum(nil)), cw.N, nil
 }

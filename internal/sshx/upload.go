@@ -12,6 +12,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	"github.com/factory-appliance/appliance/internal/countio"
 )
 
 // ErrChecksumMismatch is returned when the file on the host does not have
@@ -76,7 +78,7 @@ func (c *Client) send(ctx context.Context, r io.Reader, size int64, stage string
 		r = io.LimitReader(r, size)
 	}
 	h := sha256.New()
-	counted := &countingReader{r: io.TeeReader(r, h)}
+	counted := &countio.Reader{R: io.TeeReader(r, h)}
 	cmd := "umask 077 && cat > " + Quote(stage)
 	if mkdir {
 		cmd = "mkdir -p -- " + Quote(path.Dir(stage)) + " && " + cmd
@@ -85,8 +87,8 @@ func (c *Client) send(ctx context.Context, r io.Reader, size int64, stage string
 	if _, err := c.exec(ctx, cmd, false, counted, io.Discard, &errb); err != nil {
 		return "", withStderr(err, c.cfg.Redactor.Redact(errb.String()))
 	}
-	if size >= 0 && counted.n != size {
-		return "", fmt.Errorf("the source gave %d bytes, want %d", counted.n, size)
+	if size >= 0 && counted.N != size {
+		return "", fmt.Errorf("the source gave %d bytes, want %d", counted.N, size)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -146,17 +148,6 @@ func (c *Client) Download(ctx context.Context, remotePath string, w io.Writer) (
 			withStderr(err, c.cfg.Redactor.Redact(errb.String())))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func randomSuffix() string {
