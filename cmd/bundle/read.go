@@ -206,4 +206,3 @@ into place only after its digest matched.`,
 	cmd.Flags().StringVar(&key, "key", "", "check the signature with this cosign public `KEY` first")
 	return cmd
 }
-
