@@ -48,6 +48,9 @@ func (d *Deployment) hostPhase(group, title string, fn hostFunc) func(inventory.
 			DryRun: func() []string {
 				rec := sshx.NewRecorder(h.Name, d.red)
 				_ = fn(context.Background(), &remote{Runner: rec, host: h, dry: true})
+				if h.UsesSudo() {
+					return append([]string{"# as " + h.User + ", each command through sudo"}, rec.Commands()...)
+				}
 				return rec.Commands()
 			},
 		}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,11 +56,12 @@ func TestSite(t *testing.T) {
 	var interrupted map[string]string
 	t.Run("KillInEveryPhaseThenResume", func(t *testing.T) { interrupted = testKillAndResume(t, d) })
 	t.Run("HostDropsMidPhase", func(t *testing.T) { testHostDrops(t, d) })
+	top := t // the fresh site must outlive this subtest
 	t.Run("UninterruptedOnFreshSite", func(t *testing.T) {
 		if err := s.Down(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		s = testsite.Up(t, siteName, testsite.WithStateDir(siteState), testsite.WithMount(work+"/bundle", ""))
+		s = testsite.Up(top, siteName, testsite.WithStateDir(siteState), testsite.WithMount(work+"/bundle", ""))
 		d.site = s
 		if out, err := d.run("--restart"); err != nil {
 			t.Fatalf("deploy: %v\n%s", err, out)
@@ -197,6 +199,9 @@ func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
 	d.t.Helper()
 	journal := filepath.Join(d.state, plan.JournalFile)
 	skip := len(readJournal(d.t, d.state))
+	if slices.Contains(extra, "--restart") {
+		skip = 0 // the old journal is moved aside; the new one starts empty
+	}
 	pattern := fmt.Sprintf(`"phase":"%s(/[^"]*)?","state":"%s"`, regexp.QuoteMeta(phase), plan.InProgress)
 	script := fmt.Sprintf(`%s >%s 2>&1 &
 pid=$!
@@ -304,7 +309,7 @@ func testDryRun(t *testing.T, d *deployer) {
 		t.Fatalf("deploy --dry-run: %v\n%s", err, out)
 	}
 	for _, want := range []string{"master-1", "master-2", "worker-1", "cat /etc/appliance-test-host",
-		"install chain-a foo-wrapper", "install cron-lite", "haproxy -c", "keepalived --config-test", "sudo"} {
+		"install chain-a foo-wrapper", "install cron-lite", "haproxy -c", "keepalived --config-test", "as admin, each command through sudo"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q", want)
 		}
@@ -395,14 +400,14 @@ func testDebianRefused(t *testing.T, d *deployer) {
 	}
 }
 
-// testKillAndResume kills the deployer with SIGKILL in every phase in turn
-// (as soon as the journal shows the phase started), resuming each time, and
-// returns the hosts' state once a last --resume completed.
+// testKillAndResume kills the deployer with SIGKILL in every phase in turn,
+// each time in a deployment started over (--restart), as soon as the
+// journal shows the phase started; then --resume must complete, and the
+// hosts must end in the same state every time. It returns that state.
 func testKillAndResume(t *testing.T, d *deployer) map[string]string {
-	flag := "--restart"
+	var first map[string]string
 	for _, p := range phases {
-		out, killed := d.runKilledIn(p, flag)
-		flag = "--resume"
+		out, killed := d.runKilledIn(p, "--restart")
 		if !killed {
 			t.Fatalf("the deployer ended before %s started:\n%s", p, out)
 		}
@@ -416,18 +421,29 @@ func testKillAndResume(t *testing.T, d *deployer) map[string]string {
 		if mid {
 			t.Logf("killed in the middle of %s", p)
 		} else {
-			t.Logf("killed in %s, which had just completed (a short deploy-node phase)", p)
+			t.Logf("killed in %s just after it completed (a deploy-node phase shorter than the watcher's poll)", p)
+		}
+		if out, err := d.run("--resume"); err != nil {
+			t.Fatalf("--resume after a kill in %s: %v\n%s", p, err, out)
+		}
+		d.checkAllCompleted(t)
+		st := d.hostStates()
+		if first == nil {
+			first = st
+			continue
+		}
+		for host, want := range first {
+			if st[host] != want {
+				t.Errorf("%s after a kill in %s and --resume differs from after the first kill:\n%s", host, p, diffLines(st[host], want))
+			}
 		}
 	}
-	out, err := d.run("--resume")
-	if err != nil {
-		t.Fatalf("the last --resume failed: %v\n%s", err, out)
-	}
-	for _, l := range []string{"/ha/master-1", "/packages/worker-1"} {
-		if st := d.status().State(l); st != plan.Completed {
-			t.Errorf("%s is %s after the last resume", l, st)
-		}
-	}
+	return first
+}
+
+// checkAllCompleted: deploy plan shows every phase completed.
+func (d *deployer) checkAllCompleted(t *testing.T) {
+	t.Helper()
 	shown, err := d.site.Exec(testsite.DeployHost, testsite.DeployBinDir+"/deploy", "plan", "--state-dir", d.state, "--json")
 	if err != nil {
 		t.Fatal(err)
@@ -436,12 +452,14 @@ func testKillAndResume(t *testing.T, d *deployer) map[string]string {
 	if err := json.Unmarshal([]byte(shown), &views); err != nil {
 		t.Fatalf("deploy plan --json: %v\n%s", err, shown)
 	}
+	if len(views) != len(phases) {
+		t.Errorf("deploy plan shows %d top-level phases, want %d", len(views), len(phases))
+	}
 	for _, v := range views {
 		if v.State != plan.Completed {
 			t.Errorf("deploy plan shows %s %s", v.ID, v.State)
 		}
 	}
-	return d.hostStates()
 }
 
 // testHostDrops cuts worker-1 off while it installs packages: its phase
