@@ -6,12 +6,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -296,5 +300,61 @@ func TestLockedBuildRefusesDrift(t *testing.T) {
 	var drift *manifest.DriftError
 	if !errors.As(err, &drift) || len(drift.Drifts) != 1 || drift.Drifts[0].Name != ref {
 		t.Fatalf("got %v, want a DriftError for %s only", err, ref)
+	}
+}
+
+// TestURLFiles: a URL file is downloaded once into the cache, checked
+// against its sha256, and carried under files/<component>/; a wrong sha256
+// fails the build naming the URL, and stores nothing.
+func TestURLFiles(t *testing.T) {
+	content := []byte("tool archive bytes\n")
+	sum := sha256.Sum256(content)
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Write(content)
+	}))
+	defer srv.Close()
+	build := func(t *testing.T, dir, cache, sha string) (*Result, error) {
+		m := fmt.Sprintf(`apiVersion: appliance/v1
+kind: Stack
+metadata: {name: urlfiles, version: 1.0.0}
+spec:
+  components:
+    - name: tools
+      files:
+        - url: %s/tool.tar.gz
+          sha256: %s
+`, srv.URL, sha)
+		path := filepath.Join(dir, "stack.yaml")
+		os.WriteFile(path, []byte(m), 0o644)
+		st, err := manifest.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return Build(context.Background(), Options{Stack: st, Output: filepath.Join(dir, "out.bundle"), CacheDir: cache})
+	}
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "cache")
+	res, err := build(t, dir, cache, hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bundle.Open(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a, ok := r.Lookup("files/tools/tool.tar.gz")
+	if !ok || a.Digest != "sha256:"+hex.EncodeToString(sum[:]) || a.Annotations[bundle.AnnotationSource] != srv.URL+"/tool.tar.gz" {
+		t.Fatalf("files/tools/tool.tar.gz: %+v (found %v)", a, ok)
+	}
+	if _, err := build(t, dir, cache, hex.EncodeToString(sum[:])); err != nil || hits.Load() != 1 {
+		t.Fatalf("rebuild: err %v, %d downloads, want 1", err, hits.Load())
+	}
+	wrong := strings.Repeat("ab", 32)
+	_, err = build(t, t.TempDir(), filepath.Join(t.TempDir(), "cache"), wrong)
+	if err == nil || !strings.Contains(err.Error(), srv.URL+"/tool.tar.gz") || !strings.Contains(err.Error(), "digest") {
+		t.Fatalf("wrong sha256: got %v, want a digest error naming the URL", err)
 	}
 }
