@@ -50,6 +50,7 @@ trap stop_all EXIT
 
 check_tools
 build_tools
+note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 
 step "fixture registry: $IMAGES images, $BYTES of layers"
 start_fixture_registry # sets REG_ADDR, REG_STORAGE, REFS (repo:tag)
@@ -69,5 +70,6 @@ bench_build
 bench_seed
 bench_repodata
 
+note "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table
 exit "$BROKE"

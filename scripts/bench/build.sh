@@ -13,7 +13,8 @@ ours_build() {
 		--cache-dir "$OUT/cache" --quiet
 	OURS_WALL+=("$(wall "ours-build-$1")")
 	OURS_RSS+=("$(rss "ours-build-$1")")
-	note "run $1 ours: $(wall "ours-build-$1") s, peak RSS $(rss "ours-build-$1") MiB"
+	OURS_CPU+=("$(cpu "ours-build-$1")")
+	note "run $1 ours: $(wall "ours-build-$1") s, CPU ${OURS_CPU[-1]} s, peak RSS $(rss "ours-build-$1") MiB"
 }
 
 # peer_build RUN: crane pull --format=oci of every image into a fresh layout,
@@ -37,7 +38,8 @@ peer_build() {
 		>"$OUT/logs/peer-pack-$1.log" 2>&1 || die "peer-pack-$1 failed (log: $OUT/logs/peer-pack-$1.log)"
 	PEER_WALL+=("$(sum "$(wall "peer-pull-$1")" "$(wall "peer-pack-$1")")")
 	PEER_RSS+=("$(max "$(rss "peer-pull-$1")" "$(rss "peer-pack-$1")")")
-	note "run $1 peer: $(wall "peer-pull-$1") s crane pull + $(wall "peer-pack-$1") s tar|zstd, peak RSS ${PEER_RSS[-1]} MiB"
+	PEER_CPU+=("$(sum "$(cpu "peer-pull-$1")" "$(cpu "peer-pack-$1")")")
+	note "run $1 peer: $(wall "peer-pull-$1") s crane pull + $(wall "peer-pack-$1") s tar|zstd, CPU ${PEER_CPU[-1]} s, peak RSS ${PEER_RSS[-1]} MiB"
 	if [ -z "${UNIQUE_BLOBS:-}" ]; then
 		UNIQUE_BLOBS=$(find "$layout/blobs" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 		PEER_SIZE=$(stat -c %s "$out")
@@ -46,7 +48,7 @@ peer_build() {
 }
 
 bench_build() {
-	OURS_WALL=() OURS_RSS=() PEER_WALL=() PEER_RSS=()
+	OURS_WALL=() OURS_RSS=() OURS_CPU=() PEER_WALL=() PEER_RSS=() PEER_CPU=()
 	step "bundle build (cold) vs crane pull --format=oci + tar | zstd -T0 ($RUNS runs, interleaved)"
 	local r
 	for r in $(seq 1 "$RUNS"); do
@@ -64,6 +66,10 @@ bench_build() {
 	orss=$(max "${OURS_RSS[@]}")
 	prss=$(max "${PEER_RSS[@]}")
 	row "build wall time, cold (s)" "$ow" "$pw" "$(div "$ow" "$pw")" "<= 0.70" "$(verdict "$(div "$ow" "$pw")" le 0.70)"
+	local oc pc
+	oc=$(median "${OURS_CPU[@]}")
+	pc=$(median "${PEER_CPU[@]}")
+	row "build CPU time, user+sys (s)" "$oc" "$pc" "$(div "$oc" "$pc")" "info" "-"
 	row "build peak RSS (MiB, max of runs)" "$orss" "$prss" "$(div "$orss" "$prss")" "ours < 300" "$(verdict "$orss" lt 300)"
 	bench_sizes
 }

@@ -83,6 +83,7 @@ wall() {
 		for (i = 1; i <= n; i++) s = s * 60 + p[i]
 		printf "%.2f\n", s }' "$OUT/time/$1"
 }
+cpu() { awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f\n", s }' "$OUT/time/$1"; }
 rss() { awk -F': ' '/Maximum resident set size/ { printf "%.1f\n", $2 / 1024 }' "$OUT/time/$1"; }
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
