@@ -85,6 +85,9 @@ func (d *Deployment) preflight(ctx context.Context, h *remote) error {
 	checkPorts(ctx, h, c)
 	checkTools(ctx, h, c)
 	d.checkSeedReachable(ctx, h, c)
+	if c.stop != nil {
+		return c.stop
+	}
 	if h.dry || len(c.problems) == 0 {
 		plan.Logf(ctx, "preflight passed")
 		return nil
@@ -93,26 +96,36 @@ func (d *Deployment) preflight(ctx context.Context, h *remote) error {
 }
 
 // checks collects problems; a command that cannot run is a problem too.
-type checks struct{ problems []string }
+// A host that cannot be reached (or whose key is refused) stops the checks:
+// stop holds why, and no further command is tried.
+type checks struct {
+	problems []string
+	stop     error
+}
 
 func (c *checks) add(format string, args ...any) {
 	c.problems = append(c.problems, fmt.Sprintf(format, args...))
 }
 
-// fact runs cmd and returns its output; a failure is recorded as a problem
-// (and "" returned), except a lost connection, which is fatal to the phase
-// and retried by it.
+// fact runs cmd and returns its output and whether to check it (not in a
+// dry run, where output is empty). A command that fails is recorded as a
+// problem; the phase then fails and is retried, so a dropped connection
+// gets the phase's attempts too.
 func (c *checks) fact(ctx context.Context, h *remote, what, cmd string) (string, bool) {
-	out, err := h.out(ctx, cmd)
-	if err != nil {
-		if errors.Is(err, sshx.ErrConnectionLost) || errors.Is(err, sshx.ErrUnreachable) {
-			c.add("%s: %v", what, err)
-			return "", false
-		}
-		c.add("cannot read %s: %v", what, err)
+	if c.stop != nil {
 		return "", false
 	}
-	return out, !h.dry
+	out, err := h.out(ctx, cmd)
+	var exit *sshx.ExitError
+	switch {
+	case err == nil:
+		return out, !h.dry
+	case errors.As(err, &exit):
+		c.add("cannot read %s: %v", what, err)
+	default:
+		c.stop = err
+	}
+	return "", false
 }
 
 func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
@@ -250,6 +263,9 @@ func checkTools(ctx context.Context, h *remote, c *checks) {
 // checkSeedReachable fetches /v2/ from the site server, trusting only the
 // site CA, as the later phases will.
 func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote, c *checks) {
+	if c.stop != nil {
+		return
+	}
 	if err := h.put(ctx, preflightCA, d.caCert(), 0o644); err != nil {
 		c.add("cannot copy the site CA to %s: %v", preflightCA, err)
 		return

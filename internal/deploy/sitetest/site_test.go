@@ -5,9 +5,11 @@ package sitetest
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/signing"
@@ -109,6 +112,14 @@ func writeFixtureBundle(t *testing.T, v in, work string) fixtureBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Incompressible padding, so that /verify lasts long enough (a few
+	// hundred milliseconds) to be killed in its middle.
+	pad := make([]byte, 48<<20)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i+8 <= len(pad); i += 8 {
+		binary.LittleEndian.PutUint64(pad[i:], rng.Uint64())
+	}
+	files = append(files, File{Path: "files/site-test/padding.bin", Kind: bundle.KindFile, Data: pad})
 	dir := filepath.Join(work, "bundle")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -198,10 +209,10 @@ func (d *deployer) runWith(inv string, extra ...string) (string, error) {
 func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
 	d.t.Helper()
 	journal := filepath.Join(d.state, plan.JournalFile)
-	skip := len(readJournal(d.t, d.state))
 	if slices.Contains(extra, "--restart") {
-		skip = 0 // the old journal is moved aside; the new one starts empty
+		d.t.Fatal("runKilledIn cannot start over with --restart: the watcher would see the old journal; move it aside first")
 	}
+	skip := len(readJournal(d.t, d.state))
 	pattern := fmt.Sprintf(`"phase":"%s(/[^"]*)?","state":"%s"`, regexp.QuoteMeta(phase), plan.InProgress)
 	script := fmt.Sprintf(`%s >%s 2>&1 &
 pid=$!
@@ -406,8 +417,14 @@ func testDebianRefused(t *testing.T, d *deployer) {
 // hosts must end in the same state every time. It returns that state.
 func testKillAndResume(t *testing.T, d *deployer) map[string]string {
 	var first map[string]string
-	for _, p := range phases {
-		out, killed := d.runKilledIn(p, "--restart")
+	for i, p := range phases {
+		// Start over as --restart does, but before the deployer runs, so
+		// the watcher never sees the old journal.
+		journal := filepath.Join(d.state, plan.JournalFile)
+		if err := os.Rename(journal, fmt.Sprintf("%s.kill-%d", journal, i)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		out, killed := d.runKilledIn(p)
 		if !killed {
 			t.Fatalf("the deployer ended before %s started:\n%s", p, out)
 		}
