@@ -7,6 +7,40 @@
 // a base bundle (such as the demo bundle from `bundle build --stack demo`),
 // each verified as it is read, adds the given files, and signs the new
 // bundle.json.
+//
+// # The site test
+//
+// site_test.go (go test -tags site, driven by scripts/site-test.sh, which
+// prepares its inputs) deploys the demo bundle plus a yum repo of signed
+// fixture RPMs onto the test site and checks, in this order:
+//
+//   - --dry-run lists every host's commands and changes neither a host nor
+//     the state directory;
+//   - an empty known_hosts refuses every host, showing each key's fingerprint;
+//   - without --test-site-hosts, preflight refuses the Debian hosts, all three
+//     reported in one run;
+//   - SIGKILL as soon as each phase starts (the journal shows it in_progress),
+//     in turn, each in a deployment started over: --resume completes, and the
+//     hosts end in the same state every time (/verify is made long enough to
+//     be hit by a padding entry);
+//   - a host cut off during /packages: its phase fails after its attempts
+//     with an error naming it, the others complete, --resume completes once
+//     it is back;
+//   - an uninterrupted deploy on a fresh site leaves the hosts exactly as the
+//     interrupted ones (files, packages, services);
+//   - on the hosts: the role packages installed by dnf from the served repo
+//     (from_repo appliance-fixture), /etc/hosts, host names, chrony, haproxy
+//     listening on the VIP and passing haproxy -c, keepalived's config test,
+//     the VIP on master-1 alone, containerd running, and an image pulled on a
+//     host through the hosts.toml mirror to the seed (ctr --hosts-dir: the
+//     CRI plugin reads the same files through config_path, which only kubelet
+//     exercises, and kubelet cannot run on the test site);
+//   - no log, journal or output holds the sudo password of the non-root
+//     user (worker-1 is reached as "admin" through sudo). It is the only
+//     secret these phases use: SSH is by key and the seed has no login.
+//
+// Nothing is faked: sshd, dnf, rpm, haproxy, keepalived, containerd and
+// chrony are Debian's real programs (scripts/site/README.md).
 package sitetest
 
 import (

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestRunFlagRefusals: the root command refuses contradictory or incomplete
+// flags before it opens anything.
+func TestRunFlagRefusals(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--bundle", "x.bundle"}, "give -i inventory.yaml"},
+		{[]string{"-i", "inv.yaml"}, "give --bundle FILE"},
+		{[]string{"--bundle", "x", "-i", "y", "--force"}, "give it with --phase ID"},
+		{[]string{"--bundle", "x", "-i", "y", "--resume", "--restart"}, "none of the others can be"},
+		{[]string{"--bundle", "x", "-i", "y", "--key", "k", "--insecure-skip-verify"}, "none of the others can be"},
+		{[]string{"--bundle", "x", "-i", "/nonexistent/inventory.yaml"}, "inventory.yaml"},
+	} {
+		_, _, err := runDeploy(c.args, "")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("deploy %v: %v, want an error containing %q", c.args, err, c.want)
+		}
+	}
+}
+
+func TestPlanWithoutDeployment(t *testing.T) {
+	dir := t.TempDir()
+	_, _, err := runDeploy([]string{"plan", "--state-dir", dir}, "")
+	if err == nil || !strings.Contains(err.Error(), "holds no deployment") {
+		t.Errorf("deploy plan on an empty state dir: %v", err)
+	}
+}
