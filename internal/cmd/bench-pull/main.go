@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -59,7 +60,7 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	defer cancel()
-	if err := run(ctx, cfg); err != nil {
+	if err := run(ctx, cfg, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-pull:", err)
 		os.Exit(1)
 	}
@@ -100,10 +101,10 @@ func parseFlags(args []string) (config, error) {
 	return c, nil
 }
 
-func run(ctx context.Context, cfg config) error {
+func run(ctx context.Context, cfg config, out io.Writer) error {
 	c := newClient(cfg.registry, cfg.clients, cfg.verify)
 	if cfg.first {
-		return firstPull(ctx, c, cfg)
+		return firstPull(ctx, c, cfg, out)
 	}
 	start := time.Now()
 	st, err := c.pullAll(ctx, cfg.refs, cfg.clients)
@@ -111,13 +112,13 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
-	fmt.Printf("images=%d blobs=%d bytes=%d seconds=%.3f mbps=%.1f\n",
+	fmt.Fprintf(out, "images=%d blobs=%d bytes=%d seconds=%.3f mbps=%.1f\n",
 		len(cfg.refs), st.blobs, st.bytes, secs, float64(st.bytes)/secs/1e6)
 	return nil
 }
 
 // firstPull polls /v2/ until the server answers, then pulls one image.
-func firstPull(ctx context.Context, c *client, cfg config) error {
+func firstPull(ctx context.Context, c *client, cfg config, out io.Writer) error {
 	for !c.ping(ctx) {
 		select {
 		case <-ctx.Done():
@@ -129,6 +130,6 @@ func firstPull(ctx context.Context, c *client, cfg config) error {
 		return err
 	}
 	since := time.Since(time.Unix(0, cfg.since))
-	fmt.Printf("first_pull_seconds=%.3f\n", since.Seconds())
+	fmt.Fprintf(out, "first_pull_seconds=%.3f\n", since.Seconds())
 	return nil
 }
