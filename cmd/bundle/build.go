@@ -210,7 +210,7 @@ func printResult(w io.Writer, r *build.Result) {
 		sig = "UNSIGNED"
 	}
 	fmt.Fprintf(w, "wrote %s (%s, %s)\n", r.Path, progress.HumanBytes(r.Size), sig)
-	fmt.Fprintf(w, "  sha256:     %s\n", r.Digest[len("sha256:"):])
+	fmt.Fprintf(w, "  index:      bundle.json %s (what the signature covers)\n", r.IndexDigest)
 	fmt.Fprintf(w, "  images:     %d (%d blobs, %d fetched, %d from cache, %d signatures)\n", r.Images, r.Blobs, r.Fetched, r.Cached, r.Signatures)
 	fmt.Fprintf(w, "  files:      %d\n", r.Files)
 	ratio := 0.0

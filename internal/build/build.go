@@ -60,18 +60,20 @@ type Options struct {
 
 // Result describes a written bundle.
 type Result struct {
-	Path       string
-	Digest     string // sha256 of the bundle file
-	Size       int64  // bytes of the bundle file
-	Images     int
-	Blobs      int
-	Files      int
-	Content    int64 // bytes of all entries, uncompressed
-	Signed     bool
-	Fetched    int // blobs downloaded by this build
-	Cached     int // blobs found in the cache
-	Duration   time.Duration
-	Signatures int // signature artifacts carried
+	Path string
+	// IndexDigest is the sha256 of bundle.json, which the signature covers
+	// and which covers every entry.
+	IndexDigest string
+	Size        int64 // bytes of the bundle file
+	Images      int
+	Blobs       int
+	Files       int
+	Content     int64 // bytes of all entries, uncompressed
+	Signed      bool
+	Fetched     int // blobs downloaded by this build
+	Cached      int // blobs found in the cache
+	Duration    time.Duration
+	Signatures  int // signature artifacts carried
 }
 
 // builder carries the state of one build from step to step.
@@ -88,10 +90,13 @@ type builder struct {
 	files  []fileEntry
 	rpms   *rpmSet
 	charts chartSet
+	out    *output
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
-// in order, are the table of contents of a build.
+// in order, are the table of contents of a build. Image layers stream into
+// the bundle while later images are still being pulled; nothing is renamed
+// into place at o.Output unless every step succeeded.
 func Build(ctx context.Context, o Options) (*Result, error) {
 	start := time.Now()
 	b, err := newBuilder(o)
@@ -104,22 +109,23 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		run  func(context.Context) error
 	}{
 		{"check the lock", b.checkLock},
-		{"pull images", b.pullImages},
-		{"verify image signatures", b.verifySignatures},
 		{"fetch files", b.fetchFiles},
 		{"fetch rpms", b.fetchRPMs},
 		{"fetch charts", b.fetchCharts},
+		{"open the bundle", b.openOutput},
+		{"pull images", b.pullImages}, // each image's blobs go into the bundle as soon as it is cached
+		{"verify image signatures", b.verifySignatures},
 		{"check completeness", b.checkCompleteness},
+		{"write the bundle", b.writeRest},
+		{"sign and finish", b.finish},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
+			b.abortOutput()
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
 	}
-	res, err := b.write(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("write bundle: %w", err)
-	}
+	res := b.result()
 	res.Duration = time.Since(start)
 	return res, nil
 }

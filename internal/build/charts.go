@@ -149,7 +149,7 @@ func (b *builder) chartEntries() []entry {
 		seen[p] = true
 		es = append(es, entry{
 			path: p, kind: bundle.KindChart, name: got.Name, component: got.Chart.Component,
-			mediaType: charts.ContentMediaType, size: got.Size, open: b.cachedOpener(got.Digest),
+			mediaType: charts.ContentMediaType, size: got.Size, digest: got.Digest, open: b.cachedOpener(got.Digest),
 			annotations: map[string]string{
 				"appliance.chart.version": got.Version,
 				"appliance.source":        got.Source,

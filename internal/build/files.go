@@ -18,6 +18,7 @@ import (
 // entry is one file the bundle will hold: where, what, and how to read it.
 type entry struct {
 	path        string
+	digest      string // the content's digest when known; the writer checks it
 	kind        string
 	name        string
 	component   string
@@ -83,6 +84,9 @@ func (b *builder) localFile(e entry, f manifest.File) (entry, error) {
 		return e, fmt.Errorf("%s: file %s is not a regular file", f.Pos, f.Path)
 	}
 	e.size = fi.Size()
+	if f.SHA256 != "" {
+		e.digest = "sha256:" + f.SHA256
+	}
 	e.open = func() (io.ReadCloser, error) { return b.o.Stack.Open(f.Path) }
 	return e, nil
 }
@@ -91,6 +95,7 @@ func (b *builder) localFile(e entry, f manifest.File) (entry, error) {
 // The bytes must hash to the manifest's sha256, or nothing is stored.
 func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry, error) {
 	digest := "sha256:" + f.SHA256
+	e.digest = digest
 	if size, ok := b.cache.Has(digest); ok {
 		e.size = size
 		e.open = b.cachedOpener(digest)
@@ -105,11 +110,12 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 	return e, nil
 }
 
+// cachedOpener opens a cached object without hashing it: the bundle writer
+// hashes every byte it writes, and add compares that with the entry's digest,
+// so hashing here too would only double the cost. Entries that use it must
+// set digest.
 func (b *builder) cachedOpener(digest string) func() (io.ReadCloser, error) {
-	return func() (io.ReadCloser, error) {
-		rc, _, err := b.cache.Open(digest)
-		return rc, err
-	}
+	return func() (io.ReadCloser, error) { return b.cache.OpenUnverified(digest) }
 }
 
 // download fetches url into the cache under digest, retrying transient

@@ -87,24 +87,82 @@ func (b *builder) concurrency() int {
 	return 8
 }
 
-// pullImages pulls every image of the stack into the cache, in parallel,
-// pinned to the lock's digests for a locked build.
+// pullImages pulls every image of the stack into the cache, several at a
+// time, pinned to the lock's digests for a locked build. As each image
+// lands, in manifest order, its blobs are streamed into the bundle, so the
+// writer works while later images are still downloading. Every failed image
+// is reported, not only the first.
 func (b *builder) pullImages(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	refs := b.o.Stack.Images()
-	reqs := make([]images.Request, len(refs))
+	pulls := b.startPulls(ctx, refs)
+	var errs []error
 	for i, r := range refs {
-		reqs[i] = images.Request{Ref: r.Canonical, Pin: b.pins[r.Ref]}
+		p := pulls[i]
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+		if p.err != nil {
+			errs = append(errs, p.err)
+			continue
+		}
+		p.img.Ref = r.Ref
+		b.images = append(b.images, &pulledImage{ref: r, img: p.img})
+		if len(errs) == 0 {
+			if err := b.streamImage(p.img); err != nil {
+				cancel()
+				return err
+			}
+		}
 	}
-	imgs, err := b.puller.PullAll(ctx, reqs)
-	if err != nil {
-		return err
+	return errors.Join(errs...)
+}
+
+// pull is one image being pulled; done closes when img or err is set.
+type pull struct {
+	done chan struct{}
+	img  *images.Image
+	err  error
+}
+
+// startPulls starts pulling refs in order, at most imageJobs at a time.
+func (b *builder) startPulls(ctx context.Context, refs []manifest.ImageRef) []*pull {
+	pulls := make([]*pull, len(refs))
+	for i := range pulls {
+		pulls[i] = &pull{done: make(chan struct{})}
 	}
-	for i, r := range refs {
-		img := imgs[i]
-		img.Ref = r.Ref
-		b.images = append(b.images, &pulledImage{ref: r, img: img})
+	sem := make(chan struct{}, b.imageJobs())
+	go func() {
+		for i, r := range refs {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				for _, p := range pulls[i:] {
+					p.err = ctx.Err()
+					close(p.done)
+				}
+				return
+			}
+			go func() {
+				defer func() { <-sem }()
+				p := pulls[i]
+				p.img, p.err = b.puller.Pull(ctx, r.Canonical, b.pins[r.Ref])
+				close(p.done)
+			}()
+		}
+	}()
+	return pulls
+}
+
+// imageJobs is how many images are pulled at once.
+func (b *builder) imageJobs() int {
+	if b.o.Concurrency > 0 {
+		return b.o.Concurrency
 	}
-	return nil
+	return 4
 }
 
 // pullProgress turns the puller's per-image snapshots into progress items.

@@ -229,7 +229,7 @@ func (b *builder) rpmEntry(id string, p *rpms.Package, digest string, ann map[st
 	}
 	return entry{
 		path: path.Join("repos", id, loc), kind: bundle.KindRPM, name: p.NEVRA(),
-		size: p.PackageSize, annotations: ann, open: b.cachedOpener(digest),
+		size: p.PackageSize, annotations: ann, digest: digest, open: b.cachedOpener(digest),
 	}
 }
 

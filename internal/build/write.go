@@ -16,57 +16,127 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 )
 
-// write lays out every entry in path order, streams them into a temporary
-// bundle file, signs bundle.json, and renames the file into place.
-func (b *builder) write(ctx context.Context) (res *Result, err error) {
-	entries, err := b.entries()
-	if err != nil {
-		return nil, err
+// The bundle's entries are written in a fixed order that depends only on the
+// stack and its content, never on timing or the number of cores: first the
+// blobs of each image in manifest order (each blob once, where it first
+// appears), streamed while later images are pulled; then every other entry
+// (signatures, charts, files, RPMs, the layout's index) sorted by path; then
+// bundle.json and its signature.
+
+// output is the bundle being written: a temporary file next to the final
+// path, the bundle writer on it, and what has been written so far.
+type output struct {
+	f       *os.File
+	final   string
+	n       int64
+	w       *bundle.Writer
+	written map[string]bool // paths
+	arts    []bundle.Artifact
+	index   []byte // bundle.json, once finished
+	signed  bool
+}
+
+func (o *output) Write(p []byte) (int, error) {
+	n, err := o.f.Write(p)
+	o.n += int64(n)
+	return n, err
+}
+
+// openOutput creates the temporary file and the bundle writer.
+func (b *builder) openOutput(context.Context) error {
+	dir := filepath.Dir(b.o.Output)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
-	out, err := newAtomicFile(b.o.Output)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(b.o.Output)+".tmp-*")
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer func() {
-		if err != nil {
-			out.abort()
-		}
-	}()
+	b.out = &output{f: f, final: b.o.Output, written: map[string]bool{}}
 	var opts []bundle.Option
 	if b.o.Workers > 0 {
 		opts = append(opts, bundle.WithWorkers(b.o.Workers))
 	}
-	w := bundle.NewWriter(out, opts...)
-	idx, err := b.addEntries(ctx, w, entries)
-	if err != nil {
-		w.Abort()
-		return nil, err
-	}
-	signed, err := b.finish(w, idx)
-	if err != nil {
-		return nil, err
-	}
-	if err := out.commit(); err != nil {
-		return nil, err
-	}
-	return b.result(out, idx, signed), nil
+	b.out.w = bundle.NewWriter(b.out, opts...)
+	b.prog.AddTotal(1)
+	b.prog.Start("write", "write bundle "+filepath.Base(b.o.Output), 0)
+	return nil
 }
 
-// entries is everything the bundle holds but bundle.json, sorted by path so
-// the bytes do not depend on the order things were fetched in.
+// abortOutput removes the temporary file after a failure.
+func (b *builder) abortOutput() {
+	if b.out == nil || b.out.f == nil {
+		return
+	}
+	b.out.w.Abort()
+	b.out.f.Close()
+	os.Remove(b.out.f.Name())
+	b.out.f = nil
+}
+
+// streamImage writes the blobs of one pulled image that are not in the
+// bundle yet, in the image's order: manifests, config, layers.
+func (b *builder) streamImage(img *images.Image) error {
+	manifests := map[string]bool{}
+	for _, m := range img.Manifests {
+		manifests[m.Digest] = true
+	}
+	for _, bl := range img.Blobs() {
+		e := b.blobEntry(bl, img.Ref, manifests[bl.Digest])
+		if b.out.written[e.path] {
+			continue
+		}
+		if err := b.add(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *builder) blobEntry(bl images.Blob, user string, manifest bool) entry {
+	kind := bundle.KindBlob
+	if manifest {
+		kind = bundle.KindManifest
+	}
+	return entry{
+		path: "blobs/sha256/" + strings.TrimPrefix(bl.Digest, "sha256:"), kind: kind, name: user,
+		mediaType: bl.MediaType, size: bl.Size, digest: bl.Digest, open: b.cachedOpener(bl.Digest),
+	}
+}
+
+// writeRest writes every entry not streamed yet, sorted by path.
+func (b *builder) writeRest(ctx context.Context) error {
+	es, err := b.entries()
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if b.out.written[e.path] {
+			continue
+		}
+		if err := b.add(e); err != nil {
+			return err
+		}
+	}
+	b.prog.Done("write", nil, fmt.Sprintf("%d entries", len(b.out.arts)))
+	return nil
+}
+
+// entries is everything the bundle holds but bundle.json, sorted by path.
 func (b *builder) entries() ([]entry, error) {
 	imgs := make([]*images.Image, 0, len(b.images)+len(b.sigs))
-	manifests := map[string]string{} // digest → first image naming it
 	for _, p := range b.images {
 		imgs = append(imgs, p.img)
 	}
 	imgs = append(imgs, b.sigs...)
 	imgs = append(imgs, b.chartImages()...)
+	manifests := map[string]bool{}
 	for _, img := range imgs {
 		for _, m := range img.Manifests {
-			if _, ok := manifests[m.Digest]; !ok {
-				manifests[m.Digest] = img.Ref
-			}
+			manifests[m.Digest] = true
 		}
 	}
 	layout, index, blobs, err := images.Layout(imgs)
@@ -79,18 +149,7 @@ func (b *builder) entries() ([]entry, error) {
 		memEntry(bundle.OCIIndexName, bundle.KindLayout, "OCI image index", index),
 	}
 	for _, bl := range blobs {
-		kind := bundle.KindBlob
-		if _, ok := manifests[bl.Digest]; ok {
-			kind = bundle.KindManifest
-		}
-		es = append(es, entry{
-			path:      "blobs/sha256/" + strings.TrimPrefix(bl.Digest, "sha256:"),
-			kind:      kind,
-			name:      users[bl.Digest],
-			mediaType: bl.MediaType,
-			size:      bl.Size,
-			open:      b.cachedOpener(bl.Digest),
-		})
+		es = append(es, b.blobEntry(bl, users[bl.Digest], manifests[bl.Digest]))
 	}
 	es = append(es, b.files...)
 	es = append(es, b.chartEntries()...)
@@ -120,52 +179,34 @@ func memEntry(path, kind, name string, data []byte) entry {
 		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
 
-// addEntries streams every entry into the writer and returns the index
-// that describes them.
-func (b *builder) addEntries(ctx context.Context, w *bundle.Writer, es []entry) (*bundle.Index, error) {
-	idx := b.index()
-	b.prog.AddTotal(1)
-	b.prog.Start("write", "write bundle "+filepath.Base(b.o.Output), totalSize(es))
-	for _, e := range es {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		a, err := addEntry(w, e)
-		if err != nil {
-			b.prog.Done("write", err, "")
-			return nil, err
-		}
-		b.prog.Add("write", e.size)
-		idx.Artifacts = append(idx.Artifacts, a)
-	}
-	b.prog.Done("write", nil, fmt.Sprintf("%d entries", len(es)))
-	return idx, nil
-}
-
-func addEntry(w *bundle.Writer, e entry) (bundle.Artifact, error) {
+// add streams one entry into the bundle. The writer hashes every byte; for
+// content whose digest is known (everything from the cache) that hash must
+// match, or the build fails, and a damaged cache object is removed so the
+// next build fetches it anew.
+func (b *builder) add(e entry) error {
 	rc, err := e.open()
 	if err != nil {
-		return bundle.Artifact{}, fmt.Errorf("%s %s: %w", e.kind, e.name, err)
+		return fmt.Errorf("%s %s: %w", e.kind, e.name, err)
 	}
 	defer rc.Close()
-	got, err := w.Add(e.path, e.size, rc)
+	got, err := b.out.w.Add(e.path, e.size, rc)
 	if err != nil {
-		return bundle.Artifact{}, fmt.Errorf("%s %s (%s): %w", e.kind, e.name, e.path, err)
+		return fmt.Errorf("%s %s (%s): %w", e.kind, e.name, e.path, err)
+	}
+	if e.digest != "" && got.Digest != e.digest {
+		b.cache.Remove(e.digest)
+		return fmt.Errorf("%s %s (%s): the cached copy is damaged (content %s, want %s); it was removed from the cache %s: run the build again",
+			e.kind, e.name, e.path, got.Digest, e.digest, b.cache.Dir())
 	}
 	a := got.Artifact(e.kind, e.name)
 	a.MediaType, a.Component, a.Annotations = e.mediaType, e.component, e.annotations
-	return a, nil
+	b.out.arts = append(b.out.arts, a)
+	b.out.written[e.path] = true
+	b.prog.Add("write", e.size)
+	return nil
 }
 
-func totalSize(es []entry) int64 {
-	var n int64
-	for _, e := range es {
-		n += e.size
-	}
-	return n
-}
-
-// index is bundle.json without its artifacts.
+// index is bundle.json.
 func (b *builder) index() *bundle.Index {
 	s := b.o.Stack
 	idx := &bundle.Index{
@@ -173,6 +214,7 @@ func (b *builder) index() *bundle.Index {
 		Name:          s.Metadata.Name,
 		Version:       s.Metadata.Version,
 		Platform:      s.Spec.Platform.String(),
+		Artifacts:     b.out.arts,
 	}
 	comps := map[string]*bundle.Component{}
 	for _, c := range s.Spec.Components {
@@ -199,87 +241,58 @@ func (b *builder) index() *bundle.Index {
 	return idx
 }
 
-// finish writes bundle.json and, with a signer, its signature.
-func (b *builder) finish(w *bundle.Writer, idx *bundle.Index) (bool, error) {
-	data, err := idx.Marshal()
+// finish writes bundle.json, signed when there is a signer, closes the
+// file durably and renames it into place.
+func (b *builder) finish(context.Context) error {
+	data, err := b.index().Marshal()
 	if err != nil {
-		w.Abort()
-		return false, err
+		return err
 	}
 	var sig []byte
 	if b.o.Signer != nil {
 		if sig, err = b.o.Signer.SignBlob(data); err != nil {
-			w.Abort()
-			return false, fmt.Errorf("sign bundle.json: %w", err)
+			return fmt.Errorf("sign bundle.json: %w", err)
 		}
 	}
-	return sig != nil, w.Finish(data, sig)
+	if err := b.out.w.Finish(data, sig); err != nil {
+		return err
+	}
+	b.out.index, b.out.signed = data, sig != nil
+	return b.commitOutput()
 }
 
-func (b *builder) result(out *atomicFile, idx *bundle.Index, signed bool) *Result {
-	r := &Result{Path: b.o.Output, Digest: out.digest(), Size: out.n, Images: len(b.images), Files: len(b.files),
-		Signed: signed, Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs)}
-	for _, a := range idx.Artifacts {
+// commitOutput syncs the file (a bundle must be durable before it has its
+// name) and renames it into place.
+func (b *builder) commitOutput() error {
+	f := b.out.f
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), b.out.final); err != nil {
+		os.Remove(f.Name())
+		b.out.f = nil
+		return err
+	}
+	b.out.f = nil
+	return nil
+}
+
+func (b *builder) result() *Result {
+	sum := sha256.Sum256(b.out.index)
+	r := &Result{Path: b.o.Output, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
+		Images: len(b.images), Files: len(b.files), Signed: b.out.signed,
+		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs)}
+	for _, a := range b.out.arts {
 		r.Content += a.Size
 		if a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest {
 			r.Blobs++
 		}
 	}
 	return r
-}
-
-// atomicFile is the bundle being written: a temporary file next to the
-// output, hashed as it is written, renamed into place by commit.
-type atomicFile struct {
-	f     *os.File
-	final string
-	h     hashWriter
-	n     int64
-}
-
-type hashWriter interface {
-	io.Writer
-	Sum([]byte) []byte
-}
-
-func newAtomicFile(final string) (*atomicFile, error) {
-	dir := filepath.Dir(final)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(final)+".tmp-*")
-	if err != nil {
-		return nil, err
-	}
-	return &atomicFile{f: f, final: final, h: sha256.New()}, nil
-}
-
-func (a *atomicFile) Write(p []byte) (int, error) {
-	n, err := a.f.Write(p)
-	a.h.Write(p[:n])
-	a.n += int64(n)
-	return n, err
-}
-
-func (a *atomicFile) digest() string { return "sha256:" + hex.EncodeToString(a.h.Sum(nil)) }
-
-func (a *atomicFile) abort() {
-	a.f.Close()
-	os.Remove(a.f.Name())
-}
-
-func (a *atomicFile) commit() error {
-	if err := a.f.Sync(); err != nil {
-		a.abort()
-		return err
-	}
-	if err := a.f.Chmod(0o644); err != nil {
-		a.abort()
-		return err
-	}
-	if err := a.f.Close(); err != nil {
-		os.Remove(a.f.Name())
-		return err
-	}
-	return os.Rename(a.f.Name(), a.final)
 }

@@ -1,11 +1,14 @@
 // Package cas is the content-addressed cache that bundle builds fetch into.
 //
 // Every object is stored under its sha256 digest. Writes go to a temporary
-// file in the same directory, are hashed while they are written, synced, and
-// then renamed into place, so an object is never half-written and a present
-// object always has the digest it is named by. The store is safe for
-// concurrent use by several goroutines and several processes: two writers of
-// the same digest race harmlessly, because both rename identical content.
+// file in the same directory, are hashed while they are written, and are
+// renamed into place only when the digest matched, so a process never sees a
+// half-written object. Objects are not fsynced: after a crash of the machine
+// an object may hold other bytes than its name says, which is why Open checks
+// the digest on every read and OpenUnverified leaves that to its caller. The
+// store is safe for concurrent use by several goroutines and several
+// processes: two writers of the same digest race harmlessly, because both
+// rename identical content.
 package cas
 
 import (
@@ -80,6 +83,35 @@ func (s *Store) Has(digest string) (int64, bool) {
 		return 0, false
 	}
 	return fi.Size(), true
+}
+
+// Remove deletes the object, if present: for a cached object found to be
+// damaged, so that the next build fetches it anew.
+func (s *Store) Remove(digest string) error {
+	p, err := s.Path(digest)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// OpenUnverified opens the object for reading without checking its digest,
+// for a caller that hashes the bytes itself anyway (the bundle writer does)
+// and must not pay for a second hash. The caller must compare the digest
+// it computes with digest before trusting the bytes.
+func (s *Store) OpenUnverified(digest string) (*os.File, error) {
+	p, err := s.Path(digest)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", digest, ErrNotFound)
+	}
+	return f, err
 }
 
 // Open opens the object for reading. The content is checked against its
@@ -174,10 +206,10 @@ func (w *Writer) Commit() error {
 		w.Abort()
 		return fmt.Errorf("%s: size mismatch: expected %d bytes, got %d", w.what, w.size, w.n)
 	}
-	if err := w.f.Sync(); err != nil {
-		w.Abort()
-		return err
-	}
+	// No fsync: the cache is a cache. A crash may leave an object whose
+	// bytes are not what its name says; every read checks the digest, and
+	// the build removes such an object and asks for a rerun. Forcing every
+	// blob to disk made a cold build wait on gigabytes of writeback.
 	if err := w.f.Close(); err != nil {
 		os.Remove(w.f.Name())
 		return err
