@@ -72,6 +72,7 @@ bench_build() {
 	row "build CPU time, user+sys (s)" "$oc" "$pc" "$(div "$oc" "$pc")" "info" "-"
 	row "build peak RSS (MiB, max of runs)" "$orss" "$prss" "$(div "$orss" "$prss")" "ours < 300" "$(verdict "$orss" lt 300)"
 	bench_sizes
+	rm -rf "$OUT/cache" # 2 GiB; every build starts cold anyway
 }
 
 # bench_sizes: bytes stored for the incompressible blobs (tar headers,
