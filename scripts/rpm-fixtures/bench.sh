@@ -34,6 +34,9 @@ echo $i > %{buildroot}/usr/bin/bench-$i
 SPEC
 done
 echo "building $n RPMs..." >&2
+# The rpmbuild processes below share one _topdir; made up front, so that two
+# of them never race to create it ("File exists").
+mkdir -p "$work"/rpmbuild/{BUILD,BUILDROOT,RPMS,SOURCES,SPECS,SRPMS} "$work/rpms"
 (cd "$work/specs" && printf '%s\0' *.spec | xargs -0 -n 50 -P "$(nproc)" rpmbuild --quiet -bb \
 	--define "_topdir $work/rpmbuild" --define "_rpmdir $work/rpms" \
 	--define "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm" \
