@@ -92,11 +92,15 @@ version = 2
 `, sandbox, ContainerdCertsDir)
 }
 
-// containerd writes config.toml and one hosts.toml per source registry of
-// the bundle, mirroring to the site server (the site registry until Harbor
-// takes over), restarts containerd and waits until it answers. Idempotent.
+// containerd writes config.toml (checked by containerd itself) and one
+// hosts.toml per source registry of the bundle, mirroring to the site server
+// (the site registry until Harbor takes over), enables containerd,
+// restarting it only when config.toml changed (hosts.toml files are read
+// on every pull), and waits until it answers. Idempotent.
 func (d *Deployment) containerd(ctx context.Context, h *remote) error {
-	if err := h.put(ctx, ContainerdConfig, []byte(RenderContainerdConfig(sandboxImage(d.index))), 0o644); err != nil {
+	changed, err := h.install(ctx, ContainerdConfig, []byte(RenderContainerdConfig(sandboxImage(d.index))), 0o644,
+		"containerd --config %s config dump >/dev/null")
+	if err != nil {
 		return err
 	}
 	regs := SourceRegistries(d.index)
@@ -106,7 +110,7 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 			return err
 		}
 	}
-	if err := h.sh(ctx, "systemctl enable containerd && systemctl restart containerd"); err != nil {
+	if err := h.service(ctx, "containerd", changed); err != nil {
 		return err
 	}
 	if err := h.sh(ctx, "for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; ctr version"); err != nil {

@@ -140,31 +140,24 @@ backend apiserver
 	return b.String()
 }
 
-// ha writes and validates the haproxy and keepalived configurations with
-// the programs themselves (haproxy -c, keepalived --config-test) before
-// either is put in place, then enables and restarts both. A configuration
-// that fails its test never replaces the running one. Idempotent.
+// ha installs the haproxy and keepalived configurations, each validated by
+// the program itself (haproxy -c, keepalived --config-test) before it
+// replaces the file in place, then enables both services, restarting each
+// only if its configuration changed (so a re-run does not move the VIP).
+// Idempotent.
 func (d *Deployment) ha(ctx context.Context, h *remote) error {
 	a := d.haFor(h.host)
-	files := []struct{ path, text, test string }{
-		{HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s"},
-		{KeepalivedConfig, RenderKeepalived(a), "keepalived --config-test -f %s"},
+	units := []struct{ service, path, text, test string }{
+		{"haproxy", HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s"},
+		{"keepalived", KeepalivedConfig, RenderKeepalived(a), "keepalived --config-test -f %s"},
 	}
-	for _, f := range files {
-		staged := f.path + ".appliance-new"
-		if err := h.put(ctx, staged, []byte(f.text), 0o644); err != nil {
+	for _, u := range units {
+		changed, err := h.install(ctx, u.path, []byte(u.text), 0o644, u.test)
+		if err != nil {
 			return err
 		}
-		if err := h.sh(ctx, fmt.Sprintf(f.test, staged)); err != nil {
-			return fmt.Errorf("%s rendered by deploy fails its test, so it was not installed: %w", f.path, err)
-		}
-		if err := h.sh(ctx, fmt.Sprintf("mv -f %s %s", staged, f.path)); err != nil {
+		if err := h.service(ctx, u.service, changed); err != nil {
 			return err
-		}
-	}
-	for _, svc := range []string{"haproxy", "keepalived"} {
-		if err := h.sh(ctx, fmt.Sprintf("systemctl enable %[1]s && systemctl restart %[1]s && systemctl is-active %[1]s", svc)); err != nil {
-			return fmt.Errorf("starting %s: %w; see journalctl -u %s on %s", svc, err, svc, h.host.Name)
 		}
 	}
 	plan.Logf(ctx, "haproxy on %s:%d and keepalived (VRRP id %d, priority %d) running", a.VIP, a.Port, a.RouterID(), a.priority())

@@ -156,10 +156,19 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 		plan.Logf(ctx, "the inventory names no NTP server; chrony left as it is")
 		return nil
 	}
-	if err := h.put(ctx, ChronyFile, []byte(RenderChrony(d.inv.NTP)), 0o644); err != nil {
+	changed, err := h.install(ctx, ChronyFile, []byte(RenderChrony(d.inv.NTP)), 0o644, "")
+	if err != nil {
 		return err
 	}
-	return h.sh(ctx, "systemctl enable chronyd 2>/dev/null || systemctl enable chrony; systemctl restart chronyd 2>/dev/null || systemctl restart chrony")
+	// EL names the service chronyd; Debian (the test site) chrony.
+	svc, err := h.out(ctx, "systemctl cat chronyd.service >/dev/null 2>&1 && echo chronyd || echo chrony")
+	if err != nil {
+		return err
+	}
+	if h.dry {
+		svc = "chronyd"
+	}
+	return h.service(ctx, svc, changed)
 }
 
 // tolerate runs cmd. On a real host a failure is an error. On a test-site
