@@ -38,6 +38,7 @@ type runFlags struct {
 	sshTimeout         time.Duration
 	sshAttempts        int
 	sshKeepalive       time.Duration
+	commandTimeout     time.Duration
 }
 
 // addRunFlags makes the root command run a deployment: deploy --bundle F -i INV.
@@ -85,6 +86,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.DurationVar(&f.sshTimeout, "ssh-connect-timeout", 15*time.Second, "bound on one SSH connection attempt (TCP connect and handshake)")
 	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable")
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
+	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
 	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
@@ -157,7 +159,8 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
 		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,
 		DialTimeout: f.sshTimeout, DialAttempts: f.sshAttempts, KeepaliveInterval: f.sshKeepalive,
-		Redactor: red, Out: stdout, Warn: stderr,
+		CommandTimeout: f.commandTimeout,
+		Redactor:       red, Out: stdout, Warn: stderr,
 	}, nil
 }
 
