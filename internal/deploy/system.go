@@ -160,15 +160,17 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	// EL names the service chronyd; Debian (the test site) chrony.
-	svc, err := h.out(ctx, "systemctl cat chronyd.service >/dev/null 2>&1 && echo chronyd || echo chrony")
+	// EL's unit is chronyd.service; on Debian (the test site) that is an
+	// alias of chrony.service, which systemctl enable refuses: use the
+	// unit's own name.
+	svc, err := h.out(ctx, "systemctl show -p Id --value chronyd.service")
 	if err != nil {
 		return err
 	}
-	if h.dry {
-		svc = "chronyd"
+	if svc == "" {
+		svc = "chronyd.service"
 	}
-	return h.service(ctx, svc, changed)
+	return h.service(ctx, strings.TrimSuffix(svc, ".service"), changed)
 }
 
 // tolerate runs cmd. On a real host a failure is an error. On a test-site

@@ -194,13 +194,11 @@ func (d *deployer) run(extra ...string) (string, error) {
 func (d *deployer) runWith(inv string, extra ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	out, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.args(inv, extra...))+" 2>&1")
-	d.outputs = append(d.outputs, out)
-	var ee *testsite.ExecError
-	if errors.As(err, &ee) {
-		out += ee.Stderr
-	}
-	return out, err
+	outFile := filepath.Join(d.site.StateDir, "deploy.out")
+	_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.args(inv, extra...))+" >"+outFile+" 2>&1")
+	b, _ := os.ReadFile(outFile)
+	d.outputs = append(d.outputs, string(b))
+	return string(b), err
 }
 
 // runKilledIn runs the deployer and kills it with SIGKILL as soon as the
