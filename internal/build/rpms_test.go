@@ -107,6 +107,13 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	again, err := Build(context.Background(), Options{Stack: st, Output: filepath.Join(dir, "again.bundle"), CacheDir: filepath.Join(dir, "cache2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, again.Path) != fileSHA(t, res.Path) {
+		t.Fatal("two builds of the same RPM stack, each with its own cache, differ")
+	}
 	r, err := bundle.Open(res.Path)
 	if err != nil {
 		t.Fatal(err)
