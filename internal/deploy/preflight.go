@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,21 +58,12 @@ func requirement(h inventory.Host) Requirement {
 		q := Requirements[role]
 		r.CPUs, r.MemoryMB, r.DiskGB = max(r.CPUs, q.CPUs), max(r.MemoryMB, q.MemoryMB), max(r.DiskGB, q.DiskGB)
 		for _, p := range q.Ports {
-			if !containsInt(r.Ports, p) {
+			if !slices.Contains(r.Ports, p) {
 				r.Ports = append(r.Ports, p)
 			}
 		}
 	}
 	return r
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // preflight checks one host without changing it (it only leaves the site
@@ -202,8 +194,21 @@ func (d *Deployment) checkClock(ctx context.Context, h *remote, c *checks) {
 	}
 }
 
-// checkPorts finds listeners on the ports the host's roles need. haproxy
-// on a master's apiserver port is ours (a re-run after /ha) and allowed.
+// ownListeners are the programs of the deployment itself that may hold a
+// port preflight checks: a re-run over a deployed site finds them there.
+var ownListeners = map[int][]string{
+	6443:  {"haproxy", "kube-apiserver"},
+	2379:  {"etcd"},
+	2380:  {"etcd"},
+	10250: {"kubelet"},
+	10257: {"kube-controller"},
+	10259: {"kube-scheduler"},
+	80:    {"docker-proxy"},
+	443:   {"docker-proxy"},
+}
+
+// checkPorts finds listeners on the ports the host's roles need; a port
+// held by the program that belongs there (ownListeners) is allowed.
 func checkPorts(ctx context.Context, h *remote, c *checks) {
 	s, ok := c.fact(ctx, h, "listening ports", "ss -Hltnp")
 	if !ok {
@@ -211,7 +216,7 @@ func checkPorts(ctx context.Context, h *remote, c *checks) {
 	}
 	busy := ListeningPorts(s)
 	for _, p := range requirement(h.host).Ports {
-		if proc, taken := busy[p]; taken && proc != "haproxy" {
+		if proc, taken := busy[p]; taken && !slices.Contains(ownListeners[p], proc) {
 			c.add("TCP port %d is in use by %s; stop it, the cluster needs the port", p, orUnknown(proc))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -277,7 +278,7 @@ func TestRequirementFoldsRoles(t *testing.T) {
 	if r.CPUs != 2 || r.MemoryMB != 3800 || r.DiskGB != 40 {
 		t.Errorf("worker+registry needs %+v", r)
 	}
-	if !containsInt(r.Ports, 10250) || !containsInt(r.Ports, 443) {
+	if !slices.Contains(r.Ports, 10250) || !slices.Contains(r.Ports, 443) {
 		t.Errorf("worker+registry ports %v", r.Ports)
 	}
 }
