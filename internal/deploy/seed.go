@@ -96,11 +96,13 @@ func (s *seed) stop() error {
 	return errors.Join(err, s.log.Close())
 }
 
-// caCert is the site CA certificate hosts are given; nil in a dry run,
-// where the server is not started.
+// caCert is the site CA certificate hosts are given. In a dry run, where
+// the server is not started and no CA is created, it is the state
+// directory's ca.crt if there is one, else nil.
 func (d *Deployment) caCert() []byte {
 	if d.seed == nil {
-		return nil
+		b, _ := os.ReadFile(filepath.Join(d.cfg.StateDir, siteca.CACertFile))
+		return b
 	}
 	return d.seed.caPEM
 }
