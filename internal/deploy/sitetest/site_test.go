@@ -80,6 +80,7 @@ func TestSite(t *testing.T) {
 		}
 	})
 	t.Run("HostChecks", func(t *testing.T) { checkHosts(t, d) })
+	t.Run("RerunRestartsNothing", func(t *testing.T) { testRerun(t, d) })
 	t.Run("NoSecretsInLogs", func(t *testing.T) { testNoSecrets(t, d) })
 }
 
@@ -624,6 +625,24 @@ func checkMirrorPull(t *testing.T, d *deployer) {
 	if !strings.Contains(string(mustRead(t, logFile)), "ns=registry.factory.example") {
 		t.Errorf("the seed saw no mirror request for registry.factory.example:\n%s", mustRead(t, logFile))
 	}
+}
+
+// testRerun forces /ha and /containerd again: with their configurations
+// unchanged, the services keep running (same main PIDs) and the VIP stays.
+func testRerun(t *testing.T, d *deployer) {
+	pids := func() string {
+		return mustExec(t, d.site, "master-1", "systemctl", "show", "-p", "MainPID", "haproxy", "keepalived", "containerd")
+	}
+	before := pids()
+	for _, p := range []string{"/ha", "/containerd"} {
+		if out, err := d.run("--phase", p, "--force"); err != nil {
+			t.Fatalf("--phase %s --force: %v\n%s", p, err, out)
+		}
+	}
+	if after := pids(); after != before {
+		t.Errorf("re-running unchanged phases restarted services: main PIDs %q, then %q", before, after)
+	}
+	checkVIP(t, d.site)
 }
 
 // testNoSecrets greps everything the deployer wrote or printed for the
