@@ -35,6 +35,8 @@
 //     host through the hosts.toml mirror to the seed (ctr --hosts-dir: the
 //     CRI plugin reads the same files through config_path, which only kubelet
 //     exercises, and kubelet cannot run on the test site);
+//   - forcing /ha and /containerd again restarts no service (same main PIDs)
+//     and leaves the VIP where it was;
 //   - no log, journal or output holds the sudo password of the non-root
 //     user (worker-1 is reached as "admin" through sudo). It is the only
 //     secret these phases use: SSH is by key and the seed has no login.
