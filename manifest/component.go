@@ -2,13 +2,18 @@ package manifest
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-var componentFields = []string{"name", "images", "files", "rpms", "rpmFiles", "charts",
+var componentFields = []string{"name", "roles", "images", "files", "rpms", "rpmFiles", "charts",
 	"values", "manifests", "allowMissingImages"}
+
+// Roles are the host roles of a site inventory that a component's RPMs can
+// be installed on.
+var Roles = []string{"master", "worker", "registry"}
 
 func (p *parser) component(n *yaml.Node) {
 	f := p.fields(n, "a component", componentFields...)
@@ -28,6 +33,9 @@ func (p *parser) component(n *yaml.Node) {
 	c := Component{Name: name, Pos: p.pos(n)}
 	if prev, dup := p.seen("component\x00"+name, c.Pos); dup {
 		p.errorf(f["name"].val, "give each component its own name, or merge them", "component %q is defined twice (first at %s)", name, prev)
+	}
+	if v, ok := f["roles"]; ok {
+		p.roles(&c, v.val)
 	}
 	if v, ok := f["images"]; ok {
 		p.seq(v.val, "images", func(item *yaml.Node) { p.imageEntry(&c, item) })
@@ -86,6 +94,20 @@ func (p *parser) rpms(c *Component, n *yaml.Node) {
 			continue
 		}
 		c.RPMs = append(c.RPMs, RPM{Spec: r.val, Component: c.Name, Pos: r.pos})
+	}
+}
+
+func (p *parser) roles(c *Component, n *yaml.Node) {
+	for _, r := range p.strings(n, "roles") {
+		if !slices.Contains(Roles, r.val) {
+			p.errs.add(r.pos, "use one of "+strings.Join(Roles, ", "), "role %q is not a host role", r.val)
+			continue
+		}
+		if slices.Contains(c.Roles, r.val) {
+			p.errs.add(r.pos, "remove the repeat", "role %q is listed twice in component %q", r.val, c.Name)
+			continue
+		}
+		c.Roles = append(c.Roles, r.val)
 	}
 }
 

@@ -40,6 +40,7 @@
 //	  rpmBase: rpms/centos7-minimal.txt  # packages assumed installed on the hosts
 //	  components:                   # required, at least one
 //	    - name: core                # required, unique; lower-case letters, digits, '-'
+//	      roles: [master, worker]   # hosts that install this component's rpms (master, worker, registry)
 //	      images:
 //	        - 127.0.0.1:5000/library/app:1.0           # a reference
 //	        - {ref: docker.io/calico/node:v3.26.4, verify: {key: keys/calico.pub}}

@@ -89,6 +89,9 @@ type RPMRepo struct {
 type Component struct {
 	Name string
 	Pos  Pos
+	// Roles are the inventory host roles (master, worker, registry) whose
+	// hosts install this component's rpms and rpmFiles at deploy time.
+	Roles []string
 
 	// Images is the expanded image list: entries written in the manifest
 	// and every line of the image list files, in order.

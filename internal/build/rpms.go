@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -23,6 +25,7 @@ type rpmSet struct {
 	id       string
 	entries  []entry
 	resolved []rpms.Fetched
+	names    map[string]string // a requested spec or rpmFiles path → package name
 }
 
 // RepoID is the id of the one yum repository a bundle carries for its
@@ -92,7 +95,7 @@ func (b *builder) fetchRPMs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	set := &rpmSet{id: RepoID(b.o.Stack), resolved: fetched}
+	set := &rpmSet{id: RepoID(b.o.Stack), resolved: fetched, names: specNames(b.o.Stack.RPMs(), fetched)}
 	for i, f := range fetched {
 		set.entries = append(set.entries, b.rpmEntry(set.id, pkgs[i], f.Digest, rpmAnnotations(f.Resolved)))
 	}
@@ -101,6 +104,7 @@ func (b *builder) fetchRPMs(ctx context.Context) error {
 		return err
 	}
 	set.entries = append(set.entries, locals.entries...)
+	maps.Copy(set.names, locals.names)
 	pkgs = append(pkgs, locals.pkgs...)
 	if err := set.addRepodata(pkgs); err != nil {
 		return err
@@ -237,12 +241,13 @@ func (b *builder) rpmEntry(id string, p *rpms.Package, digest string, ann map[st
 type localSet struct {
 	entries []entry
 	pkgs    []*rpms.Package
+	names   map[string]string // rpmFiles path → package name
 }
 
 // localRPMs checks each component's rpmFiles against the repositories'
 // keys and stores them in the cache.
 func (b *builder) localRPMs(id string, keys openpgp.EntityList) (*localSet, error) {
-	out := &localSet{}
+	out := &localSet{names: map[string]string{}}
 	var errs []error
 	for _, c := range b.o.Stack.Spec.Components {
 		for _, ref := range c.RPMFiles {
@@ -255,6 +260,7 @@ func (b *builder) localRPMs(id string, keys openpgp.EntityList) (*localSet, erro
 			ann := map[string]string{bundle.AnnotationRPMNEVRA: p.NEVRA(), bundle.AnnotationRPMRequested: "true", bundle.AnnotationRPMFile: ref.Path}
 			e := b.rpmEntry(id, p, digest, ann)
 			e.component = c.Name
+			out.names[ref.Path] = p.Name
 			out.entries = append(out.entries, e)
 			out.pkgs = append(out.pkgs, p)
 		}
@@ -293,6 +299,50 @@ func (s *rpmSet) addRepodata(pkgs []*rpms.Package) error {
 		s.entries = append(s.entries, memEntry(path.Join("repos", s.id, name), bundle.KindRepodata, name, data))
 		return nil
 	}, rpms.RepodataOptions{})
+}
+
+// specNames maps each requested spec ("haproxy", "haproxy-1.5.18") to the
+// name of the package the closure chose for it.
+func specNames(specs []manifest.RPM, fetched []rpms.Fetched) map[string]string {
+	out := map[string]string{}
+	for _, s := range specs {
+		for _, f := range fetched {
+			if f.Requested && (s.Spec == f.Name || strings.HasPrefix(s.Spec, f.Name+"-")) && len(f.Name) > len(out[s.Spec]) {
+				out[s.Spec] = f.Name
+			}
+		}
+	}
+	return out
+}
+
+// recordRolePackages writes, for each host role, the packages deploy
+// installs on it: the rpms and rpmFiles of every component that names the
+// role.
+func (b *builder) recordRolePackages(idx *bundle.Index) {
+	if b.rpms == nil {
+		return
+	}
+	byRole := map[string][]string{}
+	for _, c := range b.o.Stack.Spec.Components {
+		var names []string
+		for _, r := range c.RPMs {
+			names = append(names, b.rpms.names[r.Spec])
+		}
+		for _, f := range c.RPMFiles {
+			names = append(names, b.rpms.names[f.Path])
+		}
+		for _, role := range c.Roles {
+			byRole[role] = append(byRole[role], names...)
+		}
+	}
+	for role, names := range byRole {
+		slices.Sort(names)
+		names = slices.Compact(names)
+		if idx.Annotations == nil {
+			idx.Annotations = map[string]string{}
+		}
+		idx.Annotations[bundle.AnnotationPackagesPrefix+role] = strings.Join(names, " ")
+	}
 }
 
 // lockRPMs records the closure in the lock file.

@@ -75,6 +75,7 @@ spec:
   rpmBase: base.txt
   components:
     - name: hosts
+      roles: [master, worker]
       rpms: [%[2]s]
 `, url, strings.Join(requests, ", "))
 	path := filepath.Join(dir, "stack.yaml")
@@ -119,6 +120,16 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkInspectRPMs(t, r)
+	want := append([]string(nil), rpmRequests...)
+	sort.Strings(want)
+	for _, role := range []string{"master", "worker"} {
+		if got := r.Index().Annotations[bundle.AnnotationPackagesPrefix+role]; got != strings.Join(want, " ") {
+			t.Errorf("role %s packages: %q, want %q", role, got, strings.Join(want, " "))
+		}
+	}
+	if got, ok := r.Index().Annotations[bundle.AnnotationPackagesPrefix+"registry"]; ok {
+		t.Errorf("no component names the registry role, yet it has packages %q", got)
+	}
 	x := filepath.Join(dir, "x")
 	if err := bundle.Extract(context.Background(), r, x, nil); err != nil {
 		t.Fatal(err)

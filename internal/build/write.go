@@ -238,6 +238,7 @@ func (b *builder) index() *bundle.Index {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
 	b.recordCharts(idx)
+	b.recordRolePackages(idx)
 	return idx
 }
 

@@ -435,4 +435,8 @@ const (
 	AnnotationRPMNeed = "appliance.rpm.need"
 	// AnnotationRPMFile is the manifest path of a local rpmFiles entry.
 	AnnotationRPMFile = "appliance.rpm.file"
+	// AnnotationPackagesPrefix + a host role ("master", "worker",
+	// "registry") is an index annotation: the space-separated names of the
+	// packages deploy installs on hosts of that role.
+	AnnotationPackagesPrefix = "appliance.packages/"
 )

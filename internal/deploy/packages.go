@@ -14,7 +14,7 @@ import (
 
 // PackagesAnnotation prefixes the bundle index annotations that name the
 // packages of a role: "appliance.packages/master": "kubeadm kubelet ...".
-const PackagesAnnotation = "appliance.packages/"
+const PackagesAnnotation = bundle.AnnotationPackagesPrefix
 
 // DefaultRolePackages is the package list of each role when the bundle
 // names none (see RolePackages).
