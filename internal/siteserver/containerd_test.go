@@ -1,74 +1,35 @@
 package siteserver
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/fixture"
 )
 
-// startContainerd runs Debian's containerd as root with its own root, state
-// and socket under a temporary directory, and returns the socket path. It
-// is stopped when the test ends.
+// startContainerd runs a private containerd (internal/fixture) for the
+// test and returns its socket.
 func startContainerd(t *testing.T) string {
 	t.Helper()
-	bin := requireTool(t, "containerd", "containerd")
 	requireTool(t, "ctr", "containerd")
-	if os.Geteuid() != 0 {
-		t.Fatal("the containerd test must run as root: containerd needs it to manage its snapshots")
-	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "c.sock")
-	config := fmt.Sprintf(`version = 2
-root = %q
-state = %q
-disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs"]
-[grpc]
-  address = %q
-[ttrpc]
-  address = %q
-`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc")
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := fixture.StartContainerd(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
 		if t.Failed() {
-			t.Logf("containerd log:\n%s", logs.String())
+			t.Logf("containerd log: %s", c.LogPath())
 		}
+		c.Close()
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		if exec.Command("ctr", "-a", sock, "version").Run() == nil {
-			return sock
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("containerd did not answer on %s within 20s", sock)
-	return ""
+	return c.Address()
 }
 
 // TestContainerdPullsThroughMirror pulls an image by its original name with
