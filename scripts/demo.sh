@@ -15,23 +15,12 @@ OUT=${OUT:-out/demo}
 PORT=${DEMO_REGISTRY_PORT:-5000}
 mkdir -p "$OUT"
 
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-while port_busy "$PORT"; do PORT=$((PORT + 1)); done
-ADDR=127.0.0.1:$PORT
-
 step() { printf '\n==> %s\n' "$*"; }
+# shellcheck source=scripts/lib/fixture-registry.sh
+. scripts/lib/fixture-registry.sh
 
-step "fixture registry on $ADDR"
-go build -o bin/fixture-registry ./internal/cmd/fixture-registry
-bin/fixture-registry --addr "$ADDR" --dir "$OUT/registry" --set demo >"$OUT/registry.out" 2>&1 &
-REG_PID=$!
-trap 'kill $REG_PID 2>/dev/null; wait $REG_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
-  grep -q '^ready' "$OUT/registry.out" 2>/dev/null && break
-  kill -0 $REG_PID 2>/dev/null || { cat "$OUT/registry.out"; exit 1; }
-  sleep 0.5
-done
-grep -q '^ready' "$OUT/registry.out" || { echo "fixture registry did not start"; cat "$OUT/registry.out"; exit 1; }
+step "fixture registry"
+start_fixture_registry "$OUT" demo "$PORT"
 cat "$OUT/registry.out"
 
 # A demo key pair; in real CI the key and its password come from the CI's secrets.

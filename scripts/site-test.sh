@@ -47,27 +47,16 @@ createrepo_c --quiet "$OUT/repo"
 ls "$OUT/repo/Packages"
 
 step "demo bundle from the fixture registry"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PORT=${SITE_TEST_REGISTRY_PORT:-5100}
-while port_busy "$PORT"; do PORT=$((PORT + 1)); done
-go build -o bin/fixture-registry ./internal/cmd/fixture-registry
-bin/fixture-registry --addr "127.0.0.1:$PORT" --dir "$OUT/registry" --set demo >"$OUT/registry.out" 2>&1 &
-REG_PID=$!
-trap 'kill $REG_PID 2>/dev/null; wait $REG_PID 2>/dev/null || true' EXIT
-for _ in $(seq 1 120); do
-  grep -q '^ready' "$OUT/registry.out" 2>/dev/null && break
-  kill -0 $REG_PID 2>/dev/null || { cat "$OUT/registry.out"; exit 1; }
-  sleep 0.5
-done
-grep -q '^ready' "$OUT/registry.out" || { echo "fixture registry did not start"; cat "$OUT/registry.out"; exit 1; }
+# shellcheck source=scripts/lib/fixture-registry.sh
+. scripts/lib/fixture-registry.sh
+start_fixture_registry "$OUT" demo "${SITE_TEST_REGISTRY_PORT:-5100}"
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-site-test-only-password}
 [ -f "$OUT/cosign.key" ] || bin/bundle keys generate --prefix "$OUT/cosign"
-MIRROR=(--registry-mirror "registry.factory.example=127.0.0.1:$PORT")
+MIRROR=(--registry-mirror "registry.factory.example=$ADDR")
 bin/bundle lock --stack demo --lock-file "$OUT/demo.lock.yaml" "${MIRROR[@]}" --cache-dir "$OUT/cache" --quiet
 bin/bundle build --stack demo --locked --lock-file "$OUT/demo.lock.yaml" "${MIRROR[@]}" \
   --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" -o "$OUT/demo.bundle"
-kill $REG_PID 2>/dev/null || true
-wait $REG_PID 2>/dev/null || true
+stop_fixture_registry
 trap - EXIT
 
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
