@@ -59,6 +59,9 @@ bin/bundle build --stack demo --locked --lock-file "$OUT/demo.lock.yaml" "${MIRR
 stop_fixture_registry
 trap - EXIT
 
+step "the test site itself: air gap, SSH with known_hosts, tools, VRRP, containerd (go test -tags site ./internal/testsite/)"
+go test -tags site -count=1 -timeout 15m ./internal/testsite/
+
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
 export SITETEST_BASE_BUNDLE=$OUT/demo.bundle SITETEST_SIGN_KEY=$OUT/cosign.key SITETEST_REPO=$OUT/repo
 start=$SECONDS
