@@ -2,20 +2,19 @@
 # site-test.sh (make site-test): deploys a fixture bundle end to end onto the
 # air-gapped test site (scripts/site) and checks the hosts.
 #
-#  1. build bin/ and the fixture inputs under $OUT (default out/site-test):
-#     signed fixture RPMs (scripts/rpm-fixtures) laid out as one yum repo
-#     (Packages/, repodata/ by createrepo_c, keys/), and the demo bundle,
-#     built and signed by `bundle build --stack demo` from the fixture
-#     registry;
-#  2. run the Go site test (build tag "site", internal/deploy/sitetest): it
-#     adds the repo to the demo bundle and re-signs it, brings the site up,
-#     and runs the deployer in the deploy node: dry run, unknown host keys,
+#  1. build bin/ and, under $OUT (default out/site-test), the site bundle
+#     with `bundle build`: the demo images from the fixture registry, the
+#     signed fixture RPMs (scripts/rpm-fixtures) resolved into one yum repo
+#     with each role's packages, and an incompressible padding file;
+#  2. run the test site's own checks (internal/testsite, build tag "site");
+#  3. run the Go site test (build tag "site", internal/deploy/sitetest): it
+#     brings the site up and runs the deployer in the deploy node: dry run, unknown host keys,
 #     Debian refused, a SIGKILL in every phase with --resume, a host cut off
 #     mid-phase, an uninterrupted deploy on a fresh site, the host checks, and
 #     a grep of every log for the passwords.
 #
-# Needs the Debian packages of make deps (docker.io, rpm, createrepo-c,
-# gnupg, docker-registry, debootstrap, zstd). SITE_TEST_RUN=REGEX runs only
+# Needs the Debian packages of make deps (rpm, gnupg, docker-registry,
+# debootstrap, zstd) and the Docker engine. SITE_TEST_RUN=REGEX runs only
 # matching subtests; KEEP_SITE=1 keeps the site up afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,36 +25,57 @@ OUT=$(cd "$OUT" && pwd)
 step() { printf '\n==> %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "site-test: $1 not found; install the Debian package $2" >&2; exit 1; }; }
 need docker docker.io
-need createrepo_c createrepo-c
 need rpmbuild rpm
 
 make -s build
 
-step "fixture RPM repo"
-rm -rf "$OUT/rpm-fixtures" "$OUT/repo"
+step "fixture RPMs (signed, two repos) and the fixture registry"
+rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"
 bash scripts/rpm-fixtures/build.sh "$OUT/rpm-fixtures" >/dev/null
-mkdir -p "$OUT/repo/Packages" "$OUT/repo/keys"
-# A dependency chain (chain-a → chain-b → chain-c → libchain, chain-d), a
-# virtual provide (cron-lite → MTA ← mta-lite) and file requires
-# (foo-wrapper → /usr/bin/footool): dnf resolves them from the served repo.
-for p in chain-a chain-b chain-c chain-d mta-lite cron-lite footool foo-wrapper; do
-  cp "$OUT/rpm-fixtures/base/$p"-[0-9]*.rpm "$OUT/repo/Packages/"
-done
-cp "$OUT/rpm-fixtures/base/libchain-1.0-1.x86_64.rpm" "$OUT/repo/Packages/"
-cp "$OUT/rpm-fixtures/keys/RPM-GPG-KEY-fixture" "$OUT/repo/keys/"
-createrepo_c --quiet "$OUT/repo"
-ls "$OUT/repo/Packages"
-
-step "demo bundle from the fixture registry"
+FIX=$(cd "$OUT/rpm-fixtures" && pwd)
 # shellcheck source=scripts/lib/fixture-registry.sh
 . scripts/lib/fixture-registry.sh
 start_fixture_registry "$OUT" demo "${SITE_TEST_REGISTRY_PORT:-5100}"
+
+step "site bundle, built by bundle build: demo images, the RPM closure per role, padding"
 export COSIGN_PASSWORD=${COSIGN_PASSWORD:-site-test-only-password}
 [ -f "$OUT/cosign.key" ] || bin/bundle keys generate --prefix "$OUT/cosign"
-MIRROR=(--registry-mirror "registry.factory.example=$ADDR")
-bin/bundle lock --stack demo --lock-file "$OUT/demo.lock.yaml" "${MIRROR[@]}" --cache-dir "$OUT/cache" --quiet
-bin/bundle build --stack demo --locked --lock-file "$OUT/demo.lock.yaml" "${MIRROR[@]}" \
-  --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" -o "$OUT/demo.bundle"
+mkdir -p "$OUT/site-stack"
+cp "$FIX/keys/RPM-GPG-KEY-fixture" "$OUT/site-stack/"
+# Incompressible padding, so that /verify lasts long enough to be killed in
+# its middle.
+head -c $((48 << 20)) /dev/urandom >"$OUT/site-stack/padding.bin"
+# Masters get a dependency chain (chain-a → chain-b → chain-c → libchain,
+# chain-d) and a file require (foo-wrapper → /usr/bin/footool); the worker a
+# virtual provide (cron-lite → MTA ← mta-lite). bundle build resolves the
+# closure; dnf on the hosts installs from the served repo.
+cat >"$OUT/site-stack/stack.yaml" <<YAML
+apiVersion: appliance/v1
+kind: Stack
+metadata: {name: site-test, version: 0.1.0}
+spec:
+  registryMirrors: {registry.factory.example: $ADDR}
+  rpmRepos:
+    - {id: base, baseurl: "file://$FIX/base", gpgkey: RPM-GPG-KEY-fixture}
+    - {id: updates, baseurl: "file://$FIX/updates", gpgkey: RPM-GPG-KEY-fixture}
+  components:
+    - name: masters
+      roles: [master]
+      rpms: [chain-a, foo-wrapper]
+      images:
+        - registry.factory.example/library/app:1.0
+        - registry.factory.example/library/db:1.0
+      files: [padding.bin]
+    - name: workers
+      roles: [worker]
+      rpms: [cron-lite]
+      images:
+        - registry.factory.example/library/multi:1.0
+        - registry.factory.example/library/logs:1.0
+YAML
+bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
+  -o "$OUT/site.bundle" --quiet
+bin/bundle inspect "$OUT/site.bundle" | sed -n '/^rpms/,$p'
 stop_fixture_registry
 trap - EXIT
 
@@ -63,7 +83,7 @@ step "the test site itself: air gap, SSH with known_hosts, tools, VRRP, containe
 go test -tags site -count=1 -timeout 15m ./internal/testsite/
 
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
-export SITETEST_BASE_BUNDLE=$OUT/demo.bundle SITETEST_SIGN_KEY=$OUT/cosign.key SITETEST_REPO=$OUT/repo
+export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_PUB=$OUT/cosign.pub
 start=$SECONDS
 set +e
 go test -tags site -count=1 -timeout 25m -v ${SITE_TEST_RUN:+-run "$SITE_TEST_RUN"} ./internal/deploy/sitetest/ 2>&1 |

@@ -2,17 +2,18 @@
 // (build tag "site") runs the deployer end to end on the air-gapped test site
 // of scripts/site (see scripts/site-test.sh).
 //
-// WriteBundle is how a test gets a bundle with yum repositories while the
-// build pipeline does not yet put them in bundles: it copies every entry of
-// a base bundle (such as the demo bundle from `bundle build --stack demo`),
-// each verified as it is read, adds the given files, and signs the new
-// bundle.json.
+// WriteBundle makes small synthetic bundles for the deploy package's unit
+// tests (entries that need not be real RPMs, chosen annotations): it copies
+// every entry of an optional base bundle, each verified as it is read, adds
+// the given files, and signs the new bundle.json. The site test deploys a
+// bundle made by `bundle build` instead.
 //
 // # The site test
 //
 // site_test.go (go test -tags site, driven by scripts/site-test.sh, which
-// prepares its inputs) deploys the demo bundle plus a yum repo of signed
-// fixture RPMs onto the test site and checks, in this order:
+// prepares its inputs) deploys a bundle made by `bundle build` (the demo
+// images, the closure of signed fixture RPMs with each role's packages)
+// onto the test site and checks, in this order:
 //
 //   - --dry-run lists every host's commands and changes neither a host nor
 //     the state directory;

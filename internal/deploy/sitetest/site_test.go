@@ -5,11 +5,9 @@ package sitetest
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,22 +17,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/testsite"
 )
 
 // siteName is this package's test site (other packages use other names).
 const siteName = "deploytest"
 
-// The fixture repo's packages per role (scripts/site-test.sh builds the
-// repo): they name the role's packages in the bundle's annotations.
+// The packages of each role, as scripts/site-test.sh's stack names them
+// (components with roles), and the yum repo deploy writes for the bundle's
+// repository (repos/site-test-x86_64/).
 var rolePackages = map[string]string{
 	"master": "chain-a foo-wrapper",
 	"worker": "cron-lite",
 }
+
+const servedRepo = "appliance-site-test-x86_64"
 
 // phases are the top-level phases of the test site's plan, in order.
 var phases = []string{"/verify", "/seed", "/preflight", "/unique", "/repos", "/packages", "/system", "/containerd", "/ha"}
@@ -84,16 +83,17 @@ func TestSite(t *testing.T) {
 	t.Run("NoSecretsInLogs", func(t *testing.T) { testNoSecrets(t, d) })
 }
 
-// in are the inputs scripts/site-test.sh prepares.
-type in struct{ base, signKey, pub, repo string }
+// in are the inputs scripts/site-test.sh prepares: the site bundle, built
+// by `bundle build` (demo images, the fixture RPM closure with each role's
+// packages, a padding file), and its public key.
+type in struct{ bundle, pub string }
 
 func inputs(t *testing.T) in {
 	t.Helper()
-	v := in{base: os.Getenv("SITETEST_BASE_BUNDLE"), signKey: os.Getenv("SITETEST_SIGN_KEY"), repo: os.Getenv("SITETEST_REPO")}
-	if v.base == "" || v.signKey == "" || v.repo == "" {
-		t.Fatal("SITETEST_BASE_BUNDLE, SITETEST_SIGN_KEY and SITETEST_REPO are not set: run make site-test (scripts/site-test.sh)")
+	v := in{bundle: os.Getenv("SITETEST_BUNDLE"), pub: os.Getenv("SITETEST_PUB")}
+	if v.bundle == "" || v.pub == "" {
+		t.Fatal("SITETEST_BUNDLE and SITETEST_PUB are not set: run make site-test (scripts/site-test.sh)")
 	}
-	v.pub = strings.TrimSuffix(v.signKey, ".key") + ".pub"
 	return v
 }
 
@@ -101,44 +101,19 @@ func inputs(t *testing.T) in {
 // mounted into the deploy node.
 type fixtureBundle struct{ path, pub string }
 
-// writeFixtureBundle adds the fixture yum repo to the demo bundle, names the
-// role packages in its annotations, and signs it.
+// writeFixtureBundle puts the site bundle and its key in the directory the
+// deploy node mounts.
 func writeFixtureBundle(t *testing.T, v in, work string) fixtureBundle {
 	t.Helper()
-	signer, err := signing.LoadSigner(v.signKey, func() ([]byte, error) { return []byte(os.Getenv(signing.PasswordEnv)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := RepoFiles(v.repo, "fixture")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Incompressible padding, so that /verify lasts long enough (a few
-	// hundred milliseconds) to be killed in its middle.
-	pad := make([]byte, 48<<20)
-	rng := rand.New(rand.NewPCG(1, 2))
-	for i := 0; i+8 <= len(pad); i += 8 {
-		binary.LittleEndian.PutUint64(pad[i:], rng.Uint64())
-	}
-	files = append(files, File{Path: "files/site-test/padding.bin", Kind: bundle.KindFile, Data: pad})
 	dir := filepath.Join(work, "bundle")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ann := map[string]string{}
-	for role, pkgs := range rolePackages {
-		ann[deploy.PackagesAnnotation+role] = pkgs
-	}
 	b := fixtureBundle{path: filepath.Join(dir, "site.bundle"), pub: filepath.Join(dir, "cosign.pub")}
-	if err := WriteBundle(b.path, Spec{Base: v.base, Files: files, Component: "fixture-rpms", Annotations: ann, Signer: signer}); err != nil {
-		t.Fatal(err)
-	}
-	pub, err := os.ReadFile(v.pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(b.pub, pub, 0o644); err != nil {
-		t.Fatal(err)
+	for src, dst := range map[string]string{v.bundle: b.path, v.pub: b.pub} {
+		if out, err := exec.Command("cp", src, dst).CombinedOutput(); err != nil {
+			t.Fatalf("cp %s %s: %v\n%s", src, dst, err, out)
+		}
 	}
 	return b
 }
@@ -542,8 +517,8 @@ func checkHosts(t *testing.T, d *deployer) {
 			t.Errorf("%s: packages %s: %v", h.Name, pkgs, err)
 		} else {
 			for _, p := range strings.Fields(pkgs) {
-				if !strings.Contains(out, p+" appliance-fixture") {
-					t.Errorf("%s: %s was not installed from the served repo appliance-fixture:\n%s", h.Name, p, out)
+				if !strings.Contains(out, p+" "+servedRepo) {
+					t.Errorf("%s: %s was not installed from the served repo %s:\n%s", h.Name, p, servedRepo, out)
 				}
 			}
 		}
