@@ -14,7 +14,7 @@ import (
 // Blobs already cached are not requested.
 func (p *Puller) fetchBlobs(ctx context.Context, t target, img *Image, tr *tracker) error {
 	g, ctx := errgroup.WithContext(ctx)
-	for _, b := range append([]Blob{img.Config}, img.Layers...) {
+	for _, b := range append(append([]Blob{img.Config}, img.Layers...), img.Others...) {
 		g.Go(func() error { return p.ensureBlob(ctx, t, b, tr) })
 	}
 	return g.Wait()

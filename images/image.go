@@ -25,18 +25,22 @@ type Image struct {
 	Config    Blob
 	Layers    []Blob
 	Subject   string // for signatures and referrers: the digest they refer to
+	// Others are the configs and layers of the index's other platforms,
+	// kept with WithAllPlatforms (their manifests are in Manifests).
+	Others []Blob
 }
 
 // Blobs lists every blob the image needs, manifests first, then the config,
 // then the layers in order. A blob may appear twice when an image repeats a
 // layer.
 func (i *Image) Blobs() []Blob {
-	out := make([]Blob, 0, len(i.Manifests)+1+len(i.Layers))
+	out := make([]Blob, 0, len(i.Manifests)+1+len(i.Layers)+len(i.Others))
 	out = append(out, i.Manifests...)
 	if i.Config.Digest != "" {
 		out = append(out, i.Config)
 	}
-	return append(out, i.Layers...)
+	out = append(out, i.Layers...)
+	return append(out, i.Others...)
 }
 
 // Request asks PullAll for one image. Pin, when set, is the digest the

@@ -38,6 +38,7 @@ type options struct {
 	progress   Progress
 	logger     *slog.Logger
 	signatures bool
+	allPlats   bool
 	transport  http.RoundTripper
 }
 
@@ -156,6 +157,15 @@ func WithLogger(l *slog.Logger) Option {
 // (sha256-<hex>.sig) and its OCI 1.1 referrers.
 func WithSignatures(on bool) Option {
 	return func(o *options) error { o.signatures = on; return nil }
+}
+
+// WithAllPlatforms keeps every platform of a multi-platform image: every
+// manifest its index lists, with their configs and layers, not only the
+// selected platform's. A registry such as Harbor then accepts the index
+// itself, so its digest (and signatures made over it) survive a push. It
+// costs every platform's layers.
+func WithAllPlatforms(on bool) Option {
+	return func(o *options) error { o.allPlats = on; return nil }
 }
 
 // WithTransport sets the HTTP transport under authentication (proxies,

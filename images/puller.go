@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -142,7 +143,12 @@ func (p *Puller) pull(ctx context.Context, t target, subject string) (img *Image
 	if err := fillBlobs(img, body, what); err != nil {
 		return nil, err
 	}
-	tr.start(append([]Blob{img.Config}, img.Layers...))
+	if p.opts.allPlats && isIndex(top.desc.MediaType) {
+		if err := p.otherPlatforms(ctx, t, top, img, what); err != nil {
+			return nil, err
+		}
+	}
+	tr.start(append(append([]Blob{img.Config}, img.Layers...), img.Others...))
 	if err := p.fetchBlobs(ctx, t, img, tr); err != nil {
 		return nil, err
 	}
@@ -169,6 +175,38 @@ func (p *Puller) platformManifest(ctx context.Context, t target, idx rawManifest
 	img.Manifests = append(img.Manifests, m.desc)
 	img.Platform = plat
 	return m, nil
+}
+
+// otherPlatforms fetches the manifests of every platform of the index but
+// the selected one, and lists their configs and layers in img.Others.
+func (p *Puller) otherPlatforms(ctx context.Context, t target, idx rawManifest, img *Image, what string) error {
+	doc, err := v1.ParseIndexManifest(bytes.NewReader(idx.bytes))
+	if err != nil {
+		return fmt.Errorf("%s: index %s: %w", what, idx.desc.Digest, err)
+	}
+	for _, d := range doc.Manifests {
+		digest := d.Digest.String()
+		if slices.ContainsFunc(img.Manifests, func(b Blob) bool { return b.Digest == digest }) {
+			continue
+		}
+		m, err := p.manifest(ctx, t, digest, digest, what+" ("+digest+")")
+		if err != nil {
+			return err
+		}
+		if isIndex(m.desc.MediaType) {
+			return fmt.Errorf("%s: index %s lists a nested index %s, which is not supported", what, idx.desc.Digest, digest)
+		}
+		if m.desc.Size != d.Size {
+			return fmt.Errorf("%s: index says manifest %s has %d bytes, it has %d: %w", what, digest, d.Size, m.desc.Size, ErrDigestMismatch)
+		}
+		other := &Image{}
+		if err := fillBlobs(other, m, what); err != nil {
+			return err
+		}
+		img.Manifests = append(img.Manifests, m.desc)
+		img.Others = append(append(img.Others, other.Config), other.Layers...)
+	}
+	return nil
 }
 
 // fillBlobs reads the config and layers from a manifest.

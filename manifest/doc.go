@@ -26,6 +26,8 @@
 //	  description: text             # optional
 //	spec:
 //	  platform: linux/amd64         # os/arch[/variant]; default linux/amd64; os must be linux
+//	  allPlatforms: false           # true: keep every platform of multi-platform images, so their
+//	                                # index digests survive a push into Harbor (costs every platform's layers)
 //	  registryMirrors:              # source registry → mirror host[:port][/path]
 //	    docker.io: 127.0.0.1:5000   # images keep their canonical names; only fetches go here
 //	  insecureRegistries:           # registries other than loopback allowed over plain HTTP

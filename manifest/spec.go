@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var specFields = []string{"platform", "registryMirrors", "insecureRegistries", "verify",
+var specFields = []string{"platform", "allPlatforms", "registryMirrors", "insecureRegistries", "verify",
 	"rpmRepos", "rpmBase", "components"}
 
 func (p *parser) spec(n *yaml.Node) {
@@ -21,6 +21,11 @@ func (p *parser) spec(n *yaml.Node) {
 	sp.Platform = Platform{OS: "linux", Architecture: "amd64"}
 	if v, ok := f["platform"]; ok {
 		p.platform(v.val)
+	}
+	if v, ok := f["allPlatforms"]; ok {
+		if b, ok := p.boolean(v.val, "spec.allPlatforms"); ok {
+			sp.AllPlatforms = b
+		}
 	}
 	if v, ok := f["registryMirrors"]; ok {
 		p.mirrors(v.val)

@@ -37,7 +37,10 @@ type Metadata struct {
 
 // Spec is what the bundle carries and how it is fetched.
 type Spec struct {
-	Platform           Platform
+	Platform Platform
+	// AllPlatforms keeps every platform of multi-platform images, not only
+	// Platform's, so their index digests survive a push into Harbor.
+	AllPlatforms       bool
 	RegistryMirrors    Mirrors  // source registry → mirror host[:port][/path]
 	InsecureRegistries []string // registries other than loopback reached over plain HTTP
 	Verify             []VerifyRule

@@ -168,6 +168,7 @@ func (b *builder) pullerOptions() []images.Option {
 	opts := []images.Option{
 		images.WithMirrors(s.Spec.RegistryMirrors.With(b.o.Mirrors)),
 		images.WithPlatform(s.Spec.Platform.String()),
+		images.WithAllPlatforms(s.Spec.AllPlatforms),
 		images.WithLogger(b.log),
 		images.WithProgress(b.pulls),
 	}
