@@ -54,16 +54,7 @@ bash scripts/rpm-fixtures/build.sh "$OUT/rpm-fixtures" >/dev/null
 mkdir -p "$OUT/site-stack"
 cp "$OUT/rpm-fixtures/keys/RPM-GPG-KEY-fixture" "$OUT/cosign.pub" "$OUT/site-stack/"
 FIX=$(cd "$OUT/rpm-fixtures" && pwd)
-cat >"$OUT/site-stack/stack.yaml" <<YAML
-apiVersion: appliance/v1
-kind: Stack
-metadata: {name: demo-site, version: 0.1.0}
-spec:
-  registryMirrors: {registry.factory.example: $ADDR}
-  rpmRepos:
-    - {id: base, baseurl: "file://$FIX/base", gpgkey: RPM-GPG-KEY-fixture}
-    - {id: updates, baseurl: "file://$FIX/updates", gpgkey: RPM-GPG-KEY-fixture}
-  components:
+{ fixture_stack_head demo-site "$FIX"; cat <<YAML; } >"$OUT/site-stack/stack.yaml"
     - name: core
       roles: [master, worker]
       images:

@@ -49,16 +49,7 @@ head -c $((48 << 20)) /dev/urandom >"$OUT/site-stack/padding.bin"
 # chain-d) and a file require (foo-wrapper → /usr/bin/footool); the worker a
 # virtual provide (cron-lite → MTA ← mta-lite). bundle build resolves the
 # closure; dnf on the hosts installs from the served repo.
-cat >"$OUT/site-stack/stack.yaml" <<YAML
-apiVersion: appliance/v1
-kind: Stack
-metadata: {name: site-test, version: 0.1.0}
-spec:
-  registryMirrors: {registry.factory.example: $ADDR}
-  rpmRepos:
-    - {id: base, baseurl: "file://$FIX/base", gpgkey: RPM-GPG-KEY-fixture}
-    - {id: updates, baseurl: "file://$FIX/updates", gpgkey: RPM-GPG-KEY-fixture}
-  components:
+{ fixture_stack_head site-test "$FIX"; cat <<YAML; } >"$OUT/site-stack/stack.yaml"
     - name: masters
       roles: [master]
       rpms: [chain-a, foo-wrapper]

@@ -32,3 +32,21 @@ stop_fixture_registry() {
   kill "$REG_PID" 2>/dev/null || true
   wait "$REG_PID" 2>/dev/null || true
 }
+
+# fixture_stack_head NAME FIXTURE_DIR prints the start of a stack manifest
+# whose images come from the fixture registry at $ADDR and whose RPMs come
+# from the signed fixture repos (scripts/rpm-fixtures) in FIXTURE_DIR, with
+# RPM-GPG-KEY-fixture beside the manifest. The caller appends components.
+fixture_stack_head() {
+  cat <<YAML
+apiVersion: appliance/v1
+kind: Stack
+metadata: {name: $1, version: 0.1.0}
+spec:
+  registryMirrors: {registry.factory.example: $ADDR}
+  rpmRepos:
+    - {id: base, baseurl: "file://$2/base", gpgkey: RPM-GPG-KEY-fixture}
+    - {id: updates, baseurl: "file://$2/updates", gpgkey: RPM-GPG-KEY-fixture}
+  components:
+YAML
+}
