@@ -40,7 +40,7 @@ func Extract(ctx context.Context, r *Reader, dir string, progress Progress) erro
 	}
 	defer root.Close()
 	for _, a := range r.artifactsInFileOrder() {
-		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.Open(a) })
+		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.openFull(a) })
 		if progress != nil {
 			progress(a, err)
 		}

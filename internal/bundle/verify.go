@@ -76,7 +76,7 @@ feed:
 }
 
 func (r *Reader) verifyOne(ctx context.Context, a Artifact) error {
-	rc, err := r.Open(a)
+	rc, err := r.openFull(a)
 	if err != nil {
 		return err
 	}

@@ -61,13 +61,10 @@ func (b *BundleContent) Stat(path string) (int64, string, bool) {
 	return a.Size, a.Digest, true
 }
 
-// Open implements Content with the Reader's OpenRange, whole entries too:
-// every byte served has matched the digest of its chunk (for an entry of at
-// most one chunk, the entry's digest), and the chunk digests are listed in
-// the signed bundle.json, one for every ChunkSize bytes, so they
-// authenticate all of it. The running whole-entry sha256 that Reader.Open
-// adds would hash every byte a second time for nothing; `deploy` checks it
-// once for every entry when it verifies the bundle before serving.
+// Open implements Content with the Reader's OpenRange, whole entries
+// included: every byte served has matched the digest of its chunk (for an
+// entry of at most one chunk, the entry's digest), listed in the signed
+// bundle.json.
 func (b *BundleContent) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
 	a, ok := b.r.Lookup(path)
 	if !ok {
