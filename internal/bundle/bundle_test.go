@@ -304,7 +304,7 @@ func TestWriterUnusableAfterError(t *testing.T) {
 }
 
 func TestIndexMarshalIsCanonical(t *testing.T) {
-	x := &Index{SchemaVersion: 1, Artifacts: []Artifact{
+	x := &Index{SchemaVersion: SchemaVersion, Artifacts: []Artifact{
 		{Kind: KindFile, Name: "b", Path: "b", Digest: sha(nil), Offset: 512},
 		{Kind: KindFile, Name: "a", Path: "a", Digest: sha(nil), Offset: 1024},
 	}, Components: []Component{{Name: "z", Files: []string{"b", "a"}}, {Name: "y"}}}
@@ -370,5 +370,32 @@ func TestEmptyBundle(t *testing.T) {
 		if err := r.Scan(context.Background(), nil); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestChunkDigestsAreBLAKE3 pins the format: chunk digests are BLAKE3, a
+// sha256 chunk digest or an index of schema 1 is refused with the fix.
+func TestChunkDigestsAreBLAKE3(t *testing.T) {
+	data := bytes.Repeat([]byte("chunk"), ChunkSize/4)
+	x := &Index{SchemaVersion: SchemaVersion, Artifacts: []Artifact{{Kind: KindFile, Name: "f", Path: "f", Digest: sha(data), Size: int64(len(data)), Offset: 512,
+		Chunks: []string{ChunkDigest(data[:ChunkSize]), ChunkDigest(data[ChunkSize:])}}}}
+	good, err := x.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseIndex(good); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(x.Artifacts[0].Chunks[0], "blake3:") {
+		t.Fatalf("chunk digest %s is not BLAKE3", x.Artifacts[0].Chunks[0])
+	}
+	x.Artifacts[0].Chunks[1] = sha(data[ChunkSize:])
+	bad, _ := x.Marshal()
+	if _, err := ParseIndex(bad); err == nil || !strings.Contains(err.Error(), "malformed chunk digest") {
+		t.Errorf("a sha256 chunk digest: err = %v, want a malformed chunk digest", err)
+	}
+	old := bytes.Replace(good, []byte(`"schemaVersion": 2`), []byte(`"schemaVersion": 1`), 1)
+	if _, err := ParseIndex(old); err == nil || !strings.Contains(err.Error(), "older bundle tool; build it again") {
+		t.Errorf("schema 1: err = %v, want the rebuild advice", err)
 	}
 }

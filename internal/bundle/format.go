@@ -70,10 +70,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"io/fs"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/zeebo/blake3"
 )
 
 // Names and sizes of the format.
@@ -82,8 +85,14 @@ const (
 	// hashed in.
 	ChunkSize = 4 << 20
 	// SchemaVersion is the version of bundle.json this package writes and
-	// reads.
-	SchemaVersion = 1
+	// reads. Version 1 listed chunk digests in sha256; version 2 lists them
+	// in BLAKE3 (ChunkDigestPrefix), which hashes about twice as fast here,
+	// so that every read at the site can afford to verify every chunk.
+	SchemaVersion = 2
+	// ChunkDigestPrefix opens every chunk digest: BLAKE3 with a 256-bit
+	// output, as 64 lowercase hex digits. Artifact digests stay sha256
+	// (they are OCI digests and RPM checksums).
+	ChunkDigestPrefix = "blake3:"
 
 	IndexName     = "bundle.json"
 	SignatureName = "bundle.json.sig"
@@ -190,7 +199,7 @@ type Entry struct {
 	Offset int64 // uncompressed offset of the data
 	Size   int64
 	Digest string   // "sha256:<hex>"
-	Chunks []string // sha256 of every ChunkSize piece when Size > ChunkSize
+	Chunks []string // ChunkDigest of every ChunkSize piece when Size > ChunkSize
 }
 
 // Artifact returns the artifact describing e.
@@ -265,7 +274,10 @@ func ParseIndex(b []byte) (*Index, error) {
 // check validates what can be validated without the file.
 func (x *Index) check() error {
 	if x.SchemaVersion != SchemaVersion {
-		return fmt.Errorf("schema version %d, this program reads %d", x.SchemaVersion, SchemaVersion)
+		if x.SchemaVersion < SchemaVersion {
+			return fmt.Errorf("schema version %d, this program reads %d: the bundle was made by an older bundle tool; build it again with this one", x.SchemaVersion, SchemaVersion)
+		}
+		return fmt.Errorf("schema version %d, this program reads %d: the bundle was made by a newer bundle tool; use that version of deploy", x.SchemaVersion, SchemaVersion)
 	}
 	seen := make(map[string]bool, len(x.Artifacts))
 	for _, a := range x.Artifacts {
@@ -297,7 +309,7 @@ func (a Artifact) check() error {
 		return fmt.Errorf("artifact %s of %d bytes lists %d chunk digests, want %d", a, a.Size, len(a.Chunks), NumChunks(a.Size))
 	}
 	for _, c := range a.Chunks {
-		if !validDigest(c) {
+		if !validChunkDigest(c) {
 			return fmt.Errorf("artifact %s has a malformed chunk digest %q", a, c)
 		}
 	}
@@ -306,12 +318,36 @@ func (a Artifact) check() error {
 
 // validDigest accepts "sha256:" and 64 lowercase hex digits.
 func validDigest(d string) bool {
-	h, ok := strings.CutPrefix(d, "sha256:")
+	return validHex(d, "sha256:")
+}
+
+// validChunkDigest accepts ChunkDigestPrefix and 64 lowercase hex digits.
+func validChunkDigest(d string) bool {
+	return validHex(d, ChunkDigestPrefix)
+}
+
+func validHex(d, prefix string) bool {
+	h, ok := strings.CutPrefix(d, prefix)
 	if !ok || len(h) != 2*sha256.Size || strings.ToLower(h) != h {
 		return false
 	}
 	_, err := hex.DecodeString(h)
 	return err == nil
+}
+
+// ChunkDigest is the digest bundle.json lists for one chunk of an entry.
+func ChunkDigest(data []byte) string {
+	sum := blake3.Sum256(data)
+	return ChunkDigestPrefix + hex.EncodeToString(sum[:])
+}
+
+// NewChunkHash returns a hash whose Sum, prefixed with ChunkDigestPrefix in
+// hex, is ChunkDigest of what was written to it.
+func NewChunkHash() hash.Hash { return blake3.New() }
+
+// ChunkDigestOf formats h's sum (h from NewChunkHash) as a chunk digest.
+func ChunkDigestOf(h hash.Hash) string {
+	return ChunkDigestPrefix + hex.EncodeToString(h.Sum(nil))
 }
 
 // CheckPath refuses entry paths that are not safe relative file paths:

@@ -67,7 +67,7 @@ func FuzzIndex(f *testing.F) {
 	entries := []rawEntry{regular("files/a", []byte("hello")), regular("files/b", nil)}
 	r := openBytes(f, forge(f, forgery{entries: entries}))
 	f.Add(r.IndexBytes())
-	f.Add([]byte(`{"schemaVersion":1,"artifacts":[{"kind":"file","path":"files/a","offset":512,"size":5}]}`))
+	f.Add([]byte(`{"schemaVersion":2,"artifacts":[{"kind":"file","path":"files/a","offset":512,"size":5}]}`))
 	f.Fuzz(func(t *testing.T, index []byte) {
 		if len(index) > 1<<16 {
 			return

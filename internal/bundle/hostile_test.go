@@ -97,7 +97,7 @@ func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
 func chunkDigests(b []byte) []string {
 	var c []string
 	for i := 0; NumChunks(int64(len(b))) > 0 && i < len(b); i += ChunkSize {
-		c = append(c, sha(b[i:min(i+ChunkSize, len(b))]))
+		c = append(c, ChunkDigest(b[i:min(i+ChunkSize, len(b))]))
 	}
 	return c
 }

@@ -180,12 +180,14 @@ func (c *chunkReader) load(k int64) error {
 
 // verifyChunk checks chunk k of a against its digest.
 func verifyChunk(a Artifact, k int64, data []byte) error {
-	want := a.Digest
+	var got, want string
 	if len(a.Chunks) > 0 {
-		want = a.Chunks[k]
+		got, want = ChunkDigest(data), a.Chunks[k]
+	} else {
+		sum := sha256.Sum256(data)
+		got, want = "sha256:"+hex.EncodeToString(sum[:]), a.Digest
 	}
-	sum := sha256.Sum256(data)
-	if got := "sha256:" + hex.EncodeToString(sum[:]); got != want {
+	if got != want {
 		if len(a.Chunks) > 0 {
 			return fmt.Errorf("%w: chunk %d (bytes %d to %d) is %s, bundle.json says %s", ErrDigest, k, k*ChunkSize, k*ChunkSize+int64(len(data)), got, want)
 		}

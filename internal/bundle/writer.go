@@ -162,7 +162,7 @@ func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
 	full := sha256.New()
 	var chunk hash.Hash
 	if NumChunks(size) > 0 {
-		chunk = sha256.New()
+		chunk = NewChunkHash()
 	}
 	for left := size; left > 0; {
 		n := min(left, ChunkSize)
@@ -175,7 +175,7 @@ func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
 			return Entry{}, err
 		}
 		if chunk != nil {
-			e.Chunks = append(e.Chunks, digestOf(chunk))
+			e.Chunks = append(e.Chunks, ChunkDigestOf(chunk))
 			chunk.Reset()
 		}
 		left -= n

@@ -8,7 +8,7 @@ import (
 )
 
 // bundleJSON stands in for a bundle index; its content does not matter.
-var bundleJSON = []byte(`{"schemaVersion":1,"artifacts":[{"kind":"blob","digest":"sha256:6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d","size":1}]}` + "\n")
+var bundleJSON = []byte(`{"schemaVersion":2,"artifacts":[{"kind":"blob","digest":"sha256:6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d","size":1}]}` + "\n")
 
 func writeFile(t *testing.T, path string, data []byte) string {
 	t.Helper()
