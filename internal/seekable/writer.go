@@ -371,13 +371,20 @@ func (w *Writer) compress() {
 	if err != nil {
 		w.setErr(fmt.Errorf("seekable: creating encoder: %w", err))
 	}
+	var scratch []byte
 	for j := range w.work {
 		j.out = w.bufs.get()
 		if enc != nil {
 			if bound := int(compressBound(int64(j.dsize))); cap(*j.out) < bound {
 				*j.out = make([]byte, 0, bound)
 			}
-			*j.out = enc.EncodeAll(*j.in, (*j.out)[:0])
+			var raw bool
+			raw, scratch = incompressible(enc, *j.in, scratch)
+			if raw {
+				*j.out = appendRawFrame((*j.out)[:0], *j.in)
+			} else {
+				*j.out = enc.EncodeAll(*j.in, (*j.out)[:0])
+			}
 		}
 		w.bufs.put(j.in)
 		j.in = nil

@@ -1,0 +1,134 @@
+package seekable
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+func randomBytes(seed uint64, n int) []byte {
+	rng := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// TestRawFrameDecodes checks hand-made raw frames of every header form
+// against klauspost's decoder and the real zstd program.
+func TestRawFrameDecodes(t *testing.T) {
+	zstdPath, err := exec.LookPath("zstd")
+	if err != nil {
+		t.Fatal("the zstd program is missing: install the Debian package zstd")
+	}
+	dec, err := zstd.NewReader(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dec.Close()
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 255, 256, 256 + 1<<16 - 1, 256 + 1<<16, rawBlockMax, rawBlockMax + 1, 3 * rawBlockMax, 4<<20 + 17} {
+		p := randomBytes(uint64(n), n)
+		f := appendRawFrame(nil, p)
+		if want := n + 4 + 1 + 3*max(1, (n+rawBlockMax-1)/rawBlockMax) + 4; len(f) > want+8 || len(f) < want {
+			t.Errorf("%d bytes: raw frame of %d bytes, want about %d", n, len(f), want)
+		}
+		got, err := dec.DecodeAll(f, nil)
+		if err != nil || !bytes.Equal(got, p) {
+			t.Errorf("%d bytes: klauspost decoder: err %v, equal %v", n, err, bytes.Equal(got, p))
+		}
+		path := filepath.Join(dir, "f.zst")
+		if err := os.WriteFile(path, f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(zstdPath, "-dc", path).Output()
+		if err != nil || !bytes.Equal(out, p) {
+			t.Errorf("%d bytes: zstd -dc: err %v, equal %v", n, err, bytes.Equal(out, p))
+		}
+		// A flipped payload byte must fail the frame's checksum.
+		if n > 0 {
+			f[len(f)-5] ^= 1
+			if _, err := dec.DecodeAll(f, nil); err == nil {
+				t.Errorf("%d bytes: a flipped byte decoded without error", n)
+			}
+		}
+	}
+}
+
+// TestRawPathChoice checks which frames skip the encoder: random ones do,
+// text does, and a frame that is random only at its start is compressed.
+func TestRawPathChoice(t *testing.T) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(DefaultLevel), zstd.WithEncoderConcurrency(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := bytes.Repeat([]byte("2026-11-30 07:00:00 INFO pulled layer sha256 ok\n"), 90000)[:4<<20]
+	mixed := append(randomBytes(7, 1<<20), text[:3<<20]...)
+	for _, c := range []struct {
+		name string
+		p    []byte
+		raw  bool
+	}{
+		{"random 4 MiB", randomBytes(1, 4<<20), true},
+		{"random 256 KiB", randomBytes(2, rawMinFrame), true},
+		{"random, under the minimum", randomBytes(3, rawMinFrame-1), false},
+		{"text", text, false},
+		{"random then text", mixed, false},
+	} {
+		raw, _ := incompressible(enc, c.p, nil)
+		if raw != c.raw {
+			t.Errorf("%s: raw = %v, want %v", c.name, raw, c.raw)
+		}
+	}
+	// Through the Writer: a random frame costs only the raw framing, the
+	// text frame shrinks, and both read back.
+	frames := [][]byte{randomBytes(4, 4<<20), text}
+	out := writeFrames(t, frames)
+	r, err := NewReader(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make([]byte, len(frames[0])+len(frames[1]))
+	if _, err := r.ReadAt(got, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, bytes.Join(frames, nil)) {
+		t.Fatal("read back differs")
+	}
+	if max := len(frames[0]) + len(frames[1])/4 + 1024; len(out) > max {
+		t.Errorf("%d bytes written for 4 MiB random + 4 MiB text, want at most %d", len(out), max)
+	}
+}
+
+// BenchmarkFrameRandom is the writer's cost on an incompressible 4 MiB
+// frame: the raw path against the encoder.
+func BenchmarkFrameRandom(b *testing.B) {
+	p := randomBytes(9, 4<<20)
+	enc, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(DefaultLevel), zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(true), zstd.WithSingleSegment(true), zstd.WithWindowSize(4<<20), zstd.WithLowerEncoderMem(true))
+	out := make([]byte, 0, 5<<20)
+	b.Run("raw", func(b *testing.B) {
+		b.SetBytes(int64(len(p)))
+		var scratch []byte
+		for range b.N {
+			var raw bool
+			raw, scratch = incompressible(enc, p, scratch)
+			if !raw {
+				b.Fatal("not raw")
+			}
+			out = appendRawFrame(out[:0], p)
+		}
+	})
+	b.Run("encoder", func(b *testing.B) {
+		b.SetBytes(int64(len(p)))
+		for range b.N {
+			out = enc.EncodeAll(p, out[:0])
+		}
+	})
+}
