@@ -156,11 +156,19 @@ build "$out/base" "${x86[@]}"
 build "$out/base" --target i686 "${i686[@]}"
 build "$out/updates" "${upd_specs[@]}"
 
+# rpm's %__gpg is /usr/bin/gpg2 on Debian, which only some gnupg versions
+# ship: point it at the gpg on PATH. A signing failure stops the script, so
+# no test ever runs on unsigned fixtures by mistake.
+GPG=$(command -v gpg)
 sign() { # sign KEYNAME [rpmsign args...] FILE...
-	local key=$1
+	local key=$1 msg
 	shift
-	rpmsign --define "_gpg_name $key" --define "_gpg_path $GNUPGHOME" \
-		--define "_gpg_digest_algo sha256" --addsign "$@" 2>&1 >/dev/null | grep -v GPG_TTY >&2 || true
+	if ! msg=$(rpmsign --define "__gpg $GPG" --define "_gpg_name $key" --define "_gpg_path $GNUPGHOME" \
+		--define "_gpg_digest_algo sha256" --addsign "$@" 2>&1 >/dev/null) || grep -q '^error:' <<<"$msg"; then
+		echo "rpm-fixtures: rpmsign with '$key' failed:" >&2
+		grep -v GPG_TTY <<<"$msg" >&2
+		exit 1
+	fi
 }
 # Header-only (v4, rpm's default) signatures for base; header-only plus the
 # legacy header+payload (--rpmv3) signatures for updates.
