@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
@@ -72,8 +73,11 @@ type Result struct {
 	Signed      bool
 	Fetched     int // blobs downloaded by this build
 	Cached      int // blobs found in the cache
-	Duration    time.Duration
-	Signatures  int // signature artifacts carried
+	// HashedOnce counts the entries written with the digests computed
+	// while this build downloaded them (not hashed a second time).
+	HashedOnce int
+	Duration   time.Duration
+	Signatures int // signature artifacts carried
 }
 
 // builder carries the state of one build from step to step.
@@ -144,6 +148,11 @@ func newBuilder(o Options) (*builder, error) {
 		o.CacheDir = cas.DefaultDir()
 	}
 	cache, err := cas.Open(o.CacheDir)
+	if err == nil {
+		// Hash each download's 4 MiB chunks as it streams in, so the
+		// writer need not hash fresh content again (see builder.add).
+		cache.HashChunks(bundle.ChunkSize, bundle.NewChunkHash, bundle.ChunkDigestOf)
+	}
 	if err != nil {
 		return nil, err
 	}

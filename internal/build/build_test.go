@@ -107,6 +107,12 @@ func TestReproducibleAcrossCoresAndCache(t *testing.T) {
 	if second.Fetched != 0 {
 		t.Errorf("a rebuild with a warm cache fetched %d blobs, want 0", second.Fetched)
 	}
+	// The cold build wrote what it downloaded with the digests computed on
+	// the way in; the warm one hashed every cached object again. Equal
+	// files below show both paths list the same digests.
+	if first.HashedOnce < first.Fetched || second.HashedOnce != 0 {
+		t.Errorf("entries hashed once: cold build %d (fetched %d), warm build %d; want at least every fetched blob, then 0", first.HashedOnce, first.Fetched, second.HashedOnce)
+	}
 	a, b := fileSHA(t, first.Path), fileSHA(t, second.Path)
 	if a != b || first.IndexDigest != second.IndexDigest {
 		t.Fatalf("builds differ: %s (GOMAXPROCS=1, cold) vs %s (GOMAXPROCS=2, warm)", a, b)

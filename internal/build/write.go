@@ -34,6 +34,8 @@ type output struct {
 	arts    []bundle.Artifact
 	index   []byte // bundle.json, once finished
 	signed  bool
+
+	hashedOnce int // entries written with their download-time digests
 }
 
 func (o *output) Write(p []byte) (int, error) {
@@ -179,17 +181,26 @@ func memEntry(path, kind, name string, data []byte) entry {
 		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}
 }
 
-// add streams one entry into the bundle. The writer hashes every byte; for
-// content whose digest is known (everything from the cache) that hash must
-// match, or the build fails, and a damaged cache object is removed so the
-// next build fetches it anew.
+// add streams one entry into the bundle. Content this build downloaded is
+// written with the digests computed while it streamed into the cache (its
+// sha256 checked against upstream's digest there, its chunk digests beside
+// it), so those bytes are hashed once in all. Everything else (cached by an
+// earlier build, or made here) is hashed by the writer; for content whose
+// digest is known that hash must match, or the build fails, and a damaged
+// cache object is removed so the next build fetches it anew.
 func (b *builder) add(e entry) error {
 	rc, err := e.open()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.kind, e.name, err)
 	}
 	defer rc.Close()
-	got, err := b.out.w.Add(e.path, e.size, rc)
+	var got bundle.Entry
+	if k, ok := b.fresh(e); ok {
+		got, err = b.out.w.AddKnown(e.path, e.size, rc, k)
+		b.out.hashedOnce++
+	} else {
+		got, err = b.out.w.Add(e.path, e.size, rc)
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s (%s): %w", e.kind, e.name, e.path, err)
 	}
@@ -204,6 +215,25 @@ func (b *builder) add(e entry) error {
 	b.out.written[e.path] = true
 	b.prog.Add("write", e.size)
 	return nil
+}
+
+// fresh returns the digests of an entry this build downloaded into the
+// cache, when the cache has them.
+func (b *builder) fresh(e entry) (bundle.Known, bool) {
+	if e.digest == "" {
+		return bundle.Known{}, false
+	}
+	chunks, ok := b.cache.Fresh(e.digest)
+	if !ok {
+		return bundle.Known{}, false
+	}
+	if bundle.NumChunks(e.size) == 0 {
+		chunks = nil
+	}
+	if len(chunks) != bundle.NumChunks(e.size) {
+		return bundle.Known{}, false
+	}
+	return bundle.Known{Digest: e.digest, Chunks: chunks}, true
 }
 
 // index is bundle.json.
@@ -288,7 +318,7 @@ func (b *builder) result() *Result {
 	sum := sha256.Sum256(b.out.index)
 	r := &Result{Path: b.o.Output, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
 		Images: len(b.images), Files: len(b.files), Signed: b.out.signed,
-		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs)}
+		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs), HashedOnce: b.out.hashedOnce}
 	for _, a := range b.out.arts {
 		r.Content += a.Size
 		if a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest {

@@ -117,7 +117,51 @@ func (w *Writer) Add(path string, size int64, r io.Reader) (Entry, error) {
 	if err := w.claim(path, size); err != nil {
 		return Entry{}, err
 	}
-	e, err := w.add(path, size, r)
+	e, err := w.add(path, size, r, nil)
+	if err != nil {
+		return Entry{}, w.fail(err)
+	}
+	return e, nil
+}
+
+// Known is what a caller already knows of an entry's content: its sha256
+// and, when it has more than ChunkSize bytes, the digest of each ChunkSize
+// piece (ChunkDigest).
+type Known struct {
+	Digest string
+	Chunks []string
+}
+
+// AddKnown is Add for content whose digests were computed as it streamed in,
+// moments before: it writes the entry without hashing it again, and lists
+// known's digests for it. Nothing here compares them with the bytes read
+// from r; use it only where they were computed from the same bytes (the
+// build's fresh downloads, still in the page cache). Should r yield other
+// bytes anyway, the bundle lists digests its content does not match: every
+// read at the site checks each chunk, and Verify the whole entry, so the
+// damage is caught there, never passed on as good.
+func (w *Writer) AddKnown(path string, size int64, r io.Reader, known Known) (Entry, error) {
+	if err := w.usable(); err != nil {
+		return Entry{}, err
+	}
+	if path == IndexName || path == SignatureName {
+		return Entry{}, fmt.Errorf("bundle: %q is reserved for the index; Finish writes it", path)
+	}
+	if !validDigest(known.Digest) {
+		return Entry{}, fmt.Errorf("bundle: %s: %q is not a sha256 digest", path, known.Digest)
+	}
+	if len(known.Chunks) != NumChunks(size) {
+		return Entry{}, fmt.Errorf("bundle: %s: %d chunk digests for %d bytes, want %d", path, len(known.Chunks), size, NumChunks(size))
+	}
+	for _, c := range known.Chunks {
+		if !validChunkDigest(c) {
+			return Entry{}, fmt.Errorf("bundle: %s: malformed chunk digest %q", path, c)
+		}
+	}
+	if err := w.claim(path, size); err != nil {
+		return Entry{}, err
+	}
+	e, err := w.add(path, size, r, &known)
 	if err != nil {
 		return Entry{}, w.fail(err)
 	}
@@ -150,8 +194,9 @@ func (w *Writer) claim(p string, size int64) error {
 	return nil
 }
 
-// add writes the header frame and the data frames of one entry.
-func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
+// add writes the header frame and the data frames of one entry, hashing
+// them unless known gives the digests.
+func (w *Writer) add(p string, size int64, r io.Reader, known *Known) (Entry, error) {
 	if err := w.sw.EndFrame(); err != nil {
 		return Entry{}, err
 	}
@@ -159,10 +204,12 @@ func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
 		return Entry{}, fmt.Errorf("bundle: %s: tar header: %w", p, err)
 	}
 	e := Entry{Path: p, Offset: w.pos, Size: size}
-	full := sha256.New()
-	var chunk hash.Hash
-	if NumChunks(size) > 0 {
-		chunk = NewChunkHash()
+	var full, chunk hash.Hash
+	if known == nil {
+		full = sha256.New()
+		if NumChunks(size) > 0 {
+			chunk = NewChunkHash()
+		}
 	}
 	for left := size; left > 0; {
 		n := min(left, ChunkSize)
@@ -189,7 +236,11 @@ func (w *Writer) add(p string, size int64, r io.Reader) (Entry, error) {
 	if err := w.sw.EndFrame(); err != nil {
 		return Entry{}, err
 	}
-	e.Digest = digestOf(full)
+	if known != nil {
+		e.Digest, e.Chunks = known.Digest, slices.Clone(known.Chunks)
+	} else {
+		e.Digest = digestOf(full)
+	}
 	w.entries[p] = e
 	w.order = append(w.order, p)
 	return e, nil
@@ -214,7 +265,9 @@ func (w *Writer) copyChunk(p string, size, done, n int64, r io.Reader, full, chu
 	if chunk != nil {
 		wg.Go(func() { chunk.Write(b) })
 	}
-	full.Write(b)
+	if full != nil {
+		full.Write(b)
+	}
 	_, err = w.tw.Write(b)
 	wg.Wait()
 	if err != nil {
@@ -285,7 +338,7 @@ func (w *Writer) addBytes(name string, b []byte) (span, error) {
 	if err := w.claim(name, int64(len(b))); err != nil {
 		return span{}, err
 	}
-	e, err := w.add(name, int64(len(b)), bytes.NewReader(b))
+	e, err := w.add(name, int64(len(b)), bytes.NewReader(b), nil)
 	if err != nil {
 		return span{}, err
 	}

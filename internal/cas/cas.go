@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // ErrNotFound is returned when the store has no object with the digest.
@@ -41,6 +42,49 @@ func (e *DigestError) Error() string {
 // Store is a directory of objects named by digest.
 type Store struct {
 	dir string
+
+	chunkSize int64 // > 0 once HashChunks was called
+	newChunk  func() hash.Hash
+	format    func(hash.Hash) string
+
+	mu    sync.Mutex
+	fresh map[string][]string // digest → chunk digests, for objects this Store wrote
+}
+
+// HashChunks makes every object written through this Store from now on
+// also hashed in pieces of size bytes (the last piece may be shorter) with
+// newHash, while it streams in; format turns each finished hash into its
+// digest string. Fresh returns them. Call it before any write.
+func (s *Store) HashChunks(size int64, newHash func() hash.Hash, format func(hash.Hash) string) {
+	s.chunkSize, s.newChunk, s.format = size, newHash, format
+}
+
+// Fresh reports whether this Store wrote and committed the object during
+// this process, and returns its chunk digests (see HashChunks; nil when
+// chunk hashing is off). The digest itself was checked on the way in. A
+// caller may use this to skip hashing the object again right after it was
+// downloaded; objects from earlier processes are never fresh.
+func (s *Store) Fresh(digest string) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.fresh[digest]
+	return c, ok
+}
+
+func (s *Store) markFresh(digest string, chunks []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fresh == nil {
+		s.fresh = map[string][]string{}
+	}
+	s.fresh[digest] = chunks
+}
+
+// forget drops an object from the fresh set (it was removed).
+func (s *Store) forget(digest string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.fresh, digest)
 }
 
 // Open returns the store rooted at dir, creating it if needed.
@@ -92,6 +136,7 @@ func (s *Store) Remove(digest string) error {
 	if err != nil {
 		return err
 	}
+	s.forget(digest)
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -168,11 +213,16 @@ func (s *Store) Writer(what, digest string, size int64) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("content cache: %w", err)
 	}
-	return &Writer{f: f, h: sha256.New(), what: what, digest: digest, size: size, final: final}, nil
+	w := &Writer{s: s, f: f, h: sha256.New(), what: what, digest: digest, size: size, final: final}
+	if s.chunkSize > 0 {
+		w.chunk = s.newChunk()
+	}
+	return w, nil
 }
 
 // Writer is an object being written into the store.
 type Writer struct {
+	s      *Store
 	f      *os.File
 	h      hash.Hash
 	n      int64
@@ -180,13 +230,37 @@ type Writer struct {
 	digest string
 	size   int64
 	final  string
+
+	chunk  hash.Hash // the current piece, when the Store hashes chunks
+	chunks []string
 }
 
 func (w *Writer) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
+	if w.chunk != nil {
+		w.hashChunks(p[:n])
+	}
 	w.n += int64(n)
 	return n, err
+}
+
+// hashChunks feeds p, which starts at offset w.n, to the chunk hashes.
+func (w *Writer) hashChunks(p []byte) {
+	size := w.s.chunkSize
+	for off := w.n; len(p) > 0; {
+		room := size - off%size
+		k := int64(len(p))
+		if k > room {
+			k = room
+		}
+		w.chunk.Write(p[:k])
+		p, off = p[k:], off+k
+		if off%size == 0 {
+			w.chunks = append(w.chunks, w.s.format(w.chunk))
+			w.chunk.Reset()
+		}
+	}
 }
 
 // Abort discards what was written.
@@ -217,6 +291,14 @@ func (w *Writer) Commit() error {
 	if err := os.Rename(w.f.Name(), w.final); err != nil {
 		os.Remove(w.f.Name())
 		return err
+	}
+	if w.chunk != nil {
+		if w.n%w.s.chunkSize != 0 {
+			w.chunks = append(w.chunks, w.s.format(w.chunk))
+		}
+		w.s.markFresh(w.digest, w.chunks)
+	} else {
+		w.s.markFresh(w.digest, nil)
 	}
 	return nil
 }

@@ -1,0 +1,120 @@
+package cas
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"hash"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+func formatSum(h hash.Hash) string { return "c:" + hex.EncodeToString(h.Sum(nil)) }
+
+// TestFreshChunkDigests checks that the chunk digests computed while an
+// object streams in equal those of its pieces, whatever the write sizes,
+// and that only objects written through this Store are fresh.
+func TestFreshChunkDigests(t *testing.T) {
+	const chunk = 1000
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HashChunks(chunk, sha256.New, formatSum)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 999, 1000, 1001, 2999, 3000, 3001, 10500} {
+		data := make([]byte, n)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		d := digestOf(data)
+		w, err := s.Writer("test object", d, int64(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Odd write sizes, so pieces straddle chunk boundaries.
+		for rest := data; len(rest) > 0; {
+			k := min(len(rest), 1+rng.IntN(700))
+			if _, err := w.Write(rest[:k]); err != nil {
+				t.Fatal(err)
+			}
+			rest = rest[k:]
+		}
+		if _, ok := s.Fresh(d); ok {
+			t.Fatalf("%d bytes: fresh before Commit", n)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		got, ok := s.Fresh(d)
+		if !ok {
+			t.Fatalf("%d bytes: not fresh after Commit", n)
+		}
+		var want []string
+		for off := 0; off < n; off += chunk {
+			h := sha256.New()
+			h.Write(data[off:min(off+chunk, n)])
+			want = append(want, formatSum(h))
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d bytes: %d chunk digests, want %d", n, len(got), len(want))
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%d bytes: chunk %d is %s, want %s", n, i, got[i], want[i])
+			}
+		}
+		if err := s.Remove(d); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Fresh(d); ok {
+			t.Errorf("%d bytes: still fresh after Remove", n)
+		}
+	}
+}
+
+// TestFreshOnlyForGoodWrites: a write with the wrong content is neither
+// stored nor fresh, and an object another Store (an earlier build) wrote is
+// not fresh here.
+func TestFreshOnlyForGoodWrites(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	s.HashChunks(4, sha256.New, formatSum)
+	good := []byte("the content")
+	d := digestOf(good)
+	if err := s.Put("object", d, -1, bytes.NewReader([]byte("other content"))); err == nil {
+		t.Fatal("Put stored content that does not match its digest")
+	}
+	if _, ok := s.Fresh(d); ok {
+		t.Fatal("a refused write is fresh")
+	}
+	if err := s.Put("object", d, -1, bytes.NewReader(good)); err != nil {
+		t.Fatal(err)
+	}
+	later, _ := Open(dir)
+	later.HashChunks(4, sha256.New, formatSum)
+	if _, ok := later.Fresh(d); ok {
+		t.Fatal("an object from an earlier Store is fresh")
+	}
+	// Put of a present object reads nothing, so it is not fresh either.
+	if err := later.Put("object", d, -1, bytes.NewReader(good)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := later.Fresh(d); ok {
+		t.Fatal("an object found in the cache is fresh")
+	}
+	rc, _, err := later.Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if b, err := io.ReadAll(rc); err != nil || !bytes.Equal(b, good) {
+		t.Fatalf("read back %q, %v", b, err)
+	}
+}
