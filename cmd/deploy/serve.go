@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/trust"
@@ -126,7 +127,7 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.
 		}
 		return d, d.Close, nil
 	}
-	r, err := trust.OpenVerified(f.bundle, f.key, f.insecureSkipVerify, stderr)
+	r, err := trust.OpenVerified(f.bundle, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(siteserver.ChunkCacheSize))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -127,9 +127,36 @@ func (c *chunkReader) finish() error {
 	return io.EOF
 }
 
-// load reads chunk k whole (with the header before it for chunk 0, and the
-// tar padding after it for the last) and verifies it.
+// load makes chunk k the current, verified chunk: from the Reader's chunk
+// cache when it has one (whole-content reads, which hash as they go, do not
+// use it), else read into this reader's buffer.
 func (c *chunkReader) load(k int64) error {
+	if c.r.cache != nil && c.full == nil {
+		data, err := c.r.cache.get(chunkKey{c.a.Offset, k}, func() ([]byte, error) {
+			return c.readChunk(k, true, nil)
+		})
+		if err != nil {
+			return err
+		}
+		c.chunk, c.cOff = data, k*ChunkSize
+		return nil
+	}
+	if c.buf == nil {
+		c.buf = c.r.bufs.Get().(*[]byte)
+	}
+	data, err := c.readChunk(k, c.header, c.buf)
+	if err != nil {
+		return err
+	}
+	c.chunk, c.cOff = data, k*ChunkSize
+	return nil
+}
+
+// readChunk reads chunk k whole (with the header before it for chunk 0
+// when header is set, and the tar padding after it for the last) and
+// verifies it. It reads into *buf, grown as needed, or into a new buffer
+// of its own when buf is nil. It returns the chunk's data.
+func (c *chunkReader) readChunk(k int64, header bool, buf *[]byte) ([]byte, error) {
 	a := c.a
 	lo := a.Offset + k*ChunkSize
 	n := min(ChunkSize, a.Size-lo+a.Offset)
@@ -138,28 +165,31 @@ func (c *chunkReader) load(k int64) error {
 		hi = a.Offset + padded(a.Size) // the last frame holds the padding
 	}
 	from := lo
-	if k == 0 && c.header {
+	if k == 0 && header {
 		start, err := c.r.headerStart(a.Offset)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		from = start
 	}
-	if c.buf == nil {
-		c.buf = c.r.bufs.Get().(*[]byte)
+	var b []byte
+	if buf == nil {
+		b = make([]byte, hi-from)
+	} else {
+		if int64(cap(*buf)) < hi-from {
+			// One size for every chunk (a full chunk plus room for its
+			// tar header and padding), so pooled buffers are reused, not
+			// regrown.
+			*buf = make([]byte, max(hi-from, chunkBufSize))
+		}
+		b = (*buf)[:hi-from]
 	}
-	if int64(cap(*c.buf)) < hi-from {
-		// One size for every chunk (a full chunk plus room for its tar
-		// header and padding), so pooled buffers are reused, not regrown.
-		*c.buf = make([]byte, max(hi-from, chunkBufSize))
-	}
-	b := (*c.buf)[:hi-from]
 	if _, err := c.r.sr.ReadAt(b, from); err != nil {
-		return err
+		return nil, err
 	}
 	if from < lo {
 		if err := checkEntryHeader(b[:lo-from], a.Path, a.Size); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	data := b[lo-from : lo-from+n]
@@ -172,10 +202,9 @@ func (c *chunkReader) load(k int64) error {
 	err := verifyChunk(a, k, data)
 	wg.Wait()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	c.chunk, c.cOff = data, k*ChunkSize
-	return nil
+	return data, nil
 }
 
 // verifyChunk checks chunk k of a against its digest.

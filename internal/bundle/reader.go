@@ -24,6 +24,7 @@ type OpenOption func(*openOptions) error
 type openOptions struct {
 	indexCheck func(index, sig []byte) error
 	seekable   []seekable.ReaderOption
+	chunkCache int64
 }
 
 // WithIndexCheck makes the Reader call check with the raw bytes of
@@ -65,6 +66,7 @@ type Reader struct {
 	byPath  map[string]int
 	entries []placed // every entry, index included, in file order
 	bufs    sync.Pool
+	cache   *chunkCache // nil unless WithChunkCache
 }
 
 // placed is an entry's extent in the uncompressed stream.
@@ -113,6 +115,9 @@ func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) 
 	}
 	r := &Reader{sr: sr}
 	r.bufs.New = func() any { return new([]byte) }
+	if o.chunkCache > 0 {
+		r.cache = newChunkCache(o.chunkCache)
+	}
 	if err := r.open(o); err != nil {
 		sr.Close()
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/trust"
 )
@@ -110,7 +111,9 @@ func Open(cfg Config) (*Deployment, error) {
 	cfg.defaults()
 	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, conns: map[string]*sshx.Client{}}
 	d.red.Add(cfg.SudoPassword)
-	r, err := trust.OpenVerified(cfg.BundlePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn)
+	// The seed serves this bundle to every host at once: share verified
+	// chunks between their requests.
+	r, err := trust.OpenVerified(cfg.BundlePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(siteserver.ChunkCacheSize))
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,12 @@ type BundleContent struct {
 // may hold together.
 const ReadBudget = 64 << 20
 
+// ChunkCacheSize is the verified-chunk cache a served bundle should be
+// opened with (bundle.WithChunkCache): hosts pulling the same layers at the
+// same time then share one read and one verification of each chunk. With
+// ReadBudget it stays within MemoryLimit.
+const ChunkCacheSize = 64 << 20
+
 // NewBundleContent serves the entries r lists. The caller keeps closing r.
 func NewBundleContent(r *bundle.Reader) *BundleContent {
 	arts := r.Index().Artifacts
