@@ -146,3 +146,48 @@ func TestChunkCacheBounded(t *testing.T) {
 		t.Error("a negative cache size was accepted")
 	}
 }
+
+// TestWriteTo: the WriterTo path gives what Read gives, for every entry
+// and for ranges, and stops before a damaged chunk's first byte.
+func TestWriteTo(t *testing.T) {
+	entries, images := standardEntries()
+	file := &mutableReaderAt{b: writeBundle(t, entries, images, nil)}
+	for _, cache := range []int64{0, 64 << 20} {
+		r, err := NewReader(file, int64(len(file.b)), WithChunkCache(cache))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			a, _ := r.Lookup(e.path)
+			for _, rg := range [][2]int64{{0, a.Size}, {a.Size / 3, a.Size - a.Size/3}, {a.Size / 2, a.Size / 4}} {
+				rc, err := r.OpenRange(a, rg[0], rg[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got bytes.Buffer
+				n, err := rc.(io.WriterTo).WriteTo(&got)
+				rc.Close()
+				if err != nil || n != rg[1] || !bytes.Equal(got.Bytes(), e.data[rg[0]:rg[0]+rg[1]]) {
+					t.Fatalf("cache %d, %s [%d,+%d): n %d, err %v", cache, e.path, rg[0], rg[1], n, err)
+				}
+			}
+		}
+		r.Close()
+	}
+	r, err := NewReader(file, int64(len(file.b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	a, want := sharedBlob(t, r)
+	fi, _ := r.sr.FrameAt(a.Offset + 2*ChunkSize + 100)
+	f := r.sr.Frame(fi)
+	file.flip(f.Offset + f.CompressedSize/2)
+	rc, _ := r.Open(a)
+	defer rc.Close()
+	var got bytes.Buffer
+	n, err := rc.(io.WriterTo).WriteTo(&got)
+	if err == nil || n != 2*ChunkSize || !bytes.Equal(got.Bytes(), want[:2*ChunkSize]) {
+		t.Fatalf("damaged chunk 2: wrote %d bytes, err %v; want the 2 good chunks and an error", n, err)
+	}
+}

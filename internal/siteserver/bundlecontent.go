@@ -127,6 +127,32 @@ func (c *budgetReader) Read(p []byte) (int, error) {
 	return c.rc.Read(p)
 }
 
+// writeVerifiedTo writes the rest of the content to w, each piece only once
+// it has been verified (bundle.Reader's readers verify a chunk before they
+// hand out any of it), without copying it through a buffer first. It
+// reports false when the underlying reader cannot.
+func (c *budgetReader) writeVerifiedTo(w io.Writer) (n int64, ok bool, err error) {
+	wt, ok := c.rc.(io.WriterTo)
+	if !ok {
+		return 0, false, nil
+	}
+	n, err = wt.WriteTo(ctxWriter{c.ctx, w})
+	return n, true, err
+}
+
+// ctxWriter stops writing once its context is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
 func (c *budgetReader) Close() error {
 	err := c.rc.Close()
 	c.once.Do(c.release)

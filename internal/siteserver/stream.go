@@ -168,6 +168,16 @@ func (g stallGuard) Write(p []byte) (int, error) {
 // so for content smaller than half the buffer) started is false and nothing
 // has been sent, so the caller can still answer with an error status.
 func copyHeldBack(w io.Writer, src io.Reader, start func()) (started bool, err error) {
+	if v, ok := src.(verifiedWriterTo); ok {
+		sw := &startWriter{w: w, start: start}
+		if _, ok, err := v.writeVerifiedTo(sw); ok {
+			if err == nil && !sw.started {
+				start() // empty content
+				sw.started = true
+			}
+			return sw.started, err
+		}
+	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	half := len(*bp) / 2
@@ -197,6 +207,27 @@ func copyHeldBack(w io.Writer, src io.Reader, start func()) (started bool, err e
 		}
 		held, next, nHeld = next, held, nNext
 	}
+}
+
+// verifiedWriterTo is content that writes itself only in verified pieces,
+// so nothing needs holding back (see BundleContent).
+type verifiedWriterTo interface {
+	writeVerifiedTo(w io.Writer) (n int64, ok bool, err error)
+}
+
+// startWriter calls start before its first write.
+type startWriter struct {
+	w       io.Writer
+	start   func()
+	started bool
+}
+
+func (s *startWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.start()
+		s.started = true
+	}
+	return s.w.Write(p)
 }
 
 // fill reads into p until it is full or the reader returns an error.
