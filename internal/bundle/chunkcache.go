@@ -29,9 +29,13 @@ func WithChunkCache(size int64) OpenOption {
 type chunkKey struct{ entry, k int64 }
 
 // chunkCache is a bounded LRU of verified chunks with one load per chunk in
-// flight.
+// flight. Chunk buffers are counted references: a reader holds the chunk it
+// is reading from until it moves on or closes, and a buffer goes back to the
+// pool for the next load only when it is out of the cache and no reader
+// holds it, so steady serving allocates (and zeroes) no new memory.
 type chunkCache struct {
-	max int64
+	max  int64
+	bufs sync.Pool // of *[]byte, chunkBufSize
 
 	mu      sync.Mutex
 	used    int64
@@ -42,60 +46,122 @@ type chunkCache struct {
 	hits, misses int64 // for tests and diagnostics
 }
 
+// cachedChunk is one verified chunk: data points into buf.
 type cachedChunk struct {
-	key  chunkKey
-	data []byte
+	key     chunkKey
+	buf     *[]byte
+	data    []byte
+	refs    int  // readers holding it; guarded by the cache's mu
+	evicted bool // out of the cache: the last release recycles buf
+	pooled  bool // buf comes from (and goes back to) the pool
 }
 
 type chunkLoad struct {
-	done chan struct{}
-	data []byte
-	err  error
+	done    chan struct{}
+	waiters int
+	cc      *cachedChunk
+	err     error
 }
 
 func newChunkCache(max int64) *chunkCache {
-	return &chunkCache{max: max, byKey: map[chunkKey]*list.Element{}, loading: map[chunkKey]*chunkLoad{}}
+	c := &chunkCache{max: max, byKey: map[chunkKey]*list.Element{}, loading: map[chunkKey]*chunkLoad{}}
+	c.bufs.New = func() any { b := make([]byte, chunkBufSize); return &b }
+	return c
 }
 
-// get returns the verified chunk for key, calling load (which must return
-// verified bytes it will never change) when no other read has it or is
-// loading it. A failed load is not cached: the next read tries again.
-func (c *chunkCache) get(key chunkKey, load func() ([]byte, error)) ([]byte, error) {
+// get returns the verified chunk for key, held for the caller until it
+// calls release. When no other read has the chunk or is loading it, get
+// calls load with a buffer to read into; load returns the verified data (a
+// part of that buffer) and must not keep the buffer. A failed load is not
+// cached: the next read tries again.
+func (c *chunkCache) get(key chunkKey, size int64, load func(buf *[]byte) ([]byte, error)) (*cachedChunk, error) {
 	c.mu.Lock()
 	if e, ok := c.byKey[key]; ok {
 		c.lru.MoveToFront(e)
 		c.hits++
+		cc := e.Value.(*cachedChunk)
+		cc.refs++
 		c.mu.Unlock()
-		return e.Value.(*cachedChunk).data, nil
+		return cc, nil
 	}
 	if l, ok := c.loading[key]; ok {
 		c.hits++
+		l.waiters++ // the loader takes a reference for us
 		c.mu.Unlock()
 		<-l.done
-		return l.data, l.err
+		return l.cc, l.err
 	}
 	c.misses++
 	l := &chunkLoad{done: make(chan struct{})}
 	c.loading[key] = l
 	c.mu.Unlock()
 
-	l.data, l.err = load()
+	// Full-size chunks use pooled buffers; small ones (manifests,
+	// configs, the last piece of a blob) get a buffer of their own size,
+	// so they do not take a whole chunk's room in the cache.
+	pooled := size > chunkBufSize/4
+	var buf *[]byte
+	if pooled {
+		buf = c.bufs.Get().(*[]byte)
+	} else {
+		b := make([]byte, size)
+		buf = &b
+	}
+	data, err := load(buf)
+	pooled = pooled && cap(*buf) == chunkBufSize
 
 	c.mu.Lock()
 	delete(c.loading, key)
-	if l.err == nil && int64(cap(l.data)) <= c.max {
-		c.byKey[key] = c.lru.PushFront(&cachedChunk{key: key, data: l.data})
-		c.used += int64(cap(l.data))
-		for c.used > c.max {
-			last := c.lru.Back()
-			old := c.lru.Remove(last).(*cachedChunk)
-			delete(c.byKey, old.key)
-			c.used -= int64(cap(old.data))
+	if err != nil {
+		l.err = err
+		if pooled {
+			c.bufs.Put(buf)
+		}
+	} else {
+		cc := &cachedChunk{key: key, buf: buf, data: data, refs: 1 + l.waiters, pooled: pooled}
+		l.cc = cc
+		if size := int64(cap(*buf)); size <= c.max {
+			c.byKey[key] = c.lru.PushFront(cc)
+			c.used += size
+			c.evictLocked()
+		} else {
+			cc.evicted = true
 		}
 	}
 	c.mu.Unlock()
 	close(l.done)
-	return l.data, l.err
+	return l.cc, l.err
+}
+
+// evictLocked drops least recently used chunks until the cache fits.
+func (c *chunkCache) evictLocked() {
+	for c.used > c.max {
+		old := c.lru.Remove(c.lru.Back()).(*cachedChunk)
+		delete(c.byKey, old.key)
+		c.used -= int64(cap(*old.buf))
+		old.evicted = true
+		if old.refs == 0 {
+			c.recycle(old)
+		}
+	}
+}
+
+// release gives back a reference get returned.
+func (c *chunkCache) release(cc *cachedChunk) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc.refs--
+	if cc.refs == 0 && cc.evicted {
+		c.recycle(cc)
+	}
+}
+
+// recycle returns a chunk's buffer to the pool once nothing refers to it.
+func (c *chunkCache) recycle(cc *cachedChunk) {
+	if cc.pooled {
+		c.bufs.Put(cc.buf)
+	}
+	cc.buf, cc.data = nil, nil
 }
 
 // stats returns the hits (including reads that waited for another's load)

@@ -191,3 +191,42 @@ func TestWriteTo(t *testing.T) {
 		t.Fatalf("damaged chunk 2: wrote %d bytes, err %v; want the 2 good chunks and an error", n, err)
 	}
 }
+
+// TestChunkCacheHeldChunkSurvivesEviction: a chunk a reader is still
+// reading from is never recycled for another load, even once evicted.
+func TestChunkCacheHeldChunkSurvivesEviction(t *testing.T) {
+	entries, images := standardEntries()
+	file := writeBundle(t, entries, images, nil)
+	r := openBytes(t, file, WithChunkCache(chunkBufSize)) // room for one chunk
+	a, want := sharedBlob(t, r)
+	rc, err := r.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		t.Fatal(err)
+	}
+	// Other reads load every chunk of the blob again and again, evicting
+	// the held chunk 0 and reusing whatever buffers are free.
+	for range 3 {
+		if got, err := readAll(r, a); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("other read: %v", err)
+		}
+	}
+	rest, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(head, rest...), want) {
+		t.Fatal("the held chunk changed under its reader")
+	}
+	r.cache.mu.Lock()
+	defer r.cache.mu.Unlock()
+	for e := r.cache.lru.Front(); e != nil; e = e.Next() {
+		if cc := e.Value.(*cachedChunk); cc.buf == nil || cc.evicted {
+			t.Errorf("chunk %v in the cache is recycled or marked evicted", cc.key)
+		}
+	}
+}

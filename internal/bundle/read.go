@@ -83,9 +83,18 @@ type chunkReader struct {
 	header bool      // check the tar header when reading chunk 0
 	full   hash.Hash // whole-content hash, when streaming a chunked artifact
 	buf    *[]byte
-	chunk  []byte // the verified chunk holding off
-	cOff   int64  // artifact offset of chunk[0]
+	chunk  []byte       // the verified chunk holding off
+	held   *cachedChunk // the cached chunk chunk points into, if any
+	cOff   int64        // artifact offset of chunk[0]
 	err    error
+}
+
+// releaseHeld gives the cached chunk this reader holds back to the cache.
+func (c *chunkReader) releaseHeld() {
+	if c.held != nil {
+		c.r.cache.release(c.held)
+		c.held, c.chunk = nil, nil
+	}
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
@@ -169,13 +178,18 @@ func (c *chunkReader) finish() error {
 // use it), else read into this reader's buffer.
 func (c *chunkReader) load(k int64) error {
 	if c.r.cache != nil && c.full == nil {
-		data, err := c.r.cache.get(chunkKey{c.a.Offset, k}, func() ([]byte, error) {
-			return c.readChunk(k, true, nil)
-		})
+		from, _, _, hi, err := c.extent(k, true)
 		if err != nil {
 			return err
 		}
-		c.chunk, c.cOff = data, k*ChunkSize
+		cc, err := c.r.cache.get(chunkKey{c.a.Offset, k}, hi-from, func(buf *[]byte) ([]byte, error) {
+			return c.readChunk(k, true, buf)
+		})
+		c.releaseHeld()
+		if err != nil {
+			return err
+		}
+		c.held, c.chunk, c.cOff = cc, cc.data, k*ChunkSize
 		return nil
 	}
 	if c.buf == nil {
@@ -189,39 +203,51 @@ func (c *chunkReader) load(k int64) error {
 	return nil
 }
 
-// readChunk reads chunk k whole (with the header before it for chunk 0
-// when header is set, and the tar padding after it for the last) and
-// verifies it. It reads into *buf, grown as needed, or into a new buffer
-// of its own when buf is nil. It returns the chunk's data.
-func (c *chunkReader) readChunk(k int64, header bool, buf *[]byte) ([]byte, error) {
+// extent returns where chunk k's read starts (its tar header for chunk 0
+// when header is set), where its data starts, its size, and where the read
+// ends (after the tar padding for the last chunk), in the tar stream.
+func (c *chunkReader) extent(k int64, header bool) (from, lo, n, hi int64, err error) {
 	a := c.a
-	lo := a.Offset + k*ChunkSize
-	n := min(ChunkSize, a.Size-lo+a.Offset)
-	hi := lo + n
+	lo = a.Offset + k*ChunkSize
+	n = min(ChunkSize, a.Size-lo+a.Offset)
+	hi = lo + n
 	if hi == a.Offset+a.Size {
 		hi = a.Offset + padded(a.Size) // the last frame holds the padding
 	}
-	from := lo
+	from = lo
 	if k == 0 && header {
-		start, err := c.r.headerStart(a.Offset)
-		if err != nil {
-			return nil, err
+		if from, err = c.r.headerStart(a.Offset); err != nil {
+			return 0, 0, 0, 0, err
 		}
-		from = start
 	}
-	var b []byte
-	if buf == nil {
-		b = make([]byte, hi-from)
-	} else {
-		if int64(cap(*buf)) < hi-from {
-			// One size for every chunk (a full chunk plus room for its
-			// tar header and padding), so pooled buffers are reused, not
-			// regrown.
-			*buf = make([]byte, max(hi-from, chunkBufSize))
-		}
-		b = (*buf)[:hi-from]
+	return from, lo, n, hi, nil
+}
+
+// readChunk reads chunk k whole (with the header before it for chunk 0
+// when header is set, and the tar padding after it for the last) and
+// verifies it. It reads into *buf, grown as needed, and returns the
+// chunk's data.
+func (c *chunkReader) readChunk(k int64, header bool, buf *[]byte) ([]byte, error) {
+	a := c.a
+	from, lo, n, hi, err := c.extent(k, header)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := c.r.sr.ReadAt(b, from); err != nil {
+	if int64(cap(*buf)) < hi-from {
+		// One size for every chunk (a full chunk plus room for its tar
+		// header and padding), so pooled buffers are reused, not regrown.
+		*buf = make([]byte, max(hi-from, chunkBufSize))
+	}
+	b := (*buf)[:hi-from]
+	// Whole-content reads (Verify, Extract) keep zstd's frame checksums,
+	// which also cover the tar padding; the others check every byte they
+	// return against the chunk's cryptographic digest below, which makes
+	// the frame checksum redundant for them.
+	read := c.r.sr.ReadAtUnchecked
+	if c.full != nil {
+		read = c.r.sr.ReadAt
+	}
+	if _, err := read(b, from); err != nil {
 		return nil, err
 	}
 	if from < lo {
@@ -236,7 +262,7 @@ func (c *chunkReader) readChunk(k int64, header bool, buf *[]byte) ([]byte, erro
 	if c.full != nil {
 		wg.Go(func() { c.full.Write(data) })
 	}
-	err := verifyChunk(a, k, data)
+	err = verifyChunk(a, k, data)
 	wg.Wait()
 	if err != nil {
 		return nil, err
@@ -264,6 +290,7 @@ func verifyChunk(a Artifact, k int64, data []byte) error {
 
 // Close returns the reader's buffer; reads after Close fail.
 func (c *chunkReader) Close() error {
+	c.releaseHeld()
 	if c.buf != nil {
 		c.r.bufs.Put(c.buf)
 		c.buf, c.chunk = nil, nil

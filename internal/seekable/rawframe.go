@@ -2,6 +2,9 @@ package seekable
 
 import (
 	"encoding/binary"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/klauspost/compress/zstd"
@@ -55,32 +58,135 @@ func incompressible(enc *zstd.Encoder, p, scratch []byte) (bool, []byte) {
 // shape the encoder gives every frame: single segment, content size,
 // content checksum (the low 32 bits of XXH64).
 func appendRawFrame(dst, p []byte) []byte {
-	dst = binary.LittleEndian.AppendUint32(dst, frameMagic)
-	const single, checksum = 1 << 5, 1 << 2
-	n := uint64(len(p))
-	switch {
-	case n < 256:
-		dst = append(dst, single|checksum, byte(n))
-	case n < 256+1<<16:
-		dst = binary.LittleEndian.AppendUint16(append(dst, 1<<6|single|checksum), uint16(n-256))
-	case n < 1<<32:
-		dst = binary.LittleEndian.AppendUint32(append(dst, 2<<6|single|checksum), uint32(n))
-	default:
-		dst = binary.LittleEndian.AppendUint64(append(dst, 3<<6|single|checksum), n)
-	}
+	dst = appendRawHeader(dst, int64(len(p)))
 	for off := 0; ; {
 		size := min(rawBlockMax, len(p)-off)
-		last := 0
-		if off+size == len(p) {
-			last = 1
-		}
-		h := uint32(size)<<3 | uint32(last) // block type 0: raw
-		dst = append(dst, byte(h), byte(h>>8), byte(h>>16))
+		last := off+size == len(p)
+		dst = appendRawBlockHeader(dst, size, last)
 		dst = append(dst, p[off:off+size]...)
 		off += size
-		if last == 1 {
+		if last {
 			break
 		}
 	}
 	return binary.LittleEndian.AppendUint32(dst, uint32(xxhash.Sum64(p)))
+}
+
+// appendRawHeader appends the frame header of a raw frame of n bytes.
+func appendRawHeader(dst []byte, n int64) []byte {
+	dst = binary.LittleEndian.AppendUint32(dst, frameMagic)
+	const single, checksum = 1 << 5, 1 << 2
+	switch {
+	case n < 256:
+		return append(dst, single|checksum, byte(n))
+	case n < 256+1<<16:
+		return binary.LittleEndian.AppendUint16(append(dst, 1<<6|single|checksum), uint16(n-256))
+	case n < 1<<32:
+		return binary.LittleEndian.AppendUint32(append(dst, 2<<6|single|checksum), uint32(n))
+	default:
+		return binary.LittleEndian.AppendUint64(append(dst, 3<<6|single|checksum), uint64(n))
+	}
+}
+
+// appendRawBlockHeader appends the header of a raw block of size bytes.
+func appendRawBlockHeader(dst []byte, size int, last bool) []byte {
+	h := uint32(size) << 3 // block type 0: raw
+	if last {
+		h |= 1
+	}
+	return append(dst, byte(h), byte(h>>8), byte(h>>16))
+}
+
+// rawBlocks is the number of blocks of a raw frame of n bytes.
+func rawBlocks(n int64) int64 {
+	return max(1, (n+rawBlockMax-1)/rawBlockMax)
+}
+
+// rawFrameSize is the size of the raw frame appendRawFrame makes for n bytes.
+func rawFrameSize(n int64) int64 {
+	return int64(len(appendRawHeader(make([]byte, 0, 16), n))) + 3*rawBlocks(n) + n + 4
+}
+
+// maxRawIovecs bounds the pieces of one vectored read (Linux's IOV_MAX is
+// 1024); frames with more blocks take the decoder's path.
+const maxRawIovecs = 1024
+
+// readRaw reads frame i, whose compressed size says it may be a raw frame,
+// straight into dst: the block payloads land in place, so there is nothing
+// to decompress and nothing to move. ok is false, with dst untouched in
+// meaning, when the frame is not the raw frame its size suggested (the
+// caller then decodes it, which also reports any damage precisely); err is
+// a read error or a checksum mismatch. With check false the content
+// checksum is not computed: for callers that verify the bytes with a
+// cryptographic digest of their own.
+func (r *Reader) readRaw(i int, dst []byte, check bool) (out []byte, ok bool, err error) {
+	f := r.frames[i]
+	n := f.UncompressedSize
+	blocks := rawBlocks(n)
+	if 2*blocks+2 > maxRawIovecs {
+		return dst, false, nil
+	}
+	want := appendRawHeader(make([]byte, 0, 16+3*blocks+4), n)
+	hdrLen := len(want)
+	for k := int64(0); k < blocks; k++ {
+		size := min(rawBlockMax, n-k*rawBlockMax)
+		want = appendRawBlockHeader(want, int(size), k == blocks-1)
+	}
+	scratch := make([]byte, len(want)+4)
+	start := len(dst)
+	out = dst[:start+int(n)]
+	data := out[start:]
+	iovs := make([][]byte, 0, 2*blocks+2)
+	s := scratch
+	iovs = append(iovs, s[:hdrLen+3])
+	s = s[hdrLen+3:]
+	for k := int64(0); k < blocks; k++ {
+		lo := k * rawBlockMax
+		iovs = append(iovs, data[lo:min(lo+rawBlockMax, n)])
+		if k < blocks-1 {
+			iovs = append(iovs, s[:3])
+			s = s[3:]
+		}
+	}
+	iovs = append(iovs, s[:4])
+	if err := r.readv(iovs, f.Offset, f.CompressedSize); err != nil {
+		return dst, true, err
+	}
+	if string(scratch[:len(want)]) != string(want) {
+		return dst, false, nil
+	}
+	if check {
+		sum := binary.LittleEndian.Uint32(scratch[len(want):])
+		if uint32(xxhash.Sum64(data)) != sum {
+			return dst, true, corruptf("frame %d at offset %d: content checksum mismatch", i, f.Offset)
+		}
+	}
+	return out, true, nil
+}
+
+// readv fills iovs, which add up to size bytes, from offset off: with one
+// preadv when the file allows, else one ReadAt per piece.
+func (r *Reader) readv(iovs [][]byte, off, size int64) error {
+	if sc, ok := r.ra.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			var n int
+			var rerr error
+			cerr := rc.Read(func(fd uintptr) bool {
+				n, rerr = unix.Preadv(int(fd), iovs, off)
+				return rerr != unix.EAGAIN
+			})
+			if cerr == nil && rerr == nil && int64(n) == size {
+				return nil
+			}
+			// A short or failed vectored read: read the pieces one by one,
+			// which reports a short file as corruption.
+		}
+	}
+	for _, v := range iovs {
+		if err := readFull(r.ra, v, off); err != nil {
+			return err
+		}
+		off += int64(len(v))
+	}
+	return nil
 }

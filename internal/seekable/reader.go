@@ -207,6 +207,19 @@ func (r *Reader) ReadRawFrame(i int) ([]byte, error) {
 // its header, its declared content size and its content checksum. It returns
 // io.EOF when the stream ends before p is full.
 func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
+	return r.readAt(p, off, true)
+}
+
+// ReadAtUnchecked is ReadAt without the content checksum of frames stored
+// as raw blocks, whose bytes are then read straight into p and not touched
+// again. It is for callers that check what they read against a
+// cryptographic digest of their own anyway (the bundle reader checks every
+// chunk): the checksum would only repeat, more weakly, what they check.
+func (r *Reader) ReadAtUnchecked(p []byte, off int64) (int, error) {
+	return r.readAt(p, off, false)
+}
+
+func (r *Reader) readAt(p []byte, off int64, check bool) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("seekable: negative offset %d", off)
 	}
@@ -216,7 +229,7 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 		if !ok {
 			return n, io.EOF
 		}
-		m, err := r.readFromFrame(i, p[n:], off+int64(n))
+		m, err := r.readFromFrame(i, p[n:], off+int64(n), check)
 		n += m
 		if err != nil {
 			return n, err
@@ -227,12 +240,12 @@ func (r *Reader) ReadAt(p []byte, off int64) (int, error) {
 
 // readFromFrame copies from frame i, starting at uncompressed offset off,
 // into p. A frame wholly inside p is decompressed straight into it.
-func (r *Reader) readFromFrame(i int, p []byte, off int64) (int, error) {
+func (r *Reader) readFromFrame(i int, p []byte, off int64, check bool) (int, error) {
 	f := r.frames[i]
 	skip := off - f.UncompressedOffset
 	if skip == 0 && int64(len(p)) >= f.UncompressedSize {
 		dst := p[:0:f.UncompressedSize]
-		out, err := r.decodeFrame(i, dst)
+		out, err := r.decodeFrameCheck(i, dst, check)
 		if err != nil {
 			return 0, err
 		}
@@ -240,7 +253,7 @@ func (r *Reader) readFromFrame(i int, p []byte, off int64) (int, error) {
 	}
 	buf := r.getBuf()
 	defer r.bufs.Put(buf)
-	out, err := r.decodeFrame(i, *buf)
+	out, err := r.decodeFrameCheck(i, *buf, check)
 	if cap(out) > cap(*buf) {
 		*buf = out[:0]
 	}
@@ -260,7 +273,21 @@ func (r *Reader) DecodeFrame(i int, dst []byte) ([]byte, error) {
 }
 
 func (r *Reader) decodeFrame(i int, dst []byte) ([]byte, error) {
+	return r.decodeFrameCheck(i, dst, true)
+}
+
+// decodeFrameCheck is decodeFrame; check false skips the content checksum
+// of raw frames (see ReadAtUnchecked).
+func (r *Reader) decodeFrameCheck(i int, dst []byte, check bool) ([]byte, error) {
 	f := r.frames[i]
+	if f.CompressedSize == rawFrameSize(f.UncompressedSize) {
+		if int64(cap(dst)-len(dst)) < f.UncompressedSize {
+			dst = append(make([]byte, 0, int64(len(dst))+f.UncompressedSize), dst...)
+		}
+		if out, ok, err := r.readRaw(i, dst, check); ok {
+			return out, err
+		}
+	}
 	in := r.getBuf()
 	defer r.bufs.Put(in)
 	if int64(cap(*in)) < f.CompressedSize {
