@@ -25,29 +25,13 @@ func knownOf(data []byte) Known {
 // the digests passed for an entry.
 func writeKnown(t *testing.T, entries []testEntry, images []Image, lie func(path string, k *Known)) []byte {
 	t.Helper()
-	var out bytes.Buffer
-	w := NewWriter(&out)
-	x := &Index{SchemaVersion: SchemaVersion, Name: "test", Version: "1.0", Platform: "linux/amd64", Images: images,
-		Components: []Component{{Name: "app", Images: []string{"registry.local/b:1", "registry.local/a:1"}}}}
-	for _, e := range entries {
+	return writeBundleWith(t, entries, images, nil, func(w *Writer, e testEntry) (Entry, error) {
 		k := knownOf(e.data)
 		if lie != nil {
 			lie(e.path, &k)
 		}
-		got, err := w.AddKnown(e.path, int64(len(e.data)), bytes.NewReader(e.data), k)
-		if err != nil {
-			t.Fatalf("AddKnown %s: %v", e.path, err)
-		}
-		x.Artifacts = append(x.Artifacts, got.Artifact(e.kind, e.name))
-	}
-	index, err := x.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Finish(index, nil); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
+		return w.AddKnown(e.path, int64(len(e.data)), bytes.NewReader(e.data), k)
+	})
 }
 
 // TestAddKnownSameBytes: a bundle written with the digests known ahead is

@@ -104,12 +104,21 @@ func sortEntries(e []testEntry) {
 // writeBundle writes entries in order and returns the file.
 func writeBundle(t testing.TB, entries []testEntry, images []Image, sig []byte, opts ...Option) []byte {
 	t.Helper()
+	add := func(w *Writer, e testEntry) (Entry, error) {
+		return w.Add(e.path, int64(len(e.data)), bytes.NewReader(e.data))
+	}
+	return writeBundleWith(t, entries, images, sig, add, opts...)
+}
+
+// writeBundleWith is writeBundle with add writing each entry.
+func writeBundleWith(t testing.TB, entries []testEntry, images []Image, sig []byte, add func(*Writer, testEntry) (Entry, error), opts ...Option) []byte {
+	t.Helper()
 	var out bytes.Buffer
 	w := NewWriter(&out, opts...)
 	x := &Index{SchemaVersion: SchemaVersion, Name: "test", Version: "1.0", Platform: "linux/amd64", Images: images,
 		Components: []Component{{Name: "app", Images: []string{"registry.local/b:1", "registry.local/a:1"}}}}
 	for _, e := range entries {
-		got, err := w.Add(e.path, int64(len(e.data)), bytes.NewReader(e.data))
+		got, err := add(w, e)
 		if err != nil {
 			t.Fatalf("Add %s: %v", e.path, err)
 		}
