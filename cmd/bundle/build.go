@@ -122,6 +122,7 @@ func newBuildCmd() *cobra.Command {
 		dryRun   bool
 		workers  int
 		allow    []string
+		split    string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -131,7 +132,11 @@ cache lacks (in parallel, each byte checked against its digest), and writes one
 seekable, compressed bundle file, signed with --sign-key.
 
 The file is written next to OUT under a temporary name and renamed into place
-only when everything succeeded: a failed build leaves no partial bundle. With
+only when everything succeeded: a failed build leaves no partial bundle.
+--split SIZE writes it as parts of at most SIZE (OUT.001, OUT.002, ...) for
+removable media, cut where a frame ends: each part is a valid zstd file, cat
+joins them into the bundle, and every bundle and deploy command opens them as
+one file, given OUT or OUT.001, without joining them. With
 --locked the build fetches exactly the digests of the lock file and fails,
 listing each one, if upstream has drifted.
 
@@ -140,6 +145,7 @@ Without -f it builds the stack built into the binary (--stack, default
 		Example: `  bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key
   bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key --locked
   bundle build --stack demo -o demo.bundle --registry-mirror registry.factory.example=127.0.0.1:5000 --unsigned
+  bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key --split 4000MiB   # FAT32 media
   bundle build -f stack.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -155,6 +161,11 @@ Without -f it builds the stack built into the binary (--stack, default
 				return err
 			}
 			o.Output, o.Workers, o.Locked, o.AllowMissing = output, workers, locked, allow
+			if split != "" {
+				if o.Split, err = progress.ParseBytes(split); err != nil {
+					return fmt.Errorf("--split: %w", err)
+				}
+			}
 			if o.Output == "" {
 				o.Output = st.Metadata.Name + "-" + st.Metadata.Version + ".bundle"
 			}
@@ -185,6 +196,7 @@ Without -f it builds the stack built into the binary (--stack, default
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be fetched, with counts, and fetch nothing")
 	cmd.Flags().StringArrayVar(&allow, "allow-missing-image", nil, "accept `REF` as referenced by a chart or manifest but not bundled; recorded in the bundle (repeatable)")
+	cmd.Flags().StringVar(&split, "split", "", "write parts of at most `SIZE` (e.g. 4000MiB for FAT32): OUT.001, OUT.002, ...")
 	cmd.Flags().IntVar(&workers, "compress-workers", 0, "frames compressed at once (default: the number of CPUs); the output does not depend on it")
 	return cmd
 }
@@ -210,6 +222,9 @@ func printResult(w io.Writer, r *build.Result) {
 		sig = "UNSIGNED"
 	}
 	fmt.Fprintf(w, "wrote %s (%s, %s)\n", r.Path, progress.HumanBytes(r.Size), sig)
+	if len(r.Parts) > 1 {
+		fmt.Fprintf(w, "  parts:      %d: %s ... %s (open it as %s or %s)\n", len(r.Parts), r.Parts[0], r.Parts[len(r.Parts)-1], r.Path, r.Parts[0])
+	}
 	fmt.Fprintf(w, "  index:      bundle.json %s (what the signature covers)\n", r.IndexDigest)
 	fmt.Fprintf(w, "  images:     %d (%d blobs, %d fetched, %d from cache, %d signatures)\n", r.Images, r.Blobs, r.Fetched, r.Cached, r.Signatures)
 	fmt.Fprintf(w, "  files:      %d\n", r.Files)

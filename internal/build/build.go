@@ -24,10 +24,20 @@ import (
 	"github.com/factory-appliance/appliance/manifest"
 )
 
+// MinSplit is the smallest part size a bundle can be split at.
+const MinSplit = 16 << 20
+
+// minSplit is MinSplit; tests of small bundles lower it.
+var minSplit int64 = MinSplit
+
 // Options configure a build. Stack and Output are required.
 type Options struct {
-	Stack    *manifest.Stack
-	Output   string
+	Stack  *manifest.Stack
+	Output string
+	// Split, when above 0, writes the bundle as parts of at most Split
+	// bytes (Output.001, Output.002, ...), cut at frame boundaries, for
+	// removable media. bundle.Open reads them as one file.
+	Split    int64
 	CacheDir string // default cas.DefaultDir()
 
 	// Mirrors override or add to the manifest's registryMirrors.
@@ -62,6 +72,8 @@ type Options struct {
 // Result describes a written bundle.
 type Result struct {
 	Path string
+	// Parts are the files written: Path alone, or its parts when split.
+	Parts []string
 	// IndexDigest is the sha256 of bundle.json, which the signature covers
 	// and which covers every entry.
 	IndexDigest string
@@ -140,6 +152,9 @@ func newBuilder(o Options) (*builder, error) {
 	}
 	if o.Output == "" {
 		return nil, fmt.Errorf("build: no output path: pass -o FILE")
+	}
+	if o.Split != 0 && o.Split < minSplit {
+		return nil, fmt.Errorf("build: --split %d: parts must hold at least %d bytes, since a part ends only where a 4 MiB frame ends; for FAT32 media use --split 4000MiB", o.Split, minSplit)
 	}
 	if o.Locked && o.Lock == nil {
 		return nil, fmt.Errorf("build: --locked needs a lock file: run `bundle lock` first")

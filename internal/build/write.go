@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,10 +26,13 @@ import (
 // bundle.json and its signature.
 
 // output is the bundle being written: a temporary file next to the final
-// path, the bundle writer on it, and what has been written so far.
+// path (one per part when the bundle is split), the bundle writer on it,
+// and what has been written so far.
 type output struct {
-	f       *os.File
+	parts   []*os.File // temporary files, in order
 	final   string
+	split   int64 // largest part, 0 for one file
+	cur     int64 // bytes in the last part
 	n       int64
 	w       *bundle.Writer
 	written map[string]bool // paths
@@ -35,13 +40,54 @@ type output struct {
 	index   []byte // bundle.json, once finished
 	signed  bool
 
-	hashedOnce int // entries written with their download-time digests
+	hashedOnce int      // entries written with their download-time digests
+	committed  []string // the final names, once renamed into place
 }
 
+// Write appends to the last part. The bundle writer hands over each frame
+// (and the seek table) in one Write, so a new part starts at a frame
+// boundary, when the frame would not fit the current one.
 func (o *output) Write(p []byte) (int, error) {
-	n, err := o.f.Write(p)
+	if o.split > 0 {
+		if int64(len(p)) > o.split {
+			return 0, fmt.Errorf("a piece of %d bytes does not fit a part of %d bytes; split at a larger size", len(p), o.split)
+		}
+		if o.cur > 0 && o.cur+int64(len(p)) > o.split {
+			if err := o.newPart(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	n, err := o.parts[len(o.parts)-1].Write(p)
 	o.n += int64(n)
+	o.cur += int64(n)
 	return n, err
+}
+
+// newPart starts the next temporary part.
+func (o *output) newPart() error {
+	if len(o.parts) == bundle.MaxParts {
+		return fmt.Errorf("the bundle needs more than %d parts; split at a larger size", bundle.MaxParts)
+	}
+	f, err := os.CreateTemp(filepath.Dir(o.final), "."+filepath.Base(o.final)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	o.parts = append(o.parts, f)
+	o.cur = 0
+	return nil
+}
+
+// names returns the final names of the parts written.
+func (o *output) names() []string {
+	if o.split == 0 {
+		return []string{o.final}
+	}
+	names := make([]string, len(o.parts))
+	for i := range o.parts {
+		names[i] = bundle.PartName(o.final, i+1)
+	}
+	return names
 }
 
 // openOutput creates the temporary file and the bundle writer.
@@ -50,11 +96,10 @@ func (b *builder) openOutput(context.Context) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(b.o.Output)+".tmp-*")
-	if err != nil {
+	b.out = &output{final: b.o.Output, split: b.o.Split, written: map[string]bool{}}
+	if err := b.out.newPart(); err != nil {
 		return err
 	}
-	b.out = &output{f: f, final: b.o.Output, written: map[string]bool{}}
 	var opts []bundle.Option
 	if b.o.Workers > 0 {
 		opts = append(opts, bundle.WithWorkers(b.o.Workers))
@@ -65,15 +110,17 @@ func (b *builder) openOutput(context.Context) error {
 	return nil
 }
 
-// abortOutput removes the temporary file after a failure.
+// abortOutput removes the temporary files after a failure.
 func (b *builder) abortOutput() {
-	if b.out == nil || b.out.f == nil {
+	if b.out == nil || b.out.parts == nil {
 		return
 	}
 	b.out.w.Abort()
-	b.out.f.Close()
-	os.Remove(b.out.f.Name())
-	b.out.f = nil
+	for _, f := range b.out.parts {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	b.out.parts = nil
 }
 
 // streamImage writes the blobs of one pulled image that are not in the
@@ -292,31 +339,58 @@ func (b *builder) finish(context.Context) error {
 	return b.commitOutput()
 }
 
-// commitOutput syncs the file (a bundle must be durable before it has its
-// name) and renames it into place.
+// commitOutput syncs the files (a bundle must be durable before it has its
+// name), renames them into place, and removes what an earlier build left
+// under the same name in the other form (a single file, or more parts), so
+// that the name opens exactly this bundle.
 func (b *builder) commitOutput() error {
-	f := b.out.f
-	if err := f.Sync(); err != nil {
-		return err
+	names := b.out.names()
+	for _, f := range b.out.parts {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Chmod(0o644); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
+	// What an earlier build left: the single file when this one is split,
+	// and parts beyond this build's (all of them when it is not split).
+	var stale []string
+	from := 1
+	if b.out.split > 0 {
+		stale, from = append(stale, b.out.final), len(names)+1
 	}
-	if err := f.Close(); err != nil {
-		return err
+	for i := from; i <= bundle.MaxParts; i++ {
+		p := bundle.PartName(b.out.final, i)
+		if _, err := os.Lstat(p); err != nil {
+			break
+		}
+		stale = append(stale, p)
 	}
-	if err := os.Rename(f.Name(), b.out.final); err != nil {
-		os.Remove(f.Name())
-		b.out.f = nil
-		return err
+	for i, f := range b.out.parts {
+		if err := os.Rename(f.Name(), names[i]); err != nil {
+			for _, g := range b.out.parts[i:] {
+				os.Remove(g.Name())
+			}
+			b.out.parts = nil
+			return err
+		}
 	}
-	b.out.f = nil
+	b.out.parts, b.out.committed = nil, names
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s, left by an earlier build: %w", p, err)
+		}
+	}
 	return nil
 }
 
 func (b *builder) result() *Result {
 	sum := sha256.Sum256(b.out.index)
-	r := &Result{Path: b.o.Output, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
+	r := &Result{Path: b.o.Output, Parts: b.out.committed, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
 		Images: len(b.images), Files: len(b.files), Signed: b.out.signed,
 		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs), HashedOnce: b.out.hashedOnce}
 	for _, a := range b.out.arts {

@@ -79,23 +79,41 @@ type placed struct {
 
 func (p placed) end() int64 { return p.data + padded(p.size) }
 
-// Open opens the bundle file at path. Close the Reader to close the file.
+// Open opens the bundle file at path, or the parts of a split bundle (see
+// Parts) as one file. Close the Reader to close the files.
 func Open(path string, opts ...OpenOption) (*Reader, error) {
-	f, err := os.Open(path)
+	parts, err := Parts(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
+	var ra interface {
+		io.ReaderAt
+		io.Closer
+	}
+	var size int64
+	if len(parts) == 1 {
+		f, err := os.Open(parts[0])
+		if err != nil {
+			return nil, err
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		ra, size = f, st.Size()
+	} else if ra, size, err = openMulti(parts); err != nil {
 		return nil, err
 	}
-	r, err := NewReader(f, st.Size(), opts...)
+	r, err := NewReader(ra, size, opts...)
 	if err != nil {
-		f.Close()
+		ra.Close()
+		if len(parts) > 1 {
+			return nil, fmt.Errorf("split bundle %s (%d parts): %w", path, len(parts), err)
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r.closer = f
+	r.closer = ra
 	return r, nil
 }
 

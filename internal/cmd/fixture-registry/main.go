@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/progress"
 )
 
 type config struct {
@@ -67,7 +68,7 @@ func parseFlags(args []string) (config, error) {
 	if cfg.set != fixture.SetDemo && cfg.set != fixture.SetBench {
 		return cfg, fmt.Errorf("--set %q: want demo or bench", set)
 	}
-	n, err := parseSize(bytes)
+	n, err := progress.ParseBytes(bytes)
 	if err != nil {
 		return cfg, fmt.Errorf("--bench-bytes: %w", err)
 	}

@@ -10,21 +10,6 @@ import (
 	"time"
 )
 
-func TestParseSize(t *testing.T) {
-	cases := map[string]int64{"2GiB": 2 << 30, "512MiB": 512 << 20, "10KiB": 10240, "1GB": 1e9, "4096": 4096, "7B": 7}
-	for in, want := range cases {
-		got, err := parseSize(in)
-		if err != nil || got != want {
-			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "GiB", "-1MiB", "1.5GiB", "0", "99999999999GiB"} {
-		if _, err := parseSize(bad); err == nil {
-			t.Errorf("parseSize(%q) succeeded", bad)
-		}
-	}
-}
-
 func TestParseFlags(t *testing.T) {
 	cfg, err := parseFlags([]string{"--set", "bench", "--bench-images", "20", "--bench-bytes", "1GiB"})
 	if err != nil || cfg.set != "bench" || cfg.size.Images != 20 || cfg.size.TotalBytes != 1<<30 {

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"fmt"
@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// parseSize reads a byte count with an optional binary (KiB, MiB, GiB) or
+// ParseBytes reads a byte count with an optional binary (KiB, MiB, GiB) or
 // decimal (KB, MB, GB) suffix.
-func parseSize(s string) (int64, error) {
+func ParseBytes(s string) (int64, error) {
 	units := []struct {
 		suffix string
 		mult   int64
