@@ -88,6 +88,13 @@ func TestSplitBundle(t *testing.T) {
 		if err := r.Verify(context.Background(), nil); err != nil {
 			t.Errorf("verify %s: %v", open, err)
 		}
+		s, err := bundle.Inspect(r)
+		if err != nil {
+			t.Fatalf("inspect %s: %v", open, err)
+		}
+		if len(s.Parts) != len(res.Parts) || s.CompressedBytes != whole.Size {
+			t.Errorf("inspect %s: parts %v, %d bytes; want %d parts, %d bytes", open, s.Parts, s.CompressedBytes, len(res.Parts), whole.Size)
+		}
 		r.Close()
 	}
 	if _, err := bundle.Open(res.Parts[1]); err == nil || !strings.Contains(err.Error(), "open its first part") {

@@ -26,8 +26,10 @@ type Summary struct {
 	ContentBytes int64 `json:"contentBytes"`
 	// UncompressedBytes is the size of the tar stream.
 	UncompressedBytes int64 `json:"uncompressedBytes"`
-	// CompressedBytes is the size of the bundle file.
+	// CompressedBytes is the size of the bundle file (of all its parts).
 	CompressedBytes int64 `json:"compressedBytes"`
+	// Parts lists the files of a split bundle, in order.
+	Parts []string `json:"parts,omitempty"`
 	// Ratio is UncompressedBytes / CompressedBytes.
 	Ratio float64 `json:"ratio"`
 	// ImageBytes is the sum over images of the sizes of the manifest, config
@@ -72,6 +74,9 @@ func Inspect(r *Reader) (*Summary, error) {
 		Name: x.Name, Version: x.Version, Platform: x.Platform, Base: x.Base,
 		Signed: r.sig != nil, Images: len(x.Images), Artifacts: len(x.Artifacts),
 		UncompressedBytes: r.UncompressedSize(), CompressedBytes: r.Size(),
+	}
+	if len(r.parts) > 1 {
+		s.Parts = r.parts
 	}
 	for _, c := range x.Components {
 		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Images: len(c.Images), Files: len(c.Files), Charts: len(c.Charts), RPMs: len(c.RPMs)})
@@ -239,6 +244,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		fmt.Fprintf(tw, "base\t%s %s\n", s.Base.Name, s.Base.Version)
 	}
 	fmt.Fprintf(tw, "size\t%s compressed, %s uncompressed, ratio %.2f\n", progress.HumanBytes(s.CompressedBytes), progress.HumanBytes(s.UncompressedBytes), s.Ratio)
+	if len(s.Parts) > 0 {
+		fmt.Fprintf(tw, "parts\t%d: %s\n", len(s.Parts), strings.Join(s.Parts, " "))
+	}
 	fmt.Fprintf(tw, "images\t%d, %s as separate images, %s stored, %s saved by dedup\n", s.Images, progress.HumanBytes(s.ImageBytes), progress.HumanBytes(s.UniqueImageBytes), progress.HumanBytes(s.DedupSavedBytes))
 	fmt.Fprintf(tw, "artifacts\t%d, %s\n", s.Artifacts, progress.HumanBytes(s.ContentBytes))
 	for _, k := range s.Kinds {

@@ -67,6 +67,7 @@ type Reader struct {
 	entries []placed // every entry, index included, in file order
 	bufs    sync.Pool
 	cache   *chunkCache // nil unless WithChunkCache
+	parts   []string    // the files Open opened
 }
 
 // placed is an entry's extent in the uncompressed stream.
@@ -113,7 +114,7 @@ func Open(path string, opts ...OpenOption) (*Reader, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r.closer = ra
+	r.closer, r.parts = ra, parts
 	return r, nil
 }
 
