@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/bundle"
 )
@@ -33,6 +35,7 @@ type output struct {
 	final   string
 	split   int64 // largest part, 0 for one file
 	cur     int64 // bytes in the last part
+	flushed int64 // bytes of the last part whose writeback was started
 	n       int64
 	w       *bundle.Writer
 	written map[string]bool // paths
@@ -58,11 +61,22 @@ func (o *output) Write(p []byte) (int, error) {
 			}
 		}
 	}
-	n, err := o.parts[len(o.parts)-1].Write(p)
+	f := o.parts[len(o.parts)-1]
+	n, err := f.Write(p)
 	o.n += int64(n)
 	o.cur += int64(n)
+	if err == nil && o.cur-o.flushed >= flushEvery {
+		// Start writing back what is written so far, without waiting for
+		// it, so that the fsync before the rename finds little left to do.
+		_ = unix.SyncFileRange(int(f.Fd()), o.flushed, o.cur-o.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		o.flushed = o.cur
+	}
 	return n, err
 }
+
+// flushEvery is how many bytes of a part are written between two requests
+// to start their writeback.
+const flushEvery = 64 << 20
 
 // newPart starts the next temporary part.
 func (o *output) newPart() error {
@@ -74,7 +88,7 @@ func (o *output) newPart() error {
 		return err
 	}
 	o.parts = append(o.parts, f)
-	o.cur = 0
+	o.cur, o.flushed = 0, 0
 	return nil
 }
 
