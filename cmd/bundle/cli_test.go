@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"go/build"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -217,4 +220,43 @@ spec:
 			t.Errorf("lint output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// TestSplitCommand: bundle split cuts a signed bundle into parts that
+// verify with the signature when opened by their first part, and the
+// source is left alone; bad sizes are refused with the fix.
+func TestSplitCommand(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	before := fileDigest(t, b)
+	st, err := os.Stat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := strconv.FormatInt(st.Size()/3+(4<<20), 10)
+	out := mustBundle(t, nil, "split", b, "--size", size, "-o", filepath.Join(dir, "usb", "demo.bundle"))
+	if !strings.Contains(out, "wrote ") || !strings.Contains(out, "demo.bundle.001") {
+		t.Fatalf("split said:\n%s", out)
+	}
+	if fileDigest(t, b) != before {
+		t.Fatal("split changed its source")
+	}
+	if out := mustBundle(t, nil, "verify", filepath.Join(dir, "usb", "demo.bundle.001"), "--key", pub); !strings.Contains(out, "signature verified") {
+		t.Fatalf("verify of the parts said:\n%s", out)
+	}
+	for _, bad := range [][]string{{"split", b}, {"split", b, "--size", "1.5GiB"}, {"split", b, "--size", "64KiB"}} {
+		if out, err := bundleCmd(t, nil, bad...); err == nil || !strings.Contains(out, "size") {
+			t.Errorf("bundle %s: err %v\n%s", strings.Join(bad, " "), err, out)
+		}
+	}
+}
+
+func fileDigest(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

@@ -40,6 +40,7 @@ verifies and reads bundles without unpacking them.`,
 		newVerifyCmd(),
 		newCatCmd(),
 		newExtractCmd(),
+		newSplitCmd(),
 		newKeysCmd(),
 	)
 	return root

@@ -80,6 +80,19 @@ func TestSplitBundle(t *testing.T) {
 	if _, err := os.Stat(name); err == nil {
 		t.Errorf("%s exists besides its parts", name)
 	}
+	// bundle.Split of the whole bundle cuts it at the same places.
+	cut, err := bundle.Split(whole.Path, size, filepath.Join(dir, "cut", "whole.bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cut) != len(res.Parts) {
+		t.Fatalf("Split made %d parts, the split build %d", len(cut), len(res.Parts))
+	}
+	for i := range cut {
+		if fileSHA(t, cut[i]) != fileSHA(t, res.Parts[i]) {
+			t.Errorf("part %d of Split differs from the split build's", i+1)
+		}
+	}
 	for _, open := range []string{name, res.Parts[0]} {
 		r, err := bundle.Open(open)
 		if err != nil {

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -358,48 +356,9 @@ func (b *builder) finish(context.Context) error {
 // under the same name in the other form (a single file, or more parts), so
 // that the name opens exactly this bundle.
 func (b *builder) commitOutput() error {
-	names := b.out.names()
-	for _, f := range b.out.parts {
-		if err := f.Sync(); err != nil {
-			return err
-		}
-		if err := f.Chmod(0o644); err != nil {
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	// What an earlier build left: the single file when this one is split,
-	// and parts beyond this build's (all of them when it is not split).
-	var stale []string
-	from := 1
-	if b.out.split > 0 {
-		stale, from = append(stale, b.out.final), len(names)+1
-	}
-	for i := from; i <= bundle.MaxParts; i++ {
-		p := bundle.PartName(b.out.final, i)
-		if _, err := os.Lstat(p); err != nil {
-			break
-		}
-		stale = append(stale, p)
-	}
-	for i, f := range b.out.parts {
-		if err := os.Rename(f.Name(), names[i]); err != nil {
-			for _, g := range b.out.parts[i:] {
-				os.Remove(g.Name())
-			}
-			b.out.parts = nil
-			return err
-		}
-	}
+	names, err := bundle.CommitParts(b.out.parts, b.out.final, b.out.split > 0, true)
 	b.out.parts, b.out.committed = nil, names
-	for _, p := range stale {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("removing %s, left by an earlier build: %w", p, err)
-		}
-	}
-	return nil
+	return err
 }
 
 func (b *builder) result() *Result {

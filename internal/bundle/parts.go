@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -121,4 +122,146 @@ func (m *multiFile) Close() error {
 		errs = append(errs, f.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// CommitParts makes the temporary files tmps the bundle named final: each
+// is synced (a bundle must be durable before it has its name), made 0644,
+// closed and renamed to final (one file, when split is false) or to its
+// part names. Then it removes what an earlier bundle of that name left in
+// the other form, so that the name opens exactly this bundle: every part
+// when not split, parts beyond these when split, and, when split and
+// removeWhole, the single file final. On error the temporary files not yet
+// renamed are removed. It returns the final names.
+func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]string, error) {
+	if !split && len(tmps) != 1 {
+		return nil, fmt.Errorf("bundle: %d files for the unsplit bundle %s", len(tmps), final)
+	}
+	names := []string{final}
+	if split {
+		names = names[:0]
+		for i := range tmps {
+			names = append(names, PartName(final, i+1))
+		}
+	}
+	fail := func(from int, err error) ([]string, error) {
+		for _, f := range tmps[from:] {
+			f.Close()
+			os.Remove(f.Name())
+		}
+		return nil, err
+	}
+	for i, f := range tmps {
+		if err := f.Sync(); err != nil {
+			return fail(i, err)
+		}
+		if err := f.Chmod(0o644); err != nil {
+			return fail(i, err)
+		}
+	}
+	var stale []string
+	from := 1
+	if split {
+		from = len(names) + 1
+		if removeWhole {
+			stale = append(stale, final)
+		}
+	}
+	for i := from; i <= MaxParts; i++ {
+		p := PartName(final, i)
+		if _, err := os.Lstat(p); err != nil {
+			break
+		}
+		stale = append(stale, p)
+	}
+	for i, f := range tmps {
+		if err := f.Close(); err != nil {
+			return fail(i, err)
+		}
+		if err := os.Rename(f.Name(), names[i]); err != nil {
+			os.Remove(f.Name())
+			return fail(i+1, err)
+		}
+	}
+	for _, p := range stale {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return names, fmt.Errorf("removing %s, left by an earlier bundle of that name: %w", p, err)
+		}
+	}
+	return names, nil
+}
+
+// Split copies the bundle at path, which must be one file, into parts of
+// at most size bytes named out.001, out.002, ..., cut where a frame ends
+// (the seek table and the frames before it never straddle two parts). It
+// checks the bundle's structure first (Open), copies in the kernel where
+// the system allows, writes under temporary names and renames at the end,
+// and leaves path as it is. It returns the part names.
+func Split(path string, size int64, out string) ([]string, error) {
+	parts, err := Parts(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(parts) != 1 {
+		return nil, fmt.Errorf("%s is already split into %d parts; join them with cat first", path, len(parts))
+	}
+	r, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	var cuts []int64 // where each part ends
+	var start, end int64
+	for i := range r.sr.NumFrames() {
+		f := r.sr.Frame(i)
+		if f.CompressedSize > size {
+			r.Close()
+			return nil, fmt.Errorf("%s: frame %d has %d bytes, more than a part of %d; split at a larger size", path, i, f.CompressedSize, size)
+		}
+		if f.Offset+f.CompressedSize-start > size {
+			cuts, start = append(cuts, f.Offset), f.Offset
+		}
+		end = f.Offset + f.CompressedSize
+	}
+	total := r.Size()
+	r.Close()
+	if total-end > size {
+		return nil, fmt.Errorf("%s: its seek table has %d bytes, more than a part of %d; split at a larger size", path, total-end, size)
+	}
+	if total-start > size {
+		cuts = append(cuts, end)
+	}
+	cuts = append(cuts, total)
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	var tmps []*os.File
+	cleanup := func() {
+		for _, f := range tmps {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	var off int64
+	for _, cut := range cuts {
+		f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		tmps = append(tmps, f)
+		if _, err := src.Seek(off, io.SeekStart); err != nil {
+			cleanup()
+			return nil, err
+		}
+		if _, err := io.CopyN(f, src, cut-off); err != nil {
+			cleanup()
+			return nil, fmt.Errorf("writing %s: %w", PartName(out, len(tmps)), err)
+		}
+		off = cut
+	}
+	return CommitParts(tmps, out, true, false)
 }
