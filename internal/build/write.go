@@ -90,18 +90,6 @@ func (o *output) newPart() error {
 	return nil
 }
 
-// names returns the final names of the parts written.
-func (o *output) names() []string {
-	if o.split == 0 {
-		return []string{o.final}
-	}
-	names := make([]string, len(o.parts))
-	for i := range o.parts {
-		names[i] = bundle.PartName(o.final, i+1)
-	}
-	return names
-}
-
 // openOutput creates the temporary file and the bundle writer.
 func (b *builder) openOutput(context.Context) error {
 	dir := filepath.Dir(b.o.Output)
