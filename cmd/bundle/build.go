@@ -123,6 +123,7 @@ func newBuildCmd() *cobra.Command {
 		workers  int
 		allow    []string
 		split    string
+		base     string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -146,6 +147,7 @@ Without -f it builds the stack built into the binary (--stack, default
   bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key --locked
   bundle build --stack demo -o demo.bundle --registry-mirror registry.factory.example=127.0.0.1:5000 --unsigned
   bundle build -f stack.yaml -o stack.bundle --sign-key cosign.key --split 4000MiB   # FAT32 media
+  bundle build -f stack.yaml -o stack-1.1.bundle --sign-key cosign.key --base stack-1.0.bundle   # delta
   bundle build -f stack.yaml --dry-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -160,7 +162,7 @@ Without -f it builds the stack built into the binary (--stack, default
 			if err != nil {
 				return err
 			}
-			o.Output, o.Workers, o.Locked, o.AllowMissing = output, workers, locked, allow
+			o.Output, o.Workers, o.Locked, o.AllowMissing, o.Base = output, workers, locked, allow, base
 			if split != "" {
 				if o.Split, err = progress.ParseBytes(split); err != nil {
 					return fmt.Errorf("--split: %w", err)
@@ -196,6 +198,7 @@ Without -f it builds the stack built into the binary (--stack, default
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be fetched, with counts, and fetch nothing")
 	cmd.Flags().StringArrayVar(&allow, "allow-missing-image", nil, "accept `REF` as referenced by a chart or manifest but not bundled; recorded in the bundle (repeatable)")
+	cmd.Flags().StringVar(&base, "base", "", "build a delta against the bundle `FILE`: leave out the image blobs it holds (deploy then needs --base FILE)")
 	cmd.Flags().StringVar(&split, "split", "", "write parts of at most `SIZE` (e.g. 4000MiB for FAT32): OUT.001, OUT.002, ...")
 	cmd.Flags().IntVar(&workers, "compress-workers", 0, "frames compressed at once (default: the number of CPUs); the output does not depend on it")
 	return cmd
@@ -222,6 +225,9 @@ func printResult(w io.Writer, r *build.Result) {
 		sig = "UNSIGNED"
 	}
 	fmt.Fprintf(w, "wrote %s (%s, %s)\n", r.Path, progress.HumanBytes(r.Size), sig)
+	if r.Base != nil {
+		fmt.Fprintf(w, "  delta:      against %s %s; %d blobs (%s) left to the base\n", r.Base.Name, r.Base.Version, r.BaseBlobs, progress.HumanBytes(r.BaseBytes))
+	}
 	if len(r.Parts) > 1 {
 		fmt.Fprintf(w, "  parts:      %d: %s ... %s (open it as %s or %s)\n", len(r.Parts), r.Parts[0], r.Parts[len(r.Parts)-1], r.Path, r.Parts[0])
 	}

@@ -260,3 +260,29 @@ func fileDigest(t *testing.T, path string) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
+
+// TestDeltaCommands: build a delta against a signed bundle, verify it
+// alone (with the note that its base's blobs were not checked) and with
+// its base, and refuse the wrong base.
+func TestDeltaCommands(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	delta := filepath.Join(dir, "delta.bundle")
+	out := mustBundle(t, []string{password}, "build", "--stack", "demo", "--registry-mirror", mirror,
+		"--cache-dir", filepath.Join(dir, "cache"), "--sign-key", filepath.Join(dir, "cosign.key"), "-o", delta, "--base", b)
+	if !strings.Contains(out, "delta:") || !strings.Contains(out, "left to the base") {
+		t.Fatalf("build --base said:\n%s", out)
+	}
+	if out := mustBundle(t, nil, "verify", delta, "--key", pub); !strings.Contains(out, "add --base") {
+		t.Errorf("verify of the delta alone said:\n%s", out)
+	}
+	if out := mustBundle(t, nil, "verify", delta, "--key", pub, "--base", b); strings.Contains(out, "add --base") || !strings.Contains(out, "ok") {
+		t.Errorf("verify with the base said:\n%s", out)
+	}
+	if out, err := bundleCmd(t, nil, "verify", b, "--key", pub, "--base", delta); err == nil || !strings.Contains(out, "not a delta") {
+		t.Errorf("verify of a full bundle with a base: err %v\n%s", err, out)
+	}
+	if out := mustBundle(t, nil, "inspect", delta); !strings.Contains(out, "a delta bundle; deploy it with --base") {
+		t.Errorf("inspect of the delta said:\n%s", out)
+	}
+}

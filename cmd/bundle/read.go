@@ -16,15 +16,34 @@ import (
 // trusted. Without one the bundle's integrity is still checked on every
 // read, but not who made it: bundle's read commands are tools for CI and
 // inspection, while deploy refuses a bundle it cannot verify.
-func openBundle(path, key string) (*bundle.Reader, error) {
+func openBundle(path, key string, opts ...bundle.OpenOption) (*bundle.Reader, error) {
 	if key == "" {
-		return bundle.Open(path)
+		return bundle.Open(path, opts...)
 	}
 	v, err := signing.LoadVerifier(key)
 	if err != nil {
 		return nil, err
 	}
-	return bundle.Open(path, bundle.WithIndexCheck(trust.IndexCheck(path, v)))
+	return bundle.Open(path, append(opts, bundle.WithIndexCheck(trust.IndexCheck(path, v)))...)
+}
+
+// openWithBase is openBundle for a delta bundle and, when base is not
+// empty, the bundle it was built against, layered under it (checked with
+// the same key).
+func openWithBase(path, base, key string) (*bundle.Reader, error) {
+	if base == "" {
+		return openBundle(path, key)
+	}
+	br, err := openBundle(base, key)
+	if err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	r, err := openBundle(path, key, bundle.WithBase(br))
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return r, nil
 }
 
 func newInspectCmd() *cobra.Command {
@@ -62,6 +81,7 @@ not authenticated here: use ` + "`bundle verify --key`" + ` for that.`,
 func newVerifyCmd() *cobra.Command {
 	var (
 		key   string
+		base  string
 		quiet bool
 	)
 	cmd := &cobra.Command{
@@ -75,6 +95,7 @@ does not list. It exits non-zero and names each broken artifact.
 Without --key the signature is not checked (a warning says so): the digests
 then prove only that the file is intact, not who made it.`,
 		Example: `  bundle verify stack.bundle --key cosign.pub
+  bundle verify stack-1.1.bundle --key cosign.pub --base stack-1.0.bundle   # a delta with its base
   bundle verify stack.bundle            # integrity only`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +103,7 @@ then prove only that the file is intact, not who made it.`,
 			if key == "" {
 				fmt.Fprintln(errOut, "WARNING: no --key: the signature is not checked, only the digests")
 			}
-			r, err := openBundle(args[0], key)
+			r, err := openWithBase(args[0], base, key)
 			if err != nil {
 				return err
 			}
@@ -95,7 +116,11 @@ then prove only that the file is intact, not who made it.`,
 			}
 			idx := r.Index()
 			rep := progress.New(errOut, mode, 0)
-			rep.Start("verify", "verify "+args[0], r.UncompressedSize())
+			var total int64
+			for _, a := range r.Artifacts() {
+				total += a.Size
+			}
+			rep.Start("verify", "verify "+args[0], total)
 			err = r.Verify(ctx, func(a bundle.Artifact, err error) { rep.Add("verify", a.Size) })
 			if err == nil {
 				err = r.Scan(ctx, nil)
@@ -109,11 +134,15 @@ then prove only that the file is intact, not who made it.`,
 			if key == "" {
 				sig = "signature NOT checked"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s %s, %d artifacts, %d images; %s\n", args[0], idx.Name, idx.Version, len(idx.Artifacts), len(idx.Images), sig)
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s %s, %d artifacts, %d images; %s\n", args[0], idx.Name, idx.Version, len(r.Artifacts()), len(idx.Images), sig)
+			if delta, hasBase := r.IsDelta(); delta && !hasBase {
+				fmt.Fprintf(cmd.OutOrStdout(), "a delta bundle: the blobs it leaves to its base %s %s were not checked; add --base FILE\n", idx.Base.Name, idx.Base.Version)
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "cosign public `KEY` the bundle must be signed with")
+	cmd.Flags().StringVar(&base, "base", "", "for a delta bundle: the bundle `FILE` it was built against, checked too")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only errors and the result")
 	return cmd
 }

@@ -22,6 +22,7 @@ import (
 // pushFlags are the flags of deploy push.
 type pushFlags struct {
 	bundle             string
+	base               string
 	to                 string
 	username           string
 	passwordStdin      bool
@@ -76,6 +77,7 @@ flag, and never printed.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to push")
+	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
 	fl.StringVar(&f.to, "to", "", "the site registry, HOST[:PORT]")
 	fl.StringVar(&f.username, "username", "", "registry (and Harbor API) user")
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from standard input")
@@ -104,7 +106,7 @@ func runPush(ctx context.Context, f *pushFlags, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	r, err := trust.OpenVerified(f.bundle, f.key, f.insecureSkipVerify, stderr)
+	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr)
 	if err != nil {
 		return err
 	}

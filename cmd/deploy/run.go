@@ -21,6 +21,7 @@ import (
 // runFlags are the flags of deploy itself (the root command).
 type runFlags struct {
 	bundle             string
+	base               string
 	inventory          string
 	key                string
 	insecureSkipVerify bool
@@ -71,6 +72,7 @@ again with --resume. See the tree with "deploy plan".`
 	}
 	fl := root.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to deploy")
+	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
 	fl.StringVarP(&f.inventory, "inventory", "i", "", "the site inventory (appliance/v1 Inventory)")
 	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "deploy a bundle without checking its signature (digests are still checked)")
@@ -154,7 +156,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		fmt.Fprintln(stderr, "WARNING: --test-site-hosts: hosts marked as the project's test-site containers are accepted in place of EL hosts")
 	}
 	return deploy.Config{
-		BundlePath: f.bundle, KeyPath: f.key, InsecureSkipVerify: f.insecureSkipVerify,
+		BundlePath: f.bundle, BasePath: f.base, KeyPath: f.key, InsecureSkipVerify: f.insecureSkipVerify,
 		Inventory: inv, StateDir: f.stateDir, SeedPort: f.seedPort,
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
 		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,

@@ -23,6 +23,7 @@ import (
 // serveFlags are the flags of deploy serve.
 type serveFlags struct {
 	bundle             string
+	base               string
 	layout             string
 	addr               string
 	stateDir           string
@@ -69,6 +70,7 @@ never sent as good. Stop it with Ctrl-C or SIGTERM.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to serve")
+	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
 	fl.StringVar(&f.layout, "layout", "", "serve an extracted bundle directory instead of a bundle file (development; not signature-checked)")
 	fl.StringVar(&f.addr, "addr", "", "address to listen on, IP:PORT")
 	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory of the site CA and other deploy state")
@@ -127,7 +129,7 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.
 		}
 		return d, d.Close, nil
 	}
-	r, err := trust.OpenVerified(f.bundle, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(siteserver.ChunkCacheSize))
+	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(siteserver.ChunkCacheSize))
 	if err != nil {
 		return nil, nil, err
 	}

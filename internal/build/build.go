@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
@@ -37,7 +38,11 @@ type Options struct {
 	// Split, when above 0, writes the bundle as parts of at most Split
 	// bytes (Output.001, Output.002, ...), cut at frame boundaries, for
 	// removable media. bundle.Open reads them as one file.
-	Split    int64
+	Split int64
+	// Base, when set, is the bundle file (or split bundle) this one is a
+	// delta against: image blobs the base holds are left out, and
+	// bundle.json names the base. Deploying the delta then needs the base.
+	Base     string
 	CacheDir string // default cas.DefaultDir()
 
 	// Mirrors override or add to the manifest's registryMirrors.
@@ -85,6 +90,11 @@ type Result struct {
 	Signed      bool
 	Fetched     int // blobs downloaded by this build
 	Cached      int // blobs found in the cache
+	// Base names the base of a delta bundle; BaseBlobs and BaseBytes count
+	// the image blobs left out because the base holds them.
+	Base      *bundle.BaseRef
+	BaseBlobs int
+	BaseBytes int64
 	// HashedOnce counts the entries written with the digests computed
 	// while this build downloaded them (not hashed a second time).
 	HashedOnce int
@@ -107,6 +117,49 @@ type builder struct {
 	rpms   *rpmSet
 	charts chartSet
 	out    *output
+	base   *baseSet // nil unless Options.Base
+}
+
+// baseSet is what a delta's base holds.
+type baseSet struct {
+	ref   *bundle.BaseRef
+	blobs map[string]string // path → digest of every image blob in the base
+	bytes int64             // left out of this bundle
+	count int
+}
+
+// openBase reads the base bundle's index. It is not authenticated here: a
+// forged base could only make the delta leave blobs out, and the site
+// opens the real base, signature checked, and refuses one whose bundle.json
+// is not the one recorded here.
+func (b *builder) openBase(context.Context) error {
+	if b.o.Base == "" {
+		return nil
+	}
+	r, err := bundle.Open(b.o.Base)
+	if err != nil {
+		return fmt.Errorf("base bundle: %w", err)
+	}
+	defer r.Close()
+	if delta, _ := r.IsDelta(); delta {
+		return fmt.Errorf("base bundle %s is itself a delta; build against a full bundle", b.o.Base)
+	}
+	b.base = &baseSet{ref: r.BaseRef(), blobs: map[string]string{}}
+	for _, a := range r.Index().Artifacts {
+		if a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest || a.Kind == bundle.KindConfig {
+			b.base.blobs[a.Path] = a.Digest
+		}
+	}
+	return nil
+}
+
+// inBase reports whether the base holds e, an image blob, so this delta
+// leaves it out.
+func (b *builder) inBase(e entry) bool {
+	if b.base == nil || e.digest == "" || !strings.HasPrefix(e.path, "blobs/") {
+		return false
+	}
+	return b.base.blobs[e.path] == e.digest
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
@@ -125,6 +178,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		run  func(context.Context) error
 	}{
 		{"check the lock", b.checkLock},
+		{"read the base bundle", b.openBase},
 		{"fetch files", b.fetchFiles},
 		{"fetch rpms", b.fetchRPMs},
 		{"fetch charts", b.fetchCharts},

@@ -236,6 +236,13 @@ func memEntry(path, kind, name string, data []byte) entry {
 // digest is known that hash must match, or the build fails, and a damaged
 // cache object is removed so the next build fetches it anew.
 func (b *builder) add(e entry) error {
+	if b.inBase(e) {
+		b.out.written[e.path] = true
+		b.base.count++
+		b.base.bytes += e.size
+		b.prog.Add("write", e.size)
+		return nil
+	}
 	rc, err := e.open()
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", e.kind, e.name, err)
@@ -316,6 +323,9 @@ func (b *builder) index() *bundle.Index {
 	}
 	b.recordCharts(idx)
 	b.recordRolePackages(idx)
+	if b.base != nil {
+		idx.Base = b.base.ref
+	}
 	return idx
 }
 
@@ -354,6 +364,9 @@ func (b *builder) result() *Result {
 	r := &Result{Path: b.o.Output, Parts: b.out.committed, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
 		Images: len(b.images), Files: len(b.files), Signed: b.out.signed,
 		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs), HashedOnce: b.out.hashedOnce}
+	if b.base != nil {
+		r.Base, r.BaseBlobs, r.BaseBytes = b.base.ref, b.base.count, b.base.bytes
+	}
 	for _, a := range b.out.arts {
 		r.Content += a.Size
 		if a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest {

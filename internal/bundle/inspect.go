@@ -89,8 +89,12 @@ func Inspect(r *Reader) (*Summary, error) {
 		s.Ratio = float64(s.UncompressedBytes) / float64(s.CompressedBytes)
 	}
 	s.RPMs = rpmSummaries(x.Artifacts)
-	if err := s.dedup(r); err != nil {
-		return nil, err
+	// A delta opened without its base lacks the base's manifests: its
+	// dedup numbers would be wrong, so they stay 0.
+	if delta, hasBase := r.IsDelta(); !delta || hasBase {
+		if err := s.dedup(r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -241,7 +245,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "bundle\t%s %s (%s), %s\n", s.Name, s.Version, s.Platform, signed)
 	if s.Base != nil {
-		fmt.Fprintf(tw, "base\t%s %s\n", s.Base.Name, s.Base.Version)
+		fmt.Fprintf(tw, "base\t%s %s (bundle.json %s): a delta bundle; deploy it with --base\n", s.Base.Name, s.Base.Version, s.Base.Digest)
 	}
 	fmt.Fprintf(tw, "size\t%s compressed, %s uncompressed, ratio %.2f\n", progress.HumanBytes(s.CompressedBytes), progress.HumanBytes(s.UncompressedBytes), s.Ratio)
 	if len(s.Parts) > 0 {

@@ -24,6 +24,9 @@ import (
 // per open reader. The reader is also an io.WriterTo that writes straight
 // from each verified chunk.
 func (r *Reader) Open(a Artifact) (io.ReadCloser, error) {
+	if o, ok := r.owner(a.Path); ok && o != r {
+		return o.Open(a)
+	}
 	if err := r.known(a); err != nil {
 		return nil, err
 	}
@@ -34,6 +37,9 @@ func (r *Reader) Open(a Artifact) (io.ReadCloser, error) {
 // a.Digest, so that an index whose chunk digests and artifact digest
 // disagree is caught: for Verify and Extract.
 func (r *Reader) openFull(a Artifact) (io.ReadCloser, error) {
+	if o, ok := r.owner(a.Path); ok && o != r {
+		return o.openFull(a)
+	}
 	if err := r.known(a); err != nil {
 		return nil, err
 	}
@@ -50,6 +56,9 @@ func (r *Reader) openFull(a Artifact) (io.ReadCloser, error) {
 // ChunkSize bytes) the whole artifact is read and checked. Errors are like
 // Open's.
 func (r *Reader) OpenRange(a Artifact, off, n int64) (io.ReadCloser, error) {
+	if o, ok := r.owner(a.Path); ok && o != r {
+		return o.OpenRange(a, off, n)
+	}
 	if err := r.known(a); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,7 @@ type openOptions struct {
 	indexCheck func(index, sig []byte) error
 	seekable   []seekable.ReaderOption
 	chunkCache int64
+	base       *Reader
 }
 
 // WithIndexCheck makes the Reader call check with the raw bytes of
@@ -68,6 +70,7 @@ type Reader struct {
 	bufs    sync.Pool
 	cache   *chunkCache // nil unless WithChunkCache
 	parts   []string    // the files Open opened
+	base    *Reader     // a delta's base, WithBase
 }
 
 // placed is an entry's extent in the uncompressed stream.
@@ -140,6 +143,12 @@ func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) 
 	if err := r.open(o); err != nil {
 		sr.Close()
 		return nil, err
+	}
+	if o.base != nil {
+		if err := r.attachBase(o.base); err != nil {
+			sr.Close()
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -395,10 +404,14 @@ func (r *Reader) place(path string, off, size int64) (placed, error) {
 // after every reader returned by Open and OpenRange is done.
 func (r *Reader) Close() error {
 	r.sr.Close()
+	var err error
 	if r.closer != nil {
-		return r.closer.Close()
+		err = r.closer.Close()
 	}
-	return nil
+	if r.base != nil {
+		err = errors.Join(err, r.base.Close())
+	}
+	return err
 }
 
 // Index returns the parsed bundle.json. Callers must not modify it.
@@ -417,11 +430,12 @@ func (r *Reader) Size() int64 { return r.sr.CompressedSize() }
 // UncompressedSize returns the size of the tar stream, end blocks included.
 func (r *Reader) UncompressedSize() int64 { return r.sr.Size() }
 
-// Lookup returns the artifact stored at path.
+// Lookup returns the artifact stored at path (in a delta's base when the
+// delta does not list it).
 func (r *Reader) Lookup(path string) (Artifact, bool) {
-	i, ok := r.byPath[path]
+	o, ok := r.owner(path)
 	if !ok {
 		return Artifact{}, false
 	}
-	return r.index.Artifacts[i], true
+	return o.index.Artifacts[o.byPath[path]], true
 }

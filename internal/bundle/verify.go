@@ -93,14 +93,6 @@ func asArtifactError(a Artifact, err error) *ArtifactError {
 	return &ArtifactError{Artifact: a, Err: err}
 }
 
-// artifactsInFileOrder returns the artifacts sorted by offset, so that
-// reading them in turn reads the file forwards.
-func (r *Reader) artifactsInFileOrder() []Artifact {
-	arts := append([]Artifact(nil), r.index.Artifacts...)
-	sort.Slice(arts, func(i, j int) bool { return arts[i].Offset < arts[j].Offset })
-	return arts
-}
-
 // ctxReader stops a read loop when its context is done.
 type ctxReader struct {
 	ctx context.Context

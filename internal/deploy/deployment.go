@@ -34,6 +34,9 @@ const DefaultAttempts = 3
 type Config struct {
 	// BundlePath is the bundle file to deploy.
 	BundlePath string
+	// BasePath is the full bundle BundlePath was built against, when it is
+	// a delta bundle.
+	BasePath string
 	// KeyPath is the cosign public key bundle.json must be signed with
 	// (default: the inventory's bundleKey). InsecureSkipVerify deploys
 	// without checking the signature, after a loud warning; digests are
@@ -113,7 +116,7 @@ func Open(cfg Config) (*Deployment, error) {
 	d.red.Add(cfg.SudoPassword)
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
-	r, err := trust.OpenVerified(cfg.BundlePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(siteserver.ChunkCacheSize))
+	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(siteserver.ChunkCacheSize))
 	if err != nil {
 		return nil, err
 	}

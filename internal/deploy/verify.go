@@ -19,15 +19,15 @@ func (d *Deployment) verifyPhase() *plan.Phase {
 		Run:   d.verifyBundle,
 		DryRun: func() []string {
 			return []string{fmt.Sprintf("verify the sha256 of all %d entries of %s against its signed bundle.json",
-				len(d.index.Artifacts), d.cfg.BundlePath)}
+				len(d.bundle.Artifacts()), d.bundleName())}
 		},
 	}
 }
 
 func (d *Deployment) verifyBundle(ctx context.Context) error {
 	var n atomic.Int64
-	total := len(d.index.Artifacts)
-	plan.Logf(ctx, "verifying %d entries of %s (%s %s)", total, d.cfg.BundlePath, d.index.Name, d.index.Version)
+	total := len(d.bundle.Artifacts())
+	plan.Logf(ctx, "verifying %d entries of %s (%s %s)", total, d.bundleName(), d.index.Name, d.index.Version)
 	err := d.bundle.Verify(ctx, func(a bundle.Artifact, err error) {
 		if err != nil {
 			plan.Logf(ctx, "%s: %v", a.Path, err)
@@ -37,8 +37,17 @@ func (d *Deployment) verifyBundle(ctx context.Context) error {
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("bundle %s failed verification, so nothing was deployed: %w; get an intact copy of the bundle", d.cfg.BundlePath, err)
+		return fmt.Errorf("bundle %s failed verification, so nothing was deployed: %w; get an intact copy of the bundle", d.bundleName(), err)
 	}
 	plan.Logf(ctx, "all %d entries match bundle.json", total)
 	return nil
+}
+
+// bundleName names the bundle in messages: the delta and its base, when
+// deploying a delta.
+func (d *Deployment) bundleName() string {
+	if d.cfg.BasePath != "" {
+		return d.cfg.BundlePath + " (with its base " + d.cfg.BasePath + ")"
+	}
+	return d.cfg.BundlePath
 }

@@ -47,9 +47,10 @@ const ReadBudget = 64 << 20
 // ReadBudget it stays within MemoryLimit.
 const ChunkCacheSize = 64 << 20
 
-// NewBundleContent serves the entries r lists. The caller keeps closing r.
+// NewBundleContent serves the entries r lists (with its base's, for a
+// delta opened WithBase). The caller keeps closing r.
 func NewBundleContent(r *bundle.Reader) *BundleContent {
-	arts := r.Index().Artifacts
+	arts := r.Artifacts()
 	paths := make([]string, 0, len(arts))
 	for _, a := range arts {
 		paths = append(paths, a.Path)

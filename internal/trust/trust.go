@@ -39,6 +39,40 @@ const InsecureWarning = "WARNING: --insecure-skip-verify: the bundle's signature
 //
 // The caller closes the Reader.
 func OpenVerified(path, keyPath string, insecureSkip bool, warn io.Writer, opts ...bundle.OpenOption) (*bundle.Reader, error) {
+	return OpenWithBase(path, "", keyPath, insecureSkip, warn, opts...)
+}
+
+// OpenWithBase is OpenVerified for a bundle that may be a delta: base, when
+// not empty, is the bundle it was built against, opened and checked the same
+// way (same key) and layered under it, after checking that its bundle.json
+// is the one the delta names. A delta without its base is refused with the
+// base's name, version and digest; a base given for a full bundle too.
+func OpenWithBase(path, base, keyPath string, insecureSkip bool, warn io.Writer, opts ...bundle.OpenOption) (*bundle.Reader, error) {
+	if base == "" {
+		r, err := openOne(path, keyPath, insecureSkip, warn, opts...)
+		if err != nil {
+			return nil, err
+		}
+		if delta, _ := r.IsDelta(); delta {
+			b := r.Index().Base
+			r.Close()
+			return nil, fmt.Errorf("bundle %s is a delta built against %s %s (bundle.json %s): give that bundle with --base", path, b.Name, b.Version, b.Digest)
+		}
+		return r, nil
+	}
+	br, err := openOne(base, keyPath, insecureSkip, warn, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("base: %w", err)
+	}
+	r, err := openOne(path, keyPath, insecureSkip, nil, append(opts, bundle.WithBase(br))...)
+	if err != nil {
+		br.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+func openOne(path, keyPath string, insecureSkip bool, warn io.Writer, opts ...bundle.OpenOption) (*bundle.Reader, error) {
 	switch {
 	case keyPath != "" && insecureSkip:
 		return nil, errors.New("--key and --insecure-skip-verify contradict each other; give only --key")
