@@ -497,3 +497,30 @@ func TestUntrustedCertificateSaysHowToFix(t *testing.T) {
 		}
 	}
 }
+
+// TestPushDeltaWithBase pushes a delta bundle layered over its base (each
+// holding half the blobs): every image arrives digest-identical, as from
+// the whole bundle.
+func TestPushDeltaWithBase(t *testing.T) {
+	tb := getBundle(t)
+	base, err := bundle.Open(tb.deltaBase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bundle.Open(tb.delta, bundle.WithBase(base))
+	if err != nil {
+		base.Close()
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if len(r.Index().Artifacts) >= len(r.Artifacts()) {
+		t.Fatalf("the delta lists %d artifacts, with its base %d: the base adds nothing", len(r.Index().Artifacts), len(r.Artifacts()))
+	}
+	s := startSite(t)
+	units := mustUnits(t, r, s.reg.Addr())
+	rep, err := Push(context.Background(), r, s.reg.Addr(), s.opts()...)
+	if err != nil {
+		t.Fatalf("push: %v\n%+v", err, rep)
+	}
+	checkArrived(t, s, r, units, rep)
+}

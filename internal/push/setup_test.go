@@ -63,6 +63,9 @@ type testBundle struct {
 	unsigned string
 	pub      string // the signing key's public key file
 	otherPub string // another key's public key
+	// deltaBase holds half the image blobs; delta the other half, as a
+	// delta bundle against deltaBase (both unsigned).
+	deltaBase, delta string
 }
 
 var (
@@ -270,12 +273,31 @@ func writeBundles(imgs []*images.Image) (*testBundle, error) {
 	if err := writeBundle(tb.path, store, imgs, ociLayout, indexJSON, blobs, signer); err != nil {
 		return nil, err
 	}
+	tb.deltaBase, tb.delta = filepath.Join(bundleDir, "base.bundle"), filepath.Join(bundleDir, "delta.bundle")
+	half := len(blobs) / 2
+	if err := writeBundle(tb.deltaBase, store, imgs, ociLayout, indexJSON, blobs[:half], nil); err != nil {
+		return nil, err
+	}
+	br, err := bundle.Open(tb.deltaBase)
+	if err != nil {
+		return nil, err
+	}
+	ref := br.BaseRef()
+	br.Close()
+	if err := writeBundleBase(tb.delta, store, imgs, ociLayout, indexJSON, blobs[half:], nil, ref); err != nil {
+		return nil, err
+	}
 	return tb, writeBundle(tb.unsigned, store, imgs, ociLayout, indexJSON, blobs, nil)
 }
 
 // writeBundle writes the layout in path order (blobs/, index.json,
 // oci-layout), streaming blobs from the cache.
 func writeBundle(path string, store *cas.Store, imgs []*images.Image, ociLayout, indexJSON []byte, blobs []images.Blob, signer *signing.Signer) error {
+	return writeBundleBase(path, store, imgs, ociLayout, indexJSON, blobs, signer, nil)
+}
+
+// writeBundleBase is writeBundle for a delta bundle when base is not nil.
+func writeBundleBase(path string, store *cas.Store, imgs []*images.Image, ociLayout, indexJSON []byte, blobs []images.Blob, signer *signing.Signer, base *bundle.BaseRef) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -283,7 +305,7 @@ func writeBundle(path string, store *cas.Store, imgs []*images.Image, ociLayout,
 	defer f.Close()
 	w := bundle.NewWriter(f)
 	defer w.Abort()
-	x := &bundle.Index{SchemaVersion: bundle.SchemaVersion, Name: "push-test", Version: "1.0", Platform: images.DefaultPlatform}
+	x := &bundle.Index{SchemaVersion: bundle.SchemaVersion, Name: "push-test", Version: "1.0", Platform: images.DefaultPlatform, Base: base}
 	for _, b := range blobs {
 		rc, size, err := store.Open(b.Digest)
 		if err != nil {
