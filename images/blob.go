@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -15,9 +16,19 @@ import (
 func (p *Puller) fetchBlobs(ctx context.Context, t target, img *Image, tr *tracker) error {
 	g, ctx := errgroup.WithContext(ctx)
 	for _, b := range append(append([]Blob{img.Config}, img.Layers...), img.Others...) {
+		if p.opts.skipLayer != nil && isLayer(b.MediaType) && p.opts.skipLayer(b.Digest) {
+			tr.skippedBlob(b.Size)
+			continue
+		}
 		g.Go(func() error { return p.ensureBlob(ctx, t, b, tr) })
 	}
 	return g.Wait()
+}
+
+// isLayer reports whether a blob's media type is an image layer's.
+func isLayer(mediaType string) bool {
+	return strings.HasPrefix(mediaType, "application/vnd.oci.image.layer.") ||
+		strings.HasPrefix(mediaType, "application/vnd.docker.image.rootfs.")
 }
 
 // ensureBlob stores blob b of image t in the cache unless it is there. A

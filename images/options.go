@@ -40,6 +40,7 @@ type options struct {
 	signatures bool
 	allPlats   bool
 	transport  http.RoundTripper
+	skipLayer  func(digest string) bool
 }
 
 // Option configures a Puller. Options are applied after the defaults, and
@@ -166,6 +167,15 @@ func WithSignatures(on bool) Option {
 // costs every platform's layers.
 func WithAllPlatforms(on bool) Option {
 	return func(o *options) error { o.allPlats = on; return nil }
+}
+
+// WithSkipLayers makes the puller leave out the image layers (blobs with a
+// layer media type) for which skip returns true: for a delta bundle, whose
+// base already holds them. Configs, manifests and other blobs (signature
+// payloads, charts) are always fetched, since the pull and its checks read
+// them. skip is called from several goroutines.
+func WithSkipLayers(skip func(digest string) bool) Option {
+	return func(o *options) error { o.skipLayer = skip; return nil }
 }
 
 // WithTransport sets the HTTP transport under authentication (proxies,

@@ -13,6 +13,7 @@ type ImageProgress struct {
 	BytesTotal   int64  // bytes of all the image's blobs (0 until its manifest is read)
 	BlobsFetched int    // blobs downloaded by this pull
 	BlobsCached  int    // blobs already in the cache, or fetched by a concurrent pull
+	BlobsSkipped int    // layers not fetched because WithSkipLayers said so
 	BlobsTotal   int
 	Done         bool  // the last report for this image
 	Err          error // set with Done when the pull failed
@@ -41,6 +42,7 @@ type tracker struct {
 	mu                     sync.Mutex // serializes reports, so they arrive in order
 	done, total            atomic.Int64
 	fetched, cached, blobs atomic.Int64
+	skipped                atomic.Int64
 }
 
 func newTracker(sink Progress, name string) *tracker {
@@ -61,6 +63,12 @@ func (t *tracker) bytes(n int64)  { t.done.Add(n) }
 func (t *tracker) fetchedBlob()   { t.fetched.Add(1); t.report(false, nil) }
 func (t *tracker) finish(e error) { t.report(true, e) }
 
+func (t *tracker) skippedBlob(size int64) {
+	t.done.Add(size)
+	t.skipped.Add(1)
+	t.report(false, nil)
+}
+
 func (t *tracker) cachedBlob(size int64) {
 	t.done.Add(size)
 	t.cached.Add(1)
@@ -72,7 +80,7 @@ func (t *tracker) report(done bool, err error) {
 	defer t.mu.Unlock()
 	t.sink.Update(ImageProgress{
 		Image: t.name, BytesDone: t.done.Load(), BytesTotal: t.total.Load(),
-		BlobsFetched: int(t.fetched.Load()), BlobsCached: int(t.cached.Load()), BlobsTotal: int(t.blobs.Load()),
+		BlobsFetched: int(t.fetched.Load()), BlobsCached: int(t.cached.Load()), BlobsSkipped: int(t.skipped.Load()), BlobsTotal: int(t.blobs.Load()),
 		Done: done, Err: err,
 	})
 }

@@ -249,6 +249,10 @@ func (b *builder) pullerOptions() []images.Option {
 		images.WithAllPlatforms(s.Spec.AllPlatforms),
 		images.WithLogger(b.log),
 		images.WithProgress(b.pulls),
+		// A delta does not download the layers its base holds.
+		images.WithSkipLayers(func(d string) bool {
+			return b.base != nil && b.base.blobs["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] == d
+		}),
 	}
 	if ins := append(append([]string(nil), s.Spec.InsecureRegistries...), b.o.Insecure...); len(ins) > 0 {
 		opts = append(opts, images.WithInsecureRegistries(ins...))

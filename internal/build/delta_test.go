@@ -57,6 +57,37 @@ func TestDeltaBundle(t *testing.T) {
 		t.Errorf("delta of %d bytes, the full bundle %d", delta.Size, full.Size)
 	}
 
+	// With an empty cache the delta downloads none of the layers its base
+	// holds, and is the same file.
+	cold := filepath.Join(dir, "cold-cache")
+	dc := demoOptions(t, cold, filepath.Join(dir, "demo-1.1-cold.bundle"))
+	dc.Base = base.Path
+	deltaCold, err := Build(context.Background(), dc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, deltaCold.Path) != fileSHA(t, delta.Path) {
+		t.Error("the delta built with an empty cache differs")
+	}
+	bidx, err := bundle.Open(base.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := 0
+	for _, a := range bidx.Index().Artifacts {
+		if !strings.Contains(a.MediaType, ".layer.") && !strings.Contains(a.MediaType, "rootfs") {
+			continue
+		}
+		layers++
+		if _, err := os.Stat(filepath.Join(cold, "sha256", strings.TrimPrefix(a.Digest, "sha256:"))); err == nil {
+			t.Errorf("layer %s, which the base holds, was downloaded for the delta", a.Digest)
+		}
+	}
+	bidx.Close()
+	if layers == 0 {
+		t.Fatal("the base bundle lists no layer")
+	}
+
 	fr, err := bundle.Open(full.Path)
 	if err != nil {
 		t.Fatal(err)

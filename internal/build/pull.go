@@ -172,6 +172,7 @@ type pullProgress struct {
 	seen    map[string]int64 // image → bytes reported so far
 	fetched int              // blobs downloaded, over all images
 	cached  int              // blobs found in the cache
+	skipped int              // layers left to a delta's base, not downloaded
 }
 
 func newPullProgress(r *progress.Reporter) *pullProgress {
@@ -194,8 +195,12 @@ func (p *pullProgress) Update(s images.ImageProgress) {
 		p.mu.Lock()
 		p.fetched += s.BlobsFetched
 		p.cached += s.BlobsCached
+		p.skipped += s.BlobsSkipped
 		p.mu.Unlock()
 		note := fmt.Sprintf("%d blobs fetched, %d cached", s.BlobsFetched, s.BlobsCached)
+		if s.BlobsSkipped > 0 {
+			note += fmt.Sprintf(", %d in the base", s.BlobsSkipped)
+		}
 		p.r.Done(s.Image, s.Err, note)
 	}
 }
