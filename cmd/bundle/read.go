@@ -31,19 +31,11 @@ func openBundle(path, key string, opts ...bundle.OpenOption) (*bundle.Reader, er
 // empty, the bundle it was built against, layered under it (checked with
 // the same key).
 func openWithBase(path, base, key string) (*bundle.Reader, error) {
+	open := func(p string, opts ...bundle.OpenOption) (*bundle.Reader, error) { return openBundle(p, key, opts...) }
 	if base == "" {
-		return openBundle(path, key)
+		return open(path)
 	}
-	br, err := openBundle(base, key)
-	if err != nil {
-		return nil, fmt.Errorf("base: %w", err)
-	}
-	r, err := openBundle(path, key, bundle.WithBase(br))
-	if err != nil {
-		br.Close()
-		return nil, err
-	}
-	return r, nil
+	return trust.OpenLayered(path, base, open)
 }
 
 func newInspectCmd() *cobra.Command {

@@ -123,8 +123,8 @@ type builder struct {
 // baseSet is what a delta's base holds.
 type baseSet struct {
 	ref   *bundle.BaseRef
-	blobs map[string]string // path → digest of every image blob in the base
-	bytes int64             // left out of this bundle
+	blobs map[string]bool // digests of every image blob in the base
+	bytes int64           // left out of this bundle
 	count int
 }
 
@@ -144,10 +144,10 @@ func (b *builder) openBase(context.Context) error {
 	if delta, _ := r.IsDelta(); delta {
 		return fmt.Errorf("base bundle %s is itself a delta; build against a full bundle", b.o.Base)
 	}
-	b.base = &baseSet{ref: r.BaseRef(), blobs: map[string]string{}}
+	b.base = &baseSet{ref: r.BaseRef(), blobs: map[string]bool{}}
 	for _, a := range r.Index().Artifacts {
-		if a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest || a.Kind == bundle.KindConfig {
-			b.base.blobs[a.Path] = a.Digest
+		if strings.HasPrefix(a.Path, "blobs/") {
+			b.base.blobs[a.Digest] = true
 		}
 	}
 	return nil
@@ -156,10 +156,7 @@ func (b *builder) openBase(context.Context) error {
 // inBase reports whether the base holds e, an image blob, so this delta
 // leaves it out.
 func (b *builder) inBase(e entry) bool {
-	if b.base == nil || e.digest == "" || !strings.HasPrefix(e.path, "blobs/") {
-		return false
-	}
-	return b.base.blobs[e.path] == e.digest
+	return b.base != nil && strings.HasPrefix(e.path, "blobs/") && b.base.blobs[e.digest]
 }
 
 // Build runs the whole pipeline and writes the bundle to o.Output. The steps,
@@ -251,7 +248,7 @@ func (b *builder) pullerOptions() []images.Option {
 		images.WithProgress(b.pulls),
 		// A delta does not download the layers its base holds.
 		images.WithSkipLayers(func(d string) bool {
-			return b.base != nil && b.base.blobs["blobs/sha256/"+strings.TrimPrefix(d, "sha256:")] == d
+			return b.base != nil && b.base.blobs[d]
 		}),
 	}
 	if ins := append(append([]string(nil), s.Spec.InsecureRegistries...), b.o.Insecure...); len(ins) > 0 {

@@ -75,27 +75,13 @@ func (r *Reader) owner(path string) (*Reader, bool) {
 	return nil, false
 }
 
-// Artifacts returns every artifact the bundle reads: its own, then those of
-// its base that it does not list itself.
+// Artifacts returns every artifact the bundle reads, in file order: its
+// own, then those of its base that it does not list itself.
 func (r *Reader) Artifacts() []Artifact {
-	arts := append([]Artifact(nil), r.index.Artifacts...)
-	if r.base != nil {
-		for _, a := range r.base.Artifacts() {
-			if _, own := r.byPath[a.Path]; !own {
-				arts = append(arts, a)
-			}
-		}
-	}
-	return arts
-}
-
-// artifactsInFileOrder lists Artifacts, own ones by offset first, then the
-// base's in its file order.
-func (r *Reader) artifactsInFileOrder() []Artifact {
 	arts := append([]Artifact(nil), r.index.Artifacts...)
 	sort.Slice(arts, func(i, j int) bool { return arts[i].Offset < arts[j].Offset })
 	if r.base != nil {
-		for _, a := range r.base.artifactsInFileOrder() {
+		for _, a := range r.base.Artifacts() {
 			if _, own := r.byPath[a.Path]; !own {
 				arts = append(arts, a)
 			}

@@ -39,7 +39,7 @@ func Extract(ctx context.Context, r *Reader, dir string, progress Progress) erro
 		return err
 	}
 	defer root.Close()
-	for _, a := range r.artifactsInFileOrder() {
+	for _, a := range r.Artifacts() {
 		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.openFull(a) })
 		if progress != nil {
 			progress(a, err)

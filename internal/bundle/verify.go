@@ -31,7 +31,7 @@ type Progress func(a Artifact, err error)
 // artifact: it returns a *VerifyError listing each one by kind, name and
 // path, or ctx's error when cancelled.
 func (r *Reader) Verify(ctx context.Context, progress Progress) error {
-	arts := r.artifactsInFileOrder()
+	arts := r.Artifacts()
 	work := make(chan Artifact)
 	var (
 		mu     sync.Mutex

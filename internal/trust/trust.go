@@ -60,11 +60,22 @@ func OpenWithBase(path, base, keyPath string, insecureSkip bool, warn io.Writer,
 		}
 		return r, nil
 	}
-	br, err := openOne(base, keyPath, insecureSkip, warn, opts...)
+	if insecureSkip && warn != nil {
+		fmt.Fprintln(warn, InsecureWarning) // once for the pair
+	}
+	return OpenLayered(path, base, func(p string, o ...bundle.OpenOption) (*bundle.Reader, error) {
+		return openOne(p, keyPath, insecureSkip, nil, o...)
+	}, opts...)
+}
+
+// OpenLayered opens base with open, then the delta at path over it
+// (bundle.WithBase), closing base again when the delta fails to open.
+func OpenLayered(path, base string, open func(path string, opts ...bundle.OpenOption) (*bundle.Reader, error), opts ...bundle.OpenOption) (*bundle.Reader, error) {
+	br, err := open(base, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("base: %w", err)
 	}
-	r, err := openOne(path, keyPath, insecureSkip, nil, append(opts, bundle.WithBase(br))...)
+	r, err := open(path, append(opts, bundle.WithBase(br))...)
 	if err != nil {
 		br.Close()
 		return nil, err
