@@ -66,8 +66,9 @@ func Parts(path string) ([]string, error) {
 
 // multiFile reads the concatenation of several files.
 type multiFile struct {
-	files []*os.File
-	ends  []int64 // ends[i] is the offset just past file i
+	files  []*os.File
+	starts []int64 // starts[i] is where file i begins
+	ends   []int64 // ends[i] is the offset just past file i
 }
 
 func openMulti(paths []string) (*multiFile, int64, error) {
@@ -85,6 +86,7 @@ func openMulti(paths []string) (*multiFile, int64, error) {
 			m.Close()
 			return nil, 0, err
 		}
+		m.starts = append(m.starts, total)
 		total += st.Size()
 		m.ends = append(m.ends, total)
 	}
@@ -99,21 +101,13 @@ func (m *multiFile) ReadAt(p []byte, off int64) (int, error) {
 		if i == len(m.ends) {
 			return n, io.EOF
 		}
-		start := m.ends[i] - fileSize(m, i)
-		k, err := m.files[i].ReadAt(p[n:min(len(p), n+int(m.ends[i]-at))], at-start)
+		k, err := m.files[i].ReadAt(p[n:min(len(p), n+int(m.ends[i]-at))], at-m.starts[i])
 		n += k
 		if err != nil && !(errors.Is(err, io.EOF) && at+int64(k) == m.ends[i]) {
 			return n, err
 		}
 	}
 	return n, nil
-}
-
-func fileSize(m *multiFile, i int) int64 {
-	if i == 0 {
-		return m.ends[0]
-	}
-	return m.ends[i] - m.ends[i-1]
 }
 
 func (m *multiFile) Close() error {

@@ -102,9 +102,26 @@ func rawBlocks(n int64) int64 {
 	return max(1, (n+rawBlockMax-1)/rawBlockMax)
 }
 
-// rawFrameSize is the size of the raw frame appendRawFrame makes for n bytes.
+// rawHeaderLen is the length of appendRawHeader's header for n bytes: the
+// magic, the descriptor byte and a content size of 1, 2, 4 or 8 bytes.
+func rawHeaderLen(n int64) int64 {
+	switch {
+	case n < 256:
+		return 6
+	case n < 256+1<<16:
+		return 7
+	case n < 1<<32:
+		return 9
+	default:
+		return 13
+	}
+}
+
+// rawFrameSize is the size of the raw frame appendRawFrame makes for n
+// bytes. Readers compare it with every frame's size, so it allocates
+// nothing.
 func rawFrameSize(n int64) int64 {
-	return int64(len(appendRawHeader(make([]byte, 0, 16), n))) + 3*rawBlocks(n) + n + 4
+	return rawHeaderLen(n) + 3*rawBlocks(n) + n + 4
 }
 
 // maxRawIovecs bounds the pieces of one vectored read (Linux's IOV_MAX is

@@ -37,6 +37,9 @@ func TestRawFrameDecodes(t *testing.T) {
 	for _, n := range []int{0, 1, 255, 256, 256 + 1<<16 - 1, 256 + 1<<16, rawBlockMax, rawBlockMax + 1, 3 * rawBlockMax, 4<<20 + 17} {
 		p := randomBytes(uint64(n), n)
 		f := appendRawFrame(nil, p)
+		if int64(len(f)) != rawFrameSize(int64(n)) || int64(len(appendRawHeader(nil, int64(n)))) != rawHeaderLen(int64(n)) {
+			t.Errorf("%d bytes: frame of %d bytes, rawFrameSize says %d", n, len(f), rawFrameSize(int64(n)))
+		}
 		if want := n + 4 + 1 + 3*max(1, (n+rawBlockMax-1)/rawBlockMax) + 4; len(f) > want+8 || len(f) < want {
 			t.Errorf("%d bytes: raw frame of %d bytes, want about %d", n, len(f), want)
 		}
