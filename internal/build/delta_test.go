@@ -4,8 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
-	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,28 +180,15 @@ func TestDeltaBundle(t *testing.T) {
 	}
 }
 
-// serveForTest runs deploy serve's server on content over plain HTTP on
-// loopback and returns its host:port.
+// serveForTest serves content with deploy serve's handler over plain HTTP
+// on loopback and returns its host:port.
 func serveForTest(t *testing.T, content siteserver.Content) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := siteserver.New(ctx, content)
+	srv, err := siteserver.New(context.Background(), content)
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln, nil) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return ln.Addr().String()
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return strings.TrimPrefix(ts.URL, "http://")
 }
