@@ -31,6 +31,7 @@ An inventory looks like this (every field is described on the types):
 	ntp: [10.0.0.1]
 	storage: {nfs: {server: 10.0.0.40, path: /export}, ceph: {monitors: ["10.0.0.50:6789"]}}
 	harbor: {hostname: harbor.factory.local}
+	kubernetes: {cgroupDriver: systemd}   # or cgroupfs; containerd and kubelet use it
 
 Rules Load enforces: host names are hostnames and unique; host addresses
 are IP addresses, unique per port, and outside the pod and service CIDRs;

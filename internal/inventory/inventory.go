@@ -33,6 +33,13 @@ const (
 	DefaultAPIServerPort = 6443
 	DefaultPodCIDR       = "10.244.0.0/16"
 	DefaultServiceCIDR   = "10.96.0.0/12"
+	DefaultCgroupDriver  = CgroupSystemd
+)
+
+// The cgroup drivers containerd and kubelet can use; both must use the same.
+const (
+	CgroupSystemd  = "systemd"
+	CgroupCgroupfs = "cgroupfs"
 )
 
 // Inventory is one site.
@@ -49,6 +56,7 @@ type Inventory struct {
 	NTP        []string   `yaml:"ntp"`
 	Storage    Storage    `yaml:"storage"`
 	Harbor     Harbor     `yaml:"harbor"`
+	Kubernetes Kubernetes `yaml:"kubernetes"`
 
 	// Path is the file the inventory was loaded from.
 	Path string `yaml:"-"`
@@ -122,6 +130,15 @@ type Network struct {
 	ServiceCIDR string `yaml:"serviceCIDR"`
 }
 
+// Kubernetes holds node settings of the cluster the deployment brings up.
+type Kubernetes struct {
+	// CgroupDriver is the cgroup driver of containerd and kubelet:
+	// "systemd" (default; what kubeadm and EL hosts with systemd expect) or
+	// "cgroupfs" (hosts whose systemd does not own the cgroup tree, such as
+	// the project's container test site).
+	CgroupDriver string `yaml:"cgroupDriver"`
+}
+
 // Storage lists the storage endpoints the stack's storage classes use.
 type Storage struct {
 	NFS  *NFS  `yaml:"nfs"`
@@ -186,6 +203,7 @@ func (inv *Inventory) applyDefaults(dir string) {
 	inv.APIServer.Port = orInt(inv.APIServer.Port, DefaultAPIServerPort)
 	inv.Network.PodCIDR = or(inv.Network.PodCIDR, DefaultPodCIDR)
 	inv.Network.ServiceCIDR = or(inv.Network.ServiceCIDR, DefaultServiceCIDR)
+	inv.Kubernetes.CgroupDriver = or(inv.Kubernetes.CgroupDriver, DefaultCgroupDriver)
 	if s.JumpHost != nil {
 		defaultJump(s.JumpHost, s, dir)
 	}

@@ -105,6 +105,9 @@ func TestValidInventory(t *testing.T) {
 	if cfg.User != "ops" || !cfg.Sudo || cfg.Port != 22 || cfg.HostKey == "" || cfg.KnownHostsFile != inv.SSH.KnownHosts {
 		t.Errorf("SSHConfig(worker-1) = %+v", cfg)
 	}
+	if inv.Kubernetes.CgroupDriver != CgroupSystemd {
+		t.Errorf("cgroup driver %q, want the default %q", inv.Kubernetes.CgroupDriver, CgroupSystemd)
+	}
 	if inv.APIServer.Port != DefaultAPIServerPort || len(inv.Warnings) != 0 {
 		t.Errorf("apiserver port %d, warnings %v", inv.APIServer.Port, inv.Warnings)
 	}
@@ -202,6 +205,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "storage.ceph.monitors[0]", msg: "is not host:port"},
 		{name: "bad harbor hostname", old: "harbor.factory.local", new: "harbor_factory", at: "hostname:",
 			field: "harbor.hostname", msg: `Harbor hostname "harbor_factory" is not a DNS name`},
+		{name: "bad cgroup driver", old: "harbor:\n", new: "kubernetes:\n  cgroupDriver: cgroups\nharbor:\n", at: "cgroupDriver",
+			field: "kubernetes.cgroupDriver", msg: `cgroup driver "cgroups" is neither systemd nor cgroupfs`, fix: "cgroupfs"},
 		{name: "bad jump host", old: "  port: 22\n", new: "  port: 22\n  jumpHost:\n    address: 'not an address'\n",
 			at: "not an address", field: "ssh.jumpHost.address", msg: "is not an address"},
 		{name: "syntax error", old: "    user: ops", new: "\tuser: ops", at: "\tuser",

@@ -33,6 +33,7 @@ func (v *validator) validate() {
 	v.ntp()
 	v.storage()
 	v.harbor()
+	v.kubernetes()
 }
 
 var (
@@ -321,6 +322,13 @@ func (v *validator) harbor() {
 	if _, err := netip.ParseAddr(h); err == nil || !validHost(h) {
 		v.add("harbor.hostname", "write the DNS name hosts will pull from, such as harbor.factory.local",
 			"Harbor hostname %q is not a DNS name", h)
+	}
+}
+
+func (v *validator) kubernetes() {
+	if d := v.inv.Kubernetes.CgroupDriver; d != CgroupSystemd && d != CgroupCgroupfs {
+		v.add("kubernetes.cgroupDriver", "write systemd (the default) or cgroupfs",
+			"cgroup driver %q is neither systemd nor cgroupfs", d)
 	}
 }
 
