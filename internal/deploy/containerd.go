@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -71,25 +72,46 @@ server = %q
 `, registry, upstream(registry), mirror, caPath)
 }
 
+// ContainerdSettings is what config.toml is rendered from.
+type ContainerdSettings struct {
+	// SandboxImage is the pause image of every pod.
+	SandboxImage string
+	// SystemdCgroup makes runc use the systemd cgroup driver; it must match
+	// kubelet's cgroupDriver (inventory kubernetes.cgroupDriver).
+	SystemdCgroup bool
+	// RestrictOOMScoreAdj keeps containers' oom_score_adj no lower than
+	// containerd's own: for hosts where root may not lower it (no
+	// CAP_SYS_RESOURCE, as in a container), found by the /containerd phase.
+	RestrictOOMScoreAdj bool
+}
+
 // RenderContainerdConfig is config.toml (version 2): the CRI plugin with
-// runc and systemd cgroups, the sandbox image, and registry hosts read from
-// ContainerdCertsDir.
-func RenderContainerdConfig(sandbox string) string {
+// runc and the cgroup driver, the sandbox image, and registry hosts read
+// from ContainerdCertsDir.
+func RenderContainerdConfig(s ContainerdSettings) string {
 	return fmt.Sprintf(`# Written by deploy.
 version = 2
 
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %q
+  restrict_oom_score_adj = %t
 
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
     runtime_type = "io.containerd.runc.v2"
 
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = true
+      SystemdCgroup = %t
 
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = %q
-`, sandbox, ContainerdCertsDir)
+`, s.SandboxImage, s.RestrictOOMScoreAdj, s.SystemdCgroup, ContainerdCertsDir)
+}
+
+// canLowerOOMScore reports whether root on the host may lower a process's
+// oom_score_adj (CAP_SYS_RESOURCE). A dry run assumes it may.
+func canLowerOOMScore(ctx context.Context, h *remote) (bool, error) {
+	out, err := h.out(ctx, `if (echo -1 >/proc/self/oom_score_adj) 2>/dev/null; then echo yes; else echo no; fi`)
+	return out != "no", err
 }
 
 // containerd writes config.toml (checked by containerd itself) and one
@@ -98,7 +120,19 @@ version = 2
 // restarting it only when config.toml changed (hosts.toml files are read
 // on every pull), and waits until it answers. Idempotent.
 func (d *Deployment) containerd(ctx context.Context, h *remote) error {
-	changed, err := h.install(ctx, ContainerdConfig, []byte(RenderContainerdConfig(sandboxImage(d.index))), 0o644,
+	lower, err := canLowerOOMScore(ctx, h)
+	if err != nil {
+		return err
+	}
+	if !lower {
+		warnf(ctx, "root may not lower oom_score_adj here (no CAP_SYS_RESOURCE): containerd restricts containers' oom_score_adj")
+	}
+	settings := ContainerdSettings{
+		SandboxImage:        sandboxImage(d.index),
+		SystemdCgroup:       d.inv.Kubernetes.CgroupDriver == inventory.CgroupSystemd,
+		RestrictOOMScoreAdj: !lower,
+	}
+	changed, err := h.install(ctx, ContainerdConfig, []byte(RenderContainerdConfig(settings)), 0o644,
 		"containerd --config %s config dump >/dev/null")
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -89,14 +90,22 @@ func TestKeepalivedConfigPassesKeepalived(t *testing.T) {
 func TestContainerdConfigLoads(t *testing.T) {
 	containerd := need(t, "containerd", "containerd")
 	f := filepath.Join(t.TempDir(), "config.toml")
-	writeFile(t, f, []byte(RenderContainerdConfig(DefaultSandboxImage)))
-	out, err := exec.Command(containerd, "--config", f, "config", "dump").CombinedOutput()
-	if err != nil {
-		t.Fatalf("containerd config dump: %v\n%s", err, out)
-	}
-	for _, want := range []string{`config_path = "/etc/containerd/certs.d"`, "SystemdCgroup = true", `sandbox_image = "registry.k8s.io/pause:3.9"`} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("containerd's view of config.toml lacks %q", want)
+	for _, s := range []ContainerdSettings{
+		{SandboxImage: DefaultSandboxImage, SystemdCgroup: true},
+		{SandboxImage: "registry.k8s.io/pause:3.10.1", RestrictOOMScoreAdj: true},
+	} {
+		writeFile(t, f, []byte(RenderContainerdConfig(s)))
+		out, err := exec.Command(containerd, "--config", f, "config", "dump").CombinedOutput()
+		if err != nil {
+			t.Fatalf("containerd config dump: %v\n%s", err, out)
+		}
+		for _, want := range []string{`config_path = "/etc/containerd/certs.d"`,
+			fmt.Sprintf("SystemdCgroup = %t", s.SystemdCgroup),
+			fmt.Sprintf("restrict_oom_score_adj = %t", s.RestrictOOMScoreAdj),
+			fmt.Sprintf("sandbox_image = %q", s.SandboxImage)} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("containerd's view of config.toml (%+v) lacks %q", s, want)
+			}
 		}
 	}
 }
