@@ -94,6 +94,9 @@ type Deployment struct {
 	index  *bundle.Index
 	seed   *seed
 
+	// k8sVersion is the Kubernetes version the bundle carries ("" for none).
+	k8sVersion string
+
 	hosts   []inventory.Host // every host, in inventory order
 	nodes   []inventory.Host // masters and workers: containerd
 	masters []inventory.Host
@@ -121,6 +124,7 @@ func Open(cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	d.bundle, d.index = r, r.Index()
+	d.k8sVersion = KubernetesVersion(d.index)
 	d.hosts = d.inv.Hosts
 	for _, h := range d.hosts {
 		if h.HasRole(inventory.RoleMaster) || h.HasRole(inventory.RoleWorker) {
@@ -215,6 +219,7 @@ func (d *Deployment) Phases() []*plan.Phase {
 		plan.ForEach("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, d.hostPhase("/system", "System settings", d.system)),
 		forEach("/containerd", "containerd with registry mirrors", d.nodes, d.hostPhase("/containerd", "Configure containerd", d.containerd)),
 		forEach("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), d.hostPhase("/ha", "keepalived and haproxy", d.ha)),
+		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
 	)
 }
 

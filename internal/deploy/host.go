@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -164,4 +165,24 @@ func (h *remote) service(ctx context.Context, name string, changed bool) error {
 // in the host log, so it is on record.
 func warnf(ctx context.Context, format string, args ...any) {
 	plan.Logf(ctx, "WARNING: "+format, args...)
+}
+
+// onHost is a dry run's recorder for commands another host runs on behalf
+// of a phase (the first master creating a join token): each command is
+// listed with the host it runs on.
+type onHost struct {
+	sshx.Runner
+	host string
+}
+
+func (o onHost) Run(ctx context.Context, cmd string) ([]byte, []byte, int, error) {
+	return o.Runner.Run(ctx, "[on "+o.host+"] "+cmd)
+}
+
+func (o onHost) Stream(ctx context.Context, cmd string, w io.Writer) (int, error) {
+	return o.Runner.Stream(ctx, "[on "+o.host+"] "+cmd, w)
+}
+
+func (o onHost) Upload(ctx context.Context, r io.Reader, size int64, remotePath string, mode fs.FileMode) error {
+	return o.Runner.Upload(ctx, r, size, "[on "+o.host+"] "+remotePath, mode)
 }

@@ -1,0 +1,507 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// kubernetesPhase is /kubernetes: kubeadm brings up the cluster, one step
+// after another:
+//
+//	/kubernetes/init/<first master>   kubeadm init
+//	/kubernetes/masters/<master>...   the other masters join, one at a time
+//	/kubernetes/workers/<worker>...   the workers join, in parallel
+//	/kubernetes/network/<node>...     each node's pod network
+//	/kubernetes/ready/<first master>  every node Ready, kube-system running,
+//	                                  one etcd member per master
+//
+// It is nil when the bundle carries no Kubernetes (KubernetesVersion).
+func (d *Deployment) kubernetesPhase() *plan.Phase {
+	if d.k8sVersion == "" || len(d.masters) == 0 {
+		return nil
+	}
+	first := d.masters[0]
+	var workers []inventory.Host
+	for _, h := range d.nodes {
+		if !h.HasRole(inventory.RoleMaster) {
+			workers = append(workers, h)
+		}
+	}
+	var masters *plan.Phase
+	if len(d.masters) > 1 {
+		masters = plan.ForEach("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:],
+			d.hostPhase("/kubernetes/masters", "kubeadm join --control-plane", d.joinMaster))
+		masters.Sequential = true
+	}
+	return plan.Steps("/kubernetes", "Kubernetes with kubeadm "+d.k8sVersion, present(
+		plan.Group("/kubernetes/init", "kubeadm init on the first master",
+			d.hostPhase("/kubernetes/init", "kubeadm init", d.initFirst)(first)),
+		masters,
+		forEach("/kubernetes/workers", "The workers join", workers, d.hostPhase("/kubernetes/workers", "kubeadm join", d.joinWorker)),
+		plan.ForEach("/kubernetes/network", "Each node's pod network", d.nodes, d.hostPhase("/kubernetes/network", "Pod network", d.podNetwork)),
+		plan.Group("/kubernetes/ready", "The cluster is ready",
+			d.hostPhase("/kubernetes/ready", "Nodes, kube-system and etcd", d.clusterReady)(first)),
+	)...)
+}
+
+// kubectl runs kubectl with the cluster-admin kubeconfig of a master.
+const kubectl = "kubectl --kubeconfig " + AdminConf + " "
+
+// prepareNode makes a node ready for kubeadm: a route for the service CIDR
+// when the host has none (an air-gapped host often has no default route,
+// and a pod's or kubelet's packet to a service address must leave through
+// kube-proxy's rules), kubelet's resolv.conf, and kubelet enabled.
+// Idempotent.
+func (d *Deployment) prepareNode(ctx context.Context, h *remote) error {
+	cidr := d.inv.Network.ServiceCIDR
+	unit := fmt.Sprintf(`# Written by deploy: the Kubernetes service CIDR routes through the node's interface.
+[Unit]
+Description=Route for the Kubernetes service CIDR %[1]s
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'ip route replace %[1]s dev "$(ip -o addr show to %[2]s | cut -d" " -f2)"'
+
+[Install]
+WantedBy=multi-user.target
+`, cidr, h.host.Address)
+	changed, err := h.install(ctx, ServiceRouteUnit, []byte(unit), 0o644, "")
+	if err != nil {
+		return err
+	}
+	if err := h.sh(ctx, "systemctl daemon-reload"); err != nil {
+		return err
+	}
+	if err := h.service(ctx, "appliance-service-route", changed); err != nil {
+		return err
+	}
+	resolv := fmt.Sprintf(`if grep -q '^nameserver' /etc/resolv.conf 2>/dev/null; then cp /etc/resolv.conf %[1]s.new; `+
+		`else printf '# Written by deploy: this host has no name server.\nnameserver %%s\n' %[2]s >%[1]s.new; fi && mv -f %[1]s.new %[1]s`,
+		KubeletResolvConf, sshx.Quote(h.host.Address))
+	if err := h.sh(ctx, "mkdir -p "+kubeadmDir+" "+KubeadmPatches+" && chmod 700 "+kubeadmDir+" && "+resolv); err != nil {
+		return err
+	}
+	return h.sh(ctx, "systemctl enable kubelet")
+}
+
+// ServiceRouteUnit routes the service CIDR on a node (see prepareNode).
+const ServiceRouteUnit = "/etc/systemd/system/appliance-service-route.service"
+
+// kubeadmState reads what kubeadm left on a node: "done" (KubeadmDone),
+// "partial" (kubeadm's files without KubeadmDone: an interrupted init or
+// join), or "clean". A dry run sees "clean".
+func kubeadmState(ctx context.Context, h *remote) (string, error) {
+	out, err := h.out(ctx, fmt.Sprintf(`exec 9>%s; flock 9; if [ -f %s ]; then echo done; `+
+		`elif [ -e /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -d /var/lib/etcd/member ]; then echo partial; `+
+		`else echo clean; fi`, kubeadmLock, KubeadmDone))
+	if out == "" {
+		out = "clean"
+	}
+	return out, err
+}
+
+// runKubeadm runs kubeadm ARGS under the node's kubeadm lock, after
+// resetting what an interrupted run left (state "partial"), and marks the
+// node done when kubeadm succeeds.
+func runKubeadm(ctx context.Context, h *remote, state, args string) error {
+	reset := ""
+	if state == "partial" {
+		plan.Logf(ctx, "kubeadm's files of an interrupted run are on %s: kubeadm reset, then again", h.host.Name)
+		reset = "kubeadm reset -f --cri-socket " + criSocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
+	}
+	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %skubeadm %s && touch %s",
+		kubeadmLock, KubeadmDone, reset, args, KubeadmDone)
+	if err := h.sh(ctx, cmd); err != nil {
+		return fmt.Errorf("kubeadm %s on %s: %w; its output is in the host log", strings.Fields(args)[0], h.host.Name, err)
+	}
+	return nil
+}
+
+// initFirst runs kubeadm init on the first master, once: a master already
+// initialised is left as it is, one an interrupted run left half done is
+// reset first. Then it copies the admin kubeconfig to the state directory.
+func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
+	if err := d.prepareNode(ctx, h); err != nil {
+		return err
+	}
+	if err := h.put(ctx, KubeadmPatches+"/kube-apiserver+json.json", []byte(RenderAPIServerPatch(h.host)), 0o600); err != nil {
+		return err
+	}
+	state, err := kubeadmState(ctx, h)
+	if err != nil {
+		return err
+	}
+	if state != "done" {
+		c := d.cluster()
+		leave, err := cannotSetConntrack(ctx, h)
+		if err != nil {
+			return err
+		}
+		if leave {
+			warnf(ctx, "nf_conntrack_max cannot be set on %s: kube-proxy will leave it as it is", h.host.Name)
+		}
+		c.LeaveConntrack = leave
+		token, certKey, err := d.secrets()
+		if err != nil {
+			return err
+		}
+		if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmInit(c, h.host, token, certKey)), 0o600); err != nil {
+			return err
+		}
+		if err := d.checkImages(ctx, h); err != nil {
+			return err
+		}
+		if err := runKubeadm(ctx, h, state, "init --config "+KubeadmConfig+" --upload-certs"); err != nil {
+			return err
+		}
+	} else {
+		plan.Logf(ctx, "%s was initialised by an earlier run", h.host.Name)
+	}
+	return d.fetchKubeconfig(ctx, h)
+}
+
+// cannotSetConntrack reports whether nf_conntrack_max may not be written
+// on the host (it is read-only outside the first network namespace), so
+// kube-proxy must not try.
+func cannotSetConntrack(ctx context.Context, h *remote) (bool, error) {
+	f := "/proc/sys/net/netfilter/nf_conntrack_max"
+	out, err := h.out(ctx, fmt.Sprintf(`modprobe nf_conntrack 2>/dev/null; if v=$(cat %[1]s 2>/dev/null) && (echo "$v" >%[1]s) 2>/dev/null; then echo ok; else echo no; fi`, f))
+	return out == "no", err
+}
+
+// secrets returns a new bootstrap token and certificate key, registered
+// with the redactor before any command or log can carry them.
+func (d *Deployment) secrets() (token, certKey string, err error) {
+	if token, err = NewBootstrapToken(); err != nil {
+		return "", "", err
+	}
+	if certKey, err = NewCertificateKey(); err != nil {
+		return "", "", err
+	}
+	d.red.Add(token)
+	d.red.Add(certKey)
+	return token, certKey, nil
+}
+
+// checkImages compares kubeadm's image list for the rendered configuration
+// with the bundle's images, so a missing one is named before kubeadm waits
+// on a pull that cannot succeed.
+func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
+	out, err := h.out(ctx, "kubeadm config images list --config "+KubeadmConfig)
+	if err != nil {
+		return fmt.Errorf("kubeadm config images list on %s: %w", h.host.Name, err)
+	}
+	if missing := missingImages(d.index, strings.Fields(out)); len(missing) > 0 {
+		return fmt.Errorf("bundle %s %s lacks kubeadm's image(s) %s for Kubernetes %s; add `kubeadm config images list --kubernetes-version %s` to the stack's images and rebuild the bundle",
+			d.index.Name, d.index.Version, strings.Join(missing, ", "), d.k8sVersion, d.k8sVersion)
+	}
+	return nil
+}
+
+// fetchKubeconfig copies the first master's admin kubeconfig to the state
+// directory (KubeconfigFile, mode 0600), atomically.
+func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
+	if h.dry {
+		_, err := h.out(ctx, "cat "+AdminConf)
+		return err
+	}
+	fmt.Fprintf(plan.LogWriter(ctx), "$ cat %s (copied to the state directory)\n", AdminConf)
+	out, _, _, err := h.Run(ctx, "cat "+AdminConf)
+	if err != nil {
+		return fmt.Errorf("reading %s on %s: %w", AdminConf, h.host.Name, err)
+	}
+	dst := d.KubeconfigPath()
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return err
+	}
+	plan.Logf(ctx, "the cluster-admin kubeconfig is %s", dst)
+	return nil
+}
+
+// KubeconfigPath is the cluster-admin kubeconfig in the state directory.
+func (d *Deployment) KubeconfigPath() string { return filepath.Join(d.cfg.StateDir, KubeconfigFile) }
+
+// first returns the first master as seen from the phase of h: its SSH
+// client, or, in a dry run, h's recorder with each command marked as run
+// on the first master.
+func (d *Deployment) first(ctx context.Context, h *remote) (*remote, error) {
+	m := d.masters[0]
+	if h.dry {
+		return &remote{Runner: onHost{Runner: h.Runner, host: m.Name}, host: m, dry: true}, nil
+	}
+	r, err := d.runner(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &remote{Runner: r, host: m}, nil
+}
+
+// joinSecrets makes a new token (15 minutes) on the first master and, for
+// a master, uploads the control-plane certificates under a new key (kubeadm
+// deletes them after two hours), and reads the CA's hash.
+func (d *Deployment) joinSecrets(ctx context.Context, h *remote, controlPlane bool) (Join, error) {
+	m, err := d.first(ctx, h)
+	if err != nil {
+		return Join{}, err
+	}
+	token, certKey, err := d.secrets()
+	if err != nil {
+		return Join{}, err
+	}
+	j := Join{Token: token}
+	if err := m.sh(ctx, fmt.Sprintf("kubeadm token create %s --ttl 15m --description %s",
+		token, sshx.Quote("appliance deploy: join of "+h.host.Name))); err != nil {
+		return Join{}, fmt.Errorf("creating a join token on %s: %w", m.host.Name, err)
+	}
+	if controlPlane {
+		j.CertificateKey = certKey
+		if err := m.sh(ctx, "kubeadm init phase upload-certs --upload-certs --certificate-key "+certKey); err != nil {
+			return Join{}, fmt.Errorf("uploading the control-plane certificates on %s: %w", m.host.Name, err)
+		}
+	}
+	ca, err := m.out(ctx, "cat "+kubeCA)
+	if err != nil {
+		return Join{}, err
+	}
+	if h.dry {
+		j.CAHash = "sha256:<hash of " + kubeCA + " on " + m.host.Name + ">"
+		return j, nil
+	}
+	j.CAHash, err = CACertHash([]byte(ca))
+	return j, err
+}
+
+// join joins node h (as a master when controlPlane) once: a node that
+// completed a join is left as it is; one an interrupted run left half done
+// is reset, its Node object deleted, and joined again.
+func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) error {
+	if err := d.prepareNode(ctx, h); err != nil {
+		return err
+	}
+	if controlPlane {
+		if err := h.put(ctx, KubeadmPatches+"/kube-apiserver+json.json", []byte(RenderAPIServerPatch(h.host)), 0o600); err != nil {
+			return err
+		}
+	}
+	state, err := kubeadmState(ctx, h)
+	if err != nil || state == "done" {
+		if state == "done" {
+			plan.Logf(ctx, "%s joined in an earlier run", h.host.Name)
+		}
+		return err
+	}
+	if state == "partial" {
+		m, err := d.first(ctx, h)
+		if err != nil {
+			return err
+		}
+		if err := m.sh(ctx, kubectl+"delete node --ignore-not-found "+sshx.Quote(h.host.Name)); err != nil {
+			return err
+		}
+	}
+	j, err := d.joinSecrets(ctx, h, controlPlane)
+	if err != nil {
+		return err
+	}
+	if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmJoin(d.cluster(), h.host, j)), 0o600); err != nil {
+		return err
+	}
+	err = runKubeadm(ctx, h, state, "join --config "+KubeadmConfig)
+	// The token in the file expires in minutes; the file goes either way.
+	if rmErr := h.sh(ctx, "rm -f "+KubeadmConfig); err == nil {
+		err = rmErr
+	}
+	if err == nil {
+		plan.Logf(ctx, "%s joined the cluster at %s", h.host.Name, d.cluster().Endpoint)
+	}
+	return err
+}
+
+func (d *Deployment) joinMaster(ctx context.Context, h *remote) error { return d.join(ctx, h, true) }
+func (d *Deployment) joinWorker(ctx context.Context, h *remote) error { return d.join(ctx, h, false) }
+
+// nodeNet is one node's pod network as the cluster assigned it.
+type nodeNet struct {
+	Name, PodCIDR, Address string
+}
+
+// nodeNets lists every node's pod CIDR (assigned by the controller
+// manager) and InternalIP, from the first master.
+func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]nodeNet, error) {
+	m, err := d.first(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	out, err := m.out(ctx, kubectl+`get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}'`)
+	if err != nil {
+		return nil, err
+	}
+	var nets []nodeNet
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 3 {
+			nets = append(nets, nodeNet{Name: f[0], PodCIDR: f[1], Address: f[2]})
+		}
+	}
+	return nets, nil
+}
+
+// RenderBridgeConflist is the CNI configuration of a node's pods: a
+// bridge with addresses from the node's pod CIDR, masquerading traffic
+// that leaves the pod network, and host ports.
+func RenderBridgeConflist(podCIDR string) string {
+	return fmt.Sprintf(`{
+  "cniVersion": "1.0.0",
+  "name": "appliance",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "cni0",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+`, podCIDR)
+}
+
+// RenderPodRoutes is the unit that routes every other node's pod CIDR to
+// that node's address (pods reach pods on other nodes without an overlay).
+func RenderPodRoutes(self string, nets []nodeNet) string {
+	var cmds []string
+	for _, n := range nets {
+		if n.Name != self && n.PodCIDR != "" {
+			cmds = append(cmds, fmt.Sprintf("ExecStart=/sbin/ip route replace %s via %s", n.PodCIDR, n.Address))
+		}
+	}
+	return fmt.Sprintf(`# Written by deploy: other nodes' pod CIDRs route to those nodes.
+[Unit]
+Description=Routes to the pods of the other Kubernetes nodes
+After=network-online.target appliance-service-route.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+%s
+
+[Install]
+WantedBy=multi-user.target
+`, strings.Join(cmds, "\n"))
+}
+
+// Files of the pod network on a node.
+const (
+	CNIConflist   = "/etc/cni/net.d/10-appliance.conflist"
+	PodRoutesUnit = "/etc/systemd/system/appliance-pod-routes.service"
+)
+
+// podNetwork gives node h its pod network: the CNI bridge on its pod CIDR
+// and routes to the other nodes' pods. Idempotent; re-run it after a node
+// is added.
+func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
+	nets, err := d.nodeNets(ctx, h)
+	if err != nil {
+		return err
+	}
+	var self *nodeNet
+	for i := range nets {
+		if nets[i].Name == h.host.Name {
+			self = &nets[i]
+		}
+	}
+	if self == nil && !h.dry {
+		return fmt.Errorf("node %s is not in the cluster (kubectl get nodes on %s); run deploy --resume to join it", h.host.Name, d.masters[0].Name)
+	}
+	cidr := "<pod CIDR of " + h.host.Name + ">"
+	if self != nil {
+		if self.PodCIDR == "" {
+			return fmt.Errorf("node %s has no pod CIDR; the controller manager allocates them from networking.podSubnet %s: check kube-controller-manager on the masters", h.host.Name, d.inv.Network.PodCIDR)
+		}
+		cidr = self.PodCIDR
+	}
+	if err := h.sh(ctx, "mkdir -p /etc/cni/net.d"); err != nil {
+		return err
+	}
+	if _, err := h.install(ctx, CNIConflist, []byte(RenderBridgeConflist(cidr)), 0o644, ""); err != nil {
+		return err
+	}
+	changed, err := h.install(ctx, PodRoutesUnit, []byte(RenderPodRoutes(h.host.Name, nets)), 0o644, "")
+	if err != nil {
+		return err
+	}
+	if err := h.sh(ctx, "systemctl daemon-reload"); err != nil {
+		return err
+	}
+	if err := h.service(ctx, "appliance-pod-routes", changed); err != nil {
+		return err
+	}
+	plan.Logf(ctx, "pods of %s on %s; routes to %d other node(s)", h.host.Name, cidr, max(len(nets)-1, 0))
+	return nil
+}
+
+// clusterReady waits until every node of the inventory is Ready, every
+// kube-system pod is ready, and etcd has one voting member per master; then
+// it refreshes the kubeconfig in the state directory.
+func (d *Deployment) clusterReady(ctx context.Context, h *remote) error {
+	want := len(d.nodes)
+	if err := h.sh(ctx, fmt.Sprintf(`for i in $(seq 1 120); do n=$(%sget nodes --no-headers 2>/dev/null | grep -cw Ready); [ "$n" -ge %d ] && break; sleep 5; done; %sget nodes -o wide; [ "$n" -ge %d ]`,
+		kubectl, want, kubectl, want)); err != nil {
+		return fmt.Errorf("not every one of the %d nodes is Ready after 10 minutes (kubectl get nodes above, in the host log): %w", want, err)
+	}
+	if err := h.sh(ctx, kubectl+"-n kube-system wait --for=condition=Ready pod --all --timeout=10m || { "+kubectl+"-n kube-system get pods -o wide; exit 1; }"); err != nil {
+		return fmt.Errorf("kube-system pods are not ready after 10 minutes (kubectl -n kube-system get pods in the host log): %w", err)
+	}
+	members, err := d.etcdVoters(ctx, h)
+	if err != nil {
+		return err
+	}
+	if !h.dry && members != len(d.masters) {
+		return fmt.Errorf("etcd has %d voting member(s), want one per master (%d): see kubectl -n kube-system logs etcd-<master> on the masters", members, len(d.masters))
+	}
+	plan.Logf(ctx, "%d node(s) Ready, kube-system ready, %d etcd member(s)", want, members)
+	return d.fetchKubeconfig(ctx, h)
+}
+
+// etcdVoters counts etcd's voting members (learners left out), asking the
+// local etcd with the apiserver's client certificate.
+func (d *Deployment) etcdVoters(ctx context.Context, h *remote) (int, error) {
+	out, err := h.out(ctx, `curl -sS --fail --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt `+
+		`--key /etc/kubernetes/pki/apiserver-etcd-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list`)
+	if err != nil || h.dry {
+		return 0, err
+	}
+	var list struct {
+		Members []struct {
+			Name      string `json:"name"`
+			IsLearner bool   `json:"isLearner"`
+		} `json:"members"`
+	}
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		return 0, fmt.Errorf("etcd's member list on %s: %w", h.host.Name, err)
+	}
+	n := 0
+	for _, m := range list.Members {
+		if !m.IsLearner {
+			n++
+		}
+	}
+	return n, nil
+}
