@@ -186,3 +186,29 @@ locking it, so it can watch a deploy that is running.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
+
+// newKubeconfigCmd is deploy kubeconfig: where the cluster-admin kubeconfig
+// of the deployment in --state-dir is.
+func newKubeconfigCmd() *cobra.Command {
+	var stateDir string
+	cmd := &cobra.Command{
+		Use:   "kubeconfig [--state-dir DIR]",
+		Short: "Print the path of the cluster's admin kubeconfig",
+		Long: `kubeconfig prints the path of the cluster-admin kubeconfig that the
+/kubernetes phases copied from the first master into --state-dir (mode 0600).
+It holds the cluster-admin's private key: keep it on the deploy node.`,
+		Example: `  export KUBECONFIG=$(deploy kubeconfig --state-dir /var/lib/appliance)
+  kubectl get nodes`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := deploy.Kubeconfig(stateDir)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), p)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment")
+	return cmd
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -31,5 +33,20 @@ func TestPlanWithoutDeployment(t *testing.T) {
 	_, _, err := runDeploy([]string{"plan", "--state-dir", dir}, "")
 	if err == nil || !strings.Contains(err.Error(), "holds no deployment") {
 		t.Errorf("deploy plan on an empty state dir: %v", err)
+	}
+}
+
+func TestKubeconfigCommand(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, err := runDeploy([]string{"kubeconfig", "--state-dir", dir}, ""); err == nil || !strings.Contains(err.Error(), "kubeadm init") {
+		t.Errorf("deploy kubeconfig before any cluster: %v", err)
+	}
+	want := filepath.Join(dir, "admin.conf")
+	if err := os.WriteFile(want, []byte("apiVersion: v1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := runDeploy([]string{"kubeconfig", "--state-dir", dir}, "")
+	if err != nil || strings.TrimSpace(out) != want {
+		t.Errorf("deploy kubeconfig = %q, %v; want %s", out, err, want)
 	}
 }

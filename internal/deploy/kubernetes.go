@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -235,6 +236,19 @@ func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 
 // KubeconfigPath is the cluster-admin kubeconfig in the state directory.
 func (d *Deployment) KubeconfigPath() string { return filepath.Join(d.cfg.StateDir, KubeconfigFile) }
+
+// Kubeconfig returns the absolute path of the cluster-admin kubeconfig in
+// stateDir, or an error saying why there is none yet.
+func Kubeconfig(stateDir string) (string, error) {
+	p, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("no cluster kubeconfig in %s (%w): the /kubernetes phases write it once kubeadm init has run; see deploy plan --state-dir %s", stateDir, errors.Unwrap(err), stateDir)
+	}
+	return p, nil
+}
 
 // first returns the first master as seen from the phase of h: its SSH
 // client, or, in a dry run, h's recorder with each command marked as run
