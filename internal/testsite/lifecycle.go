@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,12 @@ type options struct {
 	stateDir string
 	binDir   string
 	mounts   []string
+	masters  int
 }
+
+// WithMasters gives the site n masters (master-1 ... master-n, 1 to 9)
+// instead of two.
+func WithMasters(n int) Option { return func(o *options) { o.masters = n } }
 
 // WithStateDir keeps the site's state (SSH key, inventory, known_hosts) in
 // dir. Default for Start: out/site/NAME; for Up: a test temp dir, or
@@ -77,6 +83,9 @@ func Start(ctx context.Context, name string, opts ...Option) (*Site, error) {
 	}
 	for _, m := range o.mounts {
 		args = append(args, "--mount", m)
+	}
+	if o.masters != 0 {
+		args = append(args, "--masters", strconv.Itoa(o.masters))
 	}
 	out, err := runScript(ctx, filepath.Join(scripts, "up.sh"), args...)
 	if err != nil {

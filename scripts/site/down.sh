@@ -32,9 +32,10 @@ fi
 network=$(site::network "$name")
 bridge=$(site::bridge "$name")
 if [ -n "$bridge" ] && command -v iptables >/dev/null 2>&1; then
-  rule=$(site::multicast_rule "$bridge")
-  # shellcheck disable=SC2086
-  while iptables -C $rule 2>/dev/null; do iptables -D $rule; done
+  for rule in "$(site::multicast_rule "$bridge")" "$(site::pod_rule "$bridge")"; do
+    # shellcheck disable=SC2086
+    while iptables -C $rule 2>/dev/null; do iptables -D $rule; done
+  done
 fi
 if docker network inspect "$network" >/dev/null 2>&1; then
   docker network rm "$network" >/dev/null

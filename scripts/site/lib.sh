@@ -122,13 +122,21 @@ site::validate_name() {
     site::die "site name \"$1\" is not valid: use 1-31 of a-z, 0-9 and -, starting with a letter or digit"
 }
 
-# The site's hosts: name, role, last octet of its address.
+# The site's hosts: name, role, last octet of its address. site::set_masters
+# N makes it N masters (1 to 9, master-K at .1K); the default is 2.
 SITE_HOSTS=(
   "deploy deploy 10"
   "master-1 master 11"
   "master-2 master 12"
   "worker-1 worker 21"
 )
+site::set_masters() {
+  [[ $1 =~ ^[1-9]$ ]] || site::die "--masters $1: give 1 to 9"
+  local k
+  SITE_HOSTS=("deploy deploy 10")
+  for ((k = 1; k <= $1; k++)); do SITE_HOSTS+=("master-$k master 1$k"); done
+  SITE_HOSTS+=("worker-1 worker 21")
+}
 SITE_VIP_OCTET=100
 
 site::network() { echo "appliance-site-$1"; }
@@ -156,4 +164,13 @@ site::bridge() {
 # traffic that enters and leaves the same bridge: nothing leaves the site.
 site::multicast_rule() {
   echo "DOCKER-USER -i $1 -o $1 -d 224.0.0.0/4 -j ACCEPT"
+}
+
+# The rule that lets pod traffic cross the site's own bridge: a pod's packet
+# to a pod on another host has addresses from the pod CIDR, outside the
+# site's subnet, and Docker's isolation rules would drop it. Like the
+# multicast rule, it only matches traffic that enters and leaves the same
+# bridge.
+site::pod_rule() {
+  echo "DOCKER-USER -i $1 -o $1 -j ACCEPT"
 }

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # up.sh: starts an air-gapped test site and prints its state directory.
 #
-#   scripts/site/up.sh NAME [--state DIR] [--image TAG] [--bin DIR] [--mount SRC[:DST]]...
+#   scripts/site/up.sh NAME [--masters N] [--state DIR] [--image TAG] [--bin DIR] [--mount SRC[:DST]]...
 #
-# The site is one --internal Docker network and four host containers with
-# fixed addresses: deploy (.10), master-1 (.11), master-2 (.12), worker-1
-# (.21); the apiserver VIP is .100. The deployer runs inside the deploy
+# The site is one --internal Docker network and host containers with
+# fixed addresses: deploy (.10), master-1 (.11), master-2 (.12), ...
+# (--masters N, default 2), worker-1 (.21); the apiserver VIP is .100. The deployer runs inside the deploy
 # container, so it is truly on the air-gapped network: the state directory
 # is mounted there at its own path (read-write), bin/ at /opt/appliance/bin
 # and every --mount read-only (DST defaults to SRC).
@@ -36,9 +36,10 @@ parse_args() {
   [ $# -ge 1 ] || usage
   name=$1
   shift
-  state_arg="" image="" bin="$REPO_DIR/bin" mounts=()
+  state_arg="" image="" bin="$REPO_DIR/bin" mounts=() masters=2
   while [ $# -gt 0 ]; do
     case $1 in
+    --masters) masters=${2:?--masters needs a number}; shift 2 ;;
     --state) state_arg=${2:?--state needs a directory}; shift 2 ;;
     --image) image=${2:?--image needs a tag}; shift 2 ;;
     --bin) bin=${2:?--bin needs a directory}; shift 2 ;;
@@ -47,6 +48,7 @@ parse_args() {
     esac
   done
   site::validate_name "$name"
+  site::set_masters "$masters"
 }
 
 # mount_spec SRC[:DST] prints ABS_SRC:DST; DST defaults to ABS_SRC.
@@ -97,9 +99,14 @@ network_subnet() {
   docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$network"
 }
 
-# allow_multicast: add site::multicast_rule for this site's bridge, once.
+# allow_multicast: add site::multicast_rule and site::pod_rule for this
+# site's bridge, once each.
 allow_multicast() {
   local rule
+  rule=$(site::pod_rule "$(site::bridge "$name")")
+  # shellcheck disable=SC2086
+  command -v iptables >/dev/null 2>&1 && { iptables -C $rule 2>/dev/null || iptables -I $rule 2>/dev/null ||
+    site::log "warning: could not add iptables rule $rule; pods cannot reach pods on other hosts"; }
   rule=$(site::multicast_rule "$(site::bridge "$name")")
   if ! command -v iptables >/dev/null 2>&1; then
     site::log "warning: no iptables; VRRP multicast cannot cross the site (keepalived needs unicast_peer)"
@@ -131,7 +138,7 @@ make_keys() {
 
 # config_hash: what a running site must match to be kept.
 config_hash() {
-  printf '%s\n' "$image" "$state" "$bin" "${mounts[@]}" | sha256sum | cut -c1-12
+  printf '%s\n' "$image" "$state" "$bin" "masters=$masters" "${mounts[@]}" | sha256sum | cut -c1-12
 }
 
 site_is_up() {
@@ -167,6 +174,9 @@ run_host() {
     # containerd's snapshots need a real file system, not the image's
     # fuse-overlayfs: an anonymous volume, removed by down.sh
     --volume /var/lib/containerd
+    # kubelet and etcd want real file systems too, and kubelet /dev/kmsg
+    --volume /var/lib/kubelet --volume /var/lib/etcd
+    --volume /dev/kmsg:/dev/kmsg
     --volume "$state/hostfiles:/etc/appliance-site:ro"
     --env "SITE_ROLE=$role" --env "SITE_SUBNET=$subnet"
     --label "appliance.site=$name" --label "appliance.site.host=$host"
@@ -257,7 +267,7 @@ write_known_hosts() {
 }
 
 write_inventory() {
-  local deploy_ip
+  local deploy_ip h host role octet
   deploy_ip=$(host_ip 10)
   write_atomic "$state/inventory.yaml" <<EOF
 # Written by scripts/site/up.sh for the air-gapped test site "$name".
@@ -266,14 +276,17 @@ kind: Inventory
 site: $name
 ssh: {user: root, keyFile: $state/id_ed25519, knownHosts: $state/known_hosts}
 hosts:
-  - {name: master-1, address: $(host_ip 11), roles: [master]}
-  - {name: master-2, address: $(host_ip 12), roles: [master]}
-  - {name: worker-1, address: $(host_ip 21), roles: [worker]}
+$(for h in "${SITE_HOSTS[@]}"; do
+    read -r host role octet <<<"$h"
+    [ "$role" = deploy ] || echo "  - {name: $host, address: $(host_ip "$octet"), roles: [$role]}"
+  done)
 deployNode: {address: $deploy_ip}
 apiserver: {vip: $(host_ip "$SITE_VIP_OCTET"), port: 6443, interface: eth0}
 network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
 ntp: [$deploy_ip]
 harbor: {hostname: harbor.site.test}
+# systemd in these containers does not own the cgroup tree (cgroup v1 here)
+kubernetes: {cgroupDriver: cgroupfs}
 EOF
 }
 
