@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools test test-unit fuzz site-test demo bench lint clean
+.PHONY: all build deps tools test test-unit test-race fuzz site-test demo bench lint clean
 
 all: build
 
@@ -23,10 +23,14 @@ deps:
 tools:
 	bash scripts/install-tools.sh
 
-test: deps tools build test-unit fuzz site-test
+test: deps tools build lint test-unit test-race fuzz site-test
 
 test-unit:
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The race detector over the quick tests (-short leaves out the long ones).
+test-race:
+	$(GO) test -race -short -count=1 -timeout 30m ./...
 
 # Each fuzz target runs briefly; failing inputs are kept under testdata/fuzz.
 fuzz:
