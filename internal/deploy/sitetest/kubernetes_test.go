@@ -1,0 +1,306 @@
+//go:build site
+
+package sitetest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/testsite"
+)
+
+// The Kubernetes site test deploys a bundle made by `bundle build` from the
+// real Kubernetes programs built from source (scripts/k8s: kubeadm, kubelet,
+// kubectl RPMs signed into a yum repo; kubeadm's images and a test image in
+// the fixture registry) onto test sites of real containers: systemd,
+// containerd, kubelet, etcd and the control plane all run for real. Nothing
+// here is faked.
+
+// k8sSiteName and k8sOneSiteName are this file's test sites.
+const (
+	k8sSiteName    = "k8stest"
+	k8sOneSiteName = "k8sone"
+)
+
+// helloImage is the test workload image scripts/k8s builds: an HTTP server
+// that answers with its host name.
+const helloImage = "registry.factory.example/library/hello:1.0"
+
+// k8sPhases are the leaves' groups the Kubernetes deployment is killed in,
+// in order.
+var k8sPhases = []string{"/kubernetes/init", "/kubernetes/masters", "/kubernetes/workers", "/kubernetes/network", "/kubernetes/ready"}
+
+func k8sInputs(t *testing.T) in {
+	t.Helper()
+	v := in{bundle: os.Getenv("SITETEST_K8S_BUNDLE"), pub: os.Getenv("SITETEST_PUB")}
+	if v.bundle == "" || v.pub == "" {
+		t.Fatal("SITETEST_K8S_BUNDLE and SITETEST_PUB are not set: run make site-test (scripts/site-test.sh)")
+	}
+	return v
+}
+
+// TestKubernetesHA: three masters behind the keepalived VIP and haproxy and
+// one worker, built by deploy --bundle alone. The deployment is killed
+// (SIGKILL) in each /kubernetes phase in turn and resumed; master-3 is cut
+// off in the middle of its join (its phase fails naming it, --resume
+// completes once it is back). Then: every node Ready, kube-system running,
+// three etcd members, a pod of a bundle image on the worker, and when the
+// VIP holder stops, the VIP moves and kubectl through it still answers.
+func TestKubernetesHA(t *testing.T) {
+	d := k8sSite(t, k8sSiteName, 3)
+
+	for i, p := range k8sPhases {
+		var extra []string
+		if i > 0 {
+			extra = []string{"--resume"}
+		}
+		out, killed := d.runKilledIn(p, extra...)
+		if !killed {
+			t.Fatalf("the deployer ended before %s started:\n%s", p, out)
+		}
+		for id, r := range d.leafStates(p) {
+			if r.State == plan.Failed {
+				t.Errorf("%s failed before the kill: %s", id, r.Error)
+			}
+		}
+		t.Logf("killed in %s", p)
+		if p == "/kubernetes/masters" {
+			testMasterDropsMidJoin(t, d)
+		}
+	}
+	if out, err := d.run("--resume"); err != nil {
+		t.Fatalf("--resume after the kills: %v\n%s", err, out)
+	}
+	checkCluster(t, d, 3, 1)
+	checkKubeconfig(t, d)
+	checkPodOnWorker(t, d)
+	checkVIPFailover(t, d)
+	testNoSecrets(t, d)
+}
+
+// TestKubernetesOneMaster: one master without a VIP, one worker, deployed
+// in one run.
+func TestKubernetesOneMaster(t *testing.T) {
+	d := k8sSite(t, k8sOneSiteName, 1)
+	if out, err := d.run(); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	checkCluster(t, d, 1, 1)
+	checkPodOnWorker(t, d)
+}
+
+// k8sSite brings up a site with masters masters and one worker and
+// returns a deployer of the Kubernetes bundle.
+func k8sSite(t *testing.T, name string, masters int) *deployer {
+	t.Helper()
+	v := k8sInputs(t)
+	work := t.TempDir()
+	b := writeFixtureBundle(t, v, work)
+	s := testsite.Up(t, name, testsite.WithMasters(masters), testsite.WithStateDir(filepath.Join(work, "site")),
+		testsite.WithMount(work+"/bundle", ""))
+	d := newDeployer(t, s, b)
+	if masters == 1 {
+		// One master needs no load balancer: the site's inventory without
+		// its VIP.
+		text := strings.Replace(string(mustRead(t, d.inv)), "vip: "+s.VIP+", ", "", 1)
+		if err := os.WriteFile(d.inv, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// testMasterDropsMidJoin cuts master-3 off as soon as its join starts:
+// its phase fails after its attempts with an error naming it, master-2
+// stays joined, and once the cable is back, --resume (killed again in
+// /kubernetes/masters by the caller's next step, or run to its end later)
+// completes the join.
+func testMasterDropsMidJoin(t *testing.T, d *deployer) {
+	const host = "master-3"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cut := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			// Not d.leafStates: it may fail the test, which only the
+			// test's goroutine may do.
+			records, _ := plan.ReadJournal(d.state)
+			if r, ok := plan.Resolve(records)["/kubernetes/masters/"+host]; ok && r.State == plan.InProgress {
+				// Let kubeadm start on the host before the cable goes.
+				if _, err := d.site.Exec(host, "sh", "-c", "for i in $(seq 1 600); do pgrep -x kubeadm >/dev/null && exit 0; sleep 0.1; done; exit 1"); err != nil {
+					cut <- fmt.Errorf("kubeadm never started on %s: %w", host, err)
+					return
+				}
+				cut <- d.site.Disconnect(host)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	out, err := d.run("--resume")
+	cancel()
+	if cerr := <-cut; cerr != nil {
+		t.Fatalf("cutting %s off: %v", host, cerr)
+	}
+	if rerr := d.site.Reconnect(host); rerr != nil {
+		t.Fatal(rerr)
+	}
+	if err == nil {
+		t.Fatalf("the deployment completed although %s was cut off mid-join:\n%s", host, out)
+	}
+	if !strings.Contains(out, "/kubernetes/masters/"+host) {
+		t.Errorf("the failure does not name %s's phase:\n%s", host, out)
+	}
+	states := d.leafStates("/kubernetes/masters")
+	if r := states["/kubernetes/masters/master-2"]; r.State != plan.Completed {
+		t.Errorf("master-2's join is %s after master-3 dropped", r.State)
+	}
+	t.Logf("%s cut off mid-join: the deployment stopped naming it; master-2 stayed joined", host)
+}
+
+// kubectl runs kubectl as cluster-admin on master-1.
+func kubectl(t *testing.T, d *deployer, args ...string) string {
+	t.Helper()
+	return mustExec(t, d.site, "master-1", append([]string{"kubectl", "--kubeconfig", deploy.AdminConf}, args...)...)
+}
+
+// checkCluster: every node Ready, every kube-system pod Running, one
+// etcd member per master, each node's kubelet at the bundle's version.
+func checkCluster(t *testing.T, d *deployer, masters, workers int) {
+	t.Helper()
+	nodes := kubectl(t, d, "get", "nodes", "--no-headers", "-o", "custom-columns=NAME:.metadata.name,READY:.status.conditions[?(@.type==\"Ready\")].status,VERSION:.status.nodeInfo.kubeletVersion")
+	lines := strings.Split(strings.TrimSpace(nodes), "\n")
+	if len(lines) != masters+workers {
+		t.Errorf("%d nodes, want %d:\n%s", len(lines), masters+workers, nodes)
+	}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 3 || f[1] != "True" || !strings.HasPrefix(f[2], "v1.") {
+			t.Errorf("node not Ready at a real version: %q", l)
+		}
+	}
+	pods := kubectl(t, d, "-n", "kube-system", "get", "pods", "--no-headers", "-o", "custom-columns=NAME:.metadata.name,PHASE:.status.phase,NODE:.spec.nodeName")
+	etcd := 0
+	for _, l := range strings.Split(strings.TrimSpace(pods), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[1] != "Running" {
+			t.Errorf("kube-system pod not running: %q", l)
+		}
+		if strings.HasPrefix(l, "etcd-") {
+			etcd++
+		}
+	}
+	if etcd != masters {
+		t.Errorf("%d etcd pods, want %d:\n%s", etcd, masters, pods)
+	}
+	t.Logf("nodes:\n%s\nkube-system:\n%s", nodes, pods)
+}
+
+// checkKubeconfig: deploy kubeconfig names the state directory's admin
+// kubeconfig, mode 0600, and it reaches the cluster through the VIP.
+func checkKubeconfig(t *testing.T, d *deployer) {
+	t.Helper()
+	p := strings.TrimSpace(mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "kubeconfig", "--state-dir", d.state))
+	fi, err := os.Stat(p)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kubeconfig %s: %v %v", p, fi.Mode(), err)
+	}
+	if !strings.Contains(string(mustRead(t, p)), "server: https://"+d.site.VIP+":6443") {
+		t.Errorf("the kubeconfig does not point at the VIP %s", d.site.VIP)
+	}
+}
+
+// checkPodOnWorker runs a pod of the bundle's test image on worker-1,
+// pulled through containerd's mirror from the seed (deploy serve, as the
+// seed is only up while deploy runs), and reads its answer from master-1
+// across the pod network.
+func checkPodOnWorker(t *testing.T, d *deployer) {
+	t.Helper()
+	startServe(t, d)
+	kubectl(t, d, "run", "hello", "--image="+helloImage, "--restart=Never", "--port=8080",
+		`--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"worker-1"}}}`)
+	kubectl(t, d, "wait", "--for=condition=Ready", "pod/hello", "--timeout=5m")
+	ip := strings.TrimSpace(kubectl(t, d, "get", "pod", "hello", "-o", "jsonpath={.status.podIP}"))
+	out := mustExec(t, d.site, "master-1", "curl", "-sS", "--max-time", "10", "http://"+ip+":8080/")
+	if !strings.Contains(out, "hello") {
+		t.Errorf("the pod on worker-1 answered %q", out)
+	}
+	kubectl(t, d, "delete", "pod", "hello", "--wait=false")
+}
+
+// startServe runs deploy serve on the deploy node until the test ends.
+func startServe(t *testing.T, d *deployer) {
+	t.Helper()
+	s := d.site
+	addr := fmt.Sprintf("%s:%d", s.Hosts[0].Address, deploy.DefaultSeedPort)
+	pidFile := filepath.Join(d.state, "serve.pid")
+	logFile := filepath.Join(d.state, "logs", "serve.out")
+	serve := shellJoin([]string{testsite.DeployBinDir + "/deploy", "serve", "--bundle", d.b.path, "--key", d.b.pub,
+		"--addr", addr, "--state-dir", d.state})
+	mustExec(t, s, testsite.DeployHost, "sh", "-c", fmt.Sprintf("%s >%s 2>&1 & echo $! >%s", serve, logFile, pidFile))
+	t.Cleanup(func() { _, _ = s.Exec(testsite.DeployHost, "sh", "-c", "kill $(cat "+pidFile+")") })
+	for i := 0; i < 100 && !strings.Contains(string(mustRead(t, logFile)), "serving on"); i++ {
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkVIPFailover pauses the master holding the VIP (docker pause: it
+// stops answering at once, as a hung host does): the VIP moves to another
+// master and kubectl through the VIP, from the worker, still answers.
+func checkVIPFailover(t *testing.T, d *deployer) {
+	t.Helper()
+	s := d.site
+	holder := vipHolder(t, d, "")
+	if holder == "" {
+		t.Fatal("no master holds the VIP")
+	}
+	c, err := s.Host(holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("docker", "pause", c.Container).CombinedOutput(); err != nil {
+		t.Fatalf("docker pause %s: %v\n%s", holder, err, out)
+	}
+	defer exec.Command("docker", "unpause", c.Container).Run()
+	moved := vipHolder(t, d, holder)
+	if moved == "" {
+		t.Fatalf("the VIP did not move from %s", holder)
+	}
+	kubeconfig := strings.TrimSpace(mustExec(t, s, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "kubeconfig", "--state-dir", d.state))
+	if out, err := s.ExecInput("worker-1", strings.NewReader(string(mustRead(t, kubeconfig))), "sh", "-c", "cat >/root/admin.conf"); err != nil {
+		t.Fatalf("copying the kubeconfig to worker-1: %v\n%s", err, out)
+	}
+	var out string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if out, err = s.Exec("worker-1", "kubectl", "--kubeconfig", "/root/admin.conf", "--request-timeout=10s", "get", "nodes"); err == nil {
+			t.Logf("%s paused, the VIP moved to %s, kubectl through it answers:\n%s", holder, moved, out)
+			return
+		}
+	}
+	t.Errorf("kubectl through the VIP after %s paused: %v\n%s", holder, err, out)
+}
+
+// vipHolder waits up to a minute for one master other than not to hold
+// the VIP, and returns it ("" if none did).
+func vipHolder(t *testing.T, d *deployer, not string) string {
+	s := d.site
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		for _, m := range s.Role(testsite.RoleMaster) {
+			if m.Name == not {
+				continue
+			}
+			if out, err := s.Exec(m.Name, "ip", "-4", "-o", "addr", "show", "dev", "eth0"); err == nil && strings.Contains(out, " "+s.VIP+"/") {
+				return m.Name
+			}
+		}
+	}
+	return ""
+}
