@@ -22,6 +22,8 @@ type Server struct {
 	log        *slog.Logger
 	caCert     []byte
 	writeStall time.Duration
+	policy     AccessPolicy // set by WithAccess
+	access     *access      // who may read (access.go)
 }
 
 // DefaultWriteStall is how long one write of a response body may block on a
@@ -50,6 +52,7 @@ func New(ctx context.Context, content Content, opts ...Option) (*Server, error) 
 	for _, o := range opts {
 		o(s)
 	}
+	s.access = newAccess(s.policy, s.log)
 	cat, err := loadCatalog(ctx, content)
 	if err != nil {
 		return nil, err
@@ -63,8 +66,12 @@ func New(ctx context.Context, content Content, opts ...Option) (*Server, error) 
 func (s *Server) Repositories() []string { return append([]string(nil), s.catalog.names...) }
 
 // ServeHTTP routes a request and logs one line for it: at info level when it
-// failed, at debug level otherwise. Request headers are never logged.
+// failed, at debug level otherwise. Request headers are never logged. A
+// client the access policy refuses gets 403 and is counted, not logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.access.admit(w, r) {
+		return
+	}
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	start := time.Now()
@@ -156,6 +163,11 @@ const shutdownGrace = 30 * time.Second
 // gracefully: it stops accepting, lets requests in flight finish for up to
 // 30 s, and returns nil. With tlsConf nil it serves plain HTTP.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config) error {
+	tlsConf, err := s.access.tlsConfig(tlsConf)
+	if err != nil {
+		return err
+	}
+	defer s.access.flush() // the refusals not yet logged
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -170,7 +182,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 			errc <- hs.Serve(ln)
 			return
 		}
-		hs.TLSConfig = tlsConf.Clone() // ServeTLS adds HTTP/2 to it
+		hs.TLSConfig = tlsConf // a clone; ServeTLS adds HTTP/2 to it
 		errc <- hs.ServeTLS(ln, "", "")
 	}()
 	select {
@@ -181,7 +193,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config
 	s.log.Info("shutting down: waiting for requests in flight", "grace", shutdownGrace)
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
-	err := hs.Shutdown(sctx)
+	err = hs.Shutdown(sctx)
 	if err != nil {
 		hs.Close() // the grace period is over: cut what is left
 	}

@@ -1,0 +1,428 @@
+package siteserver
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// AccessPolicy says who may read the seed. The zero policy admits loopback
+// clients only.
+type AccessPolicy struct {
+	// Allow lists the client addresses (single addresses are /32 or /128
+	// prefixes) that may read. Empty means loopback only (127.0.0.0/8 and
+	// ::1), unless AllowAny. IPv4-mapped IPv6 clients are matched by their
+	// IPv4 address.
+	Allow []netip.Prefix
+	// AllowAny admits every address. Callers ask for it by name and warn:
+	// without ClientCAs, anyone who reaches the port reads everything.
+	AllowAny bool
+	// ClientCAs, when set, requires every client to present, over TLS, a
+	// certificate for client authentication issued by one of these CAs.
+	// Serve then refuses to run without TLS.
+	ClientCAs *x509.CertPool
+	// AllowHint and CertHint tell a refused client (in the 403 body) and the
+	// operator (in the log summary) how to get a client admitted: such as
+	// "add its address with --allow CIDR".
+	AllowHint string
+	CertHint  string
+	// SummaryEvery is the least time between two log lines about refused
+	// requests (default DefaultRefusalSummary).
+	SummaryEvery time.Duration
+}
+
+// DefaultRefusalSummary is how often, at most, the server logs a summary of
+// the requests it refused. The first refusal is logged at once.
+const DefaultRefusalSummary = time.Minute
+
+// LoopbackPrefixes are the addresses the zero AccessPolicy admits.
+var LoopbackPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// WithAccess sets who may read the seed (default: loopback clients only).
+// Refused requests get 403 and are counted (Server.Refused), not logged one
+// by one: the first is logged, then at most one summary line per
+// SummaryEvery.
+func WithAccess(p AccessPolicy) Option { return func(s *Server) { s.policy = p } }
+
+// ParseAllow parses client addresses for AccessPolicy.Allow: each is an IP
+// address or a CIDR prefix; an entry may hold several separated by commas.
+// A prefix that admits every address (0.0.0.0/0, ::/0) is refused: that is
+// an insecure mode, asked for with AllowAny by name.
+func ParseAllow(entries []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range entries {
+		for _, s := range strings.Split(e, ",") {
+			s = strings.TrimSpace(s)
+			if s == "" {
+				continue
+			}
+			p, err := parsePrefix(s)
+			if err != nil {
+				return nil, err
+			}
+			if p.Bits() == 0 {
+				return nil, fmt.Errorf("allowed client %q admits every address; list the site's networks instead, or ask for it by name (--allow-any)", s)
+			}
+			out = append(out, p)
+		}
+	}
+	return NormalizePrefixes(out), nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("allowed client %q is not an IP address or CIDR prefix (such as 10.0.0.0/24): %w", s, err)
+		}
+		return p, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allowed client %q is not an IP address or CIDR prefix (such as 10.0.0.0/24); host names are not accepted", s)
+	}
+	a = a.WithZone("").Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// clampBits maps the bits of an IPv4-mapped IPv6 prefix onto its IPv4
+// address (::ffff:10.0.0.0/120 is 10.0.0.0/24).
+func clampBits(p netip.Prefix) int {
+	if p.Addr().Is4In6() {
+		return max(p.Bits()-96, 0)
+	}
+	return p.Bits()
+}
+
+// NormalizePrefixes maps IPv4-mapped IPv6 prefixes onto IPv4, masks,
+// sorts and de-duplicates prefixes.
+func NormalizePrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), clampBits(p)).Masked())
+	}
+	slices.SortFunc(out, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
+	return slices.Compact(out)
+}
+
+// Refusals counts the requests refused since the server started, by reason.
+type Refusals struct {
+	Address uint64 // from an address not allowed
+	NoCert  uint64 // without a client certificate, when one is required
+	BadCert uint64 // with a client certificate not issued by the client CAs for client authentication, or out of its validity
+}
+
+// Total is the number of refused requests.
+func (r Refusals) Total() uint64 { return r.Address + r.NoCert + r.BadCert }
+
+// Refused returns how many requests the server refused, by reason.
+func (s *Server) Refused() Refusals {
+	s.access.mu.Lock()
+	defer s.access.mu.Unlock()
+	return s.access.total
+}
+
+// AccessSummary describes, in one line, who may read the seed.
+func (s *Server) AccessSummary() string {
+	p := &s.access.policy
+	var who string
+	switch {
+	case p.AllowAny:
+		who = "any address"
+	default:
+		names := make([]string, len(s.access.allow))
+		for i, a := range s.access.allow {
+			names[i] = a.String()
+		}
+		who = strings.Join(names, ", ")
+	}
+	if p.ClientCAs != nil {
+		who += ", with a client certificate from the site CA"
+	}
+	return who
+}
+
+// maxRefusedAddrs bounds the distinct client addresses a summary names.
+const maxRefusedAddrs = 16
+
+// access enforces an AccessPolicy and counts what it refuses.
+type access struct {
+	policy AccessPolicy
+	allow  []netip.Prefix
+	log    *slog.Logger
+	now    func() time.Time
+
+	mu       sync.Mutex
+	total    Refusals
+	pending  Refusals              // since the last log line
+	from     map[netip.Addr]uint64 // pending, by client address (at most maxRefusedAddrs)
+	fromMore uint64                // pending, from addresses beyond those
+	lastLog  time.Time             // zero until the first line
+	timer    *time.Timer           // armed while pending refusals wait for their line
+	verified map[[sha256.Size]byte]verifiedCert
+}
+
+func newAccess(p AccessPolicy, log *slog.Logger) *access {
+	if p.SummaryEvery <= 0 {
+		p.SummaryEvery = DefaultRefusalSummary
+	}
+	a := &access{policy: p, log: log, now: time.Now, from: map[netip.Addr]uint64{},
+		verified: map[[sha256.Size]byte]verifiedCert{}}
+	a.allow = NormalizePrefixes(p.Allow)
+	if len(a.allow) == 0 {
+		a.allow = LoopbackPrefixes
+	}
+	return a
+}
+
+// tlsConfig returns the server TLS configuration for the policy: c with a
+// client certificate requested when the policy requires one. The
+// certificate is checked per request (admit), so that a refusal is a 403
+// with a reason, counted, rather than a failed handshake.
+func (a *access) tlsConfig(c *tls.Config) (*tls.Config, error) {
+	if c == nil {
+		if a.policy.ClientCAs != nil {
+			return nil, errors.New("site server: client certificates need TLS; drop plain HTTP")
+		}
+		return nil, nil
+	}
+	c = c.Clone()
+	if a.policy.ClientCAs != nil {
+		c.ClientAuth = tls.RequestClientCert
+	}
+	return c, nil
+}
+
+type refusal int
+
+const (
+	refusedAddress refusal = iota
+	refusedNoCert
+	refusedBadCert
+)
+
+// admit reports whether r may be served; if not, it has answered 403 and
+// counted the request.
+func (a *access) admit(w http.ResponseWriter, r *http.Request) bool {
+	addr, ok := clientAddr(r)
+	if !a.policy.AllowAny && !(ok && a.allowed(addr)) {
+		a.refuse(w, r, addr, refusedAddress, fmt.Sprintf("this site server does not serve %s: the address is not on its list of allowed clients", addrString(addr, ok)))
+		return false
+	}
+	if a.policy.ClientCAs == nil {
+		return true
+	}
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		a.refuse(w, r, addr, refusedNoCert, "this site server requires a client certificate from the site CA; the request came without one")
+		return false
+	}
+	if err := a.verify(r.TLS.PeerCertificates); err != nil {
+		a.refuse(w, r, addr, refusedBadCert, fmt.Sprintf("client certificate %q refused: %v", r.TLS.PeerCertificates[0].Subject.CommonName, err))
+		return false
+	}
+	return true
+}
+
+func (a *access) allowed(addr netip.Addr) bool {
+	for _, p := range a.allow {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// verify checks a client's certificate chain against the policy's CAs. A
+// verification costs a few hundred microseconds of CPU, so results are
+// kept (maxVerified certificates, for at most verifiedFor) and every
+// request of a connection after the first costs a hash. The handshake has
+// already proved that the client holds the certificate's key.
+func (a *access) verify(chain []*x509.Certificate) error {
+	sum := sha256.Sum256(chain[0].Raw)
+	now := a.now()
+	a.mu.Lock()
+	v, ok := a.verified[sum]
+	a.mu.Unlock()
+	if ok && now.Before(v.until) && !now.Before(chain[0].NotBefore) {
+		return v.err
+	}
+	err := a.verifyChain(chain, now)
+	until := now.Add(verifiedFor)
+	if err == nil && chain[0].NotAfter.Before(until) {
+		until = chain[0].NotAfter
+	}
+	a.mu.Lock()
+	if len(a.verified) >= maxVerified {
+		clear(a.verified)
+	}
+	a.verified[sum] = verifiedCert{until: until, err: err}
+	a.mu.Unlock()
+	return err
+}
+
+// Bounds of the verified-certificate cache.
+const (
+	maxVerified = 1024
+	verifiedFor = 10 * time.Minute
+)
+
+type verifiedCert struct {
+	until time.Time
+	err   error
+}
+
+func (a *access) verifyChain(chain []*x509.Certificate, now time.Time) error {
+	opts := x509.VerifyOptions{
+		Roots:         a.policy.ClientCAs,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CurrentTime:   now,
+	}
+	for _, c := range chain[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := chain[0].Verify(opts); err != nil {
+		return errors.New("it was not issued for client authentication by the site CA, or it has expired")
+	}
+	return nil
+}
+
+// clientAddr is the client's IP address, IPv4-mapped addresses unmapped.
+func clientAddr(r *http.Request) (netip.Addr, bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return ap.Addr().WithZone("").Unmap(), true
+}
+
+func addrString(a netip.Addr, ok bool) string {
+	if !ok {
+		return "this client"
+	}
+	return a.String()
+}
+
+// refuse answers 403 and counts the refusal. Nothing is logged per request:
+// the first refusal is logged at once, later ones in a summary at most once
+// per SummaryEvery.
+func (a *access) refuse(w http.ResponseWriter, r *http.Request, addr netip.Addr, why refusal, msg string) {
+	hint := a.policy.AllowHint
+	if why != refusedAddress {
+		hint = a.policy.CertHint
+	}
+	if hint != "" {
+		msg += "; on the deploy node, " + hint
+	}
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	if p := r.URL.Path; p == "/v2" || strings.HasPrefix(p, "/v2/") {
+		writeError(w, r, http.StatusForbidden, "DENIED", msg)
+	} else {
+		http.Error(w, msg, http.StatusForbidden)
+	}
+	a.count(addr, why)
+}
+
+func (a *access) count(addr netip.Addr, why refusal) {
+	a.mu.Lock()
+	for _, c := range []*Refusals{&a.total, &a.pending} {
+		switch why {
+		case refusedAddress:
+			c.Address++
+		case refusedNoCert:
+			c.NoCert++
+		default:
+			c.BadCert++
+		}
+	}
+	if _, seen := a.from[addr]; seen || len(a.from) < maxRefusedAddrs {
+		a.from[addr]++
+	} else {
+		a.fromMore++
+	}
+	now := a.now()
+	due := a.lastLog.IsZero() || now.Sub(a.lastLog) >= a.policy.SummaryEvery
+	if !due && a.timer == nil {
+		a.timer = time.AfterFunc(a.lastLog.Add(a.policy.SummaryEvery).Sub(now), a.flush)
+	}
+	a.mu.Unlock()
+	if due {
+		a.flush()
+	}
+}
+
+// flush logs one line with the refusals not yet logged, if any.
+func (a *access) flush() {
+	a.mu.Lock()
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	n := a.pending
+	if n.Total() == 0 {
+		a.mu.Unlock()
+		return
+	}
+	total := a.total.Total()
+	from := a.fromList()
+	a.pending, a.from, a.fromMore = Refusals{}, map[netip.Addr]uint64{}, 0
+	a.lastLog = a.now()
+	a.mu.Unlock()
+	attrs := []any{"requests", n.Total(), "total", total, "from", from}
+	if n.Address > 0 {
+		attrs = append(attrs, "address_not_allowed", n.Address)
+	}
+	if n.NoCert > 0 {
+		attrs = append(attrs, "no_client_cert", n.NoCert)
+	}
+	if n.BadCert > 0 {
+		attrs = append(attrs, "bad_client_cert", n.BadCert)
+	}
+	if n.Address > 0 && a.policy.AllowHint != "" {
+		attrs = append(attrs, "allow", a.policy.AllowHint)
+	}
+	if n.NoCert+n.BadCert > 0 && a.policy.CertHint != "" {
+		attrs = append(attrs, "certs", a.policy.CertHint)
+	}
+	a.log.Warn(fmt.Sprintf("refused requests (counted, at most one line per %v)", a.policy.SummaryEvery), attrs...)
+}
+
+// fromList names the pending refused addresses, most refused first. The
+// caller holds mu.
+func (a *access) fromList() string {
+	type addrCount struct {
+		addr netip.Addr
+		n    uint64
+	}
+	list := make([]addrCount, 0, len(a.from))
+	for ad, n := range a.from {
+		list = append(list, addrCount{ad, n})
+	}
+	slices.SortFunc(list, func(x, y addrCount) int { return cmp.Or(cmp.Compare(y.n, x.n), x.addr.Compare(y.addr)) })
+	parts := make([]string, 0, len(list)+1)
+	for _, c := range list {
+		name := "unknown"
+		if c.addr.IsValid() {
+			name = c.addr.String()
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", name, c.n))
+	}
+	if a.fromMore > 0 {
+		parts = append(parts, fmt.Sprintf("other addresses (%d)", a.fromMore))
+	}
+	return strings.Join(parts, ", ")
+}
