@@ -32,6 +32,9 @@ type serveFlags struct {
 	key                string
 	insecureSkipVerify bool
 	debug              bool
+	allow              []string
+	allowAny           bool
+	clientCerts        bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -52,12 +55,26 @@ func newServeCmd() *cobra.Command {
 It serves TLS with a certificate from the site CA, which it creates on first
 use in --state-dir (ca.key never leaves that directory). Give hosts ca.crt.
 Every byte is checked against its digest while it streams; corrupt content is
-never sent as good. Stop it with Ctrl-C or SIGTERM.`,
-		Example: `  # serve over TLS on the deploy node's site address
-  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443
+never sent as good. Stop it with Ctrl-C or SIGTERM.
 
-  # name the server as hosts will reach it
-  deploy serve --bundle stack.bundle --key cosign.pub --addr 0.0.0.0:5443 --san seed.site.local
+Who may read it: by default only clients on this machine's loopback
+(127.0.0.0/8, ::1). Name the site's hosts with --allow (addresses or CIDR
+prefixes, repeatable or comma-separated); --allow-any admits every address
+and warns. --client-certs also requires every client to present a client
+certificate from the site CA ("deploy client-cert NAME" issues one). A
+refused client gets 403 with the reason; refusals are counted, not logged one
+by one: the first is logged, then one summary line a minute at most, naming
+the addresses refused.`,
+		Example: `  # serve over TLS on the deploy node's site address to the site's hosts
+  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443 --allow 10.0.0.0/24
+
+  # name the server as hosts will reach it; admit two hosts and a subnet
+  deploy serve --bundle stack.bundle --key cosign.pub --addr 0.0.0.0:5443 --san seed.site.local \
+    --allow 10.0.0.11,10.0.0.12 --allow 10.0.1.0/24
+
+  # any address, but only clients holding a site-CA client certificate
+  deploy client-cert worker-1 --out ./worker-1-cert
+  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443 --allow-any --client-certs
 
   # loopback test with plain HTTP, from an extracted bundle directory (not signature-checked)
   deploy serve --layout ./extracted --addr 127.0.0.1:5000 --plain-http`,
@@ -78,9 +95,14 @@ never sent as good. Stop it with Ctrl-C or SIGTERM.`,
 	fl.StringSliceVar(&f.sans, "san", nil, "DNS name or IP address hosts use to reach the server (repeatable); the listen IP and localhost are always included")
 	fl.StringVar(&f.key, "key", "", "cosign public key the bundle signature must verify against")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "serve a bundle without checking its signature (digests are still checked)")
-	fl.BoolVar(&f.debug, "debug", false, "log every request, not only failures")
+	fl.BoolVar(&f.debug, "debug", false, "log every admitted request, not only failures")
+	fl.StringSliceVar(&f.allow, "allow", nil, "client addresses or CIDR prefixes that may read (repeatable, comma-separated; default: loopback only)")
+	fl.BoolVar(&f.allowAny, "allow-any", false, "let every address read (insecure without --client-certs; warns)")
+	fl.BoolVar(&f.clientCerts, "client-certs", false, "require a client certificate from the site CA (issue one with deploy client-cert NAME)")
 	cmd.MarkFlagRequired("addr")
 	cmd.MarkFlagsMutuallyExclusive("bundle", "layout")
+	cmd.MarkFlagsMutuallyExclusive("allow", "allow-any")
+	cmd.MarkFlagsMutuallyExclusive("client-certs", "plain-http")
 	cmd.MarkFlagsOneRequired("bundle", "layout")
 	return cmd
 }
@@ -101,6 +123,13 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	policy, err := f.accessPolicy()
+	if err != nil {
+		return err
+	}
+	if f.allowAny && !f.clientCerts {
+		log.Warn("SERVING TO ANY ADDRESS (--allow-any): whoever reaches the port reads every image, RPM and file; name the site's hosts with --allow, or add --client-certs")
+	}
 	if f.plainHTTP {
 		if err := siteserver.CheckPlainHTTPAddr(f.addr); err != nil {
 			return err
@@ -113,7 +142,22 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeContent()
-	return serveContent(ctx, f, content, log, stdout)
+	return serveContent(ctx, f, policy, content, log, stdout)
+}
+
+// accessPolicy is who may read, from --allow, --allow-any and
+// --client-certs (the site CA pool is added by serveContent).
+func (f *serveFlags) accessPolicy() (siteserver.AccessPolicy, error) {
+	allow, err := siteserver.ParseAllow(f.allow)
+	if err != nil {
+		return siteserver.AccessPolicy{}, fmt.Errorf("--allow: %w", err)
+	}
+	return siteserver.AccessPolicy{
+		Allow:     allow,
+		AllowAny:  f.allowAny,
+		AllowHint: "restart deploy serve with --allow ADDRESS|CIDR for this client",
+		CertHint:  "issue a client certificate with deploy client-cert NAME and give the client NAME.crt and NAME.key",
+	}, nil
 }
 
 // openContent opens what --bundle or --layout names. A bundle is served
@@ -136,9 +180,9 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.
 	return siteserver.NewBundleContent(r), r.Close, nil
 }
 
-func serveContent(ctx context.Context, f *serveFlags, content siteserver.Content, log *slog.Logger, stdout io.Writer) error {
-	opts := []siteserver.Option{siteserver.WithLogger(log)}
+func serveContent(ctx context.Context, f *serveFlags, policy siteserver.AccessPolicy, content siteserver.Content, log *slog.Logger, stdout io.Writer) error {
 	var tlsConf *tls.Config
+	var caOpt siteserver.Option
 	if !f.plainHTTP {
 		ca, err := siteca.Open(f.stateDir)
 		if err != nil {
@@ -147,7 +191,14 @@ func serveContent(ctx context.Context, f *serveFlags, content siteserver.Content
 		if tlsConf, err = ca.TLSConfig(serverNames(f.addr, f.sans)); err != nil {
 			return err
 		}
-		opts = append(opts, siteserver.WithCACert(ca.CACertPEM()))
+		caOpt = siteserver.WithCACert(ca.CACertPEM())
+		if f.clientCerts {
+			policy.ClientCAs = ca.ClientCAs()
+		}
+	}
+	opts := []siteserver.Option{siteserver.WithLogger(log), siteserver.WithAccess(policy)}
+	if caOpt != nil {
+		opts = append(opts, caOpt)
 	}
 	srv, err := siteserver.New(ctx, content, opts...)
 	if err != nil {
@@ -162,7 +213,21 @@ func serveContent(ctx context.Context, f *serveFlags, content siteserver.Content
 	} else {
 		fmt.Fprintf(stdout, "serving on https://%s (CA: %s)\n", ln.Addr(), filepath.Join(f.stateDir, siteca.CACertFile))
 	}
+	fmt.Fprintf(stdout, "clients allowed: %s\n", srv.AccessSummary())
+	if len(f.allow) == 0 && !f.allowAny && !isLoopbackAddr(f.addr) {
+		log.Warn("only clients on this machine may read (loopback): the site's hosts get 403 until they are named with --allow", "addr", f.addr)
+	}
 	return srv.Serve(ctx, ln, tlsConf)
+}
+
+// isLoopbackAddr reports whether addr (IP:PORT) listens on loopback only.
+func isLoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 // serverNames lists the names the server certificate covers: --san, the
