@@ -15,6 +15,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
@@ -34,6 +35,7 @@ type runFlags struct {
 	acceptNewHostKeys  bool
 	parallel           int
 	seedPort           int
+	seedAllow          []string
 	sudoPasswordFile   string
 	testSiteHosts      bool
 	sshTimeout         time.Duration
@@ -49,7 +51,9 @@ func addRunFlags(root *cobra.Command) {
 prepares the site's hosts over SSH, as one plan of phases:
 
   /verify      every entry's digest (the signature is checked before anything)
-  /seed        the site server answers (it runs while deploy runs)
+  /seed        the site server answers (it runs while deploy runs, and serves
+               only the inventory's hosts, the deploy node and loopback;
+               --seed-allow adds addresses, others get 403)
   /preflight   OS, kernel, CPU, memory, disk, ports, clock, tools, site server
   /unique      no two hosts are clones
   /repos       site CA in the trust store, yum repos on the site server
@@ -85,6 +89,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.BoolVar(&f.acceptNewHostKeys, "accept-new-host-keys", false, "record unknown SSH host keys in known_hosts on first contact (changed keys are still refused)")
 	fl.IntVar(&f.parallel, "parallel", 0, "hosts worked on at once per phase (default 5)")
 	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
+	fl.StringSliceVar(&f.seedAllow, "seed-allow", nil, "more client addresses or CIDR prefixes the site server admits (repeatable, comma-separated); it admits only the inventory's hosts, the deploy node and loopback")
 	fl.DurationVar(&f.sshTimeout, "ssh-connect-timeout", 15*time.Second, "bound on one SSH connection attempt (TCP connect and handshake)")
 	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable")
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
@@ -135,6 +140,10 @@ func (f *runFlags) check() error {
 }
 
 func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
+	seedAllow, err := siteserver.ParseAllow(f.seedAllow)
+	if err != nil {
+		return deploy.Config{}, fmt.Errorf("--seed-allow: %w", err)
+	}
 	inv, err := inventory.Load(f.inventory)
 	if err != nil {
 		return deploy.Config{}, err
@@ -157,7 +166,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 	}
 	return deploy.Config{
 		BundlePath: f.bundle, BasePath: f.base, KeyPath: f.key, InsecureSkipVerify: f.insecureSkipVerify,
-		Inventory: inv, StateDir: f.stateDir, SeedPort: f.seedPort,
+		Inventory: inv, StateDir: f.stateDir, SeedPort: f.seedPort, SeedAllow: seedAllow,
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
 		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,
 		DialTimeout: f.sshTimeout, DialAttempts: f.sshAttempts, KeepaliveInterval: f.sshKeepalive,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -51,6 +52,9 @@ type Config struct {
 
 	// SeedPort is the site server's port (default DefaultSeedPort).
 	SeedPort int
+	// SeedAllow adds client addresses the site server admits, beyond the
+	// inventory's hosts, the deploy node and loopback (see SeedAllowList).
+	SeedAllow []netip.Prefix
 
 	// AcceptNewHostKeys records unknown host keys in known_hosts on first
 	// contact instead of refusing them.

@@ -276,14 +276,17 @@ func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote, c *check
 		return
 	}
 	url := d.seedURL() + "/v2/"
-	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code}' --max-time 15 --cacert %s %s", preflightCA, url)
+	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code} %%{local_ip}' --max-time 15 --cacert %s %s", preflightCA, url)
 	out, err := h.out(ctx, cmd)
+	code, from, _ := strings.Cut(strings.TrimSpace(out), " ")
 	switch {
 	case h.dry:
 	case err != nil:
 		c.add("cannot reach the site server at %s: %v; check the route and firewall from this host to the deploy node", url, err)
-	case out != "200":
-		c.add("the site server at %s answered HTTP %s", url, out)
+	case code == "403":
+		c.add("the site server at %s refused this host, which connects from %s, not its inventory address %s; give the host that address in the inventory, or run deploy with --seed-allow %s", url, from, h.host.Address, from)
+	case code != "200":
+		c.add("the site server at %s answered HTTP %s", url, code)
 	}
 }
 

@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -26,10 +29,35 @@ const SeedLogFile = "seed.log"
 
 // seed is the site server running inside the deployer.
 type seed struct {
+	srv    *siteserver.Server
 	caPEM  []byte
 	cancel context.CancelFunc
 	done   chan error
 	log    *os.File
+	warn   io.Writer
+}
+
+// seedAllowHint tells the operator how to admit a client the seed refused.
+const seedAllowHint = "give every host that reads the seed its inventory address, or add the address it connects from with deploy --seed-allow CIDR"
+
+// SeedAllowList returns the client addresses the site server admits while
+// deploy runs: every host of the inventory, the deploy node itself, the API
+// server VIP (a master holding it may connect from it), loopback, and
+// extra (--seed-allow). Anyone else who reaches the port gets 403.
+func SeedAllowList(inv *inventory.Inventory, extra []netip.Prefix) []netip.Prefix {
+	out := append([]netip.Prefix(nil), siteserver.LoopbackPrefixes...)
+	add := func(s string) {
+		if a, err := netip.ParseAddr(s); err == nil {
+			a = a.WithZone("").Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	for _, h := range inv.Hosts {
+		add(h.Address)
+	}
+	add(inv.DeployNode.Address)
+	add(inv.APIServer.VIP)
+	return siteserver.NormalizePrefixes(append(out, extra...))
 }
 
 // Start runs the site server on the deploy node's inventory address for as
@@ -54,8 +82,10 @@ func (d *Deployment) Start(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(d.red.Writer(logf), nil))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	allow := SeedAllowList(d.inv, d.cfg.SeedAllow)
 	srv, err := siteserver.New(sctx, siteserver.NewBundleContent(d.bundle),
-		siteserver.WithCACert(ca.CACertPEM()), siteserver.WithLogger(log))
+		siteserver.WithCACert(ca.CACertPEM()), siteserver.WithLogger(log),
+		siteserver.WithAccess(siteserver.AccessPolicy{Allow: allow, AllowHint: seedAllowHint}))
 	if err != nil {
 		cancel()
 		logf.Close()
@@ -70,8 +100,9 @@ func (d *Deployment) Start(ctx context.Context) error {
 	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(sctx, ln, tlsConf) }()
-	d.seed = &seed{caPEM: ca.CACertPEM(), cancel: cancel, done: done, log: logf}
-	fmt.Fprintf(d.cfg.Out, "site server on %s (CA %s, log %s)\n", d.seedURL(), ca.CACertPath(), logf.Name())
+	d.seed = &seed{srv: srv, caPEM: ca.CACertPEM(), cancel: cancel, done: done, log: logf, warn: d.cfg.Warn}
+	log.Info("site server started", "addr", d.SeedAddr(), "clients", srv.AccessSummary())
+	fmt.Fprintf(d.cfg.Out, "site server on %s for the inventory's hosts only (CA %s, log %s)\n", d.seedURL(), ca.CACertPath(), logf.Name())
 	return nil
 }
 
@@ -83,8 +114,8 @@ func (d *Deployment) openSeedLog() (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, SeedLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
 
-// stop shuts the server down (requests in flight get a few seconds) and
-// closes its log.
+// stop shuts the server down (requests in flight get a few seconds),
+// closes its log, and warns if it refused any client.
 func (s *seed) stop() error {
 	s.cancel()
 	var err error
@@ -92,6 +123,9 @@ func (s *seed) stop() error {
 	case err = <-s.done:
 	case <-time.After(35 * time.Second):
 		err = errors.New("site server did not shut down in time")
+	}
+	if n := s.srv.Refused().Total(); n > 0 {
+		fmt.Fprintf(s.warn, "warning: the site server refused %d requests from addresses outside the inventory (addresses in %s); %s\n", n, s.log.Name(), seedAllowHint)
 	}
 	return errors.Join(err, s.log.Close())
 }
@@ -118,10 +152,22 @@ func (d *Deployment) seedPhase() *plan.Phase {
 		Attempts: 3,
 		Run:      d.checkSeed,
 		DryRun: func() []string {
-			return []string{"serve the bundle on " + d.seedURL() + " (registry /v2/, yum /repos/, /files/, /ca.crt), TLS from the site CA in " + d.cfg.StateDir,
+			return []string{"serve the bundle on " + d.seedURL() + " (registry /v2/, yum /repos/, /files/, /ca.crt), TLS from the site CA in " + d.cfg.StateDir +
+				", to the inventory's hosts, the deploy node and loopback only" + seedAllowExtra(d.cfg.SeedAllow),
 				"GET " + d.seedURL() + "/v2/ and /ca.crt, trusting only the site CA"}
 		},
 	}
+}
+
+func seedAllowExtra(extra []netip.Prefix) string {
+	if len(extra) == 0 {
+		return ""
+	}
+	names := make([]string, len(extra))
+	for i, p := range extra {
+		names[i] = p.String()
+	}
+	return " (and --seed-allow " + strings.Join(names, ",") + ")"
 }
 
 func (d *Deployment) checkSeed(ctx context.Context) error {

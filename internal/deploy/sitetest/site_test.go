@@ -580,10 +580,14 @@ func checkVIP(t *testing.T, s *testsite.Site) {
 func checkMirrorPull(t *testing.T, d *deployer) {
 	s := d.site
 	addr := fmt.Sprintf("%s:%d", s.Hosts[0].Address, deploy.DefaultSeedPort)
+	master, err := s.Host("master-1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	pidFile := filepath.Join(d.state, "serve.pid")
 	logFile := filepath.Join(d.state, "logs", "serve.out")
 	serve := shellJoin([]string{testsite.DeployBinDir + "/deploy", "serve", "--bundle", d.b.path, "--key", d.b.pub,
-		"--addr", addr, "--state-dir", d.state, "--debug"})
+		"--addr", addr, "--state-dir", d.state, "--debug", "--allow", master.Address})
 	mustExec(t, s, testsite.DeployHost, "sh", "-c", fmt.Sprintf("%s >%s 2>&1 & echo $! >%s", serve, logFile, pidFile))
 	t.Cleanup(func() {
 		_, _ = s.Exec(testsite.DeployHost, "sh", "-c", "kill $(cat "+pidFile+")")
@@ -599,6 +603,14 @@ func checkMirrorPull(t *testing.T, d *deployer) {
 	t.Cleanup(func() { _, _ = s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "rm", ref) })
 	if !strings.Contains(string(mustRead(t, logFile)), "ns=registry.factory.example") {
 		t.Errorf("the seed saw no mirror request for registry.factory.example:\n%s", mustRead(t, logFile))
+	}
+	// Only master-1 was allowed: worker-1 (which trusts the site CA since
+	// /repos) is refused, and the refusal is summarised, not logged per request.
+	if code, err := s.Exec("worker-1", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "https://"+addr+"/v2/"); err != nil || code != "403" {
+		t.Errorf("worker-1, not in --allow, got HTTP %q (%v) from deploy serve, want 403", code, err)
+	}
+	if !strings.Contains(string(mustRead(t, logFile)), "refused requests") {
+		t.Errorf("deploy serve did not log the refusal:\n%s", mustRead(t, logFile))
 	}
 }
 

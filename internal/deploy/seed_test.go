@@ -1,0 +1,121 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/inventory"
+)
+
+// TestSeedAllowList: the seed admits every inventory host, the deploy node,
+// the VIP, loopback and the --seed-allow extras, and nothing else.
+func TestSeedAllowList(t *testing.T) {
+	s := newTestSite(t, nil)
+	inv := *s.inv
+	inv.DeployNode.Address = "10.9.0.5"
+	inv.Hosts = append(slices.Clone(inv.Hosts), inventory.Host{Name: "v6", Address: "fd00::21"})
+	got := SeedAllowList(&inv, []netip.Prefix{netip.MustParsePrefix("192.168.7.0/24"), netip.MustParsePrefix("10.9.0.11/32")})
+	var names []string
+	for _, p := range got {
+		names = append(names, p.String())
+	}
+	want := []string{"10.9.0.5/32", "10.9.0.11/32", "10.9.0.12/32", "10.9.0.21/32", "10.9.0.100/32",
+		"127.0.0.0/8", "192.168.7.0/24", "::1/128", "fd00::21/128"}
+	if !slices.Equal(names, want) {
+		t.Errorf("SeedAllowList = %v, want %v", names, want)
+	}
+	for _, a := range []string{"10.9.0.13", "10.9.1.11", "0.0.0.0"} {
+		for _, p := range got {
+			if p.Contains(netip.MustParseAddr(a)) {
+				t.Errorf("%s is admitted by %s", a, p)
+			}
+		}
+	}
+}
+
+// TestSeedServesOnlyTheSite: the seed deploy starts admits the allowlist
+// and still passes its own /seed check from the deploy node.
+func TestSeedServesOnlyTheSite(t *testing.T) {
+	s := newTestSite(t, nil)
+	cfg := s.config(t.TempDir())
+	cfg.SeedAllow = []netip.Prefix{netip.MustParsePrefix("192.168.7.0/24")}
+	var warn bytes.Buffer
+	cfg.Warn = &warn
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	summary := d.seed.srv.AccessSummary()
+	for _, w := range []string{"10.9.0.11/32", "10.9.0.12/32", "10.9.0.21/32", "127.0.0.0/8", "192.168.7.0/24"} {
+		if !strings.Contains(summary, w) {
+			t.Errorf("the seed admits %s, lacking %s", summary, w)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := d.checkSeed(ctx); err != nil {
+		t.Errorf("/seed from the deploy node: %v", err)
+	}
+	if n := d.seed.srv.Refused().Total(); n != 0 {
+		t.Errorf("the seed refused %d requests of its own check", n)
+	}
+	// A client outside the site (only loopback can connect here, so the
+	// request is handed to the server as if it came from 10.9.9.9).
+	req := httptest.NewRequest(http.MethodGet, "/v2/", nil)
+	req.RemoteAddr = "10.9.9.9:40000"
+	rec := httptest.NewRecorder()
+	d.seed.srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("a request from 10.9.9.9: %d, want 403", rec.Code)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(warn.String(), "refused 1 requests") || !strings.Contains(warn.String(), "--seed-allow") {
+		t.Errorf("closing a seed that refused a client warned %q", warn.String())
+	}
+	if log := readFile(t, filepath.Join(cfg.StateDir, "logs", SeedLogFile)); !strings.Contains(log, "10.9.9.9 (1)") {
+		t.Errorf("the seed log does not name the refused address:\n%s", log)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestPreflightNamesARefusedHost: a host the seed refuses (it connects
+// from an address not in the inventory) is told which address to allow.
+func TestPreflightNamesARefusedHost(t *testing.T) {
+	s := newTestSite(t, fixtureRoles)
+	d := s.open(t, t.TempDir())
+	h := inventory.Host{Name: "worker-1", Address: "10.9.0.21", Roles: []inventory.Role{inventory.RoleWorker}}
+	host := &fakeHost{name: "worker-1", answers: []answer{
+		{"cat /etc/os-release", "ID=rocky\nVERSION_ID=8.9\nPRETTY_NAME=\"Rocky Linux 8.9\"\n", 0}, {"uname -r", "4.18.0-513.el8.x86_64", 0},
+		{"nproc", "2", 0}, {"MemTotal", "4000000", 0}, {"df -Pk", "100000000", 0}, {"/proc/swaps", "0", 0},
+		{"date +%s", fmt.Sprint(time.Now().Unix()), 0}, {"command -v", "", 0}, {"curl", "403 10.9.5.21", 0},
+	}}
+	err := d.preflight(context.Background(), &remote{Runner: host, host: h})
+	if err == nil || !strings.Contains(err.Error(), "connects from 10.9.5.21, not its inventory address 10.9.0.21") ||
+		!strings.Contains(err.Error(), "--seed-allow 10.9.5.21") {
+		t.Errorf("preflight of a refused host: %v", err)
+	}
+}
