@@ -21,7 +21,7 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deploy",
 		Short: "Deploy a bundle onto an offline site",
-		Example: `  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443
+		Example: `  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443 --allow 10.0.0.0/24
   deploy push --bundle stack.bundle --key cosign.pub --to harbor.site.local
   deploy --bundle stack.bundle --key cosign.pub -i inventory.yaml`,
 		SilenceUsage:  true,
