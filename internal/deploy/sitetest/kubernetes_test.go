@@ -236,7 +236,8 @@ func checkPodOnWorker(t *testing.T, d *deployer) {
 	kubectl(t, d, "delete", "pod", "hello", "--wait=false")
 }
 
-// startServe runs deploy serve on the deploy node until the test ends.
+// startServe runs deploy serve on the deploy node, for the site's hosts,
+// until the test ends.
 func startServe(t *testing.T, d *deployer) {
 	t.Helper()
 	s := d.site
@@ -244,7 +245,7 @@ func startServe(t *testing.T, d *deployer) {
 	pidFile := filepath.Join(d.state, "serve.pid")
 	logFile := filepath.Join(d.state, "logs", "serve.out")
 	serve := shellJoin([]string{testsite.DeployBinDir + "/deploy", "serve", "--bundle", d.b.path, "--key", d.b.pub,
-		"--addr", addr, "--state-dir", d.state})
+		"--addr", addr, "--state-dir", d.state, "--allow", s.Subnet})
 	mustExec(t, s, testsite.DeployHost, "sh", "-c", fmt.Sprintf("%s >%s 2>&1 & echo $! >%s", serve, logFile, pidFile))
 	t.Cleanup(func() { _, _ = s.Exec(testsite.DeployHost, "sh", "-c", "kill $(cat "+pidFile+")") })
 	for i := 0; i < 100 && !strings.Contains(string(mustRead(t, logFile)), "serving on"); i++ {
