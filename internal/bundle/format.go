@@ -253,7 +253,7 @@ func sortedCopy(s []string) []string {
 
 // ParseIndex decodes bundle.json strictly (unknown fields and trailing data
 // are errors) and checks it: schema version, paths, digests, sizes, chunk
-// lists and unique paths. It does not check offsets against a file; the
+// lists, unique paths, and the names deploy hands to hosts (names.go). It does not check offsets against a file; the
 // Reader does that.
 func ParseIndex(b []byte) (*Index, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -266,7 +266,7 @@ func ParseIndex(b []byte) (*Index, error) {
 		return nil, corruptf("%s: data after the JSON object", IndexName)
 	}
 	if err := x.check(); err != nil {
-		return nil, corruptf("%s: %v", IndexName, err)
+		return nil, corruptf("%s: %w", IndexName, err)
 	}
 	return &x, nil
 }
@@ -289,7 +289,7 @@ func (x *Index) check() error {
 		}
 		seen[a.Path] = true
 	}
-	return nil
+	return x.checkNames()
 }
 
 func (a Artifact) check() error {
