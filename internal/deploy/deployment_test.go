@@ -110,11 +110,11 @@ func TestDryRun(t *testing.T) {
 		"master-1", "master-2", "worker-1",
 		"cat /etc/os-release",
 		"upload", RepoFile,
-		"yum -y --disablerepo='*' --enablerepo='appliance-*' install chain-a",
-		"yum -y --disablerepo='*' --enablerepo='appliance-*' install cron-lite",
-		"haproxy -c -q -f " + HAProxyConfig + ".appliance-new",
-		"keepalived --config-test -f " + KeepalivedConfig + ".appliance-new",
-		"systemctl restart containerd",
+		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'chain-a'",
+		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'cron-lite'",
+		"haproxy -c -q -f '" + HAProxyConfig + ".appliance-new'",
+		"keepalived --config-test -f '" + KeepalivedConfig + ".appliance-new'",
+		"systemctl restart 'containerd'",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("dry run does not mention %q:\n%s", want, text)

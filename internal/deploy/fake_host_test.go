@@ -11,12 +11,14 @@ import (
 
 // fakeHost stands in for a host's shell in unit tests of the checks that
 // parse command output (preflight): it answers each command with the output
-// of the first entry whose key the command contains, and records uploads.
-// The real hosts are exercised by the site test (build tag site).
+// of the first entry whose key the command contains, and records commands
+// and uploads. The real hosts are exercised by the site test (build tag
+// site).
 type fakeHost struct {
-	name    string
-	answers []answer
-	uploads []string
+	name     string
+	answers  []answer
+	commands []string
+	uploads  []string
 }
 
 type answer struct {
@@ -27,6 +29,7 @@ type answer struct {
 func (f *fakeHost) Name() string { return f.name }
 
 func (f *fakeHost) Run(_ context.Context, cmd string) ([]byte, []byte, int, error) {
+	f.commands = append(f.commands, cmd)
 	for _, a := range f.answers {
 		if strings.Contains(cmd, a.match) {
 			if a.exit != 0 {

@@ -124,7 +124,7 @@ func (h *remote) put(ctx context.Context, path string, content []byte, mode fs.F
 
 // install places content at path only if it differs from what is there:
 // it is staged next to path, checked with test (a command with one %s for
-// the staged file; "" for none), and renamed over path when it differs, so
+// the staged file, which is filled in quoted; "" for none), and renamed over path when it differs, so
 // a file that fails its test never replaces a working one. It reports
 // whether path changed, so services restart only when their configuration
 // did. In a dry run it reports a change (the restart is listed).
@@ -133,13 +133,14 @@ func (h *remote) install(ctx context.Context, path string, content []byte, mode 
 	if err := h.put(ctx, staged, content, mode); err != nil {
 		return false, err
 	}
+	qs := sshx.Quote(staged)
 	if test != "" {
-		if err := h.sh(ctx, fmt.Sprintf(test, staged)); err != nil {
-			_ = h.sh(ctx, "rm -f "+staged)
-			return false, fmt.Errorf("%s rendered by deploy fails its test (%s), so it was not installed: %w", path, fmt.Sprintf(test, staged), err)
+		if err := h.sh(ctx, fmt.Sprintf(test, qs)); err != nil {
+			_ = h.sh(ctx, "rm -f -- "+qs)
+			return false, fmt.Errorf("%s rendered by deploy fails its test (%s), so it was not installed: %w", path, fmt.Sprintf(test, qs), err)
 		}
 	}
-	out, err := h.out(ctx, fmt.Sprintf("if cmp -s %[1]s %[2]s; then rm -f %[1]s; echo unchanged; else mv -f %[1]s %[2]s; echo changed; fi", staged, path))
+	out, err := h.out(ctx, fmt.Sprintf("if cmp -s -- %[1]s %[2]s; then rm -f -- %[1]s; echo unchanged; else mv -f -- %[1]s %[2]s; echo changed; fi", qs, sshx.Quote(path)))
 	if err != nil {
 		return false, err
 	}
@@ -149,11 +150,12 @@ func (h *remote) install(ctx context.Context, path string, content []byte, mode 
 // service enables name and makes it run: restarted when its configuration
 // changed, else started if it is not running. Then it must be active.
 func (h *remote) service(ctx context.Context, name string, changed bool) error {
-	action := "systemctl start " + name
+	q := sshx.Quote(name)
+	action := "systemctl start " + q
 	if changed {
-		action = "systemctl restart " + name
+		action = "systemctl restart " + q
 	}
-	cmd := fmt.Sprintf("systemctl enable %s && %s && systemctl is-active %s", name, action, name)
+	cmd := fmt.Sprintf("systemctl enable %s && %s && systemctl is-active %s", q, action, q)
 	if err := h.sh(ctx, cmd); err != nil {
 		return fmt.Errorf("starting %s: %w; see journalctl -u %s on %s", name, err, name, h.host.Name)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
 // PackagesAnnotation prefixes the bundle index annotations that name the
@@ -107,12 +108,22 @@ func (d *Deployment) packages(ctx context.Context, h *remote) error {
 		plan.Logf(ctx, "no packages for roles %v", h.host.Roles)
 		return nil
 	}
-	if err := h.sh(ctx, "yum -y "+yumOnly+" install "+strings.Join(pkgs, " ")); err != nil {
+	if err := h.sh(ctx, "yum -y "+yumOnly+" install "+quoteAll(pkgs)); err != nil {
 		return fmt.Errorf("installing %s from the bundle's repos: %w", strings.Join(pkgs, " "), err)
 	}
-	if err := h.sh(ctx, "rpm -q "+strings.Join(pkgs, " ")); err != nil {
+	if err := h.sh(ctx, "rpm -q "+quoteAll(pkgs)); err != nil {
 		return fmt.Errorf("after yum install, rpm does not list every package: %w", err)
 	}
 	plan.Logf(ctx, "installed %d package(s): %s", len(pkgs), strings.Join(pkgs, " "))
 	return nil
+}
+
+// quoteAll quotes each of words for the shell (they come from bundle.json)
+// and joins them with spaces.
+func quoteAll(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = sshx.Quote(w)
+	}
+	return strings.Join(q, " ")
 }

@@ -276,7 +276,7 @@ func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote, c *check
 		return
 	}
 	url := d.seedURL() + "/v2/"
-	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code} %%{local_ip}' --max-time 15 --cacert %s %s", preflightCA, url)
+	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code} %%{local_ip}' --max-time 15 --cacert %s %s", sshx.Quote(preflightCA), sshx.Quote(url))
 	out, err := h.out(ctx, cmd)
 	code, from, _ := strings.Cut(strings.TrimSpace(out), " ")
 	switch {

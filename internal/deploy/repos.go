@@ -3,12 +3,14 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
 // RepoFile is the yum repo file the deployment writes on every host.
@@ -133,11 +135,20 @@ func (d *Deployment) repos(ctx context.Context, h *remote) error {
 // fetchKey downloads one RPM signing key from the site server over TLS
 // (trusting the site CA) and imports it into the rpm database.
 func (d *Deployment) fetchKey(ctx context.Context, h *remote, id, key string) error {
-	dst := hostKeyPath(id, key)
-	cmd := fmt.Sprintf("mkdir -p %s && curl -fsS --max-time 60 --cacert %s -o %s.tmp %s/repos/%s/keys/%s && mv -f %s.tmp %s && rpm --import %s",
-		gpgKeyDir, hostCA, dst, d.seedURL(), id, key, dst, dst, dst)
-	if err := h.sh(ctx, cmd); err != nil {
+	if err := h.sh(ctx, fetchKeyCommand(d.seedURL(), id, key)); err != nil {
 		return fmt.Errorf("fetching RPM key %s of repo %s from the site server: %w", key, id, err)
 	}
 	return nil
+}
+
+// fetchKeyCommand is the host command of fetchKey. Every value is quoted
+// (the repo id and key name come from bundle.json, the URL from the
+// inventory), so each stays one word whatever it holds; the id and key are
+// also path-escaped in the URL.
+func fetchKeyCommand(seedURL, id, key string) string {
+	dst := hostKeyPath(id, key)
+	src := seedURL + "/repos/" + url.PathEscape(id) + "/keys/" + url.PathEscape(key)
+	q := sshx.Quote
+	return fmt.Sprintf("mkdir -p -- %s && curl -fsS --max-time 60 --cacert %s -o %s %s && mv -f -- %s %s && rpm --import %s",
+		q(gpgKeyDir), q(hostCA), q(dst+".tmp"), q(src), q(dst+".tmp"), q(dst), q(dst))
 }

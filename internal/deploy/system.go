@@ -129,14 +129,14 @@ func (d *Deployment) kernel(ctx context.Context, h *remote) error {
 		return err
 	}
 	for _, m := range kernelModules {
-		if err := d.tolerate(ctx, h, "modprobe "+m, "kernel module "+m+" could not be loaded"); err != nil {
+		if err := d.tolerate(ctx, h, "modprobe "+sshx.Quote(m), "kernel module "+m+" could not be loaded"); err != nil {
 			return err
 		}
 	}
 	if err := h.put(ctx, SysctlFile, []byte(RenderSysctl(h.host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
 		return err
 	}
-	return d.tolerate(ctx, h, "sysctl -p "+SysctlFile, "some sysctls of "+SysctlFile+" could not be set")
+	return d.tolerate(ctx, h, "sysctl -p "+sshx.Quote(SysctlFile), "some sysctls of "+SysctlFile+" could not be set")
 }
 
 func (d *Deployment) swapOff(ctx context.Context, h *remote) error {

@@ -1,0 +1,156 @@
+package deploy
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// Hostile names as a bundle.json could carry them if the checks at open
+// (bundle.ParseIndex) were bypassed: deploy quotes them regardless. Each
+// would create a file named pwned-* in the shell's directory if it were
+// not kept as one word.
+const (
+	hostileRepo = "x; touch pwned-repo"
+	hostileKey  = "k$(touch pwned-key)"
+	hostilePkg  = "p;touch${IFS}pwned-pkg"
+)
+
+func hostileIndex() *bundle.Index {
+	return &bundle.Index{Name: "stack", Version: "1.0",
+		Artifacts: []bundle.Artifact{
+			{Path: "repos/" + hostileRepo + "/repodata/repomd.xml"},
+			{Path: "repos/" + hostileRepo + "/keys/" + hostileKey},
+			{Path: "repos/" + hostileRepo + "/Packages/" + hostilePkg + "-1.0-1.x86_64.rpm"},
+			{Path: "repos/" + hostileRepo + "/Packages/chain-a-1.0-1.x86_64.rpm"},
+		},
+		Annotations: map[string]string{PackagesAnnotation + "master": "chain-a " + hostilePkg},
+	}
+}
+
+// hostileCommands runs /repos and /packages of a master against a fake
+// host with hostileIndex and returns the commands sent.
+func hostileCommands(t *testing.T) []string {
+	t.Helper()
+	s := newTestSite(t, fixtureRoles)
+	d := s.open(t, t.TempDir())
+	d.index = hostileIndex()
+	host := &fakeHost{name: "master-1"}
+	h := &remote{Runner: host, host: inventory.Host{Name: "master-1", Roles: []inventory.Role{inventory.RoleMaster}}}
+	if err := d.repos(context.Background(), h); err != nil {
+		t.Fatalf("repos: %v", err)
+	}
+	if err := d.packages(context.Background(), h); err != nil {
+		t.Fatalf("packages: %v", err)
+	}
+	return host.commands
+}
+
+// TestHostCommandsQuoteBundleValues: the repo id, key name and package
+// names from bundle.json reach the host's shell quoted, as one word each.
+func TestHostCommandsQuoteBundleValues(t *testing.T) {
+	cmds := strings.Join(hostileCommands(t), "\n")
+	dst := hostKeyPath(hostileRepo, hostileKey)
+	for _, want := range []string{
+		"-o " + sshx.Quote(dst+".tmp") + " ",
+		"mv -f -- " + sshx.Quote(dst+".tmp") + " " + sshx.Quote(dst),
+		"rpm --import " + sshx.Quote(dst),
+		"/repos/x%3B%20touch%20pwned-repo/keys/k$%28touch%20pwned-key%29'", // path-escaped inside the quoted URL
+		"install 'chain-a' " + sshx.Quote(hostilePkg),
+		"rpm -q 'chain-a' " + sshx.Quote(hostilePkg),
+	} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("the commands lack %q:\n%s", want, cmds)
+		}
+	}
+}
+
+// TestHostCommandsStayOneWordInSh runs the commands /repos and /packages
+// send through a real sh -c, with every program they call replaced by a
+// stub that records its arguments: no hostile value runs a command, and
+// each arrives as one argument.
+func TestHostCommandsStayOneWordInSh(t *testing.T) {
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	work := filepath.Join(dir, "work")
+	log := filepath.Join(dir, "args.log")
+	for _, d := range []string{bin, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every stub prints its name and each argument in brackets, one
+	// invocation a line; touch too, so that an injected touch is recorded
+	// even if it did not create its file.
+	stub := "#!" + sh + "\nprintf '[%s]' \"${0##*/}\" \"$@\" >>" + sshx.Quote(log) + "\necho >>" + sshx.Quote(log) + "\n"
+	for _, name := range []string{"mkdir", "curl", "mv", "rpm", "yum", "update-ca-trust", "touch"} {
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(stub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range hostileCommands(t) {
+		cmd := exec.Command(sh, "-c", c)
+		cmd.Dir, cmd.Env = work, []string{"PATH=" + bin}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("sh -c %q: %v\n%s", c, err, out)
+		}
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := string(b)
+	if strings.Contains(calls, "[touch]") {
+		t.Errorf("a hostile value ran touch:\n%s", calls)
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("the commands left %d file(s) in their directory, e.g. %s", len(ents), ents[0].Name())
+	}
+	dst := hostKeyPath(hostileRepo, hostileKey)
+	for _, want := range []string{
+		"[mv][-f][--][" + dst + ".tmp][" + dst + "]",
+		"[rpm][--import][" + dst + "]",
+		"[install][chain-a][" + hostilePkg + "]",
+		"[rpm][-q][chain-a][" + hostilePkg + "]",
+	} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("no call with arguments %s:\n%s", want, calls)
+		}
+	}
+}
+
+// TestInstallAndServiceQuote: the file and unit names install and service
+// put in commands are quoted, and the test command gets the staged file
+// quoted.
+func TestInstallAndServiceQuote(t *testing.T) {
+	host := &fakeHost{name: "h"}
+	h := &remote{Runner: host, host: inventory.Host{Name: "h"}}
+	ctx := context.Background()
+	if _, err := h.install(ctx, "/etc/a b/c;d", []byte("x"), 0o644, "check -f %s"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.service(ctx, "u$(id)", true); err != nil {
+		t.Fatal(err)
+	}
+	cmds := strings.Join(host.commands, "\n")
+	for _, want := range []string{
+		"check -f '/etc/a b/c;d.appliance-new'",
+		"cmp -s -- '/etc/a b/c;d.appliance-new' '/etc/a b/c;d'",
+		"systemctl enable 'u$(id)' && systemctl restart 'u$(id)' && systemctl is-active 'u$(id)'",
+	} {
+		if !strings.Contains(cmds, want) {
+			t.Errorf("the commands lack %q:\n%s", want, cmds)
+		}
+	}
+}
