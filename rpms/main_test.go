@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 func runTests(m *testing.M) int {
 	for _, a := range os.Args {
 		if strings.HasPrefix(a, "-test.fuzzworker") {
-			return m.Run() // fuzz workers only run FuzzHeader, which needs no fixture
+			return m.Run() // fuzz workers only run Fuzz targets, which need no fixture
 		}
 	}
 	for _, tool := range []string{"rpmbuild", "rpmsign", "gpg", "createrepo_c"} {

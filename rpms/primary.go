@@ -69,6 +69,9 @@ func parsePrimaryPackage(d *xml.Decoder) (*Package, error) {
 	if st.p.Name == "" || st.p.Checksum.Value == "" || st.p.Location == "" {
 		return nil, fmt.Errorf("primary.xml: package %q lacks a name, checksum or location", st.p.Name)
 	}
+	if !isHex(st.p.Checksum.Value) {
+		return nil, fmt.Errorf("primary.xml: package %q has checksum %q, which is not hex digits; the repository's metadata is damaged", st.p.Name, truncate(st.p.Checksum.Value, 140))
+	}
 	return st.p, nil
 }
 
@@ -212,4 +215,23 @@ func parseFilelists(r io.Reader, want map[string]bool, fn func(pkgid, path strin
 			}
 		}
 	}
+}
+
+// isHex reports whether s is lower-case hex digits (a checksum as
+// parsePrimary keeps it).
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// truncate cuts s to at most n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -127,7 +127,9 @@ func (x *xw) primaryPackage(p *Package) {
 	x.elem("  ", "name", p.Name)
 	x.elem("  ", "arch", p.Arch)
 	x.version("  ", p)
-	x.raw("  <checksum type=\"sha256\" pkgid=\"YES\">" + p.Checksum.Value + "</checksum>\n")
+	x.raw("  <checksum type=\"sha256\" pkgid=\"YES\">")
+	x.text(p.Checksum.Value)
+	x.raw("</checksum>\n")
 	x.elem("  ", "summary", p.Summary)
 	x.elem("  ", "description", p.Description)
 	x.elem("  ", "packager", p.Packager)
@@ -231,7 +233,8 @@ func writeFilelists(w io.Writer, pkgs []*Package) error {
 }
 
 func (x *xw) pkgOpen(p *Package) {
-	x.raw("<package pkgid=\"" + p.Checksum.Value + "\"")
+	x.raw("<package")
+	x.attr("pkgid", p.Checksum.Value)
 	x.attr("name", p.Name)
 	x.attr("arch", p.Arch)
 	x.raw(">\n")
