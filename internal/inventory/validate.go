@@ -92,7 +92,7 @@ func (v *validator) port(field string, p int) {
 
 func (v *validator) jump(field string, j *JumpHost) {
 	if !validHost(j.Address) {
-		v.add(field+".address", "write the jump host's IP address or DNS name", "%q is not an address", j.Address)
+		v.add(field+".address", "write the jump host's IP address (without a %zone) or DNS name", "%q is not an address", j.Address)
 	}
 	v.port(field+".port", j.Port)
 	v.user(field+".user", j.User)
@@ -153,8 +153,8 @@ func (v *validator) host(f string, h Host) {
 		v.add(f+".name", "use a hostname: lowercase letters, digits and '-', at most 63 characters",
 			"host name %q is not a valid hostname", h.Name)
 	}
-	if _, err := netip.ParseAddr(h.Address); err != nil {
-		v.add(f+".address", "write the host's IPv4 or IPv6 address", "address %q is not an IP address", h.Address)
+	if !validIP(h.Address) {
+		v.add(f+".address", "write the host's IPv4 or IPv6 address, without a %zone", "address %q is not an IP address", h.Address)
 	}
 	v.port(f+".port", h.Port)
 	v.user(f+".user", h.User)
@@ -254,8 +254,8 @@ func (v *validator) outsideCIDRs(field, what, s string) {
 
 func (v *validator) deployNode() {
 	a := v.inv.DeployNode.Address
-	if _, err := netip.ParseAddr(a); err != nil {
-		v.add("deployNode.address", "write the IP address the hosts reach the deploy node at",
+	if !validIP(a) {
+		v.add("deployNode.address", "write the IP address the hosts reach the deploy node at, without a %zone",
 			"deploy node address %q is not an IP address", a)
 	}
 }
@@ -266,8 +266,8 @@ func (v *validator) apiServer() {
 	if api.VIP == "" {
 		return
 	}
-	if _, err := netip.ParseAddr(api.VIP); err != nil {
-		v.add("apiserver.vip", "write a free IP address in the masters' subnet", "VIP %q is not an IP address", api.VIP)
+	if !validIP(api.VIP) {
+		v.add("apiserver.vip", "write a free IP address in the masters' subnet, without a %zone", "VIP %q is not an IP address", api.VIP)
 		return
 	}
 	v.outsideCIDRs("apiserver.vip", "apiserver VIP", api.VIP)
@@ -288,7 +288,7 @@ func (v *validator) apiServer() {
 func (v *validator) ntp() {
 	for i, s := range v.inv.NTP {
 		if !validHost(s) {
-			v.add(fmt.Sprintf("ntp[%d]", i), "write an NTP server's IP address or DNS name", "%q is not an address", s)
+			v.add(fmt.Sprintf("ntp[%d]", i), "write an NTP server's IP address (without a %zone) or DNS name", "%q is not an address", s)
 		}
 	}
 }
@@ -296,7 +296,7 @@ func (v *validator) ntp() {
 func (v *validator) storage() {
 	if nfs := v.inv.Storage.NFS; nfs != nil {
 		if !validHost(nfs.Server) {
-			v.add("storage.nfs.server", "write the NFS server's IP address or DNS name", "%q is not an address", nfs.Server)
+			v.add("storage.nfs.server", "write the NFS server's IP address (without a %zone) or DNS name", "%q is not an address", nfs.Server)
 		}
 		if !path.IsAbs(nfs.Path) {
 			v.add("storage.nfs.path", "write the exported directory, such as /export", "%q is not an absolute path", nfs.Path)
@@ -310,7 +310,7 @@ func (v *validator) storage() {
 			host, port, err := net.SplitHostPort(m)
 			n, perr := strconv.Atoi(port)
 			if err != nil || perr != nil || n < 1 || n > 65535 || !validHost(host) {
-				v.add(fmt.Sprintf("storage.ceph.monitors[%d]", i), "write host:port, such as 10.0.0.50:6789",
+				v.add(fmt.Sprintf("storage.ceph.monitors[%d]", i), "write host:port, such as 10.0.0.50:6789 (an IPv6 address in brackets, without a %zone)",
 					"%q is not host:port", m)
 			}
 		}
@@ -332,10 +332,19 @@ func (v *validator) kubernetes() {
 	}
 }
 
-// validHost accepts an IP address or a DNS name.
+// validHost accepts an IP address without a zone, or a DNS name.
 func validHost(s string) bool {
-	if _, err := netip.ParseAddr(s); err == nil {
+	if validIP(s) {
 		return true
 	}
 	return s != "" && len(s) <= 253 && dnsName.MatchString(s) && !numeric.MatchString(s)
+}
+
+// validIP accepts an IPv4 or IPv6 address without a zone. netip.ParseAddr
+// takes any text after '%' as the zone, newlines and shell metacharacters
+// included, and these addresses are written into other hosts'
+// configuration files, where one machine's interface means nothing.
+func validIP(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
