@@ -35,6 +35,8 @@ An inventory looks like this (every field is described on the types):
 
 Rules Load enforces: host names are hostnames and unique; host addresses
 are IP addresses, unique per port, and outside the pod and service CIDRs;
+no address anywhere has an IPv6 %zone (it would go into other hosts'
+configuration files, where one machine's interface means nothing);
 the two CIDRs do not overlap; at least one host is a master, and several
 masters need apiserver.vip, which must be a free address (no host's, not the
 deploy node's, outside both CIDRs); at most one host has the registry
