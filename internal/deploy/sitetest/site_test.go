@@ -294,7 +294,7 @@ func testDryRun(t *testing.T, d *deployer) {
 		t.Fatalf("deploy --dry-run: %v\n%s", err, out)
 	}
 	for _, want := range []string{"master-1", "master-2", "worker-1", "cat /etc/appliance-test-host",
-		"install chain-a foo-wrapper", "install cron-lite", "haproxy -c", "keepalived --config-test", "as admin, each command through sudo"} {
+		"install 'chain-a' 'foo-wrapper'", "install 'cron-lite'", "haproxy -c", "keepalived --config-test", "as admin, each command through sudo"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("dry run output lacks %q", want)
 		}
