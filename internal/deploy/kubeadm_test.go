@@ -23,6 +23,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 )
 
+const testCertKey = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
 var tokenRE = regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}`)
 
 func testCluster() (Cluster, []inventory.Host) {
@@ -63,10 +65,10 @@ func field(m map[string]any, path ...string) any {
 
 func TestRenderKubeadmInit(t *testing.T) {
 	c, masters := testCluster()
-	s := RenderKubeadmInit(c, masters[0], "abcdef.0123456789abcdef", "k3y")
+	s := RenderKubeadmInit(c, masters[0], "abcdef.0123456789abcdef", testCertKey)
 	d := docs(t, s)
 	for kind, want := range map[string]map[string]any{
-		"InitConfiguration": {"localAPIEndpoint.advertiseAddress": "10.9.0.11", "certificateKey": "k3y",
+		"InitConfiguration": {"localAPIEndpoint.advertiseAddress": "10.9.0.11", "certificateKey": testCertKey,
 			"nodeRegistration.name": "master-1", "nodeRegistration.criSocket": criSocket, "patches.directory": KubeadmPatches},
 		"ClusterConfiguration": {"controlPlaneEndpoint": "10.9.0.100:6443", "kubernetesVersion": "v1.34.4",
 			"imageRepository": "registry.k8s.io", "networking.podSubnet": "10.244.0.0/16", "clusterName": "unit"},
@@ -97,9 +99,9 @@ func TestRenderKubeadmJoin(t *testing.T) {
 	if field(w, "controlPlane") != nil || field(w, "discovery", "bootstrapToken", "apiServerEndpoint") != "10.9.0.100:6443" {
 		t.Errorf("worker join: %v", w)
 	}
-	j.CertificateKey = "k3y"
+	j.CertificateKey = testCertKey
 	m := docs(t, RenderKubeadmJoin(c, masters[1], j))["JoinConfiguration"]
-	if field(m, "controlPlane", "localAPIEndpoint", "advertiseAddress") != "10.9.0.12" || field(m, "controlPlane", "certificateKey") != "k3y" {
+	if field(m, "controlPlane", "localAPIEndpoint", "advertiseAddress") != "10.9.0.12" || field(m, "controlPlane", "certificateKey") != testCertKey {
 		t.Errorf("master join: %v", m)
 	}
 	validateWithKubeadm(t, RenderKubeadmJoin(c, masters[1], j))
