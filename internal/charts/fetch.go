@@ -13,6 +13,7 @@
 package charts
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -123,7 +124,9 @@ func (f *Fetcher) Fetch(ctx context.Context, fsys fs.FS, c manifest.Chart, pin *
 	case manifest.ChartOCI:
 		got, err = f.fetchOCI(ctx, c, pin)
 	case manifest.ChartLocal:
-		got, err = f.fetchLocal(fsys, c)
+		if got, err = f.fetchLocal(fsys, c); err != nil {
+			return nil, fmt.Errorf("%s: %w", c.Pos, err) // Package's errors name the chart
+		}
 	default:
 		err = fmt.Errorf("unknown chart source %d", c.Source)
 	}
@@ -148,14 +151,10 @@ func describe(c manifest.Chart) string {
 	}
 }
 
-// check loads the cached archive with Helm and compares what it declares
-// with what was asked for.
+// check refuses an archive holding links or paths outside its directory
+// (checkArchive), loads it with Helm and compares what it declares with
+// what was asked for.
 func (f *Fetcher) check(got *Fetched) error {
-	ch, err := f.Load(got.Digest)
-	if err != nil {
-		return err
-	}
-	md := ch.Metadata
 	want := ""
 	switch got.Chart.Source {
 	case manifest.ChartRepo:
@@ -163,6 +162,16 @@ func (f *Fetcher) check(got *Fetched) error {
 	case manifest.ChartOCI:
 		want = got.Chart.OCI[strings.LastIndex(got.Chart.OCI, "/")+1:]
 	}
+	if err := f.checkArchive(got.Digest); err != nil {
+		return fmt.Errorf("%s (chart %s version %s): %w; the bundle carries only charts made of regular files under their own directory, "+
+			"as it packages local ones: ask the chart's publisher for a fixed archive, or keep a fixed copy of the chart as a local directory next to the manifest",
+			got.Source, cmp.Or(want, got.Name), got.Version, err)
+	}
+	ch, err := f.Load(got.Digest)
+	if err != nil {
+		return err
+	}
+	md := ch.Metadata
 	if want != "" && md.Name != want {
 		return fmt.Errorf("%s holds chart %q, not %q", got.Source, md.Name, want)
 	}
@@ -171,6 +180,16 @@ func (f *Fetcher) check(got *Fetched) error {
 	}
 	got.Name, got.Version = md.Name, md.Version
 	return nil
+}
+
+// checkArchive runs checkArchive on the cached chart archive.
+func (f *Fetcher) checkArchive(digest string) error {
+	rc, _, err := f.cache.Open(digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return checkArchive(rc)
 }
 
 // fetchLocal packages the chart directory and stores the archive.

@@ -1,6 +1,9 @@
 package charts
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -23,6 +26,7 @@ import (
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/manifest"
+	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
 func TestResolveVersion(t *testing.T) {
@@ -317,4 +321,81 @@ func readCache(t *testing.T, c *cas.Store, digest string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// hostileChart is chart name 1.0.0 packaged with one more entry, extra, as
+// a chart repository or registry could publish it: Helm's loader reads it.
+func hostileChart(t *testing.T, name string, extra *tar.Header) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	fsys := chartFS(name, "1.0.0", "busybox:1.36")
+	for _, p := range []string{name + "/Chart.yaml", name + "/values.yaml", name + "/templates/pod.yaml"} {
+		data := fsys[p].Data
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: p, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(data)
+	}
+	extra.Mode = 0o644
+	if extra.Typeflag == tar.TypeReg {
+		extra.Size = 4
+	}
+	if err := tw.WriteHeader(extra); err != nil {
+		t.Fatal(err)
+	}
+	if extra.Typeflag == tar.TypeReg {
+		tw.Write([]byte("x: 1"))
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// TestFetchRefusesUnsafeArchives: a remote chart archive holding a link,
+// an absolute path or a ".." element loads with Helm, but is refused as a
+// local chart directory holding one is, naming the chart, its version and
+// the entry, and nothing of it is returned.
+func TestFetchRefusesUnsafeArchives(t *testing.T) {
+	cases := []struct {
+		name  string
+		entry *tar.Header
+		want  string
+	}{
+		{"symlink", &tar.Header{Typeflag: tar.TypeSymlink, Name: "evil/templates/link.yaml", Linkname: "/etc/passwd"}, `"evil/templates/link.yaml" is a symbolic link to "/etc/passwd"`},
+		{"hardlink", &tar.Header{Typeflag: tar.TypeLink, Name: "evil/templates/hard.yaml", Linkname: "evil/values.yaml"}, "is a hard link"},
+		{"fifo", &tar.Header{Typeflag: tar.TypeFifo, Name: "evil/templates/fifo"}, "is not a regular file"},
+		{"absolute path", &tar.Header{Typeflag: tar.TypeReg, Name: "/etc/cron.d/evil"}, `"/etc/cron.d/evil" has an absolute path`},
+		{"dot-dot", &tar.Header{Typeflag: tar.TypeReg, Name: "../../etc/evil.yaml"}, `".." element`},
+		{"dot-dot inside", &tar.Header{Typeflag: tar.TypeReg, Name: "evil/templates/../../x.yaml"}, `".." element`},
+		{"backslash dot-dot", &tar.Header{Typeflag: tar.TypeReg, Name: `evil\..\..\x.yaml`}, `".." element`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			repo := newChartRepo(t, "evil", "1.0.0")
+			data := hostileChart(t, "evil", c.entry)
+			if _, err := loader.LoadArchive(bytes.NewReader(data)); err != nil {
+				t.Logf("Helm's loader refuses it too: %v", err)
+			}
+			sum := sha256.Sum256(data)
+			repo.archives["evil-1.0.0.tgz"], repo.digests["1.0.0"] = data, hex.EncodeToString(sum[:])
+			got, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "evil", "1.0.0"), nil)
+			if err == nil {
+				t.Fatalf("fetched %+v", got)
+			}
+			for _, want := range []string{c.want, "chart evil version 1.0.0", "ask the chart's publisher"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+	// The same chart without the extra entry is fetched.
+	repo := newChartRepo(t, "evil", "1.0.0")
+	if _, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "evil", "1.0.0"), nil); err != nil {
+		t.Fatalf("the plain chart: %v", err)
+	}
 }

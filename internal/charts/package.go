@@ -154,8 +154,10 @@ func chartFiles(fsys fs.FS, dir string) ([]chartFile, error) {
 		switch {
 		case d.IsDir():
 			return nil
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symbolic link, not a regular file; replace the link by the file, or list it in .helmignore", rel)
 		case !fi.Mode().IsRegular():
-			return fmt.Errorf("%s is not a regular file (%s); replace the link by the file, or list it in .helmignore", rel, fi.Mode().Type())
+			return fmt.Errorf("%s is not a regular file (%s); replace it by a regular file, or list it in .helmignore", rel, fi.Mode().Type())
 		case fi.Size() > maxChartFileSize:
 			return fmt.Errorf("%s is larger than Helm's limit of %d bytes per file", rel, maxChartFileSize)
 		}
@@ -241,25 +243,93 @@ func addFile(tw *tar.Writer, fsys fs.FS, dir, top string, f chartFile) error {
 }
 
 // packageToFile packages the chart into a temporary file and returns it,
-// rewound, with the archive's digest and size. The caller removes the file.
-func packageToFile(fsys fs.FS, dir string) (f *os.File, meta ChartMeta, digest string, size int64, err error) {
-	f, err = os.CreateTemp("", "chart-*.tgz")
+// rewound, with the archive's digest and size. The caller closes and
+// removes the file. On error no file is left behind.
+func packageToFile(fsys fs.FS, dir string) (*os.File, ChartMeta, string, int64, error) {
+	f, err := os.CreateTemp("", "chart-*.tgz")
 	if err != nil {
+		return nil, ChartMeta{}, "", 0, fmt.Errorf("chart %s: %w", dir, err)
+	}
+	fail := func(err error) (*os.File, ChartMeta, string, int64, error) {
+		f.Close()
+		os.Remove(f.Name())
 		return nil, ChartMeta{}, "", 0, err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
 	h := sha256.New()
 	cw := &countio.Writer{W: io.MultiWriter(f, h)}
-	if meta, err = Package(fsys, dir, cw); err != nil {
-		return nil, ChartMeta{}, "", 0, err
+	meta, err := Package(fsys, dir, cw)
+	if err != nil {
+		return fail(err)
 	}
-	if _, err = f.Seek(0, io.SeekStart); err != nil {
-		return nil, ChartMeta{}, "", 0, err
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return fail(fmt.Errorf("chart %s: %w", dir, err))
 	}
 	return f, meta, "sha256:" + hex.EncodeToString(h.Sum(nil)), cw.N, nil
+}
+
+// checkArchive refuses a chart archive (.tgz) holding an entry a packaged
+// local chart could never hold: a symbolic or hard link, a device or any
+// other non-regular file, an absolute path or a path with a ".." element.
+// Helm's loader reads such an archive without complaint (it drops the top
+// directory, so "/etc/x" and "../x" load as chart files, and a link loads as
+// an empty file), but the bundle would then carry it to the site as it is,
+// where `helm` or `tar -x` would follow it. It reads the whole archive.
+func checkArchive(r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if msg := archiveEntryProblem(h); msg != "" {
+			return &badEntryError{name: h.Name, msg: msg}
+		}
+	}
+	_, err = io.Copy(io.Discard, zr)
+	return err
+}
+
+// badEntryError is an entry of a chart archive that checkArchive refuses.
+type badEntryError struct{ name, msg string }
+
+func (e *badEntryError) Error() string {
+	return fmt.Sprintf("archive entry %q %s", clip(e.name), e.msg)
+}
+
+// archiveEntryProblem says what is wrong with one entry of a chart archive,
+// or "" when nothing is.
+func archiveEntryProblem(h *tar.Header) string {
+	switch h.Typeflag {
+	case tar.TypeReg, tar.TypeDir, tar.TypeXGlobalHeader: // the reader gives TypeRegA as TypeReg
+	case tar.TypeSymlink:
+		return fmt.Sprintf("is a symbolic link to %q; a chart holds regular files only", clip(h.Linkname))
+	case tar.TypeLink:
+		return fmt.Sprintf("is a hard link to %q; a chart holds regular files only", clip(h.Linkname))
+	default:
+		return fmt.Sprintf("is not a regular file (tar type %q); a chart holds regular files only", h.Typeflag)
+	}
+	name := strings.ReplaceAll(h.Name, "\\", "/") // Helm reads a backslash as a separator too
+	switch {
+	case strings.HasPrefix(name, "/") || len(name) >= 2 && name[1] == ':':
+		return "has an absolute path"
+	case slices.Contains(strings.Split(name, "/"), ".."):
+		return `has a ".." element in its path`
+	}
+	return ""
+}
+
+// clip shortens s for an error message.
+func clip(s string) string {
+	const max = 200
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "") + fmt.Sprintf("... (%d bytes)", len(s))
 }

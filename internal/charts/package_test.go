@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 func TestPackageIsReproducible(t *testing.T) {
@@ -128,7 +131,7 @@ func TestPackageRefuses(t *testing.T) {
 		{"plain chart", good, "c", ""},
 		{"vendored dependency", vendored, "c", ""},
 		{"missing dependency", withDep, "c", "dependency redis is not in charts/"},
-		{"symbolic link", link, "c", "templates/link.yaml is not a regular file"},
+		{"symbolic link", link, "c", "templates/link.yaml is a symbolic link, not a regular file"},
 		{"no version", badName, "c", "Chart.yaml"},
 		{"no Chart.yaml", good, "nope", "needs a Chart.yaml"},
 	}
@@ -142,5 +145,48 @@ func TestPackageRefuses(t *testing.T) {
 				t.Fatalf("Package error %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestFetchLocalRefusesAndLeavesNothing: a local chart directory holding a
+// symbolic link, or lacking Chart.yaml, fails with an error that names the
+// chart and the fix (it used to panic on a nil file), and leaves no
+// temporary archive behind.
+func TestFetchLocalRefusesAndLeavesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	root := t.TempDir()
+	copyTree(t, "testdata/factory-app", filepath.Join(root, "linked"))
+	if err := os.Symlink("../values.yaml", filepath.Join(root, "linked", "templates", "values.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	copyTree(t, "testdata/factory-app", filepath.Join(root, "bare"))
+	if err := os.Remove(filepath.Join(root, "bare", "Chart.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	f := NewFetcher(newCache(t))
+	for dir, want := range map[string]string{
+		"linked": "chart linked: templates/values.yaml is a symbolic link, not a regular file; replace the link by the file",
+		"bare":   "chart bare: open bare/Chart.yaml: no such file or directory; a chart directory needs a Chart.yaml",
+	} {
+		c := manifest.Chart{Source: manifest.ChartLocal, Path: dir, Component: "core"}
+		got, err := f.Fetch(context.Background(), os.DirFS(root), c, nil)
+		if err == nil {
+			t.Fatalf("%s: fetched %+v", dir, got)
+		}
+		if !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "chart "+dir) != 1 {
+			t.Errorf("%s: error %q does not say %q once", dir, err, want)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+	// The chart itself, untouched, is fetched, and its temporary file removed.
+	copyTree(t, "testdata/factory-app", filepath.Join(root, "good"))
+	if _, err := f.Fetch(context.Background(), os.DirFS(root), manifest.Chart{Source: manifest.ChartLocal, Path: "good", Component: "core"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 }
