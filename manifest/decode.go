@@ -12,7 +12,7 @@ import (
 // pass reports every problem. Its methods never panic on any node shape.
 type decoder struct {
 	file string
-	errs ErrorList
+	errs errorSet
 }
 
 // field is one key of a mapping and its value.

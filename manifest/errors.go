@@ -64,19 +64,68 @@ func (l ErrorList) Unwrap() []error {
 	return errs
 }
 
-// err returns nil for an empty list and the sorted list otherwise.
-func (l ErrorList) err() error {
-	if len(l) == 0 {
+// MaxErrors bounds the problems one pass (Parse, Lint) reports: the first
+// MaxErrors found are listed, sorted by position, followed by one line
+// saying how many more there are. A manifest that names a long image list
+// twice would otherwise give one error per image, each allocated, and an
+// error text of hundreds of megabytes.
+const MaxErrors = 50
+
+// maxQuoted bounds each string or error quoted into an error message, so
+// a megabyte-long value is not echoed back whole.
+const maxQuoted = 200
+
+// errorSet collects the problems of one pass: the first MaxErrors, and a
+// count of the rest, which are neither formatted nor kept.
+type errorSet struct {
+	file string // named by the "more problems" line
+	list ErrorList
+	more int
+}
+
+func (s *errorSet) add(p Pos, fix, format string, args ...any) {
+	if len(s.list) >= MaxErrors {
+		s.more++
+		return
+	}
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			args[i] = clip(v)
+		case error:
+			if msg := v.Error(); len(msg) > maxQuoted {
+				args[i] = clip(msg)
+			}
+		}
+	}
+	s.list = append(s.list, &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Fix: fix})
+}
+
+// err returns nil when nothing was added, and otherwise the list sorted by
+// position, with a last entry counting the problems left out.
+func (s *errorSet) err() error {
+	if len(s.list) == 0 {
 		return nil
 	}
+	l := s.list
 	slices.SortStableFunc(l, func(a, b *Error) int {
 		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File),
 			cmp.Compare(a.Pos.Line, b.Pos.Line),
 			cmp.Compare(a.Pos.Column, b.Pos.Column))
 	})
+	if s.more > 0 {
+		l = append(l, &Error{Pos: Pos{File: s.file},
+			Msg: fmt.Sprintf("and %d more problems, not listed (only the first %d are)", s.more, MaxErrors),
+			Fix: "fix those above and run again"})
+	}
 	return l
 }
 
-func (l *ErrorList) add(p Pos, fix, format string, args ...any) {
-	*l = append(*l, &Error{Pos: p, Msg: fmt.Sprintf(format, args...), Fix: fix})
+// clip shortens s to about maxQuoted bytes for an error message, saying
+// how long it was.
+func clip(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxQuoted], "") + fmt.Sprintf("...(%d bytes)", len(s))
 }

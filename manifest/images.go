@@ -3,6 +3,7 @@ package manifest
 import (
 	"bytes"
 	"errors"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -124,8 +125,16 @@ func (p *parser) refError(pos Pos, err error) {
 
 // expandList reads an image list file and adds its images to c, each with
 // the list file's name and line as its Source.
+//
+// A list is read once however often the manifest names it: naming it
+// again is one error, at the second name, not one per image it holds.
 func (p *parser) expandList(c *Component, src ImageSource) {
 	listFile := p.s.display(src.List)
+	if first, dup := p.seen("image list\x00"+src.List, src.Pos); dup {
+		p.errs.add(src.Pos, "name each list once; its images are carried once, in one component",
+			"image list %s is already named at %s", listFile, first)
+		return
+	}
 	data, err := readLimited(p.s.FS, src.List)
 	if err != nil {
 		p.errs.add(src.Pos, "create the file or fix the path (relative to the manifest)", "image list %s: %v", listFile, err)
@@ -136,6 +145,7 @@ func (p *parser) expandList(c *Component, src ImageSource) {
 	if errors.As(err, &le) {
 		p.errs.add(Pos{File: listFile, Line: le.Line}, "", "%s", le.Msg)
 	}
+	c.Images = slices.Grow(c.Images, len(listed))
 	for _, li := range listed {
 		pos := Pos{File: listFile, Line: li.Line}
 		img, err := ParseImageRef(li.Ref)
@@ -168,9 +178,11 @@ func (p *parser) resolveVerifyKeys() {
 // checkDuplicateImages refuses an image listed twice anywhere in the stack,
 // compared by canonical name, and says where the first one is.
 func (p *parser) checkDuplicateImages() {
-	first := map[string]ImageRef{}
-	for _, c := range p.s.Spec.Components {
-		for _, img := range c.Images {
+	first := map[string]*ImageRef{}
+	for ci := range p.s.Spec.Components {
+		imgs := p.s.Spec.Components[ci].Images
+		for i := range imgs {
+			img := &imgs[i]
 			if prev, dup := first[img.Canonical]; dup {
 				p.errs.add(img.Source, "remove one of them; an image is carried once, in one component",
 					"image %s is listed twice: first as %q at %s (component %q)", img.Canonical, prev.Ref, prev.Source, prev.Component)

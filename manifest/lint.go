@@ -32,7 +32,7 @@ import (
 // as an ErrorList, positioned where the manifest names the path. It streams
 // file contents and holds at most one YAML file (MaxManifestSize) at a time.
 func (s *Stack) Lint() error {
-	l := &linter{s: s}
+	l := &linter{s: s, errs: errorSet{file: s.File}}
 	for _, c := range s.Spec.Components {
 		l.component(c)
 	}
@@ -65,7 +65,7 @@ func (s *Stack) Lint() error {
 
 type linter struct {
 	s    *Stack
-	errs ErrorList
+	errs errorSet
 }
 
 func (l *linter) component(c Component) {

@@ -68,7 +68,7 @@ func dirFS(dir string) (fs.FS, error) {
 func ParseFS(fsys fs.FS, name string, data []byte) (*Stack, error) {
 	sum := sha256.Sum256(data)
 	p := &parser{
-		decoder: decoder{file: name},
+		decoder: decoder{file: name, errs: errorSet{file: name}},
 		s:       &Stack{File: name, FS: fsys, digest: "sha256:" + hex.EncodeToString(sum[:])},
 	}
 	root := p.document(data)
