@@ -126,6 +126,26 @@ func TestRandomAccessReadsOnlyItsFrames(t *testing.T) {
 			big, _ = r.Lookup(e.path)
 		}
 	}
+	// A range past the first chunk checks the entry's tar header too: on a
+	// Reader that has not read it yet, that is one more frame (the header
+	// and chunk 0), the first time only.
+	fresh, err := NewReader(cra, int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	for i, want := range []int64{2 * ChunkSize, ChunkSize} {
+		cra.n.Store(0)
+		rc, _ := fresh.OpenRange(big, ChunkSize+int64(i+1)*100, 1000)
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		if got := cra.n.Load(); got > want+want/100 || got < want {
+			t.Errorf("range %d: a 1000-byte range in chunk 1 of a random blob read %d bytes, want about %d", i, got, want)
+		}
+	}
+	// On the Reader that read the whole blob above, a range reads one chunk.
 	cra.n.Store(0)
 	rc, _ := r.OpenRange(big, ChunkSize+100, 1000)
 	if _, err := io.Copy(io.Discard, rc); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -55,7 +56,12 @@ func forge(t testing.TB, f forgery) []byte {
 			t.Fatal(err)
 		}
 		off := pos
-		tw.Write(e.data)
+		for i := 0; i < len(e.data); i += ChunkSize { // a frame per chunk, as Writer does
+			if i > 0 {
+				sw.EndFrame()
+			}
+			tw.Write(e.data[i:min(i+ChunkSize, len(e.data))])
+		}
 		tw.Flush()
 		sw.EndFrame()
 		return off
@@ -129,6 +135,10 @@ func hostileBundles(t *testing.T) []refusal {
 		{"char device", forge(t, forgery{entries: []rawEntry{{hdr: &tar.Header{Typeflag: tar.TypeChar, Name: "files/dev", Mode: 0o644, Devmajor: 1, Devminor: 3}}}}), "device", "read"},
 		{"block device", forge(t, forgery{entries: []rawEntry{{hdr: &tar.Header{Typeflag: tar.TypeBlock, Name: "files/dev", Mode: 0o644, Devmajor: 8}}}}), "device", "read"},
 		{"setuid file", forge(t, forgery{entries: []rawEntry{{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: "files/suid", Mode: 0o4755}}}}), "mode", "read"},
+		{"setuid file of two chunks", forge(t, forgery{entries: []rawEntry{{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: "files/suid", Mode: 0o4755, Size: ChunkSize + 10}, data: make([]byte, ChunkSize+10)}}}), "mode", "read"},
+		{"file and directory", forge(t, forgery{entries: []rawEntry{regular("files/x", []byte("x")), regular("files/x/y", []byte("y"))}}), `lists "files/x" as a file and also "files/x/y" inside it`, "open"},
+		{"directory then file", forge(t, forgery{entries: []rawEntry{regular("files/x/y/z", []byte("y")), regular("files/x", []byte("x"))}}), `lists "files/x" as a file and also "files/x/y/z" inside it`, "open"},
+		{"entry under the index", forge(t, forgery{entries: []rawEntry{regular("bundle.json/x", []byte("x"))}}), `lists "bundle.json" as a file`, "open"},
 		{"entry named as another", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x"))}, index: func(x *Index) { x.Artifacts[0].Path, x.Artifacts[0].Name = "files/z", "files/z" }}), `files/a`, "read"},
 		{"duplicate listing", forge(t, forgery{entries: []rawEntry{regular("files/a", []byte("x")), regular("files/b", []byte("x"))}, index: func(x *Index) { x.Artifacts[1].Path = "files/a" }}), "listed twice", "open"},
 		{"duplicate entry, second unlisted", forge(t, withGap(regular("files/a", []byte("x")))), "unlisted data", "open"},
@@ -190,6 +200,23 @@ func TestHostileBundlesRefused(t *testing.T) {
 				rc.Close()
 			}
 			checkRefusal(t, err, c.want)
+			// Every range checks the header, an empty one or one past the
+			// first chunk too.
+			ranges := [][2]int64{{0, 0}}
+			if a.Size > 0 {
+				ranges = append(ranges, [2]int64{a.Size, 0}, [2]int64{0, a.Size})
+			}
+			if a.Size > ChunkSize {
+				ranges = append(ranges, [2]int64{ChunkSize, 1}, [2]int64{ChunkSize, 0})
+			}
+			for _, rg := range ranges {
+				rc, err := r.OpenRange(a, rg[0], rg[1])
+				if err == nil {
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+				}
+				t.Run(fmt.Sprintf("range %d+%d", rg[0], rg[1]), func(t *testing.T) { checkRefusal(t, err, c.want) })
+			}
 			checkRefusal(t, r.Verify(context.Background(), nil), c.want)
 			checkRefusal(t, r.Scan(context.Background(), nil), c.want)
 			dir := t.TempDir()
@@ -337,4 +364,33 @@ func (r *Reader) artifactAtCompressed(pos int64) (Artifact, bool) {
 		}
 	}
 	return Artifact{}, false
+}
+
+// TestDeltaOverBaseNesting: a delta listing "files/x" over a base listing
+// "files/x/y" is refused when the two are layered, as one bundle listing
+// both is.
+func TestDeltaOverBaseNesting(t *testing.T) {
+	baseFile := forge(t, forgery{entries: []rawEntry{regular("files/x/y", []byte("y"))}})
+	base := openBytes(t, baseFile)
+	ref := base.BaseRef()
+	for _, c := range []struct{ delta, want string }{
+		{"files/x", `lists "files/x" as a file and also "files/x/y" inside it`},
+		{"files/x/y/z", `lists "files/x/y" as a file and also "files/x/y/z" inside it`},
+		{"files/z", ""},
+	} {
+		delta := forge(t, forgery{entries: []rawEntry{regular(c.delta, []byte("d"))}, index: func(x *Index) { x.Base = ref }})
+		r, err := NewReader(bytes.NewReader(delta), int64(len(delta)), WithBase(base))
+		if c.want == "" { // the last case: closing the delta closes the base
+			if err != nil {
+				t.Fatalf("delta with %s: %v", c.delta, err)
+			}
+			r.Close()
+			continue
+		}
+		if err == nil {
+			r.Close()
+			t.Fatalf("delta with %s over a base with files/x/y: opened", c.delta)
+		}
+		checkRefusal(t, err, c.want)
+	}
 }

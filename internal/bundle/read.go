@@ -53,7 +53,9 @@ func (r *Reader) openFull(a Artifact) (io.ReadCloser, error) {
 // OpenRange returns n bytes of artifact a from offset off. Every chunk the
 // range touches is read whole and checked against its digest before any of
 // its bytes are returned; for an artifact without chunk digests (at most
-// ChunkSize bytes) the whole artifact is read and checked. Errors are like
+// ChunkSize bytes) the whole artifact is read and checked. The entry's tar
+// header is checked for every range, an empty one too (a range that does
+// not touch the first chunk checks it once per Reader). Errors are like
 // Open's.
 func (r *Reader) OpenRange(a Artifact, off, n int64) (io.ReadCloser, error) {
 	if o, ok := r.owner(a.Path); ok && o != r {
@@ -65,7 +67,7 @@ func (r *Reader) OpenRange(a Artifact, off, n int64) (io.ReadCloser, error) {
 	if off < 0 || n < 0 || off > a.Size || n > a.Size-off {
 		return nil, &ArtifactError{Artifact: a, Err: fmt.Errorf("range [%d, +%d) is outside its %d bytes", off, n, a.Size)}
 	}
-	return &chunkReader{r: r, a: a, off: off, end: off + n, header: off < ChunkSize && n > 0}, nil
+	return &chunkReader{r: r, a: a, off: off, end: off + n, header: true}, nil
 }
 
 // known refuses an artifact that is not exactly as listed in the index.
@@ -89,7 +91,7 @@ type chunkReader struct {
 	a      Artifact
 	off    int64 // next byte of the artifact to return
 	end    int64
-	header bool      // check the tar header when reading chunk 0
+	header bool      // the tar header is still to be checked
 	full   hash.Hash // whole-content hash, when streaming a chunked artifact
 	buf    *[]byte
 	chunk  []byte       // the verified chunk holding off
@@ -111,12 +113,20 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	if c.off >= c.end {
-		if c.off == 0 && c.header && c.chunk == nil {
-			// An empty artifact: still check its header and digest.
-			if err := c.load(0); err != nil {
+		if c.header {
+			// Nothing was read: an empty artifact (check its header and
+			// digest) or an empty range (check the header).
+			var err error
+			if c.a.Size == 0 {
+				err = c.load(0)
+			} else {
+				err = c.r.checkHeaderOf(c.a)
+			}
+			if err != nil {
 				c.err = &ArtifactError{Artifact: c.a, Err: err}
 				return 0, c.err
 			}
+			c.header = false
 		}
 		c.err = c.finish()
 		return 0, c.err
@@ -186,6 +196,13 @@ func (c *chunkReader) finish() error {
 // cache when it has one (whole-content reads, which hash as they go, do not
 // use it), else read into this reader's buffer.
 func (c *chunkReader) load(k int64) error {
+	if k > 0 && c.header {
+		// A range that starts past chunk 0: its header is checked alone.
+		if err := c.r.checkHeaderOf(c.a); err != nil {
+			return err
+		}
+		c.header = false
+	}
 	if c.r.cache != nil && c.full == nil {
 		from, _, _, hi, err := c.extent(k, true)
 		if err != nil {
@@ -199,6 +216,7 @@ func (c *chunkReader) load(k int64) error {
 			return err
 		}
 		c.held, c.chunk, c.cOff = cc, cc.data, k*ChunkSize
+		c.header = false // chunk 0 enters the cache only with its header checked
 		return nil
 	}
 	if c.buf == nil {
@@ -209,6 +227,30 @@ func (c *chunkReader) load(k int64) error {
 		return err
 	}
 	c.chunk, c.cOff = data, k*ChunkSize
+	c.header = false
+	return nil
+}
+
+// checkHeaderOf checks the tar header of a's entry on its own, for reads
+// that do not read it with chunk 0, unless it was checked before by this
+// Reader (here or with chunk 0): a range past the first chunk then costs
+// one more frame read, the first time only.
+func (r *Reader) checkHeaderOf(a Artifact) error {
+	if _, ok := r.headersOK.Load(a.Offset); ok {
+		return nil
+	}
+	start, err := r.headerStart(a.Offset)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, a.Offset-start)
+	if _, err := r.sr.ReadAt(b, start); err != nil {
+		return err
+	}
+	if err := checkEntryHeader(b, a.Path, a.Size); err != nil {
+		return err
+	}
+	r.headersOK.Store(a.Offset, struct{}{})
 	return nil
 }
 
@@ -263,6 +305,7 @@ func (c *chunkReader) readChunk(k int64, header bool, buf *[]byte) ([]byte, erro
 		if err := checkEntryHeader(b[:lo-from], a.Path, a.Size); err != nil {
 			return nil, err
 		}
+		c.r.headersOK.Store(a.Offset, struct{}{})
 	}
 	data := b[lo-from : lo-from+n]
 	// The chunk digest and the running full digest are computed on two

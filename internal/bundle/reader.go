@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"sync"
 
@@ -71,6 +72,9 @@ type Reader struct {
 	cache   *chunkCache // nil unless WithChunkCache
 	parts   []string    // the files Open opened
 	base    *Reader     // a delta's base, WithBase
+	// headersOK holds the data offsets of the entries whose tar header
+	// checkHeaderOf checked.
+	headersOK sync.Map
 }
 
 // placed is an entry's extent in the uncompressed stream.
@@ -145,7 +149,12 @@ func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) 
 		return nil, err
 	}
 	if o.base != nil {
-		if err := r.attachBase(o.base); err != nil {
+		err := r.attachBase(o.base)
+		if err == nil {
+			err = r.checkNesting() // the delta's paths and its base's together
+		}
+		if err != nil {
+			r.base = nil // the caller still owns base
 			sr.Close()
 			return nil, err
 		}
@@ -181,7 +190,44 @@ func (r *Reader) open(o openOptions) error {
 	for i, a := range r.index.Artifacts {
 		r.byPath[a.Path] = i
 	}
+	if err := r.checkNesting(); err != nil {
+		return err
+	}
 	return r.checkLayout()
+}
+
+// checkNesting refuses an index that lists a path both as a file and as
+// the parent directory of another entry ("files/x" and "files/x/y"), or
+// puts an entry under bundle.json or its signature: extracting it, or
+// `tar -x`, would write one of the two and fail on the other half-way.
+// The Writer never writes such an index. For a delta with its base
+// attached it checks the paths of both.
+func (r *Reader) checkNesting() error {
+	check := func(p string) error {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if _, file := r.owner(d); file || d == IndexName || d == SignatureName {
+				return corruptf("%s lists %q as a file and also %q inside it, as if it were a directory; "+
+					"no bundle written by this tool does that, and extracting it would stop half-way: rebuild the bundle", IndexName, d, p)
+			}
+		}
+		return nil
+	}
+	for _, a := range r.index.Artifacts {
+		if err := check(a.Path); err != nil {
+			return err
+		}
+	}
+	if r.base == nil {
+		return nil
+	}
+	for _, a := range r.base.Artifacts() {
+		if _, own := r.byPath[a.Path]; !own {
+			if err := check(a.Path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // readPointer reads and checks the pointer frame, the last before the seek
