@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/seekable"
 )
 
 // A bundle may be split into parts for removable media (FAT32 stops at
@@ -29,18 +33,26 @@ var partSuffix = regexp.MustCompile(`\.([0-9]{3})$`)
 // Parts returns the files a bundle named path is made of: path itself, or,
 // when path is the first part of a split bundle (NAME.001) or names a split
 // bundle whose parts exist (NAME, with NAME.001 and no file NAME), every
-// part in order. It refuses a later part (open the first one) and a gap.
+// part in order. It refuses a later part (open the first one), and names
+// the parts missing when the first part is missing or there is a gap. A
+// missing last part cannot be seen from the names; Open finds it.
 func Parts(path string) ([]string, error) {
 	base := path
 	if m := partSuffix.FindStringSubmatch(path); m != nil {
-		if m[1] != "001" {
-			n, _ := strconv.Atoi(m[1])
-			return nil, fmt.Errorf("%s is part %d of a split bundle; open its first part, %s", path, n, PartName(path[:len(path)-4], 1))
-		}
 		base = path[:len(path)-4]
+		if m[1] != "001" {
+			if _, err := os.Stat(PartName(base, 1)); err != nil && errors.Is(err, fs.ErrNotExist) {
+				return nil, missingParts(base, 0)
+			}
+			n, _ := strconv.Atoi(m[1])
+			return nil, fmt.Errorf("%s is part %d of a split bundle; open its first part, %s", path, n, PartName(base, 1))
+		}
 	} else if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return []string{path}, nil
 	} else if _, err := os.Stat(PartName(path, 1)); err != nil {
+		if len(partsPresent(path)) > 0 {
+			return nil, missingParts(path, 0)
+		}
 		return []string{path}, nil // let the open report the missing file
 	}
 	var parts []string
@@ -55,13 +67,105 @@ func Parts(path string) ([]string, error) {
 		parts = append(parts, p)
 	}
 	if len(parts) == 0 {
+		if len(partsPresent(base)) > 0 {
+			return nil, missingParts(base, 0)
+		}
 		return nil, fmt.Errorf("%s: %w", path, fs.ErrNotExist)
 	}
 	// A later part with no part before it means a part is missing.
-	if extra, _ := os.Stat(PartName(base, len(parts)+2)); extra != nil {
-		return nil, fmt.Errorf("split bundle %s: part %s is missing; copy every part", base, PartName(base, len(parts)+1))
+	if present := partsPresent(base); len(present) > 0 && present[len(present)-1] > len(parts) {
+		return nil, missingParts(base, len(parts))
 	}
 	return parts, nil
+}
+
+// partsPresent returns the numbers of the parts of the split bundle base
+// found in its directory, in order (nil when it cannot be read).
+func partsPresent(base string) []int {
+	ents, err := os.ReadDir(filepath.Dir(base))
+	if err != nil {
+		return nil
+	}
+	prefix := filepath.Base(base) + "."
+	var nums []int
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || len(rest) != 3 || !partSuffix.MatchString("."+rest) {
+			continue
+		}
+		if n, _ := strconv.Atoi(rest); n >= 1 {
+			nums = append(nums, n)
+		}
+	}
+	sort.Ints(nums)
+	return nums
+}
+
+// missingParts is the error for a split bundle whose parts after the first
+// have (numbers 1 to have are present and in order) and before its last
+// present part are missing.
+func missingParts(base string, have int) error {
+	present := partsPresent(base)
+	var missing, found []string
+	next := have + 1
+	for _, n := range present {
+		if n <= have {
+			continue
+		}
+		for ; next < n; next++ {
+			missing = append(missing, PartName(base, next))
+		}
+		next = n + 1
+		found = append(found, PartName(base, n))
+	}
+	if len(missing) == 0 { // the directory changed under us
+		missing = append(missing, PartName(base, have+1))
+	}
+	what := "part " + missing[0] + " is missing"
+	if len(missing) > 1 {
+		what = fmt.Sprintf("parts %s are missing", listNames(missing))
+	}
+	if have == 0 {
+		what = "its first " + what
+	}
+	return fmt.Errorf("split bundle %s: %s (found %s); copy every part, %s to the last, into one directory and open %s",
+		base, what, listNames(found), PartName(base, 1), PartName(base, 1))
+}
+
+// listNames joins names, eliding the middle of a long list.
+func listNames(names []string) string {
+	if len(names) > 6 {
+		return fmt.Sprintf("%s, ... %s (%d)", strings.Join(names[:3], ", "), strings.Join(names[len(names)-2:], ", "), len(names))
+	}
+	return strings.Join(names, ", ")
+}
+
+// checkLastPart refuses a split bundle whose last part present does not
+// end with the seek table, which ends the last part: the part after it is
+// missing, or it was cut short.
+func checkLastPart(base string, parts []string) error {
+	last := parts[len(parts)-1]
+	f, err := os.Open(last)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var tail [4]byte
+	if st.Size() >= int64(len(tail)) {
+		if _, err := f.ReadAt(tail[:], st.Size()-int64(len(tail))); err != nil {
+			return err
+		}
+		if binary.LittleEndian.Uint32(tail[:]) == seekable.FooterMagic {
+			return nil
+		}
+	}
+	return fmt.Errorf("split bundle %s: %s does not end with the bundle's seek table, which ends the last part: "+
+		"part %s (and any after it) is missing, or %s was cut short; copy every part whole, %s to the last, into one directory",
+		base, last, PartName(base, len(parts)+1), last, PartName(base, 1))
 }
 
 // multiFile reads the concatenation of several files.

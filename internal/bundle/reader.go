@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/factory-appliance/appliance/internal/seekable"
@@ -113,10 +114,20 @@ func Open(path string, opts ...OpenOption) (*Reader, error) {
 	} else if ra, size, err = openMulti(parts); err != nil {
 		return nil, err
 	}
+	split := parts[0] != path || partSuffix.MatchString(path)
+	if split {
+		if err := checkLastPart(strings.TrimSuffix(parts[0], ".001"), parts); err != nil {
+			ra.Close()
+			return nil, err
+		}
+	}
 	r, err := NewReader(ra, size, opts...)
 	if err != nil {
 		ra.Close()
-		if len(parts) > 1 {
+		if split {
+			if errors.Is(err, ErrCorrupt) {
+				err = fmt.Errorf("%w; if the parts were copied, check that each was copied whole (compare their sizes with the originals')", err)
+			}
 			return nil, fmt.Errorf("split bundle %s (%d parts): %w", path, len(parts), err)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
