@@ -75,14 +75,23 @@ func (f *fetchFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "log each registry decision")
 }
 
-func (f *fetchFlags) options(cmd *cobra.Command, st *manifest.Stack) (build.Options, error) {
+// parseMirrors reads the --registry-mirror flags.
+func (f *fetchFlags) parseMirrors() (manifest.Mirrors, error) {
 	mirrors := manifest.Mirrors{}
 	for _, m := range f.mirrors {
 		reg, host, err := manifest.ParseMirror(m)
 		if err != nil {
-			return build.Options{}, fmt.Errorf("--registry-mirror %q: %w", m, err)
+			return nil, fmt.Errorf("--registry-mirror %q: %w", m, err)
 		}
 		mirrors[reg] = host
+	}
+	return mirrors, nil
+}
+
+func (f *fetchFlags) options(cmd *cobra.Command, st *manifest.Stack) (build.Options, error) {
+	mirrors, err := f.parseMirrors()
+	if err != nil {
+		return build.Options{}, err
 	}
 	mode := progress.Auto
 	if f.quiet {
@@ -155,11 +164,13 @@ Without -f it builds the stack built into the binary (--stack, default
 			if err != nil {
 				return err
 			}
+			var o build.Options
 			if dryRun {
-				return build.DryRun(cmd.OutOrStdout(), st)
-			}
-			o, err := ff.options(cmd, st)
-			if err != nil {
+				o.Stack = st
+				if o.Mirrors, err = ff.parseMirrors(); err != nil {
+					return err
+				}
+			} else if o, err = ff.options(cmd, st); err != nil {
 				return err
 			}
 			o.Output, o.Workers, o.Locked, o.AllowMissing, o.Base = output, workers, locked, allow, base
@@ -175,6 +186,11 @@ Without -f it builds the stack built into the binary (--stack, default
 				if o.Lock, err = manifest.LoadLock(sf.lockPath(lockFile, st)); err != nil {
 					return err
 				}
+			}
+			if dryRun {
+				// The checks a build makes before it fetches anything; it fails
+				// where lint and build would.
+				return build.DryRun(cmd.OutOrStdout(), o)
 			}
 			if o.Signer, err = loadSigner(cmd.ErrOrStderr(), signKey, unsigned); err != nil {
 				return err
@@ -196,7 +212,7 @@ Without -f it builds the stack built into the binary (--stack, default
 	cmd.Flags().StringVar(&lockFile, "lock-file", "", "lock `FILE` (default: next to the manifest, NAME.lock.yaml)")
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "cosign private `KEY` that signs bundle.json (password from COSIGN_PASSWORD or a prompt)")
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be fetched, with counts, and fetch nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run the checks that need no network (as lint does, and --locked, --base, --split), print what would be fetched, and fetch nothing")
 	cmd.Flags().StringArrayVar(&allow, "allow-missing-image", nil, "accept `REF` as referenced by a chart or manifest but not bundled; recorded in the bundle (repeatable)")
 	cmd.Flags().StringVar(&base, "base", "", "build a delta against the bundle `FILE`: leave out the image blobs it holds (deploy then needs --base FILE)")
 	cmd.Flags().StringVar(&split, "split", "", "write parts of at most `SIZE` (e.g. 4000MiB for FAT32): OUT.001, OUT.002, ...")
@@ -294,7 +310,9 @@ func newLintCmd() *cobra.Command {
 		Short: "Check a stack manifest without fetching anything",
 		Long: `lint parses the manifest and checks everything that needs no network:
 unknown fields, bad references, duplicates, missing local files, image lists,
-templates. Every problem is printed at once as file:line: message; fix.`,
+templates, and local charts as the build packages them (no links, a valid
+Chart.yaml, dependencies in charts/). Every problem is printed at once as
+file:line: message; fix (the first 50, then how many more).`,
 		Example: `  bundle lint -f stack.yaml
   bundle lint --stack kubesphere`,
 		Args: cobra.NoArgs,
@@ -303,7 +321,7 @@ templates. Every problem is printed at once as file:line: message; fix.`,
 			if err != nil {
 				return err
 			}
-			if err := st.Lint(); err != nil {
+			if err := build.Check(st); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d components, %d images, %d files)\n", st.File, len(st.Spec.Components), len(st.Images()), len(st.Files()))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"go/build"
 	"math/rand/v2"
@@ -284,5 +285,60 @@ func TestDeltaCommands(t *testing.T) {
 	}
 	if out := mustBundle(t, nil, "inspect", delta); !strings.Contains(out, "a delta bundle; deploy it with --base") {
 		t.Errorf("inspect of the delta said:\n%s", out)
+	}
+}
+
+// TestReadCommandsWarnWithoutKey: cat and extract without --key say, as
+// verify does, that the signature is not checked; with --key they do not.
+func TestReadCommandsWarnWithoutKey(t *testing.T) {
+	dir := t.TempDir()
+	b, pub := signedDemo(t, dir)
+	for _, args := range [][]string{
+		{"cat", b, "index.json"},
+		{"extract", b, "-C", filepath.Join(dir, "x")},
+		{"verify", b, "-q"},
+	} {
+		out := mustBundle(t, nil, args...)
+		if !strings.Contains(out, noKeyWarning) {
+			t.Errorf("bundle %s without --key does not warn:\n%.500s", strings.Join(args, " "), out)
+		}
+		out = mustBundle(t, nil, append(args, "--key", pub)...)
+		if strings.Contains(out, "WARNING") {
+			t.Errorf("bundle %s --key warns:\n%.500s", strings.Join(args, " "), out)
+		}
+	}
+	if out := mustBundle(t, nil, "extract", b, "-C", filepath.Join(dir, "y")); !strings.Contains(out, "signature NOT checked") {
+		t.Errorf("extract without --key reports:\n%s", out)
+	}
+}
+
+// TestDryRunRefusesLikeLintAndBuild: a stack whose local chart holds a
+// symbolic link is refused by lint, by build --dry-run and by build, each
+// with exit status 1 and the link named (build used to panic, dry-run to
+// succeed), and build leaves no temporary file.
+func TestDryRunRefusesLikeLintAndBuild(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "c", "templates"), 0o755)
+	os.WriteFile(filepath.Join(dir, "c", "Chart.yaml"), []byte("apiVersion: v2\nname: c\nversion: 1.0.0\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "c", "values.yaml"), []byte("x: 1\n"), 0o644)
+	if err := os.Symlink("../values.yaml", filepath.Join(dir, "c", "templates", "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "stack.yaml")
+	os.WriteFile(m, []byte("apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: t, version: 0.1.0}\nspec:\n  platform: linux/amd64\n  components:\n    - name: core\n      charts: [{path: c}]\n"), 0o644)
+	tmp := t.TempDir()
+	for _, args := range [][]string{
+		{"lint", "-f", m},
+		{"build", "-f", m, "--dry-run"},
+		{"build", "-f", m, "--unsigned", "-q", "-o", filepath.Join(dir, "out.bundle"), "--cache-dir", filepath.Join(dir, "cache")},
+	} {
+		out, err := bundleCmd(t, []string{"TMPDIR=" + tmp}, args...)
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out, "templates/link.yaml is a symbolic link") {
+			t.Errorf("bundle %s: %v, want exit status 1 naming the link:\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
 	}
 }

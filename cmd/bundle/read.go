@@ -27,6 +27,17 @@ func openBundle(path, key string, opts ...bundle.OpenOption) (*bundle.Reader, er
 	return bundle.Open(path, append(opts, bundle.WithIndexCheck(trust.IndexCheck(path, v)))...)
 }
 
+// noKeyWarning is what verify, cat and extract write to stderr when they
+// run without --key: they still check every digest, but not who made the
+// bundle, and they never skip the signature silently.
+const noKeyWarning = "WARNING: no --key: the signature is not checked, only the digests"
+
+func warnNoKey(w io.Writer, key string) {
+	if key == "" {
+		fmt.Fprintln(w, noKeyWarning)
+	}
+}
+
 // openWithBase is openBundle for a delta bundle and, when base is not
 // empty, the bundle it was built against, layered under it (checked with
 // the same key).
@@ -92,9 +103,7 @@ then prove only that the file is intact, not who made it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			errOut := cmd.ErrOrStderr()
-			if key == "" {
-				fmt.Fprintln(errOut, "WARNING: no --key: the signature is not checked, only the digests")
-			}
+			warnNoKey(errOut, key)
 			r, err := openWithBase(args[0], base, key)
 			if err != nil {
 				return err
@@ -146,12 +155,15 @@ func newCatCmd() *cobra.Command {
 		Short: "Write one entry of a bundle to stdout, verified",
 		Long: `cat decompresses only the frames of one entry and writes it to stdout. The
 entry's sha256 is checked as it streams: on a mismatch cat exits non-zero
-(the bytes already written must then be discarded).`,
+(the bytes already written must then be discarded).
+
+Without --key the signature is not checked (a warning on stderr says so).`,
 		Example: `  bundle cat stack.bundle index.json | jq .
   bundle cat stack.bundle bundle.json --key cosign.pub
   bundle cat stack.bundle files/core/app.conf > app.conf`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			warnNoKey(cmd.ErrOrStderr(), key)
 			r, err := openBundle(args[0], key)
 			if err != nil {
 				return err
@@ -195,7 +207,9 @@ func newExtractCmd() *cobra.Command {
 		Short: "Unpack a bundle safely into a directory",
 		Long: `extract writes every entry into DIR, as ` + "`zstd -dc BUNDLE | tar -x`" + ` would, but
 refuses absolute paths, "..", links and device files, and renames each file
-into place only after its digest matched.`,
+into place only after its digest matched.
+
+Without --key the signature is not checked (a warning says so).`,
 		Example: `  bundle extract stack.bundle -C /tmp/stack
   bundle extract stack.bundle -C /tmp/stack --key cosign.pub`,
 		Args: cobra.ExactArgs(1),
@@ -203,6 +217,7 @@ into place only after its digest matched.`,
 			if dir == "" {
 				return fmt.Errorf("no target directory: pass -C DIR")
 			}
+			warnNoKey(cmd.ErrOrStderr(), key)
 			r, err := openBundle(args[0], key)
 			if err != nil {
 				return err
@@ -213,7 +228,15 @@ into place only after its digest matched.`,
 			if err := bundle.Extract(ctx, r, dir, nil); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "extracted %d entries into %s\n", len(r.Index().Artifacts)+2, dir)
+			sig := "signature verified with " + key
+			if key == "" {
+				sig = "signature NOT checked"
+			}
+			n := len(r.Artifacts()) + 1 // and bundle.json
+			if r.Signature() != nil {
+				n++
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "extracted %d entries into %s; %s\n", n, dir, sig)
 			return nil
 		},
 	}

@@ -197,18 +197,26 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-func newBuilder(o Options) (*builder, error) {
+// check refuses options no build can run with (DryRun checks them too).
+func (o *Options) check() error {
 	if o.Stack == nil {
-		return nil, fmt.Errorf("build: no stack manifest")
+		return fmt.Errorf("build: no stack manifest")
+	}
+	if o.Split != 0 && o.Split < minSplit {
+		return fmt.Errorf("build: --split %d: parts must hold at least %d bytes, since a part ends only where a 4 MiB frame ends; for FAT32 media use --split 4000MiB", o.Split, minSplit)
+	}
+	if o.Locked && o.Lock == nil {
+		return fmt.Errorf("build: --locked needs a lock file: run `bundle lock` first")
+	}
+	return nil
+}
+
+func newBuilder(o Options) (*builder, error) {
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.Output == "" {
 		return nil, fmt.Errorf("build: no output path: pass -o FILE")
-	}
-	if o.Split != 0 && o.Split < minSplit {
-		return nil, fmt.Errorf("build: --split %d: parts must hold at least %d bytes, since a part ends only where a 4 MiB frame ends; for FAT32 media use --split 4000MiB", o.Split, minSplit)
-	}
-	if o.Locked && o.Lock == nil {
-		return nil, fmt.Errorf("build: --locked needs a lock file: run `bundle lock` first")
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = cas.DefaultDir()

@@ -385,7 +385,7 @@ func TestKubeSphereStackLintsAndDryRuns(t *testing.T) {
 		t.Fatalf("lint: %v", err)
 	}
 	var out bytes.Buffer
-	if err := DryRun(&out, s); err != nil {
+	if err := DryRun(&out, Options{Stack: s}); err != nil {
 		t.Fatal(err)
 	}
 	lines := map[string]bool{}
@@ -422,5 +422,82 @@ func TestKubeSphereStackLintsAndDryRuns(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), fmt.Sprintf("total: %d images", len(s.Images()))) {
 		t.Errorf("dry run total line missing or wrong:\n%s", out.String())
+	}
+}
+
+// TestDryRunFailsLikeBuild: for each stack a build refuses before it
+// fetches anything (a local chart with a link or without Chart.yaml, a
+// missing local file, a lock that does not match, a split too small),
+// `build --dry-run` (DryRun) fails too, with the same problem named, where
+// it used to print the plan and succeed; lint (Check) refuses the
+// manifest problems. A good stack dry-runs.
+func TestDryRunFailsLikeBuild(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("linked/Chart.yaml", "apiVersion: v2\nname: linked\nversion: 1.0.0\n")
+	write("linked/values.yaml", "x: 1\n")
+	write("linked/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+	if err := os.Symlink("../values.yaml", filepath.Join(dir, "linked", "templates", "link.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	write("bare/values.yaml", "x: 1\n")
+	write("good/Chart.yaml", "apiVersion: v2\nname: good\nversion: 1.0.0\n")
+	write("good/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
+	write("files/app.conf", "listen = 1\n")
+	stack := func(name, body string) *manifest.Stack {
+		t.Helper()
+		write(name, "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: t, version: 0.1.0}\nspec:\n  platform: linux/amd64\n  components:\n    - name: core\n"+body)
+		st, err := manifest.Load(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	good := stack("good.yaml", "      charts: [{path: good}]\n      files: [{path: files/app.conf}]\n")
+	cases := []struct {
+		name   string
+		o      Options
+		want   string
+		lintOK bool // a build option, not the manifest
+	}{
+		{"chart with a link", Options{Stack: stack("linked.yaml", "      charts: [{path: linked}]\n")}, "templates/link.yaml is a symbolic link", false},
+		{"chart without Chart.yaml", Options{Stack: stack("bare.yaml", "      charts: [{path: bare}]\n")}, "bare/Chart.yaml", false},
+		{"missing file", Options{Stack: stack("nofile.yaml", "      files: [{path: files/nope.conf}]\n")}, "files/nope.conf", false},
+		{"lock of another stack", Options{Stack: good, Locked: true, Lock: &manifest.Lock{}}, "lock", true},
+		{"split too small", Options{Stack: good, Split: 1 << 20}, "--split", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := DryRun(&out, c.o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("DryRun = %v, want an error naming %q; printed:\n%s", err, c.want, out.String())
+			}
+			o := c.o
+			o.Output, o.CacheDir = filepath.Join(t.TempDir(), "out.bundle"), filepath.Join(t.TempDir(), "cache")
+			berr := func() error { _, err := Build(context.Background(), o); return err }()
+			if berr == nil || !strings.Contains(berr.Error(), c.want) {
+				t.Errorf("Build = %v, want an error naming %q like DryRun's %q", berr, c.want, err)
+			}
+			if lerr := Check(c.o.Stack); (lerr == nil) != c.lintOK {
+				t.Errorf("Check (lint) = %v", lerr)
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := DryRun(&out, Options{Stack: good}); err != nil {
+		t.Fatalf("DryRun of a good stack: %v", err)
+	}
+	if !strings.Contains(out.String(), "  chart good\n") {
+		t.Errorf("the dry run does not name the local chart by its path:\n%s", out.String())
 	}
 }

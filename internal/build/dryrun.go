@@ -1,22 +1,70 @@
 package build
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 
+	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
-// DryRun prints what a build of s would fetch, with counts, and fetches
-// nothing.
-func DryRun(w io.Writer, s *manifest.Stack) error {
+// Check runs every check of a build that needs no network, so that `bundle
+// lint` and `bundle build --dry-run` refuse what a build would: the
+// manifest's Lint, and packaging each local chart (to nowhere), which
+// refuses links, a bad Chart.yaml and dependencies missing from charts/.
+// Every problem is reported at once.
+func Check(s *manifest.Stack) error {
+	var errs []error
+	if err := s.Lint(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range s.Charts() {
+		if c.Source != manifest.ChartLocal {
+			continue
+		}
+		if _, err := fs.Stat(s.FS, path.Join(c.Path, "Chart.yaml")); err != nil {
+			continue // Lint reported it
+		}
+		if _, err := charts.Package(s.FS, c.Path, io.Discard); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", c.Pos, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// DryRun runs the checks of a build that need no network (Check, the
+// options, the lock's entries with Locked, the base bundle's index with
+// Base) and fails as the build would; then it prints what the build would
+// fetch, with counts, and fetches nothing. o.Output is not needed.
+func DryRun(w io.Writer, o Options) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	s := o.Stack
+	if err := Check(s); err != nil {
+		return err
+	}
+	if o.Locked {
+		if err := o.Lock.Check(s); err != nil {
+			return fmt.Errorf("check the lock: %w", err)
+		}
+	}
+	if o.Base != "" {
+		if err := (&builder{o: o}).openBase(context.Background()); err != nil {
+			return fmt.Errorf("read the base bundle: %w", err)
+		}
+	}
 	imgs := s.Images()
 	files := s.Files()
 	fmt.Fprintf(w, "stack %s %s (%s)\n", s.Metadata.Name, s.Metadata.Version, s.Spec.Platform)
 	for _, c := range s.Spec.Components {
 		fmt.Fprintf(w, "component %s: %d images, %d files, %d rpms, %d charts\n", c.Name, len(c.Images), len(c.Files), len(c.RPMs), len(c.Charts))
 		for _, i := range c.Images {
-			from := s.Spec.RegistryMirrors.Rewrite(i.Canonical)
+			from := s.Spec.RegistryMirrors.With(o.Mirrors).Rewrite(i.Canonical)
 			if from != i.Canonical {
 				fmt.Fprintf(w, "  image %s (from %s)\n", i.Ref, from)
 			} else {
@@ -34,7 +82,7 @@ func DryRun(w io.Writer, s *manifest.Stack) error {
 			fmt.Fprintf(w, "  rpm %s\n", r.Spec)
 		}
 		for _, ch := range c.Charts {
-			fmt.Fprintf(w, "  chart %s\n", ch.LockKey())
+			fmt.Fprintf(w, "  chart %s\n", chartLabel(ch))
 		}
 	}
 	fmt.Fprintf(w, "total: %d images, %d files, %d rpms requested (before dependency closure), %d charts\n", len(imgs), len(files), len(s.RPMs()), len(s.Charts()))
