@@ -24,17 +24,9 @@ type Server struct {
 	writeStall time.Duration
 	policy     AccessPolicy // set by WithAccess
 	access     *access      // who may read (access.go)
+
+	minWriteBytes int // with writeStall, see WithMinWriteRate
 }
-
-// DefaultWriteStall is how long one write of a response body may block on a
-// client that does not read (about 1 KiB/s for a write of half the copy
-// buffer). A stalled client is disconnected, so it cannot hold a share of
-// the bundle read budget for ever.
-const DefaultWriteStall = 2 * time.Minute
-
-// WithWriteStall sets how long one write of a body may block (default
-// DefaultWriteStall).
-func WithWriteStall(d time.Duration) Option { return func(s *Server) { s.writeStall = d } }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -48,7 +40,7 @@ func WithCACert(pem []byte) Option { return func(s *Server) { s.caCert = pem } }
 // New returns a server for content. It reads index.json, and nothing else,
 // so its cost does not depend on the number or size of blobs.
 func New(ctx context.Context, content Content, opts ...Option) (*Server, error) {
-	s := &Server{content: content, log: slog.New(slog.DiscardHandler), writeStall: DefaultWriteStall}
+	s := &Server{content: content, log: slog.New(slog.DiscardHandler), writeStall: DefaultWriteStall, minWriteBytes: DefaultMinWriteBytes}
 	for _, o := range opts {
 		o(s)
 	}
@@ -72,7 +64,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.access.admit(w, r) {
 		return
 	}
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := &recorder{ResponseWriter: s.minRate(w), status: http.StatusOK}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	start := time.Now()
 	defer func() {

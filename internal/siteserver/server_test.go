@@ -70,12 +70,12 @@ func backends(t *testing.T, l *testLayout) map[string]Content {
 	return map[string]Content{"dir": dc, "bundle": openTestBundle(t, writeTestBundle(t, l.dir))}
 }
 
-// startServerFor serves content like startServer.
-func startServerFor(t *testing.T, content Content, withTLS bool) *running {
+// startServerFor serves content like startServer, with the extra options.
+func startServerFor(t *testing.T, content Content, withTLS bool, extra ...Option) *running {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts := []Option{WithLogger(log)}
+	opts := append([]Option{WithLogger(log)}, extra...)
 	rs := &running{logs: logs, client: &http.Client{Timeout: time.Minute}}
 	var tlsConf *tls.Config
 	if withTLS {

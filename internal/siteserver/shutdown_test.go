@@ -97,7 +97,7 @@ func TestWriteDeadlineEndsWithTheResponse(t *testing.T) {
 	}
 	defer content.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, content, WithWriteStall(100*time.Millisecond))
+	srv, err := New(ctx, content, WithMinWriteRate(0, 100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

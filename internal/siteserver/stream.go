@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 )
 
 // bufferSize is the copy buffer per streaming response, taken from a pool;
@@ -110,9 +109,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, e entry, off, n 
 		return
 	}
 	defer rc.Close()
-	// net/http clears the write deadline when the response is done.
-	guard := stallGuard{w, http.NewResponseController(w), s.writeStall}
-	started, err := copyHeldBack(guard, rc, func() { w.WriteHeader(status) })
+	started, err := copyHeldBack(clientWriter{w}, rc, func() { w.WriteHeader(status) })
 	if err == nil {
 		return
 	}
@@ -139,26 +136,33 @@ func (s *Server) failBeforeHeaders(w http.ResponseWriter, r *http.Request, e ent
 }
 
 func (s *Server) logReadFailure(r *http.Request, e entry, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled) {
-		s.log.Debug("client went away", "path", e.path, "remote", r.RemoteAddr)
+	var cw *clientWriteError
+	if errors.As(err, &cw) || errors.Is(err, context.Canceled) || errors.Is(r.Context().Err(), context.Canceled) {
+		s.log.Debug("client went away or was too slow", "path", e.path, "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	s.log.Error("serving bundle content failed; nothing was sent as good", "path", e.path,
 		"digest", e.digest, "url", r.URL.Path, "remote", r.RemoteAddr, "err", err)
 }
 
-// stallGuard sets a write deadline before every write of a body.
-type stallGuard struct {
-	w     io.Writer
-	rc    *http.ResponseController
-	stall time.Duration
+// clientWriter marks the errors of writing to the client, so that they are
+// not taken for failures to read the bundle.
+type clientWriter struct{ w io.Writer }
+
+func (c clientWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if err != nil {
+		err = &clientWriteError{err}
+	}
+	return n, err
 }
 
-func (g stallGuard) Write(p []byte) (int, error) {
-	// Not every ResponseWriter supports deadlines; then there is none.
-	_ = g.rc.SetWriteDeadline(time.Now().Add(g.stall))
-	return g.w.Write(p)
-}
+// clientWriteError is an error writing a response to its client: it went
+// away, or was dropped for reading too slowly.
+type clientWriteError struct{ err error }
+
+func (e *clientWriteError) Error() string { return "writing to the client: " + e.err.Error() }
+func (e *clientWriteError) Unwrap() error { return e.err }
 
 // copyHeldBack copies src to w through a pooled buffer, holding back the
 // last chunk read until the next read has succeeded. A verifying reader

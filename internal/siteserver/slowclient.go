@@ -1,0 +1,66 @@
+package siteserver
+
+import (
+	"net/http"
+	"time"
+)
+
+// Defaults of the minimum write rate (see WithMinWriteRate): a client must
+// take each 64 KiB of a response within 20 seconds (about 3 KiB/s).
+const (
+	DefaultMinWriteBytes = 64 << 10
+	DefaultWriteStall    = 20 * time.Second
+)
+
+// WithMinWriteRate sets the slowest client the server keeps sending to: it
+// writes every response body in pieces of at most bytes, each with a write
+// deadline window from when its write starts, so a client that takes
+// longer than window to accept bytes more is disconnected (the response is
+// cut; the client sees a short body). Stalled and very slow clients then
+// hold no goroutine, buffer or share of the read budgets for long. Zero or
+// negative values keep the defaults, DefaultMinWriteBytes and
+// DefaultWriteStall.
+func WithMinWriteRate(bytes int, window time.Duration) Option {
+	return func(s *Server) {
+		if bytes > 0 {
+			s.minWriteBytes = bytes
+		}
+		if window > 0 {
+			s.writeStall = window
+		}
+	}
+}
+
+// minRateWriter is a ResponseWriter whose body writes go out in pieces of
+// at most piece bytes, each under a write deadline stall from its start.
+// net/http clears the write deadline when the response is done, so it does
+// not outlive the response on a kept-alive connection.
+type minRateWriter struct {
+	http.ResponseWriter
+	rc    *http.ResponseController
+	piece int
+	stall time.Duration
+}
+
+func (s *Server) minRate(w http.ResponseWriter) *minRateWriter {
+	return &minRateWriter{ResponseWriter: w, rc: http.NewResponseController(w), piece: s.minWriteBytes, stall: s.writeStall}
+}
+
+func (m *minRateWriter) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n := min(len(p), m.piece)
+		// Not every ResponseWriter supports deadlines; then there is none.
+		_ = m.rc.SetWriteDeadline(time.Now().Add(m.stall))
+		k, err := m.ResponseWriter.Write(p[:n])
+		total += k
+		if err != nil {
+			return total, err
+		}
+		p = p[n:]
+	}
+	return total, nil
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (m *minRateWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
