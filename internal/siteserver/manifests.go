@@ -1,6 +1,7 @@
 package siteserver
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -29,14 +30,20 @@ type manifestInfo struct {
 	children     []v1.Descriptor // an index's manifests
 }
 
-// manifests reads manifests lazily and remembers what it learned. Safe for
-// concurrent use.
+// maxCachedInfos bounds how many blobs' manifestInfo the server keeps.
+const maxCachedInfos = 4096
+
+// manifests reads manifests lazily and remembers what it learned about
+// blobs of the bundle, the maxCachedInfos most recently used: a digest
+// that is not in the bundle is never remembered, so requests for random
+// digests cost no memory. Safe for concurrent use.
 type manifests struct {
 	content Content
 	log     *slog.Logger
 
 	mu    sync.Mutex
-	infos map[string]*manifestInfo
+	infos map[string]*list.Element // of *cachedInfo
+	lru   list.List                // most recently used first
 
 	referrersOnce sync.Once
 	referrers     map[string][]v1.Descriptor // subject digest -> referrers
@@ -56,16 +63,14 @@ var manifestMediaTypes = []string{
 // isManifest=false, and with wantBody its verified bytes. The error is
 // non-nil only when the blob could not be read or failed verification.
 func (m *manifests) get(ctx context.Context, digest string, wantBody bool) (*manifestInfo, []byte, error) {
-	m.mu.Lock()
-	info, cached := m.infos[digest]
-	m.mu.Unlock()
+	info, cached := m.lookup(digest)
 	if cached && (!info.isManifest || !wantBody) {
 		return info, nil, nil
 	}
 	path := blobsPrefix + strings.TrimPrefix(digest, "sha256:")
 	size, _, ok := m.content.Stat(path)
 	if !ok || size > maxManifestSize {
-		return m.remember(digest, &manifestInfo{}), nil, nil
+		return &manifestInfo{}, nil, nil // Stat is cheap: nothing to remember
 	}
 	raw, err := readAll(ctx, m.content, path, size)
 	if err != nil {
@@ -77,14 +82,51 @@ func (m *manifests) get(ctx context.Context, digest string, wantBody bool) (*man
 	return info, raw, nil
 }
 
+// cachedInfo is one entry of the manifests' cache.
+type cachedInfo struct {
+	digest string
+	info   *manifestInfo
+}
+
+func newManifests(content Content, log *slog.Logger) *manifests {
+	return &manifests{content: content, log: log, infos: map[string]*list.Element{}}
+}
+
+// lookup returns what is remembered about digest.
+func (m *manifests) lookup(digest string) (*manifestInfo, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.infos[digest]
+	if !ok {
+		return nil, false
+	}
+	m.lru.MoveToFront(e)
+	return e.Value.(*cachedInfo).info, true
+}
+
+// remember keeps info about digest, a blob of the bundle, dropping the
+// least recently used entry when the cache is full, and returns what is
+// remembered (an earlier entry wins).
 func (m *manifests) remember(digest string, info *manifestInfo) *manifestInfo {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if prev, ok := m.infos[digest]; ok {
-		return prev
+	if e, ok := m.infos[digest]; ok {
+		m.lru.MoveToFront(e)
+		return e.Value.(*cachedInfo).info
 	}
-	m.infos[digest] = info
+	m.infos[digest] = m.lru.PushFront(&cachedInfo{digest, info})
+	for m.lru.Len() > maxCachedInfos {
+		old := m.lru.Remove(m.lru.Back()).(*cachedInfo)
+		delete(m.infos, old.digest)
+	}
 	return info
+}
+
+// cacheLen returns how many blobs the cache remembers (for tests).
+func (m *manifests) cacheLen() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lru.Len()
 }
 
 // parseManifest recognises an image manifest or index, with or without a

@@ -26,6 +26,7 @@ type Server struct {
 	access     *access      // who may read (access.go)
 
 	minWriteBytes int // with writeStall, see WithMinWriteRate
+	failedLog     *logLimiter
 }
 
 // Option configures a Server.
@@ -45,12 +46,13 @@ func New(ctx context.Context, content Content, opts ...Option) (*Server, error) 
 		o(s)
 	}
 	s.access = newAccess(s.policy, s.log)
+	s.failedLog = newLogLimiter(s.log, failedLogBurst, failedLogEvery)
 	cat, err := loadCatalog(ctx, content)
 	if err != nil {
 		return nil, err
 	}
 	s.catalog = cat
-	s.manifests = &manifests{content: content, log: s.log, infos: map[string]*manifestInfo{}}
+	s.manifests = newManifests(content, s.log)
 	return s, nil
 }
 
@@ -58,7 +60,9 @@ func New(ctx context.Context, content Content, opts ...Option) (*Server, error) 
 func (s *Server) Repositories() []string { return append([]string(nil), s.catalog.names...) }
 
 // ServeHTTP routes a request and logs one line for it: at info level when it
-// failed, at debug level otherwise. Request headers are never logged. A
+// failed, at debug level otherwise; failures the client caused (4xx, or a
+// response cut short) are logged at info level only up to a rate (see
+// logLimiter), and counted beyond it. Request headers are never logged. A
 // client the access policy refuses gets 403 and is counted, not logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.access.admit(w, r) {
@@ -99,6 +103,9 @@ func (s *Server) logRequest(r *http.Request, rec *recorder, d time.Duration, abo
 	level := slog.LevelDebug
 	if rec.status >= 400 || aborted {
 		level = slog.LevelInfo
+		if (rec.status < 500 || aborted) && !s.failedLog.allow() {
+			level = slog.LevelDebug
+		}
 	}
 	s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
 		"query", r.URL.RawQuery, "status", rec.status, "bytes", rec.bytes,
