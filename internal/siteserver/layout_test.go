@@ -77,8 +77,10 @@ func TestMain(m *testing.M) {
 		os.Exit(serveHelper(spec))
 	}
 	code := m.Run()
-	if layoutRoot != "" {
-		os.RemoveAll(layoutRoot)
+	for _, dir := range []string{layoutRoot, fuzzRoot} {
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
