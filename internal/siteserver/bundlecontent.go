@@ -68,8 +68,9 @@ const SmallEntrySize = 64 << 10
 // ChunkCacheSize is the verified-chunk cache a served bundle should be
 // opened with (bundle.WithChunkCache): hosts pulling the same layers at the
 // same time then share one read and one verification of each chunk, and a
-// read without a share of HoldBudget takes each piece from the cache. With
-// ReadBudget and HoldBudget it stays within MemoryLimit.
+// read without a share of HoldBudget takes each piece from the cache.
+// ReadBudget, HoldBudget and this cache add up to MemoryLimit; per-response
+// copy buffers and the runtime come on top, which the soft limit absorbs.
 const ChunkCacheSize = 64 << 20
 
 // NewBundleContent serves the entries r lists (with its base's, for a
