@@ -38,6 +38,9 @@ ldf="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
 	ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
+	# Not built from the git tree: no commit, rather than the "$Format:%H$"
+	# placeholder of the module's sources.
+	ldf="$ldf -X $p.gitCommit="
 done
 
 t() { # t NAME CMD...: runs CMD, prints its wall time

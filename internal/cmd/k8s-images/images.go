@@ -66,10 +66,13 @@ func exitDetail(err error) error {
 
 // specFor maps an image name to its content: the binary of the same name
 // from binDir, placed and started as in the official image. The repository's
-// last path element decides, so kubeadm's tags are kept whatever they are:
-// registry.k8s.io/etcd:3.6.4-0 holds our etcd v3.6.5 (scripts/k8s/etcd),
-// because kubeadm v1.34.4 asks for that tag and the site must serve exactly
-// the names kubeadm pulls.
+// last path element decides, and the tag is always kubeadm's, whatever
+// version we built: registry.k8s.io/etcd gets kubeadm's etcd tag
+// (3.6.5-0 for kubeadm v1.34.4) holding our etcd from scripts/k8s/etcd
+// (v3.6.5), coredns kubeadm's CoreDNS tag holding scripts/k8s/coredns, pause
+// kubeadm's pause tag holding our own pause. The site must serve exactly the
+// names kubeadm pulls; a version bump that makes them differ changes only
+// what the tag holds.
 func specFor(ref, binDir, xtables string) (imageSpec, error) {
 	r, err := name.ParseReference(ref, name.StrictValidation)
 	if err != nil {

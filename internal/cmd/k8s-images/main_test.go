@@ -29,7 +29,7 @@ var fakeImages = []string{
 	"registry.k8s.io/kube-proxy:v1.34.4",
 	"registry.k8s.io/coredns/coredns:v1.12.1",
 	"registry.k8s.io/pause:3.10.1",
-	"registry.k8s.io/etcd:3.6.4-0",
+	"registry.k8s.io/etcd:3.6.5-0",
 }
 
 // fakeBin writes a bin directory whose kubeadm is a shell script listing
