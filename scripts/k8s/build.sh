@@ -41,9 +41,9 @@ done
 [ -x "$xtables" ] || { log "$xtables not found (Debian package iptables)"; exit 1; }
 
 # tree_hash PATH...: one hash over the names and contents of the files
-# (tests excluded), relative to the repository.
+# (tests and *.md excluded), relative to the repository.
 tree_hash() {
-	(cd "$repo" && find "$@" -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+	(cd "$repo" && find "$@" -type f ! -name '*_test.go' ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 }
 gover=$(go env GOVERSION)
 binkey=$({ echo "$gover"; tree_hash scripts/k8s/versions.env scripts/k8s/build-bins.sh \
@@ -66,6 +66,7 @@ t0=$(date +%s)
 bins=$root/bins/$binkey
 if [ ! -f "$bins/.complete" ]; then
 	log "building the binaries into $bins (cold: ~30 min; log $bins.log)"
+	mkdir -p "$root/bins"
 	rm -rf "$bins.tmp"
 	s=$(date +%s)
 	if ! "$here/build-bins.sh" "$bins.tmp" >"$bins.log" 2>&1; then
