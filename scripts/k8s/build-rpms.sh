@@ -14,6 +14,8 @@ bin=${1:?usage: build-rpms.sh BINDIR REPODIR KEYFILE}
 repo=${2:?usage: build-rpms.sh BINDIR REPODIR KEYFILE}
 keyfile=${3:?usage: build-rpms.sh BINDIR REPODIR KEYFILE}
 bin=$(cd "$bin" && pwd)
+repo=$(realpath -m "$repo")
+keyfile=$(realpath -m "$keyfile")
 # shellcheck source=scripts/k8s/versions.env
 . "$here/versions.env"
 for tool in rpmbuild rpmsign gpg gpgconf createrepo_c; do

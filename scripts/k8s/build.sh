@@ -49,7 +49,7 @@ gover=$(go env GOVERSION)
 binkey=$({ echo "$gover"; tree_hash scripts/k8s/versions.env scripts/k8s/build-bins.sh \
 	scripts/k8s/kubernetes scripts/k8s/etcd scripts/k8s/coredns scripts/k8s/cni scripts/k8s/extra; } | sha256sum | cut -c1-16)
 key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"; tree_hash scripts/k8s internal/cmd/k8s-images; } | sha256sum | cut -c1-16)
-out=${1:-$root/$key}
+out=$(realpath -m "${1:-$root/$key}")
 
 # One build at a time per cache root.
 exec 9>"$root/.lock"
