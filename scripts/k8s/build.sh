@@ -1,0 +1,110 @@
+#!/bin/bash
+# build.sh [OUTDIR]: builds the real Kubernetes artifacts from source
+# through the Go module proxy, or reuses them, and prints the directory
+# holding them (the last line of stdout; progress goes to stderr).
+#
+#   OUTDIR (default $APPLIANCE_K8S_CACHE/<version>-<hash>, the cache root
+#   defaulting to ~/.cache/appliance-k8s; the hash covers scripts/k8s/,
+#   internal/cmd/k8s-images, the Go version and the host's
+#   xtables-nft-multi):
+#     bin/                 kubeadm kubelet kubectl kube-apiserver
+#                          kube-controller-manager kube-scheduler kube-proxy
+#                          etcd coredns pause hello, cni/{bridge,host-local,
+#                          loopback,portmap} - static linux/amd64
+#     oci/                 OCI image layout: the images `kubeadm config images
+#                          list` names, plus registry.factory.example/library/hello:1.0
+#     images.txt           their names, one a line, kubeadm's order
+#     rpms/                kubelet kubeadm kubectl kubernetes-cni, signed, + repodata
+#     RPM-GPG-KEY-k8s      the public key the RPMs are signed with
+#     BUILD-INFO           versions and the cache key
+#
+# The binaries are built once per <hash of the Go sources and versions> into
+# CACHE/bins/ and hard-linked into OUTDIR; GOCACHE and GOMODCACHE live in
+# the cache root too. A cold build takes about half an hour on two busy
+# cores, a warm one seconds (see README.md). Needs Go, the Go module proxy,
+# and Debian packages rpm, gnupg, createrepo-c, iptables.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=scripts/k8s/versions.env
+. "$here/versions.env"
+root=${APPLIANCE_K8S_CACHE:-$HOME/.cache/appliance-k8s}
+xtables=${APPLIANCE_K8S_XTABLES:-/usr/sbin/xtables-nft-multi}
+mkdir -p "$root"
+root=$(cd "$root" && pwd)
+export GOCACHE=$root/gocache GOMODCACHE=$root/gomodcache GOTOOLCHAIN=local
+
+log() { echo "k8s build: $*" >&2; }
+for tool in go rpmbuild createrepo_c gpg ldd; do
+	command -v "$tool" >/dev/null || { log "$tool not found"; exit 1; }
+done
+[ -x "$xtables" ] || { log "$xtables not found (Debian package iptables)"; exit 1; }
+
+# tree_hash PATH...: one hash over the names and contents of the files
+# (tests and *.md excluded), relative to the repository.
+tree_hash() {
+	(cd "$repo" && find "$@" -type f ! -name '*_test.go' ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+}
+gover=$(go env GOVERSION)
+binkey=$({ echo "$gover"; tree_hash scripts/k8s/versions.env scripts/k8s/build-bins.sh \
+	scripts/k8s/kubernetes scripts/k8s/etcd scripts/k8s/coredns scripts/k8s/cni scripts/k8s/extra; } | sha256sum | cut -c1-16)
+key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"; tree_hash scripts/k8s internal/cmd/k8s-images; } | sha256sum | cut -c1-16)
+out=$(realpath -m "${1:-$root/$key}")
+
+# One build at a time per cache root.
+exec 9>"$root/.lock"
+flock 9
+
+if [ -f "$out/BUILD-INFO" ] && grep -qx "key=$key" "$out/BUILD-INFO"; then
+	log "reusing $out"
+	echo "$out"
+	exit 0
+fi
+t0=$(date +%s)
+
+# 1. Binaries, shared by every key with the same Go sources.
+bins=$root/bins/$binkey
+if [ ! -f "$bins/.complete" ]; then
+	log "building the binaries into $bins (cold: ~30 min; log $bins.log)"
+	mkdir -p "$root/bins"
+	rm -rf "$bins.tmp"
+	s=$(date +%s)
+	if ! "$here/build-bins.sh" "$bins.tmp" >"$bins.log" 2>&1; then
+		tail -n 40 "$bins.log" >&2
+		log "build-bins.sh failed; full log in $bins.log"
+		exit 1
+	fi
+	log "binaries built in $(( $(date +%s) - s )) s"
+	touch "$bins.tmp/.complete"
+	rm -rf "$bins"
+	mv "$bins.tmp" "$bins"
+fi
+
+# 2. Everything else into a fresh directory, renamed into place at the end.
+tmp=$out.tmp
+rm -rf "$tmp"
+mkdir -p "$tmp"
+cp -al "$bins" "$tmp/bin" 2>/dev/null || cp -a "$bins" "$tmp/bin"
+rm -f "$tmp/bin/.complete"
+
+log "writing the OCI images"
+(cd "$repo" && go build -o "$tmp/k8s-images" ./internal/cmd/k8s-images)
+"$tmp/k8s-images" build --bin "$tmp/bin" --out "$tmp/oci" --xtables "$xtables" >"$tmp/images.txt"
+rm -f "$tmp/k8s-images"
+
+log "building and signing the RPMs"
+"$here/build-rpms.sh" "$tmp/bin" "$tmp/rpms" "$tmp/RPM-GPG-KEY-k8s"
+
+cat >"$tmp/BUILD-INFO" <<INFO
+key=$key
+binaries=$binkey
+kubernetes=$K8S_VERSION
+etcd=$ETCD_VERSION
+coredns=$COREDNS_VERSION
+cni=$CNI_VERSION
+go=$gover
+INFO
+rm -rf "$out"
+mv "$tmp" "$out"
+log "done in $(( $(date +%s) - t0 )) s"
+echo "$out"

@@ -1,0 +1,3 @@
+module appliance.local/k8s/extra
+
+go 1.24
