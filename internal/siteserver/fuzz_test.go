@@ -220,7 +220,7 @@ func FuzzRequestPath(f *testing.F) {
 			req := &http.Request{
 				Method: method, URL: &url.URL{Path: path, RawQuery: query},
 				Header: http.Header{}, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-				Host: "seed.test", RemoteAddr: "192.0.2.1:1234",
+				Host: "seed.test", RemoteAddr: "127.0.0.1:40000",
 			}
 			req = req.WithContext(context.Background())
 			if rng != "" {

@@ -30,6 +30,9 @@ func newHandler(t *testing.T, l *testLayout, logs *syncBuffer) *Server {
 
 func serve(srv http.Handler, method, path string, hdr map[string]string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, nil)
+	// httptest's default client address (192.0.2.1) is not on the default
+	// allowlist, which takes loopback only; come from loopback as deploy does.
+	req.RemoteAddr = "127.0.0.1:40000"
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
