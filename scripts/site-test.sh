@@ -5,13 +5,18 @@
 #  1. build bin/ and, under $OUT (default out/site-test), the site bundle
 #     with `bundle build`: the demo images from the fixture registry, the
 #     signed fixture RPMs (scripts/rpm-fixtures) resolved into one yum repo
-#     with each role's packages, and an incompressible padding file;
+#     with each role's packages, and an incompressible padding file; and
+#     the Kubernetes bundle: kubeadm's images, hello and the kubelet, kubeadm
+#     and kubectl RPMs, all built from source by scripts/k8s/build.sh
+#     (cached under ~/.cache/appliance-k8s; about 20 min cold);
 #  2. run the test site's own checks (internal/testsite, build tag "site");
 #  3. run the Go site test (build tag "site", internal/deploy/sitetest): it
 #     brings the site up and runs the deployer in the deploy node: dry run, unknown host keys,
 #     Debian refused, a SIGKILL in every phase with --resume, a host cut off
 #     mid-phase, an uninterrupted deploy on a fresh site, the host checks, and
-#     a grep of every log for the passwords.
+#     a grep of every log for the passwords; then a 3-master + 1-worker
+#     Kubernetes behind the VIP (kills in each /kubernetes phase, a master
+#     cut off mid-join, a pod on the worker, VIP failover) and a 1-master one.
 #
 # Needs the Debian packages of make deps (rpm, gnupg, docker-registry,
 # debootstrap, zstd) and the Docker engine. SITE_TEST_RUN=REGEX runs only
@@ -28,6 +33,10 @@ need docker docker.io
 need rpmbuild rpm
 
 make -s build
+
+step "Kubernetes v1.34 from source: binaries, images, signed RPMs (scripts/k8s/build.sh; cached, cold ~20 min)"
+K8S=$(bash scripts/k8s/build.sh | tail -n 1)
+echo "k8s artifacts: $K8S"
 
 step "fixture RPMs (signed, two repos) and the fixture registry"
 rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"
@@ -67,6 +76,31 @@ YAML
 bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
   -o "$OUT/site.bundle" --quiet
 bin/bundle inspect "$OUT/site.bundle" | sed -n '/^rpms/,$p'
+step "Kubernetes bundle, built by bundle build: kubeadm's images and hello through the fixture registry, the k8s RPMs"
+go run ./internal/cmd/k8s-images push --layout "$K8S/oci" --addr "$ADDR"
+rm -rf "$OUT/k8s-stack" && mkdir -p "$OUT/k8s-stack"
+cp "$K8S/RPM-GPG-KEY-k8s" "$OUT/k8s-stack/"
+# Every node gets kubelet, kubeadm and kubectl (the worker's kubectl is how
+# the test reaches the cluster through the VIP); the images come under
+# their own names through one mirror per source registry.
+{ cat <<YAML
+apiVersion: appliance/v1
+kind: Stack
+metadata: {name: site-k8s, version: 0.1.0}
+spec:
+  registryMirrors: {registry.k8s.io: $ADDR, registry.factory.example: $ADDR}
+  rpmRepos:
+    - {id: kubernetes, baseurl: "file://$K8S/rpms", gpgkey: RPM-GPG-KEY-k8s}
+  components:
+    - name: kubernetes
+      roles: [master, worker]
+      rpms: [kubelet, kubeadm, kubectl]
+      images:
+YAML
+  sed 's/^/        - /' "$K8S/images.txt"; } >"$OUT/k8s-stack/stack.yaml"
+bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
+  -o "$OUT/k8s.bundle" --quiet
+bin/bundle inspect "$OUT/k8s.bundle" | sed -n '/^images/,$p' | head -n 20
 stop_fixture_registry
 trap - EXIT
 
@@ -74,10 +108,10 @@ step "the test site itself: air gap, SSH with known_hosts, tools, VRRP, containe
 go test -tags site -count=1 -timeout 15m ./internal/testsite/
 
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
-export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_PUB=$OUT/cosign.pub
+export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_K8S_BUNDLE=$OUT/k8s.bundle SITETEST_PUB=$OUT/cosign.pub
 start=$SECONDS
 set +e
-go test -tags site -count=1 -timeout 25m -v ${SITE_TEST_RUN:+-run "$SITE_TEST_RUN"} ./internal/deploy/sitetest/ 2>&1 |
+go test -tags site -count=1 -timeout 60m -v ${SITE_TEST_RUN:+-run "$SITE_TEST_RUN"} ./internal/deploy/sitetest/ 2>&1 |
   tee "$OUT/site-test.log" | grep -E '^(=== RUN|--- |\s+--- |PASS|FAIL|ok|panic)|_test.go:'
 status=${PIPESTATUS[0]}
 set -e
