@@ -37,6 +37,11 @@ make -s build
 step "Kubernetes v1.34 from source: binaries, images, signed RPMs (scripts/k8s/build.sh; cached, cold ~20 min)"
 K8S=$(bash scripts/k8s/build.sh | tail -n 1)
 echo "k8s artifacts: $K8S"
+# The artifacts themselves (versions, entrypoints, signatures, a registry
+# round trip), and the deployer's kubeadm configurations checked by the
+# real kubeadm.
+APPLIANCE_K8S_DIR=$K8S go test -count=1 ./internal/cmd/k8s-images/
+APPLIANCE_K8S_BIN=$K8S/bin go test -count=1 -run 'TestRenderKubeadm' ./internal/deploy/
 
 step "fixture RPMs (signed, two repos) and the fixture registry"
 rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"

@@ -15,6 +15,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
 // Kubernetes on the hosts: what kubeadm is given. The phases that run it
@@ -82,6 +83,11 @@ type Cluster struct {
 	// LeaveConntrack makes kube-proxy leave nf_conntrack_max alone, for
 	// hosts where it may not be set (a container's network namespace).
 	LeaveConntrack bool
+	// SharedPort: haproxy listens on the VIP at the apiservers' port on
+	// every master, so kubeadm's preflight check of that port (a listen on
+	// every address) would always fail there. Masters skip it and deploy
+	// checks the master's own address instead (APIPortCheck).
+	SharedPort bool
 }
 
 // cluster returns the settings of the site's cluster. With a VIP, every
@@ -100,19 +106,35 @@ func (d *Deployment) cluster() Cluster {
 	}
 	return Cluster{Name: d.inv.Site, Version: d.k8sVersion, Endpoint: endpoint, Port: port,
 		PodCIDR: d.inv.Network.PodCIDR, ServiceCIDR: d.inv.Network.ServiceCIDR,
-		CgroupDriver: d.inv.Kubernetes.CgroupDriver, CertSANs: sans}
+		CgroupDriver: d.inv.Kubernetes.CgroupDriver, CertSANs: sans, SharedPort: d.inv.APIServer.VIP != ""}
 }
 
 // nodeRegistration is the nodeRegistration block of a node: its inventory
-// name, containerd, and kubelet on the node's inventory address.
-func nodeRegistration(self inventory.Host) string {
+// name, containerd, and kubelet on the node's inventory address. A master
+// sharing the apiserver port with haproxy skips kubeadm's check of it.
+func nodeRegistration(c Cluster, self inventory.Host, master bool) string {
+	ignore := ""
+	if master && c.SharedPort {
+		ignore = fmt.Sprintf("  ignorePreflightErrors:\n    - %q\n", "Port-"+strconv.Itoa(c.Port))
+	}
 	return fmt.Sprintf(`nodeRegistration:
   name: %q
   criSocket: %q
   kubeletExtraArgs:
     - name: node-ip
       value: %q
-`, self.Name, criSocket, self.Address)
+%s`, self.Name, criSocket, self.Address, ignore)
+}
+
+// APIPortCheck is a shell command that fails, naming what to do, when
+// something already listens on the master's apiserver port at its own
+// address or at every address. It stands in for kubeadm's preflight check
+// of the port where haproxy holds the same port on the VIP (SharedPort).
+func APIPortCheck(c Cluster, self inventory.Host) string {
+	own := net.JoinHostPort(self.Address, strconv.Itoa(c.Port))
+	return fmt.Sprintf(`taken=$(ss -Hltn %[1]s | awk -v own=%[2]s -v p=%[3]s '$4 == own || $4 == "0.0.0.0:" p || $4 == "*:" p || $4 == "[::]:" p {print $4}'); `+
+		`if [ -n "$taken" ]; then echo "port %[3]s is already in use at $taken on %[4]s: the apiserver must listen on %[2]s (haproxy holds the VIP at the same port); stop what listens there (ss -ltnp) and run deploy --resume" >&2; exit 1; fi`,
+		sshx.Quote("sport = :"+strconv.Itoa(c.Port)), sshx.Quote(own), strconv.Itoa(c.Port), self.Name)
 }
 
 // RenderKubeadmInit is the first master's kubeadm configuration: the
@@ -134,7 +156,7 @@ localAPIEndpoint:
   bindPort: %d
 %spatches:
   directory: %q
-`, self.Name, token, certKey, self.Address, c.Port, nodeRegistration(self), KubeadmPatches)
+`, self.Name, token, certKey, self.Address, c.Port, nodeRegistration(c, self, true), KubeadmPatches)
 	fmt.Fprintf(&b, `---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -187,7 +209,7 @@ discovery:
     token: %q
     caCertHashes:
       - %q
-%s`, self.Name, c.Endpoint, j.Token, j.CAHash, nodeRegistration(self))
+%s`, self.Name, c.Endpoint, j.Token, j.CAHash, nodeRegistration(c, self, j.CertificateKey != ""))
 	if j.CertificateKey != "" {
 		fmt.Fprintf(&b, `controlPlane:
   certificateKey: %q

@@ -9,10 +9,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ func testCluster() (Cluster, []inventory.Host) {
 	masters := []inventory.Host{{Name: "master-1", Address: "10.9.0.11"}, {Name: "master-2", Address: "10.9.0.12"}}
 	return Cluster{Name: "unit", Version: "v1.34.4", Endpoint: "10.9.0.100:6443", Port: 6443,
 		PodCIDR: "10.244.0.0/16", ServiceCIDR: "10.96.0.0/12", CgroupDriver: "cgroupfs",
-		CertSANs: []string{"10.9.0.100", "10.9.0.11", "master-1"}, LeaveConntrack: true}, masters
+		CertSANs: []string{"10.9.0.100", "10.9.0.11", "master-1"}, LeaveConntrack: true, SharedPort: true}, masters
 }
 
 // docs decodes a multi-document YAML into maps, by kind.
@@ -105,6 +107,70 @@ func TestRenderKubeadmJoin(t *testing.T) {
 		t.Errorf("master join: %v", m)
 	}
 	validateWithKubeadm(t, RenderKubeadmJoin(c, masters[1], j))
+
+	// haproxy shares the port on masters only, and only with a VIP.
+	ignores := func(cfg map[string]any) bool {
+		return strings.Contains(yamlString(t, field(cfg, "nodeRegistration", "ignorePreflightErrors")), "Port-6443")
+	}
+	if !ignores(m) || !ignores(docs(t, RenderKubeadmInit(c, masters[0], "t", "k"))["InitConfiguration"]) {
+		t.Error("a master behind haproxy on the same port runs kubeadm's port check, which always fails there")
+	}
+	j.CertificateKey = ""
+	if ignores(docs(t, RenderKubeadmJoin(c, worker, j))["JoinConfiguration"]) {
+		t.Error("a worker skips kubeadm's port check")
+	}
+	c.SharedPort = false
+	if ignores(docs(t, RenderKubeadmInit(c, masters[0], "t", "k"))["InitConfiguration"]) {
+		t.Error("a single master without haproxy skips kubeadm's port check")
+	}
+}
+
+// TestAPIPortCheck runs the check with the real ss against real listeners
+// on loopback: one on the master's own address or on every address fails
+// it, naming the address; one on another address (as haproxy's on the
+// VIP) does not.
+func TestAPIPortCheck(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("ss (iproute2) is not installed; make deps installs it")
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.Addr().(*net.TCPAddr).Port
+	free.Close()
+	c := Cluster{Port: port}
+	self := inventory.Host{Name: "master-1", Address: "127.0.0.1"}
+	run := func() (string, error) {
+		out, err := exec.Command("sh", "-c", APIPortCheck(c, self)).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err != nil {
+		t.Fatalf("nothing listens on port %d, yet: %v\n%s", port, err, out)
+	}
+	p := strconv.Itoa(port)
+	for _, l := range []struct{ network, addr, named string }{
+		{"tcp4", "127.0.0.3", ""}, // another address, as haproxy's on the VIP: no failure
+		{"tcp4", "127.0.0.1", "127.0.0.1:" + p},
+		{"tcp4", "0.0.0.0", "0.0.0.0:" + p},
+		{"tcp", "", ":" + p}, // every address, IPv6 too: ss says *:port or [::]:port
+	} {
+		ln, err := net.Listen(l.network, net.JoinHostPort(l.addr, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := run()
+		ln.Close()
+		if l.named == "" {
+			if err != nil {
+				t.Errorf("a listener on another address (the VIP's) fails the check: %v\n%s", err, out)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(out, l.named+" on master-1") || !strings.Contains(out, "deploy --resume") {
+			t.Errorf("a listener on %q: err %v, output %q; want a failure naming it and the fix", l.addr, err, out)
+		}
+	}
 }
 
 func yamlString(t *testing.T, v any) string {

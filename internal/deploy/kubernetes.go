@@ -115,14 +115,18 @@ func kubeadmState(ctx context.Context, h *remote) (string, error) {
 // runKubeadm runs kubeadm ARGS under the node's kubeadm lock, after
 // resetting what an interrupted run left (state "partial"), and marks the
 // node done when kubeadm succeeds.
-func runKubeadm(ctx context.Context, h *remote, state, args string) error {
+// check, when set, is a shell command run after the reset, before kubeadm.
+func runKubeadm(ctx context.Context, h *remote, state, check, args string) error {
 	reset := ""
 	if state == "partial" {
 		plan.Logf(ctx, "kubeadm's files of an interrupted run are on %s: kubeadm reset, then again", h.host.Name)
 		reset = "kubeadm reset -f --cri-socket " + criSocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
 	}
-	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %skubeadm %s && touch %s",
-		kubeadmLock, KubeadmDone, reset, args, KubeadmDone)
+	if check != "" {
+		check = "{ " + check + "; } && "
+	}
+	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %s%skubeadm %s && touch %s",
+		kubeadmLock, KubeadmDone, reset, check, args, KubeadmDone)
 	if err := h.sh(ctx, cmd); err != nil {
 		return fmt.Errorf("kubeadm %s on %s: %w; its output is in the host log", strings.Fields(args)[0], h.host.Name, err)
 	}
@@ -163,13 +167,22 @@ func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 		if err := d.checkImages(ctx, h); err != nil {
 			return err
 		}
-		if err := runKubeadm(ctx, h, state, "init --config "+KubeadmConfig+" --upload-certs"); err != nil {
+		if err := runKubeadm(ctx, h, state, d.apiPortCheck(c, h.host), "init --config "+KubeadmConfig+" --upload-certs"); err != nil {
 			return err
 		}
 	} else {
 		plan.Logf(ctx, "%s was initialised by an earlier run", h.host.Name)
 	}
 	return d.fetchKubeconfig(ctx, h)
+}
+
+// apiPortCheck is APIPortCheck on a master whose kubeadm skips its own
+// check of the port (SharedPort), else "".
+func (d *Deployment) apiPortCheck(c Cluster, m inventory.Host) string {
+	if !c.SharedPort {
+		return ""
+	}
+	return APIPortCheck(c, m)
 }
 
 // cannotSetConntrack reports whether nf_conntrack_max may not be written
@@ -332,10 +345,15 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 	if err != nil {
 		return err
 	}
-	if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmJoin(d.cluster(), h.host, j)), 0o600); err != nil {
+	c := d.cluster()
+	if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmJoin(c, h.host, j)), 0o600); err != nil {
 		return err
 	}
-	err = runKubeadm(ctx, h, state, "join --config "+KubeadmConfig)
+	check := ""
+	if controlPlane {
+		check = d.apiPortCheck(c, h.host)
+	}
+	err = runKubeadm(ctx, h, state, check, "join --config "+KubeadmConfig)
 	// The token in the file expires in minutes; the file goes either way.
 	if rmErr := h.sh(ctx, "rm -f "+KubeadmConfig); err == nil {
 		err = rmErr

@@ -188,7 +188,8 @@ func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
 	}
 	skip := len(readJournal(d.t, d.state))
 	pattern := fmt.Sprintf(`"phase":"%s(/[^"]*)?","state":"%s"`, regexp.QuoteMeta(phase), plan.InProgress)
-	script := fmt.Sprintf(`%s >%s 2>&1 &
+	script := fmt.Sprintf(`mkdir -p %s || exit 1
+%s >%s 2>&1 &
 pid=$!
 until tail -n +%d %s 2>/dev/null | grep -qE %s; do
   kill -0 $pid 2>/dev/null || { wait $pid; echo "exited $?"; exit 0; }
@@ -196,14 +197,18 @@ until tail -n +%d %s 2>/dev/null | grep -qE %s; do
 done
 kill -9 $pid
 wait $pid
-echo killed`, shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern))
+echo killed`, shellQuote(d.state), shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern))
 	res, err := d.site.Exec(testsite.DeployHost, "sh", "-c", script)
 	out, _ := os.ReadFile(filepath.Join(d.state, "run.out"))
 	d.outputs = append(d.outputs, string(out))
 	if err != nil {
 		d.t.Fatalf("running the deployer to kill it in %s: %v", phase, err)
 	}
-	return string(out), strings.TrimSpace(res) == "killed"
+	if strings.TrimSpace(res) == "killed" {
+		return string(out), true
+	}
+	// The deployer ended by itself: say how, with what it printed.
+	return fmt.Sprintf("%s[the deployer %s]", out, strings.TrimSpace(res)), false
 }
 
 func shellJoin(args []string) string {
