@@ -140,23 +140,29 @@ func APIPortCheck(c Cluster, self inventory.Host) string {
 // RenderKubeadmInit is the first master's kubeadm configuration: the
 // InitConfiguration (with the join token and the key the control-plane
 // certificates are uploaded under), the ClusterConfiguration, and the
-// kubelet's and kube-proxy's.
+// kubelet's and kube-proxy's. Without a token it is the configuration of a
+// later `kubeadm init phase`, which kubeadm also needs on a host without a
+// default route (it cannot guess the address) or internet (the version).
 func RenderKubeadmInit(c Cluster, self inventory.Host, token, certKey string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, `# Written by deploy: kubeadm init of %s.
-apiVersion: kubeadm.k8s.io/v1beta4
-kind: InitConfiguration
-bootstrapTokens:
+	tokens := ""
+	if token != "" {
+		tokens = fmt.Sprintf(`bootstrapTokens:
   - token: %q
     ttl: 15m0s
     description: "appliance deploy: joins of the first minutes"
-certificateKey: %q
+`, token)
+	}
+	fmt.Fprintf(&b, `# Written by deploy: kubeadm init of %s.
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+%scertificateKey: %q
 localAPIEndpoint:
   advertiseAddress: %q
   bindPort: %d
 %spatches:
   directory: %q
-`, self.Name, token, certKey, self.Address, c.Port, nodeRegistration(c, self, true), KubeadmPatches)
+`, self.Name, tokens, certKey, self.Address, c.Port, nodeRegistration(c, self, true), KubeadmPatches)
 	fmt.Fprintf(&b, `---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration

@@ -86,6 +86,12 @@ func TestRenderKubeadmInit(t *testing.T) {
 	if got := field(d["InitConfiguration"], "nodeRegistration", "kubeletExtraArgs"); !strings.Contains(yamlString(t, got), "10.9.0.11") {
 		t.Errorf("kubelet's node-ip is not the master's address: %v", got)
 	}
+	// The configuration of later phases (upload-certs) carries no token.
+	later := RenderKubeadmInit(c, masters[0], "", testCertKey)
+	if field(docs(t, later)["InitConfiguration"], "bootstrapTokens") != nil || field(docs(t, later)["InitConfiguration"], "certificateKey") != testCertKey {
+		t.Errorf("the configuration of kubeadm init phase upload-certs:\n%s", later)
+	}
+	validateWithKubeadm(t, later)
 	c.LeaveConntrack = false
 	if strings.Contains(RenderKubeadmInit(c, masters[0], "t", "k"), "maxPerCore") {
 		t.Error("conntrack left alone on a host that may set it")

@@ -297,7 +297,14 @@ func (d *Deployment) joinSecrets(ctx context.Context, h *remote, controlPlane bo
 	}
 	if controlPlane {
 		j.CertificateKey = certKey
-		if err := m.sh(ctx, "kubeadm init phase upload-certs --upload-certs --certificate-key "+certKey); err != nil {
+		// Under the first master's kubeadm configuration: without one,
+		// kubeadm guesses the apiserver's address from the default route,
+		// which an air-gapped host may lack.
+		cfg := kubeadmDir + "/upload-certs.yaml"
+		if err := m.put(ctx, cfg, []byte(RenderKubeadmInit(d.cluster(), m.host, "", certKey)), 0o600); err != nil {
+			return Join{}, err
+		}
+		if err := m.sh(ctx, "kubeadm init phase upload-certs --upload-certs --config "+cfg+"; rc=$?; rm -f "+cfg+"; exit $rc"); err != nil {
 			return Join{}, fmt.Errorf("uploading the control-plane certificates on %s: %w", m.host.Name, err)
 		}
 	}
