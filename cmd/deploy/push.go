@@ -101,6 +101,8 @@ flag, and never printed.`,
 }
 
 func runPush(ctx context.Context, f *pushFlags, stdin io.Reader, stdout, stderr io.Writer) error {
+	// The logger and the progress reporter each lock only themselves.
+	stderr = progress.Locked(stderr)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	opts, err := pushOptions(f, stdin, log, stderr)
 	if err != nil {

@@ -45,8 +45,9 @@ func TestPushIntoHarborCreatesProjects(t *testing.T) {
 	fake, host := startFakeHarbor(t)
 	fake.AddProject("docker.io") // exists already: must not be created again
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts := []Option{WithPlainHTTP(), WithBasicAuth(testUser, testPass), WithLogger(log), WithProgress(&logs, progress.Plain)}
+	shared := progress.Locked(&logs) // the logger and the reporter write it at once
+	log := slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	opts := []Option{WithPlainHTTP(), WithBasicAuth(testUser, testPass), WithLogger(log), WithProgress(shared, progress.Plain)}
 
 	rep, err := Push(context.Background(), r, host, opts...)
 	if err != nil {
@@ -110,8 +111,9 @@ func TestHarborWrongPassword(t *testing.T) {
 	fake, host := startFakeHarbor(t)
 	const wrong = "N0t-The-Pa55word"
 	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rep, err := Push(context.Background(), r, host, WithPlainHTTP(), WithBasicAuth(testUser, wrong), WithLogger(log), WithProgress(&logs, progress.Plain))
+	shared := progress.Locked(&logs) // the logger and the reporter write it at once
+	log := slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	rep, err := Push(context.Background(), r, host, WithPlainHTTP(), WithBasicAuth(testUser, wrong), WithLogger(log), WithProgress(shared, progress.Plain))
 	if !errors.Is(err, harbor.ErrUnauthorized) {
 		t.Fatalf("push with a wrong password = %v, want harbor.ErrUnauthorized", err)
 	}

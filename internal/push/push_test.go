@@ -445,8 +445,9 @@ func TestWrongPasswordIsRefusedAndNeverShown(t *testing.T) {
 	s := startSite(t)
 	const wrong = "Wr0ng-Pa55-do-not-print"
 	var logs bytes.Buffer
+	shared := progress.Locked(&logs) // the logger and the reporter write it at once
 	opts := []Option{WithCAFile(s.caFile), WithBasicAuth(testUser, wrong), WithHarbor(HarborOff),
-		WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), WithProgress(&logs, progress.Plain)}
+		WithLogger(slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))), WithProgress(shared, progress.Plain)}
 	rep, err := Push(context.Background(), r, s.reg.Addr(), opts...)
 	if err == nil {
 		t.Fatal("push with a wrong password succeeded")
