@@ -71,13 +71,7 @@ func (s *SiteStatus) writePhases(w io.Writer) {
 
 func (s *SiteStatus) writeNodes(w io.Writer) {
 	k := s.Kubernetes
-	fmt.Fprintf(w, "\nKubernetes nodes\n")
-	if k.State != SectionOK {
-		fmt.Fprintf(w, "  %s\n", sectionText(k.State, k.Error))
-		return
-	}
-	if len(k.Nodes) == 0 {
-		fmt.Fprintf(w, "  none\n")
+	if !clusterSection(w, "Kubernetes nodes", k.State, k.Error, len(k.Nodes)) {
 		return
 	}
 	fmt.Fprintf(w, "  NAME\tSTATUS\tROLES\tVERSION\tINTERNAL-IP\n")
@@ -93,13 +87,7 @@ func (s *SiteStatus) writeNodes(w io.Writer) {
 
 func (s *SiteStatus) writeReleases(w io.Writer) {
 	r := s.Releases
-	fmt.Fprintf(w, "\nReleases\n")
-	if r.State != SectionOK {
-		fmt.Fprintf(w, "  %s\n", sectionText(r.State, r.Error))
-		return
-	}
-	if len(r.Releases) == 0 {
-		fmt.Fprintf(w, "  none\n")
+	if !clusterSection(w, "Releases", r.State, r.Error, len(r.Releases)) {
 		return
 	}
 	fmt.Fprintf(w, "  NAMESPACE\tNAME\tCHART\tAPP VERSION\tREVISION\tSTATUS\n")
@@ -116,6 +104,21 @@ func (s *SiteStatus) writeHarbor(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "  %s (%d of %d %s phases completed)\n", h.State, h.Completed, h.Total, harborPhases)
+}
+
+// clusterSection writes the title of a section read from the cluster and,
+// when it has no rows to show, why; it reports whether rows follow.
+func clusterSection(w io.Writer, title, state, errText string, rows int) bool {
+	fmt.Fprintf(w, "\n%s\n", title)
+	switch {
+	case state != SectionOK:
+		fmt.Fprintf(w, "  %s\n", sectionText(state, errText))
+	case rows == 0:
+		fmt.Fprintf(w, "  none\n")
+	default:
+		return true
+	}
+	return false
 }
 
 // sectionText says what a section that is not SectionOK means.
