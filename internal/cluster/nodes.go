@@ -4,9 +4,6 @@ import (
 	"context"
 	"sort"
 	"strings"
-
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // roleLabel prefixes the labels that give a node its roles, as kubectl
@@ -22,35 +19,63 @@ type Node struct {
 	InternalIP     string   `json:"internalIP,omitempty"`
 }
 
-// Nodes lists the cluster's nodes, sorted by name.
+// Nodes lists the cluster's nodes (GET /api/v1/nodes), sorted by name.
 func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
-	list, err := c.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
+	var list struct {
+		Items []apiNode `json:"items"`
+	}
+	if err := c.get(ctx, "/api/v1/nodes", nil, &list); err != nil {
 		return nil, err
 	}
 	out := make([]Node, 0, len(list.Items))
 	for _, n := range list.Items {
-		out = append(out, nodeOf(n))
+		out = append(out, n.node())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 
-func nodeOf(n corev1.Node) Node {
-	v := Node{Name: n.Name, KubeletVersion: n.Status.NodeInfo.KubeletVersion, Roles: []string{}}
+// apiNode is the part of a v1 Node read here; its JSON names are the
+// Kubernetes API's (k8s.io/api/core/v1).
+type apiNode struct {
+	Metadata objectMeta `json:"metadata"`
+	Status   struct {
+		Conditions []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+		} `json:"conditions"`
+		Addresses []struct {
+			Type    string `json:"type"`
+			Address string `json:"address"`
+		} `json:"addresses"`
+		NodeInfo struct {
+			KubeletVersion string `json:"kubeletVersion"`
+		} `json:"nodeInfo"`
+	} `json:"status"`
+}
+
+// objectMeta is the part of an object's metadata read here.
+type objectMeta struct {
+	Name      string            `json:"name"`
+	Namespace string            `json:"namespace"`
+	Labels    map[string]string `json:"labels"`
+}
+
+func (n apiNode) node() Node {
+	v := Node{Name: n.Metadata.Name, KubeletVersion: n.Status.NodeInfo.KubeletVersion, Roles: []string{}}
 	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			v.Ready = c.Status == corev1.ConditionTrue
+		if c.Type == "Ready" {
+			v.Ready = c.Status == "True"
 		}
 	}
-	for k := range n.Labels {
+	for k := range n.Metadata.Labels {
 		if role, ok := strings.CutPrefix(k, roleLabel); ok && role != "" {
 			v.Roles = append(v.Roles, role)
 		}
 	}
 	sort.Strings(v.Roles)
 	for _, a := range n.Status.Addresses {
-		if a.Type == corev1.NodeInternalIP {
+		if a.Type == "InternalIP" {
 			v.InternalIP = a.Address
 			break
 		}

@@ -8,9 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"helm.sh/helm/v3/pkg/release"
 )
@@ -37,15 +36,20 @@ type Release struct {
 // with HELM_DRIVER=configmap or sql are not seen; deploy installs with the
 // default driver.
 func (c *Client) Releases(ctx context.Context) ([]Release, error) {
-	list, err := c.cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{LabelSelector: "owner=helm"})
-	if err != nil {
+	var list struct {
+		Items []struct {
+			Metadata objectMeta        `json:"metadata"`
+			Data     map[string][]byte `json:"data"` // base64 in JSON
+		} `json:"items"`
+	}
+	if err := c.get(ctx, "/api/v1/secrets", url.Values{"labelSelector": {"owner=helm"}}, &list); err != nil {
 		return nil, err
 	}
 	latest := map[string]*release.Release{}
 	for _, s := range list.Items {
 		r, err := decodeRelease(s.Data["release"])
 		if err != nil {
-			return nil, fmt.Errorf("helm release secret %s/%s: %w", s.Namespace, s.Name, err)
+			return nil, fmt.Errorf("helm release secret %s/%s: %w", s.Metadata.Namespace, s.Metadata.Name, err)
 		}
 		key := r.Namespace + "/" + r.Name
 		if old, ok := latest[key]; !ok || r.Version > old.Version {

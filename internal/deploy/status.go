@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -115,7 +113,8 @@ func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteS
 	if err != nil {
 		return nil, err
 	}
-	s := &SiteStatus{Site: siteInfo(stateDir, r), Phases: summarize(r, stateDir), Harbor: harborStatus(r)}
+	si := siteInfo(stateDir, r)
+	s := &SiteStatus{Site: si, Phases: summarize(r, si.StateDir), Harbor: harborStatus(r)}
 	if timeout <= 0 {
 		timeout = DefaultStatusTimeout
 	}
@@ -264,7 +263,7 @@ func clusterStatus(ctx context.Context, stateDir string, planned bool, timeout t
 	}
 	if k.State == SectionUnreachable {
 		// Do not wait for it twice.
-		rs.State, rs.Error = k.State, k.Error
+		rs.State, rs.Error = k.State, "not asked: the API server did not answer the nodes request"
 		return k, rs
 	}
 	rels, err := c.Releases(ctx)
@@ -279,7 +278,7 @@ func clusterStatus(ctx context.Context, stateDir string, planned bool, timeout t
 // result of a cluster query: an answer with an error status is an error,
 // anything else (refused, timed out, no route, TLS) is unreachable.
 func sectionOf(err error) (string, string) {
-	var se *apierrors.StatusError
+	var se *cluster.APIError
 	switch {
 	case err == nil:
 		return SectionOK, ""
