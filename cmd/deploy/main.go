@@ -28,7 +28,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newKubeconfigCmd(), newClientCertCmd())
+	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd())
 	addRunFlags(root)
 	return root
 }

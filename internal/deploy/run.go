@@ -189,26 +189,57 @@ func (d *Deployment) DryRun(w io.Writer) error {
 // ShowPlan renders the deployment recorded in stateDir (the phase tree in
 // PlanFile and the states in the journal) as a table, or as JSON.
 func ShowPlan(w io.Writer, stateDir string, asJSON bool) error {
-	saved, err := readSavedPlan(stateDir)
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s holds no deployment (no %s); start one with deploy --bundle F -i INV --state-dir %s", stateDir, PlanFile, stateDir)
-	}
-	if err != nil {
-		return err
-	}
-	p, err := plan.New(skeleton(saved.Phases)...)
-	if err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(stateDir, PlanFile), err)
-	}
-	st, err := plan.LoadStatus(stateDir)
+	r, err := loadRecorded(stateDir)
 	if err != nil {
 		return err
 	}
 	if asJSON {
-		return p.RenderJSON(w, st)
+		return r.plan.RenderJSON(w, r.status)
 	}
-	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", saved.Name, short(saved.Bundle), saved.Created.Format(time.RFC3339))
-	return p.Render(w, st)
+	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", r.saved.Name, short(r.saved.Bundle), r.saved.Created.Format(time.RFC3339))
+	return r.plan.Render(w, r.status)
+}
+
+// ErrNoDeployment is returned by the commands that read a state directory
+// (deploy plan, deploy status) when it holds no deployment.
+var ErrNoDeployment = errors.New("the state directory holds no deployment")
+
+// recorded is the deployment recorded in a state directory.
+type recorded struct {
+	saved  *savedPlan
+	plan   *plan.Plan  // a skeleton: it renders and resolves, never runs
+	status plan.Status // the journal's, read without locking
+}
+
+// loadRecorded reads the deployment recorded in stateDir: the phase tree
+// and the bundle from PlanFile, each phase's state from the journal. It
+// takes no lock, so it can watch a deploy that is running, and writes
+// nothing.
+func loadRecorded(stateDir string) (*recorded, error) {
+	const start = "deploy --bundle FILE -i INVENTORY --state-dir "
+	if _, err := os.Stat(stateDir); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s does not exist; start a deployment with %s%s", ErrNoDeployment, stateDir, start, stateDir)
+	}
+	saved, err := readSavedPlan(stateDir)
+	if errors.Is(err, os.ErrNotExist) {
+		what := "no journal (" + plan.JournalFile + ") and no " + PlanFile
+		if _, jerr := os.Stat(filepath.Join(stateDir, plan.JournalFile)); jerr == nil {
+			what = "a journal but no " + PlanFile + " (the phase tree)"
+		}
+		return nil, fmt.Errorf("%w: %s has %s; start one with %s%s", ErrNoDeployment, stateDir, what, start, stateDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p, err := plan.New(skeleton(saved.Phases)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(stateDir, PlanFile), err)
+	}
+	st, err := plan.LoadStatus(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	return &recorded{saved: saved, plan: p, status: st}, nil
 }
 
 // skeleton rebuilds phases from their views, with leaves that do nothing:

@@ -4,6 +4,7 @@ package sitetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -94,6 +95,7 @@ func TestKubernetesOneMaster(t *testing.T) {
 		t.Fatalf("deploy: %v\n%s", err, out)
 	}
 	checkCluster(t, d, 1, 1)
+	checkStatus(t, d, 2)
 	checkPodOnWorker(t, d)
 }
 
@@ -215,6 +217,38 @@ func checkKubeconfig(t *testing.T, d *deployer) {
 	}
 	if !strings.Contains(string(mustRead(t, p)), "server: https://"+d.site.VIP+":6443") {
 		t.Errorf("the kubeconfig does not point at the VIP %s", d.site.VIP)
+	}
+}
+
+// checkStatus: deploy status --json, run on the deploy node against the
+// real cluster, sees nodes nodes, every one Ready, and a deployment with
+// nothing left, /kubernetes/ready included.
+func checkStatus(t *testing.T, d *deployer, nodes int) {
+	t.Helper()
+	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
+	var s deploy.SiteStatus
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("deploy status --json: %v\n%s", err, out)
+	}
+	if s.Kubernetes.State != deploy.SectionOK || len(s.Kubernetes.Nodes) != nodes {
+		t.Errorf("deploy status: kubernetes %s (%s), %d nodes, want ok and %d:\n%s", s.Kubernetes.State, s.Kubernetes.Error, len(s.Kubernetes.Nodes), nodes, out)
+	}
+	for _, n := range s.Kubernetes.Nodes {
+		if !n.Ready || !strings.HasPrefix(n.KubeletVersion, "v1.") || n.InternalIP == "" {
+			t.Errorf("deploy status: node %+v, want Ready with a version and an address", n)
+		}
+	}
+	ready := d.leafStates("/kubernetes/ready")
+	if len(ready) == 0 {
+		t.Fatal("the journal has no /kubernetes/ready phase")
+	}
+	p := s.Phases
+	if p.Total == 0 || p.Completed != p.Total || len(p.Left) != 0 || p.Resume != "" {
+		t.Errorf("deploy status: %d of %d phases completed, left %v, resume %q; want all completed, /kubernetes/ready included:\n%s",
+			p.Completed, p.Total, p.Left, p.Resume, out)
+	}
+	if s.Releases.State != deploy.SectionOK {
+		t.Errorf("deploy status: releases %s (%s)", s.Releases.State, s.Releases.Error)
 	}
 }
 

@@ -1,0 +1,103 @@
+// Package cluster reads what deploy status shows of a running cluster, its
+// nodes and its Helm releases, through the cluster-admin kubeconfig. It only
+// reads: it never changes anything in the cluster.
+//
+// It speaks to the API server with client-go's transport (the kubeconfig's
+// TLS, token, client certificate or exec plugin) and decodes the answers
+// itself, into the few fields it shows, rather than through client-go's
+// typed clients: their scheme registers every API group, which made deploy
+// 62 MB instead of 30 MB (22 MB without this package).
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Client reads a cluster through one kubeconfig. It is safe for
+// concurrent use.
+type Client struct {
+	http *http.Client
+	base *url.URL // the API server, with any path prefix
+}
+
+// APIError is an answer of the API server other than 200 OK: it was
+// reached, and refused or failed the request.
+type APIError struct {
+	URL        string
+	StatusCode int
+	Message    string // the Status object's message, or the body's start
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("GET %s: %d %s: %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode), e.Message)
+}
+
+// Open loads the kubeconfig at path (its current context) and returns a
+// client whose every request is bounded by timeout. It contacts nothing.
+func Open(path string, timeout time.Duration) (*Client, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	cfg.Timeout = timeout
+	cfg.UserAgent = "appliance-deploy-status"
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	base, _, err := rest.DefaultServerUrlFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return &Client{http: hc, base: base}, nil
+}
+
+// get reads the JSON object at path (with query) into out. An answer other
+// than 200 is an *APIError.
+func (c *Client) get(ctx context.Context, path string, query url.Values, out any) error {
+	u := *c.base
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return apiError(u.String(), resp)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("GET %s: %w", u.String(), err)
+	}
+	return nil
+}
+
+func apiError(u string, resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var status struct {
+		Message string `json:"message"`
+	}
+	msg := strings.TrimSpace(string(b))
+	if json.Unmarshal(b, &status) == nil && status.Message != "" {
+		msg = status.Message
+	}
+	if len(msg) > 200 {
+		msg = msg[:200] + "..."
+	}
+	return &APIError{URL: u, StatusCode: resp.StatusCode, Message: msg}
+}

@@ -1,0 +1,290 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/cluster"
+	"github.com/factory-appliance/appliance/internal/plan"
+)
+
+// DefaultStatusTimeout bounds Status's queries of the cluster together.
+const DefaultStatusTimeout = 10 * time.Second
+
+// The states of a SiteStatus section that is not a phase state.
+const (
+	SectionOK           = "ok"            // the cluster answered
+	SectionNotPlanned   = "not-planned"   // the deployment's plan has no such phases
+	SectionNoKubeconfig = "no-kubeconfig" // no admin kubeconfig in the state directory yet
+	SectionUnreachable  = "unreachable"   // the API server did not answer in time
+	SectionError        = "error"         // the API server answered with an error
+)
+
+// SiteStatus is where the deployment in a state directory stands: what
+// `deploy status` prints. Its JSON field names are stable; each is listed
+// in the command's help.
+type SiteStatus struct {
+	Site       SiteInfo         `json:"site"`
+	Phases     PhaseSummary     `json:"phases"`
+	Kubernetes KubernetesStatus `json:"kubernetes"`
+	Releases   ReleasesStatus   `json:"releases"`
+	Harbor     HarborStatus     `json:"harbor"`
+}
+
+// SiteInfo is what the state directory records of the deployment.
+type SiteInfo struct {
+	StateDir     string     `json:"stateDir"`
+	Bundle       string     `json:"bundle"`
+	Version      string     `json:"version"`
+	BundleDigest string     `json:"bundleDigest"` // sha256 of bundle.json
+	Started      time.Time  `json:"started"`
+	LastChange   *time.Time `json:"lastChange,omitempty"` // the journal's newest record
+}
+
+// PhaseSummary counts the plan's leaf phases by state and says what is
+// left.
+type PhaseSummary struct {
+	Total      int         `json:"total"`
+	Completed  int         `json:"completed"`
+	Failed     int         `json:"failed"`
+	InProgress int         `json:"inProgress"`
+	Pending    int         `json:"pending"` // unstarted
+	FailedList []PhaseNote `json:"failedPhases"`
+	Running    []PhaseNote `json:"inProgressPhases"`
+	Left       []Step      `json:"left"`
+	// Resume is the command that continues the deployment; empty when
+	// every phase completed. The state directory does not record the
+	// bundle's and the inventory's paths, so they are FILE and INVENTORY.
+	Resume string `json:"resume,omitempty"`
+}
+
+// PhaseNote is a failed or in-progress leaf phase.
+type PhaseNote struct {
+	ID      string    `json:"id"`
+	Host    string    `json:"host,omitempty"`
+	Attempt int       `json:"attempt,omitempty"`
+	Since   time.Time `json:"since"`
+	Error   string    `json:"error,omitempty"` // its first line
+}
+
+// Step is one stretch of what is left: a group whose children are all
+// leaves (such as /packages, one leaf per host), or a leaf outside one.
+type Step struct {
+	ID        string     `json:"id"`
+	State     plan.State `json:"state"`
+	Completed int        `json:"completed"`
+	Total     int        `json:"total"`
+}
+
+// KubernetesStatus is the cluster's nodes, read with the admin kubeconfig.
+type KubernetesStatus struct {
+	State      string         `json:"state"`                // one of the Section values
+	Kubeconfig string         `json:"kubeconfig,omitempty"` // its path; its contents are never shown
+	Error      string         `json:"error,omitempty"`
+	Nodes      []cluster.Node `json:"nodes"`
+}
+
+// ReleasesStatus is the cluster's Helm releases.
+type ReleasesStatus struct {
+	State    string            `json:"state"` // one of the Section values
+	Error    string            `json:"error,omitempty"`
+	Releases []cluster.Release `json:"releases"`
+}
+
+// HarborStatus is the state of the plan's /harbor phases.
+type HarborStatus struct {
+	State     string `json:"state"` // SectionNotPlanned or a phase state
+	Completed int    `json:"completed"`
+	Total     int    `json:"total"`
+}
+
+// Status reads where the deployment in stateDir stands: the bundle and the
+// phases from the state directory (without locking it, so a running deploy
+// can be watched) and, when the admin kubeconfig is there, the nodes and
+// the Helm releases from the cluster, both within timeout (0 is
+// DefaultStatusTimeout). Only an unreadable state directory is an error: a
+// cluster that does not answer is reported in its sections.
+func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteStatus, error) {
+	r, err := loadRecorded(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	si := siteInfo(stateDir, r)
+	s := &SiteStatus{Site: si, Phases: summarize(r, si.StateDir), Harbor: harborStatus(r)}
+	if timeout <= 0 {
+		timeout = DefaultStatusTimeout
+	}
+	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, len(r.plan.LeavesUnder("/kubernetes")) > 0, timeout)
+	return s, nil
+}
+
+func siteInfo(stateDir string, r *recorded) SiteInfo {
+	abs, err := filepath.Abs(stateDir)
+	if err != nil {
+		abs = stateDir
+	}
+	// PlanFile records "name version" (prepareState).
+	name, version := r.saved.Name, ""
+	if i := strings.LastIndexByte(name, ' '); i >= 0 {
+		name, version = name[:i], name[i+1:]
+	}
+	si := SiteInfo{StateDir: abs, Bundle: name, Version: version, BundleDigest: r.saved.Bundle, Started: r.saved.Created}
+	for _, rec := range r.status {
+		if si.LastChange == nil || rec.Time.After(*si.LastChange) {
+			t := rec.Time
+			si.LastChange = &t
+		}
+	}
+	return si
+}
+
+// summarize counts the leaves by state, notes the failed and the running
+// ones, and lists the steps not completed, in plan order.
+func summarize(r *recorded, stateDir string) PhaseSummary {
+	ps := PhaseSummary{FailedList: []PhaseNote{}, Running: []PhaseNote{}, Left: []Step{}}
+	for _, l := range r.plan.Leaves() {
+		ps.Total++
+		rec := r.status[l.ID]
+		note := PhaseNote{ID: l.ID, Host: l.Host, Attempt: rec.Attempt, Since: rec.Time}
+		switch r.status.State(l.ID) {
+		case plan.Completed:
+			ps.Completed++
+		case plan.Failed:
+			ps.Failed++
+			note.Error = firstLine(rec.Error)
+			ps.FailedList = append(ps.FailedList, note)
+		case plan.InProgress:
+			ps.InProgress++
+			ps.Running = append(ps.Running, note)
+		default:
+			ps.Pending++
+		}
+	}
+	for _, st := range steps(r.plan.View(r.status)) {
+		if st.State != plan.Completed {
+			ps.Left = append(ps.Left, st)
+		}
+	}
+	if ps.Completed < ps.Total {
+		ps.Resume = "deploy --bundle FILE -i INVENTORY --state-dir " + stateDir + " --resume"
+	}
+	return ps
+}
+
+// steps cuts the phase tree into the stretches "what is left" lists: a
+// group whose children are all leaves is one step, a leaf outside such a
+// group is one, and other groups are cut further.
+func steps(views []plan.PhaseView) []Step {
+	var out []Step
+	for _, v := range views {
+		if len(v.Children) > 0 && !allLeaves(v.Children) {
+			out = append(out, steps(v.Children)...)
+			continue
+		}
+		st := Step{ID: v.ID, State: v.State, Total: 1}
+		if len(v.Children) > 0 {
+			st.Total = len(v.Children)
+		}
+		for _, c := range append([]plan.PhaseView{v}, v.Children...) {
+			if len(c.Children) == 0 && c.State == plan.Completed {
+				st.Completed++
+			}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func allLeaves(vs []plan.PhaseView) bool {
+	for _, v := range vs {
+		if len(v.Children) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return strings.TrimSpace(line)
+}
+
+// harborPhases is the plan's group that loads the site registry.
+const harborPhases = "/harbor"
+
+func harborStatus(r *recorded) HarborStatus {
+	leaves := r.plan.LeavesUnder(harborPhases)
+	if len(leaves) == 0 {
+		return HarborStatus{State: SectionNotPlanned}
+	}
+	h := HarborStatus{State: string(r.plan.GroupState(harborPhases, r.status)), Total: len(leaves)}
+	for _, l := range leaves {
+		if r.status.State(l.ID) == plan.Completed {
+			h.Completed++
+		}
+	}
+	return h
+}
+
+// clusterStatus reads the nodes and the releases through the state
+// directory's admin kubeconfig, both within one timeout.
+func clusterStatus(ctx context.Context, stateDir string, planned bool, timeout time.Duration) (KubernetesStatus, ReleasesStatus) {
+	k := KubernetesStatus{Nodes: []cluster.Node{}}
+	rs := ReleasesStatus{Releases: []cluster.Release{}}
+	path, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
+	if err == nil {
+		_, err = os.Stat(path)
+	}
+	if err != nil {
+		k.State = SectionNoKubeconfig
+		if !planned {
+			k.State = SectionNotPlanned
+		}
+		rs.State = k.State
+		return k, rs
+	}
+	k.Kubeconfig = path
+	c, err := cluster.Open(path, timeout)
+	if err != nil {
+		k.State, k.Error = SectionError, firstLine(err.Error())
+		rs.State, rs.Error = k.State, k.Error
+		return k, rs
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	nodes, err := c.Nodes(ctx)
+	k.State, k.Error = sectionOf(err)
+	if err == nil {
+		k.Nodes = nodes
+	}
+	if k.State == SectionUnreachable {
+		// Do not wait for it twice.
+		rs.State, rs.Error = k.State, "not asked: the API server did not answer the nodes request"
+		return k, rs
+	}
+	rels, err := c.Releases(ctx)
+	rs.State, rs.Error = sectionOf(err)
+	if err == nil {
+		rs.Releases = rels
+	}
+	return k, rs
+}
+
+// sectionOf is the section state and the error's first line for the
+// result of a cluster query: an answer with an error status is an error,
+// anything else (refused, timed out, no route, TLS) is unreachable.
+func sectionOf(err error) (string, string) {
+	var se *cluster.APIError
+	switch {
+	case err == nil:
+		return SectionOK, ""
+	case errors.As(err, &se):
+		return SectionError, firstLine(err.Error())
+	default:
+		return SectionUnreachable, firstLine(err.Error())
+	}
+}
