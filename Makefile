@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools test test-unit test-race fuzz site-test demo bench lint clean
+.PHONY: all build deps tools prefetch test test-unit test-race fuzz site-test demo bench lint clean
 
 all: build
 
@@ -23,7 +23,12 @@ deps:
 tools:
 	bash scripts/install-tools.sh
 
-test: deps tools build lint test-unit test-race fuzz site-test
+test: deps tools build prefetch lint test-unit test-race fuzz site-test
+
+# The site test's two long builds (Kubernetes from source, the host image)
+# start in the background, so they overlap the other tests.
+prefetch:
+	bash scripts/prefetch.sh
 
 test-unit:
 	$(GO) test -count=1 -timeout 30m ./...

@@ -53,7 +53,7 @@ out=$(realpath -m "${1:-$root/$key}")
 
 # One build at a time per cache root.
 exec 9>"$root/.lock"
-flock 9
+flock -n 9 || { log "waiting for another build into $root (make test starts one early: out/prefetch/k8s.log)"; flock 9; }
 
 if [ -f "$out/BUILD-INFO" ] && grep -qx "key=$key" "$out/BUILD-INFO"; then
 	log "reusing $out"
