@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/push"
 	"github.com/factory-appliance/appliance/internal/trust"
@@ -102,7 +103,7 @@ flag, and never printed.`,
 
 func runPush(ctx context.Context, f *pushFlags, stdin io.Reader, stdout, stderr io.Writer) error {
 	// The logger and the progress reporter each lock only themselves.
-	stderr = progress.Locked(stderr)
+	stderr = lockedio.Writer(stderr)
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	opts, err := pushOptions(f, stdin, log, stderr)
 	if err != nil {

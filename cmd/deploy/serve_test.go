@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -12,36 +11,19 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/lockedio"
 )
-
-// lockedBuffer is an output sink safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var servingRE = regexp.MustCompile(`serving on https://(\S+)`)
 
 // startServe runs deploy serve with args until the test ends and returns
 // its address and output sinks.
-func startServe(t *testing.T, args ...string) (addr string, stdout, stderr *lockedBuffer) {
+func startServe(t *testing.T, args ...string) (addr string, stdout, stderr *lockedio.Buffer) {
 	t.Helper()
-	stdout, stderr = &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr = &lockedio.Buffer{}, &lockedio.Buffer{}
 	cmd := newRootCmd()
 	cmd.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0"}, args...))
 	cmd.SetOut(stdout)

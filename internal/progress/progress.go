@@ -272,19 +272,3 @@ func HumanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
-
-// Locked returns w behind a mutex, for a writer that the reporter shares
-// with a logger (each locks only itself) when w is not safe for concurrent
-// writes, as a bytes.Buffer is not. An *os.File needs no lock.
-func Locked(w io.Writer) io.Writer { return &lockedWriter{w: w} }
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}

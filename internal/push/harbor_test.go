@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/progress"
 )
 
@@ -45,7 +46,7 @@ func TestPushIntoHarborCreatesProjects(t *testing.T) {
 	fake, host := startFakeHarbor(t)
 	fake.AddProject("docker.io") // exists already: must not be created again
 	var logs bytes.Buffer
-	shared := progress.Locked(&logs) // the logger and the reporter write it at once
+	shared := lockedio.Writer(&logs) // the logger and the reporter write it at once
 	log := slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := []Option{WithPlainHTTP(), WithBasicAuth(testUser, testPass), WithLogger(log), WithProgress(shared, progress.Plain)}
 
@@ -111,7 +112,7 @@ func TestHarborWrongPassword(t *testing.T) {
 	fake, host := startFakeHarbor(t)
 	const wrong = "N0t-The-Pa55word"
 	var logs bytes.Buffer
-	shared := progress.Locked(&logs) // the logger and the reporter write it at once
+	shared := lockedio.Writer(&logs) // the logger and the reporter write it at once
 	log := slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	rep, err := Push(context.Background(), r, host, WithPlainHTTP(), WithBasicAuth(testUser, wrong), WithLogger(log), WithProgress(shared, progress.Plain))
 	if !errors.Is(err, harbor.ErrUnauthorized) {

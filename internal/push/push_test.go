@@ -10,13 +10,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"github.com/factory-appliance/appliance/internal/progress"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/lockedio"
+	"github.com/factory-appliance/appliance/internal/progress"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -445,7 +447,7 @@ func TestWrongPasswordIsRefusedAndNeverShown(t *testing.T) {
 	s := startSite(t)
 	const wrong = "Wr0ng-Pa55-do-not-print"
 	var logs bytes.Buffer
-	shared := progress.Locked(&logs) // the logger and the reporter write it at once
+	shared := lockedio.Writer(&logs) // the logger and the reporter write it at once
 	opts := []Option{WithCAFile(s.caFile), WithBasicAuth(testUser, wrong), WithHarbor(HarborOff),
 		WithLogger(slog.New(slog.NewTextHandler(shared, &slog.HandlerOptions{Level: slog.LevelDebug}))), WithProgress(shared, progress.Plain)}
 	rep, err := Push(context.Background(), r, s.reg.Addr(), opts...)

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/siteca"
 )
 
@@ -30,7 +31,7 @@ type accessServer struct {
 	srv  *Server
 	url  string
 	ca   *siteca.CA // nil for plain HTTP
-	logs *syncBuffer
+	logs *lockedio.Buffer
 	stop func() // shuts the server down and waits for Serve
 }
 
@@ -57,7 +58,7 @@ func startAccessServer(t *testing.T, policy func(*siteca.CA) AccessPolicy, plain
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { content.Close() })
-	as := &accessServer{logs: &syncBuffer{}}
+	as := &accessServer{logs: &lockedio.Buffer{}}
 	var tlsConf *tls.Config
 	if !plain {
 		if as.ca, err = siteca.Open(filepath.Join(t.TempDir(), "state")); err != nil {

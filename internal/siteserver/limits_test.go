@@ -11,11 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/lockedio"
 )
 
 // newHandler returns a server over the bundle packed from l, logging at
 // info level to logs, for requests through ServeHTTP.
-func newHandler(t *testing.T, l *testLayout, logs *syncBuffer) *Server {
+func newHandler(t *testing.T, l *testLayout, logs *lockedio.Buffer) *Server {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if logs != nil {
@@ -89,7 +91,7 @@ func TestRandomDigestsAreNotRemembered(t *testing.T) {
 // the rest once the interval ends.
 func TestFailedRequestLogIsRateLimited(t *testing.T) {
 	l := newLayout(t)
-	logs := &syncBuffer{}
+	logs := &lockedio.Buffer{}
 	srv := newHandler(t, l, logs)
 	srv.failedLog.every = 500 * time.Millisecond // so the summary comes soon
 	bad := []struct {

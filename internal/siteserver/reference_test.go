@@ -1,9 +1,10 @@
 package siteserver
 
 import (
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"slices"
 	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestParseRef(t *testing.T) {

@@ -12,37 +12,19 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/siteca"
 )
-
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // running is a server started by startServer.
 type running struct {
 	url        string // http://127.0.0.1:PORT or https://...
 	addr       string // 127.0.0.1:PORT
 	client     *http.Client
-	logs       *syncBuffer
+	logs       *lockedio.Buffer
 	caCertPath string
 }
 
@@ -73,7 +55,7 @@ func backends(t *testing.T, l *testLayout) map[string]Content {
 // startServerFor serves content like startServer, with the extra options.
 func startServerFor(t *testing.T, content Content, withTLS bool, extra ...Option) *running {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &lockedio.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts := append([]Option{WithLogger(log)}, extra...)
 	rs := &running{logs: logs, client: &http.Client{Timeout: time.Minute}}

@@ -1,7 +1,6 @@
 package sshx
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -19,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/lockedio"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -30,30 +31,13 @@ type testSSHD struct {
 	dir      string
 	port     int
 	cmd      *exec.Cmd
-	log      *syncBuffer
+	log      *lockedio.Buffer
 	ed25519  ssh.PublicKey // host keys
 	ecdsa    ssh.PublicKey
 	userKey  string // private key file authorized on the server
 	userPub  ssh.PublicKey
 	config   string
 	logLevel string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func requireSSHD(t *testing.T) {
@@ -75,7 +59,7 @@ func requireSSHD(t *testing.T) {
 func newTestSSHD(t *testing.T, logLevel string) *testSSHD {
 	t.Helper()
 	requireSSHD(t)
-	d := &testSSHD{t: t, dir: t.TempDir(), log: &syncBuffer{}, logLevel: logLevel}
+	d := &testSSHD{t: t, dir: t.TempDir(), log: &lockedio.Buffer{}, logLevel: logLevel}
 	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
 	ecPriv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	d.ed25519 = writeKey(t, filepath.Join(d.dir, "host_ed25519"), edPriv, "")

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/lockedio"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -242,7 +244,7 @@ func TestVerifyDetectsMismatch(t *testing.T) {
 func TestSudo(t *testing.T) {
 	d := startTestSSHD(t)
 	cfg := d.clientConfig()
-	var log syncBuffer
+	var log lockedio.Buffer
 	cfg.Log = &log
 	c := dial(t, cfg)
 	const password = "Sudo-Pa55word!"
@@ -330,7 +332,7 @@ func TestDialRetriesUntilServerIsUp(t *testing.T) {
 	d := newTestSSHD(t, "INFO")
 	cfg := d.clientConfig()
 	cfg.DialAttempts, cfg.RetryBase, cfg.RetryMax = 20, 100*time.Millisecond, 200*time.Millisecond
-	var log syncBuffer
+	var log lockedio.Buffer
 	cfg.Log = &log
 	done := make(chan error, 1)
 	go func() {
@@ -361,7 +363,7 @@ func TestKeepaliveDropsHungConnection(t *testing.T) {
 	d := startTestSSHD(t)
 	cfg := d.clientConfig()
 	cfg.KeepaliveInterval, cfg.KeepaliveMaxMissed = 100*time.Millisecond, 2
-	var log syncBuffer
+	var log lockedio.Buffer
 	cfg.Log = &log
 	c := dial(t, cfg)
 	errc := make(chan error, 1)
@@ -410,7 +412,7 @@ func TestSecretsNeverReachLogsOrErrors(t *testing.T) {
 	d := startTestSSHD(t)
 	const secret = "Harbor12345-registry-pw"
 	cfg := d.clientConfig()
-	var log syncBuffer
+	var log lockedio.Buffer
 	cfg.Log = &log
 	cfg.Redactor = NewRedactor(secret)
 	c := dial(t, cfg)
