@@ -128,21 +128,7 @@ func (c *CA) issue(sans []string, now time.Time) (*issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("site CA: generate server key: %w", err)
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: sans[0]},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(serverLifetime),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, n := range sans {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
+	tmpl := serverTemplate(sans, now)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, &key.PublicKey, c.key)
 	if err != nil {
 		return nil, fmt.Errorf("site CA: sign server certificate: %w", err)
@@ -163,4 +149,25 @@ func (c *CA) issue(sans []string, now time.Time) (*issued, error) {
 		return nil, err
 	}
 	return &issued{sans: leafSANs(pair.Leaf), tls: &pair, leaf: pair.Leaf}, nil
+}
+
+// serverTemplate is a server certificate for sans (DNS names and IP
+// addresses), valid from an hour ago for serverLifetime.
+func serverTemplate(sans []string, now time.Time) *x509.Certificate {
+	tmpl := &x509.Certificate{
+		SerialNumber: randomSerial(),
+		Subject:      pkix.Name{CommonName: sans[0]},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(serverLifetime),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, n := range sans {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
+	return tmpl
 }
