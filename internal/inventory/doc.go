@@ -30,7 +30,11 @@ An inventory looks like this (every field is described on the types):
 	network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
 	ntp: [10.0.0.1]
 	storage: {nfs: {server: 10.0.0.40, path: /export}, ceph: {monitors: ["10.0.0.50:6789"]}}
-	harbor: {hostname: harbor.factory.local}
+	harbor:
+	  hostname: harbor.factory.local
+	  port: 443                                   # the default
+	  adminPasswordFile: /etc/appliance/harbor-admin.pw   # else deploy makes one in the state dir
+	  dataVolume: /data                           # the default
 	kubernetes: {cgroupDriver: systemd}   # or cgroupfs; containerd and kubelet use it
 
 Rules Load enforces: host names are hostnames and unique; host addresses

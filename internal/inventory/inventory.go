@@ -156,10 +156,29 @@ type Ceph struct {
 	Monitors []string `yaml:"monitors"`
 }
 
-// Harbor is the site registry.
+// Harbor is the site registry, installed on the host with the registry
+// role. After Load, Port and DataVolume hold the effective values and
+// AdminPasswordFile is an absolute path (or "").
 type Harbor struct {
+	// Hostname is the DNS name every host pulls from (written into each
+	// host's /etc/hosts for the registry host's address).
 	Hostname string `yaml:"hostname"`
+	// Port is Harbor's HTTPS port (default 443).
+	Port int `yaml:"port"`
+	// AdminPasswordFile, on the deploy node, holds the password of Harbor's
+	// admin user (the first line). Without it, deploy makes a random one
+	// into the state directory (mode 0600) and says where.
+	AdminPasswordFile string `yaml:"adminPasswordFile"`
+	// DataVolume is where Harbor keeps its data on the registry host
+	// (default /data, Harbor's own default).
+	DataVolume string `yaml:"dataVolume"`
 }
+
+// Harbor defaults.
+const (
+	DefaultHarborPort       = 443
+	DefaultHarborDataVolume = "/data"
+)
 
 // HostsWithRole returns the hosts with the role, in inventory order.
 func (inv *Inventory) HostsWithRole(r Role) []Host {
@@ -200,6 +219,9 @@ func (inv *Inventory) applyDefaults(dir string) {
 	s.KnownHosts = resolvePath(dir, or(s.KnownHosts, DefaultKnownHosts))
 	s.KeyFile = resolvePath(dir, s.KeyFile)
 	inv.BundleKey = resolvePath(dir, inv.BundleKey)
+	inv.Harbor.Port = orInt(inv.Harbor.Port, DefaultHarborPort)
+	inv.Harbor.DataVolume = or(inv.Harbor.DataVolume, DefaultHarborDataVolume)
+	inv.Harbor.AdminPasswordFile = resolvePath(dir, inv.Harbor.AdminPasswordFile)
 	inv.APIServer.Port = orInt(inv.APIServer.Port, DefaultAPIServerPort)
 	inv.Network.PodCIDR = or(inv.Network.PodCIDR, DefaultPodCIDR)
 	inv.Network.ServiceCIDR = or(inv.Network.ServiceCIDR, DefaultServiceCIDR)

@@ -323,6 +323,12 @@ func (v *validator) harbor() {
 		v.add("harbor.hostname", "write the DNS name hosts will pull from, such as harbor.factory.local",
 			"Harbor hostname %q is not a DNS name", h)
 	}
+	if p := v.inv.Harbor.Port; p < 1 || p > 65535 {
+		v.add("harbor.port", "write Harbor's HTTPS port, 443 by default", "Harbor port %d is out of range", p)
+	}
+	if d := v.inv.Harbor.DataVolume; !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
+		v.add("harbor.dataVolume", "write an absolute directory such as /data", "Harbor data volume %q is not a clean absolute directory", d)
+	}
 }
 
 func (v *validator) kubernetes() {
