@@ -9,12 +9,15 @@ package harbor
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,9 +44,14 @@ type FakeCall struct {
 //   - every other /api/ call answers 404; API calls other than health
 //     without the right basic credentials answer 401 with Harbor's error
 //     body;
-//   - /v2/ is proxied to the registry given to NewFakeHarbor, except that
-//     writes (POST, PUT, PATCH, DELETE) into a project that does not exist
-//     answer 404 NOT_FOUND "project ... not found", as Harbor does.
+//   - /v2/ is proxied to the registry given to NewFakeHarbor, with Harbor's
+//     access rules: reads (GET, HEAD) of a public project's repositories
+//     need no credentials; reads of a private project's, writes (POST,
+//     PUT, PATCH, DELETE) and everything else under /v2/ (the ping, the
+//     catalog) answer 401 without the right basic credentials; and a
+//     repository in a project that does not exist answers 404 NOT_FOUND
+//     "project ... not found". (Harbor itself answers with a Bearer token
+//     challenge; the fake asks for basic credentials directly.)
 //
 // It is safe for concurrent use.
 type FakeHarbor struct {
@@ -51,8 +59,9 @@ type FakeHarbor struct {
 	proxy          *httputil.ReverseProxy
 
 	mu       sync.Mutex
-	projects map[string]bool
+	projects map[string]bool // name → public
 	calls    []FakeCall
+	persist  string // file the projects are saved to, or ""
 }
 
 // NewFakeHarbor returns a fake Harbor accepting user and password,
@@ -77,11 +86,55 @@ func NewFakeHarbor(user, password, registryURL string, transport http.RoundTripp
 	return f, nil
 }
 
-// AddProject makes project name exist, as if created earlier.
+// AddProject makes the private project name exist, as if created earlier.
 func (f *FakeHarbor) AddProject(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.projects[name] = true
+	f.projects[name] = false
+}
+
+// Project reports whether project name exists and whether it is public.
+func (f *FakeHarbor) Project(name string) (exists, public bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	public, exists = f.projects[name]
+	return exists, public
+}
+
+// Persist loads the projects saved in file (if it exists) and saves them
+// there after every change, so a stand-in restarted keeps its projects
+// as Harbor keeps them in its database.
+func (f *FakeHarbor) Persist(file string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.persist = file
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &f.projects); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+// save writes the projects to the persist file; f.mu is held.
+func (f *FakeHarbor) save() error {
+	if f.persist == "" {
+		return nil
+	}
+	b, err := json.Marshal(f.projects)
+	if err != nil {
+		return err
+	}
+	tmp := f.persist + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, f.persist)
 }
 
 // Projects returns the projects that exist, sorted.
@@ -129,8 +182,7 @@ func (f *FakeHarbor) serveAPI(w http.ResponseWriter, r *http.Request) string {
 	}
 	user, ok := f.authenticated(r)
 	if !ok {
-		w.Header().Set("Www-Authenticate", `Basic realm="harbor"`)
-		fakeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "unauthorized")
+		unauthorized(w)
 		return ""
 	}
 	switch {
@@ -153,10 +205,7 @@ func (f *FakeHarbor) authenticated(r *http.Request) (string, bool) {
 }
 
 func (f *FakeHarbor) headProject(w http.ResponseWriter, name string) {
-	f.mu.Lock()
-	ok := f.projects[name]
-	f.mu.Unlock()
-	if !ok {
+	if exists, _ := f.Project(name); !exists {
 		w.WriteHeader(http.StatusNotFound)
 		return
 	}
@@ -182,10 +231,18 @@ func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Lock()
-	exists := f.projects[req.ProjectName]
-	f.projects[req.ProjectName] = true
+	_, exists := f.projects[req.ProjectName]
+	var err error
+	if !exists {
+		f.projects[req.ProjectName] = req.Metadata["public"] == "true"
+		err = f.save()
+	}
 	n := len(f.projects)
 	f.mu.Unlock()
+	if err != nil {
+		fakeError(w, http.StatusInternalServerError, "UNKNOWN", "saving projects: "+err.Error())
+		return
+	}
 	if exists {
 		fakeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("The project named %s already exists", req.ProjectName))
 		return
@@ -198,16 +255,35 @@ func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
 var v2Repo = regexp.MustCompile(`^/v2/([^/]+)/.+/(manifests|blobs|tags)/`)
 
 func (f *FakeHarbor) serveRegistry(w http.ResponseWriter, r *http.Request) {
-	if m := v2Repo.FindStringSubmatch(r.URL.Path); m != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		f.mu.Lock()
-		ok := f.projects[m[1]]
-		f.mu.Unlock()
-		if !ok {
-			fakeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", m[1]))
+	_, authed := f.authenticated(r)
+	m := v2Repo.FindStringSubmatch(r.URL.Path)
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if m == nil {
+		// The ping and the catalog: Harbor asks for credentials.
+		if !authed {
+			unauthorized(w)
 			return
 		}
+		f.proxy.ServeHTTP(w, r)
+		return
+	}
+	exists, public := f.Project(m[1])
+	switch {
+	case read && public:
+	case !authed:
+		unauthorized(w)
+		return
+	}
+	if !exists {
+		fakeError(w, http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("project %s not found", m[1]))
+		return
 	}
 	f.proxy.ServeHTTP(w, r)
+}
+
+func unauthorized(w http.ResponseWriter) {
+	w.Header().Set("Www-Authenticate", `Basic realm="harbor"`)
+	fakeError(w, http.StatusUnauthorized, "UNAUTHORIZED", "unauthorized")
 }
 
 // fakeError writes Harbor's error body.
