@@ -138,10 +138,23 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 		return err
 	}
 	regs := SourceRegistries(d.index)
-	for _, reg := range regs {
-		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
-		if err := h.put(ctx, file, []byte(RenderHostsToml(reg, d.seedURL(), hostCA)), 0o644); err != nil {
+	// A node already handed over to Harbor (/harbor/mirrors) stays with it.
+	mirror := d.seedURL()
+	harbored, err := handedOver(ctx, h, harborURL(d.inv.Harbor))
+	if err != nil {
+		return err
+	}
+	if harbored {
+		mirror = harborURL(d.inv.Harbor)
+		if err := d.writeMirrors(ctx, h, mirror); err != nil {
 			return err
+		}
+	} else {
+		for _, reg := range regs {
+			file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
+			if err := h.put(ctx, file, []byte(RenderHostsToml(reg, d.seedURL(), hostCA)), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	if err := h.service(ctx, "containerd", changed); err != nil {
@@ -150,6 +163,6 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 	if err := h.sh(ctx, "for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; ctr version"); err != nil {
 		return fmt.Errorf("containerd does not answer after restart: %w", err)
 	}
-	plan.Logf(ctx, "containerd mirrors %d registr(ies) to %s: %s", len(regs), d.seedURL(), strings.Join(regs, " "))
+	plan.Logf(ctx, "containerd mirrors %d registr(ies) to %s: %s", len(regs), mirror, strings.Join(regs, " "))
 	return nil
 }

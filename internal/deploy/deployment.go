@@ -136,6 +136,11 @@ func Open(cfg Config) (*Deployment, error) {
 		}
 	}
 	d.masters = d.inv.HostsWithRole(inventory.RoleMaster)
+	if reg, ok := d.inv.Registry(); ok {
+		if _, ok := HarborInstaller(d.index); !ok {
+			fmt.Fprintf(cfg.Warn, "warning: %s has the registry role, but the bundle carries no Harbor offline installer (harbor-offline-installer-*.tgz among a component's files): Harbor is not installed, and the nodes keep pulling from the seed on the deploy node\n", reg.Name)
+		}
+	}
 	return d, nil
 }
 
@@ -224,6 +229,7 @@ func (d *Deployment) Phases() []*plan.Phase {
 		forEach("/containerd", "containerd with registry mirrors", d.nodes, d.hostPhase("/containerd", "Configure containerd", d.containerd)),
 		forEach("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), d.hostPhase("/ha", "keepalived and haproxy", d.ha)),
 		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
+		d.harborPhase(),     // /harbor: install, load, nodes pull from Harbor
 	)
 }
 

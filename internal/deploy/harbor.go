@@ -1,0 +1,573 @@
+package deploy
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/progress"
+	"github.com/factory-appliance/appliance/internal/push"
+	"github.com/factory-appliance/appliance/internal/siteca"
+	"github.com/factory-appliance/appliance/internal/sshx"
+)
+
+// Where Harbor lives on the registry host. Harbor's offline installer
+// unpacks into harbor/, so it ends up in HarborDir with harbor.yml beside
+// its install.sh, as Harbor's documentation has it.
+const (
+	HarborDir      = "/opt/harbor"
+	HarborCertDir  = "/etc/appliance/harbor"
+	harborStage    = "/opt/appliance"
+	harborMarker   = HarborDir + "/.appliance-installer" // digest of the installer unpacked here
+	harborHandover = ContainerdCertsDir + "/.appliance-harbor"
+)
+
+// HarborAdmin is Harbor's administrator account.
+const HarborAdmin = "admin"
+
+// Files in the state directory holding Harbor's secrets (mode 0600).
+const (
+	HarborAdminPasswordFile = "harbor-admin-password"
+	harborDBPasswordFile    = "harbor-db-password"
+)
+
+// harborInstallerRE matches the file name of Harbor's offline installer
+// (its release asset name); the test site's stand-in installer has the same
+// layout and a matching name.
+var harborInstallerRE = regexp.MustCompile(`^harbor-offline-installer-[A-Za-z0-9._-]+\.tgz$`)
+
+// HarborInstaller returns the bundle's Harbor offline installer: the file
+// entry named harbor-offline-installer-*.tgz (a stack declares Harbor by
+// listing it among a component's files, with the role registry).
+func HarborInstaller(idx *bundle.Index) (bundle.Artifact, bool) {
+	for _, a := range idx.Artifacts {
+		if a.Kind == bundle.KindFile && harborInstallerRE.MatchString(path.Base(a.Path)) {
+			return a, true
+		}
+	}
+	return bundle.Artifact{}, false
+}
+
+// harborURL is where nodes reach Harbor: https://HOSTNAME[:PORT].
+func harborURL(h inventory.Harbor) string {
+	if h.Port == 443 || h.Port == 0 {
+		return "https://" + h.Hostname
+	}
+	return "https://" + net.JoinHostPort(h.Hostname, strconv.Itoa(h.Port))
+}
+
+// harborPhase is /harbor, after /kubernetes:
+//
+//	/harbor/install/<registry host>  Harbor from the bundle's offline installer
+//	/harbor/load                     every image pushed in, under its own name
+//	/harbor/mirrors/<node>...        containerd pulls from Harbor, not the seed
+//
+// After it, no node needs the deploy node. It is nil when the site has no
+// registry host or the bundle no Harbor installer.
+func (d *Deployment) harborPhase() *plan.Phase {
+	reg, ok := d.inv.Registry()
+	if !ok {
+		return nil
+	}
+	if _, ok := HarborInstaller(d.index); !ok {
+		return nil
+	}
+	return plan.Steps("/harbor", "Harbor on "+reg.Name+", loaded, and the nodes handed over to it", present(
+		plan.Group("/harbor/install", "Install Harbor",
+			d.hostPhase("/harbor/install", "Harbor from its offline installer", d.installHarbor)(reg)),
+		&plan.Phase{
+			ID:       "/harbor/load",
+			Title:    "Push every image of the bundle into Harbor",
+			Attempts: d.cfg.Attempts,
+			Run:      d.loadHarbor,
+			DryRun: func() []string {
+				return []string{fmt.Sprintf("push every image of the bundle to %s (%s) as %s, trusting only the site CA; "+
+					"create a public project per source registry (%s)", d.harborPushAddr(), harborURL(d.inv.Harbor), HarborAdmin,
+					strings.Join(SourceRegistries(d.index), " "))}
+			},
+		},
+		forEach("/harbor/mirrors", "containerd on every node pulls from Harbor", d.nodes,
+			d.hostPhase("/harbor/mirrors", "Registry mirrors to Harbor", d.harborMirrors)),
+	)...)
+}
+
+// harborPushAddr is where the deploy node pushes: the registry host's
+// address (the deploy node's own /etc/hosts may not know Harbor's name;
+// Harbor's certificate names both).
+func (d *Deployment) harborPushAddr() string {
+	reg, _ := d.inv.Registry()
+	return net.JoinHostPort(reg.Address, strconv.Itoa(d.inv.Harbor.Port))
+}
+
+// harborSecrets returns Harbor's admin and database passwords, registered
+// with the redactor. The admin password is the first line of the
+// inventory's harbor.adminPasswordFile, else of the state directory's
+// HarborAdminPasswordFile, made (random) on first use; the database
+// password is always the state directory's. In a dry run nothing is made.
+func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
+	if f := d.inv.Harbor.AdminPasswordFile; f != "" {
+		admin, err = readSecret(f)
+		if err != nil {
+			return "", "", fmt.Errorf("inventory harbor.adminPasswordFile: %w", err)
+		}
+	} else if admin, err = d.stateSecret(HarborAdminPasswordFile, dry); err != nil {
+		return "", "", err
+	}
+	if db, err = d.stateSecret(harborDBPasswordFile, dry); err != nil {
+		return "", "", err
+	}
+	d.red.Add(admin)
+	d.red.Add(db)
+	return admin, db, nil
+}
+
+// readSecret reads the first line of file, which must not be readable by
+// others.
+func readSecret(file string) (string, error) {
+	fi, err := os.Stat(file)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is readable by group or others (mode %o); chmod 600 %s", file, fi.Mode().Perm(), file)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimRight(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("%s is empty; write the password on its first line", file)
+	}
+	return line, nil
+}
+
+// stateSecret reads the state directory's secret file name, making a random
+// one (mode 0600) when there is none. A dry run makes nothing and returns a
+// placeholder.
+func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
+	file := filepath.Join(d.cfg.StateDir, name)
+	s, err := readSecret(file)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	if dry {
+		return "<" + name + ">", nil
+	}
+	buf := make([]byte, 18)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	s = base64.RawURLEncoding.EncodeToString(buf)
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
+	return s, nil
+}
+
+// HarborSettings is what harbor.yml is rendered from.
+type HarborSettings struct {
+	Hostname      string
+	Port          int
+	Certificate   string // path on the registry host
+	PrivateKey    string // path on the registry host
+	AdminPassword string
+	DBPassword    string
+	DataVolume    string
+}
+
+// RenderHarborYML is Harbor's harbor.yml (the offline installer's
+// configuration, Harbor 2.8's layout): HTTPS only, with the site CA's
+// certificate, Trivy offline (an air-gapped site has no vulnerability
+// database to download). Strings are written JSON-quoted, which YAML reads
+// as the same string whatever they hold.
+func RenderHarborYML(s HarborSettings) string {
+	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	return fmt.Sprintf(`# Written by deploy: Harbor's configuration (harbor.yml of its offline installer).
+hostname: %s
+https:
+  port: %d
+  certificate: %s
+  private_key: %s
+harbor_admin_password: %s
+database:
+  password: %s
+  max_idle_conns: 100
+  max_open_conns: 900
+  conn_max_lifetime: 5m
+  conn_max_idle_time: 0
+data_volume: %s
+trivy:
+  ignore_unfixed: false
+  skip_update: true
+  skip_java_db_update: true
+  offline_scan: true
+  security_check: vuln
+  insecure: false
+jobservice:
+  max_job_workers: 10
+  job_loggers: [STD_OUTPUT, FILE]
+  logger_sweeper_duration: 1
+notification:
+  webhook_job_max_retry: 3
+  webhook_job_http_client_timeout: 3
+log:
+  level: info
+  local:
+    rotate_count: 50
+    rotate_size: 200M
+    location: /var/log/harbor
+_version: 2.8.0
+proxy:
+  http_proxy:
+  https_proxy:
+  no_proxy:
+  components: [core, jobservice, trivy]
+upload_purging:
+  enabled: true
+  age: 168h
+  interval: 24h
+  dryrun: false
+cache:
+  enabled: false
+  expire_hours: 24
+`, q(s.Hostname), s.Port, q(s.Certificate), q(s.PrivateKey), q(s.AdminPassword), q(s.DBPassword), q(s.DataVolume))
+}
+
+// installHarbor installs Harbor on the registry host: its TLS key (made
+// there, never leaving it) with a certificate from the site CA, the
+// offline installer unpacked into HarborDir (again only when the bundle's
+// differs), harbor.yml, and the installer's ./install.sh, run when any of
+// them changed or Harbor does not answer; then Harbor must be healthy.
+// Idempotent.
+func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
+	inst, _ := HarborInstaller(d.index)
+	admin, db, err := d.harborSecrets(h.dry)
+	if err != nil {
+		return err
+	}
+	certChanged, err := d.harborCertificate(ctx, h)
+	if err != nil {
+		return err
+	}
+	instChanged, err := d.unpackHarbor(ctx, h, inst)
+	if err != nil {
+		return err
+	}
+	yml := RenderHarborYML(HarborSettings{
+		Hostname: d.inv.Harbor.Hostname, Port: d.inv.Harbor.Port,
+		Certificate: HarborCertDir + "/tls.crt", PrivateKey: HarborCertDir + "/tls.key",
+		AdminPassword: admin, DBPassword: db, DataVolume: d.inv.Harbor.DataVolume,
+	})
+	ymlChanged, err := h.install(ctx, HarborDir+"/harbor.yml", []byte(yml), 0o600, "")
+	if err != nil {
+		return err
+	}
+	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
+	healthy := !h.dry && h.sh(ctx, health+" >/dev/null") == nil
+	if certChanged || instChanged || ymlChanged || !healthy {
+		plan.Logf(ctx, "running Harbor's installer (certificate changed %v, installer changed %v, harbor.yml changed %v, healthy %v)",
+			certChanged, instChanged, ymlChanged, healthy)
+		if err := h.sh(ctx, "cd "+HarborDir+" && ./install.sh"); err != nil {
+			return fmt.Errorf("Harbor's install.sh on %s: %w; its output is in this phase's host log", h.host.Name, err)
+		}
+	}
+	wait := fmt.Sprintf("for i in $(seq 1 150); do %s && exit 0; sleep 2; done; %s", health, health)
+	if err := h.sh(ctx, wait); err != nil {
+		return fmt.Errorf("Harbor on %s does not answer %s after 5 min: %w; see %s/harbor.yml and the installer's logs on the host",
+			h.host.Name, harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health", err, HarborDir)
+	}
+	plan.Logf(ctx, "Harbor answers at %s", harborURL(d.inv.Harbor))
+	return nil
+}
+
+// harborNames are the names Harbor's certificate is for: its hostname
+// (nodes) and the registry host's address (the deploy node pushes there).
+func (d *Deployment) harborNames() []string {
+	reg, _ := d.inv.Registry()
+	return []string{d.inv.Harbor.Hostname, reg.Address}
+}
+
+// harborCertificate makes sure the registry host has a TLS key (made there
+// by openssl, mode 0600) and a certificate from the site CA for that key
+// and harborNames, valid for more than 30 days; otherwise the host makes a
+// certificate request and the CA signs it. It reports whether the
+// certificate changed.
+func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, error) {
+	key, crt := HarborCertDir+"/tls.key", HarborCertDir+"/tls.crt"
+	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
+		HarborCertDir, key, sshx.Quote("/CN="+d.inv.Harbor.Hostname))
+	csrPEM, err := h.out(ctx, mk)
+	if err != nil {
+		return false, fmt.Errorf("making Harbor's key and certificate request on %s: %w", h.host.Name, err)
+	}
+	if h.dry {
+		_ = h.put(ctx, crt, nil, 0o644)
+		return true, nil
+	}
+	ca, err := siteca.Open(d.cfg.StateDir)
+	if err != nil {
+		return false, err
+	}
+	current, err := h.out(ctx, "cat "+crt+" 2>/dev/null || true")
+	if err != nil {
+		return false, err
+	}
+	if certFits(current, csrPEM, ca.CACert(), d.harborNames(), time.Now()) {
+		return false, nil
+	}
+	certPEM, err := ca.SignCSR([]byte(csrPEM), d.harborNames())
+	if err != nil {
+		return false, fmt.Errorf("Harbor's certificate request from %s: %w", h.host.Name, err)
+	}
+	if err := h.put(ctx, crt, certPEM, 0o644); err != nil {
+		return false, err
+	}
+	plan.Logf(ctx, "Harbor's certificate for %s issued by the site CA", strings.Join(d.harborNames(), ", "))
+	return true, nil
+}
+
+// certFits reports whether certPEM is a certificate from ca for the key of
+// csrPEM, for exactly names, valid for more than 30 days after now.
+func certFits(certPEM, csrPEM string, ca *x509.Certificate, names []string, now time.Time) bool {
+	cb, _ := pem.Decode([]byte(certPEM))
+	rb, _ := pem.Decode([]byte(csrPEM))
+	if cb == nil || rb == nil {
+		return false
+	}
+	cert, err1 := x509.ParseCertificate(cb.Bytes)
+	csr, err2 := x509.ParseCertificateRequest(rb.Bytes)
+	if err1 != nil || err2 != nil || cert.CheckSignatureFrom(ca) != nil {
+		return false
+	}
+	if pk, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pk.Equal(csr.PublicKey) {
+		return false
+	}
+	if cert.NotAfter.Sub(now) < 30*24*time.Hour {
+		return false
+	}
+	var have []string
+	have = append(have, cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		have = append(have, ip.String())
+	}
+	want := slices.Clone(names)
+	slices.Sort(have)
+	slices.Sort(want)
+	return slices.Equal(have, want)
+}
+
+// unpackHarbor fetches the bundle's installer from the seed, checks its
+// sha256 and unpacks it into HarborDir, unless the one there is the same
+// (HarborDir's marker holds its digest). harbor.yml is rewritten after
+// this. It reports whether HarborDir changed.
+func (d *Deployment) unpackHarbor(ctx context.Context, h *remote, inst bundle.Artifact) (bool, error) {
+	have, err := h.out(ctx, "cat "+harborMarker+" 2>/dev/null || true")
+	if err != nil {
+		return false, err
+	}
+	if have == inst.Digest && !h.dry {
+		return false, nil
+	}
+	hex := strings.TrimPrefix(inst.Digest, "sha256:")
+	tgz := harborStage + "/" + path.Base(inst.Path)
+	q := sshx.Quote
+	cmd := fmt.Sprintf(`set -e
+install -d -m 0755 %[1]s
+curl -fsS --retry 3 --cacert %[2]s -o %[3]s.part %[4]s
+echo %[5]s | sha256sum -c --quiet
+mv -f %[3]s.part %[3]s
+rm -rf %[1]s/unpack && mkdir %[1]s/unpack
+tar -xzf %[3]s -C %[1]s/unpack
+test -x %[1]s/unpack/harbor/install.sh || { echo "the installer has no harbor/install.sh" >&2; exit 1; }
+rm -rf %[6]s && mv %[1]s/unpack/harbor %[6]s && rmdir %[1]s/unpack
+echo %[7]s >%[8]s`,
+		harborStage, q(hostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
+	if err := h.sh(ctx, cmd); err != nil {
+		return false, fmt.Errorf("unpacking Harbor's installer %s on %s: %w", inst.Path, h.host.Name, err)
+	}
+	plan.Logf(ctx, "Harbor's installer %s unpacked into %s", path.Base(inst.Path), HarborDir)
+	return true, nil
+}
+
+// loadHarbor pushes every image of the bundle into Harbor under its own
+// name (HOST/<source registry>/<repository>), manifests byte for byte, so
+// digests and signatures hold. Each source registry becomes a public
+// Harbor project: the nodes pull anonymously, as they did from the seed
+// (pushing still needs the admin password).
+func (d *Deployment) loadHarbor(ctx context.Context) error {
+	admin, _, err := d.harborSecrets(false)
+	if err != nil {
+		return err
+	}
+	ca, err := siteca.Open(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	w := plan.LogWriter(ctx)
+	log := slog.New(slog.NewTextHandler(d.red.Writer(w), nil))
+	rep, err := push.Push(ctx, d.bundle, d.harborPushAddr(),
+		push.WithCAFile(ca.CACertPath()),
+		push.WithBasicAuth(HarborAdmin, admin),
+		push.WithHarbor(push.HarborOn),
+		push.WithPublicProjects(true),
+		push.WithLogger(log),
+		push.WithProgress(d.red.Writer(w), progress.Plain))
+	if rep != nil {
+		_ = rep.WriteText(d.red.Writer(w))
+	}
+	if err != nil {
+		return fmt.Errorf("loading Harbor at %s (%s): %w", d.harborPushAddr(), harborURL(d.inv.Harbor), err)
+	}
+	plan.Logf(ctx, "Harbor holds the bundle's %d images (%d pushed, %d already there; projects created: %s)",
+		rep.Images, rep.ImagesPushed, rep.ImagesPresent, strings.Join(rep.ProjectsCreated, " "))
+	return nil
+}
+
+// RenderHarborHostsToml is certs.d/<registry>/hosts.toml once Harbor has
+// taken over: pulls of registry's images go to the Harbor project named
+// after registry (override_path: Harbor serves it at /v2/<registry>/...),
+// trusting only caPath. Names and digests stay those of the source.
+func RenderHarborHostsToml(registry, harborURL, caPath string) string {
+	return fmt.Sprintf(`# Written by deploy: %s is pulled from the site's Harbor, project %s.
+server = %q
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+  ca = %q
+  override_path = true
+`, registry, registry, upstream(registry), harborURL+"/v2/"+registry, caPath)
+}
+
+// harborMirrors hands a node over to Harbor: every source registry's
+// hosts.toml points at Harbor's project for it, and a marker records the
+// handover so that /containerd, run again, keeps it. Then the node must
+// read, without credentials, one manifest of every project from Harbor,
+// and containerd must pull the sandbox image through the new mirror.
+func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
+	url := harborURL(d.inv.Harbor)
+	regs := SourceRegistries(d.index)
+	if err := d.writeMirrors(ctx, h, url); err != nil {
+		return err
+	}
+	for _, reg := range regs {
+		img, ok := firstImageOf(d.index, reg)
+		if !ok {
+			continue
+		}
+		repo, ref := splitRef(strings.TrimPrefix(img.Name, reg+"/"))
+		u := url + "/v2/" + reg + "/" + repo + "/manifests/" + ref
+		cmd := fmt.Sprintf("curl -sS --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' -I -H %s %s",
+			sshx.Quote(hostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
+		code, err := h.out(ctx, cmd)
+		if err != nil {
+			return fmt.Errorf("%s cannot reach Harbor at %s: %w", h.host.Name, url, err)
+		}
+		switch {
+		case h.dry || code == "200":
+		case code == "401" || code == "403":
+			return fmt.Errorf("%s may not pull %s from Harbor without credentials (HTTP %s): Harbor project %s is private; make it public in Harbor (Projects → %s → Configuration) and run deploy --resume", h.host.Name, img.Name, code, reg, reg)
+		default:
+			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.host.Name, code, img.Name)
+		}
+	}
+	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
+		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
+			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.host.Name, img, err)
+		}
+	}
+	plan.Logf(ctx, "containerd pulls %d registr(ies) from Harbor %s: %s", len(regs), url, strings.Join(regs, " "))
+	return nil
+}
+
+// writeMirrors writes every source registry's hosts.toml to pull from
+// Harbor at url, then the handover marker.
+func (d *Deployment) writeMirrors(ctx context.Context, h *remote, url string) error {
+	for _, reg := range SourceRegistries(d.index) {
+		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
+		if err := h.put(ctx, file, []byte(RenderHarborHostsToml(reg, url, hostCA)), 0o644); err != nil {
+			return err
+		}
+	}
+	return h.put(ctx, harborHandover, []byte(url+"\n"), 0o644)
+}
+
+// handedOver reports whether the node's containerd was handed over to the
+// Harbor at url (the marker harborMirrors leaves).
+func handedOver(ctx context.Context, h *remote, url string) (bool, error) {
+	out, err := h.out(ctx, "cat "+harborHandover+" 2>/dev/null || true")
+	return out == url && url != "", err
+}
+
+// manifestAccept lists the manifest types a HEAD asks for.
+const manifestAccept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " +
+	"application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json"
+
+// firstImageOf is the first image of the bundle from registry.
+func firstImageOf(idx *bundle.Index, registry string) (bundle.Image, bool) {
+	for _, img := range idx.Images {
+		if strings.HasPrefix(img.Name, registry+"/") {
+			return img, true
+		}
+	}
+	return bundle.Image{}, false
+}
+
+// splitRef splits "repo:tag" or "repo@sha256:..." into the repository and
+// the tag or digest.
+func splitRef(s string) (repo, ref string) {
+	if r, dig, ok := strings.Cut(s, "@"); ok {
+		return r, dig
+	}
+	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
+		return s[:i], s[i+1:]
+	}
+	return s, "latest"
+}
+
+// harborHealth asks Harbor's health API from the deploy node, trusting the
+// site CA: what deploy status shows.
+func harborHealth(ctx context.Context, addr, caPEM string) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(caPEM))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	c, err := harbor.New("https://"+addr, harbor.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
+	if err != nil {
+		return "", err
+	}
+	return c.Health(ctx)
+}

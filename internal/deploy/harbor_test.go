@@ -1,0 +1,296 @@
+package deploy
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/signing"
+	"github.com/factory-appliance/appliance/internal/siteca"
+)
+
+const testInstaller = "files/harbor/harbor-offline-installer-v2.8.4.tgz"
+
+// harborSite is the unit test site with a bundle that carries a Harbor
+// installer (worker-1 has the registry role).
+func harborSite(t *testing.T) *testSite {
+	t.Helper()
+	s := newTestSite(t, fixtureRoles)
+	withInstaller := filepath.Join(s.dir, "harbor.bundle")
+	priv, pub, err := signingPair(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, s.pub, pub)
+	err = sitetest.WriteBundle(withInstaller, sitetest.Spec{Base: s.bundle, Signer: priv,
+		Files: []sitetest.File{{Path: testInstaller, Kind: bundle.KindFile, Data: []byte("not really a tgz")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.bundle = withInstaller
+	return s
+}
+
+func TestHarborPhases(t *testing.T) {
+	s := harborSite(t)
+	d := s.open(t, t.TempDir())
+	p, err := d.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves []string
+	for _, l := range p.LeavesUnder("/harbor") {
+		leaves = append(leaves, l.ID)
+	}
+	want := "/harbor/install/worker-1 /harbor/load /harbor/mirrors/master-1 /harbor/mirrors/master-2 /harbor/mirrors/worker-1"
+	if got := strings.Join(leaves, " "); got != want {
+		t.Errorf("/harbor leaves %s, want %s", got, want)
+	}
+	if !p.Phase("/harbor").Sequential {
+		t.Error("/harbor's steps may run at once")
+	}
+
+	// Without the installer: no /harbor, and a warning says why.
+	plain := newTestSite(t, fixtureRoles)
+	var warn bytes.Buffer
+	cfg := plain.config(t.TempDir())
+	cfg.Warn = &warn
+	d2, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d2.Close()
+	p2, _ := d2.Plan()
+	if p2.Phase("/harbor") != nil {
+		t.Error("a bundle without Harbor's installer got a /harbor phase")
+	}
+	if !strings.Contains(warn.String(), "worker-1 has the registry role, but the bundle carries no Harbor offline installer") {
+		t.Errorf("no warning about the missing installer: %q", warn.String())
+	}
+}
+
+// TestHarborDryRun: the dry run lists Harbor's commands and no secret, and
+// makes neither the state directory nor a password.
+func TestHarborDryRun(t *testing.T) {
+	s := harborSite(t)
+	state := filepath.Join(t.TempDir(), "state")
+	d := s.open(t, state)
+	var out bytes.Buffer
+	if err := d.DryRun(&out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"openssl req -new -key " + HarborCertDir + "/tls.key",
+		"https://127.0.0.1:",
+		"/" + testInstaller,
+		"to " + HarborDir + "/harbor.yml.appliance-new (mode 0600",
+		"cd " + HarborDir + " && ./install.sh",
+		"https://harbor.unit.test/api/v2.0/health",
+		"push every image of the bundle to 10.9.0.21:443",
+		"to " + ContainerdCertsDir + "/.appliance-harbor",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("dry run does not mention %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(text)
+	}
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run created the state directory: %v", err)
+	}
+}
+
+// TestRenderHarborYML: what Harbor's prepare reads back is what deploy
+// meant, whatever the passwords hold.
+func TestRenderHarborYML(t *testing.T) {
+	in := HarborSettings{Hostname: "harbor.factory.local", Port: 8443, Certificate: "/etc/appliance/harbor/tls.crt",
+		PrivateKey: "/etc/appliance/harbor/tls.key", AdminPassword: `p@ss: "w#rd" 'x' \ {y}`, DBPassword: "- [z]", DataVolume: "/data"}
+	var got struct {
+		Hostname string `yaml:"hostname"`
+		HTTPS    struct {
+			Port        int    `yaml:"port"`
+			Certificate string `yaml:"certificate"`
+			PrivateKey  string `yaml:"private_key"`
+		} `yaml:"https"`
+		HTTP          any    `yaml:"http"`
+		AdminPassword string `yaml:"harbor_admin_password"`
+		Database      struct {
+			Password string `yaml:"password"`
+		} `yaml:"database"`
+		DataVolume string `yaml:"data_volume"`
+		Trivy      struct {
+			SkipUpdate  bool `yaml:"skip_update"`
+			OfflineScan bool `yaml:"offline_scan"`
+		} `yaml:"trivy"`
+		Version string `yaml:"_version"`
+	}
+	if err := yaml.Unmarshal([]byte(RenderHarborYML(in)), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Hostname != in.Hostname || got.HTTPS.Port != in.Port || got.HTTPS.Certificate != in.Certificate ||
+		got.HTTPS.PrivateKey != in.PrivateKey || got.AdminPassword != in.AdminPassword || got.Database.Password != in.DBPassword ||
+		got.DataVolume != in.DataVolume {
+		t.Errorf("harbor.yml reads back as %+v, want %+v", got, in)
+	}
+	if got.HTTP != nil {
+		t.Error("harbor.yml serves plain HTTP")
+	}
+	if !got.Trivy.SkipUpdate || !got.Trivy.OfflineScan || got.Version == "" {
+		t.Errorf("trivy %+v, _version %q: want offline and a version", got.Trivy, got.Version)
+	}
+}
+
+func TestCertFits(t *testing.T) {
+	ca, err := siteca.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := siteca.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"harbor.site", "10.0.0.30"}
+	csr := testCSR(t)
+	good, err := ca.SignCSR([]byte(csr), names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byOther, _ := other.SignCSR([]byte(csr), names)
+	otherKey, _ := ca.SignCSR([]byte(testCSR(t)), names)
+	now := time.Now()
+	for _, tc := range []struct {
+		name  string
+		cert  string
+		names []string
+		now   time.Time
+		want  bool
+	}{
+		{"matching", string(good), names, now, true},
+		{"names in another order", string(good), []string{"10.0.0.30", "harbor.site"}, now, true},
+		{"none yet", "", names, now, false},
+		{"another CA", string(byOther), names, now, false},
+		{"another key", string(otherKey), names, now, false},
+		{"a name more", string(good), append(names, "harbor2.site"), now, false},
+		{"expiring within 30 days", string(good), names, now.Add(380 * 24 * time.Hour), false},
+	} {
+		if got := certFits(tc.cert, csr, ca.CACert(), tc.names, tc.now); got != tc.want {
+			t.Errorf("%s: certFits = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func testCSR(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "h"}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+}
+
+// TestHarborSecrets: the inventory's password file must be private and is
+// used as is; without it a random password is made once, mode 0600; both
+// passwords are masked in everything the redactor filters.
+func TestHarborSecrets(t *testing.T) {
+	s := newTestSite(t, fixtureRoles)
+	state := t.TempDir()
+	d := s.open(t, state)
+	admin, db, err := d.harborSecrets(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(state, HarborAdminPasswordFile))
+	if err != nil || fi.Mode().Perm() != 0o600 || len(admin) < 20 || len(db) < 20 || admin == db {
+		t.Fatalf("made admin %d chars, db %d chars, file %v %v", len(admin), len(db), fi, err)
+	}
+	again, db2, err := d.harborSecrets(false)
+	if err != nil || again != admin || db2 != db {
+		t.Errorf("a second call gave other passwords (%v)", err)
+	}
+	var buf bytes.Buffer
+	w := d.red.Writer(&buf)
+	w.Write([]byte("admin=" + admin + " db=" + db + "\n"))
+	if strings.Contains(buf.String(), admin) || strings.Contains(buf.String(), db) {
+		t.Errorf("the redactor lets a Harbor password through: %s", buf.String())
+	}
+
+	file := filepath.Join(t.TempDir(), "harbor.pw")
+	if err := os.WriteFile(file, []byte("Fact0ry-Harbor!\nignored\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.inv.Harbor.AdminPasswordFile = file
+	if _, _, err := d.harborSecrets(false); err == nil || !strings.Contains(err.Error(), "chmod 600 "+file) {
+		t.Errorf("a world-readable password file: %v, want an error saying chmod 600", err)
+	}
+	os.Chmod(file, 0o600)
+	if admin, _, err := d.harborSecrets(false); err != nil || admin != "Fact0ry-Harbor!" {
+		t.Errorf("admin password from the file = %q, %v", admin, err)
+	}
+	os.WriteFile(file, []byte("\n"), 0o600)
+	if _, _, err := d.harborSecrets(false); err == nil || !strings.Contains(err.Error(), "is empty") {
+		t.Errorf("an empty password file: %v", err)
+	}
+}
+
+func TestHarborHostsToml(t *testing.T) {
+	got := RenderHarborHostsToml("registry.k8s.io", "https://harbor.site:8443", hostCA)
+	for _, want := range []string{
+		`server = "https://registry.k8s.io"`,
+		`[host."https://harbor.site:8443/v2/registry.k8s.io"]`,
+		`override_path = true`,
+		`capabilities = ["pull", "resolve"]`,
+		`ca = "` + hostCA + `"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hosts.toml lacks %q:\n%s", want, got)
+		}
+	}
+	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 443}); u != "https://harbor.site" {
+		t.Errorf("harborURL on 443 = %s", u)
+	}
+	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 8443}); u != "https://harbor.site:8443" {
+		t.Errorf("harborURL on 8443 = %s", u)
+	}
+	for in, want := range map[string][2]string{
+		"library/app:1.0":         {"library/app", "1.0"},
+		"pause@sha256:abc":        {"pause", "sha256:abc"},
+		"host:5000/x":             {"host:5000/x", "latest"},
+		"coredns/coredns:v1.12.1": {"coredns/coredns", "v1.12.1"},
+	} {
+		if r, ref := splitRef(in); r != want[0] || ref != want[1] {
+			t.Errorf("splitRef(%q) = %q %q, want %q", in, r, ref, want)
+		}
+	}
+}
+
+// signingPair is a new signer and its public key.
+func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
+	t.Helper()
+	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
+	return s, pub, err
+}
