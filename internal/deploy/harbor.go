@@ -452,6 +452,12 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading Harbor at %s (%s): %w", d.harborPushAddr(), harborURL(d.inv.Harbor), err)
 	}
+	rec := HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
+		Projects: SourceRegistries(d.index), Time: time.Now().UTC()}
+	b, _ := json.MarshalIndent(rec, "", "  ")
+	if err := os.WriteFile(filepath.Join(d.cfg.StateDir, HarborRecordFile), append(b, '\n'), 0o600); err != nil {
+		return err
+	}
 	plan.Logf(ctx, "Harbor holds the bundle's %d images (%d pushed, %d already there; projects created: %s)",
 		rep.Images, rep.ImagesPushed, rep.ImagesPresent, strings.Join(rep.ProjectsCreated, " "))
 	return nil

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/siteca"
 )
 
 // DefaultStatusTimeout bounds Status's queries of the cluster together.
@@ -95,12 +97,34 @@ type ReleasesStatus struct {
 	Releases []cluster.Release `json:"releases"`
 }
 
-// HarborStatus is the state of the plan's /harbor phases.
+// HarborStatus is the state of the plan's /harbor phases and, once it was
+// loaded, of Harbor itself.
 type HarborStatus struct {
 	State     string `json:"state"` // SectionNotPlanned or a phase state
 	Completed int    `json:"completed"`
 	Total     int    `json:"total"`
+	// Nodes whose containerd pulls from Harbor, of NodesTotal.
+	NodesHandedOver int `json:"nodesHandedOver"`
+	NodesTotal      int `json:"nodesTotal"`
+	// Loaded is what /harbor/load recorded (nil before it completed).
+	Loaded *HarborRecord `json:"loaded,omitempty"`
+	// Health is Harbor's answer to its health API now ("healthy"), or
+	// why it could not be asked; "" before Harbor was loaded.
+	Health string `json:"health,omitempty"`
 }
+
+// HarborRecord is what /harbor/load leaves in the state directory
+// (HarborRecordFile).
+type HarborRecord struct {
+	URL      string    `json:"url"`     // as nodes reach it
+	Address  string    `json:"address"` // as the deploy node reaches it
+	Images   int       `json:"images"`
+	Projects []string  `json:"projects"`
+	Time     time.Time `json:"time"`
+}
+
+// HarborRecordFile, in the state directory, is the HarborRecord.
+const HarborRecordFile = "harbor.json"
 
 // Status reads where the deployment in stateDir stands: the bundle and the
 // phases from the state directory (without locking it, so a running deploy
@@ -119,6 +143,9 @@ func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteS
 		timeout = DefaultStatusTimeout
 	}
 	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, len(r.plan.LeavesUnder("/kubernetes")) > 0, timeout)
+	if s.Harbor.Loaded = readHarborRecord(stateDir); s.Harbor.Loaded != nil {
+		s.Harbor.Health = askHarborHealth(ctx, stateDir, s.Harbor.Loaded.Address, timeout)
+	}
 	return s, nil
 }
 
@@ -223,9 +250,44 @@ func harborStatus(r *recorded) HarborStatus {
 	}
 	h := HarborStatus{State: string(r.plan.GroupState(harborPhases, r.status)), Total: len(leaves)}
 	for _, l := range leaves {
-		if r.status.State(l.ID) == plan.Completed {
+		done := r.status.State(l.ID) == plan.Completed
+		if done {
 			h.Completed++
 		}
+		if strings.HasPrefix(l.ID, harborPhases+"/mirrors/") {
+			h.NodesTotal++
+			if done {
+				h.NodesHandedOver++
+			}
+		}
+	}
+	return h
+}
+
+func readHarborRecord(stateDir string) *HarborRecord {
+	b, err := os.ReadFile(filepath.Join(stateDir, HarborRecordFile))
+	if err != nil {
+		return nil
+	}
+	var rec HarborRecord
+	if json.Unmarshal(b, &rec) != nil {
+		return nil
+	}
+	return &rec
+}
+
+// askHarborHealth asks Harbor's health API at addr, trusting the state
+// directory's site CA, within timeout.
+func askHarborHealth(ctx context.Context, stateDir, addr string, timeout time.Duration) string {
+	ca, err := os.ReadFile(filepath.Join(stateDir, siteca.CACertFile))
+	if err != nil {
+		return "cannot read the site CA: " + err.Error()
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	h, err := harborHealth(ctx, addr, string(ca))
+	if err != nil {
+		return "not answering: " + err.Error()
 	}
 	return h
 }

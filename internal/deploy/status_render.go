@@ -103,7 +103,12 @@ func (s *SiteStatus) writeHarbor(w io.Writer) {
 		fmt.Fprintf(w, "  %s\n", sectionText(h.State, ""))
 		return
 	}
-	fmt.Fprintf(w, "  %s (%d of %d %s phases completed)\n", h.State, h.Completed, h.Total, harborPhases)
+	fmt.Fprintf(w, "  %s (%d of %d %s phases completed; %d of %d nodes pull from Harbor)\n",
+		h.State, h.Completed, h.Total, harborPhases, h.NodesHandedOver, h.NodesTotal)
+	if l := h.Loaded; l != nil {
+		fmt.Fprintf(w, "  %s (%s): %s, %d images in projects %s, loaded %s\n",
+			l.URL, l.Address, h.Health, l.Images, strings.Join(l.Projects, " "), l.Time.Format(time.RFC3339))
+	}
 }
 
 // clusterSection writes the title of a section read from the cluster and,

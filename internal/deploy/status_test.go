@@ -132,7 +132,7 @@ func TestStatusPhases(t *testing.T) {
 		"/kubernetes/workers  0/1",
 		"fix the failures, then: deploy --bundle FILE -i INVENTORY --state-dir " + dir + " --resume",
 		"Kubernetes nodes\n  no admin kubeconfig yet",
-		"Harbor\n  unstarted (0 of 1 /harbor phases completed)",
+		"Harbor\n  unstarted (0 of 1 /harbor phases completed; 0 of 0 nodes pull from Harbor)",
 	} {
 		if !strings.Contains(out, w) {
 			t.Errorf("text lacks %q:\n%s", w, out)
