@@ -8,7 +8,8 @@
 #     with each role's packages, and an incompressible padding file; and
 #     the Kubernetes bundle: kubeadm's images, hello and the kubelet, kubeadm
 #     and kubectl RPMs, all built from source by scripts/k8s/build.sh
-#     (cached under ~/.cache/appliance-k8s; about 20 min cold);
+#     (cached under ~/.cache/appliance-k8s; about 20 min cold), and the
+#     Harbor stand-in installer (scripts/site/harbor-standin);
 #  2. run the test site's own checks (internal/testsite, build tag "site");
 #  3. run the Go site test (build tag "site", internal/deploy/sitetest): it
 #     brings the site up and runs the deployer in the deploy node: dry run, unknown host keys,
@@ -16,7 +17,9 @@
 #     mid-phase, an uninterrupted deploy on a fresh site, the host checks, and
 #     a grep of every log for the passwords; then a 3-master + 1-worker
 #     Kubernetes behind the VIP (kills in each /kubernetes phase, a master
-#     cut off mid-join, a pod on the worker, VIP failover) and a 1-master one.
+#     cut off mid-join, a pod on the worker, VIP failover) and a 1-master one
+#     whose worker is also the registry host: Harbor (the stand-in) loaded
+#     with every image, the nodes pulling from it once deploy has exited.
 #
 # Needs the Debian packages of make deps (rpm, gnupg, docker-registry,
 # debootstrap, zstd) and the Docker engine. SITE_TEST_RUN=REGEX runs only
@@ -85,6 +88,11 @@ step "Kubernetes bundle, built by bundle build: kubeadm's images and hello throu
 go run ./internal/cmd/k8s-images push --layout "$K8S/oci" --addr "$ADDR"
 rm -rf "$OUT/k8s-stack" && mkdir -p "$OUT/k8s-stack"
 cp "$K8S/RPM-GPG-KEY-k8s" "$OUT/k8s-stack/"
+# Harbor's own images cannot run here: the bundle carries the Harbor
+# stand-in installer (scripts/site/harbor-standin: the real distribution
+# registry behind the Harbor API fake) in Harbor's offline-installer layout,
+# which the /harbor phase installs with the same commands as Harbor's.
+bash scripts/site/harbor-standin/build.sh "$OUT/k8s-stack/harbor-offline-installer-standin.tgz"
 # Every node gets kubelet, kubeadm and kubectl (the worker's kubectl is how
 # the test reaches the cluster through the VIP); the images come under
 # their own names through one mirror per source registry.
@@ -102,7 +110,13 @@ spec:
       rpms: [kubelet, kubeadm, kubectl]
       images:
 YAML
-  sed 's/^/        - /' "$K8S/images.txt"; } >"$OUT/k8s-stack/stack.yaml"
+  sed 's/^/        - /' "$K8S/images.txt"
+  cat <<YAML
+    - name: harbor
+      roles: [registry]
+      files: [harbor-offline-installer-standin.tgz]
+YAML
+} >"$OUT/k8s-stack/stack.yaml"
 bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
   -o "$OUT/k8s.bundle" --quiet
 bin/bundle inspect "$OUT/k8s.bundle" | sed -n '/^images/,$p' | head -n 20

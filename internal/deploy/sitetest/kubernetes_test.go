@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
@@ -34,6 +35,9 @@ const (
 // helloImage is the test workload image scripts/k8s builds: an HTTP server
 // that answers with its host name.
 const helloImage = "registry.factory.example/library/hello:1.0"
+
+// harborName is the test site's Harbor hostname (scripts/site/up.sh).
+const harborName = "harbor.site.test"
 
 // k8sPhases are the leaves' groups the Kubernetes deployment is killed in,
 // in order.
@@ -82,21 +86,35 @@ func TestKubernetesHA(t *testing.T) {
 	}
 	checkCluster(t, d, 3, 1)
 	checkKubeconfig(t, d)
-	checkPodOnWorker(t, d)
+	checkPodOnWorker(t, d, true)
 	checkVIPFailover(t, d)
 	testNoSecrets(t, d)
 }
 
 // TestKubernetesOneMaster: one master without a VIP, one worker, deployed
 // in one run.
+//
+// worker-1 is also the registry host: /harbor installs the Harbor
+// stand-in from the bundle there (Harbor's own images cannot run here; the
+// stand-in is the real distribution registry behind the Harbor API fake,
+// installed by the same commands), loads every image and hands both nodes
+// over to it. Once deploy has exited, so the seed is gone, a pod on
+// worker-1 pulls its image from Harbor.
 func TestKubernetesOneMaster(t *testing.T) {
 	d := k8sSite(t, k8sOneSiteName, 1)
-	if out, err := d.run(); err != nil {
+	text := strings.Replace(string(mustRead(t, d.inv)), "roles: [worker], user: admin", "roles: [worker, registry], user: admin", 1)
+	if err := os.WriteFile(d.inv, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.run()
+	if err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out)
 	}
 	checkCluster(t, d, 1, 1)
 	checkStatus(t, d, 2)
-	checkPodOnWorker(t, d)
+	checkHarbor(t, d)
+	checkPodOnWorker(t, d, false)
+	testNoSecrets(t, d)
 }
 
 // k8sSite brings up a site with masters masters and one worker and
@@ -252,13 +270,19 @@ func checkStatus(t *testing.T, d *deployer, nodes int) {
 	}
 }
 
-// checkPodOnWorker runs a pod of the bundle's test image on worker-1,
-// pulled through containerd's mirror from the seed (deploy serve, as the
-// seed is only up while deploy runs), and reads its answer from master-1
-// across the pod network.
-func checkPodOnWorker(t *testing.T, d *deployer) {
+// checkPodOnWorker runs a pod of the bundle's test image on worker-1 and
+// reads its answer from master-1 across the pod network. With serve, the
+// image is pulled through containerd's mirror from the seed (deploy serve,
+// as the seed is only up while deploy runs); without, from wherever the
+// node's mirrors point after deploy has exited (Harbor), with the image
+// first removed from worker-1 so that it must be pulled.
+func checkPodOnWorker(t *testing.T, d *deployer, serve bool) {
 	t.Helper()
-	startServe(t, d)
+	if serve {
+		startServe(t, d)
+	} else {
+		_, _ = d.site.Exec("worker-1", "ctr", "-n", "k8s.io", "images", "rm", helloImage)
+	}
 	kubectl(t, d, "run", "hello", "--image="+helloImage, "--restart=Never", "--port=8080",
 		`--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"worker-1"}}}`)
 	kubectl(t, d, "wait", "--for=condition=Ready", "pod/hello", "--timeout=5m")
@@ -338,4 +362,54 @@ func vipHolder(t *testing.T, d *deployer, not string) string {
 		}
 	}
 	return ""
+}
+
+// checkHarbor: deploy status shows Harbor loaded, healthy, and both nodes
+// handed over; every image of the bundle is in Harbor under its own name,
+// digest-identical, readable without credentials from worker-1 by
+// Harbor's name; the nodes' hosts.toml point at Harbor and no longer at
+// the seed; Harbor's TLS key is on the registry host only.
+func checkHarbor(t *testing.T, d *deployer) {
+	t.Helper()
+	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
+	var s deploy.SiteStatus
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("deploy status --json: %v\n%s", err, out)
+	}
+	h := s.Harbor
+	if h.State != string(plan.Completed) || h.NodesHandedOver != 2 || h.NodesTotal != 2 || h.Loaded == nil || h.Health != "healthy" {
+		t.Fatalf("deploy status: harbor %+v, want completed, 2 of 2 nodes, loaded and healthy:\n%s", h, out)
+	}
+	r, err := bundle.Open(d.b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	imgs := r.Index().Images
+	if h.Loaded.Images < len(imgs) {
+		t.Errorf("Harbor was loaded with %d images, the bundle has %d", h.Loaded.Images, len(imgs))
+	}
+	base := "https://" + harborName
+	for _, img := range imgs {
+		name, ref, _ := strings.Cut(img.Name, ":")
+		if n, dig, ok := strings.Cut(img.Name, "@"); ok {
+			name, ref = n, dig
+		}
+		hdrs := mustExec(t, d.site, "worker-1", "curl", "-fsSI", "--cacert", "/etc/pki/ca-trust/source/anchors/appliance-site-ca.crt",
+			"-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
+			base+"/v2/"+name+"/manifests/"+ref)
+		if !strings.Contains(strings.ToLower(hdrs), "docker-content-digest: "+img.Digest) {
+			t.Errorf("%s in Harbor is not digest-identical to the bundle's %s:\n%s", img.Name, img.Digest, hdrs)
+		}
+	}
+	for _, node := range []string{"master-1", "worker-1"} {
+		toml := mustExec(t, d.site, node, "cat", deploy.ContainerdCertsDir+"/registry.k8s.io/hosts.toml")
+		if !strings.Contains(toml, base+"/v2/registry.k8s.io") || strings.Contains(toml, fmt.Sprint(deploy.DefaultSeedPort)) {
+			t.Errorf("%s's hosts.toml for registry.k8s.io does not point at Harbor alone:\n%s", node, toml)
+		}
+	}
+	if keys := mustExec(t, d.site, "worker-1", "sh", "-c", "stat -c %a "+deploy.HarborCertDir+"/tls.key"); strings.TrimSpace(keys) != "600" {
+		t.Errorf("Harbor's key on worker-1 has mode %s, want 600", keys)
+	}
+	t.Logf("Harbor: %d images digest-identical at %s, projects %v", len(imgs), base, h.Loaded.Projects)
 }
