@@ -301,6 +301,12 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 	if certChanged || instChanged || ymlChanged || !healthy {
 		plan.Logf(ctx, "running Harbor's installer (certificate changed %v, installer changed %v, harbor.yml changed %v, healthy %v)",
 			certChanged, instChanged, ymlChanged, healthy)
+		// Harbor's installer runs on Docker (docker-ce and its compose
+		// plugin, from the stack's RPMs for the registry role): it must be
+		// running first.
+		if err := h.sh(ctx, "if command -v docker >/dev/null; then systemctl enable --now docker; fi"); err != nil {
+			return fmt.Errorf("starting Docker for Harbor on %s: %w; see journalctl -u docker", h.host.Name, err)
+		}
 		if err := h.sh(ctx, "cd "+HarborDir+" && ./install.sh"); err != nil {
 			return fmt.Errorf("Harbor's install.sh on %s: %w; its output is in this phase's host log", h.host.Name, err)
 		}
