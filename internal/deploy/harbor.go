@@ -334,7 +334,7 @@ func (d *Deployment) harborNames() []string {
 // certificate changed.
 func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, error) {
 	key, crt := HarborCertDir+"/tls.key", HarborCertDir+"/tls.crt"
-	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
+	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
 		HarborCertDir, key, sshx.Quote("/CN="+d.inv.Harbor.Hostname))
 	csrPEM, err := h.out(ctx, mk)
 	if err != nil {
