@@ -308,12 +308,12 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 			return fmt.Errorf("starting Docker for Harbor on %s: %w; see journalctl -u docker", h.host.Name, err)
 		}
 		if err := h.sh(ctx, "cd "+HarborDir+" && ./install.sh"); err != nil {
-			return fmt.Errorf("Harbor's install.sh on %s: %w; its output is in this phase's host log", h.host.Name, err)
+			return fmt.Errorf("install.sh of Harbor on %s: %w; its output is in this phase's host log", h.host.Name, err)
 		}
 	}
 	wait := fmt.Sprintf("for i in $(seq 1 150); do %s && exit 0; sleep 2; done; %s", health, health)
 	if err := h.sh(ctx, wait); err != nil {
-		return fmt.Errorf("Harbor on %s does not answer %s after 5 min: %w; see %s/harbor.yml and the installer's logs on the host",
+		return fmt.Errorf("the Harbor on %s does not answer %s after 5 min: %w; see %s/harbor.yml and the installer's logs on the host",
 			h.host.Name, harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health", err, HarborDir)
 	}
 	plan.Logf(ctx, "Harbor answers at %s", harborURL(d.inv.Harbor))
@@ -357,7 +357,7 @@ func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, er
 	}
 	certPEM, err := ca.SignCSR([]byte(csrPEM), d.harborNames())
 	if err != nil {
-		return false, fmt.Errorf("Harbor's certificate request from %s: %w", h.host.Name, err)
+		return false, fmt.Errorf("certificate request for Harbor from %s: %w", h.host.Name, err)
 	}
 	if err := h.put(ctx, crt, certPEM, 0o644); err != nil {
 		return false, err
