@@ -106,13 +106,28 @@ func TestKubernetesOneMaster(t *testing.T) {
 	if err := os.WriteFile(d.inv, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.run()
+	// Killed in the middle of Harbor's installation, then of its loading:
+	// each --resume picks up where the last run stopped.
+	var extra []string
+	for _, kill := range []struct {
+		phase string
+		after time.Duration
+	}{{"/harbor/install", 3 * time.Second}, {"/harbor/load", 2 * time.Second}} {
+		out, killed := d.runKilledAfter(kill.phase, kill.after, extra...)
+		if !killed {
+			t.Fatalf("the deployer ended before it was killed in %s:\n%s", kill.phase, out)
+		}
+		t.Logf("killed %s into %s", kill.after, kill.phase)
+		extra = []string{"--resume"}
+	}
+	out, err := d.run("--resume")
 	if err != nil {
-		t.Fatalf("deploy: %v\n%s", err, out)
+		t.Fatalf("deploy --resume: %v\n%s", err, out)
 	}
 	checkCluster(t, d, 1, 1)
 	checkStatus(t, d, 2)
 	checkHarbor(t, d)
+	logDurations(t, d, "/harbor")
 	checkPodOnWorker(t, d, false)
 	testNoSecrets(t, d)
 }
@@ -412,4 +427,28 @@ func checkHarbor(t *testing.T, d *deployer) {
 		t.Errorf("Harbor's key on worker-1 has mode %s, want 600", keys)
 	}
 	t.Logf("Harbor: %d images digest-identical at %s, projects %v", len(imgs), base, h.Loaded.Projects)
+}
+
+// logDurations logs how long each leaf under prefix took in its last,
+// completed run (from its last in_progress record to completed).
+func logDurations(t *testing.T, d *deployer, prefix string) {
+	t.Helper()
+	recs, err := plan.ReadJournal(d.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := map[string]time.Time{}
+	var lines []string
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Phase, prefix+"/") {
+			continue
+		}
+		switch r.State {
+		case plan.InProgress:
+			started[r.Phase] = r.Time
+		case plan.Completed:
+			lines = append(lines, fmt.Sprintf("%s %.1fs", r.Phase, r.Time.Sub(started[r.Phase]).Seconds()))
+		}
+	}
+	t.Logf("durations: %s", strings.Join(lines, ", "))
 }

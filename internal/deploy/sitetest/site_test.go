@@ -182,6 +182,13 @@ func (d *deployer) runWith(inv string, extra ...string) (string, error) {
 // output and whether it was killed (it may have ended first).
 func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
 	d.t.Helper()
+	return d.runKilledAfter(phase, 0, extra...)
+}
+
+// runKilledAfter is runKilledIn, killing delay after the leaf started (in
+// the middle of its work, if it lasts that long).
+func (d *deployer) runKilledAfter(phase string, delay time.Duration, extra ...string) (string, bool) {
+	d.t.Helper()
 	journal := filepath.Join(d.state, plan.JournalFile)
 	if slices.Contains(extra, "--restart") {
 		d.t.Fatal("runKilledIn cannot start over with --restart: the watcher would see the old journal; move it aside first")
@@ -195,9 +202,10 @@ until tail -n +%d %s 2>/dev/null | grep -qE %s; do
   kill -0 $pid 2>/dev/null || { wait $pid; echo "exited $?"; exit 0; }
   sleep 0.01
 done
-kill -9 $pid
+sleep %.2f
+kill -9 $pid || { wait $pid; echo "exited $?"; exit 0; }
 wait $pid
-echo killed`, shellQuote(d.state), shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern))
+echo killed`, shellQuote(d.state), shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern), delay.Seconds())
 	res, err := d.site.Exec(testsite.DeployHost, "sh", "-c", script)
 	out, _ := os.ReadFile(filepath.Join(d.state, "run.out"))
 	d.outputs = append(d.outputs, string(out))
