@@ -34,6 +34,7 @@ step() { printf '\n==> %s\n' "$*"; }
 need() { command -v "$1" >/dev/null || { echo "site-test: $1 not found; install the Debian package $2" >&2; exit 1; }; }
 need docker docker.io
 need rpmbuild rpm
+command -v crane >/dev/null || { echo "site-test: crane not found; run make tools" >&2; exit 1; }
 
 make -s build
 
@@ -86,8 +87,21 @@ bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign
 bin/bundle inspect "$OUT/site.bundle" | sed -n '/^rpms/,$p'
 step "Kubernetes bundle, built by bundle build: kubeadm's images and hello through the fixture registry, the k8s RPMs"
 go run ./internal/cmd/k8s-images push --layout "$K8S/oci" --addr "$ADDR"
+# The /stack test's image: internal/cmd/stack-demo on an empty base, one
+# layer, pushed by crane beside the Kubernetes images.
+demo=$(mktemp -d)
+CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$demo/stack-demo" ./internal/cmd/stack-demo
+tar -C "$demo" --owner=0 --group=0 --mtime=@0 -cf "$demo/layer.tar" stack-demo
+crane append --insecure --oci-empty-base -f "$demo/layer.tar" -t "$ADDR/library/stack-demo:1.0" >/dev/null
+crane mutate --insecure --entrypoint /stack-demo --set-platform linux/amd64 "$ADDR/library/stack-demo:1.0" >/dev/null
+rm -rf "$demo"
 rm -rf "$OUT/k8s-stack" && mkdir -p "$OUT/k8s-stack"
 cp "$K8S/RPM-GPG-KEY-k8s" "$OUT/k8s-stack/"
+# The small chart stack /stack installs: a manifest applied server-side,
+# then a local chart (DaemonSet, Deployment with a PVC, Job).
+mkdir -p "$OUT/k8s-stack/charts"
+cp -r internal/deploy/sitetest/testdata/stack-demo "$OUT/k8s-stack/charts/"
+cp internal/deploy/sitetest/testdata/demo-config.yaml "$OUT/k8s-stack/"
 # Harbor's own images cannot run here: the bundle carries the Harbor
 # stand-in installer (scripts/site/harbor-standin: the real distribution
 # registry behind the Harbor API fake) in Harbor's offline-installer layout,
@@ -115,6 +129,12 @@ YAML
     - name: harbor
       roles: [registry]
       files: [harbor-offline-installer-standin.tgz]
+    - name: demo-config
+      manifests: [demo-config.yaml]
+    - name: demo
+      images: [registry.factory.example/library/stack-demo:1.0]
+      charts:
+        - {path: charts/stack-demo, namespace: stack-demo}
 YAML
 } >"$OUT/k8s-stack/stack.yaml"
 bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
