@@ -488,6 +488,8 @@ const (
 	AnnotationTemplate = "appliance.template"
 	// AnnotationSource is the URL a file was downloaded from.
 	AnnotationSource = "appliance.source"
+	// AnnotationChartVersion is a chart's version, from its Chart.yaml.
+	AnnotationChartVersion = "appliance.chart.version"
 	// AnnotationStackPath is the path, relative to the stack manifest, of
 	// a values file or manifest (KindConfig) as the manifest names it.
 	AnnotationStackPath = "appliance.stack.path"
