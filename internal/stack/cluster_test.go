@@ -266,6 +266,34 @@ func TestReleaseFailureNamesThePod(t *testing.T) {
 	}
 }
 
+// TestNoPodsNamesTheControllersEvent: a Deployment with no pods at all is
+// reported with the last warning event of its ReplicaSet, which says why.
+func TestNoPodsNamesTheControllersEvent(t *testing.T) {
+	a := cluster(t)
+	dyn := clients(t, a)
+	rel := bundle.Release{Name: "quota", Namespace: "limited", Chart: "charts/web-1.0.0.tgz"}
+	b := testBundle(t, map[string][]byte{rel.Chart: deploymentChart(t, "1.0.0")},
+		[]bundle.Component{{Name: "limited", Charts: []string{rel.Chart}, Releases: []bundle.Release{rel}}})
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := dyn.Resource(namespaces).Get(context.Background(), "limited", metav1.GetOptions{}); err == nil {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		createEventOn(t, dyn, "limited", "ReplicaSet", "quota-7c9d8b5f4", "FailedCreate", `pods "quota-7c9d8b5f4-abcde" is forbidden: exceeded quota: compute`)
+	}()
+	in, err := Open(a.Kubeconfig(), b, WithTimeout(2*time.Second), WithPoll(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = in.Run(context.Background(), Steps(b.Index())[0])
+	want := `no pods: Deployment limited/quota has none; its controller in kube-controller-manager makes them (last event ReplicaSet quota-7c9d8b5f4 FailedCreate: pods "quota-7c9d8b5f4-abcde" is forbidden: exceeded quota: compute)`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error\n%v\nwant it to contain\n%s", err, want)
+	}
+}
+
 // TestFailedJobFailsFast: a Job whose status says Failed fails the step at
 // once, not at the timeout, naming the Job and its reason.
 func TestFailedJobFailsFast(t *testing.T) {
@@ -389,7 +417,7 @@ spec:
 `),
 		"manifests/factory/crd.yaml": []byte(`apiVersion: v1
 kind: Namespace
-metadata: {name: factory}
+metadata: {name: factory, labels: {site: plant-1}}
 ---
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -516,11 +544,18 @@ func createPod(t *testing.T, dyn dynamic.Interface, ns, name string, labels map[
 
 func createEvent(t *testing.T, dyn dynamic.Interface, ns, pod, reason, message string) {
 	t.Helper()
+	createEventOn(t, dyn, ns, "Pod", pod, reason, message)
+}
+
+// createEventOn records a warning event about an object, as its controller
+// or kubelet would.
+func createEventOn(t *testing.T, dyn dynamic.Interface, ns, kind, name, reason, message string) {
+	t.Helper()
 	now := time.Now().UTC().Format(time.RFC3339)
 	ev := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "v1", "kind": "Event",
-		"metadata":       map[string]any{"name": pod + ".1", "namespace": ns},
-		"involvedObject": map[string]any{"kind": "Pod", "name": pod, "namespace": ns, "apiVersion": "v1"},
+		"metadata":       map[string]any{"name": name + ".1", "namespace": ns},
+		"involvedObject": map[string]any{"kind": kind, "name": name, "namespace": ns},
 		"reason":         reason, "message": message, "type": "Warning",
 		"firstTimestamp": now, "lastTimestamp": now, "count": int64(1),
 		"source": map[string]any{"component": "kubelet"},

@@ -48,6 +48,9 @@ type PodProblem struct {
 }
 
 func (p PodProblem) String() string {
+	if p.Name == "" { // about the workload's pods as a whole
+		return p.Reason + ": " + p.Message
+	}
 	s := "pod " + p.Namespace + "/" + p.Name + " " + p.Reason
 	if p.Message != "" {
 		s += ": " + p.Message
@@ -77,11 +80,11 @@ func (in *Installer) diagnose(ctx context.Context, n notReady) []PodProblem {
 	}
 	sel, err := selectorOf(n.obj)
 	if err != nil {
-		return []PodProblem{{Namespace: n.w.namespace, Name: "(selector of " + n.w.name + ")", Reason: "unreadable", Message: err.Error()}}
+		return []PodProblem{{Namespace: n.w.namespace, Reason: "pods unknown", Message: err.Error()}}
 	}
 	list, err := in.dynamic.Resource(podsResource).Namespace(n.w.namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return []PodProblem{{Namespace: n.w.namespace, Name: "(pods of " + n.w.name + ")", Reason: "unreadable", Message: err.Error()}}
+		return []PodProblem{{Namespace: n.w.namespace, Reason: "pods unreadable", Message: fmt.Sprintf("listing the pods of %s: %v", n.w, err)}}
 	}
 	var out []PodProblem
 	for i := range list.Items {
@@ -90,7 +93,7 @@ func (in *Installer) diagnose(ctx context.Context, n notReady) []PodProblem {
 			continue
 		}
 		if len(out) == maxPods {
-			out = append(out, PodProblem{Namespace: n.w.namespace, Name: fmt.Sprintf("(and %d more of %s)", countProblems(list.Items[i:]), n.w.name), Reason: "not ready"})
+			out = append(out, PodProblem{Namespace: n.w.namespace, Reason: "more pods", Message: fmt.Sprintf("%d more of %s are not ready", countProblems(list.Items[i:]), n.w)})
 			break
 		}
 		p.Event = in.lastWarning(ctx, n.w.namespace, func(kind, name string) bool { return kind == "Pod" && name == p.Name })
@@ -100,11 +103,11 @@ func (in *Installer) diagnose(ctx context.Context, n notReady) []PodProblem {
 		ev := in.lastWarning(ctx, n.w.namespace, func(_, name string) bool {
 			return name == n.w.name || strings.HasPrefix(name, n.w.name+"-")
 		})
-		msg := "the controller has created none"
+		msg := fmt.Sprintf("%s has none; its controller in kube-controller-manager makes them", n.w)
 		if ev != "" {
-			msg += "; last event " + ev
+			msg += " (last event " + ev + ")"
 		}
-		out = append(out, PodProblem{Namespace: n.w.namespace, Name: "(none of " + n.w.name + ")", Reason: "no pods", Message: msg})
+		out = append(out, PodProblem{Namespace: n.w.namespace, Reason: "no pods", Message: msg})
 	}
 	return out
 }

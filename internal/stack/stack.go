@@ -134,7 +134,7 @@ type Option func(*options)
 // DefaultTimeout).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// WithPoll sets how often a wait reads the workloads again (default 2s).
+// WithPoll sets how often a wait reads the workloads again (default 1s).
 func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
 
 // WithLogf sends progress lines to logf (default: discarded).
@@ -146,7 +146,7 @@ func WithLogf(logf func(format string, args ...any)) Option {
 // current context) that reads charts, values and manifests from b. It
 // contacts nothing.
 func Open(kubeconfig string, b Bundle, opts ...Option) (*Installer, error) {
-	o := options{timeout: DefaultTimeout, poll: 2 * time.Second, logf: func(string, ...any) {}}
+	o := options{timeout: DefaultTimeout, poll: time.Second, logf: func(string, ...any) {}}
 	for _, opt := range opts {
 		opt(&o)
 	}

@@ -225,7 +225,9 @@ const logEvery = 30 * time.Second
 
 // wait waits until every workload has rolled out, one fails, or the
 // timeout passes; then the *Error names the workloads not ready and their
-// failing pods.
+// failing pods. An error reading the cluster is not a failure unless it
+// lasts until the timeout: an apiserver may restart while a stack rolls
+// out.
 func (in *Installer) wait(ctx context.Context, what string, ws []workload) error {
 	if len(ws) == 0 {
 		return nil
@@ -237,30 +239,52 @@ func (in *Installer) wait(ctx context.Context, what string, ws []workload) error
 	tick := time.NewTicker(in.o.poll)
 	defer tick.Stop()
 	logged := start
+	var pending []notReady
 	for {
-		pending, failed, err := in.check(wctx, ws)
+		now, failed, err := in.check(wctx, ws)
 		switch {
-		case err != nil && wctx.Err() == nil:
-			return &Error{What: what, Err: err}
-		case len(failed) > 0:
+		case err == nil && len(failed) > 0:
 			return in.failure(ctx, what, "failed", failed)
-		case err == nil && len(pending) == 0:
+		case err == nil && len(now) == 0:
 			in.o.logf("%s: %d workload(s) rolled out in %s", what, len(ws), time.Since(start).Round(time.Second))
 			return nil
+		case err == nil:
+			pending = now
 		}
 		if time.Since(logged) >= logEvery {
 			logged = time.Now()
-			in.o.logf("%s: still waiting after %s for %s", what, time.Since(start).Round(time.Second), pendingList(pending))
+			if err != nil {
+				in.o.logf("%s: still waiting after %s; reading the workloads failed: %v", what, time.Since(start).Round(time.Second), err)
+			} else {
+				in.o.logf("%s: still waiting after %s for %s", what, time.Since(start).Round(time.Second), pendingList(pending))
+			}
 		}
 		select {
 		case <-wctx.Done():
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return in.failure(ctx, what, fmt.Sprintf("not ready after %s", in.o.timeout), pending)
+			return in.timedOut(ctx, what, ws, pending)
 		case <-tick.C:
 		}
 	}
+}
+
+// timedOut reads the workloads once more, in a short time of its own,
+// and reports those still not ready (pending, from the last full read,
+// when this one fails).
+func (in *Installer) timedOut(ctx context.Context, what string, ws []workload, pending []notReady) error {
+	how := fmt.Sprintf("not ready after %s", in.o.timeout)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now, failed, err := in.check(cctx, ws)
+	switch {
+	case err != nil:
+		return in.failure(ctx, what, fmt.Sprintf("%s (and reading them once more failed: %v)", how, err), pending)
+	case len(failed)+len(now) == 0:
+		return nil // it got there at the last moment
+	}
+	return in.failure(ctx, what, how, append(failed, now...))
 }
 
 // notReady is a workload and what its status says.
