@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -311,23 +310,7 @@ spec:
 `})
 	rel := bundle.Release{Name: "migrate", Namespace: "db", Chart: "charts/migrate-0.1.0.tgz"}
 	b := testBundle(t, map[string][]byte{rel.Chart: tgz}, []bundle.Component{{Name: "db", Charts: []string{rel.Chart}, Releases: []bundle.Release{rel}}})
-	go func() {
-		for i := 0; i < 200; i++ {
-			j, err := dyn.Resource(jobs).Namespace("db").Get(ctx, "migrate", metav1.GetOptions{})
-			if err == nil {
-				now := time.Now().UTC().Format(time.RFC3339)
-				unstructured.SetNestedField(j.Object, map[string]any{"failed": int64(6), "startTime": now, "conditions": []any{
-					map[string]any{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
-					map[string]any{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit", "lastTransitionTime": now, "lastProbeTime": now},
-				}}, "status")
-				if _, err := dyn.Resource(jobs).Namespace("db").UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
-					t.Errorf("writing the Job's status: %v", err)
-				}
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	go failJob(t, dyn, "db", "migrate", "BackoffLimitExceeded", "Job has reached the specified backoff limit")
 	in, err := Open(a.Kubeconfig(), b, WithTimeout(time.Minute), WithPoll(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -520,49 +503,6 @@ func appliedBy(o *unstructured.Unstructured, manager string) bool {
 		}
 	}
 	return false
-}
-
-func createPod(t *testing.T, dyn dynamic.Interface, ns, name string, labels map[string]string, status map[string]any) {
-	t.Helper()
-	ctx := context.Background()
-	pod := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Pod",
-		"metadata": map[string]any{"name": name, "namespace": ns},
-		"spec":     map[string]any{"containers": []any{map[string]any{"name": "web", "image": "registry.factory.example/library/app:1.0"}}},
-	}}
-	pod.SetLabels(labels)
-	created, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns).Create(ctx, pod, metav1.CreateOptions{})
-	if err != nil {
-		t.Errorf("creating pod %s/%s: %v", ns, name, err)
-		return
-	}
-	created.Object["status"] = status
-	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
-		t.Errorf("writing pod %s/%s's status: %v", ns, name, err)
-	}
-}
-
-func createEvent(t *testing.T, dyn dynamic.Interface, ns, pod, reason, message string) {
-	t.Helper()
-	createEventOn(t, dyn, ns, "Pod", pod, reason, message)
-}
-
-// createEventOn records a warning event about an object, as its controller
-// or kubelet would.
-func createEventOn(t *testing.T, dyn dynamic.Interface, ns, kind, name, reason, message string) {
-	t.Helper()
-	now := time.Now().UTC().Format(time.RFC3339)
-	ev := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "Event",
-		"metadata":       map[string]any{"name": name + ".1", "namespace": ns},
-		"involvedObject": map[string]any{"kind": kind, "name": name, "namespace": ns},
-		"reason":         reason, "message": message, "type": "Warning",
-		"firstTimestamp": now, "lastTimestamp": now, "count": int64(1),
-		"source": map[string]any{"component": "kubelet"},
-	}}
-	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(ns).Create(context.Background(), ev, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Errorf("creating the event: %v", err)
-	}
 }
 
 func labelsOf(s []unstructured.Unstructured) []map[string]string {
