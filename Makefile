@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools prefetch test test-unit test-race fuzz site-test demo bench lint clean
+.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test demo bench lint clean
 
 all: build
 
@@ -23,7 +23,7 @@ deps:
 tools:
 	bash scripts/install-tools.sh
 
-test: deps tools build prefetch lint test-unit test-race fuzz site-test
+test: deps tools build prefetch lint test-unit test-race fuzz test-apiserver site-test
 
 # The site test's two long builds (Kubernetes from source, the host image)
 # start in the background, so they overlap the other tests.
@@ -36,6 +36,14 @@ test-unit:
 # The race detector over the quick tests (-short leaves out the long ones).
 test-race:
 	$(GO) test -race -short -count=1 -timeout 30m ./...
+
+# The tests of /stack against a real etcd and kube-apiserver, from the
+# Kubernetes build the site test uses (scripts/k8s/build.sh: cached, and
+# started early by prefetch); test-unit skips them without it.
+test-apiserver:
+	dir=$$(bash scripts/k8s/build.sh | tail -n 1) && \
+	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m ./internal/stack/ && \
+	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m -run 'TestStack' ./internal/deploy/
 
 # Each fuzz target runs briefly; failing inputs are kept under testdata/fuzz.
 fuzz:

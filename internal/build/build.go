@@ -104,20 +104,21 @@ type Result struct {
 
 // builder carries the state of one build from step to step.
 type builder struct {
-	o      Options
-	cache  *cas.Store
-	puller *images.Puller
-	log    *slog.Logger
-	prog   *progress.Reporter
-	pins   map[string]string // ref as written → digest (from the lock or the ref)
-	pulls  *pullProgress
-	images []*pulledImage
-	sigs   []*images.Image
-	files  []fileEntry
-	rpms   *rpmSet
-	charts chartSet
-	out    *output
-	base   *baseSet // nil unless Options.Base
+	o       Options
+	cache   *cas.Store
+	puller  *images.Puller
+	log     *slog.Logger
+	prog    *progress.Reporter
+	pins    map[string]string // ref as written → digest (from the lock or the ref)
+	pulls   *pullProgress
+	images  []*pulledImage
+	sigs    []*images.Image
+	files   []fileEntry
+	rpms    *rpmSet
+	charts  chartSet
+	install *installPlan // what deploy's /stack phase installs
+	out     *output
+	base    *baseSet // nil unless Options.Base
 }
 
 // baseSet is what a delta's base holds.
@@ -179,6 +180,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		{"fetch files", b.fetchFiles},
 		{"fetch rpms", b.fetchRPMs},
 		{"fetch charts", b.fetchCharts},
+		{"plan the install", b.planInstall},
 		{"open the bundle", b.openOutput},
 		{"pull images", b.pullImages}, // each image's blobs go into the bundle as soon as it is cached
 		{"verify image signatures", b.verifySignatures},

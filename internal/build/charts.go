@@ -151,9 +151,9 @@ func (b *builder) chartEntries() []entry {
 			path: p, kind: bundle.KindChart, name: got.Name, component: got.Chart.Component,
 			mediaType: charts.ContentMediaType, size: got.Size, digest: got.Digest, open: b.cachedOpener(got.Digest),
 			annotations: map[string]string{
-				"appliance.chart.version": got.Version,
-				"appliance.source":        got.Source,
-				"appliance.oci.ref":       charts.ArtifactRef(got),
+				bundle.AnnotationChartVersion: got.Version,
+				"appliance.source":            got.Source,
+				"appliance.oci.ref":           charts.ArtifactRef(got),
 			},
 		})
 	}

@@ -16,12 +16,15 @@ import (
 // lint` and `bundle build --dry-run` refuse what a build would: the
 // manifest's Lint, and packaging each local chart (to nowhere), which
 // refuses links, a bad Chart.yaml and dependencies missing from charts/.
+// It also checks the release names deploy would install the charts under
+// (checkReleases), where the chart's name is known without fetching it.
 // Every problem is reported at once.
 func Check(s *manifest.Stack) error {
 	var errs []error
 	if err := s.Lint(); err != nil {
 		errs = append(errs, err)
 	}
+	local := map[manifest.Pos]string{} // local chart entry → its Chart.yaml name
 	for _, c := range s.Charts() {
 		if c.Source != manifest.ChartLocal {
 			continue
@@ -29,10 +32,22 @@ func Check(s *manifest.Stack) error {
 		if _, err := fs.Stat(s.FS, path.Join(c.Path, "Chart.yaml")); err != nil {
 			continue // Lint reported it
 		}
-		if _, err := charts.Package(s.FS, c.Path, io.Discard); err != nil {
+		meta, err := charts.Package(s.FS, c.Path, io.Discard)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", c.Pos, err))
+			continue
 		}
+		local[c.Pos] = meta.Name
 	}
+	errs = append(errs, checkReleases(s, func(c *manifest.Chart) string {
+		switch c.Source {
+		case manifest.ChartRepo:
+			return c.Name
+		case manifest.ChartOCI:
+			return path.Base(c.OCI)
+		}
+		return local[c.Pos]
+	}))
 	return errors.Join(errs...)
 }
 
@@ -83,6 +98,12 @@ func DryRun(w io.Writer, o Options) error {
 		}
 		for _, ch := range c.Charts {
 			fmt.Fprintf(w, "  chart %s\n", chartLabel(ch))
+		}
+		for _, v := range c.Values {
+			fmt.Fprintf(w, "  values %s\n", v.Path)
+		}
+		for _, m := range c.Manifests {
+			fmt.Fprintf(w, "  manifest %s\n", m.Path)
 		}
 	}
 	fmt.Fprintf(w, "total: %d images, %d files, %d rpms requested (before dependency closure), %d charts\n", len(imgs), len(files), len(s.RPMs()), len(s.Charts()))

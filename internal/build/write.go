@@ -202,6 +202,7 @@ func (b *builder) entries() ([]entry, error) {
 	}
 	es = append(es, b.files...)
 	es = append(es, b.chartEntries()...)
+	es = append(es, b.configEntries()...)
 	if b.rpms != nil {
 		es = append(es, b.rpms.entries...)
 	}
@@ -322,6 +323,7 @@ func (b *builder) index() *bundle.Index {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
 	b.recordCharts(idx)
+	b.recordInstall(idx)
 	b.recordRolePackages(idx)
 	if b.base != nil {
 		idx.Base = b.base.ref

@@ -155,14 +155,38 @@ type BaseRef struct {
 	Digest  string `json:"digest"` // sha256 of the base's bundle.json
 }
 
-// Component groups what one stack component brought in.
+// Component groups what one stack component brought in, and how deploy's
+// /stack phase installs it: its Releases in order, then its Manifests in
+// order. Components are listed in the stack's order, which is the order
+// they are installed in.
 type Component struct {
 	Name   string   `json:"name"`
 	Images []string `json:"images,omitempty"`
 	Files  []string `json:"files,omitempty"`
 	Charts []string `json:"charts,omitempty"`
 	RPMs   []string `json:"rpms,omitempty"`
+	// Releases are the component's Helm releases, in the order of its
+	// charts in the stack manifest.
+	Releases []Release `json:"releases,omitempty"`
+	// Manifests are the entry paths (KindConfig) of the component's plain
+	// Kubernetes manifests, applied in this order after its releases.
+	Manifests []string `json:"manifests,omitempty"`
 }
+
+// Release is one Helm release of a component: a chart of the bundle
+// installed under a name in a namespace with values files.
+type Release struct {
+	Name      string `json:"name"`      // the release name, unique in the bundle
+	Namespace string `json:"namespace"` // where it is installed
+	Chart     string `json:"chart"`     // entry path (KindChart), charts/<name>-<version>.tgz
+	// Values are entry paths (KindConfig) of values files in merge order,
+	// later files winning: the component's values, then the chart's own.
+	Values []string `json:"values,omitempty"`
+}
+
+// HasInstall reports whether the component has releases or manifests to
+// install.
+func (c Component) HasInstall() bool { return len(c.Releases) > 0 || len(c.Manifests) > 0 }
 
 // Image is one image of the OCI layout.
 type Image struct {
@@ -216,7 +240,10 @@ func NumChunks(size int64) int {
 }
 
 // Marshal returns the canonical bytes of the index: lists sorted, two-space
-// indented, trailing newline. The same index always gives the same bytes.
+// indented, trailing newline, except what is an order: the components (the
+// stack's order) and each component's releases, their values and its
+// manifests (install order), which are kept as given. The same index
+// always gives the same bytes.
 func (x *Index) Marshal() ([]byte, error) {
 	c := *x
 	c.Components = append([]Component(nil), x.Components...)
@@ -225,7 +252,6 @@ func (x *Index) Marshal() ([]byte, error) {
 		cp.Images, cp.Files = sortedCopy(cp.Images), sortedCopy(cp.Files)
 		cp.Charts, cp.RPMs = sortedCopy(cp.Charts), sortedCopy(cp.RPMs)
 	}
-	sort.Slice(c.Components, func(i, j int) bool { return c.Components[i].Name < c.Components[j].Name })
 	c.Images = append([]Image(nil), x.Images...)
 	sort.Slice(c.Images, func(i, j int) bool { return imageKey(c.Images[i]) < imageKey(c.Images[j]) })
 	c.Artifacts = append([]Artifact(nil), x.Artifacts...)
@@ -289,7 +315,10 @@ func (x *Index) check() error {
 		}
 		seen[a.Path] = true
 	}
-	return x.checkNames()
+	if err := x.checkNames(); err != nil {
+		return err
+	}
+	return x.checkInstall()
 }
 
 func (a Artifact) check() error {
@@ -459,6 +488,11 @@ const (
 	AnnotationTemplate = "appliance.template"
 	// AnnotationSource is the URL a file was downloaded from.
 	AnnotationSource = "appliance.source"
+	// AnnotationChartVersion is a chart's version, from its Chart.yaml.
+	AnnotationChartVersion = "appliance.chart.version"
+	// AnnotationStackPath is the path, relative to the stack manifest, of
+	// a values file or manifest (KindConfig) as the manifest names it.
+	AnnotationStackPath = "appliance.stack.path"
 	// AnnotationRPMNEVRA is an RPM's name-[epoch:]version-release.arch.
 	AnnotationRPMNEVRA = "appliance.rpm.nevra"
 	// AnnotationRPMRepo is the upstream repository an RPM came from.

@@ -44,13 +44,16 @@ type Summary struct {
 	RPMs []RPMSummary `json:"rpms,omitempty"`
 }
 
-// ComponentSummary counts what one component brought in.
+// ComponentSummary counts what one component brought in, and lists how
+// deploy installs it: its releases, then its manifests, in order.
 type ComponentSummary struct {
-	Name   string `json:"name"`
-	Images int    `json:"images"`
-	Files  int    `json:"files"`
-	Charts int    `json:"charts"`
-	RPMs   int    `json:"rpms"`
+	Name      string    `json:"name"`
+	Images    int       `json:"images"`
+	Files     int       `json:"files"`
+	Charts    int       `json:"charts"`
+	RPMs      int       `json:"rpms"`
+	Releases  []Release `json:"releases,omitempty"`
+	Manifests []string  `json:"manifests,omitempty"`
 }
 
 // KindSummary counts the artifacts of one kind.
@@ -79,7 +82,8 @@ func Inspect(r *Reader) (*Summary, error) {
 		s.Parts = r.parts
 	}
 	for _, c := range x.Components {
-		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Images: len(c.Images), Files: len(c.Files), Charts: len(c.Charts), RPMs: len(c.RPMs)})
+		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Images: len(c.Images), Files: len(c.Files), Charts: len(c.Charts), RPMs: len(c.RPMs),
+			Releases: c.Releases, Manifests: c.Manifests})
 	}
 	s.Kinds = kindSummaries(x.Artifacts)
 	for _, k := range s.Kinds {
@@ -259,6 +263,16 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "components\t%d\n", len(s.Components))
 	for _, c := range s.Components {
 		fmt.Fprintf(tw, "  %s\t%d images, %d files, %d charts, %d rpms\n", c.Name, c.Images, c.Files, c.Charts, c.RPMs)
+		for _, r := range c.Releases {
+			values := ""
+			if len(r.Values) > 0 {
+				values = ", values " + strings.Join(r.Values, " ")
+			}
+			fmt.Fprintf(tw, "    release %s\t%s in namespace %s%s\n", r.Name, r.Chart, r.Namespace, values)
+		}
+		for _, m := range c.Manifests {
+			fmt.Fprintf(tw, "    manifest\t%s\n", m)
+		}
 	}
 	if len(s.RPMs) > 0 {
 		fmt.Fprintf(tw, "rpms\t%d\n", len(s.RPMs))

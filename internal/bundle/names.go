@@ -62,6 +62,7 @@ type NameError struct {
 	Value string
 	Where string // the entry path or annotation it is in, quoted, or ""
 	Want  string // what is allowed
+	Why   string // where deploy hands the name (default: shell commands and files on the hosts)
 }
 
 func (e *NameError) Error() string {
@@ -69,8 +70,12 @@ func (e *NameError) Error() string {
 	if e.Where != "" {
 		where = " (in " + e.Where + ")"
 	}
-	return fmt.Sprintf("%s %s%s is refused: it must be %s, since deploy hands it to shell commands and files on the hosts; "+
-		"rebuild the bundle with `bundle build` from a manifest that passes `bundle lint`", e.Field, truncQuote(e.Value, 80), where, e.Want)
+	why := e.Why
+	if why == "" {
+		why = "deploy hands it to shell commands and files on the hosts"
+	}
+	return fmt.Sprintf("%s %s%s is refused: it must be %s, since %s; "+
+		"rebuild the bundle with `bundle build` from a manifest that passes `bundle lint`", e.Field, truncQuote(e.Value, 80), where, e.Want, why)
 }
 
 func (e *NameError) Unwrap() error { return ErrUnsafeName }

@@ -1,0 +1,172 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/manifest"
+)
+
+// installStack writes a stack directory with the fixture chart factory-app,
+// values files and manifests, and a stack.yaml whose components are body
+// (indented as list items under components:). Images come from the demo
+// registry.
+func installStack(t *testing.T, body string) *manifest.Stack {
+	t.Helper()
+	dir := t.TempDir()
+	copyDir(t, "../charts/testdata/factory-app", filepath.Join(dir, "charts/factory-app"))
+	writeFileT(t, filepath.Join(dir, "values/core.yaml"), "image: registry.factory.example/library/app:1.0\ninitImage: registry.factory.example/library/db:1.0\nreplicas: 2\n")
+	writeFileT(t, filepath.Join(dir, "values/app.yaml"), "replicas: 3\n")
+	writeFileT(t, filepath.Join(dir, "other/app.yaml"), "replicas: 4\n")
+	writeFileT(t, filepath.Join(dir, "manifests/crd.yaml"), "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.factory.example}\n")
+	writeFileT(t, filepath.Join(dir, "manifests/widget.yaml"), "apiVersion: factory.example/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\n")
+	data := fmt.Sprintf("apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: install, version: 0.1.0}\nspec:\n"+
+		"  registryMirrors: {registry.factory.example: %q}\n  components:\n%s", demoAddr, body)
+	writeFileT(t, filepath.Join(dir, "stack.yaml"), data)
+	st, err := manifest.Parse(filepath.Join(dir, "stack.yaml"), []byte(data), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+const installComponents = `    - name: core
+      images: [registry.factory.example/library/app:1.0, registry.factory.example/library/db:1.0]
+      charts:
+        - {path: charts/factory-app, release: app, namespace: apps, values: [values/app.yaml]}
+        - {path: charts/factory-app, release: app-two}
+      values: [values/core.yaml]
+    - name: crds
+      manifests: [manifests/crd.yaml, manifests/widget.yaml]
+`
+
+// TestBuildRecordsTheInstallPlan: the bundle carries each component's
+// values files and manifests as config entries, byte for byte, and
+// bundle.json lists the releases (name, namespace, chart, values in merge
+// order) and manifests in the stack's order.
+func TestBuildRecordsTheInstallPlan(t *testing.T) {
+	st := installStack(t, installComponents)
+	out := filepath.Join(t.TempDir(), "b.bundle")
+	if _, err := Build(context.Background(), Options{Stack: st, Output: out, CacheDir: filepath.Join(t.TempDir(), "cache"), Workers: 2}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := bundle.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	comps := r.Index().Components
+	if len(comps) != 2 || comps[0].Name != "core" || comps[1].Name != "crds" {
+		t.Fatalf("components %+v, want core then crds", comps)
+	}
+	const chart = "charts/factory-app-0.1.0.tgz"
+	want := []bundle.Release{
+		{Name: "app", Namespace: "apps", Chart: chart, Values: []string{"values/core/core.yaml", "values/core/app.yaml"}},
+		{Name: "app-two", Namespace: "core", Chart: chart, Values: []string{"values/core/core.yaml"}},
+	}
+	if got := fmt.Sprint(comps[0].Releases); got != fmt.Sprint(want) {
+		t.Errorf("core's releases\n%s\nwant\n%s", got, fmt.Sprint(want))
+	}
+	if got := strings.Join(comps[1].Manifests, " "); got != "manifests/crds/crd.yaml manifests/crds/widget.yaml" {
+		t.Errorf("crds' manifests: %s", got)
+	}
+	if len(comps[0].Manifests) != 0 || len(comps[1].Releases) != 0 {
+		t.Errorf("a component lists what it does not have: %+v", comps)
+	}
+	for entry, src := range map[string]string{
+		"values/core/core.yaml":      "values/core.yaml",
+		"values/core/app.yaml":       "values/app.yaml",
+		"manifests/crds/crd.yaml":    "manifests/crd.yaml",
+		"manifests/crds/widget.yaml": "manifests/widget.yaml",
+	} {
+		a, ok := r.Lookup(entry)
+		if !ok {
+			t.Errorf("the bundle has no %s", entry)
+			continue
+		}
+		if a.Kind != bundle.KindConfig || a.Annotations[bundle.AnnotationStackPath] != src {
+			t.Errorf("%s: kind %s, annotations %v; want a config entry from %s", entry, a.Kind, a.Annotations, src)
+		}
+		rc, err := r.Open(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantData, _ := os.ReadFile(filepath.Join(filepath.Dir(st.File), src)); string(got) != string(wantData) {
+			t.Errorf("%s holds %q, want the content of %s, %q", entry, got, src, wantData)
+		}
+	}
+	var text strings.Builder
+	s, err := bundle.Inspect(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.WriteText(&text)
+	if !strings.Contains(text.String(), "release app-two") || !strings.Contains(text.String(), "manifests/crds/widget.yaml") {
+		t.Errorf("bundle inspect does not show the install plan:\n%s", text.String())
+	}
+}
+
+// TestBuildRefusesAmbiguousInstalls: two releases with one name (they
+// would share deploy's phase /stack/<name>), a release name Helm refuses,
+// and two values files of one component with one file name are refused by
+// the build, before any image is pulled, naming both places; lint (Check)
+// refuses the release names too, offline.
+func TestBuildRefusesAmbiguousInstalls(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		want       []string
+		lint       bool // Check refuses it too
+	}{
+		{name: "one release name twice", lint: true, body: `    - name: core
+      charts: [{path: charts/factory-app, release: app}]
+    - name: more
+      charts: [{path: charts/factory-app, release: app, namespace: more}]
+`, want: []string{`stack.yaml:10: release name "app" (release) is already taken by the chart at`, "stack.yaml:8;", "/stack/app", "set release:"}},
+		{name: "the default release name twice", lint: true, body: `    - name: core
+      charts: [{path: charts/factory-app}]
+    - name: more
+      charts: [{path: charts/factory-app}]
+`, want: []string{`release name "factory-app" (the chart's name, the default release) is already taken`}},
+		{name: "a release named like a manifests step", lint: true, body: `    - name: core
+      charts: [{path: charts/factory-app, release: crds-manifests}]
+    - name: crds
+      manifests: [manifests/crd.yaml]
+`, want: []string{`release name "crds-manifests" (release) is already taken by the manifests of component crds`}},
+		{name: "values files with one name", body: `    - name: core
+      charts: [{path: charts/factory-app, values: [other/app.yaml]}]
+      values: [values/app.yaml]
+`, want: []string{"values file other/app.yaml has the same file name as values/app.yaml", "values/core/app.yaml", "rename one of them"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := installStack(t, c.body)
+			_, err := Build(context.Background(), Options{Stack: st, Output: filepath.Join(t.TempDir(), "b.bundle"), CacheDir: filepath.Join(t.TempDir(), "cache")})
+			if err == nil {
+				t.Fatal("the build succeeded")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("build error\n%v\nlacks %q", err, w)
+				}
+			}
+			if !strings.HasPrefix(err.Error(), "plan the install: ") {
+				t.Errorf("build error %q: want it from the step that plans the install, before images are pulled", err)
+			}
+			if lerr := Check(st); (lerr != nil) != c.lint {
+				t.Errorf("Check (lint) = %v, want an error: %v", lerr, c.lint)
+			} else if c.lint && !strings.Contains(lerr.Error(), c.want[0]) {
+				t.Errorf("Check (lint) = %v, want it to name %q", lerr, c.want[0])
+			}
+		})
+	}
+}

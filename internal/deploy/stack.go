@@ -1,0 +1,108 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/stack"
+)
+
+// stackPhase is /stack: the bundle's install plan (stack.Steps), one step
+// after another, from the deploy node through the cluster-admin kubeconfig
+// in the state directory:
+//
+//	/stack/<release>               helm install or upgrade, then its rollouts
+//	/stack/<component>-manifests   server-side apply, then its rollouts
+//
+// in the stack's order: components as listed, each one's releases, then
+// its manifests. Each step is idempotent (see stack.Installer), so
+// --resume or --phase /stack/<release> runs one again. It is nil when the
+// bundle installs nothing.
+func (d *Deployment) stackPhase() *plan.Phase {
+	steps := stack.Steps(d.index)
+	if len(steps) == 0 {
+		return nil
+	}
+	children := make([]*plan.Phase, len(steps))
+	for i, s := range steps {
+		children[i] = &plan.Phase{
+			ID:     "/stack/" + s.Name(),
+			Title:  d.stepTitle(s),
+			Run:    func(ctx context.Context) error { return d.installStep(ctx, s) },
+			DryRun: func() []string { return d.stepDryRun(s) },
+		}
+	}
+	return plan.Steps("/stack", "The stack's charts and manifests, in order", children...)
+}
+
+// stackTimeout bounds each step's wait for its rollouts; tests lower it.
+var stackTimeout = stack.DefaultTimeout
+
+// stepTitle names what a step installs: "Helm release nfs: chart
+// nfs-subdir-external-provisioner 4.0.18 in namespace storage".
+func (d *Deployment) stepTitle(s stack.Step) string {
+	if r := s.Release; r != nil {
+		name, version := chartOf(d.bundle, r.Chart)
+		return fmt.Sprintf("Helm release %s: chart %s %s in namespace %s", r.Name, name, version, r.Namespace)
+	}
+	return fmt.Sprintf("Apply the manifests of component %s (%d file(s))", s.Component, len(s.Manifests))
+}
+
+// chartOf reads a chart entry's name and version from bundle.json.
+func chartOf(r *bundle.Reader, path string) (name, version string) {
+	a, ok := r.Lookup(path)
+	if !ok {
+		return path, "(not in the bundle)"
+	}
+	return a.Name, a.Annotations[bundle.AnnotationChartVersion]
+}
+
+// installStep runs one step of the install plan against the cluster.
+func (d *Deployment) installStep(ctx context.Context, s stack.Step) error {
+	kubeconfig, err := Kubeconfig(d.cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(stackTimeout), stack.WithLogf(func(format string, args ...any) {
+		plan.Logf(ctx, format, args...)
+	}))
+	if err != nil {
+		return err
+	}
+	if err := in.Run(ctx, s); err != nil {
+		return fmt.Errorf("%w; %s", err, rerunHint(s))
+	}
+	return nil
+}
+
+// rerunHint says how to run a failed step again.
+func rerunHint(s stack.Step) string {
+	return fmt.Sprintf("fix the cause, then run deploy --resume, or deploy --phase /stack/%s for this step alone (add --force to run it again once it has completed)", s.Name())
+}
+
+// stepDryRun is what a step would do, as the equivalent helm and kubectl
+// commands (deploy runs them through the Helm SDK and client-go, on the
+// deploy node).
+func (d *Deployment) stepDryRun(s stack.Step) []string {
+	kc := d.KubeconfigPath()
+	wait := fmt.Sprintf("wait up to %s for its Deployments, StatefulSets and DaemonSets to roll out and its Jobs to complete", stackTimeout)
+	if r := s.Release; r != nil {
+		values := ""
+		for _, v := range r.Values {
+			values += " -f " + v
+		}
+		return []string{
+			fmt.Sprintf("helm upgrade --install %s %s --namespace %s --create-namespace%s --kubeconfig %s (Helm SDK, from the bundle; no change when the deployed revision has the same chart and values)",
+				r.Name, r.Chart, r.Namespace, values, kc),
+			wait,
+		}
+	}
+	return []string{
+		fmt.Sprintf("kubectl apply --server-side --field-manager %s --force-conflicts --kubeconfig %s -f %s (client-go, from the bundle; CustomResourceDefinitions first, until Established, then Namespaces, then the rest in file order)",
+			stack.FieldManager, kc, strings.Join(s.Manifests, " -f ")),
+		wait,
+	}
+}

@@ -1,0 +1,245 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/charts"
+	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/signing"
+)
+
+// stackSite is the test site with a bundle that installs a stack: component
+// shop has the releases web (a Deployment) and broken (a Deployment whose
+// pod never starts), component factory has a ConfigMap manifest.
+func stackSite(t *testing.T) *testSite {
+	t.Helper()
+	s := newTestSite(t, fixtureRoles)
+	chart := func(name string) []byte {
+		t.Helper()
+		fsys := fstest.MapFS{
+			name + "/Chart.yaml":  {Data: []byte("apiVersion: v2\nname: " + name + "\nversion: 1.2.3\n")},
+			name + "/values.yaml": {Data: []byte("replicas: 1\n")},
+			name + "/templates/deployment.yaml": {Data: []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: {{ .Release.Name }}}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata: {labels: {app: {{ .Release.Name }}}}
+    spec: {containers: [{name: c, image: registry.factory.example/library/app:1.0}]}
+`)},
+		}
+		var buf bytes.Buffer
+		if _, err := charts.Package(fsys, name, &buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	files := map[string][]byte{
+		"oci-layout":                    []byte(`{"imageLayoutVersion":"1.0.0"}`),
+		"index.json":                    []byte(`{"schemaVersion":2,"manifests":[]}`),
+		"charts/web-1.2.3.tgz":          chart("web"),
+		"values/shop/shop.yaml":         []byte("replicas: 2\n"),
+		"manifests/factory/config.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: factory-settings, namespace: default}\ndata: {mode: auto}\n"),
+	}
+	idx := &bundle.Index{SchemaVersion: bundle.SchemaVersion, Name: "stack", Version: "1.0.0", Platform: "linux/amd64", Components: []bundle.Component{
+		{Name: "shop", Charts: []string{"charts/web-1.2.3.tgz"}, Releases: []bundle.Release{
+			{Name: "web", Namespace: "shop", Chart: "charts/web-1.2.3.tgz", Values: []string{"values/shop/shop.yaml"}},
+			{Name: "broken", Namespace: "shop", Chart: "charts/web-1.2.3.tgz"},
+		}},
+		{Name: "factory", Manifests: []string{"manifests/factory/config.yaml"}},
+	}}
+	// The base holds the stack; WriteBundle adds the test site's repo and signs.
+	base := filepath.Join(t.TempDir(), "base.bundle")
+	writeRawBundle(t, base, files, idx)
+	// A key pair of its own, replacing the site's public key.
+	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, s.pub, pub)
+	spec := sitetest.Spec{Base: base, Component: "fixture", Annotations: fixtureRoles, Signer: signer}
+	if err := sitetest.WriteBundle(s.bundle, spec); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeRawBundle writes an unsigned bundle of files (kinds by directory)
+// with the index idx.
+func writeRawBundle(t *testing.T, path string, files map[string][]byte, idx *bundle.Index) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := bundle.NewWriter(f)
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		e, err := w.Add(p, int64(len(files[p])), bytes.NewReader(files[p]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		kind := bundle.KindConfig
+		switch {
+		case strings.HasPrefix(p, "charts/"):
+			kind = bundle.KindChart
+		case !strings.Contains(p, "/"):
+			kind = bundle.KindLayout
+		}
+		a := e.Artifact(kind, filepath.Base(p))
+		if kind == bundle.KindChart {
+			a.Name, a.Annotations = "web", map[string]string{bundle.AnnotationChartVersion: "1.2.3"}
+		}
+		idx.Artifacts = append(idx.Artifacts, a)
+	}
+	raw, err := idx.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(raw, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStackPhases: /stack has one step per release and per component's
+// manifests, in the stack's order, run one after another on the deploy
+// node; their titles name the chart and namespace; the dry run names the
+// equivalent helm and kubectl commands. A bundle without an install plan
+// has no /stack.
+func TestStackPhases(t *testing.T) {
+	s := stackSite(t)
+	d := s.open(t, t.TempDir())
+	p := d.stackPhase()
+	if p == nil || p.ID != "/stack" || !p.Sequential {
+		t.Fatalf("stack phase %+v, want a sequential /stack", p)
+	}
+	var got []string
+	for _, c := range p.Children {
+		got = append(got, c.ID+": "+c.Title)
+		if c.Host != "" || c.Run == nil {
+			t.Errorf("%s: host %q, want a leaf on the deploy node", c.ID, c.Host)
+		}
+	}
+	want := []string{
+		"/stack/web: Helm release web: chart web 1.2.3 in namespace shop",
+		"/stack/broken: Helm release broken: chart web 1.2.3 in namespace shop",
+		"/stack/factory-manifests: Apply the manifests of component factory (1 file(s))",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("children:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := plan.New(append(d.Phases(), p)...); err != nil {
+		t.Errorf("the deployment's phases with /stack after them do not make a plan: %v", err)
+	}
+	dry := strings.Join(p.Children[0].DryRun(), "\n") + "\n" + strings.Join(p.Children[2].DryRun(), "\n")
+	for _, w := range []string{
+		"helm upgrade --install web charts/web-1.2.3.tgz --namespace shop --create-namespace -f values/shop/shop.yaml --kubeconfig " + d.KubeconfigPath(),
+		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
+		"wait up to 10m0s",
+	} {
+		if !strings.Contains(dry, w) {
+			t.Errorf("dry run lacks %q:\n%s", w, dry)
+		}
+	}
+	if plain := newTestSite(t, fixtureRoles).open(t, t.TempDir()); plain.stackPhase() != nil {
+		t.Error("a bundle without releases or manifests has a /stack phase")
+	}
+}
+
+// TestStackPhaseWithoutKubeconfig: a step run before /kubernetes wrote the
+// kubeconfig says so and names the way forward.
+func TestStackPhaseWithoutKubeconfig(t *testing.T) {
+	s := stackSite(t)
+	state := t.TempDir()
+	d := s.open(t, state)
+	err := d.stackPhase().Children[0].Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "no cluster kubeconfig in "+state) {
+		t.Errorf("error %v, want it to say the state directory has no kubeconfig", err)
+	}
+}
+
+// TestStackPhaseAgainstAPIServer runs /stack through the plan executor
+// against a real kube-apiserver: web installs and rolls out, broken never
+// does, and its failure names the release, its pod and how to run the step
+// again; the journal shows web completed and broken failed.
+func TestStackPhaseAgainstAPIServer(t *testing.T) {
+	if os.Getenv(fixture.K8sBinEnv) == "" {
+		t.Skipf("%s is unset: this test needs a real etcd and kube-apiserver; run scripts/k8s/build.sh and set %s=<the directory it prints>/bin", fixture.K8sBinEnv, fixture.K8sBinEnv)
+	}
+	a, err := fixture.StartAPIServer(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := a.RollOut(ctx, "shop", "web"); err != nil {
+		t.Fatal(err)
+	}
+	defer func(old time.Duration) { stackTimeout = old }(stackTimeout)
+	stackTimeout = 5 * time.Second
+
+	s := stackSite(t)
+	state := t.TempDir()
+	kc, err := os.ReadFile(a.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(state, KubeconfigFile), kc)
+	d := s.open(t, state)
+	p, err := plan.New(d.stackPhase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	ex, err := plan.NewExecutor(p, state, plan.Options{Progress: &progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ex.Run(ctx)
+	ex.Close()
+	if err == nil {
+		t.Fatal("/stack succeeded with a release that never rolls out")
+	}
+	t.Logf("/stack failed as it should:\n%v\nprogress:\n%s", err, progress.String())
+	for _, w := range []string{
+		"release broken (namespace shop): not ready after 5s: Deployment shop/broken:",
+		"no pods: Deployment shop/broken has none; its controller in kube-controller-manager makes them",
+		"deploy --resume, or deploy --phase /stack/broken",
+	} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error\n%v\nlacks %q", err, w)
+		}
+	}
+	st, err := plan.LoadStatus(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]plan.State{"/stack/web": plan.Completed, "/stack/broken": plan.Failed, "/stack/factory-manifests": plan.Unstarted} {
+		if got := st.State(id); got != want {
+			t.Errorf("%s is %s, want %s\n%s", id, got, want, progress.String())
+		}
+	}
+}
