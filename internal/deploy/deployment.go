@@ -230,6 +230,7 @@ func (d *Deployment) Phases() []*plan.Phase {
 		forEach("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), d.hostPhase("/ha", "keepalived and haproxy", d.ha)),
 		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
 		d.harborPhase(),     // /harbor: install, load, nodes pull from Harbor
+		d.stackPhase(),      // /stack: the bundle's releases and manifests, in order
 	)
 }
 

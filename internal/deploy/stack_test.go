@@ -150,8 +150,13 @@ func TestStackPhases(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("children:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := plan.New(append(d.Phases(), p)...); err != nil {
-		t.Errorf("the deployment's phases with /stack after them do not make a plan: %v", err)
+	full, err := d.Plan()
+	if err != nil {
+		t.Fatalf("the deployment's phases with /stack do not make a plan: %v", err)
+	}
+	roots := full.Roots()
+	if last := roots[len(roots)-1]; last.ID != "/stack" {
+		t.Errorf("the last phase is %s, want /stack", last.ID)
 	}
 	dry := strings.Join(p.Children[0].DryRun(), "\n") + "\n" + strings.Join(p.Children[2].DryRun(), "\n")
 	for _, w := range []string{

@@ -128,6 +128,8 @@ func TestKubernetesOneMaster(t *testing.T) {
 	checkStatus(t, d, 2)
 	checkHarbor(t, d)
 	logDurations(t, d, "/harbor")
+	checkStack(t, d)
+	logDurations(t, d, "/stack")
 	checkPodOnWorker(t, d, false)
 	testNoSecrets(t, d)
 }
@@ -451,4 +453,53 @@ func logDurations(t *testing.T, d *deployer, prefix string) {
 		}
 	}
 	t.Logf("durations: %s", strings.Join(lines, ", "))
+}
+
+// checkStack: /stack installed the small chart stack on the real cluster
+// after the nodes were handed over to Harbor, in the stack's order: the
+// demo-config manifest applied server-side (field manager
+// appliance-deploy), then the stack-demo release deployed by Helm — its
+// DaemonSet ready on both nodes, its Job complete, its Deployment's pod
+// answering with the ConfigMap's message and the file it wrote on its
+// claim, bound to the hostPath volume. Then --phase /stack/stack-demo
+// --force runs the release again and changes nothing (same revision).
+func checkStack(t *testing.T, d *deployer) {
+	t.Helper()
+	for _, id := range []string{"/stack/demo-config-manifests", "/stack/stack-demo"} {
+		if r, ok := d.leafStates(id)[id]; !ok || r.State != plan.Completed {
+			t.Errorf("%s: %+v, want completed", id, r)
+		}
+	}
+	k := func(args ...string) string {
+		return strings.TrimSpace(kubectl(t, d, append([]string{"-n", "stack-demo"}, args...)...))
+	}
+	if m := k("get", "configmap", "stack-demo", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"); !strings.Contains(m, "appliance-deploy") {
+		t.Errorf("the ConfigMap's field managers are %q, want appliance-deploy (server-side apply)", m)
+	}
+	if n := k("get", "daemonset", "stack-demo-node", "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled}"); n != "2/2" {
+		t.Errorf("DaemonSet ready/desired = %s, want 2/2", n)
+	}
+	if s := k("get", "job", "stack-demo-once", "-o", "jsonpath={.status.succeeded}"); s != "1" {
+		t.Errorf("the Job succeeded %q times, want 1", s)
+	}
+	if p := k("get", "pvc", "stack-demo-data", "-o", "jsonpath={.status.phase}"); p != "Bound" {
+		t.Errorf("the claim is %q, want Bound", p)
+	}
+	pod := k("get", "pods", "-l", "app=stack-demo-web", "-o", "jsonpath={.items[0].metadata.name} {.items[0].status.podIP}")
+	name, ip, _ := strings.Cut(pod, " ")
+	out := mustExec(t, d.site, "master-1", "curl", "-sS", "--max-time", "10", "http://"+ip+":8080/")
+	if !strings.Contains(out, "hello from the stack from "+name) || !strings.Contains(out, "/data holds "+name) {
+		t.Errorf("the Deployment's pod %s answered %q, want its message and its file on the claim", name, out)
+	}
+	rev := func() string {
+		return k("get", "secrets", "-l", "owner=helm,name=stack-demo,status=deployed", "-o", "jsonpath={.items[*].metadata.labels.version}")
+	}
+	before := rev()
+	if o, err := d.run("--phase", "/stack/stack-demo", "--force"); err != nil {
+		t.Fatalf("deploy --phase /stack/stack-demo --force: %v\n%s", err, o)
+	}
+	if after := rev(); after != before || before == "" {
+		t.Errorf("running the release again moved it from revision %q to %q; want it left alone", before, after)
+	}
+	t.Logf("stack: %s", out)
 }
