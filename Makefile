@@ -43,7 +43,8 @@ test-race:
 test-apiserver:
 	dir=$$(bash scripts/k8s/build.sh | tail -n 1) && \
 	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m ./internal/stack/ && \
-	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m -run 'TestStack' ./internal/deploy/
+	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m -run 'TestStack' ./internal/deploy/ && \
+	APPLIANCE_K8S_BIN=$$dir/bin $(GO) test -count=1 -timeout 20m -run 'TestBuildRecordsTheInstallPlan' ./internal/build/
 
 # Each fuzz target runs briefly; failing inputs are kept under testdata/fuzz.
 fuzz:

@@ -8,8 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -24,7 +31,16 @@ func installStack(t *testing.T, body string) *manifest.Stack {
 	writeFileT(t, filepath.Join(dir, "values/core.yaml"), "image: registry.factory.example/library/app:1.0\ninitImage: registry.factory.example/library/db:1.0\nreplicas: 2\n")
 	writeFileT(t, filepath.Join(dir, "values/app.yaml"), "replicas: 3\n")
 	writeFileT(t, filepath.Join(dir, "other/app.yaml"), "replicas: 4\n")
-	writeFileT(t, filepath.Join(dir, "manifests/crd.yaml"), "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: widgets.factory.example}\n")
+	writeFileT(t, filepath.Join(dir, "manifests/crd.yaml"), `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.factory.example}
+spec:
+  group: factory.example
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+    - {name: v1, served: true, storage: true, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}
+`)
 	writeFileT(t, filepath.Join(dir, "manifests/widget.yaml"), "apiVersion: factory.example/v1\nkind: Widget\nmetadata: {name: w, namespace: default}\n")
 	data := fmt.Sprintf("apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: install, version: 0.1.0}\nspec:\n"+
 		"  registryMirrors: {registry.factory.example: %q}\n  components:\n%s", demoAddr, body)
@@ -114,6 +130,56 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 	s.WriteText(&text)
 	if !strings.Contains(text.String(), "release app-two") || !strings.Contains(text.String(), "manifests/crds/widget.yaml") {
 		t.Errorf("bundle inspect does not show the install plan:\n%s", text.String())
+	}
+	t.Run("deploy installs it", func(t *testing.T) { installBuilt(t, r) })
+}
+
+// installBuilt installs the plan of the bundle TestBuildRecordsTheInstallPlan
+// built into a real kube-apiserver, as deploy's /stack does, and checks
+// what the apiserver holds: the values merged in order, the custom
+// resource after its definition.
+func installBuilt(t *testing.T, r *bundle.Reader) {
+	if os.Getenv(fixture.K8sBinEnv) == "" {
+		t.Skipf("%s is unset: this test needs a real etcd and kube-apiserver; run scripts/k8s/build.sh and set %s=<the directory it prints>/bin", fixture.K8sBinEnv, fixture.K8sBinEnv)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := fixture.StartAPIServer(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, ns := range []string{"apps", "core"} {
+		if err := a.RollOut(ctx, ns, "app"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in, err := stack.Open(a.Kubeconfig(), r, stack.WithTimeout(30*time.Second), stack.WithLogf(t.Logf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stack.Steps(r.Index()) {
+		if err := in.Run(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s.Name(), err)
+		}
+	}
+	dyn, err := a.Dynamic()
+	if err != nil {
+		t.Fatal(err)
+	}
+	deployments := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	for ns, want := range map[string]int64{"apps": 3, "core": 2} {
+		d, err := dyn.Resource(deployments).Namespace(ns).Get(ctx, "app", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); got != want {
+			t.Errorf("Deployment %s/app has %d replicas, want %d from the values files", ns, got, want)
+		}
+	}
+	widgets := schema.GroupVersionResource{Group: "factory.example", Version: "v1", Resource: "widgets"}
+	if _, err := dyn.Resource(widgets).Namespace("default").Get(ctx, "w", metav1.GetOptions{}); err != nil {
+		t.Errorf("the Widget of manifests/widget.yaml: %v", err)
 	}
 }
 

@@ -20,6 +20,7 @@ type testSite struct {
 	dir, bundle, pub string
 	inv              *inventory.Inventory
 	seedPort         int
+	signer           *signing.Signer // signs s.bundle
 }
 
 const testKeyPass = "test-key-password"
@@ -35,7 +36,7 @@ func newTestSite(t *testing.T, annotations map[string]string) *testSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testSite{dir: dir, bundle: filepath.Join(dir, "site.bundle"), pub: filepath.Join(dir, "cosign.pub"), seedPort: freePort(t)}
+	s := &testSite{dir: dir, bundle: filepath.Join(dir, "site.bundle"), pub: filepath.Join(dir, "cosign.pub"), seedPort: freePort(t), signer: signer}
 	writeFile(t, s.pub, pub)
 	files := []sitetest.File{
 		{Path: "repos/fixture/Packages/chain-a-1.0-1.x86_64.rpm", Kind: bundle.KindRPM, Data: []byte("not really an rpm")},

@@ -16,7 +16,6 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/internal/signing"
 )
 
 // stackSite is the test site with a bundle that installs a stack: component
@@ -64,17 +63,7 @@ spec:
 	// The base holds the stack; WriteBundle adds the test site's repo and signs.
 	base := filepath.Join(t.TempDir(), "base.bundle")
 	writeRawBundle(t, base, files, idx)
-	// A key pair of its own, replacing the site's public key.
-	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, s.pub, pub)
-	spec := sitetest.Spec{Base: base, Component: "fixture", Annotations: fixtureRoles, Signer: signer}
+	spec := sitetest.Spec{Base: base, Component: "fixture", Annotations: fixtureRoles, Signer: s.signer}
 	if err := sitetest.WriteBundle(s.bundle, spec); err != nil {
 		t.Fatal(err)
 	}

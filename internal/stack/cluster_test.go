@@ -121,6 +121,31 @@ func helmSecrets(t *testing.T, dyn dynamic.Interface, ns, name string) []unstruc
 	return l.Items
 }
 
+// revisions maps each stored revision of a release to its status, as
+// Helm's storage labels them.
+func revisions(t *testing.T, dyn dynamic.Interface, ns, name string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, s := range helmSecrets(t, dyn, ns, name) {
+		out[s.GetLabels()["version"]] = s.GetLabels()["status"]
+	}
+	return out
+}
+
+// whenNamespace runs fn once namespace exists (the release's install made
+// it), for at most 5 seconds.
+func whenNamespace(dyn dynamic.Interface, namespace string, fn func()) {
+	go func() {
+		for i := 0; i < 100; i++ {
+			if _, err := dyn.Resource(namespaces).Get(context.Background(), namespace, metav1.GetOptions{}); err == nil {
+				fn()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+}
+
 func logTo(t *testing.T, lines *[]string, mu *sync.Mutex) Option {
 	return WithLogf(func(format string, args ...any) {
 		mu.Lock()
@@ -205,13 +230,8 @@ func TestReleaseInstallIdempotentUpgrade(t *testing.T) {
 	if og, _, _ := unstructured.NestedInt64(d.Object, "status", "observedGeneration"); og != d.GetGeneration() {
 		t.Errorf("the upgrade returned before the Deployment rolled out (observed %d of generation %d)", og, d.GetGeneration())
 	}
-	s = helmSecrets(t, dyn, "shop", "web")
-	byVersion := map[string]string{}
-	for _, x := range s {
-		byVersion[x.GetLabels()["version"]] = x.GetLabels()["status"]
-	}
-	if len(s) != 2 || byVersion["1"] != "superseded" || byVersion["2"] != "deployed" {
-		t.Errorf("Helm storage after the upgrade: %v; want revision 1 superseded, 2 deployed", labelsOf(s))
+	if got := revisions(t, dyn, "shop", "web"); len(got) != 2 || got["1"] != "superseded" || got["2"] != "deployed" {
+		t.Errorf("Helm storage after the upgrade: revisions %v; want 1 superseded, 2 deployed", got)
 	}
 }
 
@@ -227,20 +247,14 @@ func TestReleaseFailureNamesThePod(t *testing.T) {
 		[]bundle.Component{{Name: "failing", Charts: []string{rel.Chart}, Releases: []bundle.Release{rel}}})
 	// The pod kubelet would have made, stuck pulling its image, and the
 	// event it would have recorded.
-	go func() {
-		for i := 0; i < 100; i++ {
-			if _, err := dyn.Resource(namespaces).Get(ctx, "failing", metav1.GetOptions{}); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	whenNamespace(dyn, "failing", func() {
 		createPod(t, dyn, "failing", "broken-6d4cf56db6-x7k2p", map[string]string{"app": "broken"}, map[string]any{
 			"phase": "Pending",
 			"containerStatuses": []any{map[string]any{"name": "web", "ready": false, "restartCount": int64(0), "image": "registry.factory.example/library/app:1.0", "imageID": "",
 				"state": map[string]any{"waiting": map[string]any{"reason": "ImagePullBackOff", "message": `Back-off pulling image "registry.factory.example/library/app:1.0"`}}}},
 		})
 		createEvent(t, dyn, "failing", "broken-6d4cf56db6-x7k2p", "Failed", `Failed to pull image "registry.factory.example/library/app:1.0": not found`)
-	}()
+	})
 	in, err := Open(a.Kubeconfig(), b, WithTimeout(3*time.Second), WithPoll(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -273,15 +287,9 @@ func TestNoPodsNamesTheControllersEvent(t *testing.T) {
 	rel := bundle.Release{Name: "quota", Namespace: "limited", Chart: "charts/web-1.0.0.tgz"}
 	b := testBundle(t, map[string][]byte{rel.Chart: deploymentChart(t, "1.0.0")},
 		[]bundle.Component{{Name: "limited", Charts: []string{rel.Chart}, Releases: []bundle.Release{rel}}})
-	go func() {
-		for i := 0; i < 100; i++ {
-			if _, err := dyn.Resource(namespaces).Get(context.Background(), "limited", metav1.GetOptions{}); err == nil {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	whenNamespace(dyn, "limited", func() {
 		createEventOn(t, dyn, "limited", "ReplicaSet", "quota-7c9d8b5f4", "FailedCreate", `pods "quota-7c9d8b5f4-abcde" is forbidden: exceeded quota: compute`)
-	}()
+	})
 	in, err := Open(a.Kubeconfig(), b, WithTimeout(2*time.Second), WithPoll(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -358,10 +366,7 @@ func TestInterruptedReleaseIsRecovered(t *testing.T) {
 	if err := in.Run(ctx, Steps(b.Index())[0]); err != nil {
 		t.Fatalf("a run after an interrupted install: %v", err)
 	}
-	got := map[string]string{}
-	for _, s := range helmSecrets(t, dyn, "resume", "again") {
-		got[s.GetLabels()["version"]] = s.GetLabels()["status"]
-	}
+	got := revisions(t, dyn, "resume", "again")
 	if got["1"] != "failed" && got["1"] != "superseded" || got["2"] != "deployed" {
 		t.Errorf("revisions %v; want revision 1 no longer pending and revision 2 deployed", got)
 	}
