@@ -46,8 +46,6 @@ echo "k8s artifacts: $K8S"
 # real kubeadm.
 APPLIANCE_K8S_DIR=$K8S go test -count=1 ./internal/cmd/k8s-images/
 APPLIANCE_K8S_BIN=$K8S/bin go test -count=1 -run 'TestRenderKubeadm' ./internal/deploy/
-# /stack's installer against a real etcd and kube-apiserver on loopback.
-APPLIANCE_K8S_BIN=$K8S/bin go test -count=1 ./internal/stack/ ./internal/fixture/
 
 step "fixture RPMs (signed, two repos) and the fixture registry"
 rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"
