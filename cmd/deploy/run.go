@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
+	"github.com/factory-appliance/appliance/internal/stack"
 )
 
 // runFlags are the flags of deploy itself (the root command).
@@ -42,6 +43,7 @@ type runFlags struct {
 	sshAttempts        int
 	sshKeepalive       time.Duration
 	commandTimeout     time.Duration
+	stackTimeout       time.Duration
 }
 
 // addRunFlags makes the root command run a deployment: deploy --bundle F -i INV.
@@ -94,6 +96,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable")
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
+	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
 	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
@@ -170,8 +173,8 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
 		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,
 		DialTimeout: f.sshTimeout, DialAttempts: f.sshAttempts, KeepaliveInterval: f.sshKeepalive,
-		CommandTimeout: f.commandTimeout,
-		Redactor:       red, Out: stdout, Warn: stderr,
+		CommandTimeout: f.commandTimeout, StackTimeout: f.stackTimeout,
+		Redactor: red, Out: stdout, Warn: stderr,
 	}, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
+	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/internal/trust"
 )
 
@@ -69,6 +70,10 @@ type Config struct {
 	DialAttempts      int
 	KeepaliveInterval time.Duration
 	CommandTimeout    time.Duration
+
+	// StackTimeout bounds each /stack step's wait for its workloads
+	// (default stack.DefaultTimeout).
+	StackTimeout time.Duration
 
 	// Attempts is how many times a host phase is tried (default
 	// DefaultAttempts).
@@ -167,6 +172,9 @@ func (c *Config) defaults() {
 	}
 	if c.Attempts == 0 {
 		c.Attempts = DefaultAttempts
+	}
+	if c.StackTimeout <= 0 {
+		c.StackTimeout = stack.DefaultTimeout
 	}
 	if c.Redactor == nil {
 		c.Redactor = sshx.NewRedactor()

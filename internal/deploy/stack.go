@@ -38,9 +38,6 @@ func (d *Deployment) stackPhase() *plan.Phase {
 	return plan.Steps("/stack", "The stack's charts and manifests, in order", children...)
 }
 
-// stackTimeout bounds each step's wait for its rollouts; tests lower it.
-var stackTimeout = stack.DefaultTimeout
-
 // stepTitle names what a step installs: "Helm release nfs: chart
 // nfs-subdir-external-provisioner 4.0.18 in namespace storage".
 func (d *Deployment) stepTitle(s stack.Step) string {
@@ -66,7 +63,7 @@ func (d *Deployment) installStep(ctx context.Context, s stack.Step) error {
 	if err != nil {
 		return err
 	}
-	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(stackTimeout), stack.WithLogf(func(format string, args ...any) {
+	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(d.cfg.StackTimeout), stack.WithLogf(func(format string, args ...any) {
 		plan.Logf(ctx, format, args...)
 	}))
 	if err != nil {
@@ -88,7 +85,7 @@ func rerunHint(s stack.Step) string {
 // deploy node).
 func (d *Deployment) stepDryRun(s stack.Step) []string {
 	kc := d.KubeconfigPath()
-	wait := fmt.Sprintf("wait up to %s for its Deployments, StatefulSets and DaemonSets to roll out and its Jobs to complete", stackTimeout)
+	wait := fmt.Sprintf("wait up to %s for its Deployments, StatefulSets and DaemonSets to roll out and its Jobs to complete", d.cfg.StackTimeout)
 	if r := s.Release; r != nil {
 		values := ""
 		for _, v := range r.Values {

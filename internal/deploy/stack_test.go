@@ -192,9 +192,6 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 	if err := a.RollOut(ctx, "shop", "web"); err != nil {
 		t.Fatal(err)
 	}
-	defer func(old time.Duration) { stackTimeout = old }(stackTimeout)
-	stackTimeout = 5 * time.Second
-
 	s := stackSite(t)
 	state := t.TempDir()
 	kc, err := os.ReadFile(a.Kubeconfig())
@@ -202,7 +199,13 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(state, KubeconfigFile), kc)
-	d := s.open(t, state)
+	cfg := s.config(state)
+	cfg.StackTimeout = 5 * time.Second
+	d, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	p, err := plan.New(d.stackPhase())
 	if err != nil {
 		t.Fatal(err)
