@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"path"
 	"sort"
 	"strings"
@@ -59,17 +60,46 @@ func upstream(registry string) string {
 }
 
 // RenderHostsToml is certs.d/<registry>/hosts.toml: pulls of registry's
-// images go to mirror (the site registry, https://HOST[:PORT]), trusting
-// only the CA file caPath. The original registry stays the server of record,
-// so image names and digests are unchanged; an offline site never reaches it.
+// images go to mirror, trusting only the CA file caPath. The original
+// registry stays the server of record, so image names and digests are
+// unchanged; an offline site never reaches it. mirror is the seed
+// (https://HOST[:PORT], which serves every registry's images) or, once
+// Harbor has taken over, the Harbor project named after registry
+// (https://HARBOR/v2/<registry>): a mirror with a path is its API root
+// (override_path).
 func RenderHostsToml(registry, mirror, caPath string) string {
-	return fmt.Sprintf(`# Written by deploy: %s is pulled through the site registry.
+	override := ""
+	if u, err := url.Parse(mirror); err == nil && strings.Trim(u.Path, "/") != "" {
+		override = "  override_path = true\n"
+	}
+	return fmt.Sprintf(`# Written by deploy: %s is pulled through %s.
 server = %q
 
 [host.%q]
   capabilities = ["pull", "resolve"]
   ca = %q
-`, registry, upstream(registry), mirror, caPath)
+%s`, registry, mirror, upstream(registry), mirror, caPath, override)
+}
+
+// writeMirrors writes every source registry's hosts.toml: through the seed
+// when harbor is "", else through that Harbor's project for the registry,
+// and then the handover marker that keeps the node with Harbor when
+// /containerd runs again.
+func (d *Deployment) writeMirrors(ctx context.Context, h *remote, harbor string) error {
+	for _, reg := range SourceRegistries(d.index) {
+		mirror := d.seedURL()
+		if harbor != "" {
+			mirror = harbor + "/v2/" + reg
+		}
+		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
+		if err := h.put(ctx, file, []byte(RenderHostsToml(reg, mirror, hostCA)), 0o644); err != nil {
+			return err
+		}
+	}
+	if harbor == "" {
+		return nil
+	}
+	return h.put(ctx, harborHandover, []byte(harbor+"\n"), 0o644)
 }
 
 // ContainerdSettings is what config.toml is rendered from.
@@ -139,23 +169,16 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 	}
 	regs := SourceRegistries(d.index)
 	// A node already handed over to Harbor (/harbor/mirrors) stays with it.
-	mirror := d.seedURL()
 	harbored, err := handedOver(ctx, h, harborURL(d.inv.Harbor))
 	if err != nil {
 		return err
 	}
+	mirror, harbor := d.seedURL(), ""
 	if harbored {
-		mirror = harborURL(d.inv.Harbor)
-		if err := d.writeMirrors(ctx, h, mirror); err != nil {
-			return err
-		}
-	} else {
-		for _, reg := range regs {
-			file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
-			if err := h.put(ctx, file, []byte(RenderHostsToml(reg, d.seedURL(), hostCA)), 0o644); err != nil {
-				return err
-			}
-		}
+		mirror, harbor = harborURL(d.inv.Harbor), harborURL(d.inv.Harbor)
+	}
+	if err := d.writeMirrors(ctx, h, harbor); err != nil {
+		return err
 	}
 	if err := h.service(ctx, "containerd", changed); err != nil {
 		return err

@@ -32,6 +32,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/push"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/sshx"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // Where Harbor lives on the registry host. Harbor's offline installer
@@ -469,21 +470,6 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 	return nil
 }
 
-// RenderHarborHostsToml is certs.d/<registry>/hosts.toml once Harbor has
-// taken over: pulls of registry's images go to the Harbor project named
-// after registry (override_path: Harbor serves it at /v2/<registry>/...),
-// trusting only caPath. Names and digests stay those of the source.
-func RenderHarborHostsToml(registry, harborURL, caPath string) string {
-	return fmt.Sprintf(`# Written by deploy: %s is pulled from the site's Harbor, project %s.
-server = %q
-
-[host.%q]
-  capabilities = ["pull", "resolve"]
-  ca = %q
-  override_path = true
-`, registry, registry, upstream(registry), harborURL+"/v2/"+registry, caPath)
-}
-
 // harborMirrors hands a node over to Harbor: every source registry's
 // hosts.toml points at Harbor's project for it, and a marker records the
 // handover so that /containerd, run again, keeps it. Then the node must
@@ -495,13 +481,12 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 	if err := d.writeMirrors(ctx, h, url); err != nil {
 		return err
 	}
-	for _, reg := range regs {
-		img, ok := firstImageOf(d.index, reg)
-		if !ok {
-			continue
+	for _, ref := range oneImagePerRegistry(d.index) {
+		id := ref.Tag
+		if ref.Digest != "" {
+			id = ref.Digest
 		}
-		repo, ref := splitRef(strings.TrimPrefix(img.Name, reg+"/"))
-		u := url + "/v2/" + reg + "/" + repo + "/manifests/" + ref
+		u := url + "/v2/" + ref.Registry + "/" + ref.Repository + "/manifests/" + id
 		cmd := fmt.Sprintf("curl -sS --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' -I -H %s %s",
 			sshx.Quote(hostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
 		code, err := h.out(ctx, cmd)
@@ -511,9 +496,9 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		switch {
 		case h.dry || code == "200":
 		case code == "401" || code == "403":
-			return fmt.Errorf("%s may not pull %s from Harbor without credentials (HTTP %s): Harbor project %s is private; make it public in Harbor (Projects → %s → Configuration) and run deploy --resume", h.host.Name, img.Name, code, reg, reg)
+			return fmt.Errorf("%s may not pull %s from Harbor without credentials (HTTP %s): Harbor project %s is private; make it public in Harbor (Projects → %s → Configuration) and run deploy --resume", h.host.Name, ref.Canonical, code, ref.Registry, ref.Registry)
 		default:
-			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.host.Name, code, img.Name)
+			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.host.Name, code, ref.Canonical)
 		}
 	}
 	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
@@ -523,18 +508,6 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 	}
 	plan.Logf(ctx, "containerd pulls %d registr(ies) from Harbor %s: %s", len(regs), url, strings.Join(regs, " "))
 	return nil
-}
-
-// writeMirrors writes every source registry's hosts.toml to pull from
-// Harbor at url, then the handover marker.
-func (d *Deployment) writeMirrors(ctx context.Context, h *remote, url string) error {
-	for _, reg := range SourceRegistries(d.index) {
-		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
-		if err := h.put(ctx, file, []byte(RenderHarborHostsToml(reg, url, hostCA)), 0o644); err != nil {
-			return err
-		}
-	}
-	return h.put(ctx, harborHandover, []byte(url+"\n"), 0o644)
 }
 
 // handedOver reports whether the node's containerd was handed over to the
@@ -548,26 +521,20 @@ func handedOver(ctx context.Context, h *remote, url string) (bool, error) {
 const manifestAccept = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, " +
 	"application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json"
 
-// firstImageOf is the first image of the bundle from registry.
-func firstImageOf(idx *bundle.Index, registry string) (bundle.Image, bool) {
+// oneImagePerRegistry is the bundle's first image of each source registry,
+// as parsed references (registry, repository, tag or digest).
+func oneImagePerRegistry(idx *bundle.Index) []manifest.ImageRef {
+	seen := map[string]bool{}
+	var out []manifest.ImageRef
 	for _, img := range idx.Images {
-		if strings.HasPrefix(img.Name, registry+"/") {
-			return img, true
+		ref, err := manifest.ParseImageRef(img.Name)
+		if err != nil || seen[ref.Registry] {
+			continue
 		}
+		seen[ref.Registry] = true
+		out = append(out, ref)
 	}
-	return bundle.Image{}, false
-}
-
-// splitRef splits "repo:tag" or "repo@sha256:..." into the repository and
-// the tag or digest.
-func splitRef(s string) (repo, ref string) {
-	if r, dig, ok := strings.Cut(s, "@"); ok {
-		return r, dig
-	}
-	if i := strings.LastIndex(s, ":"); i > strings.LastIndex(s, "/") {
-		return s[:i], s[i+1:]
-	}
-	return s, "latest"
+	return out
 }
 
 // harborHealth asks Harbor's health API from the deploy node, trusting the

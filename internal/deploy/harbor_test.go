@@ -254,7 +254,7 @@ func TestHarborSecrets(t *testing.T) {
 }
 
 func TestHarborHostsToml(t *testing.T) {
-	got := RenderHarborHostsToml("registry.k8s.io", "https://harbor.site:8443", hostCA)
+	got := RenderHostsToml("registry.k8s.io", "https://harbor.site:8443/v2/registry.k8s.io", hostCA)
 	for _, want := range []string{
 		`server = "https://registry.k8s.io"`,
 		`[host."https://harbor.site:8443/v2/registry.k8s.io"]`,
@@ -272,15 +272,17 @@ func TestHarborHostsToml(t *testing.T) {
 	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 8443}); u != "https://harbor.site:8443" {
 		t.Errorf("harborURL on 8443 = %s", u)
 	}
-	for in, want := range map[string][2]string{
-		"library/app:1.0":         {"library/app", "1.0"},
-		"pause@sha256:abc":        {"pause", "sha256:abc"},
-		"host:5000/x":             {"host:5000/x", "latest"},
-		"coredns/coredns:v1.12.1": {"coredns/coredns", "v1.12.1"},
-	} {
-		if r, ref := splitRef(in); r != want[0] || ref != want[1] {
-			t.Errorf("splitRef(%q) = %q %q, want %q", in, r, ref, want)
-		}
+	idx := &bundle.Index{Images: []bundle.Image{
+		{Name: "registry.k8s.io/pause:3.10.1"}, {Name: "docker.io/library/app@sha256:" + strings.Repeat("a", 64)},
+		{Name: "registry.k8s.io/coredns/coredns:v1.12.1"},
+	}}
+	var refs []string
+	for _, r := range oneImagePerRegistry(idx) {
+		refs = append(refs, r.Registry+" "+r.Repository+" "+r.Tag+r.Digest)
+	}
+	want := "registry.k8s.io pause 3.10.1|docker.io library/app sha256:" + strings.Repeat("a", 64)
+	if got := strings.Join(refs, "|"); got != want {
+		t.Errorf("oneImagePerRegistry = %s, want %s", got, want)
 	}
 }
 

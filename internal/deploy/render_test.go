@@ -122,6 +122,9 @@ func TestHostsToml(t *testing.T) {
 				t.Errorf("hosts.toml for %s lacks %q:\n%s", c.registry, want, got)
 			}
 		}
+		if strings.Contains(got, "override_path") {
+			t.Errorf("hosts.toml for the seed, which serves every registry at /v2/, overrides the path:\n%s", got)
+		}
 	}
 	idx := &bundle.Index{Images: []bundle.Image{
 		{Name: "docker.io/calico/node:v3.26.4"}, {Name: "quay.io/prometheus/node-exporter:v1"},

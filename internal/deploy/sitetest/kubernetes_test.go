@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // The Kubernetes site test deploys a bundle made by `bundle build` from the
@@ -408,9 +409,13 @@ func checkHarbor(t *testing.T, d *deployer) {
 	}
 	base := "https://" + harborName
 	for _, img := range imgs {
-		name, ref, _ := strings.Cut(img.Name, ":")
-		if n, dig, ok := strings.Cut(img.Name, "@"); ok {
-			name, ref = n, dig
+		r, err := manifest.ParseImageRef(img.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, ref := r.Registry+"/"+r.Repository, r.Tag
+		if r.Digest != "" {
+			ref = r.Digest
 		}
 		hdrs := mustExec(t, d.site, "worker-1", "curl", "-fsSI", "--cacert", "/etc/pki/ca-trust/source/anchors/appliance-site-ca.crt",
 			"-H", "Accept: application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.docker.distribution.manifest.v2+json",
