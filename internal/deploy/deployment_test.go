@@ -98,14 +98,7 @@ func TestOpenRefusesUnverifiedBundles(t *testing.T) {
 
 // TestDryRun: every host's commands are listed, nothing is written.
 func TestDryRun(t *testing.T) {
-	s := newTestSite(t, fixtureRoles)
-	state := filepath.Join(t.TempDir(), "state")
-	d := s.open(t, state)
-	var out bytes.Buffer
-	if err := d.DryRun(&out); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
+	d, text := dryRun(t, newTestSite(t, fixtureRoles))
 	for _, want := range []string{
 		"master-1", "master-2", "worker-1",
 		"cat /etc/os-release",
@@ -120,9 +113,6 @@ func TestDryRun(t *testing.T) {
 			t.Errorf("dry run does not mention %q:\n%s", want, text)
 		}
 	}
-	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("dry run created the state directory: %v", err)
-	}
 	var again bytes.Buffer
 	if err := d.DryRun(&again); err != nil {
 		t.Fatal(err)
@@ -130,6 +120,23 @@ func TestDryRun(t *testing.T) {
 	if again.String() != text {
 		t.Error("two dry runs listed different commands")
 	}
+}
+
+// dryRun opens the site with a state directory that does not exist yet,
+// returns the dry run's listing, and fails the test if the dry run made
+// the state directory.
+func dryRun(t *testing.T, s *testSite) (*Deployment, string) {
+	t.Helper()
+	state := filepath.Join(t.TempDir(), "state")
+	d := s.open(t, state)
+	var out bytes.Buffer
+	if err := d.DryRun(&out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(state); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dry run created the state directory: %v", err)
+	}
+	return d, out.String()
 }
 
 // TestDeployNodePhases runs /verify and /seed for real: the bundle's
