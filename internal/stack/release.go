@@ -91,21 +91,23 @@ func (in *Installer) loadRelease(r bundle.Release) (*chart.Chart, map[string]any
 		files = append(files, v)
 	}
 	vals := charts.MergeValues(files...)
-	fp, err := Fingerprint(raw, vals)
+	// The archive's digest is bundle.json's, which reading it just checked:
+	// no need to hash it again.
+	a, _ := in.bundle.Lookup(r.Chart)
+	fp, err := Fingerprint(a.Digest, vals)
 	return ch, vals, fp, err
 }
 
-// Fingerprint identifies a chart archive and values: the first 128 bits
-// of the sha256 of the archive's sha256 and the values' JSON (keys sorted),
-// in hex, short enough for a label value.
-func Fingerprint(chartArchive []byte, values map[string]any) (string, error) {
+// Fingerprint identifies a chart archive (by its digest, "sha256:<hex>")
+// and values: the first 128 bits of the sha256 of the digest and the
+// values' JSON (keys sorted), in hex, short enough for a label value.
+func Fingerprint(chartDigest string, values map[string]any) (string, error) {
 	v, err := json.Marshal(values)
 	if err != nil {
 		return "", fmt.Errorf("values: %w", err)
 	}
-	c := sha256.Sum256(chartArchive)
 	h := sha256.New()
-	h.Write(c[:])
+	h.Write([]byte(chartDigest + "\n"))
 	h.Write(v)
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
 }

@@ -297,3 +297,30 @@ func TestApplyOrder(t *testing.T) {
 		t.Errorf("apply order %v", got)
 	}
 }
+
+// TestFingerprint: another chart or other values give another fingerprint;
+// values in another key order give the same one.
+func TestFingerprint(t *testing.T) {
+	a := "sha256:" + strings.Repeat("a", 64)
+	b := "sha256:" + strings.Repeat("b", 64)
+	fp := func(digest string, v map[string]any) string {
+		s, err := Fingerprint(digest, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	base := fp(a, map[string]any{"x": 1, "y": map[string]any{"z": "q"}})
+	if same := fp(a, map[string]any{"y": map[string]any{"z": "q"}, "x": 1}); same != base {
+		t.Errorf("the same values in another order: %s, want %s", same, base)
+	}
+	if fp(b, map[string]any{"x": 1, "y": map[string]any{"z": "q"}}) == base {
+		t.Error("another chart gives the same fingerprint")
+	}
+	if fp(a, map[string]any{"x": 2, "y": map[string]any{"z": "q"}}) == base {
+		t.Error("other values give the same fingerprint")
+	}
+	if len(base) != 32 {
+		t.Errorf("fingerprint %q is %d characters, want 32 (a label value)", base, len(base))
+	}
+}
