@@ -419,3 +419,57 @@ func TestChunkDigestsAreBLAKE3(t *testing.T) {
 		t.Errorf("schema 1: err = %v, want the rebuild advice", err)
 	}
 }
+
+// TestCloseDuringRead closes readers while other goroutines still read them,
+// as net/http's HTTP/2 transport does with a request body when it aborts a
+// stream. Run under -race (make test-race), a Close that hands the buffer
+// back to the pool while a Read copies from it is reported; without -race,
+// a buffer reused by the next reader while the first still copied from it
+// would show as bytes that differ from the artifact's.
+func TestCloseDuringRead(t *testing.T) {
+	data := randomBytes(7, 3*ChunkSize+123)
+	entries := []testEntry{{kind: "file", name: "big", path: "files/big", data: data}}
+	r := openBytes(t, writeBundle(t, entries, nil, nil))
+	a, _ := r.Lookup("files/big")
+	for round := range 50 {
+		rc, err := r.Open(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			buf := make([]byte, 4096)
+			var off int
+			for {
+				n, err := rc.Read(buf)
+				if !bytes.Equal(buf[:n], data[off:off+n]) {
+					done <- fmt.Errorf("round %d: bytes at %d differ from the artifact's", round, off)
+					return
+				}
+				off += n
+				if err != nil {
+					done <- nil // io.EOF or "read after Close": both fine
+					return
+				}
+			}
+		}()
+		// Another reader takes pooled buffers meanwhile.
+		other, err := r.Open(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, other, int64(round%3+1)*ChunkSize/2); err != nil {
+			t.Fatal(err)
+		}
+		other.Close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if n, err := rc.Read(make([]byte, 1)); n != 0 || err == nil {
+			t.Fatalf("Read after Close = %d, %v; want an error", n, err)
+		}
+	}
+}

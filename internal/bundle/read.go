@@ -86,7 +86,12 @@ func (r *Reader) known(a Artifact) error {
 const chunkBufSize = ChunkSize + 64<<10
 
 // chunkReader streams [off, end) of an artifact, chunk by verified chunk.
+// Close may be called while a Read or WriteTo is under way in another
+// goroutine (net/http's HTTP/2 transport closes a request body when it
+// aborts a stream, while its writer may still be reading it): mu keeps
+// Close from handing the buffer back to the pool while it is being read.
 type chunkReader struct {
+	mu     sync.Mutex
 	r      *Reader
 	a      Artifact
 	off    int64 // next byte of the artifact to return
@@ -109,6 +114,12 @@ func (c *chunkReader) releaseHeld() {
 }
 
 func (c *chunkReader) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.read(p)
+}
+
+func (c *chunkReader) read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
@@ -150,6 +161,8 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 // chunk, without the copy Read makes: no byte is written before its chunk
 // matched its digest. It returns the error Read would have.
 func (c *chunkReader) WriteTo(w io.Writer) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var total int64
 	for {
 		if c.err != nil {
@@ -160,7 +173,7 @@ func (c *chunkReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		if c.off >= c.end {
 			var one [1]byte
-			c.Read(one[:]) // the end-of-read checks, as Read makes them
+			c.read(one[:]) // the end-of-read checks, as Read makes them
 			continue
 		}
 		if c.off < c.cOff || c.off >= c.cOff+int64(len(c.chunk)) {
@@ -342,6 +355,8 @@ func verifyChunk(a Artifact, k int64, data []byte) error {
 
 // Close returns the reader's buffer; reads after Close fail.
 func (c *chunkReader) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.releaseHeld()
 	if c.buf != nil {
 		c.r.bufs.Put(c.buf)
