@@ -9,7 +9,7 @@ import (
 )
 
 var componentFields = []string{"name", "roles", "images", "files", "rpms", "rpmFiles", "charts",
-	"values", "manifests", "allowMissingImages"}
+	"values", "manifests", "allowMissingImages", "podNetwork"}
 
 // Roles are the host roles of a site inventory that a component's RPMs can
 // be installed on.
@@ -66,6 +66,17 @@ func (p *parser) component(n *yaml.Node) {
 	}
 	if v, ok := f["allowMissingImages"]; ok {
 		p.allowMissing(&c, v.val)
+	}
+	if v, ok := f["podNetwork"]; ok {
+		c.PodNetwork, _ = p.boolean(v.val, "podNetwork")
+		if c.PodNetwork && len(c.Manifests) == 0 && len(c.Charts) == 0 {
+			p.errorf(v.key, "give the component the CNI's manifests: or charts:", "component %q is the pod network but installs nothing", name)
+		}
+		for _, o := range p.s.Spec.Components {
+			if c.PodNetwork && o.PodNetwork {
+				p.errorf(v.key, "keep podNetwork: true on one component", "components %q and %q are both the pod network", o.Name, name)
+			}
+		}
 	}
 	p.s.Spec.Components = append(p.s.Spec.Components, c)
 }

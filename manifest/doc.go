@@ -63,6 +63,7 @@
 //	      values: [values/monitoring.yaml]             # Helm values for every chart of the component
 //	      manifests: [manifests/calico.yaml]           # plain Kubernetes manifests
 //	      allowMissingImages: [docker.io/library/busybox:1.36]
+//	      podNetwork: true   # this component is the cluster's CNI (at most one)
 //
 // # Images
 //

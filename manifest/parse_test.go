@@ -42,6 +42,8 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type string", stack("  components:\n    - name: [a]\n"), "", 6, "component name must be a string, not a list", "write a string"},
 		{"wrong type bool", stack("  components:\n    - name: a\n      files:\n        - {path: files/app.conf, template: yes}\n"), "", 8, "file template must be true or false, not a string", "write true or false"},
 		{"boolean as string", stack("  components:\n    - name: true\n"), "", 6, "component name must be a string, not a boolean", `quote it ("true")`},
+		{"pod network installing nothing", stack("  components:\n    - name: a\n      podNetwork: true\n"), "", 7, `component "a" is the pod network but installs nothing`, "manifests: or charts:"},
+		{"two pod networks", stack("  components:\n    - {name: a, manifests: [m.yaml], podNetwork: true}\n    - {name: b, manifests: [n.yaml], podNetwork: true}\n"), "", 7, `components "a" and "b" are both the pod network`, "on one component"},
 		{"missing apiVersion", "kind: Stack\nmetadata: {name: t, version: \"1\"}\nspec: {components: [{name: a}]}\n", "", 1, `the manifest is missing required field "apiVersion"`, "add apiVersion:"},
 		{"unknown apiVersion", "apiVersion: appliance/v2\nkind: Stack\nmetadata: {name: t, version: \"1\"}\nspec: {components: [{name: a}]}\n", "", 1, `unknown apiVersion "appliance/v2"`, "write apiVersion: appliance/v1"},
 		{"unknown kind", "apiVersion: appliance/v1\nkind: Manifest\nmetadata: {name: t, version: \"1\"}\nspec: {components: [{name: a}]}\n", "", 2, `unknown kind "Manifest"`, "write kind: Stack"},

@@ -108,6 +108,11 @@ type Component struct {
 	Values             []PathRef
 	Manifests          []PathRef
 	AllowMissingImages []AllowedImage
+	// PodNetwork marks the component that is the cluster's CNI (Calico):
+	// deploy installs it inside /kubernetes, once every node has joined and
+	// before the cluster is waited on, instead of its own bridge network,
+	// and leaves it out of /stack. At most one component has it.
+	PodNetwork bool
 }
 
 // ImageSource is one entry of a component's images: a single reference or

@@ -60,6 +60,7 @@ const installComponents = `    - name: core
       values: [values/core.yaml]
     - name: crds
       manifests: [manifests/crd.yaml, manifests/widget.yaml]
+      podNetwork: true
 `
 
 // TestBuildRecordsTheInstallPlan: the bundle carries each component's
@@ -91,6 +92,9 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 	}
 	if got := strings.Join(comps[1].Manifests, " "); got != "manifests/crds/crd.yaml manifests/crds/widget.yaml" {
 		t.Errorf("crds' manifests: %s", got)
+	}
+	if comps[0].PodNetwork || !comps[1].PodNetwork {
+		t.Errorf("podNetwork on crds became core %v, crds %v in bundle.json", comps[0].PodNetwork, comps[1].PodNetwork)
 	}
 	if len(comps[0].Manifests) != 0 || len(comps[1].Releases) != 0 {
 		t.Errorf("a component lists what it does not have: %+v", comps)

@@ -303,7 +303,7 @@ func (b *builder) index() *bundle.Index {
 	}
 	comps := map[string]*bundle.Component{}
 	for _, c := range s.Spec.Components {
-		idx.Components = append(idx.Components, bundle.Component{Name: c.Name})
+		idx.Components = append(idx.Components, bundle.Component{Name: c.Name, PodNetwork: c.PodNetwork})
 	}
 	for i := range idx.Components {
 		comps[idx.Components[i].Name] = &idx.Components[i]

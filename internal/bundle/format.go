@@ -171,6 +171,10 @@ type Component struct {
 	// Manifests are the entry paths (KindConfig) of the component's plain
 	// Kubernetes manifests, applied in this order after its releases.
 	Manifests []string `json:"manifests,omitempty"`
+	// PodNetwork marks the component that is the cluster's CNI: deploy
+	// installs it in /kubernetes/network, before the nodes are waited on,
+	// instead of /stack (manifest.Component.PodNetwork).
+	PodNetwork bool `json:"podNetwork,omitempty"`
 }
 
 // Release is one Helm release of a component: a chart of the bundle

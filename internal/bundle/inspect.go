@@ -54,6 +54,8 @@ type ComponentSummary struct {
 	RPMs      int       `json:"rpms"`
 	Releases  []Release `json:"releases,omitempty"`
 	Manifests []string  `json:"manifests,omitempty"`
+	// PodNetwork: deploy installs it as the cluster's CNI, in /kubernetes.
+	PodNetwork bool `json:"podNetwork,omitempty"`
 }
 
 // KindSummary counts the artifacts of one kind.
@@ -83,7 +85,7 @@ func Inspect(r *Reader) (*Summary, error) {
 	}
 	for _, c := range x.Components {
 		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Images: len(c.Images), Files: len(c.Files), Charts: len(c.Charts), RPMs: len(c.RPMs),
-			Releases: c.Releases, Manifests: c.Manifests})
+			Releases: c.Releases, Manifests: c.Manifests, PodNetwork: c.PodNetwork})
 	}
 	s.Kinds = kindSummaries(x.Artifacts)
 	for _, k := range s.Kinds {
@@ -262,7 +264,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "components\t%d\n", len(s.Components))
 	for _, c := range s.Components {
-		fmt.Fprintf(tw, "  %s\t%d images, %d files, %d charts, %d rpms\n", c.Name, c.Images, c.Files, c.Charts, c.RPMs)
+		network := ""
+		if c.PodNetwork {
+			network = "; the pod network (installed in /kubernetes/cni)"
+		}
+		fmt.Fprintf(tw, "  %s\t%d images, %d files, %d charts, %d rpms%s\n", c.Name, c.Images, c.Files, c.Charts, c.RPMs, network)
 		for _, r := range c.Releases {
 			values := ""
 			if len(r.Values) > 0 {

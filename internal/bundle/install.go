@@ -56,7 +56,18 @@ func (x *Index) checkInstall() error {
 		steps[name] = what
 		return nil
 	}
+	network := ""
 	for _, c := range x.Components {
+		if c.PodNetwork {
+			where := "component " + truncQuote(c.Name, 80)
+			if network != "" {
+				return fmt.Errorf("%s and component %s are both marked as the pod network; a cluster has one CNI, rebuild the bundle with podNetwork on one of them", where, truncQuote(network, 80))
+			}
+			if !c.HasInstall() {
+				return fmt.Errorf("%s is marked as the pod network but has no releases or manifests to install; rebuild the bundle with the CNI's manifests", where)
+			}
+			network = c.Name
+		}
 		if !c.HasInstall() {
 			continue
 		}

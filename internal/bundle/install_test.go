@@ -50,6 +50,15 @@ func TestInstallPlanRoundTripsInOrder(t *testing.T) {
 	if r.Name != "nfs" || r.Namespace != "storage" || r.Chart != "charts/nfs-1.0.0.tgz" {
 		t.Errorf("release %+v", r)
 	}
+	if back.Components[1].PodNetwork {
+		t.Error("component network is the pod network, but no component was marked")
+	}
+	x.Components[1].PodNetwork = true
+	b, _ = x.Marshal()
+	if back, err = ParseIndex(b); err != nil || !back.Components[1].PodNetwork || back.Components[0].PodNetwork {
+		t.Errorf("podNetwork on component network does not round-trip: %v", err)
+	}
+	x.Components[1].PodNetwork = false
 	// An index without an install plan has no trace of one.
 	x.Components[0].Releases, x.Components[1].Manifests = nil, nil
 	b, _ = x.Marshal()
@@ -84,6 +93,11 @@ func TestInstallPlanChecked(t *testing.T) {
 		{name: "release listed twice", change: func(x *Index) {
 			x.Components[1].Releases = []Release{{Name: "nfs", Namespace: "other", Chart: "charts/nfs-1.0.0.tgz"}}
 		}, want: []string{`release "nfs" of component "network" has the name "nfs" of release "nfs" of component "storage"`, "/stack/nfs"}},
+		{name: "two pod networks", change: func(x *Index) { x.Components[0].PodNetwork, x.Components[1].PodNetwork = true, true },
+			want: []string{`component "network" and component "storage" are both marked as the pod network`, "one CNI"}},
+		{name: "pod network that installs nothing", change: func(x *Index) {
+			x.Components[1].PodNetwork, x.Components[1].Manifests = true, nil
+		}, want: []string{`component "network" is marked as the pod network but has no releases or manifests`}},
 		{name: "release named like a manifests step", change: func(x *Index) { x.Components[0].Releases[0].Name = "network-manifests" },
 			want: []string{`the manifests of component "network" has the name "network-manifests"`}},
 	} {
@@ -112,9 +126,10 @@ func TestInstallPlanChecked(t *testing.T) {
 
 func TestInspectListsTheInstallPlan(t *testing.T) {
 	x := installIndex()
+	x.Components[1].PodNetwork = true
 	s := &Summary{Name: "t", Version: "1"}
 	for _, c := range x.Components {
-		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Charts: len(c.Charts), Releases: c.Releases, Manifests: c.Manifests})
+		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Charts: len(c.Charts), Releases: c.Releases, Manifests: c.Manifests, PodNetwork: c.PodNetwork})
 	}
 	var b strings.Builder
 	if err := s.WriteText(&b); err != nil {
@@ -124,10 +139,14 @@ func TestInspectListsTheInstallPlan(t *testing.T) {
 	for _, want := range []string{
 		"release nfs  charts/nfs-1.0.0.tgz in namespace storage, values values/storage/storage.yaml values/storage/nfs.yaml",
 		"manifest     manifests/network/calico.yaml",
+		"network        0 images, 0 files, 0 charts, 0 rpms; the pod network (installed in /kubernetes/cni)",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("bundle inspect's text lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Count(text, "the pod network") != 1 {
+		t.Errorf("one component is the pod network, the text says so %d times:\n%s", strings.Count(text, "the pod network"), text)
 	}
 	if strings.Index(text, "storage") > strings.Index(text, "network") {
 		t.Errorf("components out of the stack's order:\n%s", text)

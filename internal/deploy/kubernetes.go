@@ -12,6 +12,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
+	"github.com/factory-appliance/appliance/internal/stack"
 )
 
 // kubernetesPhase is /kubernetes: kubeadm brings up the cluster, one step
@@ -21,8 +22,17 @@ import (
 //	/kubernetes/masters/<master>...   the other masters join, one at a time
 //	/kubernetes/workers/<worker>...   the workers join, in parallel
 //	/kubernetes/network/<node>...     each node's pod network
+//	/kubernetes/cni/<step>...         the bundle's CNI, when it has one
 //	/kubernetes/ready/<first master>  every node Ready, kube-system running,
 //	                                  one etcd member per master
+//
+// The pod network is the bundle's CNI when a component is marked as one
+// (bundle.Component.PodNetwork: Calico in the KubeSphere stack): then
+// /kubernetes/network/<node> takes the deployer's own bridge off the node
+// and /kubernetes/cni installs the CNI's manifests or charts from the
+// deploy node, as /stack would, before the nodes are waited on. Without
+// one, /kubernetes/network gives each node the deployer's bridge on its
+// pod CIDR and routes to the other nodes' pods.
 //
 // It is nil when the bundle carries no Kubernetes (KubernetesVersion).
 func (d *Deployment) kubernetesPhase() *plan.Phase {
@@ -47,7 +57,8 @@ func (d *Deployment) kubernetesPhase() *plan.Phase {
 			d.hostPhase("/kubernetes/init", "kubeadm init", d.initFirst)(first)),
 		masters,
 		forEach("/kubernetes/workers", "The workers join", workers, d.hostPhase("/kubernetes/workers", "kubeadm join", d.joinWorker)),
-		plan.ForEach("/kubernetes/network", "Each node's pod network", d.nodes, d.hostPhase("/kubernetes/network", "Pod network", d.podNetwork)),
+		d.networkPhase(),
+		d.cniPhase(first),
 		plan.Group("/kubernetes/ready", "The cluster is ready",
 			d.hostPhase("/kubernetes/ready", "Nodes, kube-system and etcd", d.clusterReady)(first)),
 	)...)
@@ -494,6 +505,60 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 	}
 	plan.Logf(ctx, "pods of %s on %s; routes to %d other node(s)", h.host.Name, cidr, max(len(nets)-1, 0))
 	return nil
+}
+
+// networkPhase is /kubernetes/network: on each node, the deployer's bridge
+// when the bundle has no CNI, else its removal.
+func (d *Deployment) networkPhase() *plan.Phase {
+	if len(stack.NetworkSteps(d.index)) > 0 {
+		return plan.ForEach("/kubernetes/network", "Each node leaves the pod network to the bundle's CNI", d.nodes,
+			d.hostPhase("/kubernetes/network", "No deployer bridge", d.dropBridge))
+	}
+	return plan.ForEach("/kubernetes/network", "Each node's pod network", d.nodes, d.hostPhase("/kubernetes/network", "Pod network", d.podNetwork))
+}
+
+// dropBridge takes the deployer's bridge configuration and pod routes off
+// node h (left by a deploy from a bundle without a CNI), so that kubelet
+// uses the bundle's CNI: kubelet takes the first configuration in
+// /etc/cni/net.d by name, and 10-appliance sorts before 10-calico.
+// Idempotent. Pods already running keep their addresses until they are
+// restarted.
+func (d *Deployment) dropBridge(ctx context.Context, h *remote) error {
+	return h.sh(ctx, fmt.Sprintf("rm -f %s; if [ -e %s ]; then systemctl disable --now appliance-pod-routes; rm -f %s; systemctl daemon-reload; fi",
+		CNIConflist, PodRoutesUnit, PodRoutesUnit))
+}
+
+// cniPhase is /kubernetes/cni: the steps of the bundle's pod network
+// component (stack.NetworkSteps), from the deploy node with the
+// cluster-admin kubeconfig, first copied from the first master. Nil when
+// the bundle has no CNI.
+func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
+	steps := stack.NetworkSteps(d.index)
+	if len(steps) == 0 {
+		return nil
+	}
+	children := make([]*plan.Phase, len(steps))
+	for i, s := range steps {
+		children[i] = &plan.Phase{
+			ID:       "/kubernetes/cni/" + s.Name(),
+			Title:    "Pod network: " + d.stepTitle(s),
+			Attempts: d.cfg.Attempts,
+			Run: func(ctx context.Context) error {
+				r, err := d.runner(ctx, first)
+				if err != nil {
+					return err
+				}
+				if err := d.fetchKubeconfig(ctx, &remote{Runner: r, host: first}); err != nil {
+					return err
+				}
+				return d.installStep(ctx, "/kubernetes/cni/"+s.Name(), s)
+			},
+			DryRun: func() []string {
+				return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, AdminConf, d.KubeconfigPath())}, d.stepDryRun(s)...)
+			},
+		}
+	}
+	return plan.Steps("/kubernetes/cni", "The bundle's pod network (component "+steps[0].Component+")", children...)
 }
 
 // clusterReady waits until every node of the inventory is Ready, every

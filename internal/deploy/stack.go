@@ -31,7 +31,7 @@ func (d *Deployment) stackPhase() *plan.Phase {
 		children[i] = &plan.Phase{
 			ID:     "/stack/" + s.Name(),
 			Title:  d.stepTitle(s),
-			Run:    func(ctx context.Context) error { return d.installStep(ctx, s) },
+			Run:    func(ctx context.Context) error { return d.installStep(ctx, "/stack/"+s.Name(), s) },
 			DryRun: func() []string { return d.stepDryRun(s) },
 		}
 	}
@@ -57,8 +57,9 @@ func chartOf(r *bundle.Reader, path string) (name, version string) {
 	return a.Name, a.Annotations[bundle.AnnotationChartVersion]
 }
 
-// installStep runs one step of the install plan against the cluster.
-func (d *Deployment) installStep(ctx context.Context, s stack.Step) error {
+// installStep runs one step of the install plan against the cluster as
+// phase id.
+func (d *Deployment) installStep(ctx context.Context, id string, s stack.Step) error {
 	kubeconfig, err := Kubeconfig(d.cfg.StateDir)
 	if err != nil {
 		return err
@@ -70,14 +71,14 @@ func (d *Deployment) installStep(ctx context.Context, s stack.Step) error {
 		return err
 	}
 	if err := in.Run(ctx, s); err != nil {
-		return fmt.Errorf("%w; %s", err, rerunHint(s))
+		return fmt.Errorf("%w; %s", err, rerunHint(id))
 	}
 	return nil
 }
 
-// rerunHint says how to run a failed step again.
-func rerunHint(s stack.Step) string {
-	return fmt.Sprintf("fix the cause, then run deploy --resume, or deploy --phase /stack/%s for this step alone (add --force to run it again once it has completed)", s.Name())
+// rerunHint says how to run a failed step, phase id, again.
+func rerunHint(id string) string {
+	return fmt.Sprintf("fix the cause, then run deploy --resume, or deploy --phase %s for this step alone (add --force to run it again once it has completed)", id)
 }
 
 // stepDryRun is what a step would do, as the equivalent helm and kubectl

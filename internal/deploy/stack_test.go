@@ -21,7 +21,10 @@ import (
 // stackSite is the test site with a bundle that installs a stack: component
 // shop has the releases web (a Deployment) and broken (a Deployment whose
 // pod never starts), component factory has a ConfigMap manifest.
-func stackSite(t *testing.T) *testSite {
+func stackSite(t *testing.T) *testSite { return stackSiteWith(t, nil) }
+
+// stackSiteWith is stackSite with its index changed by change first.
+func stackSiteWith(t *testing.T, change func(*bundle.Index)) *testSite {
 	t.Helper()
 	s := newTestSite(t, fixtureRoles)
 	chart := func(name string) []byte {
@@ -60,6 +63,9 @@ spec:
 		}},
 		{Name: "factory", Manifests: []string{"manifests/factory/config.yaml"}},
 	}}
+	if change != nil {
+		change(idx)
+	}
 	// The base holds the stack; WriteBundle adds the test site's repo and signs.
 	base := filepath.Join(t.TempDir(), "base.bundle")
 	writeRawBundle(t, base, files, idx)
@@ -238,5 +244,77 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		if got := st.State(id); got != want {
 			t.Errorf("%s is %s, want %s\n%s", id, got, want, progress.String())
 		}
+	}
+}
+
+// TestPodNetworkFromTheBundle: with a component marked as the pod network,
+// /kubernetes takes the deployer's bridge off every node instead of
+// writing it, installs that component in /kubernetes/cni before it waits
+// for the nodes, and /stack leaves it out; its dry run copies the
+// kubeconfig from the first master, then applies the manifests.
+func TestPodNetworkFromTheBundle(t *testing.T) {
+	s := stackSiteWith(t, func(x *bundle.Index) { x.Components[1].PodNetwork = true })
+	d := s.open(t, t.TempDir())
+	d.k8sVersion = "v1.34.4"
+	p, err := d.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaves []string
+	for _, l := range p.LeavesUnder("/kubernetes") {
+		leaves = append(leaves, l.ID)
+	}
+	want := "/kubernetes/init/master-1 /kubernetes/masters/master-2 /kubernetes/workers/worker-1 " +
+		"/kubernetes/network/master-1 /kubernetes/network/master-2 /kubernetes/network/worker-1 " +
+		"/kubernetes/cni/factory-manifests /kubernetes/ready/master-1"
+	if strings.Join(leaves, " ") != want {
+		t.Errorf("leaves %v\nwant %s", leaves, want)
+	}
+	if deps := strings.Join(p.Dependencies("/kubernetes/cni/factory-manifests"), " "); !strings.Contains(deps, "/kubernetes/network/worker-1") {
+		t.Errorf("the CNI is installed before the bridge is gone: %s", deps)
+	}
+	if deps := strings.Join(p.Dependencies("/kubernetes/ready/master-1"), " "); !strings.Contains(deps, "/kubernetes/cni/factory-manifests") {
+		t.Errorf("ready does not wait for the CNI: %s", deps)
+	}
+	var stackSteps []string
+	for _, l := range p.LeavesUnder("/stack") {
+		stackSteps = append(stackSteps, l.ID)
+	}
+	if strings.Join(stackSteps, " ") != "/stack/web /stack/broken" {
+		t.Errorf("/stack steps %v, want the pod network left out", stackSteps)
+	}
+	var out bytes.Buffer
+	if err := d.DryRun(&out); err != nil {
+		t.Fatal(err)
+	}
+	dry := out.String()
+	for _, w := range []string{
+		"rm -f " + CNIConflist,
+		"systemctl disable --now appliance-pod-routes",
+		"# on master-1: cat " + AdminConf,
+		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
+	} {
+		if !strings.Contains(dry, w) {
+			t.Errorf("dry run lacks %q", w)
+		}
+	}
+	writesBridge := func(dry string) bool {
+		return strings.Contains(dry, "to "+CNIConflist+".appliance-new") || strings.Contains(dry, "to "+PodRoutesUnit+".appliance-new")
+	}
+	if writesBridge(dry) {
+		t.Error("with the bundle's CNI, the dry run still writes the deployer's bridge or pod routes")
+	}
+	// Without a pod network the same bundle keeps the bridge.
+	plain := stackSite(t).open(t, t.TempDir())
+	plain.k8sVersion = "v1.34.4"
+	if plain.cniPhase(plain.masters[0]) != nil {
+		t.Error("a bundle without a pod network component has /kubernetes/cni")
+	}
+	out.Reset()
+	if err := plain.DryRun(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !writesBridge(out.String()) || strings.Contains(out.String(), "/kubernetes/cni") {
+		t.Error("without the bundle's CNI, the dry run does not write the deployer's bridge")
 	}
 }

@@ -95,10 +95,21 @@ func (s Step) What() string {
 }
 
 // Steps lists the install plan of the index in order: components in the
-// stack's order, each component's releases, then its manifests.
-func Steps(x *bundle.Index) []Step {
+// stack's order, each component's releases, then its manifests. The pod
+// network's component is left out: NetworkSteps lists it.
+func Steps(x *bundle.Index) []Step { return steps(x, false) }
+
+// NetworkSteps lists the steps of the component that is the cluster's pod
+// network (bundle.Component.PodNetwork), which deploy installs while it
+// brings up Kubernetes; none when the bundle carries no CNI.
+func NetworkSteps(x *bundle.Index) []Step { return steps(x, true) }
+
+func steps(x *bundle.Index, network bool) []Step {
 	var out []Step
 	for _, c := range x.Components {
+		if c.PodNetwork != network {
+			continue
+		}
 		for i := range c.Releases {
 			out = append(out, Step{Component: c.Name, Release: &c.Releases[i]})
 		}

@@ -106,6 +106,21 @@ func TestStepsInStackOrder(t *testing.T) {
 	if len(Steps(&bundle.Index{Components: []bundle.Component{{Name: "x", Images: []string{"a:1"}}}})) != 0 {
 		t.Error("a bundle without releases or manifests has steps")
 	}
+	if n := NetworkSteps(x); len(n) != 0 {
+		t.Errorf("no component is the pod network, yet NetworkSteps = %v", n)
+	}
+	// Marked as the pod network, calico moves out of /stack.
+	x.Components[2].PodNetwork = true
+	got = nil
+	for _, s := range Steps(x) {
+		got = append(got, s.Name())
+	}
+	if strings.Join(got, " ") != "nfs rbd ks kubesphere-manifests" {
+		t.Errorf("steps with calico as the pod network: %v, want nfs rbd ks kubesphere-manifests", got)
+	}
+	if n := NetworkSteps(x); len(n) != 1 || n[0].Name() != "calico-manifests" || n[0].Manifests[0] != "manifests/calico/calico.yaml" {
+		t.Errorf("NetworkSteps = %+v, want calico's manifests", n)
+	}
 }
 
 // TestValuesMergeInOrder: the chart's values files override the
