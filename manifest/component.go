@@ -81,12 +81,27 @@ func (p *parser) component(n *yaml.Node) {
 	p.s.Spec.Components = append(p.s.Spec.Components, c)
 }
 
-// paths reads a list of manifest-relative paths.
+// paths reads a list of manifest-relative paths: each a string, or
+// {path: P, template: true} for a file rendered at deploy time with the
+// site's data (TemplateData).
 func (p *parser) paths(n *yaml.Node, what string) []PathRef {
 	var out []PathRef
 	p.seq(n, what, func(item *yaml.Node) {
-		if s, ok := p.relPath(item, what+" entry"); ok {
-			out = append(out, PathRef{Path: s, Pos: p.pos(item)})
+		ref := PathRef{Pos: p.pos(item)}
+		src := item
+		if item.Kind == yaml.MappingNode {
+			f := p.fields(item, "a "+what+" entry", "path", "template")
+			if f == nil || !p.required(f, item, what+" entry", "path") {
+				return
+			}
+			src = f["path"].val
+			if v, has := f["template"]; has {
+				ref.Template, _ = p.boolean(v.val, what+" template")
+			}
+		}
+		if s, ok := p.relPath(src, what+" entry"); ok {
+			ref.Path = s
+			out = append(out, ref)
 		}
 	})
 	return out

@@ -24,6 +24,7 @@ import (
 //     template parses with NewTemplate;
 //   - rpmFiles: a regular file that starts with the RPM lead;
 //   - values and chart values: a YAML mapping; manifests: YAML documents;
+//     a template (template: true) is rendered with SampleTemplateData first;
 //   - local charts: a directory holding Chart.yaml;
 //   - verify keys: a PEM public key; local gpgkeys: an armored PGP public key;
 //   - rpmBase: a package list (see ReadRPMBase).
@@ -78,18 +79,41 @@ func (l *linter) component(c Component) {
 		l.check(r.Pos, r.Path, "rpm file", checkRPMLead)
 	}
 	for _, v := range c.Values {
-		l.check(v.Pos, v.Path, "values file", checkValues)
+		l.check(v.Pos, v.Path, "values file", l.rendered(v, checkValues))
 	}
 	for _, m := range c.Manifests {
-		l.check(m.Pos, m.Path, "manifest", checkManifests)
+		l.check(m.Pos, m.Path, "manifest", l.rendered(m, checkManifests))
 	}
 	for _, ch := range c.Charts {
 		if ch.Source == ChartLocal {
 			l.check(ch.Pos, path.Join(ch.Path, "Chart.yaml"), "chart", checkChartYAML)
 		}
 		for _, v := range ch.Values {
-			l.check(v.Pos, v.Path, "values file", checkValues)
+			l.check(v.Pos, v.Path, "values file", l.rendered(v, checkValues))
 		}
+	}
+}
+
+// rendered is fn, on the file rendered with SampleTemplateData first when
+// r is a template: a template that lints renders, with every key it uses,
+// into a file of the right shape.
+func (l *linter) rendered(r PathRef, fn func(io.Reader) error) func(io.Reader) error {
+	if !r.Template {
+		return fn
+	}
+	return func(in io.Reader) error {
+		var src bytes.Buffer
+		if _, err := io.Copy(&limitedBuffer{buf: &src, max: MaxManifestSize}, in); err != nil {
+			return err
+		}
+		out, err := Render(path.Base(r.Path), src.Bytes(), SampleTemplateData(l.s))
+		if err != nil {
+			return &fixError{err.Error(), "fix the template (Go text/template; the keys are manifest.TemplateData's: .Stack, .Site, .Network, .Storage)"}
+		}
+		if err := fn(bytes.NewReader(out)); err != nil {
+			return fmt.Errorf("once rendered: %w", err)
+		}
+		return nil
 	}
 }
 

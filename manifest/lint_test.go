@@ -24,6 +24,10 @@ func lintFS(t *testing.T) fstest.MapFS {
 		"extra/fake.rpm":       {Data: []byte("not an rpm")},
 		"values/list.yaml":     {Data: []byte("- a\n- b\n")},
 		"values/broken.yaml":   {Data: []byte("a: [\n")},
+		"values/site.yaml":     {Data: []byte("nfs: {server: {{ quote .Storage.NFS.Server }}, path: {{ quote .Storage.NFS.Path }}}\n")},
+		"values/nokey.yaml":    {Data: []byte("a: {{ .Storage.NFS.Port }}\n")},
+		"values/tolist.yaml":   {Data: []byte("{{ range .Storage.Ceph.Monitors }}- {{ . }}\n{{ end }}")},
+		"manifests/site.yaml":  {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {registry: {{ quote .Site.Registry }}}\n")},
 		"manifests/two.yaml":   {Data: []byte("kind: A\n---\n- not an object\n")},
 		"charts/nometa/README": {Data: []byte("x")},
 		"keys/ok.pub":          {Data: pub},
@@ -47,6 +51,9 @@ func TestLintErrors(t *testing.T) {
 		{"sha256 mismatch", "  components:\n    - name: a\n      files:\n        - {path: files/ok.conf, " + okSum + "}\n", 8, "sha256 is ", "update sha256"},
 		{"template syntax", "  components:\n    - name: a\n      files:\n        - {path: t/bad.tmpl, template: true}\n", 8, "template does not parse", "fix the template syntax"},
 		{"template unknown function", "  components:\n    - name: a\n      files:\n        - {path: t/unknown-func.tmpl, template: true}\n", 8, `function "toJson" not defined`, "text/template"},
+		{"values template with an unknown key", "  components:\n    - name: a\n      values: [{path: values/nokey.yaml, template: true}]\n", 7, `can't evaluate field Port`, ".Stack, .Site, .Network, .Storage"},
+		{"values template rendering a list", "  components:\n    - name: a\n      values: [{path: values/tolist.yaml, template: true}]\n", 7, "once rendered: ", "mapping of keys"},
+		{"values template not marked", "  components:\n    - name: a\n      values: [values/site.yaml]\n", 7, "invalid YAML", "fix the YAML syntax"},
 		{"not an rpm", "  components:\n    - name: a\n      rpmFiles: [extra/fake.rpm]\n", 7, "not an RPM package", "rpmbuild"},
 		{"values not a mapping", "  components:\n    - name: a\n      values: [values/list.yaml]\n", 7, "is not a YAML mapping", "mapping of keys"},
 		{"values broken", "  components:\n    - name: a\n      values: [values/broken.yaml]\n", 7, "invalid YAML", "fix the YAML syntax"},
@@ -81,7 +88,8 @@ func TestLintErrors(t *testing.T) {
 }
 
 func TestLintPasses(t *testing.T) {
-	body := "  verify: [{registry: docker.io, key: keys/ok.pub}]\n  components:\n    - name: a\n      images: [a/b:1]\n      files:\n        - {path: t/ok.tmpl, template: true}\n        - files/ok.conf\n"
+	body := "  verify: [{registry: docker.io, key: keys/ok.pub}]\n  components:\n    - name: a\n      images: [a/b:1]\n      files:\n        - {path: t/ok.tmpl, template: true}\n        - files/ok.conf\n" +
+		"      values: [{path: values/site.yaml, template: true}]\n      manifests: [{path: manifests/site.yaml, template: true}]\n"
 	s, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
 	if err != nil {
 		t.Fatal(err)
@@ -109,5 +117,48 @@ func TestTemplateStrict(t *testing.T) {
 	}
 	if err := tmpl.Execute(&b, map[string]any{"Site": map[string]any{}}); err == nil {
 		t.Error("a missing key rendered without error")
+	}
+}
+
+// TestConfigTemplates: values files and manifests marked template: true
+// parse as such, render with the site's data (missing settings stop with
+// required's message), and ReadConfig renders them with the sample data
+// while leaving other files as they are.
+func TestConfigTemplates(t *testing.T) {
+	body := "  components:\n    - name: a\n      values: [{path: values/site.yaml, template: true}, values/list.yaml]\n" +
+		"      charts: [{path: charts/nometa, values: [{path: values/nokey.yaml, template: false}]}]\n"
+	s, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Spec.Components[0]
+	if !c.Values[0].Template || c.Values[1].Template || c.Charts[0].Values[0].Template {
+		t.Fatalf("template flags %v %v %v, want true false false", c.Values[0].Template, c.Values[1].Template, c.Charts[0].Values[0].Template)
+	}
+	got, err := s.ReadConfig(c.Values[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `nfs: {server: "nfs.site.example", path: "/export/kubernetes"}` + "\n"; string(got) != want {
+		t.Errorf("rendered with the sample data: %q, want %q", got, want)
+	}
+	if raw, _ := s.ReadConfig(c.Values[1]); string(raw) != "- a\n- b\n" {
+		t.Errorf("a plain values file came back as %q", raw)
+	}
+	src := []byte(`server: {{ required "storage.nfs.server is not set" .Storage.NFS.Server }}`)
+	if _, err := Render("nfs.yaml", src, TemplateData{}); err == nil || !strings.Contains(err.Error(), "storage.nfs.server is not set") {
+		t.Errorf("required on an empty setting: %v", err)
+	}
+	mons := []byte(`{{ range required "no monitors" .Storage.Ceph.Monitors }}{{ . }};{{ end }}`)
+	if _, err := Render("m", mons, TemplateData{}); err == nil || !strings.Contains(err.Error(), "no monitors") {
+		t.Errorf("required on an empty list: %v", err)
+	}
+	out, err := Render("m", mons, TemplateData{Storage: TemplateStorage{Ceph: TemplateCeph{Monitors: []string{"a:1", "b:2"}}}})
+	if err != nil || string(out) != "a:1;b:2;" {
+		t.Errorf("Render = %q, %v", out, err)
+	}
+	if _, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack("  components:\n    - name: a\n      values: [{template: true}]\n"))); err == nil ||
+		!strings.Contains(err.Error(), `missing required field "path"`) {
+		t.Errorf("a values entry without a path: %v", err)
 	}
 }

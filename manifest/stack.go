@@ -160,7 +160,11 @@ type RPM struct {
 // PathRef is a manifest-relative local path with where it is written.
 type PathRef struct {
 	Path string // path inside Stack.FS
-	Pos  Pos
+	// Template: the file is a Go text/template (NewTemplate) rendered at
+	// deploy time with the site's TemplateData; the bundle stores it as
+	// written. Values files and manifests may be templates.
+	Template bool
+	Pos      Pos
 }
 
 // ChartSource says where a chart comes from.

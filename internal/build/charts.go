@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -319,12 +320,13 @@ func (b *builder) chartValues(c manifest.Chart) (map[string]any, error) {
 	refs = append(refs, c.Values...)
 	var files []map[string]any
 	for _, r := range refs {
-		f, err := b.o.Stack.Open(r.Path)
+		// A template is rendered with placeholder site data: the gate
+		// sees the chart as a site would install it.
+		data, err := b.o.Stack.ReadConfig(r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: values %s: %w", r.Pos, r.Path, err)
 		}
-		v, err := charts.ReadValues(r.Path, f)
-		f.Close()
+		v, err := charts.ReadValues(r.Path, bytes.NewReader(data))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Pos, err)
 		}
@@ -338,12 +340,11 @@ func (b *builder) manifestUses() ([]gate.Use, error) {
 	var uses []gate.Use
 	for _, comp := range b.o.Stack.Spec.Components {
 		for _, m := range comp.Manifests {
-			f, err := b.o.Stack.Open(m.Path)
+			data, err := b.o.Stack.ReadConfig(m)
 			if err != nil {
 				return nil, fmt.Errorf("%s: manifest %s: %w", m.Pos, m.Path, err)
 			}
-			u, err := gate.Scan(f, gate.Origin{Component: comp.Name, Source: "manifest " + m.Path}, "")
-			f.Close()
+			u, err := gate.Scan(bytes.NewReader(data), gate.Origin{Component: comp.Name, Source: "manifest " + m.Path}, "")
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", m.Pos, err)
 			}

@@ -100,12 +100,21 @@ func DryRun(w io.Writer, o Options) error {
 			fmt.Fprintf(w, "  chart %s\n", chartLabel(ch))
 		}
 		for _, v := range c.Values {
-			fmt.Fprintf(w, "  values %s\n", v.Path)
+			fmt.Fprintf(w, "  values %s%s\n", v.Path, templateMark(v))
 		}
 		for _, m := range c.Manifests {
-			fmt.Fprintf(w, "  manifest %s\n", m.Path)
+			fmt.Fprintf(w, "  manifest %s%s\n", m.Path, templateMark(m))
 		}
 	}
 	fmt.Fprintf(w, "total: %d images, %d files, %d rpms requested (before dependency closure), %d charts\n", len(imgs), len(files), len(s.RPMs()), len(s.Charts()))
 	return nil
+}
+
+// templateMark notes a values file or manifest deploy renders with the
+// site's data.
+func templateMark(r manifest.PathRef) string {
+	if r.Template {
+		return " (template, rendered at deploy time)"
+	}
+	return ""
 }

@@ -163,8 +163,13 @@ func (cs *configSet) add(dir, component string, r manifest.PathRef) (string, boo
 	}
 	p := path.Join(dir, component, path.Base(r.Path))
 	if prev, ok := cs.byPath[p]; ok {
-		if path.Clean(prev.Path) == path.Clean(r.Path) {
+		if path.Clean(prev.Path) == path.Clean(r.Path) && prev.Template == r.Template {
 			return p, true // the same file again: stored once
+		}
+		if path.Clean(prev.Path) == path.Clean(r.Path) {
+			cs.errs = append(cs.errs, fmt.Errorf("%s: %s %s is a template here and not at %s (or the other way round); mark it template: true in both places or in neither",
+				r.Pos, what, r.Path, prev.Pos))
+			return "", false
 		}
 		cs.errs = append(cs.errs, fmt.Errorf("%s: %s %s has the same file name as %s (%s) in component %s, and both would be stored at %s; rename one of them",
 			r.Pos, what, r.Path, prev.Path, prev.Pos, component, p))
@@ -181,9 +186,13 @@ func (cs *configSet) add(dir, component string, r manifest.PathRef) (string, boo
 	}
 	cs.byPath[p] = r
 	src := r.Path
+	ann := map[string]string{bundle.AnnotationStackPath: src}
+	if r.Template {
+		ann[bundle.AnnotationTemplate] = "true" // stored as written, rendered by deploy
+	}
 	cs.entries = append(cs.entries, entry{
 		path: p, kind: bundle.KindConfig, name: path.Base(r.Path), component: component, size: fi.Size(),
-		annotations: map[string]string{bundle.AnnotationStackPath: src},
+		annotations: ann,
 		open:        func() (io.ReadCloser, error) { return cs.stack.Open(src) },
 	})
 	return p, true

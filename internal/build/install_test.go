@@ -31,6 +31,8 @@ func installStack(t *testing.T, body string) *manifest.Stack {
 	writeFileT(t, filepath.Join(dir, "values/core.yaml"), "image: registry.factory.example/library/app:1.0\ninitImage: registry.factory.example/library/db:1.0\nreplicas: 2\n")
 	writeFileT(t, filepath.Join(dir, "values/app.yaml"), "replicas: 3\n")
 	writeFileT(t, filepath.Join(dir, "other/app.yaml"), "replicas: 4\n")
+	writeFileT(t, filepath.Join(dir, "values/site.yaml"), "replicas: {{ len .Storage.Ceph.Monitors }}\n")
+	writeFileT(t, filepath.Join(dir, "values/quoted.yaml"), "note: \"{{ .Stack.Name }}\"\n") // YAML as written and once rendered
 	writeFileT(t, filepath.Join(dir, "manifests/crd.yaml"), `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.factory.example}
@@ -55,7 +57,7 @@ spec:
 const installComponents = `    - name: core
       images: [registry.factory.example/library/app:1.0, registry.factory.example/library/db:1.0]
       charts:
-        - {path: charts/factory-app, release: app, namespace: apps, values: [values/app.yaml]}
+        - {path: charts/factory-app, release: app, namespace: apps, values: [values/app.yaml, {path: values/site.yaml, template: true}]}
         - {path: charts/factory-app, release: app-two}
       values: [values/core.yaml]
     - name: crds
@@ -84,7 +86,7 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 	}
 	const chart = "charts/factory-app-0.1.0.tgz"
 	want := []bundle.Release{
-		{Name: "app", Namespace: "apps", Chart: chart, Values: []string{"values/core/core.yaml", "values/core/app.yaml"}},
+		{Name: "app", Namespace: "apps", Chart: chart, Values: []string{"values/core/core.yaml", "values/core/app.yaml", "values/core/site.yaml"}},
 		{Name: "app-two", Namespace: "core", Chart: chart, Values: []string{"values/core/core.yaml"}},
 	}
 	if got := fmt.Sprint(comps[0].Releases); got != fmt.Sprint(want) {
@@ -102,6 +104,7 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 	for entry, src := range map[string]string{
 		"values/core/core.yaml":      "values/core.yaml",
 		"values/core/app.yaml":       "values/app.yaml",
+		"values/core/site.yaml":      "values/site.yaml",
 		"manifests/crds/crd.yaml":    "manifests/crd.yaml",
 		"manifests/crds/widget.yaml": "manifests/widget.yaml",
 	} {
@@ -112,6 +115,10 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 		}
 		if a.Kind != bundle.KindConfig || a.Annotations[bundle.AnnotationStackPath] != src {
 			t.Errorf("%s: kind %s, annotations %v; want a config entry from %s", entry, a.Kind, a.Annotations, src)
+		}
+		// Only the file marked template: true is stored for deploy to render.
+		if tmpl := a.Annotations[bundle.AnnotationTemplate] == "true"; tmpl != (src == "values/site.yaml") {
+			t.Errorf("%s: marked as a template: %v", entry, tmpl)
 		}
 		rc, err := r.Open(a)
 		if err != nil {
@@ -217,6 +224,10 @@ func TestBuildRefusesAmbiguousInstalls(t *testing.T) {
       charts: [{path: charts/factory-app, values: [other/app.yaml]}]
       values: [values/app.yaml]
 `, want: []string{"values file other/app.yaml has the same file name as values/app.yaml", "values/core/app.yaml", "rename one of them"}},
+		{name: "one values file both template and not", body: `    - name: core
+      charts: [{path: charts/factory-app, values: [{path: values/quoted.yaml, template: true}]}]
+      values: [values/quoted.yaml]
+`, want: []string{"values file values/quoted.yaml is a template here and not at", "template: true in both places or in neither"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			st := installStack(t, c.body)

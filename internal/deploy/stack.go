@@ -8,6 +8,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/stack"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // stackPhase is /stack: the bundle's install plan (stack.Steps), one step
@@ -64,7 +65,7 @@ func (d *Deployment) installStep(ctx context.Context, id string, s stack.Step) e
 	if err != nil {
 		return err
 	}
-	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(d.cfg.StackTimeout), stack.WithLogf(func(format string, args ...any) {
+	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(d.cfg.StackTimeout), stack.WithTemplateData(d.TemplateData()), stack.WithLogf(func(format string, args ...any) {
 		plan.Logf(ctx, format, args...)
 	}))
 	if err != nil {
@@ -103,4 +104,27 @@ func (d *Deployment) stepDryRun(s stack.Step) []string {
 			stack.FieldManager, kc, strings.Join(s.Manifests, " -f ")),
 		wait,
 	}
+}
+
+// TemplateData is the site's data that the bundle's templates (values
+// files and manifests marked template: true) are rendered with: the stack
+// from bundle.json, the rest from the inventory.
+func (d *Deployment) TemplateData() manifest.TemplateData {
+	td := manifest.TemplateData{
+		Stack:   manifest.TemplateStack{Name: d.index.Name, Version: d.index.Version},
+		Network: manifest.TemplateNetwork{PodCIDR: d.inv.Network.PodCIDR, ServiceCIDR: d.inv.Network.ServiceCIDR},
+	}
+	if len(d.masters) > 0 {
+		td.Network.ControlPlane = d.cluster().Endpoint
+	}
+	if _, ok := d.inv.Registry(); ok && d.inv.Harbor.Hostname != "" {
+		td.Site.Registry = strings.TrimPrefix(harborURL(d.inv.Harbor), "https://")
+	}
+	if nfs := d.inv.Storage.NFS; nfs != nil {
+		td.Storage.NFS = manifest.TemplateNFS{Server: nfs.Server, Path: nfs.Path}
+	}
+	if ceph := d.inv.Storage.Ceph; ceph != nil {
+		td.Storage.Ceph = manifest.TemplateCeph{ClusterID: ceph.ClusterID, Monitors: append([]string(nil), ceph.Monitors...)}
+	}
+	return td
 }

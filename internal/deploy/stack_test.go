@@ -15,7 +15,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // stackSite is the test site with a bundle that installs a stack: component
@@ -316,5 +318,42 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	}
 	if !writesBridge(out.String()) || strings.Contains(out.String(), "/kubernetes/cni") {
 		t.Error("without the bundle's CNI, the dry run does not write the deployer's bridge")
+	}
+}
+
+// TestTemplateDataFromTheInventory: the data the bundle's templates are
+// rendered with is the inventory's: stack from bundle.json, network, the
+// control plane's endpoint, Harbor as nodes reach it, NFS and Ceph; what
+// the inventory leaves out stays empty, for `required` to name.
+func TestTemplateDataFromTheInventory(t *testing.T) {
+	d := stackSite(t).open(t, t.TempDir())
+	d.k8sVersion = "v1.34.4"
+	bare := d.TemplateData()
+	if bare.Storage.NFS.Server != "" || len(bare.Storage.Ceph.Monitors) != 0 {
+		t.Errorf("an inventory without storage gave %+v", bare.Storage)
+	}
+	d.inv.Storage.NFS = &inventory.NFS{Server: "10.1.0.5", Path: "/export/k8s"}
+	d.inv.Storage.Ceph = &inventory.Ceph{Monitors: []string{"10.1.0.21:6789", "10.1.0.22:6789"}, ClusterID: "a7f64266-0894-4f1e-a635-d0aeaca0e993"}
+	td := d.TemplateData()
+	if td.Stack.Name != "stack" || td.Stack.Version != "1.0.0" {
+		t.Errorf("stack %+v, want bundle.json's stack 1.0.0", td.Stack)
+	}
+	if td.Network.PodCIDR != d.inv.Network.PodCIDR || td.Network.ServiceCIDR != d.inv.Network.ServiceCIDR || td.Network.ControlPlane != d.cluster().Endpoint || td.Network.ControlPlane == "" {
+		t.Errorf("network %+v, want the inventory's CIDRs and endpoint %s", td.Network, d.cluster().Endpoint)
+	}
+	if td.Storage.NFS.Server != "10.1.0.5" || td.Storage.NFS.Path != "/export/k8s" ||
+		strings.Join(td.Storage.Ceph.Monitors, ",") != "10.1.0.21:6789,10.1.0.22:6789" || td.Storage.Ceph.ClusterID != "a7f64266-0894-4f1e-a635-d0aeaca0e993" {
+		t.Errorf("storage %+v", td.Storage)
+	}
+	out, err := manifest.Render("v", []byte(`{{ .Storage.NFS.Server }}:{{ .Storage.NFS.Path }} {{ join "," .Storage.Ceph.Monitors }}`), td)
+	if err != nil || string(out) != "10.1.0.5:/export/k8s 10.1.0.21:6789,10.1.0.22:6789" {
+		t.Errorf("rendered %q, %v", out, err)
+	}
+	if td.Site.Registry != "harbor.unit.test" {
+		t.Errorf(".Site.Registry = %q, want Harbor's hostname harbor.unit.test (port 443 left out)", td.Site.Registry)
+	}
+	d.inv.Harbor.Port = 8443
+	if r := d.TemplateData().Site.Registry; r != "harbor.unit.test:8443" {
+		t.Errorf(".Site.Registry = %q with Harbor on 8443", r)
 	}
 }

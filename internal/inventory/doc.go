@@ -29,7 +29,7 @@ An inventory looks like this (every field is described on the types):
 	apiserver: {vip: 10.0.0.10, port: 6443, interface: eth0}
 	network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
 	ntp: [10.0.0.1]
-	storage: {nfs: {server: 10.0.0.40, path: /export}, ceph: {monitors: ["10.0.0.50:6789"]}}
+	storage: {nfs: {server: 10.0.0.40, path: /export}, ceph: {monitors: ["10.0.0.50:6789"], clusterID: a7f64266-0894-4f1e-a635-d0aeaca0e993}}
 	harbor:
 	  hostname: harbor.factory.local
 	  port: 443                                   # the default

@@ -151,9 +151,11 @@ type NFS struct {
 	Path   string `yaml:"path"`
 }
 
-// Ceph lists Ceph monitors as host:port.
+// Ceph is the site's Ceph cluster: its monitors as host:port, and its
+// fsid, which ceph-csi calls the clusterID.
 type Ceph struct {
-	Monitors []string `yaml:"monitors"`
+	Monitors  []string `yaml:"monitors"`
+	ClusterID string   `yaml:"clusterID"`
 }
 
 // Harbor is the site registry, installed on the host with the registry

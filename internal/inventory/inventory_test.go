@@ -203,6 +203,8 @@ func TestValidationProblems(t *testing.T) {
 			field: "storage.nfs.path", msg: "not an absolute path"},
 		{name: "ceph monitor without port", old: `["10.0.0.50:6789"]`, new: `["10.0.0.50"]`, at: "monitors",
 			field: "storage.ceph.monitors[0]", msg: "is not host:port"},
+		{name: "ceph cluster id not a uuid", old: `["10.0.0.50:6789"]`, new: `["10.0.0.50:6789"]` + "\n    clusterID: my-ceph", at: "clusterID",
+			field: "storage.ceph.clusterID", msg: `"my-ceph" is not a UUID`},
 		{name: "bad harbor hostname", old: "harbor.factory.local", new: "harbor_factory", at: "hostname:",
 			field: "harbor.hostname", msg: `Harbor hostname "harbor_factory" is not a DNS name`},
 		{name: "bad harbor port", old: "  hostname: harbor.factory.local\n", new: "  hostname: harbor.factory.local\n  port: 70000\n", at: "port: 70000",

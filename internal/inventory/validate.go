@@ -293,6 +293,8 @@ func (v *validator) ntp() {
 	}
 }
 
+var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
 func (v *validator) storage() {
 	if nfs := v.inv.Storage.NFS; nfs != nil {
 		if !validHost(nfs.Server) {
@@ -305,6 +307,9 @@ func (v *validator) storage() {
 	if ceph := v.inv.Storage.Ceph; ceph != nil {
 		if len(ceph.Monitors) == 0 {
 			v.add("storage.ceph.monitors", "list the monitors as host:port, or remove ceph:", "no Ceph monitors")
+		}
+		if ceph.ClusterID != "" && !uuidRE.MatchString(ceph.ClusterID) {
+			v.add("storage.ceph.clusterID", "write the cluster's fsid as `ceph fsid` prints it (a UUID)", "%q is not a UUID", ceph.ClusterID)
 		}
 		for i, m := range ceph.Monitors {
 			host, port, err := net.SplitHostPort(m)

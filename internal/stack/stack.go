@@ -47,6 +47,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // FieldManager owns the fields of everything the manifests apply.
@@ -136,6 +137,7 @@ type options struct {
 	timeout time.Duration
 	poll    time.Duration
 	logf    func(format string, args ...any)
+	data    *manifest.TemplateData
 }
 
 // Option configures an Installer.
@@ -147,6 +149,11 @@ func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout =
 
 // WithPoll sets how often a wait reads the workloads again (default 1s).
 func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
+
+// WithTemplateData renders the values files and manifests the bundle marks
+// as templates (bundle.AnnotationTemplate) with d, the site's data; without
+// it such a step fails.
+func WithTemplateData(d manifest.TemplateData) Option { return func(o *options) { o.data = &d } }
 
 // WithLogf sends progress lines to logf (default: discarded).
 func WithLogf(logf func(format string, args ...any)) Option {
@@ -217,5 +224,15 @@ func (in *Installer) read(path, kind string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", kind, path, err)
 	}
-	return data, nil
+	if a.Annotations[bundle.AnnotationTemplate] != "true" {
+		return data, nil
+	}
+	if in.o.data == nil {
+		return nil, fmt.Errorf("%s %s is a template and this installer has no site data to render it with (stack.WithTemplateData)", kind, path)
+	}
+	out, err := manifest.Render(path, data, *in.o.data)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w; set what it needs in the inventory", kind, path, err)
+	}
+	return out, nil
 }

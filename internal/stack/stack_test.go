@@ -14,6 +14,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // testBundle writes a real bundle file (unsigned) holding files, kinds
@@ -41,7 +42,11 @@ func testBundle(t *testing.T, files map[string][]byte, comps []bundle.Component)
 		if strings.HasPrefix(p, "charts/") {
 			kind = bundle.KindChart
 		}
-		x.Artifacts = append(x.Artifacts, e.Artifact(kind, filepath.Base(p)))
+		a := e.Artifact(kind, filepath.Base(p))
+		if strings.HasSuffix(p, ".tmpl.yaml") { // as the build marks template: true
+			a.Annotations = map[string]string{bundle.AnnotationTemplate: "true"}
+		}
+		x.Artifacts = append(x.Artifacts, a)
 	}
 	idx, err := x.Marshal()
 	if err != nil {
@@ -164,6 +169,59 @@ func TestValuesMergeInOrder(t *testing.T) {
 	_, _, _, err = in.loadRelease(bundle.Release{Name: "app", Namespace: "core", Chart: "charts/gone-1.0.0.tgz"})
 	if err == nil || !strings.Contains(err.Error(), "chart charts/gone-1.0.0.tgz is not in the bundle") {
 		t.Errorf("a chart missing from the bundle: %v", err)
+	}
+}
+
+// TestTemplatesRenderWithTheSiteData: values files and manifests the bundle
+// marks as templates are rendered with the site's data before Helm or
+// server-side apply see them, so the fingerprint follows the site; an
+// unmarked file is read as it is; a setting the site lacks stops the step
+// with the template's message; an installer without site data refuses.
+func TestTemplatesRenderWithTheSiteData(t *testing.T) {
+	tgz := testChart(t, "nfs", "1.0.0", "nfs: {server: \"\"}\n", map[string]string{"cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"})
+	files := map[string][]byte{
+		"charts/nfs-1.0.0.tgz":                 tgz,
+		"values/storage/nfs.tmpl.yaml":         []byte(`nfs: {server: {{ required "storage.nfs.server is not set in the inventory" .Storage.NFS.Server | quote }}}` + "\n"),
+		"values/storage/plain.yaml":            []byte("note: \"{{ not a template }}\"\n"),
+		"manifests/storage/registry.tmpl.yaml": []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: site, namespace: default}\ndata: {registry: {{ quote .Site.Registry }}}\n"),
+	}
+	r := testBundle(t, files, nil)
+	site := func(server string) *Installer {
+		in, err := Open(writeKubeconfig(t, "https://127.0.0.1:1"), r, WithTemplateData(manifest.TemplateData{
+			Site:    manifest.TemplateSite{Registry: "harbor.plant.example"},
+			Storage: manifest.TemplateStorage{NFS: manifest.TemplateNFS{Server: server, Path: "/export"}},
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	rel := bundle.Release{Name: "nfs", Namespace: "storage", Chart: "charts/nfs-1.0.0.tgz", Values: []string{"values/storage/plain.yaml", "values/storage/nfs.tmpl.yaml"}}
+	_, vals, fp1, err := site("10.0.0.5").loadRelease(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := yaml.Marshal(vals); string(got) != "nfs:\n  server: 10.0.0.5\nnote: '{{ not a template }}'\n" {
+		t.Errorf("values:\n%s\nwant the site's NFS server rendered in, the plain file as written", got)
+	}
+	_, _, fp2, err := site("10.0.0.6").loadRelease(rel)
+	if err != nil || fp1 == fp2 {
+		t.Errorf("another NFS server: fingerprint %q vs %q (%v); want a new one, so the release is upgraded", fp2, fp1, err)
+	}
+	objs, err := site("10.0.0.5").readManifests([]string{"manifests/storage/registry.tmpl.yaml"})
+	if err != nil || len(objs) != 1 || objs[0].obj.Object["data"].(map[string]any)["registry"] != "harbor.plant.example" {
+		t.Errorf("rendered manifest %v, %v; want data.registry = harbor.plant.example", objs, err)
+	}
+	_, _, _, err = site("").loadRelease(rel)
+	if err == nil || !strings.Contains(err.Error(), "values file values/storage/nfs.tmpl.yaml") || !strings.Contains(err.Error(), "storage.nfs.server is not set in the inventory") {
+		t.Errorf("a site without an NFS server: %v", err)
+	}
+	bare, err := Open(writeKubeconfig(t, "https://127.0.0.1:1"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := bare.loadRelease(rel); err == nil || !strings.Contains(err.Error(), "no site data") {
+		t.Errorf("an installer without site data rendered a template: %v", err)
 	}
 }
 
