@@ -540,9 +540,9 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 	children := make([]*plan.Phase, len(steps))
 	for i, s := range steps {
 		children[i] = &plan.Phase{
-			ID:       "/kubernetes/cni/" + s.Name(),
-			Title:    "Pod network: " + d.stepTitle(s),
-			Attempts: d.cfg.Attempts,
+			ID:    "/kubernetes/cni/" + s.Name(),
+			Title: "Pod network: " + d.stepTitle(s),
+			// Tried once, as /stack's steps: it waits for its rollouts.
 			Run: func(ctx context.Context) error {
 				r, err := d.runner(ctx, first)
 				if err != nil {
