@@ -8,8 +8,9 @@
 #     with each role's packages, and an incompressible padding file; and
 #     the Kubernetes bundle: kubeadm's images, hello and the kubelet, kubeadm
 #     and kubectl RPMs, all built from source by scripts/k8s/build.sh
-#     (cached under ~/.cache/appliance-k8s; about 20 min cold), and the
-#     Harbor stand-in installer (scripts/site/harbor-standin);
+#     (cached under ~/.cache/appliance-k8s; about 20 min cold), the
+#     Harbor stand-in installer (scripts/site/harbor-standin), and demo-cni,
+#     the pod network component standing in for Calico;
 #  2. run the test site's own checks (internal/testsite, build tag "site");
 #  3. run the Go site test (build tag "site", internal/deploy/sitetest): it
 #     brings the site up and runs the deployer in the deploy node: dry run, unknown host keys,
@@ -102,6 +103,11 @@ cp "$K8S/RPM-GPG-KEY-k8s" "$OUT/k8s-stack/"
 mkdir -p "$OUT/k8s-stack/charts"
 cp -r internal/deploy/sitetest/testdata/stack-demo "$OUT/k8s-stack/charts/"
 cp internal/deploy/sitetest/testdata/demo-config.yaml "$OUT/k8s-stack/"
+# The pod network: demo-cni, the test site's stand-in for Calico (whose
+# images cannot be pulled or built here), a DaemonSet of the stack-demo
+# image that writes each node's CNI bridge and routes; as a podNetwork
+# component, deploy installs it in /kubernetes/cni, not in /stack.
+cp internal/deploy/sitetest/testdata/demo-cni.yaml "$OUT/k8s-stack/"
 # Harbor's own images cannot run here: the bundle carries the Harbor
 # stand-in installer (scripts/site/harbor-standin: the real distribution
 # registry behind the Harbor API fake) in Harbor's offline-installer layout,
@@ -129,6 +135,9 @@ YAML
     - name: harbor
       roles: [registry]
       files: [harbor-offline-installer-standin.tgz]
+    - name: demo-cni
+      podNetwork: true
+      manifests: [demo-cni.yaml]
     - name: demo-config
       manifests: [demo-config.yaml]
     - name: demo

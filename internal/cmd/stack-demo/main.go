@@ -1,11 +1,17 @@
 // Command stack-demo is the workload of the test site's small chart stack
-// (internal/deploy/sitetest/testdata/stack-demo), built into an image by
-// scripts/site-test.sh. It is not part of the product.
+// (internal/deploy/sitetest/testdata/stack-demo) and of its stand-in for
+// Calico (internal/deploy/sitetest/testdata/demo-cni.yaml), built into an
+// image by scripts/site-test.sh. It is not part of the product.
 //
-//	stack-demo serve DIR   write DIR/<hostname> (proving the volume is
-//	                       writable), then answer HTTP on :8080 with the
-//	                       names found in DIR and the MESSAGE variable
-//	stack-demo once DIR    write DIR/<hostname> and exit 0 (a Job)
+//	stack-demo serve DIR    write DIR/<hostname> (proving the volume is
+//	                        writable), then answer HTTP on :8080 with the
+//	                        names found in DIR and the MESSAGE variable
+//	stack-demo once DIR     write DIR/<hostname> and exit 0 (a Job)
+//	stack-demo host SCRIPT  chroot into /host (the node's root, mounted by
+//	                        a privileged pod), chdir /, and exec
+//	                        the node's /bin/sh -c SCRIPT with this
+//	                        environment (the image has no shell; a
+//	                        DaemonSet's script runs as if on the node)
 package main
 
 import (
@@ -24,8 +30,11 @@ import (
 
 func main() {
 	log.SetFlags(0)
-	if len(os.Args) != 3 || (os.Args[1] != "serve" && os.Args[1] != "once") {
-		log.Fatal("usage: stack-demo serve|once DIR")
+	if len(os.Args) != 3 || (os.Args[1] != "serve" && os.Args[1] != "once" && os.Args[1] != "host") {
+		log.Fatal("usage: stack-demo serve|once DIR, or stack-demo host SCRIPT")
+	}
+	if os.Args[1] == "host" {
+		log.Fatal(onHost(hostRoot, os.Args[2]))
 	}
 	dir := os.Args[2]
 	host, err := os.Hostname()
@@ -69,4 +78,20 @@ func main() {
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
+}
+
+// hostRoot is where the pod of stack-demo host mounts the node's root.
+const hostRoot = "/host"
+
+// onHost runs script with the node's /bin/sh, chrooted into root; it
+// returns only if that fails.
+func onHost(root, script string) error {
+	if err := syscall.Chroot(root); err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	if err := os.Chdir("/"); err != nil {
+		return err
+	}
+	err := syscall.Exec("/bin/sh", []string{"sh", "-c", script}, os.Environ())
+	return fmt.Errorf("exec /bin/sh in %s: %w", root, err)
 }

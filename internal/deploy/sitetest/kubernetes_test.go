@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,8 +25,10 @@ import (
 // real Kubernetes programs built from source (scripts/k8s: kubeadm, kubelet,
 // kubectl RPMs signed into a yum repo; kubeadm's images and a test image in
 // the fixture registry) onto test sites of real containers: systemd,
-// containerd, kubelet, etcd and the control plane all run for real. Nothing
-// here is faked.
+// containerd, kubelet, etcd and the control plane all run for real. Only
+// the pod network is a stand-in: the bundle's podNetwork component is
+// demo-cni (testdata/demo-cni.yaml), a small DaemonSet in Calico's place,
+// whose images cannot be pulled or built here.
 
 // k8sSiteName and k8sOneSiteName are this file's test sites.
 const (
@@ -42,7 +45,7 @@ const harborName = "harbor.site.test"
 
 // k8sPhases are the leaves' groups the Kubernetes deployment is killed in,
 // in order.
-var k8sPhases = []string{"/kubernetes/init", "/kubernetes/masters", "/kubernetes/workers", "/kubernetes/network", "/kubernetes/ready"}
+var k8sPhases = []string{"/kubernetes/init", "/kubernetes/masters", "/kubernetes/workers", "/kubernetes/network", "/kubernetes/cni", "/kubernetes/ready"}
 
 func k8sInputs(t *testing.T) in {
 	t.Helper()
@@ -58,8 +61,10 @@ func k8sInputs(t *testing.T) in {
 // (SIGKILL) in each /kubernetes phase in turn and resumed; master-3 is cut
 // off in the middle of its join (its phase fails naming it, --resume
 // completes once it is back). Then: every node Ready, kube-system running,
-// three etcd members, a pod of a bundle image on the worker, and when the
-// VIP holder stops, the VIP moves and kubectl through it still answers.
+// three etcd members, the pod network of the bundle's CNI (demo-cni) on
+// every node, a pod of a bundle image on the worker answering master-1
+// across it, and when the VIP holder stops, the VIP moves and kubectl
+// through it still answers.
 func TestKubernetesHA(t *testing.T) {
 	d := k8sSite(t, k8sSiteName, 3)
 
@@ -87,6 +92,7 @@ func TestKubernetesHA(t *testing.T) {
 	}
 	checkCluster(t, d, 3, 1)
 	checkKubeconfig(t, d)
+	checkPodNetwork(t, d, 4)
 	checkPodOnWorker(t, d, true)
 	checkVIPFailover(t, d)
 	testNoSecrets(t, d)
@@ -100,7 +106,8 @@ func TestKubernetesHA(t *testing.T) {
 // stand-in is the real distribution registry behind the Harbor API fake,
 // installed by the same commands), loads every image and hands both nodes
 // over to it. Once deploy has exited, so the seed is gone, a pod on
-// worker-1 pulls its image from Harbor.
+// worker-1 pulls its image from Harbor. The pod network is the bundle's
+// CNI (demo-cni, installed in /kubernetes/cni, not in /stack).
 func TestKubernetesOneMaster(t *testing.T) {
 	d := k8sSite(t, k8sOneSiteName, 1)
 	text := strings.Replace(string(mustRead(t, d.inv)), "roles: [worker], user: admin", "roles: [worker, registry], user: admin", 1)
@@ -123,10 +130,13 @@ func TestKubernetesOneMaster(t *testing.T) {
 	}
 	out, err := d.run("--resume")
 	if err != nil {
+		logPodNetwork(t, d)
 		t.Fatalf("deploy --resume: %v\n%s", err, out)
 	}
 	checkCluster(t, d, 1, 1)
 	checkStatus(t, d, 2)
+	checkPodNetwork(t, d, 2)
+	logDurations(t, d, "/kubernetes")
 	checkHarbor(t, d)
 	logDurations(t, d, "/harbor")
 	checkStack(t, d)
@@ -305,6 +315,12 @@ func checkPodOnWorker(t *testing.T, d *deployer, serve bool) {
 		`--overrides={"spec":{"nodeSelector":{"kubernetes.io/hostname":"worker-1"}}}`)
 	kubectl(t, d, "wait", "--for=condition=Ready", "pod/hello", "--timeout=5m")
 	ip := strings.TrimSpace(kubectl(t, d, "get", "pod", "hello", "-o", "jsonpath={.status.podIP}"))
+	// Its address is from worker-1's pod CIDR (the CNI's host-local
+	// range), reached from master-1 through the CNI's route to worker-1.
+	cidr := strings.TrimSpace(kubectl(t, d, "get", "node", "worker-1", "-o", "jsonpath={.spec.podCIDR}"))
+	if _, n, err := net.ParseCIDR(cidr); err != nil || !n.Contains(net.ParseIP(ip)) {
+		t.Errorf("the pod on worker-1 has address %q, not in worker-1's pod CIDR %q (%v)", ip, cidr, err)
+	}
 	out := mustExec(t, d.site, "master-1", "curl", "-sS", "--max-time", "10", "http://"+ip+":8080/")
 	if !strings.Contains(out, "hello") {
 		t.Errorf("the pod on worker-1 answered %q", out)
@@ -507,4 +523,94 @@ func checkStack(t *testing.T, d *deployer) {
 		t.Errorf("running the release again moved it from revision %q to %q; want it left alone", before, after)
 	}
 	t.Logf("stack: %s", out)
+}
+
+// demoCNI is the bundle's pod network component on the test site
+// (testdata/demo-cni.yaml, the stand-in for Calico): its DaemonSet in
+// kube-system and the CNI configuration it writes on each node.
+const (
+	demoCNI         = "demo-cni"
+	demoCNIConflist = "/etc/cni/net.d/10-demo.conflist"
+)
+
+// checkPodNetwork: the pod network is the bundle's CNI, demo-cni, not the
+// deployer's bridge. The journal has /kubernetes/cni/demo-cni-manifests
+// completed and no /stack step of demo-cni; its DaemonSet is ready with one
+// pod on each of the nodes nodes; on every node, /etc/cni/net.d holds its
+// conflist alone (on the node's pod CIDR, bridge demo0), with neither the
+// deployer's conflist nor its routes unit nor its cni0 bridge, and each
+// other node's pod CIDR routes through that node's InternalIP.
+func checkPodNetwork(t *testing.T, d *deployer, nodes int) {
+	t.Helper()
+	const step = "/kubernetes/cni/" + demoCNI + "-manifests"
+	cni := d.leafStates("/kubernetes/cni")
+	if r, ok := cni[step]; !ok || r.State != plan.Completed || len(cni) != 1 {
+		t.Errorf("/kubernetes/cni in the journal: %v, want %s alone, completed", cni, step)
+	}
+	st := d.leafStates("/stack")
+	if len(st) == 0 {
+		t.Error("the journal has no /stack step")
+	}
+	for id := range st {
+		if strings.Contains(id, demoCNI) {
+			t.Errorf("/stack has a step of the pod network component: %s", id)
+		}
+	}
+	k := func(args ...string) string {
+		return strings.TrimSpace(kubectl(t, d, append([]string{"-n", "kube-system"}, args...)...))
+	}
+	if n := k("get", "daemonset", demoCNI, "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled}"); n != fmt.Sprintf("%d/%d", nodes, nodes) {
+		t.Errorf("DaemonSet %s ready/desired = %s, want %d/%d", demoCNI, n, nodes, nodes)
+	}
+	type node struct{ name, cidr, ip string }
+	var all []node
+	list := kubectl(t, d, "get", "nodes", "-o", `jsonpath={range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}`)
+	for _, l := range strings.Split(strings.TrimSpace(list), "\n") {
+		if f := strings.Fields(l); len(f) == 3 {
+			all = append(all, node{f[0], f[1], f[2]})
+		} else {
+			t.Errorf("node without a pod CIDR or an address: %q", l)
+		}
+	}
+	if len(all) != nodes {
+		t.Fatalf("%d nodes with a pod CIDR and an address, want %d:\n%s", len(all), nodes, list)
+	}
+	on := k("get", "pods", "-l", "app="+demoCNI, "--field-selector=status.phase=Running", "-o", `jsonpath={range .items[*]}{.spec.nodeName}{"\n"}{end}`)
+	for _, n := range all {
+		if !strings.Contains("\n"+on+"\n", "\n"+n.name+"\n") {
+			t.Errorf("no running %s pod on %s (pods on: %q)", demoCNI, n.name, on)
+		}
+	}
+	for _, n := range all {
+		if ls := strings.TrimSpace(mustExec(t, d.site, n.name, "ls", "/etc/cni/net.d")); ls != "10-demo.conflist" {
+			t.Errorf("%s's /etc/cni/net.d holds %q, want 10-demo.conflist alone", n.name, ls)
+		}
+		conf := mustExec(t, d.site, n.name, "cat", demoCNIConflist)
+		if !strings.Contains(conf, `"subnet": "`+n.cidr+`"`) || !strings.Contains(conf, `"bridge": "demo0"`) {
+			t.Errorf("%s's %s is not the bridge demo0 on its pod CIDR %s:\n%s", n.name, demoCNIConflist, n.cidr, conf)
+		}
+		left := mustExec(t, d.site, n.name, "sh", "-c", fmt.Sprintf("for f in %s %s; do [ ! -e $f ] || echo $f; done; ip -o link show cni0 2>/dev/null | cut -d' ' -f2",
+			deploy.CNIConflist, deploy.PodRoutesUnit))
+		if strings.TrimSpace(left) != "" {
+			t.Errorf("the deployer's bridge is on %s: %s", n.name, left)
+		}
+		for _, o := range all {
+			if o.name == n.name {
+				continue
+			}
+			if r := mustExec(t, d.site, n.name, "ip", "route", "show", o.cidr); !strings.Contains(r, "via "+o.ip+" ") {
+				t.Errorf("%s has no route to %s's pods (%s via %s): %q", n.name, o.name, o.cidr, o.ip, r)
+			}
+		}
+	}
+	t.Logf("pod network: %s on %d node(s) %v", demoCNI, len(all), all)
+}
+
+// logPodNetwork logs the state of demo-cni's pods and their logs, after a
+// deployment that failed (it may have failed in /kubernetes/cni).
+func logPodNetwork(t *testing.T, d *deployer) {
+	t.Helper()
+	out, _ := d.site.Exec("master-1", "sh", "-c", fmt.Sprintf("k='kubectl --kubeconfig %s -n kube-system'; $k get pods -o wide; $k describe daemonset %s; $k logs -l app=%s --prefix --tail=50",
+		deploy.AdminConf, demoCNI, demoCNI))
+	t.Logf("kube-system after the failure:\n%s", out)
 }
