@@ -139,7 +139,7 @@ YAML
       podNetwork: true
       manifests: [demo-cni.yaml]
     - name: demo-config
-      manifests: [demo-config.yaml]
+      manifests: [{path: demo-config.yaml, template: true}]
     - name: demo
       images: [registry.factory.example/library/stack-demo:1.0]
       charts:

@@ -521,11 +521,14 @@ func (d *Deployment) networkPhase() *plan.Phase {
 // node h (left by a deploy from a bundle without a CNI), so that kubelet
 // uses the bundle's CNI: kubelet takes the first configuration in
 // /etc/cni/net.d by name, and 10-appliance sorts before 10-calico.
-// Idempotent. Pods already running keep their addresses until they are
-// restarted.
+// The routes the unit added to the other nodes' pod CIDRs are deleted too,
+// so they cannot shadow the CNI's. Idempotent. Pods already running keep
+// their addresses on the old bridge until they are restarted.
 func (d *Deployment) dropBridge(ctx context.Context, h *remote) error {
-	return h.sh(ctx, fmt.Sprintf("rm -f %s; if [ -e %s ]; then systemctl disable --now appliance-pod-routes; rm -f %s; systemctl daemon-reload; fi",
-		CNIConflist, PodRoutesUnit, PodRoutesUnit))
+	return h.sh(ctx, fmt.Sprintf("rm -f %[1]s; if [ -e %[2]s ]; then systemctl disable --now appliance-pod-routes; "+
+		"sed -n 's|^ExecStart=/sbin/ip route replace \\([^ ]*\\) via .*|\\1|p' %[2]s | while read -r cidr; do /sbin/ip route del \"$cidr\" || true; done; "+
+		"rm -f %[2]s; systemctl daemon-reload; fi",
+		CNIConflist, PodRoutesUnit))
 }
 
 // cniPhase is /kubernetes/cni: the steps of the bundle's pod network

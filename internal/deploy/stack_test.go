@@ -293,6 +293,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	for _, w := range []string{
 		"rm -f " + CNIConflist,
 		"systemctl disable --now appliance-pod-routes",
+		`/sbin/ip route del "$cidr"`, // the unit's routes go with it
 		"# on master-1: cat " + AdminConf,
 		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
 	} {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 	"github.com/factory-appliance/appliance/manifest"
@@ -496,6 +497,16 @@ func checkStack(t *testing.T, d *deployer) {
 	}
 	if m := k("get", "configmap", "stack-demo", "--show-managed-fields", "-o", "jsonpath={.metadata.managedFields[*].manager}"); !strings.Contains(m, "appliance-deploy") {
 		t.Errorf("the ConfigMap's field managers are %q, want appliance-deploy (server-side apply)", m)
+	}
+	// demo-config.yaml is a template: deploy rendered the site's data in.
+	inv, err := inventory.Load(d.inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"registry": harborName, "podCIDR": inv.Network.PodCIDR, "stack": "site-k8s 0.1.0"} {
+		if got := k("get", "configmap", "stack-demo", "-o", "jsonpath={.data."+key+"}"); got != want || want == "" {
+			t.Errorf("the ConfigMap rendered from the template has %s = %q, want %q from the inventory", key, got, want)
+		}
 	}
 	if n := k("get", "daemonset", "stack-demo-node", "-o", "jsonpath={.status.numberReady}/{.status.desiredNumberScheduled}"); n != "2/2" {
 		t.Errorf("DaemonSet ready/desired = %s, want 2/2", n)
