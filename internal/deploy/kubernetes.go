@@ -542,24 +542,23 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 	}
 	children := make([]*plan.Phase, len(steps))
 	for i, s := range steps {
-		children[i] = &plan.Phase{
-			ID:    "/kubernetes/cni/" + s.Name(),
-			Title: "Pod network: " + d.stepTitle(s),
-			// Tried once, as /stack's steps: it waits for its rollouts.
-			Run: func(ctx context.Context) error {
-				r, err := d.runner(ctx, first)
-				if err != nil {
-					return err
-				}
-				if err := d.fetchKubeconfig(ctx, &remote{Runner: r, host: first}); err != nil {
-					return err
-				}
-				return d.installStep(ctx, "/kubernetes/cni/"+s.Name(), s)
-			},
-			DryRun: func() []string {
-				return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, AdminConf, d.KubeconfigPath())}, d.stepDryRun(s)...)
-			},
+		p := d.stepPhase("/kubernetes/cni", s) // tried once, as /stack's steps: it waits for its rollouts
+		p.Title = "Pod network: " + p.Title
+		install, dry := p.Run, p.DryRun
+		p.Run = func(ctx context.Context) error {
+			r, err := d.runner(ctx, first)
+			if err != nil {
+				return err
+			}
+			if err := d.fetchKubeconfig(ctx, &remote{Runner: r, host: first}); err != nil {
+				return err
+			}
+			return install(ctx)
 		}
+		p.DryRun = func() []string {
+			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, AdminConf, d.KubeconfigPath())}, dry()...)
+		}
+		children[i] = p
 	}
 	return plan.Steps("/kubernetes/cni", "The bundle's pod network (component "+steps[0].Component+")", children...)
 }

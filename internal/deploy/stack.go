@@ -29,14 +29,21 @@ func (d *Deployment) stackPhase() *plan.Phase {
 	}
 	children := make([]*plan.Phase, len(steps))
 	for i, s := range steps {
-		children[i] = &plan.Phase{
-			ID:     "/stack/" + s.Name(),
-			Title:  d.stepTitle(s),
-			Run:    func(ctx context.Context) error { return d.installStep(ctx, "/stack/"+s.Name(), s) },
-			DryRun: func() []string { return d.stepDryRun(s) },
-		}
+		children[i] = d.stepPhase("/stack", s)
 	}
 	return plan.Steps("/stack", "The stack's charts and manifests, in order", children...)
+}
+
+// stepPhase is step s of the install plan as phase group/<step name>, run
+// on the deploy node.
+func (d *Deployment) stepPhase(group string, s stack.Step) *plan.Phase {
+	id := group + "/" + s.Name()
+	return &plan.Phase{
+		ID:     id,
+		Title:  d.stepTitle(s),
+		Run:    func(ctx context.Context) error { return d.installStep(ctx, id, s) },
+		DryRun: func() []string { return d.stepDryRun(s) },
+	}
 }
 
 // stepTitle names what a step installs: "Helm release nfs: chart
