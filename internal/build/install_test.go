@@ -165,11 +165,15 @@ func installBuilt(t *testing.T, r *bundle.Reader) {
 			t.Fatal(err)
 		}
 	}
-	in, err := stack.Open(a.Kubeconfig(), r, stack.WithTimeout(30*time.Second), stack.WithLogf(t.Logf))
+	// The site has four Ceph monitors: values/site.yaml, a template, makes
+	// that four replicas of app (the build's placeholder data has three).
+	site := manifest.TemplateData{Storage: manifest.TemplateStorage{Ceph: manifest.TemplateCeph{Monitors: []string{"a:1", "b:1", "c:1", "d:1"}}}}
+	in, err := stack.Open(a.Kubeconfig(), r, stack.WithTimeout(30*time.Second), stack.WithLogf(t.Logf), stack.WithTemplateData(site))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range stack.Steps(r.Index()) {
+	// As deploy runs them: the pod network's steps (crds), then /stack's.
+	for _, s := range append(stack.NetworkSteps(r.Index()), stack.Steps(r.Index())...) {
 		if err := in.Run(ctx, s); err != nil {
 			t.Fatalf("%s: %v", s.Name(), err)
 		}
@@ -179,13 +183,13 @@ func installBuilt(t *testing.T, r *bundle.Reader) {
 		t.Fatal(err)
 	}
 	deployments := schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-	for ns, want := range map[string]int64{"apps": 3, "core": 2} {
+	for ns, want := range map[string]int64{"apps": 4, "core": 2} {
 		d, err := dyn.Resource(deployments).Namespace(ns).Get(ctx, "app", metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas"); got != want {
-			t.Errorf("Deployment %s/app has %d replicas, want %d from the values files", ns, got, want)
+			t.Errorf("Deployment %s/app has %d replicas, want %d from the values files (apps: the template rendered with the site's data)", ns, got, want)
 		}
 	}
 	widgets := schema.GroupVersionResource{Group: "factory.example", Version: "v1", Resource: "widgets"}
