@@ -102,13 +102,9 @@ func (l *linter) rendered(r PathRef, fn func(io.Reader) error) func(io.Reader) e
 		return fn
 	}
 	return func(in io.Reader) error {
-		var src bytes.Buffer
-		if _, err := io.Copy(&limitedBuffer{buf: &src, max: MaxManifestSize}, in); err != nil {
-			return err
-		}
-		out, err := Render(path.Base(r.Path), src.Bytes(), SampleTemplateData(l.s))
+		out, err := l.s.readConfig(r, in)
 		if err != nil {
-			return &fixError{err.Error(), "fix the template (Go text/template; the keys are manifest.TemplateData's: .Stack, .Site, .Network, .Storage)"}
+			return err
 		}
 		if err := fn(bytes.NewReader(out)); err != nil {
 			return fmt.Errorf("once rendered: %w", err)

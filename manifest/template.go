@@ -141,12 +141,22 @@ func (s *Stack) ReadConfig(r PathRef) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return s.readConfig(r, f)
+}
+
+// readConfig reads r's content from in, at most MaxManifestSize bytes, and
+// renders it with SampleTemplateData when r is a template.
+func (s *Stack) readConfig(r PathRef, in io.Reader) ([]byte, error) {
 	var buf bytes.Buffer
-	if _, err := io.Copy(&limitedBuffer{buf: &buf, max: MaxManifestSize}, f); err != nil {
+	if _, err := io.Copy(&limitedBuffer{buf: &buf, max: MaxManifestSize}, in); err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Path, err)
 	}
 	if !r.Template {
 		return buf.Bytes(), nil
 	}
-	return Render(r.Path, buf.Bytes(), SampleTemplateData(s))
+	out, err := Render(r.Path, buf.Bytes(), SampleTemplateData(s))
+	if err != nil {
+		return nil, &fixError{err.Error(), "fix the template (Go text/template; the keys are manifest.TemplateData's: .Stack, .Site, .Network, .Storage)"}
+	}
+	return out, nil
 }

@@ -163,10 +163,10 @@ func (cs *configSet) add(dir, component string, r manifest.PathRef) (string, boo
 	}
 	p := path.Join(dir, component, path.Base(r.Path))
 	if prev, ok := cs.byPath[p]; ok {
-		if path.Clean(prev.Path) == path.Clean(r.Path) && prev.Template == r.Template {
-			return p, true // the same file again: stored once
-		}
 		if path.Clean(prev.Path) == path.Clean(r.Path) {
+			if prev.Template == r.Template {
+				return p, true // the same file again: stored once
+			}
 			cs.errs = append(cs.errs, fmt.Errorf("%s: %s %s is a template here and not at %s (or the other way round); mark it template: true in both places or in neither",
 				r.Pos, what, r.Path, prev.Pos))
 			return "", false
