@@ -121,18 +121,19 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func newBuildCmd() *cobra.Command {
 	var (
-		sf       stackFlags
-		ff       fetchFlags
-		output   string
-		locked   bool
-		lockFile string
-		signKey  string
-		unsigned bool
-		dryRun   bool
-		workers  int
-		allow    []string
-		split    string
-		base     string
+		sf           stackFlags
+		ff           fetchFlags
+		output       string
+		locked       bool
+		lockFile     string
+		signKey      string
+		unsigned     bool
+		dryRun       bool
+		workers      int
+		allow        []string
+		incompatible []string
+		split        string
+		base         string
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -174,6 +175,7 @@ Without -f it builds the stack built into the binary (--stack, default
 				return err
 			}
 			o.Output, o.Workers, o.Locked, o.AllowMissing, o.Base = output, workers, locked, allow, base
+			o.AllowIncompatible, o.Warn = incompatible, cmd.ErrOrStderr()
 			if split != "" {
 				if o.Split, err = progress.ParseBytes(split); err != nil {
 					return fmt.Errorf("--split: %w", err)
@@ -213,6 +215,7 @@ Without -f it builds the stack built into the binary (--stack, default
 	cmd.Flags().StringVar(&signKey, "sign-key", "", "cosign private `KEY` that signs bundle.json (password from COSIGN_PASSWORD or a prompt)")
 	cmd.Flags().BoolVar(&unsigned, "unsigned", false, "write an unsigned bundle (deploy refuses it without --insecure-skip-verify)")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "run the checks that need no network (as lint does, and --locked, --base, --split), print what would be fetched, and fetch nothing")
+	cmd.Flags().StringArrayVar(&incompatible, "allow-incompatible", nil, "build although the stack breaks `ROW` of the compatibility matrix (such as kubesphere-kubernetes); unsupported, warned about and recorded in the bundle (repeatable)")
 	cmd.Flags().StringArrayVar(&allow, "allow-missing-image", nil, "accept `REF` as referenced by a chart or manifest but not bundled; recorded in the bundle (repeatable)")
 	cmd.Flags().StringVar(&base, "base", "", "build a delta against the bundle `FILE`: leave out the image blobs it holds (deploy then needs --base FILE)")
 	cmd.Flags().StringVar(&split, "split", "", "write parts of at most `SIZE` (e.g. 4000MiB for FAT32): OUT.001, OUT.002, ...")
@@ -305,6 +308,7 @@ then builds exactly it and fails if upstream drifted.`,
 
 func newLintCmd() *cobra.Command {
 	var sf stackFlags
+	var incompatible []string
 	cmd := &cobra.Command{
 		Use:   "lint",
 		Short: "Check a stack manifest without fetching anything",
@@ -312,9 +316,16 @@ func newLintCmd() *cobra.Command {
 unknown fields, bad references, duplicates, missing local files, image lists,
 templates, and local charts as the build packages them (no links, a valid
 Chart.yaml, dependencies in charts/). Every problem is printed at once as
-file:line: message; fix (the first 50, then how many more).`,
+file:line: message; fix (the first 50, then how many more).
+
+Then it checks the stack against the compatibility matrix: its Kubernetes
+(the kube-apiserver image's tag) must be one deploy supports (v1.26–v1.34),
+and its KubeSphere, Calico and containerd versions must support that
+Kubernetes. A combination outside the matrix fails with the row it broke,
+its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
 		Example: `  bundle lint -f stack.yaml
-  bundle lint --stack kubesphere`,
+  bundle lint --stack kubesphere
+  bundle lint -f stack.yaml --allow-incompatible calico-kubernetes   # unsupported, warned`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, err := sf.load()
@@ -324,11 +335,15 @@ file:line: message; fix (the first 50, then how many more).`,
 			if err := build.Check(st); err != nil {
 				return err
 			}
+			if err := build.CheckCompat(st, incompatible, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d components, %d images, %d files)\n", st.File, len(st.Spec.Components), len(st.Images()), len(st.Files()))
 			return nil
 		},
 	}
 	sf.register(cmd)
+	cmd.Flags().StringArrayVar(&incompatible, "allow-incompatible", nil, "accept a stack that breaks `ROW` of the compatibility matrix (such as kubesphere-kubernetes), with a warning (repeatable)")
 	return cmd
 }
 

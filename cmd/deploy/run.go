@@ -39,6 +39,7 @@ type runFlags struct {
 	seedAllow          []string
 	sudoPasswordFile   string
 	testSiteHosts      bool
+	allowIncompatible  []string
 	sshTimeout         time.Duration
 	sshAttempts        int
 	sshKeepalive       time.Duration
@@ -98,6 +99,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
 	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
 	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
+	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "deploy although the hosts or the bundle break `ROW` of the compatibility matrix (such as kernel-kubeadm); unsupported, and warned about (repeatable)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
 	root.MarkFlagsMutuallyExclusive("resume", "restart")
@@ -164,6 +166,9 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		sudo = strings.TrimRight(string(b), "\r\n")
 		red.Add(sudo)
 	}
+	for _, row := range f.allowIncompatible {
+		fmt.Fprintf(stderr, "WARNING: --allow-incompatible %s: hosts or a bundle outside that row of the compatibility matrix are deployed anyway; this is unsupported\n", row)
+	}
 	if f.testSiteHosts {
 		fmt.Fprintln(stderr, "WARNING: --test-site-hosts: hosts marked as the project's test-site containers are accepted in place of EL hosts")
 	}
@@ -171,7 +176,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		BundlePath: f.bundle, BasePath: f.base, KeyPath: f.key, InsecureSkipVerify: f.insecureSkipVerify,
 		Inventory: inv, StateDir: f.stateDir, SeedPort: f.seedPort, SeedAllow: seedAllow,
 		AcceptNewHostKeys: f.acceptNewHostKeys, SudoPassword: sudo,
-		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts,
+		Parallelism: f.parallel, TestSiteHosts: f.testSiteHosts, AllowIncompatible: f.allowIncompatible,
 		DialTimeout: f.sshTimeout, DialAttempts: f.sshAttempts, KeepaliveInterval: f.sshKeepalive,
 		CommandTimeout: f.commandTimeout, StackTimeout: f.stackTimeout,
 		Redactor: red, Out: stdout, Warn: stderr,

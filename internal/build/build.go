@@ -60,6 +60,12 @@ type Options struct {
 	// allowMissingImages. They are recorded in bundle.json.
 	AllowMissing []string
 
+	// AllowIncompatible names rows of the compatibility matrix
+	// (internal/compat) the stack may break (--allow-incompatible): they
+	// are warned about on Warn and recorded in bundle.json, and deploy
+	// warns about them again.
+	AllowIncompatible []string
+
 	// Signer signs bundle.json. Nil builds an unsigned bundle, which
 	// deploy refuses; the command line asks for that by name.
 	Signer *signing.Signer
@@ -72,6 +78,8 @@ type Options struct {
 	Progress  *progress.Reporter // nil: no progress
 	Logger    *slog.Logger       // nil: discard
 	Transport http.RoundTripper  // nil: the default transport
+	// Warn receives warnings (nil: discarded).
+	Warn io.Writer
 }
 
 // Result describes a written bundle.
@@ -175,6 +183,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		name string
 		run  func(context.Context) error
 	}{
+		{"check compatibility", func(context.Context) error { return b.checkCompat() }},
 		{"check the lock", b.checkLock},
 		{"read the base bundle", b.openBase},
 		{"fetch files", b.fetchFiles},

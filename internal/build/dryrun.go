@@ -63,6 +63,9 @@ func DryRun(w io.Writer, o Options) error {
 	if err := Check(s); err != nil {
 		return err
 	}
+	if err := CheckCompat(s, o.AllowIncompatible, (&builder{o: o}).warn()); err != nil {
+		return err
+	}
 	if o.Locked {
 		if err := o.Lock.Check(s); err != nil {
 			return fmt.Errorf("check the lock: %w", err)

@@ -325,6 +325,7 @@ func (b *builder) index() *bundle.Index {
 	b.recordCharts(idx)
 	b.recordInstall(idx)
 	b.recordRolePackages(idx)
+	b.recordOverrides(idx)
 	if b.base != nil {
 		idx.Base = b.base.ref
 	}

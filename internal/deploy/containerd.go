@@ -10,6 +10,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -20,7 +21,7 @@ const (
 )
 
 // DefaultSandboxImage is the pause image containerd's CRI uses when the
-// bundle carries no registry.k8s.io/pause image.
+// bundle carries no Kubernetes and no registry.k8s.io/pause image.
 const DefaultSandboxImage = "registry.k8s.io/pause:3.9"
 
 // SourceRegistries returns the registries the bundle's images come from
@@ -41,10 +42,16 @@ func SourceRegistries(idx *bundle.Index) []string {
 	return out
 }
 
-// sandboxImage is the bundle's pause image, else DefaultSandboxImage.
+// sandboxImage is the pause image of the bundle's Kubernetes release (the
+// one its kubeadm expects: a bundle may carry older pause tags for the
+// runtime's defaults too); without Kubernetes, the bundle's first pause
+// image, else DefaultSandboxImage.
 func sandboxImage(idx *bundle.Index) string {
+	if r, err := kubeadm.ForVersion(KubernetesVersion(idx)); err == nil {
+		return r.SandboxImage()
+	}
 	for _, img := range idx.Images {
-		if strings.HasPrefix(img.Name, "registry.k8s.io/pause:") {
+		if strings.HasPrefix(img.Name, kubeadm.ImageRepository+"/pause:") {
 			return img.Name
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -81,6 +82,11 @@ type Config struct {
 	// Parallelism caps the hosts worked on at once per phase (default
 	// plan.DefaultParallelism).
 	Parallelism int
+
+	// AllowIncompatible names rows of the compatibility matrix
+	// (internal/compat) whose violations /preflight only warns about, such
+	// as compat.RowKernelKubeadm. Unsupported; every use is warned about.
+	AllowIncompatible []string
 
 	// TestSiteHosts accepts the project's test-site hosts (see the package
 	// documentation). Never set it for a real site.
@@ -159,6 +165,9 @@ func (c *Config) check() error {
 		return errors.New("deploy: no state directory; give --state-dir DIR")
 	case c.Inventory.DeployNode.Address == "":
 		return fmt.Errorf("inventory %s: deployNode.address is not set; set it to the deploy node's address on the site network, which hosts reach the site server at", c.Inventory.Path)
+	}
+	if _, err := compat.Apply(nil, c.AllowIncompatible); err != nil {
+		return err
 	}
 	if c.KeyPath == "" && !c.InsecureSkipVerify {
 		c.KeyPath = c.Inventory.BundleKey

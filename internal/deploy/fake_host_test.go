@@ -19,6 +19,8 @@ type fakeHost struct {
 	answers  []answer
 	commands []string
 	uploads  []string
+	// contents holds what each upload wrote, in order of the uploads.
+	contents []string
 }
 
 type answer struct {
@@ -47,7 +49,9 @@ func (f *fakeHost) Stream(ctx context.Context, cmd string, w io.Writer) (int, er
 	return code, err
 }
 
-func (f *fakeHost) Upload(_ context.Context, _ io.Reader, _ int64, remotePath string, _ fs.FileMode) error {
+func (f *fakeHost) Upload(_ context.Context, r io.Reader, _ int64, remotePath string, _ fs.FileMode) error {
+	b, err := io.ReadAll(r)
 	f.uploads = append(f.uploads, remotePath)
-	return nil
+	f.contents = append(f.contents, string(b))
+	return err
 }

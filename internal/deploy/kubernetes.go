@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
@@ -65,7 +66,7 @@ func (d *Deployment) kubernetesPhase() *plan.Phase {
 }
 
 // kubectl runs kubectl with the cluster-admin kubeconfig of a master.
-const kubectl = "kubectl --kubeconfig " + AdminConf + " "
+const kubectl = "kubectl --kubeconfig " + kubeadm.AdminConf + " "
 
 // prepareNode makes a node ready for kubeadm: a route for the service CIDR
 // when the host has none (an air-gapped host often has no default route,
@@ -100,8 +101,8 @@ WantedBy=multi-user.target
 	}
 	resolv := fmt.Sprintf(`if grep -q '^nameserver' /etc/resolv.conf 2>/dev/null; then cp /etc/resolv.conf %[1]s.new; `+
 		`else printf '# Written by deploy: this host has no name server.\nnameserver %%s\n' %[2]s >%[1]s.new; fi && mv -f %[1]s.new %[1]s`,
-		KubeletResolvConf, sshx.Quote(h.host.Address))
-	if err := h.sh(ctx, "mkdir -p "+kubeadmDir+" "+KubeadmPatches+" && chmod 700 "+kubeadmDir+" && "+resolv); err != nil {
+		kubeadm.KubeletResolvConf, sshx.Quote(h.host.Address))
+	if err := h.sh(ctx, "mkdir -p "+kubeadm.Dir+" "+kubeadm.PatchesDir+" && chmod 700 "+kubeadm.Dir+" && "+resolv); err != nil {
 		return err
 	}
 	return h.sh(ctx, "systemctl enable kubelet")
@@ -116,7 +117,7 @@ const ServiceRouteUnit = "/etc/systemd/system/appliance-service-route.service"
 func kubeadmState(ctx context.Context, h *remote) (string, error) {
 	out, err := h.out(ctx, fmt.Sprintf(`exec 9>%s; flock 9; if [ -f %s ]; then echo done; `+
 		`elif [ -e /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -d /var/lib/etcd/member ]; then echo partial; `+
-		`else echo clean; fi`, kubeadmLock, KubeadmDone))
+		`else echo clean; fi`, kubeadm.LockPath, kubeadm.DonePath))
 	if out == "" {
 		out = "clean"
 	}
@@ -131,13 +132,13 @@ func runKubeadm(ctx context.Context, h *remote, state, check, args string) error
 	reset := ""
 	if state == "partial" {
 		plan.Logf(ctx, "kubeadm's files of an interrupted run are on %s: kubeadm reset, then again", h.host.Name)
-		reset = "kubeadm reset -f --cri-socket " + criSocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
+		reset = "kubeadm reset -f --cri-socket " + kubeadm.CRISocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
 	}
 	if check != "" {
 		check = "{ " + check + "; } && "
 	}
 	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %s%skubeadm %s && touch %s",
-		kubeadmLock, KubeadmDone, reset, check, args, KubeadmDone)
+		kubeadm.LockPath, kubeadm.DonePath, reset, check, args, kubeadm.DonePath)
 	if err := h.sh(ctx, cmd); err != nil {
 		return fmt.Errorf("kubeadm %s on %s: %w; its output is in the host log", strings.Fields(args)[0], h.host.Name, err)
 	}
@@ -146,20 +147,26 @@ func runKubeadm(ctx context.Context, h *remote, state, check, args string) error
 
 // initFirst runs kubeadm init on the first master, once: a master already
 // initialised is left as it is, one an interrupted run left half done is
-// reset first. Then it copies the admin kubeconfig to the state directory.
+// reset first. The configuration kubeadm ran with holds the bootstrap token
+// and the certificate key; it is replaced after init by one without them.
+// Then the admin kubeconfig is copied to the state directory.
 func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 	if err := d.prepareNode(ctx, h); err != nil {
 		return err
 	}
-	if err := h.put(ctx, KubeadmPatches+"/kube-apiserver+json.json", []byte(RenderAPIServerPatch(h.host)), 0o600); err != nil {
+	self, err := d.kubeadmNode(ctx, h)
+	if err != nil {
+		return err
+	}
+	if err := h.put(ctx, kubeadm.PatchesDir+"/kube-apiserver+json.json", []byte(kubeadm.RenderAPIServerPatch(self)), 0o600); err != nil {
 		return err
 	}
 	state, err := kubeadmState(ctx, h)
 	if err != nil {
 		return err
 	}
+	c := d.cluster()
 	if state != "done" {
-		c := d.cluster()
 		leave, err := cannotSetConntrack(ctx, h)
 		if err != nil {
 			return err
@@ -172,13 +179,20 @@ func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 		if err != nil {
 			return err
 		}
-		if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmInit(c, h.host, token, certKey)), 0o600); err != nil {
+		if err := d.putInit(ctx, h, c, self, kubeadm.Secrets{Token: token, CertificateKey: certKey}); err != nil {
 			return err
 		}
 		if err := d.checkImages(ctx, h); err != nil {
 			return err
 		}
-		if err := runKubeadm(ctx, h, state, d.apiPortCheck(c, h.host), "init --config "+KubeadmConfig+" --upload-certs"); err != nil {
+		err = runKubeadm(ctx, h, state, d.apiPortCheck(c, self), "init --config "+kubeadm.ConfigPath+" --upload-certs")
+		// The token and the key expire in minutes and two hours; the
+		// configuration that held them goes either way, and the one kept
+		// (for kubeadm config images list and day two) has none.
+		if putErr := d.putInit(ctx, h, c, self, kubeadm.Secrets{}); err == nil {
+			err = putErr
+		}
+		if err != nil {
 			return err
 		}
 	} else {
@@ -187,13 +201,23 @@ func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 	return d.fetchKubeconfig(ctx, h)
 }
 
-// apiPortCheck is APIPortCheck on a master whose kubeadm skips its own
-// check of the port (SharedPort), else "".
-func (d *Deployment) apiPortCheck(c Cluster, m inventory.Host) string {
+// putInit writes the first master's kubeadm configuration with secrets s
+// to kubeadm.ConfigPath (mode 0600).
+func (d *Deployment) putInit(ctx context.Context, h *remote, c kubeadm.Cluster, self kubeadm.Node, s kubeadm.Secrets) error {
+	cfg, err := kubeadm.RenderInit(c, self, s)
+	if err != nil {
+		return err
+	}
+	return h.put(ctx, kubeadm.ConfigPath, []byte(cfg), 0o600)
+}
+
+// apiPortCheck is kubeadm.APIPortCheck on a master whose kubeadm skips its
+// own check of the port (SharedPort), else "".
+func (d *Deployment) apiPortCheck(c kubeadm.Cluster, m kubeadm.Node) string {
 	if !c.SharedPort {
 		return ""
 	}
-	return APIPortCheck(c, m)
+	return kubeadm.APIPortCheck(c, m)
 }
 
 // cannotSetConntrack reports whether nf_conntrack_max may not be written
@@ -208,10 +232,10 @@ func cannotSetConntrack(ctx context.Context, h *remote) (bool, error) {
 // secrets returns a new bootstrap token and certificate key, registered
 // with the redactor before any command or log can carry them.
 func (d *Deployment) secrets() (token, certKey string, err error) {
-	if token, err = NewBootstrapToken(); err != nil {
+	if token, err = kubeadm.NewBootstrapToken(); err != nil {
 		return "", "", err
 	}
-	if certKey, err = NewCertificateKey(); err != nil {
+	if certKey, err = kubeadm.NewCertificateKey(); err != nil {
 		return "", "", err
 	}
 	d.red.Add(token)
@@ -223,7 +247,7 @@ func (d *Deployment) secrets() (token, certKey string, err error) {
 // with the bundle's images, so a missing one is named before kubeadm waits
 // on a pull that cannot succeed.
 func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
-	out, err := h.out(ctx, "kubeadm config images list --config "+KubeadmConfig)
+	out, err := h.out(ctx, "kubeadm config images list --config "+kubeadm.ConfigPath)
 	if err != nil {
 		return fmt.Errorf("kubeadm config images list on %s: %w", h.host.Name, err)
 	}
@@ -238,13 +262,13 @@ func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
 // directory (KubeconfigFile, mode 0600), atomically.
 func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 	if h.dry {
-		_, err := h.out(ctx, "cat "+AdminConf)
+		_, err := h.out(ctx, "cat "+kubeadm.AdminConf)
 		return err
 	}
-	fmt.Fprintf(plan.LogWriter(ctx), "$ cat %s (copied to the state directory)\n", AdminConf)
-	out, _, _, err := h.Run(ctx, "cat "+AdminConf)
+	fmt.Fprintf(plan.LogWriter(ctx), "$ cat %s (copied to the state directory)\n", kubeadm.AdminConf)
+	out, _, _, err := h.Run(ctx, "cat "+kubeadm.AdminConf)
 	if err != nil {
-		return fmt.Errorf("reading %s on %s: %w", AdminConf, h.host.Name, err)
+		return fmt.Errorf("reading %s on %s: %w", kubeadm.AdminConf, h.host.Name, err)
 	}
 	dst := d.KubeconfigPath()
 	tmp := dst + ".new"
@@ -291,44 +315,60 @@ func (d *Deployment) first(ctx context.Context, h *remote) (*remote, error) {
 
 // joinSecrets makes a new token (15 minutes) on the first master and, for
 // a master, uploads the control-plane certificates under a new key (kubeadm
-// deletes them after two hours), and reads the CA's hash.
-func (d *Deployment) joinSecrets(ctx context.Context, h *remote, controlPlane bool) (Join, error) {
+// deletes them after two hours), and reads the CA's hash. Neither secret
+// reaches a command line: kubeadm reads both from a configuration file
+// (mode 0600) that is removed whatever happens.
+func (d *Deployment) joinSecrets(ctx context.Context, h *remote, controlPlane bool) (kubeadm.Join, error) {
 	m, err := d.first(ctx, h)
 	if err != nil {
-		return Join{}, err
+		return kubeadm.Join{}, err
 	}
 	token, certKey, err := d.secrets()
 	if err != nil {
-		return Join{}, err
+		return kubeadm.Join{}, err
 	}
-	j := Join{Token: token}
-	if err := m.sh(ctx, fmt.Sprintf("kubeadm token create %s --ttl 15m --description %s",
-		token, sshx.Quote("appliance deploy: join of "+h.host.Name))); err != nil {
-		return Join{}, fmt.Errorf("creating a join token on %s: %w", m.host.Name, err)
+	j := kubeadm.Join{Token: token}
+	first := kubeadm.Node{Name: m.host.Name, Address: m.host.Address}
+	if err := d.withInitConfig(ctx, m, first, kubeadm.Secrets{Token: token, TokenDescription: "appliance deploy: join of " + h.host.Name},
+		"token", "kubeadm token create --config %s"); err != nil {
+		return kubeadm.Join{}, fmt.Errorf("creating a join token on %s: %w", m.host.Name, err)
 	}
 	if controlPlane {
 		j.CertificateKey = certKey
-		// Under the first master's kubeadm configuration: without one,
-		// kubeadm guesses the apiserver's address from the default route,
-		// which an air-gapped host may lack.
-		cfg := kubeadmDir + "/upload-certs.yaml"
-		if err := m.put(ctx, cfg, []byte(RenderKubeadmInit(d.cluster(), m.host, "", certKey)), 0o600); err != nil {
-			return Join{}, err
-		}
-		if err := m.sh(ctx, "kubeadm init phase upload-certs --upload-certs --config "+cfg+"; rc=$?; rm -f "+cfg+"; exit $rc"); err != nil {
-			return Join{}, fmt.Errorf("uploading the control-plane certificates on %s: %w", m.host.Name, err)
+		if err := d.withInitConfig(ctx, m, first, kubeadm.Secrets{CertificateKey: certKey},
+			"upload-certs", "kubeadm init phase upload-certs --upload-certs --config %s"); err != nil {
+			return kubeadm.Join{}, fmt.Errorf("uploading the control-plane certificates on %s: %w", m.host.Name, err)
 		}
 	}
-	ca, err := m.out(ctx, "cat "+kubeCA)
+	ca, err := m.out(ctx, "cat "+kubeadm.CACert)
 	if err != nil {
-		return Join{}, err
+		return kubeadm.Join{}, err
 	}
 	if h.dry {
-		j.CAHash = "sha256:<hash of " + kubeCA + " on " + m.host.Name + ">"
+		j.CAHash = "sha256:<hash of " + kubeadm.CACert + " on " + m.host.Name + ">"
 		return j, nil
 	}
-	j.CAHash, err = CACertHash([]byte(ca))
+	j.CAHash, err = kubeadm.CACertHash([]byte(ca))
 	return j, err
+}
+
+// withInitConfig runs command (a format with one %s: the configuration's
+// path) on the first master m under the first master's configuration with
+// secrets s, written to a file of its own (Dir/NAME.yaml, mode 0600) and
+// removed after,
+// whatever happened. Without a configuration kubeadm would also guess the
+// apiserver's address from the default route, which an air-gapped host may
+// lack.
+func (d *Deployment) withInitConfig(ctx context.Context, m *remote, first kubeadm.Node, s kubeadm.Secrets, name, command string) error {
+	cfg, err := kubeadm.RenderInit(d.cluster(), first, s)
+	if err != nil {
+		return err
+	}
+	path := kubeadm.Dir + "/" + name + ".yaml"
+	if err := m.put(ctx, path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	return m.sh(ctx, fmt.Sprintf(command, path)+"; rc=$?; rm -f "+path+"; exit $rc")
 }
 
 // join joins node h (as a master when controlPlane) once: a node that
@@ -338,8 +378,12 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 	if err := d.prepareNode(ctx, h); err != nil {
 		return err
 	}
+	self, err := d.kubeadmNode(ctx, h)
+	if err != nil {
+		return err
+	}
 	if controlPlane {
-		if err := h.put(ctx, KubeadmPatches+"/kube-apiserver+json.json", []byte(RenderAPIServerPatch(h.host)), 0o600); err != nil {
+		if err := h.put(ctx, kubeadm.PatchesDir+"/kube-apiserver+json.json", []byte(kubeadm.RenderAPIServerPatch(self)), 0o600); err != nil {
 			return err
 		}
 	}
@@ -364,20 +408,24 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 		return err
 	}
 	c := d.cluster()
-	if err := h.put(ctx, KubeadmConfig, []byte(RenderKubeadmJoin(c, h.host, j)), 0o600); err != nil {
+	cfg, err := kubeadm.RenderJoin(c, self, j)
+	if err != nil {
+		return err
+	}
+	if err := h.put(ctx, kubeadm.ConfigPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
 	check := ""
 	if controlPlane {
-		check = d.apiPortCheck(c, h.host)
+		check = d.apiPortCheck(c, self)
 	}
-	err = runKubeadm(ctx, h, state, check, "join --config "+KubeadmConfig)
+	err = runKubeadm(ctx, h, state, check, "join --config "+kubeadm.ConfigPath)
 	// The token in the file expires in minutes; the file goes either way.
-	if rmErr := h.sh(ctx, "rm -f "+KubeadmConfig); err == nil {
+	if rmErr := h.sh(ctx, "rm -f "+kubeadm.ConfigPath); err == nil {
 		err = rmErr
 	}
 	if err == nil {
-		plan.Logf(ctx, "%s joined the cluster at %s", h.host.Name, d.cluster().Endpoint)
+		plan.Logf(ctx, "%s joined the cluster at %s", h.host.Name, c.Endpoint)
 	}
 	return err
 }
@@ -556,7 +604,7 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 			return install(ctx)
 		}
 		p.DryRun = func() []string {
-			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, AdminConf, d.KubeconfigPath())}, dry()...)
+			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.KubeconfigPath())}, dry()...)
 		}
 		children[i] = p
 	}

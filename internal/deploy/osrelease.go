@@ -87,18 +87,3 @@ func (o OSRelease) CheckSupported() error {
 	}
 	return nil
 }
-
-// KernelAtLeast reports whether the release string of uname -r
-// ("3.10.0-1160.el7.x86_64") is at least major.minor.
-func KernelAtLeast(release string, major, minor int) bool {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
-}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
@@ -125,6 +127,7 @@ func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
 	if d.cfg.TestSiteHosts {
 		file = testHostMarker
 	}
+	host := compat.Host{Name: h.host.Name}
 	text, ok := c.fact(ctx, h, file, "cat "+file)
 	if ok {
 		o := ParseOSRelease(text)
@@ -133,10 +136,67 @@ func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
 		} else if err := o.CheckSupported(); err != nil {
 			c.add("%v", err)
 		}
+		host.ELMajor = o.Major()
 	}
-	if k, ok := c.fact(ctx, h, "kernel release", "uname -r"); ok && !KernelAtLeast(k, 3, 10) {
-		c.add("kernel %s is older than 3.10, the oldest Kubernetes runs on", k)
+	if k, ok := c.fact(ctx, h, "kernel release", "uname -r"); ok {
+		host.Kernel = k
 	}
+	// cgroup2fs: the unified hierarchy (v2); tmpfs: v1 (EL7's, EL8's default).
+	if fs, ok := c.fact(ctx, h, "cgroup version", "stat -f -c %T /sys/fs/cgroup/"); ok {
+		host.Cgroup = 1
+		if fs == "cgroup2fs" {
+			host.Cgroup = 2
+		}
+	}
+	if !h.dry && c.stop == nil {
+		d.checkCompat(ctx, host, c)
+	}
+}
+
+// checkCompat checks the bundle (the Kubernetes window and the stack rows)
+// and the host against the compatibility matrix. Rows the operator
+// overrode (--allow-incompatible) or the bundle's build did
+// (compat.AnnotationOverridden) are warned about instead.
+func (d *Deployment) checkCompat(ctx context.Context, host compat.Host, c *checks) {
+	stack := BundleStack(d.index)
+	stack.Kubernetes = d.k8sVersion
+	vs := compat.CheckStack(stack)
+	vs = append(vs, compat.CheckHost(d.k8sVersion, host, compat.BundleEL(rpmNEVRAs(d.index)))...)
+	built := compat.Overridden(d.index.Annotations)
+	overridden, err := compat.Apply(vs, append(slices.Clone(d.cfg.AllowIncompatible), built...))
+	for _, v := range overridden {
+		warnf(ctx, "%s", compat.Warning(v))
+		fmt.Fprintln(d.cfg.Warn, compat.Warning(v))
+	}
+	var e *compat.Error
+	if errors.As(err, &e) {
+		for _, v := range e.Violations {
+			c.add("%v", v)
+		}
+	} else if err != nil {
+		c.add("%v", err)
+	}
+}
+
+// BundleStack is what the compatibility matrix reads of a bundle: its
+// images' names and its RPMs' NEVRAs.
+func BundleStack(idx *bundle.Index) compat.Stack {
+	var images []string
+	for _, img := range idx.Images {
+		images = append(images, img.Name)
+	}
+	return compat.FromArtifacts(images, rpmNEVRAs(idx))
+}
+
+// rpmNEVRAs lists the NEVRA of every RPM the bundle carries.
+func rpmNEVRAs(idx *bundle.Index) []string {
+	var out []string
+	for _, a := range idx.Artifacts {
+		if n := a.Annotations[bundle.AnnotationRPMNEVRA]; n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // testHostMarker is the os-release of a test-site host (see the package

@@ -16,6 +16,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/manifest"
 )
@@ -294,7 +295,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 		"rm -f " + CNIConflist,
 		"systemctl disable --now appliance-pod-routes",
 		`/sbin/ip route del "$cidr"`, // the unit's routes go with it
-		"# on master-1: cat " + AdminConf,
+		"# on master-1: cat " + kubeadm.AdminConf,
 		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
 	} {
 		if !strings.Contains(dry, w) {

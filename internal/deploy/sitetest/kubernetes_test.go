@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 	"github.com/factory-appliance/appliance/manifest"
@@ -218,7 +219,7 @@ func testMasterDropsMidJoin(t *testing.T, d *deployer) {
 // kubectl runs kubectl as cluster-admin on master-1.
 func kubectl(t *testing.T, d *deployer, args ...string) string {
 	t.Helper()
-	return mustExec(t, d.site, "master-1", append([]string{"kubectl", "--kubeconfig", deploy.AdminConf}, args...)...)
+	return mustExec(t, d.site, "master-1", append([]string{"kubectl", "--kubeconfig", kubeadm.AdminConf}, args...)...)
 }
 
 // checkCluster: every node Ready, every kube-system pod Running, one
@@ -622,6 +623,6 @@ func checkPodNetwork(t *testing.T, d *deployer, nodes int) {
 func logPodNetwork(t *testing.T, d *deployer) {
 	t.Helper()
 	out, _ := d.site.Exec("master-1", "sh", "-c", fmt.Sprintf("k='kubectl --kubeconfig %s -n kube-system'; $k get pods -o wide; $k describe daemonset %s; $k logs -l app=%s --prefix --tail=50",
-		deploy.AdminConf, demoCNI, demoCNI))
+		kubeadm.AdminConf, demoCNI, demoCNI))
 	t.Logf("kube-system after the failure:\n%s", out)
 }

@@ -1,0 +1,18 @@
+// Package kubeadm is what deploy gives kubeadm: its configurations
+// (InitConfiguration, JoinConfiguration, ClusterConfiguration and the
+// kubelet's and kube-proxy's), rendered for the Kubernetes version the
+// bundle carries; the join data (bootstrap tokens, certificate keys, the
+// CA's discovery hash); and the preflight checks a given kubeadm build must
+// skip.
+//
+// Versions are a window of minors (MinMinor–MaxMinor). Everything that
+// differs between them lives in two tables: releases (releases.go: per
+// minor, the configuration API, the sandbox image, kubeadm's image tags and
+// a preflight bug) and the API versions (api.go: v1beta3 for 1.26–1.30,
+// v1beta4 from 1.31, and how their shapes differ). The renderers
+// (config.go) ask those tables and hold no version branches of their own.
+// A version outside the window is refused with the range (ForVersion).
+//
+// The functions are pure: the phases that run kubeadm on the hosts are in
+// internal/deploy.
+package kubeadm
