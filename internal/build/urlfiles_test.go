@@ -130,16 +130,10 @@ func urlStack(t *testing.T, entry string, keys map[string][]byte) *manifest.Stac
 	t.Helper()
 	dir := t.TempDir()
 	for name, data := range keys {
-		os.MkdirAll(filepath.Join(dir, "keys"), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, "keys", name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeFileT(t, filepath.Join(dir, "keys", name), string(data))
 	}
-	m := "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: urlfiles, version: 1.0.0}\nspec:\n  components:\n    - name: harbor\n      files:\n" + entry
 	path := filepath.Join(dir, "stack.yaml")
-	if err := os.WriteFile(path, []byte(m), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeFileT(t, path, "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: urlfiles, version: 1.0.0}\nspec:\n  components:\n    - name: harbor\n      files:\n"+entry)
 	st, err := manifest.Load(path)
 	if err != nil {
 		t.Fatal(err)
