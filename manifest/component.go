@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -157,14 +158,14 @@ func (p *parser) fileEntry(c *Component, n *yaml.Node) {
 		}
 		return
 	}
-	f := p.fields(n, "a file entry", "path", "url", "sha256", "template")
+	f := p.fields(n, "a file entry", "path", "url", "sha256", "template", "verify")
 	if f == nil {
 		return
 	}
 	_, hasPath := f["path"]
 	_, hasURL := f["url"]
 	if hasPath == hasURL {
-		p.errorf(n, "give either path: (a local file) or url: (with sha256:)", "a file entry needs exactly one of path and url")
+		p.errorf(n, "give either path: (a local file) or url: (a remote file)", "a file entry needs exactly one of path and url")
 		return
 	}
 	ok := true
@@ -172,10 +173,6 @@ func (p *parser) fileEntry(c *Component, n *yaml.Node) {
 		fl.Path, ok = p.relPath(f["path"].val, "file path")
 	} else {
 		fl.URL, ok = p.checkURL(f["url"].val, "file url", "http", "https")
-		if _, has := f["sha256"]; !has && ok {
-			p.errorf(f["url"].val, "add sha256: <64 hex digits> (sha256sum of the file) so the download is verified", "file %s has no sha256", fl.URL)
-			ok = false
-		}
 	}
 	if v, has := f["sha256"]; has {
 		fl.SHA256 = p.sha256(v.val)
@@ -188,9 +185,76 @@ func (p *parser) fileEntry(c *Component, n *yaml.Node) {
 			ok = false
 		}
 	}
+	if v, has := f["verify"]; has {
+		if hasPath {
+			p.errorf(v.key, "remove verify:; a local file is part of the manifest's tree (pin it with sha256: if you like)", "verify is for URL files, and %s is a local file", fl.Path)
+			ok = false
+		} else if fl.Verify = p.fileVerify(v.val, fl.URL); fl.Verify == nil {
+			ok = false
+		}
+	}
 	if ok {
 		p.addFile(c, fl)
 	}
+}
+
+// fileVerify reads a URL file's verify: {gpgkey, signature, fingerprint}.
+// The key must be a path: a key fetched from the network beside the file
+// would prove nothing about it.
+func (p *parser) fileVerify(n *yaml.Node, fileURL string) *FileVerify {
+	f := p.fields(n, "file verify", "gpgkey", "signature", "fingerprint")
+	if f == nil || !p.required(f, n, "file verify", "gpgkey") {
+		return nil
+	}
+	v := &FileVerify{Pos: p.pos(n), Signature: defaultSignatureURL(fileURL)}
+	key := f["gpgkey"].val
+	k, ok := p.str(key, "verify.gpgkey")
+	if ok && urlOrPath(k) {
+		p.errorf(key, "ship the signer's public key with the manifest (gpg --armor --export KEYID > keys/NAME.asc) and give its path", "verify.gpgkey %q is a URL; a key fetched beside the file proves nothing about it", k)
+		ok = false
+	} else if ok {
+		v.Key, ok = p.relPath(key, "verify.gpgkey")
+	}
+	if s, has := f["signature"]; has {
+		sig, sigOK := p.checkURL(s.val, "verify.signature", "http", "https")
+		v.Signature, ok = sig, ok && sigOK
+	}
+	if fp, has := f["fingerprint"]; has {
+		v.Fingerprint = p.fingerprint(fp.val)
+		ok = ok && v.Fingerprint != ""
+	}
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// defaultSignatureURL is where upstreams publish a file's detached
+// signature: the file's URL with ".asc" appended to its path.
+func defaultSignatureURL(fileURL string) string {
+	u, err := url.Parse(fileURL)
+	if err != nil || u.RawQuery == "" && u.Fragment == "" {
+		return fileURL + ".asc"
+	}
+	u.Path, u.RawPath = u.Path+".asc", ""
+	return u.String()
+}
+
+var fingerprintRE = regexp.MustCompile(`^([0-9A-F]{40}|[0-9A-F]{64})$`)
+
+// fingerprint reads an OpenPGP key fingerprint as gpg prints it (spaces
+// allowed, any case) and returns it upper-case without spaces, or "".
+func (p *parser) fingerprint(n *yaml.Node) string {
+	s, ok := p.str(n, "verify.fingerprint")
+	if !ok {
+		return ""
+	}
+	fp := strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+	if !fingerprintRE.MatchString(fp) {
+		p.errorf(n, "copy the 40 hex digits of the key's fingerprint, as `gpg --fingerprint KEYID` prints them", "verify.fingerprint %q is not an OpenPGP fingerprint", s)
+		return ""
+	}
+	return fp
 }
 
 func (p *parser) addFile(c *Component, fl File) {

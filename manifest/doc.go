@@ -49,9 +49,13 @@
 //	        - {list: images/kubesphere-v3.4.1.txt}      # an image list file
 //	      files:
 //	        - path: files/app.conf                     # a local file
-//	          sha256: <64 hex>                         # optional for paths (Lint checks it)
+//	          sha256: <64 hex>                         # optional (Lint checks it)
 //	        - url: https://example.com/tool.tar.gz     # a remote file (http or https)
-//	          sha256: <64 hex>                         # required for URLs
+//	          sha256: <64 hex>                         # optional: without it, `bundle lock` pins it
+//	          verify:                                  # optional: require the upstream's OpenPGP signature
+//	            gpgkey: keys/vendor.asc                # required; the signer's armored public key, a path
+//	            signature: https://example.com/tool.tar.gz.asc  # default: the url + ".asc"
+//	            fingerprint: <40 hex>                  # optional: the one key of gpgkey trusted
 //	        - {path: templates/kubeadm.yaml.tmpl, template: true}
 //	        - files/short.conf                         # a string is a path
 //	      rpms: [keepalived, haproxy-1.5.18]           # name, or name-version[-release]
@@ -88,11 +92,34 @@
 //
 // # Files and templates
 //
-// A file is a local path or an http(s) URL; a URL needs sha256. Files of one
-// component must have distinct base names. A file with template: true is Go
+// A file is a local path or an http(s) URL. Files of one component must
+// have distinct base names. A file with template: true is Go
 // text/template, rendered at deploy time with the site inventory and stored
 // unrendered in the bundle; it must be local. Missing keys are errors; the
 // functions available are those of TemplateFuncs.
+//
+// A URL file is pinned like an image's tag. With sha256, every download
+// must hash to it. Without, `bundle lock` downloads the file and records
+// its sha256 and size in the lock; `bundle build --locked` then accepts
+// only those bytes (other bytes, or more of them, are a drift naming the
+// file), and an unlocked build downloads the file, hashes it as it is
+// written and records that digest in bundle.json. Downloads stream into
+// the content cache (never into memory), bounded by the locked size, or
+// else by build.MaxFileSize.
+//
+// verify requires a URL file to carry a detached OpenPGP signature, as
+// upstreams publish one beside each release asset (Harbor's
+// "<asset>.asc"): signature is its URL (default: the file's URL with
+// ".asc" appended to the path), gpgkey the signer's armored public key
+// (`gpg --armor --export KEYID`), which must be a path in the manifest's
+// tree, never a URL: a key fetched beside the file would prove nothing.
+// fingerprint, the primary key fingerprint as `gpg --fingerprint` prints
+// it (spaces allowed), restricts the trusted keys to that one, and `bundle
+// lint` refuses a gpgkey file that lacks it. verify is for URL files only.
+// `bundle lock` and every build check the signature against the bytes
+// (also when the cache already holds them) before the file is used, and
+// fail naming the file, the key and the fix when it is missing, is not a
+// signature, does not match, or was made by another key.
 //
 // # Charts
 //
@@ -113,10 +140,13 @@
 //
 // `bundle lock` writes DefaultLockPath(manifest) ("stack.yaml" →
 // "stack.lock.yaml"): kind Lock with the manifest's digest, the platform,
-// and images (reference as written → digest), files (URL → sha256), charts
+// and images (reference as written → digest), files (URL → sha256 and
+// size; a bare sha256, as older locks wrote, still reads), charts
 // (Chart.LockKey → version and digest) and rpms (name → NEVRA and checksum).
-// Lock.Check lists entries missing from or extra in the lock; a build that
-// finds upstream changed returns a DriftError listing each artifact.
+// Lock.Check lists entries missing from or extra in the lock, and a URL
+// file whose manifest sha256 differs from the locked one; a build that
+// finds upstream changed returns a DriftError listing each artifact. A
+// locked URL file already in the content cache is not downloaded again.
 //
 // # Built-in stacks
 //

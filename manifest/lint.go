@@ -26,7 +26,8 @@ import (
 //   - values and chart values: a YAML mapping; manifests: YAML documents;
 //     a template (template: true) is rendered with SampleTemplateData first;
 //   - local charts: a directory holding Chart.yaml;
-//   - verify keys: a PEM public key; local gpgkeys: an armored PGP public key;
+//   - verify keys: a PEM public key; local gpgkeys and a URL file's
+//     verify.gpgkey: an armored PGP public key;
 //   - rpmBase: a package list (see ReadRPMBase).
 //
 // Image list files were read by Parse. Lint reports every problem at once
@@ -73,6 +74,9 @@ func (l *linter) component(c Component) {
 	for _, f := range c.Files {
 		if f.Path != "" {
 			l.check(f.Pos, f.Path, "file", l.fileCheck(f))
+		}
+		if f.Verify != nil {
+			l.check(f.Verify.Pos, f.Verify.Key, "verify.gpgkey", checkPGPKey)
 		}
 	}
 	for _, r := range c.RPMFiles {

@@ -62,6 +62,8 @@ func TestLintErrors(t *testing.T) {
 		{"chart values missing", "  components:\n    - name: a\n      charts: [{path: charts/nometa, values: [values/none.yaml]}]\n", 7, "values file m/values/none.yaml", "create it"},
 		{"verify key not PEM", "  verify: [{registry: docker.io, key: keys/not.pub}]\n  components: [{name: a}]\n", 5, "not a PEM public key", "cosign generate-key-pair"},
 		{"image verify key missing", "  components:\n    - name: a\n      images: [{ref: a/b:1, verify: {key: keys/none.pub}}]\n", 7, "verify key m/keys/none.pub", "create it"},
+		{"file verify key not armored", "  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: keys/not.gpg}\n", 9, "verify.gpgkey m/keys/not.gpg: not an armored PGP public key", "gpg --armor --export"},
+		{"file verify key missing", "  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: keys/none.asc}\n", 9, "verify.gpgkey m/keys/none.asc: file does not exist", "create it"},
 		{"gpg key not armored", "  rpmRepos: [{id: r, baseurl: \"file:///r\", gpgkey: keys/not.gpg}]\n  components: [{name: a}]\n", 5, "not an armored PGP public key", "gpg --armor --export"},
 		{"rpmBase bad line", "  rpmBase: rpms/base.txt\n  components: [{name: a}]\n", 5, `rpmBase m/rpms/base.txt:3: "not valid name" is not a package name`, "one package name per line"},
 		{"rpmBase missing", "  rpmBase: rpms/none.txt\n  components: [{name: a}]\n", 5, "rpmBase m/rpms/none.txt: file does not exist", "create or fix"},

@@ -36,8 +36,10 @@ type Lock struct {
 	// to the digest it resolved to upstream: the index digest for a
 	// multi-platform image, the manifest digest otherwise.
 	Images map[string]string `yaml:"images,omitempty"`
-	// Files maps each file URL to the sha256 (hex) of its content.
-	Files map[string]string `yaml:"files,omitempty"`
+	// Files maps each file URL to the sha256 (hex) and size of the bytes
+	// `bundle lock` downloaded (and verified, when the file requires a
+	// signature).
+	Files map[string]LockedFile `yaml:"files,omitempty"`
 	// Charts maps Chart.LockKey (source and version constraint) to the
 	// version chosen and the digest of its packaged .tgz.
 	Charts map[string]LockedChart `yaml:"charts,omitempty"`
@@ -52,6 +54,40 @@ type Lock struct {
 type LockedChart struct {
 	Version string `yaml:"version"`
 	Digest  string `yaml:"digest"` // sha256:<hex> of the chart .tgz
+}
+
+// LockedFile is what one URL file resolved to.
+type LockedFile struct {
+	SHA256 string `yaml:"sha256"`         // lower-case hex of the content
+	Size   int64  `yaml:"size,omitempty"` // bytes; 0 when unknown (a lock written before sizes were recorded)
+}
+
+// UnmarshalYAML reads {sha256, size}, or the bare sha256 string that locks
+// held before sizes were recorded.
+func (f *LockedFile) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*f = LockedFile{SHA256: n.Value}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a locked file is {sha256, size}", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		var err error
+		switch k.Value {
+		case "sha256":
+			err = v.Decode(&f.SHA256)
+		case "size":
+			err = v.Decode(&f.Size)
+		default:
+			err = fmt.Errorf("line %d: field %s not found in a locked file", k.Line, k.Value)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // LockedRPM is the resolution of one package.
@@ -69,7 +105,7 @@ func NewLock(s *Stack) *Lock {
 		ManifestDigest: s.Digest(),
 		Platform:       s.Spec.Platform.String(),
 		Images:         map[string]string{},
-		Files:          map[string]string{},
+		Files:          map[string]LockedFile{},
 		Charts:         map[string]LockedChart{},
 		RPMs:           map[string]LockedRPM{},
 	}
@@ -126,9 +162,9 @@ func (l *Lock) validate() error {
 			return fmt.Errorf("image %s: digest %q is not sha256:<64 hex>", ref, d)
 		}
 	}
-	for u, h := range l.Files {
-		if !sha256HexRE.MatchString(h) {
-			return fmt.Errorf("file %s: sha256 %q is not 64 hex digits", u, h)
+	for u, f := range l.Files {
+		if !sha256HexRE.MatchString(f.SHA256) || f.Size < 0 {
+			return fmt.Errorf("file %s: sha256 %q is not 64 hex digits, or size %d is negative", u, f.SHA256, f.Size)
 		}
 	}
 	for k, c := range l.Charts {
@@ -278,8 +314,8 @@ func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
 		switch got, ok := l.Files[f.URL]; {
 		case !ok:
 			e.Missing = append(e.Missing, "file "+f.URL)
-		case got != f.SHA256:
-			e.Changed = append(e.Changed, fmt.Sprintf("file %s: manifest sha256 %s, locked %s", f.URL, f.SHA256, got))
+		case f.SHA256 != "" && got.SHA256 != f.SHA256:
+			e.Changed = append(e.Changed, fmt.Sprintf("file %s: manifest sha256 %s, locked %s", f.URL, f.SHA256, got.SHA256))
 		}
 	}
 	addExtra(e, "file", l.Files, want)

@@ -25,7 +25,7 @@ func fullLock(t *testing.T) (*Stack, *Lock) {
 	}
 	for _, f := range s.Files() {
 		if f.URL != "" {
-			l.Files[f.URL] = f.SHA256
+			l.Files[f.URL] = LockedFile{SHA256: f.SHA256, Size: 12345}
 		}
 	}
 	for _, c := range s.Charts() {
@@ -81,8 +81,8 @@ func TestLockCheckMismatch(t *testing.T) {
 	s, l := fullLock(t)
 	delete(l.Images, "kubesphere/pause:3.9")
 	l.Images["old/image:1"] = digestOf('9')
-	l.Files["http://127.0.0.1:8080/tool.tar.gz"] = strings.Repeat("1", 64)
-	l.Files["http://gone/x"] = strings.Repeat("2", 64)
+	l.Files["http://127.0.0.1:8080/tool.tar.gz"] = LockedFile{SHA256: strings.Repeat("1", 64)}
+	l.Files["http://gone/x"] = LockedFile{SHA256: strings.Repeat("2", 64)}
 	delete(l.Charts, "oci://127.0.0.1:5000/charts/harbor@1.14.0")
 	delete(l.RPMs, "haproxy")
 	l.Platform = "linux/arm64"
@@ -128,6 +128,9 @@ func TestLoadLockErrors(t *testing.T) {
 		"wrong kind":    {strings.Replace(good, "Lock", "Stack", 1), `apiVersion/kind is "appliance/v1"/"Stack"`},
 		"bad image":     {good + "images: {a/b:1: sha256:xyz}\n", `image a/b:1: digest "sha256:xyz"`},
 		"bad file":      {good + "files: {\"http://h/x\": zz}\n", "file http://h/x: sha256"},
+		"bad file size": {good + "files: {\"http://h/x\": {sha256: " + strings.Repeat("a", 64) + ", size: -1}}\n", "size -1 is negative"},
+		"bad file key":  {good + "files: {\"http://h/x\": {sha256: " + strings.Repeat("a", 64) + ", bytes: 1}}\n", "field bytes not found"},
+		"bad file kind": {good + "files: {\"http://h/x\": [a]}\n", "a locked file is {sha256, size}"},
 		"bad chart":     {good + "charts: {k: {version: 1}}\n", "chart k: needs a version and a sha256"},
 		"bad rpm":       {good + "rpms: {a: {nevra: a-1-1.x86_64, checksum: md5:00}}\n", "rpm a: needs a nevra"},
 		"not yaml":      {"\t: [", "yaml:"},
@@ -173,5 +176,50 @@ func TestDriftError(t *testing.T) {
 	var de *DriftError
 	if !errors.As(err, &de) || len(de.Drifts) != 3 {
 		t.Error("errors.As does not find the DriftError")
+	}
+}
+
+// TestLockFilesOldForm: a lock written before sizes were recorded held a
+// bare sha256 per file; it still loads (size unknown), and is rewritten in
+// the {sha256, size} form.
+func TestLockFilesOldForm(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	old := "apiVersion: appliance/v1\nkind: Lock\nmanifestDigest: x\nplatform: linux/amd64\nfiles:\n  https://h/x.tgz: " + sum + "\n"
+	l, err := ParseLock("old.lock.yaml", []byte(old))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Files["https://h/x.tgz"]; got != (LockedFile{SHA256: sum}) {
+		t.Fatalf("old form read as %+v", got)
+	}
+	l.Files["https://h/x.tgz"] = LockedFile{SHA256: sum, Size: 42}
+	out, err := l.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(out, []byte("  https://h/x.tgz:\n    sha256: "+sum+"\n    size: 42\n")) {
+		t.Errorf("new form not written:\n%s", out)
+	}
+	back, err := ParseLock("new.lock.yaml", out)
+	if err != nil || back.Files["https://h/x.tgz"] != l.Files["https://h/x.tgz"] {
+		t.Fatalf("round trip: %v, %+v", err, back)
+	}
+}
+
+// TestLockCheckUnpinnedFile: a URL file without sha256 in the manifest must
+// be in the lock, with any sha256; one with a sha256 must be locked at it.
+func TestLockCheckUnpinnedFile(t *testing.T) {
+	s, err := ParseFS(testFS(), "m.yaml", []byte(stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLock(s)
+	var me *LockMismatchError
+	if err := l.Check(s); !errors.As(err, &me) || len(me.Missing) != 1 || me.Missing[0] != "file https://h/x.tgz" {
+		t.Fatalf("Check of a lock without the file = %v", err)
+	}
+	l.Files["https://h/x.tgz"] = LockedFile{SHA256: strings.Repeat("c", 64), Size: 3}
+	if err := l.Check(s); err != nil {
+		t.Fatalf("Check of a lock pinning the unpinned file: %v", err)
 	}
 }

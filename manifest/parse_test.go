@@ -71,7 +71,14 @@ func TestParseErrors(t *testing.T) {
 		{"bad ref in list", stack("  components:\n    - name: a\n      images:\n        - {list: images/bad.txt}\n"), "images/bad.txt", 3, `bad image reference "Bad/Upper:1"`, "repositories are lower-case"},
 		{"list line with two words", stack("  components:\n    - name: a\n      images:\n        - {list: images/words.txt}\n"), "images/words.txt", 1, "holds more than one word", ""},
 		{"verify without key", stack("  components:\n    - name: a\n      images:\n        - {ref: a/b:1, verify: {}}\n"), "", 8, `image verify is missing required field "key"`, "add key:"},
-		{"url file without sha256", stack("  components:\n    - name: a\n      files:\n        - url: http://127.0.0.1:8080/tool.tar.gz\n"), "", 8, "file http://127.0.0.1:8080/tool.tar.gz has no sha256", "add sha256:"},
+		{"verify on a local file", stack("  components:\n    - name: a\n      files:\n        - path: files/app.conf\n          verify: {gpgkey: keys/v.asc}\n"), "", 9, "verify is for URL files, and files/app.conf is a local file", "remove verify:"},
+		{"verify without gpgkey", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {signature: \"https://h/x.tgz.sig\"}\n"), "", 9, `file verify is missing required field "gpgkey"`, "add gpgkey:"},
+		{"verify gpgkey URL", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: \"https://h/key.asc\"}\n"), "", 9, `verify.gpgkey "https://h/key.asc" is a URL`, "ship the signer's public key"},
+		{"verify gpgkey escapes", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: ../key.asc}\n"), "", 9, `verify.gpgkey "../key.asc" escapes`, "'../' is not allowed"},
+		{"verify signature scheme", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: k.asc, signature: \"ftp://h/x.tgz.asc\"}\n"), "", 9, `verify.signature "ftp://h/x.tgz.asc" has scheme "ftp"`, "use one of http, https"},
+		{"verify bad fingerprint", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {gpgkey: k.asc, fingerprint: 644FF454C0B4115C}\n"), "", 9, `verify.fingerprint "644FF454C0B4115C" is not an OpenPGP fingerprint`, "40 hex digits"},
+		{"verify unknown field", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: {key: k.asc}\n"), "", 9, `unknown field "key" in file verify`, "valid fields are gpgkey, signature, fingerprint"},
+		{"verify not a mapping", stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n          verify: k.asc\n"), "", 9, "file verify must be a mapping, not a string", "write a mapping"},
 		{"bad sha256", stack("  components:\n    - name: a\n      files:\n        - {url: \"http://h/x\", sha256: abc123}\n"), "", 8, `sha256 "abc123" is not 64 hex digits`, "sha256sum"},
 		{"file needs path or url", stack("  components:\n    - name: a\n      files:\n        - {template: true}\n"), "", 8, "exactly one of path and url", "give either path:"},
 		{"file url scheme", stack("  components:\n    - name: a\n      files:\n        - {url: \"ftp://h/x\", sha256: " + strings.Repeat("a", 64) + "}\n"), "", 8, `has scheme "ftp"`, "use one of http, https"},
@@ -123,5 +130,48 @@ func TestParseErrors(t *testing.T) {
 			}
 			t.Errorf("want an error at %s:%d containing %q with fix %q; got:\n%v", cmp.Or(tt.file, "m.yaml"), tt.line, tt.msg, tt.fix, err)
 		})
+	}
+}
+
+// TestFileVerify: a URL file may omit sha256 (bundle lock pins it) and may
+// require a detached OpenPGP signature, by default at its URL + ".asc".
+func TestFileVerify(t *testing.T) {
+	const fp = "7722 D168 DAEC 4578 06C9  6FF9 644F F454 C0B4 115C"
+	s, err := ParseFS(testFS(), "m.yaml", []byte(stack(`  components:
+    - name: a
+      files:
+        - url: https://h/rel/x.tgz
+          verify: {gpgkey: ./keys/x.asc, fingerprint: "`+fp+`"}
+        - url: "https://h/dl?f=y.tgz"
+          verify: {gpgkey: keys/y.asc}
+        - url: https://h/z.tgz
+          verify: {gpgkey: keys/y.asc, signature: "https://sigs.h/z.tgz.sig"}
+        - url: https://h/plain.tgz
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		sha, key, sig, fp string
+		verify            bool
+	}{
+		{"", "keys/x.asc", "https://h/rel/x.tgz.asc", "7722D168DAEC457806C96FF9644FF454C0B4115C", true},
+		{"", "keys/y.asc", "https://h/dl.asc?f=y.tgz", "", true},
+		{"", "keys/y.asc", "https://sigs.h/z.tgz.sig", "", true},
+		{"", "", "", "", false},
+	}
+	files := s.Files()
+	if len(files) != len(want) {
+		t.Fatalf("%d files, want %d", len(files), len(want))
+	}
+	for i, w := range want {
+		f := files[i]
+		if f.SHA256 != w.sha || (f.Verify != nil) != w.verify {
+			t.Errorf("file %d: sha256 %q, verify %+v", i, f.SHA256, f.Verify)
+			continue
+		}
+		if v := f.Verify; v != nil && (v.Key != w.key || v.Signature != w.sig || v.Fingerprint != w.fp || v.Pos.Line == 0) {
+			t.Errorf("file %d: verify %+v, want key %s, signature %s, fingerprint %s", i, v, w.key, w.sig, w.fp)
+		}
 	}
 }

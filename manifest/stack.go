@@ -126,12 +126,29 @@ type ImageSource struct {
 
 // File is a file carried in the bundle: a local file or a URL.
 type File struct {
-	Path      string // path inside Stack.FS, or ""
-	URL       string // http(s) URL, or ""
-	SHA256    string // lower-case hex; required for URL, optional for Path (then Lint checks it)
-	Template  bool   // rendered at deploy time with Go text/template (missing keys are errors)
+	Path string // path inside Stack.FS, or ""
+	URL  string // http(s) URL, or ""
+	// SHA256 is the lower-case hex sha256 of the content, or "". Optional
+	// for both: Lint checks a local file's; a URL file without one is
+	// pinned by `bundle lock`, like an image's tag.
+	SHA256    string
+	Template  bool        // rendered at deploy time with Go text/template (missing keys are errors)
+	Verify    *FileVerify // a URL file's required OpenPGP signature, or nil
 	Component string
 	Pos       Pos
+}
+
+// FileVerify requires a URL file to carry a detached OpenPGP signature
+// (the upstream's "<asset>.asc") made by a key shipped with the manifest.
+// The build and `bundle lock` verify it before the file is used.
+type FileVerify struct {
+	Key       string // path inside Stack.FS of an armored OpenPGP public key (gpgkey)
+	Signature string // URL of the detached signature: as written, or the file's URL + ".asc"
+	// Fingerprint, when set, is the primary key fingerprint (upper-case
+	// hex, no spaces) that Key must hold and that must have made the
+	// signature; other keys in the file are then not trusted.
+	Fingerprint string
+	Pos         Pos
 }
 
 // Name is the file's base name: the last element of its path, or of its

@@ -269,10 +269,12 @@ func newLockCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "lock",
-		Short: "Resolve every image to its digest and write the lock file",
+		Short: "Resolve every image, chart, RPM and URL file to its digest and write the lock file",
 		Long: `lock asks each registry (or its mirror) for the digest every image of the
-stack points at now, and writes them, with the sha256 of every URL file, to the
-lock file. It downloads no layer. Commit the lock; ` + "`bundle build --locked`" + `
+stack points at now, resolves charts and the RPM closure, and downloads every
+URL file into the content cache to learn its sha256 and size (checking its
+OpenPGP signature where the manifest requires one), and writes them to the
+lock file. It downloads no image layer. Commit the lock; ` + "`bundle build --locked`" + `
 then builds exactly it and fails if upstream drifted.`,
 		Example: `  bundle lock -f stack.yaml                 # writes stack.lock.yaml
   bundle lock -f stack.yaml --lock-file ci/stack.lock.yaml`,

@@ -39,6 +39,7 @@ func Check(s *manifest.Stack) error {
 		}
 		local[c.Pos] = meta.Name
 	}
+	errs = append(errs, checkFileKeys(s)...)
 	errs = append(errs, checkReleases(s, func(c *manifest.Chart) string {
 		switch c.Source {
 		case manifest.ChartRepo:
@@ -90,11 +91,11 @@ func DryRun(w io.Writer, o Options) error {
 			}
 		}
 		for _, f := range c.Files {
-			src := f.Path
-			if f.URL != "" {
-				src = f.URL
+			if f.URL == "" {
+				fmt.Fprintf(w, "  file %s\n", f.Path)
+				continue
 			}
-			fmt.Fprintf(w, "  file %s\n", src)
+			fmt.Fprintf(w, "  file %s (%s%s)\n", f.URL, filePin(o, f), fileSignature(f))
 		}
 		for _, r := range c.RPMs {
 			fmt.Fprintf(w, "  rpm %s\n", r.Spec)
@@ -120,4 +121,27 @@ func templateMark(r manifest.PathRef) string {
 		return " (template, rendered at deploy time)"
 	}
 	return ""
+}
+
+// filePin says what a URL file's download must hash to.
+func filePin(o Options, f manifest.File) string {
+	switch {
+	case o.Locked:
+		return "sha256 " + o.Lock.Files[f.URL].SHA256 + " from the lock"
+	case f.SHA256 != "":
+		return "sha256 " + f.SHA256
+	}
+	return "unpinned: hashed as downloaded; `bundle lock` pins it"
+}
+
+// fileSignature notes a URL file's required signature.
+func fileSignature(f manifest.File) string {
+	if f.Verify == nil {
+		return ""
+	}
+	key := f.Verify.Key
+	if f.Verify.Fingerprint != "" {
+		key += " (key " + f.Verify.Fingerprint + ")"
+	}
+	return "; OpenPGP signature " + f.Verify.Signature + " by " + key
 }

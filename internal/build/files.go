@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
@@ -32,13 +33,26 @@ type entry struct {
 // into the cache.
 type fileEntry = entry
 
-// fetchFiles checks every local file and downloads every URL file into the
-// cache (verified against its sha256). Files go to files/<component>/<name>;
-// two files of one component with the same name are an error.
+// MaxFileSize bounds the download of a URL file whose size is not locked:
+// a server that sends more fails the download, and nothing is stored. A
+// locked file's download is bounded by its locked size.
+var MaxFileSize int64 = 16 << 30
+
+// fetchFiles checks every local file and brings every URL file into the
+// cache: checked against its sha256 (the lock's for a locked build, else
+// the manifest's, else none: then it is named by what was downloaded), and
+// against its OpenPGP signature when the manifest requires one. Files go
+// to files/<component>/<name>; two files of one component with the same
+// name are an error. A locked file whose bytes changed upstream is a drift
+// (*manifest.DriftError lists every one).
 func (b *builder) fetchFiles(ctx context.Context) error {
 	seen := map[string]manifest.File{}
 	var errs []error
+	var drifts []manifest.Drift
 	for _, f := range b.o.Stack.Files() {
+		if f.URL != "" {
+			b.prog.AddTotal(1)
+		}
 		p := path.Join("files", f.Component, f.Name())
 		if first, dup := seen[p]; dup {
 			errs = append(errs, fmt.Errorf("%s: file %s has the same name as the file at %s in component %s; rename one of them", f.Pos, f.Name(), first.Pos, f.Component))
@@ -46,11 +60,18 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 		}
 		seen[p] = f
 		e, err := b.fileEntry(ctx, p, f)
-		if err != nil {
+		var de *manifest.DriftError
+		switch {
+		case errors.As(err, &de):
+			drifts = append(drifts, de.Drifts...)
+		case err != nil:
 			errs = append(errs, err)
-			continue
+		default:
+			b.files = append(b.files, e)
 		}
-		b.files = append(b.files, e)
+	}
+	if len(drifts) > 0 {
+		errs = append(errs, &manifest.DriftError{Drifts: drifts})
 	}
 	return errors.Join(errs...)
 }
@@ -91,23 +112,109 @@ func (b *builder) localFile(e entry, f manifest.File) (entry, error) {
 	return e, nil
 }
 
-// urlFile downloads a URL file into the cache unless it is there already.
-// The bytes must hash to the manifest's sha256, or nothing is stored.
+// urlFile brings a URL file into the cache, pinned by the lock for a
+// locked build (Lock.Check made sure it is there), and by the manifest's
+// sha256 otherwise. A locked file that upstream changed is a drift.
 func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry, error) {
-	digest := "sha256:" + f.SHA256
-	e.digest = digest
-	if size, ok := b.cache.Has(digest); ok {
-		e.size = size
-		e.open = b.cachedOpener(digest)
-		return e, nil
+	pin := manifest.LockedFile{SHA256: f.SHA256}
+	if b.o.Locked {
+		pin = b.o.Lock.Files[f.URL]
 	}
-	if err := b.download(ctx, f.URL, digest); err != nil {
-		return e, fmt.Errorf("%s: file %s: %w", f.Pos, f.URL, err)
+	got, err := b.fetchURL(ctx, f, pin)
+	var de *cas.DigestError
+	var big *tooLargeError
+	switch {
+	case b.o.Locked && errors.As(err, &de):
+		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
+	case b.o.Locked && errors.As(err, &big):
+		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: fmt.Sprintf("more than the locked %d bytes", pin.Size)}}}
+	case err != nil:
+		return e, err
 	}
-	size, _ := b.cache.Has(digest)
-	e.size = size
-	e.open = b.cachedOpener(digest)
+	e.digest, e.size = "sha256:"+got.SHA256, got.Size
+	e.open = b.cachedOpener(e.digest)
 	return e, nil
+}
+
+// fetchURL brings f into the cache and returns the sha256 and size of its
+// bytes. With pin.SHA256 set, the bytes must hash to it (and be pin.Size
+// long when that is set), and a cached copy is used without a download;
+// without, the file is downloaded, bounded by MaxFileSize, and named by
+// what arrived. A file that requires a signature is then verified against
+// it, from the cache, on every call: a cached copy is no proof of a
+// signature. Errors name the manifest position and the URL.
+func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin manifest.LockedFile) (manifest.LockedFile, error) {
+	id := "file " + f.URL
+	b.prog.Start(id, id, 0)
+	got, err := b.cacheURL(ctx, f.URL, pin)
+	var de *cas.DigestError
+	switch {
+	case errors.As(err, &de) && !b.o.Locked:
+		err = fmt.Errorf("%s: file %s: upstream serves other bytes than the manifest's sha256 (%w); check the new file, then update sha256: in the manifest (or remove it and pin the file with `bundle lock`)", f.Pos, f.URL, err)
+	case err != nil:
+		err = fmt.Errorf("%s: file %s: %w", f.Pos, f.URL, err)
+	case f.Verify != nil:
+		err = b.verifyFile(ctx, f, got)
+	}
+	b.prog.Done(id, err, "")
+	return got, err
+}
+
+// cacheURL is fetchURL without the signature: the download into the cache.
+func (b *builder) cacheURL(ctx context.Context, url string, pin manifest.LockedFile) (manifest.LockedFile, error) {
+	what := "file " + url
+	if pin.SHA256 == "" {
+		var got manifest.LockedFile
+		err := b.download(ctx, url, func(body io.Reader) error {
+			d, n, err := b.cache.PutNew(what, MaxFileSize, &boundedReader{r: body, max: MaxFileSize})
+			got = manifest.LockedFile{SHA256: strings.TrimPrefix(d, "sha256:"), Size: n}
+			return err
+		})
+		return got, err
+	}
+	digest := "sha256:" + pin.SHA256
+	if size, ok := b.cache.Has(digest); ok {
+		return manifest.LockedFile{SHA256: pin.SHA256, Size: size}, nil
+	}
+	limit, size := MaxFileSize, int64(-1)
+	if pin.Size > 0 {
+		limit, size = pin.Size, pin.Size
+	}
+	err := b.download(ctx, url, func(body io.Reader) error {
+		return b.cache.Put(what, digest, size, &boundedReader{r: body, max: limit})
+	})
+	got := manifest.LockedFile{SHA256: pin.SHA256}
+	got.Size, _ = b.cache.Has(digest)
+	return got, err
+}
+
+// tooLargeError is a download that went on past its bound.
+type tooLargeError struct{ max int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the download is larger than %d bytes", e.max)
+}
+
+// boundedReader fails once more than max bytes have come through.
+type boundedReader struct {
+	r   io.Reader
+	max int64
+	n   int64
+}
+
+func (br *boundedReader) Read(p []byte) (int, error) {
+	if br.n > br.max {
+		return 0, &tooLargeError{br.max}
+	}
+	if room := br.max + 1 - br.n; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := br.r.Read(p)
+	br.n += int64(n)
+	if br.n > br.max {
+		return n, &tooLargeError{br.max}
+	}
+	return n, err
 }
 
 // cachedOpener opens a cached object without hashing it: the bundle writer
@@ -118,13 +225,13 @@ func (b *builder) cachedOpener(digest string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return b.cache.OpenUnverified(digest) }
 }
 
-// download fetches url into the cache under digest, retrying transient
-// failures.
-func (b *builder) download(ctx context.Context, url, digest string) error {
+// download GETs url and hands the body to put, retrying transient
+// failures (put must then start over, as cas.Put and PutNew do).
+func (b *builder) download(ctx context.Context, url string, put func(io.Reader) error) error {
 	client := &http.Client{Transport: b.transport()}
 	var err error
 	for attempt := 1; attempt <= 4; attempt++ {
-		if err = b.downloadOnce(ctx, client, url, digest); err == nil || !transient(err) {
+		if err = b.downloadOnce(ctx, client, url, put); err == nil || !transient(err) {
 			return err
 		}
 		select {
@@ -141,17 +248,19 @@ type statusError struct{ code int }
 func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", e.code) }
 
 // transient reports whether a download may succeed when tried again: a
-// server error or a broken connection, never a wrong digest or a 404.
+// server error or a broken connection, never a wrong digest, an oversized
+// body or a 404.
 func transient(err error) bool {
 	var se statusError
 	if errors.As(err, &se) {
 		return se.code >= 500 || se.code == http.StatusTooManyRequests
 	}
 	var de *cas.DigestError
-	return !errors.As(err, &de) && !errors.Is(err, context.Canceled)
+	var big *tooLargeError
+	return !errors.As(err, &de) && !errors.As(err, &big) && !errors.Is(err, context.Canceled)
 }
 
-func (b *builder) downloadOnce(ctx context.Context, client *http.Client, url, digest string) error {
+func (b *builder) downloadOnce(ctx context.Context, client *http.Client, url string, put func(io.Reader) error) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -164,5 +273,5 @@ func (b *builder) downloadOnce(ctx context.Context, client *http.Client, url, di
 	if resp.StatusCode != http.StatusOK {
 		return statusError{resp.StatusCode}
 	}
-	return b.cache.Put("file "+url, digest, -1, resp.Body)
+	return put(resp.Body)
 }

@@ -10,7 +10,9 @@ import (
 
 // Lock resolves every remote artifact of o.Stack to the digest upstream
 // serves now, without downloading any layer, and returns the lock file.
-// An image missing upstream fails with every missing image listed.
+// URL files are downloaded into the cache (there is no other way to learn
+// their digest) and their signatures verified where the manifest requires
+// one. An image missing upstream fails with every missing image listed.
 func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 	if o.Output == "" {
 		o.Output = "-"
@@ -34,10 +36,8 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 		}
 		lock.Images[r.Ref] = digests[i]
 	}
-	for _, f := range b.o.Stack.Files() {
-		if f.URL != "" {
-			lock.Files[f.URL] = f.SHA256
-		}
+	if err := b.lockFiles(ctx, lock); err != nil {
+		missing = append(missing, err)
 	}
 	rp, err := b.resolveRPMs(ctx)
 	if err != nil {
@@ -53,4 +53,26 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 // fetchName is where an image is fetched from: its mirror, if any.
 func (b *builder) fetchName(r manifest.ImageRef) string {
 	return b.o.Stack.Spec.RegistryMirrors.With(b.o.Mirrors).Rewrite(r.Canonical)
+}
+
+// lockFiles records the sha256 and size of every URL file: what upstream
+// serves now, downloaded into the cache, and verified against its
+// signature when the manifest requires one. A file whose manifest entry
+// pins a sha256 must still match it, and is not downloaded again when the
+// cache holds it.
+func (b *builder) lockFiles(ctx context.Context, lock *manifest.Lock) error {
+	var errs []error
+	for _, f := range b.o.Stack.Files() {
+		if f.URL == "" {
+			continue
+		}
+		b.prog.AddTotal(1)
+		got, err := b.fetchURL(ctx, f, manifest.LockedFile{SHA256: f.SHA256})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		lock.Files[f.URL] = got
+	}
+	return errors.Join(errs...)
 }

@@ -19,8 +19,9 @@ type pulledImage struct {
 }
 
 // checkLock, for a locked build, checks that the lock covers the manifest
-// and that upstream still serves what the lock pinned. It lists every
-// drifted artifact at once.
+// and that upstream still serves the images the lock pinned. It lists every
+// drifted image at once. URL files drift when their download differs from
+// the lock (fetchFiles); a file the cache holds is not downloaded again.
 func (b *builder) checkLock(ctx context.Context) error {
 	if !b.o.Locked {
 		return nil
@@ -40,11 +41,6 @@ func (b *builder) checkLock(ctx context.Context) error {
 		b.pins[r.Ref] = locked
 		if upstream[i] != locked {
 			drifts = append(drifts, manifest.Drift{Kind: manifest.KindImage, Name: r.Ref, Locked: locked, Upstream: upstream[i]})
-		}
-	}
-	for _, f := range b.o.Stack.Files() {
-		if f.URL != "" && lock.Files[f.URL] != f.SHA256 {
-			drifts = append(drifts, manifest.Drift{Kind: manifest.KindFile, Name: f.URL, Locked: lock.Files[f.URL], Upstream: f.SHA256})
 		}
 	}
 	if len(drifts) > 0 {

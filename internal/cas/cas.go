@@ -202,6 +202,30 @@ func (s *Store) Put(what, digest string, size int64, r io.Reader) error {
 	return w.Commit()
 }
 
+// PutNew stores r, whose digest is not known beforehand, under the sha256
+// of its bytes, and returns that digest and the size. The bytes are hashed
+// while they are written to a temporary file, never held in memory, and r
+// is read to its end but never beyond max bytes: longer content stores
+// nothing and fails naming what.
+func (s *Store) PutNew(what string, max int64, r io.Reader) (digest string, size int64, err error) {
+	w, err := s.writer(what, "", "", -1)
+	if err != nil {
+		return "", 0, err
+	}
+	if _, err := io.Copy(w, io.LimitReader(r, max+1)); err != nil {
+		w.Abort()
+		return "", 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if w.n > max {
+		w.Abort()
+		return "", 0, fmt.Errorf("%s: larger than %d bytes", what, max)
+	}
+	if err := w.Commit(); err != nil {
+		return "", 0, err
+	}
+	return w.digest, w.n, nil
+}
+
 // Writer returns a writer that stores an object once Commit succeeds. Use it
 // to tee a download into the cache while it streams elsewhere.
 func (s *Store) Writer(what, digest string, size int64) (*Writer, error) {
@@ -209,7 +233,13 @@ func (s *Store) Writer(what, digest string, size int64) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(final), ".tmp-*")
+	return s.writer(what, digest, final, size)
+}
+
+// writer starts an object that Commit renames to final; digest and final
+// "" name it by its content.
+func (s *Store) writer(what, digest, final string, size int64) (*Writer, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, "sha256"), ".tmp-*")
 	if err != nil {
 		return nil, fmt.Errorf("content cache: %w", err)
 	}
@@ -272,6 +302,9 @@ func (w *Writer) Abort() {
 // Commit checks the digest and size, then renames the object into place.
 func (w *Writer) Commit() error {
 	got := "sha256:" + hex.EncodeToString(w.h.Sum(nil))
+	if w.digest == "" { // PutNew: named by its content
+		w.digest, w.final = got, filepath.Join(w.s.dir, "sha256", strings.TrimPrefix(got, "sha256:"))
+	}
 	if got != w.digest {
 		w.Abort()
 		return &DigestError{What: w.what, Expected: w.digest, Actual: got}

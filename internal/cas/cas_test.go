@@ -7,6 +7,9 @@ import (
 	"hash"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -116,5 +119,43 @@ func TestFreshOnlyForGoodWrites(t *testing.T) {
 	defer rc.Close()
 	if b, err := io.ReadAll(rc); err != nil || !bytes.Equal(b, good) {
 		t.Fatalf("read back %q, %v", b, err)
+	}
+}
+
+// TestPutNew stores content of unknown digest under the digest of its
+// bytes, readable and fresh; content longer than the bound stores nothing.
+func TestPutNew(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("installer "), 1000)
+	d, n, err := s.PutNew("file x", int64(len(data)), bytes.NewReader(data))
+	if err != nil || d != digestOf(data) || n != int64(len(data)) {
+		t.Fatalf("PutNew = %s, %d, %v; want %s, %d", d, n, err, digestOf(data), len(data))
+	}
+	if _, fresh := s.Fresh(d); !fresh {
+		t.Error("a PutNew object is not fresh")
+	}
+	rc, _, err := s.Open(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("reading it back: %v (%d bytes)", err, len(got))
+	}
+	more := append(data, '!')
+	_, _, err = s.PutNew("file y", int64(len(data)), bytes.NewReader(more))
+	if err == nil || !strings.Contains(err.Error(), "file y: larger than") {
+		t.Fatalf("over the bound: %v, want an error naming file y", err)
+	}
+	if _, ok := s.Has(digestOf(more)); ok {
+		t.Error("content over the bound was stored")
+	}
+	left, _ := os.ReadDir(filepath.Join(s.Dir(), "sha256"))
+	if len(left) != 1 {
+		t.Errorf("the cache holds %d entries, want the one object: %v", len(left), left)
 	}
 }
