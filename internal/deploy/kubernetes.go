@@ -241,7 +241,7 @@ func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 		_, err := h.out(ctx, "cat "+AdminConf)
 		return err
 	}
-	fmt.Fprintf(plan.LogWriter(ctx), "$ cat %s (copied to the state directory)\n", AdminConf)
+	logCommand(plan.LogWriter(ctx), "cat "+AdminConf+" # copied to the state directory")
 	out, _, _, err := h.Run(ctx, "cat "+AdminConf)
 	if err != nil {
 		return fmt.Errorf("reading %s on %s: %w", AdminConf, h.host.Name, err)
