@@ -224,7 +224,7 @@ var Tools = []*Tool{
 	// string in acassen/keepalived@v1.3.5:keepalived/core/main.c. It has no
 	// --config-test (keepalived 2.0 added it); given an unknown option,
 	// 1.3.5 exits 0 without reading its configuration.
-	{Name: "keepalived", Package: "keepalived", Version: "1.3.5", Source: "acassen/keepalived@v1.3.5:keepalived/core/main.c", Short: "vhlndDRS:f:p:i:mM::PCXVIr:c:axA:Ls:",
+	{Name: "keepalived", Package: "keepalived", Version: "1.3.5", Source: "acassen/keepalived@v1.3.5:keepalived/core/main.c", Short: "vhlndDRS:f:p:i:mMPCr:VXac:IxA:Ls:",
 		Long: long("use-file=", "vrrp", "check", "log-console", "log-detail", "log-facility=", "release-vips", "dont-release-vrrp", "dont-release-ipvs", "dont-respawn", "dont-fork", "dump-conf", "pid=", "vrrp_pid=", "checkers_pid=", "address-monitoring", "snmp", "snmp-agent-socket=", "core-dump", "core-dump-pattern=?", "mem-check-log", "namespace=", "config-id=", "version", "help")},
 	// haproxy 1.5.18 (CentOS 7.9 base): the option loop and usage() in
 	// lark/haproxy-1.5.18:src/haproxy.c (each option a word of its own).
