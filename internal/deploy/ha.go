@@ -144,12 +144,17 @@ backend apiserver
 // the program itself (haproxy -c, keepalived --config-test) before it
 // replaces the file in place, then enables both services, restarting each
 // only if its configuration changed (so a re-run does not move the VIP).
+// keepalived gained --config-test in 2.0: EL7's 1.3.5 lacks it (and exits
+// 0 on an option it does not know), so the host is asked first, and an
+// older keepalived's configuration is checked by its start alone.
 // Idempotent.
 func (d *Deployment) ha(ctx context.Context, h *remote) error {
+	const keepalivedTest = "if keepalived --help 2>&1 | grep -q -e --config-test; then keepalived --config-test -f %[1]s; " +
+		"else echo 'this keepalived (before 2.0) has no --config-test: %[1]s is checked by its start' >&2; fi"
 	a := d.haFor(h.host)
 	units := []struct{ service, path, text, test string }{
 		{"haproxy", HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s"},
-		{"keepalived", KeepalivedConfig, RenderKeepalived(a), "keepalived --config-test -f %s"},
+		{"keepalived", KeepalivedConfig, RenderKeepalived(a), keepalivedTest},
 	}
 	for _, u := range units {
 		changed, err := h.install(ctx, u.path, []byte(u.text), 0o644, u.test)

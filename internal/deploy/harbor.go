@@ -332,10 +332,12 @@ func (d *Deployment) harborNames() []string {
 // by openssl, mode 0600) and a certificate from the site CA for that key
 // and harborNames, valid for more than 30 days; otherwise the host makes a
 // certificate request and the CA signs it. It reports whether the
-// certificate changed.
+// certificate changed. The key names its curve (ec_param_enc:named_curve):
+// EL7's OpenSSL 1.0.2 otherwise writes explicit curve parameters, which
+// Go's crypto/x509 refuses in the request.
 func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, error) {
 	key, crt := HarborCertDir+"/tls.key", HarborCertDir+"/tls.crt"
-	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
+	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -pkeyopt ec_param_enc:named_curve -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
 		HarborCertDir, key, sshx.Quote("/CN="+d.inv.Harbor.Hostname))
 	csrPEM, err := h.out(ctx, mk)
 	if err != nil {

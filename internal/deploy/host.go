@@ -104,14 +104,40 @@ func (d *Deployment) sshLog(host string) (*os.File, error) {
 // exit is an error carrying the tail of the output.
 func (h *remote) sh(ctx context.Context, cmd string) error {
 	w := plan.LogWriter(ctx)
-	fmt.Fprintf(w, "$ %s\n", cmd)
+	logCommand(w, cmd)
 	_, err := h.Stream(ctx, cmd, w)
 	return err
 }
 
+// logCommand writes cmd to a host log as a shell shows what it reads: "$ "
+// before its first line, "> " before each further one (LoggedCommands
+// reads them back).
+func logCommand(w io.Writer, cmd string) {
+	fmt.Fprintf(w, "$ %s\n", strings.ReplaceAll(cmd, "\n", "\n> "))
+}
+
+// LoggedCommands returns the commands a host log records (see logCommand),
+// in order; the other lines are output and progress.
+func LoggedCommands(log string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(log, "\n") {
+		switch {
+		case strings.HasPrefix(line, "$ "):
+			out = append(out, line[2:])
+			in = true
+		case in && strings.HasPrefix(line, "> "):
+			out[len(out)-1] += "\n" + line[2:]
+		default:
+			in = false
+		}
+	}
+	return out
+}
+
 // out runs a command and returns its trimmed stdout, logging the command.
 func (h *remote) out(ctx context.Context, cmd string) (string, error) {
-	fmt.Fprintf(plan.LogWriter(ctx), "$ %s\n", cmd)
+	logCommand(plan.LogWriter(ctx), cmd)
 	stdout, _, _, err := h.Run(ctx, cmd)
 	return strings.TrimSpace(string(stdout)), err
 }

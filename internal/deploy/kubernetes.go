@@ -265,7 +265,7 @@ func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 		_, err := h.out(ctx, "cat "+kubeadm.AdminConf)
 		return err
 	}
-	fmt.Fprintf(plan.LogWriter(ctx), "$ cat %s (copied to the state directory)\n", kubeadm.AdminConf)
+	logCommand(plan.LogWriter(ctx), "cat "+kubeadm.AdminConf+" # copied to the state directory")
 	out, _, _, err := h.Run(ctx, "cat "+kubeadm.AdminConf)
 	if err != nil {
 		return fmt.Errorf("reading %s on %s: %w", kubeadm.AdminConf, h.host.Name, err)

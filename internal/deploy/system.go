@@ -162,11 +162,13 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 	}
 	// EL's unit is chronyd.service; on Debian (the test site) that is an
 	// alias of chrony.service, which systemctl enable refuses: use the
-	// unit's own name.
-	svc, err := h.out(ctx, "systemctl show -p Id --value chronyd.service")
+	// unit's own name. systemd 219 (EL7) has no show --value (it came
+	// with 230): its show prints "Id=<name>".
+	out, err := h.out(ctx, "systemctl show -p Id chronyd.service")
 	if err != nil {
 		return err
 	}
+	svc := strings.TrimPrefix(out, "Id=")
 	if svc == "" {
 		svc = "chronyd.service"
 	}

@@ -97,6 +97,7 @@ func TestKubernetesHA(t *testing.T) {
 	checkPodNetwork(t, d, 4)
 	checkPodOnWorker(t, d, true)
 	checkVIPFailover(t, d)
+	checkEL7Logs(t, d)
 	testNoSecrets(t, d)
 }
 
@@ -144,6 +145,7 @@ func TestKubernetesOneMaster(t *testing.T) {
 	checkStack(t, d)
 	logDurations(t, d, "/stack")
 	checkPodOnWorker(t, d, false)
+	checkEL7Logs(t, d)
 	testNoSecrets(t, d)
 }
 

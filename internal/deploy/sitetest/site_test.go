@@ -79,6 +79,7 @@ func TestSite(t *testing.T) {
 		}
 	})
 	t.Run("HostChecks", func(t *testing.T) { checkHosts(t, d) })
+	t.Run("CommandsRunOnEL7", func(t *testing.T) { checkEL7Logs(t, d) })
 	t.Run("RerunRestartsNothing", func(t *testing.T) { testRerun(t, d) })
 	t.Run("NoSecretsInLogs", func(t *testing.T) { testNoSecrets(t, d) })
 }
