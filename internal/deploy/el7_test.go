@@ -130,6 +130,7 @@ func recordedCommands(t *testing.T, d *Deployment) ([]string, map[string]string)
 	master := d.masters[0]
 	host := &unitHost{fakeHost: &fakeHost{name: master.Name, answers: []answer{
 		{match: "then echo done", stdout: "partial"}, // kubeadmState
+		{match: "kubeadm version -o json", stdout: `{"clientVersion": {"gitVersion": "` + d.k8sVersion + `", "goVersion": "go1.26.8"}}`},
 		{match: "nf_conntrack_max", stdout: "no"},
 		{match: "config images list", stdout: "registry.k8s.io/pause:3.9"},
 		{match: "get nodes -o jsonpath", stdout: "master-1 10.244.0.0/24 10.9.0.11\nmaster-2 10.244.1.0/24 10.9.0.12\nworker-1 10.244.2.0/24 10.9.0.21"},

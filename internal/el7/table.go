@@ -90,6 +90,8 @@ var Tools = []*Tool{
 		Long: append(long("time=", "no-create", "date=", "reference=", "no-dereference"), gnuHelp...)},
 	{Name: "rmdir", Package: "coreutils", Version: "8.22", Source: "coreutils/coreutils@v8.22:src/rmdir.c", Short: "pv",
 		Long: append(long("ignore-fail-on-non-empty", "path", "parents", "verbose"), gnuHelp...)},
+	{Name: "stat", Package: "coreutils", Version: "8.22", Source: "coreutils/coreutils@v8.22:src/stat.c", Short: "c:fLt",
+		Long: append(long("dereference", "file-system", "format=", "printf=", "terse"), gnuHelp...)},
 	{Name: "cut", Package: "coreutils", Version: "8.22", Source: "coreutils/coreutils@v8.22:src/cut.c", Short: "b:c:d:f:ns",
 		Long: append(long("bytes=", "characters=", "fields=", "delimiter=", "only-delimited", "output-delimiter=", "complement"), gnuHelp...)},
 
@@ -263,6 +265,7 @@ var Tools = []*Tool{
 			{Name: "join", Long: long("config=", "ignore-preflight-errors=", "skip-phases=", "dry-run")},
 			{Name: "reset", Short: "f", Long: long("force", "cri-socket=", "ignore-preflight-errors=", "cert-dir=", "kubeconfig=", "skip-phases=", "dry-run")},
 			{Name: "token", Long: long("kubeconfig=", "dry-run"), Sub: []*Tool{{Name: "create", Long: long("ttl=", "description=", "usages=", "groups=", "config=", "print-join-command", "certificate-key=")}}},
+			{Name: "version", Short: "o:", Long: long("output=")}, // cmd/version.go
 			{Name: "config", Long: long("kubeconfig="), Sub: []*Tool{{Name: "images", Sub: []*Tool{{Name: "list", Short: "o:", Long: long("config=", "kubernetes-version=", "image-repository=", "feature-gates=", "output=", "allow-missing-template-keys")}}}}},
 		}},
 	{Name: "kubectl", Package: "bundle: kubectl", Version: "1.26.15", Source: "kubernetes/kubernetes@v1.26.15:staging/src/k8s.io/kubectl/pkg/cmd",
