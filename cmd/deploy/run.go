@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
@@ -75,7 +77,7 @@ again with --resume. See the tree with "deploy plan".`
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return runDeployment(ctx, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return runDeployment(ctx, f, resumeCommand(cmd.Flags(), f), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	fl := root.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to deploy")
@@ -107,7 +109,7 @@ again with --resume. See the tree with "deploy plan".`
 	root.MarkFlagsMutuallyExclusive("dry-run", "restart")
 }
 
-func runDeployment(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error {
+func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
@@ -123,13 +125,61 @@ func runDeployment(ctx context.Context, f *runFlags, stdout, stderr io.Writer) e
 	if f.dryRun {
 		return d.DryRun(stdout)
 	}
-	err = d.Run(ctx, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force})
+	err = d.Run(ctx, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})
 	if err == nil {
 		fmt.Fprintf(stdout, "deployment complete; logs in %s/logs\n", f.stateDir)
 		return nil
 	}
-	fmt.Fprintf(stderr, "\nthe deployment stopped; fix the cause, then: deploy --bundle %s -i %s --state-dir %s --resume\n", f.bundle, f.inventory, f.stateDir)
+	// Phases ran and some failed, or were cut off: --resume goes on. Other
+	// errors (the state directory holds another deployment, or a complete
+	// one, the site server cannot start) say what to do themselves.
+	var stopped *plan.RunError
+	if errors.As(err, &stopped) {
+		fmt.Fprintf(stderr, "\nthe deployment stopped; fix the cause, then: %s\n", resume)
+	}
 	return err
+}
+
+// noResume are the flags a resume command leaves out: it resumes instead
+// of starting over, and a forced phase that failed is no longer completed.
+var noResume = map[string]bool{"resume": true, "restart": true, "force": true, "dry-run": true, "help": true}
+
+// resumeCommand is the command that resumes this run: deploy with every
+// flag the user gave (--state-dir always), except noResume's, then
+// --resume. Values are quoted for a POSIX shell where they need it.
+func resumeCommand(fl *pflag.FlagSet, f *runFlags) string {
+	words := []string{"deploy", "--bundle", shellWord(f.bundle), "-i", shellWord(f.inventory), "--state-dir", shellWord(f.stateDir)}
+	fl.Visit(func(x *pflag.Flag) {
+		switch {
+		case noResume[x.Name] || x.Name == "bundle" || x.Name == "inventory" || x.Name == "state-dir":
+		case x.Value.Type() == "bool":
+			if x.Value.String() == "true" {
+				words = append(words, "--"+x.Name)
+			} else {
+				words = append(words, "--"+x.Name+"=false")
+			}
+		default:
+			vals := []string{x.Value.String()}
+			if sv, ok := x.Value.(pflag.SliceValue); ok {
+				vals = sv.GetSlice()
+			}
+			for _, v := range vals {
+				words = append(words, "--"+x.Name, shellWord(v))
+			}
+		}
+	})
+	return strings.Join(append(words, "--resume"), " ")
+}
+
+// shellWord quotes s for a POSIX shell unless it is made only of
+// characters no shell treats specially.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (f *runFlags) check() error {
