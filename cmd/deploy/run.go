@@ -53,23 +53,14 @@ type runFlags struct {
 func addRunFlags(root *cobra.Command) {
 	f := &runFlags{}
 	root.Long = `deploy verifies a bundle, serves it from this machine (the deploy node) and
-prepares the site's hosts over SSH, as one plan of phases:
+deploys it onto the site's hosts over SSH, as one plan of phases:
 
-  /verify      every entry's digest (the signature is checked before anything)
-  /seed        the site server answers (it runs while deploy runs, and serves
-               only the inventory's hosts, the deploy node and loopback;
-               --seed-allow adds addresses, others get 403)
-  /preflight   OS, kernel, CPU, memory, disk, ports, clock, tools, site server
-  /unique      no two hosts are clones
-  /repos       site CA in the trust store, yum repos on the site server
-  /packages    each role's packages, from the bundle only
-  /system      host names, /etc/hosts, modules, sysctls, swap, SELinux, chrony
-  /containerd  config.toml and a mirror for every source registry
-  /ha          keepalived and haproxy on the masters (several masters)
-
+` + deploy.PhaseGuideText("  ") + `
 Progress goes to the terminal, one log per host to STATE/logs/. The journal
 in --state-dir records every phase; after any failure, fix the cause and run
-again with --resume. See the tree with "deploy plan".`
+again with the flags it was given and --resume (deploy prints that command).
+See the tree with "deploy plan", where the site stands with "deploy status".
+Start an inventory with "deploy inventory --example".`
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		if f.bundle == "" && f.inventory == "" {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/deploy"
 )
 
 // TestRunFlagRefusals: the root command refuses contradictory or incomplete
@@ -48,5 +50,23 @@ func TestKubeconfigCommand(t *testing.T) {
 	out, _, err := runDeploy([]string{"kubeconfig", "--state-dir", dir}, "")
 	if err != nil || strings.TrimSpace(out) != want {
 		t.Errorf("deploy kubeconfig = %q, %v; want %s", out, err, want)
+	}
+}
+
+// TestHelpListsPhases: deploy --help lists every top-level phase of
+// deploy.PhaseGuide, in order (internal/deploy's TestPhaseGuide checks the
+// guide against the phases a plan has).
+func TestHelpListsPhases(t *testing.T) {
+	out, _, err := runDeploy([]string{"--help"}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := 0
+	for _, p := range deploy.PhaseGuide {
+		i := strings.Index(out[at:], "\n  "+p.ID+" ")
+		if i < 0 {
+			t.Fatalf("deploy --help does not list %s (after the phases before it):\n%s", p.ID, out)
+		}
+		at += i + 1
 	}
 }
