@@ -7,7 +7,9 @@ Load reports every problem at once, each with file:line and the fix. A
 loaded Inventory has its defaults filled in and its paths expanded ("~/"
 and paths relative to the inventory file), so callers never re-derive them.
 
-An inventory looks like this (every field is described on the types):
+An inventory looks like this (every field is described on the types and in
+docs/inventory.md; Example, which `deploy inventory --example` prints, is a
+commented one that loads as it is):
 
 	apiVersion: appliance/v1
 	kind: Inventory
