@@ -50,3 +50,21 @@ func TestInventoryExample(t *testing.T) {
 		t.Errorf("deploy inventory alone: %v", err)
 	}
 }
+
+// TestReadmeInventoryLoads: the inventory the README shows loads.
+func TestReadmeInventoryLoads(t *testing.T) {
+	t.Setenv("SSH_AUTH_SOCK", "")
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "**The inventory**")
+	_, rest, ok2 := strings.Cut(rest, "```yaml\n")
+	block, _, ok3 := strings.Cut(rest, "```\n")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("the README has no inventory block after **The inventory**")
+	}
+	if _, err := inventory.Parse(filepath.Join(t.TempDir(), "inventory.yaml"), []byte(block)); err != nil {
+		t.Errorf("the README's inventory: %v", err)
+	}
+}

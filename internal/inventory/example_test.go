@@ -58,3 +58,18 @@ func TestFieldPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestReferenceDocumentsEveryField: docs/inventory.md names every field
+// (a host's jumpHost has the fields of ssh.jumpHost, described once).
+func TestReferenceDocumentsEveryField(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "inventory.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range FieldPaths() {
+		name := strings.Replace(f, "hosts[].jumpHost.", "ssh.jumpHost.", 1)
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("docs/inventory.md does not describe %s", f)
+		}
+	}
+}
