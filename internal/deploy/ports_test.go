@@ -106,3 +106,30 @@ LISTEN 0 4096 127.0.0.1:2379 0.0.0.0:*
 		t.Errorf("2379: %+v", l)
 	}
 }
+
+// TestDebianRefusalSuggestsTestMode: a Debian host is refused; when it
+// carries the test-site marker, the refusal names --test-site-hosts.
+func TestDebianRefusalSuggestsTestMode(t *testing.T) {
+	d := newTestSite(t, fixtureRoles).open(t, t.TempDir())
+	worker := inventory.Host{Name: "worker-1", Roles: []inventory.Role{inventory.RoleWorker}}
+	for _, marked := range []bool{true, false} {
+		marker := ""
+		if marked {
+			marker = "marked"
+		}
+		host := healthyHost("", answer{"cat /etc/os-release", "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", 0},
+			answer{"test -e " + testHostMarker, marker, 0})
+		err := d.preflight(context.Background(), &remote{Runner: host, host: worker})
+		if err == nil || !strings.Contains(err.Error(), "is not supported") {
+			t.Fatalf("marked %v: preflight = %v, want Debian refused", marked, err)
+		}
+		if got := strings.Contains(err.Error(), "run deploy with --test-site-hosts"); got != marked {
+			t.Errorf("marked %v: the refusal suggests --test-site-hosts: %v\n%v", marked, got, err)
+		}
+		for _, cmd := range host.commands {
+			for _, p := range el7.Check(cmd) {
+				t.Errorf("%s: %v", cmd, p)
+			}
+		}
+	}
+}

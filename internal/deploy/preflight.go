@@ -135,7 +135,7 @@ func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
 		if d.cfg.TestSiteHosts && !o.TestHost {
 			c.add("%s does not mark a test-site host (APPLIANCE_TEST_HOST=1); --test-site-hosts is only for the project's test site", file)
 		} else if err := o.CheckSupported(); err != nil {
-			c.add("%v", err)
+			c.add("%v%s", err, d.testHostHint(ctx, h))
 		}
 		host.ELMajor = o.Major()
 	}
@@ -198,6 +198,21 @@ func rpmNEVRAs(idx *bundle.Index) []string {
 		}
 	}
 	return out
+}
+
+// testHostHint is what to add to the refusal of a host's OS when the host
+// carries the test-site marker and deploy runs without --test-site-hosts:
+// that flag, which the project's test site needs. "" otherwise.
+func (d *Deployment) testHostHint(ctx context.Context, h *remote) string {
+	if d.cfg.TestSiteHosts {
+		return ""
+	}
+	out, err := h.out(ctx, "if test -e "+testHostMarker+"; then echo marked; fi")
+	if err != nil || out != "marked" {
+		return ""
+	}
+	return "; this host carries " + testHostMarker + ", the marker of the project's test site (Debian standing in for EL): " +
+		"on that site, run deploy with --test-site-hosts (never on a real site)"
 }
 
 // testHostMarker is the os-release of a test-site host (see the package
