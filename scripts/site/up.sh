@@ -28,12 +28,14 @@ set -euo pipefail
 
 usage() {
   sed -n '4p' "$0" | sed 's/^# *//' >&2
+  echo "(scripts/site/up.sh --help says more)" >&2
   exit 2
 }
 
 # ---- arguments --------------------------------------------------------------
 
 parse_args() {
+  site::help "$0" "$@"
   [ $# -ge 1 ] || usage
   name=$1
   shift
