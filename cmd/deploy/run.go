@@ -246,15 +246,23 @@ locking it, so it can watch a deploy that is running.`,
 }
 
 // newKubeconfigCmd is deploy kubeconfig: where the cluster-admin kubeconfig
-// of the deployment in --state-dir is.
+// of the deployment in --state-dir is, and where a kubectl is.
 func newKubeconfigCmd() *cobra.Command {
 	var stateDir string
+	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "kubeconfig [--state-dir DIR]",
-		Short: "Print the path of the cluster's admin kubeconfig",
+		Use:   "kubeconfig [--state-dir DIR] [--quiet]",
+		Short: "Print the path of the cluster's admin kubeconfig, and where a kubectl is",
 		Long: `kubeconfig prints the path of the cluster-admin kubeconfig that the
 /kubernetes phases copied from the first master into --state-dir (mode 0600).
-It holds the cluster-admin's private key: keep it on the deploy node.`,
+It holds the cluster-admin's private key: keep it on the deploy node.
+
+The path goes to standard output, alone, for $(deploy kubeconfig). On
+standard error (unless --quiet) it says where to get a kubectl: this
+machine's, if it has one; else the bundle's kubectl RPM (bundle inspect
+lists it, bundle cat writes it out); and the masters, where /packages
+installed the bundle's kubectl and kubeadm left /etc/kubernetes/admin.conf:
+"kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes" as root there.`,
 		Example: `  export KUBECONFIG=$(deploy kubeconfig --state-dir /var/lib/appliance)
   kubectl get nodes`,
 		Args: cobra.NoArgs,
@@ -264,9 +272,13 @@ It holds the cluster-admin's private key: keep it on the deploy node.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), p)
+			if !quiet {
+				fmt.Fprint(cmd.ErrOrStderr(), deploy.KubectlHint(stateDir, p))
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the path")
 	return cmd
 }
