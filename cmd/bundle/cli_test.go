@@ -342,3 +342,31 @@ func TestDryRunRefusesLikeLintAndBuild(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 }
+
+// TestKeysGenerateMakesTheDirectory: --prefix in a directory that does not
+// exist yet creates it (mode 0700, said so) and writes the pair there; a
+// prefix under a file is refused with the fix.
+func TestKeysGenerateMakesTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "keys", "release")
+	out := mustBundle(t, []string{password}, "keys", "generate", "--prefix", prefix)
+	if !strings.Contains(out, "Created directory "+filepath.Join(dir, "keys")+" (mode 0700)") {
+		t.Errorf("the new directory is not reported:\n%s", out)
+	}
+	st, err := os.Stat(filepath.Join(dir, "keys"))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("keys/: %v %v, want a directory of mode 0700", st, err)
+	}
+	for _, f := range []string{prefix + ".key", prefix + ".pub"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	file := filepath.Join(dir, "plain")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := bundleCmd(t, []string{password}, "keys", "generate", "--prefix", filepath.Join(file, "x")); err == nil || !strings.Contains(out, "is not a directory; choose a prefix in a directory") {
+		t.Errorf("a prefix under a file: %v\n%s", err, out)
+	}
+}
