@@ -50,7 +50,8 @@ test-apiserver:
 fuzz:
 	bash scripts/fuzz.sh 15s
 
-site-test: deps build
+# crane (make tools) builds the site bundles' test images.
+site-test: deps tools build
 	bash scripts/site-test.sh
 
 demo: deps build

@@ -93,10 +93,24 @@
 // # Files and templates
 //
 // A file is a local path or an http(s) URL. Files of one component must
-// have distinct base names. A file with template: true is Go
-// text/template, rendered at deploy time with the site inventory and stored
-// unrendered in the bundle; it must be local. Missing keys are errors; the
-// functions available are those of TemplateFuncs.
+// have distinct base names. The bundle stores a component's file as
+// files/<component>/<name>, and at the site the site server serves it at
+// https://<deploy node>:5443/files/<component>/<name> (hosts reach it as
+// seed.appliance.internal once /system ran) while deploy or deploy serve
+// runs. deploy places no file on a host: it reads one file itself (Harbor's
+// offline installer, harbor-offline-installer-*.tgz, which /harbor
+// installs); for the others, a host fetches what it needs from the site
+// server (curl https://seed.appliance.internal:5443/files/..., trusting the
+// site CA that /repos installs). A workload's configuration belongs in the
+// cluster instead: a manifest (a ConfigMap or Secret) or a chart's values,
+// which /stack applies and which may be templates.
+//
+// Values files and manifests with template: true are Go text/template,
+// rendered in /stack with the site inventory (TemplateData) and stored
+// unrendered in the bundle; they must be local. Missing keys are errors;
+// the functions available are those of TemplateFuncs. A file (files:) may
+// be marked template: true too: lint and build then check it by rendering
+// it with sample data, but the site server serves it as written.
 //
 // A URL file is pinned like an image's tag. With sha256, every download
 // must hash to it. Without, `bundle lock` downloads the file and records

@@ -83,31 +83,36 @@ func (l *linter) component(c Component) {
 		l.check(r.Pos, r.Path, "rpm file", checkRPMLead)
 	}
 	for _, v := range c.Values {
-		l.check(v.Pos, v.Path, "values file", l.rendered(v, checkValues))
+		l.check(v.Pos, v.Path, "values file", l.rendered(v, "values file", checkValues))
 	}
 	for _, m := range c.Manifests {
-		l.check(m.Pos, m.Path, "manifest", l.rendered(m, checkManifests))
+		l.check(m.Pos, m.Path, "manifest", l.rendered(m, "manifest", checkManifests))
 	}
 	for _, ch := range c.Charts {
 		if ch.Source == ChartLocal {
 			l.check(ch.Pos, path.Join(ch.Path, "Chart.yaml"), "chart", checkChartYAML)
 		}
 		for _, v := range ch.Values {
-			l.check(v.Pos, v.Path, "values file", l.rendered(v, checkValues))
+			l.check(v.Pos, v.Path, "values file", l.rendered(v, "values file", checkValues))
 		}
 	}
 }
 
 // rendered is fn, on the file rendered with SampleTemplateData first when
 // r is a template: a template that lints renders, with every key it uses,
-// into a file of the right shape.
-func (l *linter) rendered(r PathRef, fn func(io.Reader) error) func(io.Reader) error {
+// into a file of the right shape. A template that fails is reported at
+// the line of the file the template error names; a file not marked as a
+// template is checked by unmarked.
+func (l *linter) rendered(r PathRef, what string, fn func(io.Reader) error) func(io.Reader) error {
 	if !r.Template {
-		return fn
+		return unmarked(what, r.Path, fn)
 	}
 	return func(in io.Reader) error {
 		out, err := l.s.readConfig(r, in)
 		if err != nil {
+			if n := errLine(templateErrLine, err); n > 0 {
+				return &atLine{err, n}
+			}
 			return err
 		}
 		if err := fn(bytes.NewReader(out)); err != nil {
@@ -135,7 +140,12 @@ func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
 		return
 	}
 	if err := fn(f); err != nil {
-		l.errs.add(pos, lintFix(err), "%s %s: %v", what, l.s.display(rel), err)
+		at, named := pos, ""
+		var al *atLine
+		if errors.As(err, &al) && al.line > 0 {
+			at, named = Pos{File: l.s.display(rel), Line: al.line}, " (named at "+pos.String()+")"
+		}
+		l.errs.add(at, lintFix(err), "%s %s%s: %v", what, l.s.display(rel), named, err)
 	}
 }
 

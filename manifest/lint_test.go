@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -53,7 +54,7 @@ func TestLintErrors(t *testing.T) {
 		{"template unknown function", "  components:\n    - name: a\n      files:\n        - {path: t/unknown-func.tmpl, template: true}\n", 8, `function "toJson" not defined`, "text/template"},
 		{"values template with an unknown key", "  components:\n    - name: a\n      values: [{path: values/nokey.yaml, template: true}]\n", 7, `can't evaluate field Port`, ".Stack, .Site, .Network, .Storage"},
 		{"values template rendering a list", "  components:\n    - name: a\n      values: [{path: values/tolist.yaml, template: true}]\n", 7, "once rendered: ", "mapping of keys"},
-		{"values template not marked", "  components:\n    - name: a\n      values: [values/site.yaml]\n", 7, "invalid YAML", "fix the YAML syntax"},
+		{"values template not marked", "  components:\n    - name: a\n      values: [values/site.yaml]\n", 7, "line 1 holds a template expression", "values: [{path: values/site.yaml, template: true}]"},
 		{"not an rpm", "  components:\n    - name: a\n      rpmFiles: [extra/fake.rpm]\n", 7, "not an RPM package", "rpmbuild"},
 		{"values not a mapping", "  components:\n    - name: a\n      values: [values/list.yaml]\n", 7, "is not a YAML mapping", "mapping of keys"},
 		{"values broken", "  components:\n    - name: a\n      values: [values/broken.yaml]\n", 7, "invalid YAML", "fix the YAML syntax"},
@@ -80,7 +81,11 @@ func TestLintErrors(t *testing.T) {
 				t.Fatalf("Lint = %v, want an ErrorList", err)
 			}
 			for _, e := range list {
-				if e.Pos.File == "m/stack.yaml" && e.Pos.Line == tt.line && strings.Contains(e.Msg, tt.msg) && strings.Contains(e.Fix, tt.fix) {
+				// A problem inside a named file is placed at its line in
+				// that file, and names the manifest line.
+				at := e.Pos.File == "m/stack.yaml" && e.Pos.Line == tt.line ||
+					e.Pos.File != "m/stack.yaml" && e.Pos.Line > 0 && strings.Contains(e.Msg, fmt.Sprintf("(named at m/stack.yaml:%d)", tt.line))
+				if at && strings.Contains(e.Msg, tt.msg) && strings.Contains(e.Fix, tt.fix) {
 					return
 				}
 			}
@@ -162,5 +167,84 @@ func TestConfigTemplates(t *testing.T) {
 	if _, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack("  components:\n    - name: a\n      values: [{template: true}]\n"))); err == nil ||
 		!strings.Contains(err.Error(), `missing required field "path"`) {
 		t.Errorf("a values entry without a path: %v", err)
+	}
+}
+
+// TestLintPlacesProblemsInTheirFile: a problem inside a values file or
+// manifest is reported at its own line in that file (the manifest line
+// that names it is in the message): a template's error at the line the
+// template error names, a YAML error at the line YAML names, and a file
+// that holds {{ }} without being marked a template at the line of the
+// first {{, with the fix of marking it.
+func TestLintPlacesProblemsInTheirFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"values/unmarked.yaml": {Data: []byte("# {{ in a comment does not count\nreplicas: 1\nimage: {{ .Site.Registry }}/app\n")},
+		"values/broken.yaml":   {Data: []byte("replicas: 1\nfoo: [\n")},
+		"values/badkey.yaml":   {Data: []byte("replicas: 1\n\nimage: \"{{ .Site.Registy }}/app\"\n")},
+		"manifests/cm.yaml":    {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {registry: {{ .Site.Registry }}}\n")},
+	}
+	body := "  components:\n    - name: a\n      values:\n        - values/unmarked.yaml\n        - values/broken.yaml\n" +
+		"        - {path: values/badkey.yaml, template: true}\n      manifests: [manifests/cm.yaml]\n"
+	s, err := ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list ErrorList
+	if err := s.Lint(); !errors.As(err, &list) {
+		t.Fatalf("Lint = %v, want an ErrorList", err)
+	}
+	want := []struct {
+		at       string
+		msg, fix string
+	}{
+		{"m/values/unmarked.yaml:3", "(named at m/stack.yaml:8)", "values: [{path: values/unmarked.yaml, template: true}]"},
+		{"m/values/broken.yaml:2", "invalid YAML: line 2", "fix the YAML syntax"},
+		{"m/values/badkey.yaml:3", "can't evaluate field Registy", "fix the template"},
+		{"m/manifests/cm.yaml:4", "line 4 holds a template expression", "manifests: [{path: manifests/cm.yaml, template: true}]"},
+	}
+	for _, w := range want {
+		found := false
+		for _, e := range list {
+			found = found || e.Pos.String() == w.at && strings.Contains(e.Msg, w.msg) && strings.Contains(e.Fix, w.fix)
+		}
+		if !found {
+			t.Errorf("no problem at %s with %q; %q in:\n%v", w.at, w.msg, w.fix, list)
+		}
+	}
+	if len(list) != len(want) {
+		t.Errorf("%d problems, want %d:\n%v", len(list), len(want), list)
+	}
+}
+
+// TestTemplateWarnings: a values file or manifest that is valid YAML but
+// holds {{ }} without template: true is warned about at that line (deploy
+// would pass the text on unrendered); a marked one, or one with {{ only in
+// a comment, is not.
+func TestTemplateWarnings(t *testing.T) {
+	fsys := fstest.MapFS{
+		"values/quoted.yaml":  {Data: []byte("replicas: 1\nimage: \"{{ .Site.Registry }}/app\"\n")},
+		"values/marked.yaml":  {Data: []byte("image: \"{{ .Site.Registry }}/app\"\n")},
+		"values/comment.yaml": {Data: []byte("# image: {{ .Site.Registry }}\nreplicas: 1\n")},
+		"manifests/cm.yaml":   {Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {registry: \"{{ .Site.Registry }}\"}\n")},
+	}
+	body := "  components:\n    - name: a\n      values:\n        - values/quoted.yaml\n        - {path: values/marked.yaml, template: true}\n" +
+		"        - values/comment.yaml\n      manifests: [manifests/cm.yaml]\n"
+	s, err := ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Lint(); err != nil {
+		t.Fatalf("Lint: %v (the files are valid YAML)", err)
+	}
+	ws := s.TemplateWarnings()
+	var got []string
+	for _, w := range ws {
+		got = append(got, w.Pos.String())
+		if !strings.Contains(w.Msg, "not marked template: true") || !strings.Contains(w.Fix, "template: true}]") {
+			t.Errorf("warning %v lacks the cause or the fix", w)
+		}
+	}
+	if strings.Join(got, " ") != "m/values/quoted.yaml:2 m/manifests/cm.yaml:4" {
+		t.Errorf("warnings at %v, want the unmarked values file and manifest", got)
 	}
 }

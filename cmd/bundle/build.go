@@ -165,6 +165,7 @@ Without -f it builds the stack built into the binary (--stack, default
 			if err != nil {
 				return err
 			}
+			warnTemplates(cmd.ErrOrStderr(), st)
 			var o build.Options
 			if dryRun {
 				o.Stack = st
@@ -337,6 +338,7 @@ its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
 			if err := build.Check(st); err != nil {
 				return err
 			}
+			warnTemplates(cmd.ErrOrStderr(), st)
 			if err := build.CheckCompat(st, incompatible, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
@@ -347,6 +349,15 @@ its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
 	sf.register(cmd)
 	cmd.Flags().StringArrayVar(&incompatible, "allow-incompatible", nil, "accept a stack that breaks `ROW` of the compatibility matrix (such as kubesphere-kubernetes), with a warning (repeatable)")
 	return cmd
+}
+
+// warnTemplates prints a warning for each values file or manifest that
+// holds {{ }} without being marked template: true (deploy would pass it
+// on unrendered).
+func warnTemplates(w io.Writer, st *manifest.Stack) {
+	for _, e := range st.TemplateWarnings() {
+		fmt.Fprintln(w, "warning:", e)
+	}
 }
 
 func newStacksCmd() *cobra.Command {

@@ -342,3 +342,53 @@ func TestDryRunRefusesLikeLintAndBuild(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", left)
 	}
 }
+
+// TestKeysGenerateMakesTheDirectory: --prefix in a directory that does not
+// exist yet creates it (mode 0700, said so) and writes the pair there; a
+// prefix under a file is refused with the fix.
+func TestKeysGenerateMakesTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	prefix := filepath.Join(dir, "keys", "release")
+	out := mustBundle(t, []string{password}, "keys", "generate", "--prefix", prefix)
+	if !strings.Contains(out, "Created directory "+filepath.Join(dir, "keys")+" (mode 0700)") {
+		t.Errorf("the new directory is not reported:\n%s", out)
+	}
+	st, err := os.Stat(filepath.Join(dir, "keys"))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("keys/: %v %v, want a directory of mode 0700", st, err)
+	}
+	for _, f := range []string{prefix + ".key", prefix + ".pub"} {
+		if _, err := os.Stat(f); err != nil {
+			t.Error(err)
+		}
+	}
+	file := filepath.Join(dir, "plain")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := bundleCmd(t, []string{password}, "keys", "generate", "--prefix", filepath.Join(file, "x")); err == nil || !strings.Contains(out, "is not a directory; choose a prefix in a directory") {
+		t.Errorf("a prefix under a file: %v\n%s", err, out)
+	}
+}
+
+// TestLintWarnsOfUnmarkedTemplates: bundle lint passes a values file that
+// is valid YAML but holds {{ }} without template: true, and warns, at the
+// file's line, with the fix; bundle build warns the same way.
+func TestLintWarnsOfUnmarkedTemplates(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "values"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(dir, "stack.yaml")
+	os.WriteFile(m, []byte("apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: demo, version: 0.1.0}\nspec:\n  components:\n    - name: core\n      values: [values/app.yaml]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "values", "app.yaml"), []byte("replicas: 1\nimage: \"{{ .Site.Registry }}/app\"\n"), 0o644)
+	want := "warning: " + filepath.Join(dir, "values", "app.yaml") + ":2: values file values/app.yaml (named at " + m + ":7) holds {{ }} but is not marked template: true"
+	out := mustBundle(t, nil, "lint", "-f", m)
+	if !strings.Contains(out, want) || !strings.Contains(out, "values: [{path: values/app.yaml, template: true}]") {
+		t.Errorf("bundle lint does not warn:\n%s", out)
+	}
+	out, _ = bundleCmd(t, nil, "build", "-f", m, "-o", filepath.Join(dir, "x.bundle"), "--unsigned")
+	if !strings.Contains(out, want) {
+		t.Errorf("bundle build does not warn:\n%s", out)
+	}
+}

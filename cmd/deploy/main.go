@@ -21,14 +21,15 @@ func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "deploy",
 		Short: "Deploy a bundle onto an offline site",
-		Example: `  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443 --allow 10.0.0.0/24
+		Example: `  deploy inventory --example > inventory.yaml
+  deploy serve --bundle stack.bundle --key cosign.pub --addr 10.0.0.5:5443 --allow 10.0.0.0/24
   deploy push --bundle stack.bundle --key cosign.pub --to harbor.site.local
   deploy --bundle stack.bundle --key cosign.pub -i inventory.yaml`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd())
+	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd(), newInventoryCmd())
 	addRunFlags(root)
 	return root
 }

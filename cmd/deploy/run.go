@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
@@ -51,23 +53,14 @@ type runFlags struct {
 func addRunFlags(root *cobra.Command) {
 	f := &runFlags{}
 	root.Long = `deploy verifies a bundle, serves it from this machine (the deploy node) and
-prepares the site's hosts over SSH, as one plan of phases:
+deploys it onto the site's hosts over SSH, as one plan of phases:
 
-  /verify      every entry's digest (the signature is checked before anything)
-  /seed        the site server answers (it runs while deploy runs, and serves
-               only the inventory's hosts, the deploy node and loopback;
-               --seed-allow adds addresses, others get 403)
-  /preflight   OS, kernel, CPU, memory, disk, ports, clock, tools, site server
-  /unique      no two hosts are clones
-  /repos       site CA in the trust store, yum repos on the site server
-  /packages    each role's packages, from the bundle only
-  /system      host names, /etc/hosts, modules, sysctls, swap, SELinux, chrony
-  /containerd  config.toml and a mirror for every source registry
-  /ha          keepalived and haproxy on the masters (several masters)
-
+` + deploy.PhaseGuideText("  ") + `
 Progress goes to the terminal, one log per host to STATE/logs/. The journal
 in --state-dir records every phase; after any failure, fix the cause and run
-again with --resume. See the tree with "deploy plan".`
+again with the flags it was given and --resume (deploy prints that command).
+See the tree with "deploy plan", where the site stands with "deploy status".
+Start an inventory with "deploy inventory --example".`
 	root.Args = cobra.NoArgs
 	root.RunE = func(cmd *cobra.Command, _ []string) error {
 		if f.bundle == "" && f.inventory == "" {
@@ -75,7 +68,7 @@ again with --resume. See the tree with "deploy plan".`
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return runDeployment(ctx, f, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return runDeployment(ctx, f, resumeCommand(cmd.Flags(), f), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	fl := root.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to deploy")
@@ -94,7 +87,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
 	fl.StringSliceVar(&f.seedAllow, "seed-allow", nil, "more client addresses or CIDR prefixes the site server admits (repeatable, comma-separated); it admits only the inventory's hosts, the deploy node and loopback")
 	fl.DurationVar(&f.sshTimeout, "ssh-connect-timeout", 15*time.Second, "bound on one SSH connection attempt (TCP connect and handshake)")
-	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable")
+	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable: timeouts and resets are retried; no route to the host fails at once, and a refused port after 10s")
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
 	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
@@ -107,7 +100,7 @@ again with --resume. See the tree with "deploy plan".`
 	root.MarkFlagsMutuallyExclusive("dry-run", "restart")
 }
 
-func runDeployment(ctx context.Context, f *runFlags, stdout, stderr io.Writer) error {
+func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stderr io.Writer) error {
 	if err := f.check(); err != nil {
 		return err
 	}
@@ -123,13 +116,61 @@ func runDeployment(ctx context.Context, f *runFlags, stdout, stderr io.Writer) e
 	if f.dryRun {
 		return d.DryRun(stdout)
 	}
-	err = d.Run(ctx, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force})
+	err = d.Run(ctx, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})
 	if err == nil {
 		fmt.Fprintf(stdout, "deployment complete; logs in %s/logs\n", f.stateDir)
 		return nil
 	}
-	fmt.Fprintf(stderr, "\nthe deployment stopped; fix the cause, then: deploy --bundle %s -i %s --state-dir %s --resume\n", f.bundle, f.inventory, f.stateDir)
+	// Phases ran and some failed, or were cut off: --resume goes on. Other
+	// errors (the state directory holds another deployment, or a complete
+	// one, the site server cannot start) say what to do themselves.
+	var stopped *plan.RunError
+	if errors.As(err, &stopped) {
+		fmt.Fprintf(stderr, "\nthe deployment stopped; fix the cause, then: %s\n", resume)
+	}
 	return err
+}
+
+// noResume are the flags a resume command leaves out: it resumes instead
+// of starting over, and a forced phase that failed is no longer completed.
+var noResume = map[string]bool{"resume": true, "restart": true, "force": true, "dry-run": true, "help": true}
+
+// resumeCommand is the command that resumes this run: deploy with every
+// flag the user gave (--state-dir always), except noResume's, then
+// --resume. Values are quoted for a POSIX shell where they need it.
+func resumeCommand(fl *pflag.FlagSet, f *runFlags) string {
+	words := []string{"deploy", "--bundle", shellWord(f.bundle), "-i", shellWord(f.inventory), "--state-dir", shellWord(f.stateDir)}
+	fl.Visit(func(x *pflag.Flag) {
+		switch {
+		case noResume[x.Name] || x.Name == "bundle" || x.Name == "inventory" || x.Name == "state-dir":
+		case x.Value.Type() == "bool":
+			if x.Value.String() == "true" {
+				words = append(words, "--"+x.Name)
+			} else {
+				words = append(words, "--"+x.Name+"=false")
+			}
+		default:
+			vals := []string{x.Value.String()}
+			if sv, ok := x.Value.(pflag.SliceValue); ok {
+				vals = sv.GetSlice()
+			}
+			for _, v := range vals {
+				words = append(words, "--"+x.Name, shellWord(v))
+			}
+		}
+	})
+	return strings.Join(append(words, "--resume"), " ")
+}
+
+// shellWord quotes s for a POSIX shell unless it is made only of
+// characters no shell treats specially.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func (f *runFlags) check() error {
@@ -205,15 +246,23 @@ locking it, so it can watch a deploy that is running.`,
 }
 
 // newKubeconfigCmd is deploy kubeconfig: where the cluster-admin kubeconfig
-// of the deployment in --state-dir is.
+// of the deployment in --state-dir is, and where a kubectl is.
 func newKubeconfigCmd() *cobra.Command {
 	var stateDir string
+	var quiet bool
 	cmd := &cobra.Command{
-		Use:   "kubeconfig [--state-dir DIR]",
-		Short: "Print the path of the cluster's admin kubeconfig",
+		Use:   "kubeconfig [--state-dir DIR] [--quiet]",
+		Short: "Print the path of the cluster's admin kubeconfig, and where a kubectl is",
 		Long: `kubeconfig prints the path of the cluster-admin kubeconfig that the
 /kubernetes phases copied from the first master into --state-dir (mode 0600).
-It holds the cluster-admin's private key: keep it on the deploy node.`,
+It holds the cluster-admin's private key: keep it on the deploy node.
+
+The path goes to standard output, alone, for $(deploy kubeconfig). On
+standard error (unless --quiet) it says where to get a kubectl: this
+machine's, if it has one; else the bundle's kubectl RPM (bundle inspect
+lists it, bundle cat writes it out); and the masters, where /packages
+installed the bundle's kubectl and kubeadm left /etc/kubernetes/admin.conf:
+"kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes" as root there.`,
 		Example: `  export KUBECONFIG=$(deploy kubeconfig --state-dir /var/lib/appliance)
   kubectl get nodes`,
 		Args: cobra.NoArgs,
@@ -223,9 +272,13 @@ It holds the cluster-admin's private key: keep it on the deploy node.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), p)
+			if !quiet {
+				fmt.Fprint(cmd.ErrOrStderr(), deploy.KubectlHint(stateDir, p))
+			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the path")
 	return cmd
 }

@@ -408,3 +408,30 @@ func TestDamagedCacheObject(t *testing.T) {
 		t.Fatalf("rebuild fetched %d blobs (want 1) or differs from the first build", again.Fetched)
 	}
 }
+
+// TestUnlockedBuildNamesMissingImage: an unlocked build of a stack whose
+// image its registry lacks says so as bundle lock does: at the manifest
+// line that names the image, with the fix.
+func TestUnlockedBuildNamesMissingImage(t *testing.T) {
+	dir := t.TempDir()
+	o := demoOptions(t, filepath.Join(dir, "cache"), filepath.Join(dir, "demo.bundle"))
+	empty, err := fixture.StartRegistry(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer empty.Close()
+	o.Mirrors = manifest.Mirrors{"registry.factory.example": empty.Addr()}
+	_, err = Build(context.Background(), o)
+	if err == nil {
+		t.Fatal("a build with every image missing succeeded")
+	}
+	for _, r := range o.Stack.Images() {
+		want := r.Source.String() + ": image " + r.Ref + " is not in its registry (fetched from " + empty.Addr()
+		if r.Source.Line == 0 || !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q:\n%v", want, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "fix the reference or push the image") {
+		t.Errorf("the error lacks the fix:\n%v", err)
+	}
+}

@@ -31,7 +31,7 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 	var missing []error
 	for i, r := range refs {
 		if digests[i] == "" {
-			missing = append(missing, fmt.Errorf("%s: image %s is not in its registry (fetched from %s); fix the reference or push the image", r.Source, r.Ref, b.fetchName(r)))
+			missing = append(missing, b.missingImage(r))
 			continue
 		}
 		lock.Images[r.Ref] = digests[i]
@@ -48,6 +48,13 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 		missing = append(missing, err)
 	}
 	return lock, errors.Join(missing...)
+}
+
+// missingImage is the error for an image its registry does not have, at
+// the manifest line that names it, with the fix: the same from bundle lock
+// and from an unlocked bundle build.
+func (b *builder) missingImage(r manifest.ImageRef) error {
+	return fmt.Errorf("%s: image %s is not in its registry (fetched from %s); fix the reference or push the image", r.Source, r.Ref, b.fetchName(r))
 }
 
 // fetchName is where an image is fetched from: its mirror, if any.

@@ -102,6 +102,9 @@ func (b *builder) pullImages(ctx context.Context) error {
 			return errors.Join(append(errs, ctx.Err())...)
 		}
 		if p.err != nil {
+			if errors.Is(p.err, images.ErrNotFound) {
+				p.err = b.missingImage(r)
+			}
 			errs = append(errs, p.err)
 			continue
 		}

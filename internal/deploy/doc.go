@@ -1,13 +1,40 @@
 // Package deploy is the deployment itself: the ordered list of phases that
-// verify a bundle, serve it from the deploy node, and prepare every host of
-// the site over SSH (preflight, yum repos, packages, system settings,
-// containerd with registry mirrors, and keepalived plus haproxy on the
-// masters).
+// verify a bundle, serve it from the deploy node, prepare every host of the
+// site over SSH, bring up Kubernetes with kubeadm, install and load Harbor,
+// and install the stack.
 //
 // Deployment.Phases is the table of contents: read it to see the whole
-// deployment in order. Each host phase is one function run against an
-// sshx.Runner, so the same code path runs for real over SSH and, against an
-// sshx.Recorder, lists the exact commands for --dry-run.
+// deployment in order. Its top-level phases (PhaseGuide, which deploy
+// --help prints too; TestPhaseGuide keeps the three in step):
+//
+//	/verify      every entry's digest (the signature is checked before anything)
+//	/seed        the site server answers (it runs while deploy runs, and serves
+//	             only the inventory's hosts, the deploy node and loopback;
+//	             --seed-allow adds addresses, others get 403)
+//	/preflight   OS, kernel, CPU, memory, disk, ports (and who holds them), clock,
+//	             tools, site server, the compatibility matrix
+//	/unique      no two hosts are clones
+//	/repos       site CA in the trust store, yum repos on the site server
+//	/packages    each role's packages, from the bundle only
+//	/system      host names, /etc/hosts, modules, sysctls, swap, SELinux, chrony
+//	/containerd  config.toml and a mirror for every source registry, to the seed
+//	/ha          keepalived and haproxy on the masters, for apiserver.vip (several
+//	             masters only)
+//	/kubernetes  when the bundle carries Kubernetes: kubeadm init on the first
+//	             master, the other masters and the workers join, the pod network,
+//	             every node Ready; the admin kubeconfig lands in the state
+//	             directory (deploy kubeconfig)
+//	/harbor      when a host has the registry role and the bundle Harbor's offline
+//	             installer: Harbor installed there, loaded with every image under
+//	             its original name, every node's containerd pulling from it
+//	/stack       when the bundle plans releases or manifests: each Helm release
+//	             and manifest set of the stack, in order, each waiting for its
+//	             workloads
+//
+// Each phase is described further where Phases builds it. Each host phase
+// is one function run against an sshx.Runner, so the same code path runs
+// for real over SSH and, against an sshx.Recorder, lists the exact commands
+// for --dry-run.
 //
 // Contracts:
 //   - Nothing touches a host before the bundle's signature has checked out

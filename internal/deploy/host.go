@@ -44,7 +44,7 @@ func (d *Deployment) hostPhase(group, title string, fn hostFunc) func(inventory.
 				if err != nil {
 					return err
 				}
-				return fn(ctx, &remote{Runner: r, host: h})
+				return finalIfPermanent(fn(ctx, &remote{Runner: r, host: h}))
 			},
 			DryRun: func() []string {
 				rec := sshx.NewRecorder(h.Name, d.red)
@@ -82,11 +82,22 @@ func (d *Deployment) runner(ctx context.Context, h inventory.Host) (sshx.Runner,
 	c, err := sshx.Dial(ctx, cfg)
 	if err != nil {
 		logf.Close()
-		return nil, err
+		return nil, finalIfPermanent(err)
 	}
 	d.logs = append(d.logs, logf)
 	d.conns[h.Name] = c
 	return c, nil
+}
+
+// finalIfPermanent marks a connection failure that another attempt cannot
+// change (sshx.IsPermanent: no route to the host, a connection refused past
+// its grace, a refused host key or login) as final, so its phase fails at
+// once instead of after its attempts, each of which would dial again.
+func finalIfPermanent(err error) error {
+	if err != nil && sshx.IsPermanent(err) && !plan.IsFinal(err) {
+		return plan.Final(err)
+	}
+	return err
 }
 
 // sshLog opens the SSH transport log of a host (dials, reconnects, host

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func (d *Deployment) preflight(ctx context.Context, h *remote) error {
 	checkResources(ctx, h, c)
 	checkSecurity(ctx, h, c)
 	d.checkClock(ctx, h, c)
-	checkPorts(ctx, h, c)
+	d.checkPorts(ctx, h, c)
 	checkTools(ctx, h, c)
 	d.checkSeedReachable(ctx, h, c)
 	if c.stop != nil {
@@ -134,7 +135,7 @@ func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
 		if d.cfg.TestSiteHosts && !o.TestHost {
 			c.add("%s does not mark a test-site host (APPLIANCE_TEST_HOST=1); --test-site-hosts is only for the project's test site", file)
 		} else if err := o.CheckSupported(); err != nil {
-			c.add("%v", err)
+			c.add("%v%s", err, d.testHostHint(ctx, h))
 		}
 		host.ELMajor = o.Major()
 	}
@@ -199,6 +200,21 @@ func rpmNEVRAs(idx *bundle.Index) []string {
 	return out
 }
 
+// testHostHint is what to add to the refusal of a host's OS when the host
+// carries the test-site marker and deploy runs without --test-site-hosts:
+// that flag, which the project's test site needs. "" otherwise.
+func (d *Deployment) testHostHint(ctx context.Context, h *remote) string {
+	if d.cfg.TestSiteHosts {
+		return ""
+	}
+	out, err := h.out(ctx, "if test -e "+testHostMarker+"; then echo marked; fi")
+	if err != nil || out != "marked" {
+		return ""
+	}
+	return "; this host carries " + testHostMarker + ", the marker of the project's test site (Debian standing in for EL): " +
+		"on that site, run deploy with --test-site-hosts (never on a real site)"
+}
+
 // testHostMarker is the os-release of a test-site host (see the package
 // documentation), read instead of /etc/os-release with --test-site-hosts.
 const testHostMarker = "/etc/appliance-test-host"
@@ -256,8 +272,11 @@ func (d *Deployment) checkClock(ctx context.Context, h *remote, c *checks) {
 
 // ownListeners are the programs of the deployment itself that may hold a
 // port preflight checks: a re-run over a deployed site finds them there.
+// haproxy is ours on the apiserver port only where /ha runs (a VIP is set,
+// see haListener); anywhere else it is someone else's, or left over from a
+// deployment that had a VIP.
 var ownListeners = map[int][]string{
-	6443:  {"haproxy", "kube-apiserver"},
+	6443:  {"kube-apiserver"},
 	2379:  {"etcd"},
 	2380:  {"etcd"},
 	10250: {"kubelet"},
@@ -267,20 +286,78 @@ var ownListeners = map[int][]string{
 	443:   {"docker-proxy"},
 }
 
+// haListener is the program /ha runs on the apiserver port of the masters.
+const haListener = "haproxy"
+
 // checkPorts finds listeners on the ports the host's roles need; a port
-// held by the program that belongs there (ownListeners) is allowed.
-func checkPorts(ctx context.Context, h *remote, c *checks) {
+// held by the program that belongs there (ownListeners, and haproxy on the
+// apiserver port of a master /ha sets up) is allowed. Any other holder is
+// named with its process id and systemd unit (read from /proc/PID/cgroup)
+// and the command that stops it.
+func (d *Deployment) checkPorts(ctx context.Context, h *remote, c *checks) {
 	s, ok := c.fact(ctx, h, "listening ports", "ss -Hltnp")
 	if !ok {
 		return
 	}
-	busy := ListeningPorts(s)
+	busy := listeners(s)
+	ha := slices.ContainsFunc(d.haHosts(), func(m inventory.Host) bool { return m.Name == h.host.Name })
 	for _, p := range requirement(h.host).Ports {
-		if proc, taken := busy[p]; taken && !slices.Contains(ownListeners[p], proc) {
-			c.add("TCP port %d is in use by %s; stop it, the cluster needs the port", p, orUnknown(proc))
+		for _, l := range busy[p] {
+			if slices.Contains(ownListeners[p], l.proc) || ha && p == d.inv.APIServer.Port && l.proc == haListener {
+				continue
+			}
+			c.add("%s", d.portProblem(ctx, h, p, l))
+			break
 		}
 	}
 }
+
+// portProblem says who holds port p and how to free it.
+func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listener) string {
+	who := orUnknown(l.proc)
+	if l.pid != 0 {
+		who += fmt.Sprintf(" (pid %d)", l.pid)
+	}
+	unit, ours := "", false
+	if l.pid != 0 {
+		cmd := fmt.Sprintf("sed -n 's|.*/\\([^/]*\\.service\\)$|\\1|p' /proc/%d/cgroup 2>/dev/null", l.pid)
+		if l.proc == haListener {
+			cmd += "; if grep -qs '^# Written by deploy' " + HAProxyConfig + "; then echo written-by-deploy; fi"
+		}
+		// Only to word the message: an answer that cannot be read leaves
+		// the generic fix.
+		if out, err := h.out(ctx, cmd); err == nil {
+			for _, line := range strings.Fields(out) {
+				switch {
+				case line == "written-by-deploy":
+					ours = true
+				case unit == "" && strings.HasSuffix(line, ".service") && serviceName.MatchString(line):
+					unit = line
+				}
+			}
+		}
+	}
+	stop := "stop it"
+	if unit != "" {
+		stop = "stop it: systemctl disable --now " + strings.TrimSuffix(unit, ".service")
+	}
+	if l.proc == haListener && p == d.inv.APIServer.Port {
+		why := "this deployment runs no haproxy: the inventory has no apiserver.vip, so there is no /ha phase"
+		if !h.host.HasRole(inventory.RoleMaster) || d.inv.APIServer.VIP != "" {
+			why = "this deployment runs haproxy only on the masters, for apiserver.vip"
+		}
+		if ours {
+			why += "; this one was set up by an earlier deployment's /ha (" + HAProxyConfig + " says \"Written by deploy\"), whose keepalived may still hold its VIP"
+			stop = "stop both: systemctl disable --now haproxy keepalived"
+		}
+		return fmt.Sprintf("TCP port %d is in use by %s, and %s; %s, the cluster's apiserver needs the port", p, who, why, stop)
+	}
+	return fmt.Sprintf("TCP port %d is in use by %s; %s, the cluster needs the port", p, who, stop)
+}
+
+// serviceName is a systemd service unit name as /proc/PID/cgroup shows it
+// (the host's answer is checked before it is put into a message).
+var serviceName = regexp.MustCompile(`^[A-Za-z0-9:_.@-]{1,200}\.service$`)
 
 func orUnknown(s string) string {
 	if s == "" {
@@ -289,10 +366,32 @@ func orUnknown(s string) string {
 	return s
 }
 
+// listener is the process ss shows on a port (pid 0 when it shows none).
+type listener struct {
+	proc string
+	pid  int
+}
+
 // ListeningPorts parses `ss -Hltnp` into port → process name ("" when ss
 // does not show it).
 func ListeningPorts(ss string) map[int]string {
 	out := map[int]string{}
+	for p, ls := range listeners(ss) {
+		out[p] = ls[0].proc
+		for _, l := range ls {
+			if l.proc != "" {
+				out[p] = l.proc
+				break
+			}
+		}
+	}
+	return out
+}
+
+// listeners parses `ss -Hltnp` into port → the processes listening on it,
+// in ss's order (several when each binds its own address).
+func listeners(ss string) map[int][]listener {
+	out := map[int][]listener{}
 	for _, line := range strings.Split(ss, "\n") {
 		f := strings.Fields(line)
 		if len(f) < 4 {
@@ -304,13 +403,19 @@ func ListeningPorts(ss string) map[int]string {
 		if i < 0 || err != nil {
 			continue
 		}
-		proc := ""
+		var l listener
 		if j := strings.Index(line, `users:(("`); j >= 0 {
-			proc, _, _ = strings.Cut(line[j+len(`users:(("`):], `"`)
+			rest := line[j+len(`users:(("`):]
+			l.proc, rest, _ = strings.Cut(rest, `"`)
+			if k := strings.Index(rest, "pid="); k >= 0 {
+				digits := rest[k+len("pid="):]
+				if e := strings.IndexFunc(digits, func(r rune) bool { return r < '0' || r > '9' }); e >= 0 {
+					digits = digits[:e]
+				}
+				l.pid, _ = strconv.Atoi(digits)
+			}
 		}
-		if _, seen := out[port]; !seen || out[port] == "" {
-			out[port] = proc
-		}
+		out[port] = append(out[port], l)
 	}
 	return out
 }

@@ -24,6 +24,11 @@ const PlanFile = "plan.json"
 // deployment and neither Resume nor Restart was asked for.
 var ErrJournalExists = errors.New("the state directory already holds a deployment")
 
+// ErrComplete is returned when the state directory holds a deployment
+// whose every phase completed and neither Resume, Restart nor Phase was
+// asked for: nothing is run.
+var ErrComplete = errors.New("the deployment in the state directory is complete")
+
 // ErrOtherBundle is returned by a resume with a bundle other than the one
 // the journal's deployment started with.
 var ErrOtherBundle = errors.New("the state directory's deployment is of another bundle")
@@ -40,6 +45,9 @@ type RunOptions struct {
 	// even if completed.
 	Phase string
 	Force bool
+	// ResumeCommand is the command line that resumes this run, with the
+	// flags it was given; it is recorded in PlanFile for deploy status.
+	ResumeCommand string
 }
 
 // savedPlan is PlanFile.
@@ -48,6 +56,9 @@ type savedPlan struct {
 	Name    string           `json:"name"`    // bundle name and version
 	Created time.Time        `json:"created"` // when the deployment started
 	Phases  []plan.PhaseView `json:"phases"`
+	// Resume is the command that resumes the last run, with its flags
+	// (RunOptions.ResumeCommand); "" when that run did not say.
+	Resume string `json:"resume,omitempty"`
 }
 
 // Run runs the deployment: it starts the site server, then runs the plan
@@ -104,6 +115,8 @@ func (d *Deployment) prepareState(p *plan.Plan, o RunOptions) error {
 			return fmt.Errorf("%w: it deploys %s (bundle.json %s), not %s %s (%s); resume with that bundle, or start over with --restart",
 				ErrOtherBundle, saved.Name, short(saved.Bundle), d.index.Name, d.index.Version, short(digest))
 		}
+	case complete(p, recs):
+		return completeError(d.cfg.StateDir, saved, p, recs)
 	default:
 		return fmt.Errorf("%w (%s, %d journal records); continue it with --resume, see it with `deploy plan --state-dir %s`, or start over with --restart",
 			ErrJournalExists, d.cfg.StateDir, len(recs), d.cfg.StateDir)
@@ -113,7 +126,32 @@ func (d *Deployment) prepareState(p *plan.Plan, o RunOptions) error {
 		created = saved.Created
 	}
 	return writeSavedPlan(d.cfg.StateDir, savedPlan{Bundle: digest, Name: d.index.Name + " " + d.index.Version,
-		Created: created, Phases: p.View(nil)})
+		Created: created, Phases: p.View(nil), Resume: o.ResumeCommand})
+}
+
+// complete reports whether the journal shows every leaf of p completed.
+func complete(p *plan.Plan, recs []plan.Record) bool {
+	st := plan.Resolve(recs)
+	for _, l := range p.Leaves() {
+		if st.State(l.ID) != plan.Completed {
+			return false
+		}
+	}
+	return len(p.Leaves()) > 0
+}
+
+// completeError says that the deployment is complete and what each way of
+// running it again would do.
+func completeError(dir string, saved *savedPlan, p *plan.Plan, recs []plan.Record) error {
+	what := fmt.Sprintf("all %d phases", len(p.Leaves()))
+	if saved != nil {
+		what += " of " + saved.Name
+	}
+	return fmt.Errorf(`%w: %s completed, the last at %s; nothing was run. To run phases again (each is idempotent: what is in place stays):
+  --restart            runs every phase from the start, such as after a change to the inventory (the journal is kept aside as journal-<time>.jsonl)
+  --phase ID --force   runs one phase (and what it contains) again, such as --phase /stack/<release> --force; deploy plan --state-dir %s lists the IDs
+deploy status --state-dir %s shows the site`,
+		ErrComplete, what, recs[len(recs)-1].Time.Format(time.RFC3339), dir, dir)
 }
 
 func short(digest string) string {

@@ -197,7 +197,10 @@ func summarize(r *recorded, stateDir string) PhaseSummary {
 		}
 	}
 	if ps.Completed < ps.Total {
-		ps.Resume = "deploy --bundle FILE -i INVENTORY --state-dir " + stateDir + " --resume"
+		ps.Resume = r.saved.Resume
+		if !printableCommand(ps.Resume) {
+			ps.Resume = "deploy --bundle FILE -i INVENTORY --state-dir " + stateDir + " --resume"
+		}
 	}
 	return ps
 }
@@ -349,4 +352,19 @@ func sectionOf(err error) (string, string) {
 	default:
 		return SectionUnreachable, firstLine(err.Error())
 	}
+}
+
+// printableCommand accepts a recorded resume command for display: PlanFile
+// is read from the state directory, so a command with a control character
+// (a terminal escape) or of unlikely length is not shown.
+func printableCommand(s string) bool {
+	if s == "" || len(s) > 8192 {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
 }

@@ -7,7 +7,9 @@ Load reports every problem at once, each with file:line and the fix. A
 loaded Inventory has its defaults filled in and its paths expanded ("~/"
 and paths relative to the inventory file), so callers never re-derive them.
 
-An inventory looks like this (every field is described on the types):
+An inventory looks like this (every field is described on the types and in
+docs/inventory.md; Example, which `deploy inventory --example` prints, is a
+commented one that loads as it is):
 
 	apiVersion: appliance/v1
 	kind: Inventory
@@ -41,9 +43,10 @@ Rules Load enforces: host names are hostnames and unique; host addresses
 are IP addresses, unique per port, and outside the pod and service CIDRs;
 no address anywhere has an IPv6 %zone (it would go into other hosts'
 configuration files, where one machine's interface means nothing);
-the two CIDRs do not overlap; at least one host is a master, and several
-masters need apiserver.vip, which must be a free address (no host's, not the
-deploy node's, outside both CIDRs); at most one host has the registry
+the two CIDRs do not overlap; at least one host is a master, several
+masters need apiserver.vip, a free address (no host's, not the deploy
+node's, outside both CIDRs), and a single master must not have one (there
+is no other master to move it to); at most one host has the registry
 role (with none, the deploy skips the Harbor phases and the hosts pull from
 the seed); hostKey pins are "SHA256:..." fingerprints; key files exist (a missing one
 is only a warning while an ssh-agent runs). Sudo defaults to on for users

@@ -86,7 +86,7 @@ func (d *decoder) decode(data []byte) (*Inventory, error) {
 		return nil, &ValidationError{File: d.file, Problems: d.problems}
 	}
 	if len(doc.Content) == 0 {
-		d.add("", "start from the example in the inventory package documentation", "the inventory is empty")
+		d.add("", "start from an example: deploy inventory --example > inventory.yaml", "the inventory is empty")
 		return nil, &ValidationError{File: d.file, Problems: d.problems}
 	}
 	root := doc.Content[0]

@@ -27,6 +27,7 @@ func (v *validator) validate() {
 	v.ssh()
 	v.hosts()
 	v.roles()
+	v.vipNeedsMasters()
 	v.network()
 	v.deployNode()
 	v.apiServer()

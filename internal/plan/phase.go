@@ -45,6 +45,7 @@ type Phase struct {
 	DryRun func() []string
 	// Attempts is how many times Run is tried before the phase fails
 	// (default 1). Attempts after the first wait 1s, 2s, 4s... (at most 30s).
+	// An error marked Final is not tried again.
 	Attempts int
 
 	// Children make the phase a group.
@@ -54,6 +55,27 @@ type Phase struct {
 	Parallel int
 	// Sequential makes each child require the child listed before it.
 	Sequential bool
+}
+
+// Final marks err as a failure that another attempt of the phase cannot
+// change (a host with no route to it, a refused login): a Run that returns
+// it, or an error wrapping it, fails the phase at once, without its
+// remaining Attempts. Final(nil) is nil.
+func Final(err error) error {
+	if err == nil {
+		return nil
+	}
+	return finalError{err}
+}
+
+type finalError struct{ error }
+
+func (f finalError) Unwrap() error { return f.error }
+
+// IsFinal reports whether err was marked by Final.
+func IsFinal(err error) bool {
+	var f finalError
+	return errors.As(err, &f)
 }
 
 // Group returns a group phase whose children run in parallel.

@@ -165,7 +165,7 @@ func (e *Executor) attempts(ctx context.Context, l *Phase) error {
 			case <-time.After(wait):
 			}
 		}
-		if err = safeRun(ctx, l); err == nil || ctx.Err() != nil {
+		if err = safeRun(ctx, l); err == nil || ctx.Err() != nil || IsFinal(err) {
 			return err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -142,22 +143,106 @@ type permanent struct{ error }
 
 func (p permanent) Unwrap() error { return p.error }
 
+// IsPermanent reports whether err is a failure to connect that another
+// attempt cannot change: no route to the host or its network, a name that
+// does not resolve, a connection refused for longer than RefusedGrace, an
+// unknown or changed host key, or a rejected login. Callers that retry
+// (deploy's phase attempts) should not retry these.
+func IsPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
+}
+
+// connectKind is what a failed connection attempt says about the next one.
+type connectKind int
+
+const (
+	// transient: a timeout, a reset, a handshake cut short (sshd drops
+	// connections beyond its MaxStartups), anything not known to be
+	// final. Retried.
+	transient connectKind = iota
+	// refused: the host answered, but nothing listens on the port. sshd
+	// may be starting (a host that just booted), so it is retried, but
+	// only for Config.RefusedGrace.
+	refused
+	// unreachable: no route to the host or its network (the host is down,
+	// or not where the inventory says), or its name does not resolve.
+	// Another attempt gets the same answer: never retried.
+	unreachable
+)
+
+// classifyConnect sorts a dial error by what another attempt can change.
+// It reads the errno of a direct TCP connect, the resolver's not-found,
+// and, through a jump host, the reason its sshd gives for a tunnel it could
+// not open (OpenSSH sends the connect error's text).
+func classifyConnect(err error) connectKind {
+	var dns *net.DNSError
+	switch {
+	case err == nil:
+		return transient
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return unreachable
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return unreachable
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return refused
+	}
+	var oc *ssh.OpenChannelError
+	if errors.As(err, &oc) && oc.Reason == ssh.ConnectionFailed {
+		m := strings.ToLower(oc.Message)
+		switch {
+		case strings.Contains(m, "no route to host"), strings.Contains(m, "network is unreachable"):
+			return unreachable
+		case strings.Contains(m, "connection refused"):
+			return refused
+		}
+	}
+	return transient
+}
+
+// dialRetry dials until it connects, retrying what another attempt may
+// change (see connectKind) with backoff, at most DialAttempts times.
 func dialRetry(ctx context.Context, cfg *Config, log io.Writer) (*link, error) {
-	var err error
+	var (
+		err          error
+		kind         connectKind
+		refusedSince time.Time
+	)
 	for attempt := 1; ; attempt++ {
 		var l *link
 		l, err = dialOnce(ctx, cfg, log)
 		if err == nil {
 			return l, nil
 		}
-		var p permanent
-		if errors.As(err, &p) {
-			return nil, p.error
+		if IsPermanent(err) {
+			return nil, err
+		}
+		switch kind = classifyConnect(err); kind {
+		case unreachable:
+			return nil, permanent{fmt.Errorf("%w: %s (%s): %w; not retried, another attempt gets the same answer: "+
+				"check that the host is up and that its address in the inventory is right, and that this machine has a route to it",
+				ErrUnreachable, cfg.Name, cfg.addr(), err)}
+		case refused:
+			if refusedSince.IsZero() {
+				refusedSince = time.Now()
+			}
+			if time.Since(refusedSince) >= cfg.RefusedGrace {
+				return nil, refusedError(cfg, attempt, time.Since(refusedSince), err)
+			}
+		default:
+			refusedSince = time.Time{}
 		}
 		if attempt >= cfg.DialAttempts || ctx.Err() != nil {
+			if kind == refused {
+				return nil, refusedError(cfg, attempt, time.Since(refusedSince), err)
+			}
 			break
 		}
 		wait := backoff(cfg.RetryBase, cfg.RetryMax, attempt)
+		if kind == refused {
+			// The last try falls at the end of the grace.
+			wait = max(min(wait, cfg.RefusedGrace-time.Since(refusedSince)), 0)
+		}
 		fmt.Fprintf(log, "%s [%s] connecting to %s failed (attempt %d/%d): %v; retrying in %s\n",
 			time.Now().UTC().Format(time.RFC3339), cfg.Name, cfg.addr(), attempt, cfg.DialAttempts, err,
 			wait.Round(time.Millisecond))
@@ -168,6 +253,13 @@ func dialRetry(ctx context.Context, cfg *Config, log io.Writer) (*link, error) {
 	}
 	return nil, fmt.Errorf("%w: %s (%s) after %d attempts: %v; check that the host is up, sshd runs, "+
 		"and the network allows port %d", ErrUnreachable, cfg.Name, cfg.addr(), cfg.DialAttempts, err, cfg.Port)
+}
+
+// refusedError: the host kept refusing the connection.
+func refusedError(cfg *Config, attempts int, over time.Duration, err error) error {
+	return permanent{fmt.Errorf("%w: %s (%s) refused the connection after %d attempts over %s: %w; nothing listens on port %d there: "+
+		"start sshd on the host (systemctl enable --now sshd), or fix the host's port in the inventory",
+		ErrUnreachable, cfg.Name, cfg.addr(), attempts, over.Round(time.Millisecond), err, cfg.Port)}
 }
 
 // backoff returns base*2^(attempt-1), capped at max, plus or minus 20%.

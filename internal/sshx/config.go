@@ -8,7 +8,9 @@
 //
 // A Client keeps one connection per host (through an optional jump host),
 // sends keepalives, and reconnects with exponential backoff between
-// commands. A command that was running when the connection dropped returns
+// commands. Only answers another attempt may change are retried (timeouts,
+// resets; a refused port briefly, as sshd may be starting): no route to the
+// host fails at once (see Config.DialAttempts and IsPermanent). A command that was running when the connection dropped returns
 // ErrConnectionLost and is not re-run: the caller's phase is idempotent and
 // decides. Non-root users run commands through sudo.
 //
@@ -77,10 +79,16 @@ type Config struct {
 	KeepaliveMaxMissed int
 	// DialAttempts is how many times a connection is tried (default 5),
 	// waiting RetryBase (default 1s), doubling up to RetryMax (default 30s),
-	// with jitter, between attempts.
+	// with jitter, between attempts. Only what another attempt may change
+	// is retried: timeouts, resets, a handshake cut short. No route to the
+	// host or its network, a name that does not resolve, a refused host
+	// key or login fail at the first answer (IsPermanent). A refused
+	// connection (nothing listens on the port: sshd may be starting) is
+	// retried for RefusedGrace (default 10s) at most.
 	DialAttempts int
 	RetryBase    time.Duration
 	RetryMax     time.Duration
+	RefusedGrace time.Duration
 
 	// Log receives the commands run and streamed output, through Redactor
 	// (default: discarded).
@@ -88,6 +96,11 @@ type Config struct {
 	// Redactor masks secrets in logs and errors (default: a new one).
 	Redactor *Redactor
 }
+
+// DefaultRefusedGrace is how long a refused connection is retried: long
+// enough for sshd to start on a host that has just booted, short enough
+// that a wrong port or a stopped sshd is reported at once.
+const DefaultRefusedGrace = 10 * time.Second
 
 func (c *Config) addr() string {
 	return net.JoinHostPort(c.Address, strconv.Itoa(c.Port))
@@ -139,6 +152,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetryMax <= 0 {
 		c.RetryMax = 30 * time.Second
+	}
+	if c.RefusedGrace <= 0 {
+		c.RefusedGrace = DefaultRefusedGrace
 	}
 	if c.Redactor == nil {
 		c.Redactor = NewRedactor()

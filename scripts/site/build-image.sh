@@ -21,6 +21,7 @@
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+site::help "$0" "$@"
 
 # Bump when the bootstrap recipe in bootstrap_rootfs changes.
 BASE_RECIPE=1

@@ -11,6 +11,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+site::help "$0" "$@"
 [ $# -ge 1 ] || { echo "usage: down.sh NAME [--state DIR] [--purge]" >&2; exit 2; }
 name=$1
 shift

@@ -116,6 +116,21 @@ site::overlaps() {
   [ $(($(site::ip2int "$a") & mask)) -eq $(($(site::ip2int "$b") & mask)) ]
 }
 
+# site::help SCRIPT ARGS...: if ARGS hold -h or --help, print SCRIPT's
+# header comment (its usage) on stdout and exit 0.
+site::help() {
+  local script=$1 a
+  shift
+  for a in "$@"; do
+    case $a in
+    -h | --help)
+      awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$script"
+      exit 0
+      ;;
+    esac
+  done
+}
+
 # site::validate_name NAME fails unless NAME can name containers and networks.
 site::validate_name() {
   [[ $1 =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] ||

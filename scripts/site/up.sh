@@ -5,7 +5,8 @@
 #
 # The site is one --internal Docker network and host containers with
 # fixed addresses: deploy (.10), master-1 (.11), master-2 (.12), ...
-# (--masters N, default 2), worker-1 (.21); the apiserver VIP is .100. The deployer runs inside the deploy
+# (--masters N, default 2), worker-1 (.21); the apiserver VIP is .100 (in the
+# inventory only with several masters). The deployer runs inside the deploy
 # container, so it is truly on the air-gapped network: the state directory
 # is mounted there at its own path (read-write), bin/ at /opt/appliance/bin
 # and every --mount read-only (DST defaults to SRC).
@@ -27,12 +28,14 @@ set -euo pipefail
 
 usage() {
   sed -n '4p' "$0" | sed 's/^# *//' >&2
+  echo "(scripts/site/up.sh --help says more)" >&2
   exit 2
 }
 
 # ---- arguments --------------------------------------------------------------
 
 parse_args() {
+  site::help "$0" "$@"
   [ $# -ge 1 ] || usage
   name=$1
   shift
@@ -267,8 +270,12 @@ write_known_hosts() {
 }
 
 write_inventory() {
-  local deploy_ip h host role octet
+  local deploy_ip h host role octet apiserver
   deploy_ip=$(host_ip 10)
+  # A VIP moves between masters; one master is reached at its own address
+  # (deploy refuses apiserver.vip with a single master).
+  apiserver="{vip: $(host_ip "$SITE_VIP_OCTET"), port: 6443, interface: eth0}"
+  [ "$masters" -gt 1 ] || apiserver="{port: 6443}"
   write_atomic "$state/inventory.yaml" <<EOF
 # Written by scripts/site/up.sh for the air-gapped test site "$name".
 apiVersion: appliance/v1
@@ -281,7 +288,7 @@ $(for h in "${SITE_HOSTS[@]}"; do
     [ "$role" = deploy ] || echo "  - {name: $host, address: $(host_ip "$octet"), roles: [$role]}"
   done)
 deployNode: {address: $deploy_ip}
-apiserver: {vip: $(host_ip "$SITE_VIP_OCTET"), port: 6443, interface: eth0}
+apiserver: $apiserver
 network: {podCIDR: 10.244.0.0/16, serviceCIDR: 10.96.0.0/12}
 ntp: [$deploy_ip]
 harbor: {hostname: harbor.site.test}

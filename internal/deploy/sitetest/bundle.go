@@ -19,7 +19,8 @@
 //     the state directory;
 //   - an empty known_hosts refuses every host, showing each key's fingerprint;
 //   - without --test-site-hosts, preflight refuses the Debian hosts, all three
-//     reported in one run;
+//     reported in one run, and names the flag (the hosts carry the
+//     test-site marker);
 //   - SIGKILL as soon as each phase starts (the journal shows it in_progress),
 //     in turn, each in a deployment started over: --resume completes, and the
 //     hosts end in the same state every time (/verify is made long enough to

@@ -371,7 +371,8 @@ func fingerprints(t *testing.T, knownHosts string) map[string][]string {
 }
 
 // testDebianRefused: without --test-site-hosts the Debian hosts fail
-// preflight, all of them reported at once.
+// preflight, all of them reported at once, and since they carry the
+// test-site marker the refusal suggests the flag.
 func testDebianRefused(t *testing.T, d *deployer) {
 	a := d.args(d.inv, "--restart")
 	var args []string
@@ -396,6 +397,10 @@ func testDebianRefused(t *testing.T, d *deployer) {
 	}
 	if !strings.Contains(out, `ID=debian`) {
 		t.Errorf("the refusal does not name Debian:\n%s", out)
+	}
+	// The hosts carry the test-site marker: the refusal names the flag.
+	if !strings.Contains(out, "run deploy with --test-site-hosts") {
+		t.Errorf("the refusal of a marked test host does not suggest --test-site-hosts:\n%s", out)
 	}
 }
 
