@@ -20,6 +20,10 @@ func TestRunFlagRefusals(t *testing.T) {
 		{[]string{"--bundle", "x", "-i", "y", "--resume", "--restart"}, "none of the others can be"},
 		{[]string{"--bundle", "x", "-i", "y", "--key", "k", "--insecure-skip-verify"}, "none of the others can be"},
 		{[]string{"--bundle", "x", "-i", "/nonexistent/inventory.yaml"}, "inventory.yaml"},
+		{[]string{"--bundle", "x", "-i", "y", "--seed-allow", "::ffff:0.0.0.0/96"}, "--seed-allow: allowed client \"::ffff:0.0.0.0/96\" admits every address"},
+		{[]string{"--bundle", "x", "-i", "y", "--seed-allow", "10.0.0.1,::ffff:0:0/96"}, "admits every address"},
+		{[]string{"serve", "--bundle", "x", "--addr", "127.0.0.1:0", "--allow", "::ffff:0.0.0.0/96"}, "--allow: allowed client \"::ffff:0.0.0.0/96\" admits every address"},
+		{[]string{"serve", "--bundle", "x", "--addr", "127.0.0.1:0", "--allow", "::/0"}, "admits every address"},
 	} {
 		_, _, err := runDeploy(c.args, "")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
