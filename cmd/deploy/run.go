@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -97,7 +96,7 @@ again with --resume. See the tree with "deploy plan".`
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
 	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
-	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
+	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file whose first line is the sudo password of non-root SSH users (chmod 600; masked in every log)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
 	root.MarkFlagsMutuallyExclusive("resume", "restart")
@@ -157,11 +156,9 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 	red := sshx.NewRedactor()
 	var sudo string
 	if f.sudoPasswordFile != "" {
-		b, err := os.ReadFile(f.sudoPasswordFile)
-		if err != nil {
-			return deploy.Config{}, err
+		if sudo, err = deploy.ReadSecretFile(f.sudoPasswordFile); err != nil {
+			return deploy.Config{}, fmt.Errorf("--sudo-password-file: %w", err)
 		}
-		sudo = strings.TrimRight(string(b), "\r\n")
 		red.Add(sudo)
 	}
 	if f.testSiteHosts {

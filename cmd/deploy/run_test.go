@@ -54,3 +54,71 @@ func TestKubeconfigCommand(t *testing.T) {
 		t.Errorf("deploy kubeconfig = %q, %v; want %s", out, err, want)
 	}
 }
+
+// testInventory is a small valid inventory for flag tests that get past
+// loading it.
+const testInventory = `apiVersion: appliance/v1
+kind: Inventory
+site: factory-a
+ssh:
+  user: ops
+hosts:
+  - name: master-1
+    address: 10.0.0.11
+    roles: [master, worker, registry]
+deployNode:
+  address: 10.0.0.5
+network:
+  podCIDR: 10.244.0.0/16
+  serviceCIDR: 10.96.0.0/12
+harbor:
+  hostname: harbor.factory.local
+`
+
+// TestSudoPasswordFile: --sudo-password-file follows the rule of Harbor's
+// password file (chmod 600, first line only), and the line sudo gets is
+// the one masked.
+func TestSudoPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	inv := filepath.Join(dir, "inventory.yaml")
+	if err := os.WriteFile(inv, []byte(testInventory), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// config returns the sudo password deploy would use, and a line holding
+	// the file's first line after masking.
+	config := func(pw string, mode os.FileMode) (string, string, error) {
+		file := filepath.Join(t.TempDir(), "sudo.pw")
+		if err := os.WriteFile(file, []byte(pw), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, mode); err != nil {
+			t.Fatal(err)
+		}
+		f := &runFlags{bundle: "x", inventory: inv, stateDir: dir, sudoPasswordFile: file}
+		var out, errb strings.Builder
+		cfg, err := f.config(&out, &errb)
+		if err != nil {
+			return "", "", err
+		}
+		first, _, _ := strings.Cut(pw, "\r")
+		return cfg.SudoPassword, cfg.Redactor.Redact("sudo said: " + first + " done"), nil
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604} {
+		if _, _, err := config("s3cret\n", mode); err == nil || !strings.Contains(err.Error(), "chmod 600") || !strings.Contains(err.Error(), "--sudo-password-file") {
+			t.Errorf("mode %o: %v, want a refusal naming --sudo-password-file and chmod 600", mode, err)
+		}
+	}
+	if _, _, err := config("\nsecond\n", 0o600); err == nil || !strings.Contains(err.Error(), "first line") {
+		t.Errorf("empty first line: %v, want a refusal", err)
+	}
+	pw, shown, err := config("pw-line-one\r\nrest of the file\n", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pw != "pw-line-one" {
+		t.Errorf("sudo password %q, want the first line %q", pw, "pw-line-one")
+	}
+	if strings.Contains(shown, "pw-line-one") {
+		t.Errorf("the password sudo uses is not masked: %q", shown)
+	}
+}

@@ -130,7 +130,7 @@ func (d *Deployment) harborPushAddr() string {
 // password is always the state directory's. In a dry run nothing is made.
 func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	if f := d.inv.Harbor.AdminPasswordFile; f != "" {
-		admin, err = readSecret(f)
+		admin, err = ReadSecretFile(f)
 		if err != nil {
 			return "", "", fmt.Errorf("inventory harbor.adminPasswordFile: %w", err)
 		}
@@ -145,34 +145,12 @@ func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	return admin, db, nil
 }
 
-// readSecret reads the first line of file, which must not be readable by
-// others.
-func readSecret(file string) (string, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%s is readable by group or others (mode %o); chmod 600 %s", file, fi.Mode().Perm(), file)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	line = strings.TrimRight(line, "\r")
-	if line == "" {
-		return "", fmt.Errorf("%s is empty; write the password on its first line", file)
-	}
-	return line, nil
-}
-
 // stateSecret reads the state directory's secret file name, making a random
 // one (mode 0600) when there is none. A dry run makes nothing and returns a
 // placeholder.
 func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
 	file := filepath.Join(d.cfg.StateDir, name)
-	s, err := readSecret(file)
+	s, err := ReadSecretFile(file)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return s, err
 	}
