@@ -3,15 +3,11 @@ package deploy
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -143,38 +139,6 @@ func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	d.red.Add(admin)
 	d.red.Add(db)
 	return admin, db, nil
-}
-
-// stateSecret reads the state directory's secret file name, making a random
-// one (mode 0600) when there is none. A dry run makes nothing and returns a
-// placeholder.
-func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
-	file := filepath.Join(d.cfg.StateDir, name)
-	s, err := ReadSecretFile(file)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return s, err
-	}
-	if dry {
-		return "<" + name + ">", nil
-	}
-	buf := make([]byte, 18)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	s = base64.RawURLEncoding.EncodeToString(buf)
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
-	return s, nil
 }
 
 // HarborSettings is what harbor.yml is rendered from.

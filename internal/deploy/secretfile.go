@@ -1,9 +1,14 @@
 package deploy
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -46,4 +51,48 @@ func ReadSecretFile(file string) (string, error) {
 		return "", fmt.Errorf("%s is empty; write the password on its first line", file)
 	}
 	return line, nil
+}
+
+// stateSecret reads the state directory's secret file name, making a random
+// one (mode 0600, 24 URL-safe characters) when there is none. A dry run
+// makes nothing and returns a placeholder.
+func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
+	return d.stateSecretOf(name, func() (string, error) {
+		buf := make([]byte, 18)
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		return base64.RawURLEncoding.EncodeToString(buf), nil
+	}, dry)
+}
+
+// stateSecretOf reads the state directory's secret file name
+// (ReadSecretFile), making one with newSecret (mode 0600, created
+// exclusively) when there is none. A dry run makes nothing and returns a
+// placeholder.
+func (d *Deployment) stateSecretOf(name string, newSecret func() (string, error), dry bool) (string, error) {
+	file := filepath.Join(d.cfg.StateDir, name)
+	s, err := ReadSecretFile(file)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return s, err
+	}
+	if dry {
+		return "<" + name + ">", nil
+	}
+	if s, err = newSecret(); err != nil {
+		return "", err
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(s + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
+	return s, nil
 }
