@@ -142,14 +142,29 @@ func archiveJournal(dir string) error {
 	return os.Rename(old, kept)
 }
 
+// maxPlanFile bounds PlanFile: a site of a thousand hosts writes a few MiB.
+const maxPlanFile = 32 << 20
+
+// readSavedPlan reads PlanFile, at most maxPlanFile bytes of it: the state
+// directory may come from anyone.
 func readSavedPlan(dir string) (*savedPlan, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+	file := filepath.Join(dir, PlanFile)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPlanFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(b) > maxPlanFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB; deploy does not write such a plan: restore the file or start over with a new --state-dir",
+			file, maxPlanFile>>20)
+	}
 	var s savedPlan
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, PlanFile), err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &s, nil
 }

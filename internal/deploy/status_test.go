@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -230,6 +232,29 @@ func TestStatusWithoutDeployment(t *testing.T) {
 			!strings.Contains(err.Error(), "deploy --bundle FILE -i INVENTORY --state-dir "+dir) {
 			t.Errorf("status of %s: %v; want ErrNoDeployment saying %q and how to start", dir, err, want)
 		}
+	}
+}
+
+// TestPlanFileBound: a plan.json larger than maxPlanFile is refused before
+// it is read, by deploy plan and deploy status alike, naming the file and
+// the limit.
+func TestPlanFileBound(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, PlanFile)
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: the size is there, the disk blocks are not.
+	if err := f.Truncate(maxPlanFile + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := ShowPlan(io.Discard, dir, false); err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "larger than 32 MiB") {
+		t.Errorf("deploy plan: %v, want a refusal naming %s and the 32 MiB limit", err, file)
+	}
+	if _, err := Status(context.Background(), dir, time.Second); err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+		t.Errorf("deploy status: %v, want the same refusal", err)
 	}
 }
 
