@@ -44,11 +44,20 @@ type RunOptions struct {
 
 // savedPlan is PlanFile.
 type savedPlan struct {
-	Bundle  string           `json:"bundle"`  // sha256 of bundle.json
-	Name    string           `json:"name"`    // bundle name and version
-	Created time.Time        `json:"created"` // when the deployment started
-	Phases  []plan.PhaseView `json:"phases"`
+	Bundle  string    `json:"bundle"`  // sha256 of bundle.json
+	Name    string    `json:"name"`    // bundle name and version
+	Created time.Time `json:"created"` // when the deployment started
+	// APIServer is the endpoint (HOST:PORT) deploy configured for the
+	// apiservers: deploy status reaches the cluster there and nowhere else,
+	// whatever server the admin kubeconfig names.
+	APIServer string           `json:"apiServer,omitempty"`
+	Phases    []plan.PhaseView `json:"phases"`
 }
+
+// apiEndpoint is the endpoint (HOST:PORT) deploy configures for the
+// apiservers: the VIP's, or the first master's. The admin kubeconfig must
+// name it (fetchKubeconfig, /stack, deploy status).
+func (d *Deployment) apiEndpoint() string { return d.cluster().Endpoint }
 
 // Run runs the deployment: it starts the site server, then runs the plan
 // (all of it, the rest of it with Resume, or one phase), reporting progress
@@ -113,7 +122,7 @@ func (d *Deployment) prepareState(p *plan.Plan, o RunOptions) error {
 		created = saved.Created
 	}
 	return writeSavedPlan(d.cfg.StateDir, savedPlan{Bundle: digest, Name: d.index.Name + " " + d.index.Version,
-		Created: created, Phases: p.View(nil)})
+		Created: created, APIServer: d.apiEndpoint(), Phases: p.View(nil)})
 }
 
 func short(digest string) string {

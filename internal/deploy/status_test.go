@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,8 +22,6 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/plan"
 )
-
-const statusToken = "s3cret-admin-token"
 
 // writeStatusState records, through the deployer's own writers (PlanFile
 // and the journal), a deployment of stack 1.2.0 whose phases are:
@@ -272,7 +271,7 @@ func closedPort(t *testing.T) string {
 
 func TestStatusClusterUnreachable(t *testing.T) {
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, "https://"+closedPort(t), nil, statusToken)
+	writeKubeconfig(t, dir, adminFor(t, "https://"+closedPort(t)))
 	const timeout = 3 * time.Second
 	start := time.Now()
 	s, err := Status(context.Background(), dir, timeout)
@@ -314,7 +313,7 @@ func TestStatusTimeout(t *testing.T) {
 		}
 	}()
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, "https://"+l.Addr().String(), nil, statusToken)
+	writeKubeconfig(t, dir, adminFor(t, "https://"+l.Addr().String()))
 	const timeout = 2 * time.Second
 	start := time.Now()
 	s, err := Status(context.Background(), dir, timeout)
@@ -342,11 +341,11 @@ func TestStatusNodesAndReleases(t *testing.T) {
 		return &release.Release{Name: name, Namespace: ns, Version: rev, Info: &release.Info{Status: st},
 			Chart: &chart.Chart{Metadata: &chart.Metadata{Name: name, Version: "1.4.0", AppVersion: "v3.4.1"}}}
 	}
-	api := startFakeAPIServer(t, statusToken,
+	api := startFakeAPIServer(t,
 		[]corev1.Node{node("worker-1", "10.0.0.21", corev1.ConditionFalse), node("master-1", "10.0.0.11", corev1.ConditionTrue, "control-plane")},
 		[]*release.Release{rel("ks-core", "kubesphere-system", 1, release.StatusSuperseded), rel("ks-core", "kubesphere-system", 2, release.StatusDeployed)})
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, api.URL, api.caPEM(), statusToken)
+	writeKubeconfig(t, dir, api.pki.Admin)
 
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil {
@@ -381,8 +380,8 @@ func TestStatusNodesAndReleases(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, statusToken) {
-		t.Errorf("text shows the kubeconfig's token:\n%s", out)
+	if key := base64.StdEncoding.EncodeToString(api.pki.Admin.KeyData); strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, key[:40]) {
+		t.Errorf("text shows the kubeconfig's key:\n%s", out)
 	}
 
 	// A cluster without releases says none.
@@ -398,10 +397,60 @@ func TestStatusNodesAndReleases(t *testing.T) {
 	}
 }
 
-func TestStatusWrongCredentials(t *testing.T) {
-	api := startFakeAPIServer(t, statusToken, nil, nil)
+// TestStatusRefusesKubeconfigPlugins is the attack of issue 18: an
+// admin.conf in the state directory whose user is an exec plugin running
+// a shell. deploy status must not run it: the kubeconfig is refused, naming
+// the field, and the cluster sections say so. A kubeconfig naming another
+// server than the one deploy configured is refused too.
+func TestStatusRefusesKubeconfigPlugins(t *testing.T) {
+	api := startFakeAPIServer(t, nil, nil)
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, api.URL, api.caPEM(), "another-token")
+	writeKubeconfig(t, dir, api.pki.Admin)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	good, err := os.ReadFile(filepath.Join(dir, KubeconfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user's credentials are the plugin's: it prints an ExecCredential
+	// with a token after it ran what it wanted.
+	users := strings.Index(string(good), "users:")
+	contexts := strings.Index(string(good), "contexts:")
+	bad := string(good)[:users] + `users:
+- name: "kubernetes-admin"
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      interactiveMode: Never
+      command: /bin/sh
+      args: [-c, 'id > ` + marker + `; echo "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}"']
+` + string(good)[contexts:]
+	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(bad))
+	s, err := Status(context.Background(), dir, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("deploy status ran the kubeconfig's exec plugin")
+	}
+	if s.Kubernetes.State != SectionError || !strings.Contains(s.Kubernetes.Error, "users[0].user.exec") {
+		t.Errorf("kubernetes %+v; want an error naming users[0].user.exec", s.Kubernetes)
+	}
+
+	other := strings.Replace(string(good), strings.TrimPrefix(api.URL, "https://"), "127.0.0.1:1", 1)
+	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(other))
+	if s, err = Status(context.Background(), dir, 5*time.Second); err != nil || s.Kubernetes.State != SectionError ||
+		!strings.Contains(s.Kubernetes.Error, "clusters[0].cluster.server") {
+		t.Errorf("a kubeconfig naming another server: %v, kubernetes %+v; want it refused", err, s.Kubernetes)
+	}
+}
+
+func TestStatusWrongCredentials(t *testing.T) {
+	api := startFakeAPIServer(t, nil, nil)
+	dir := writeStatusState(t, false)
+	// The server's CA, another client certificate.
+	other := adminFor(t, api.URL)
+	other.CAData = api.pki.Admin.CAData
+	writeKubeconfig(t, dir, other)
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil || s.Kubernetes.State != SectionError || s.Releases.State != SectionError {
 		t.Errorf("status with a refused token: %v, kubernetes %+v, releases %+v; want error sections", err, s.Kubernetes, s.Releases)
