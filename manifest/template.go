@@ -36,8 +36,35 @@ func NewTemplate(name string) *template.Template {
 // MaxTemplateString bytes: a longer one is an error.
 func TemplateFuncs() template.FuncMap { return newRenderBudget(time.Time{}).funcs() }
 
+// quote returns s as a double-quoted string that YAML and JSON both read
+// back as s: " and \ escaped, \n \r \t as such, and every character
+// YAML does not allow raw in a scalar, or reads as a line break, as \uXXXX
+// (the C0 and C1 controls with DEL and NEL, U+2028, U+2029, U+FEFF, U+FFFE,
+// U+FFFF). A byte that is not UTF-8 becomes U+FFFD, as in Go's []rune(s):
+// neither format can hold it.
 func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r) // utf8.RuneError for a byte that is not UTF-8
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // TemplateData is what a template file, values file or manifest marked

@@ -1,11 +1,14 @@
 package manifest
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // TestRenderBoundsTheWork: templates that would spin or take gigabytes
@@ -136,4 +139,66 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("output of %d bytes", len(out))
 		}
 	})
+}
+
+// TestQuote: quote's literal is what YAML and JSON both read back, for the
+// inputs that broke the old one (issue 18: a newline became a space, byte
+// 0x85 made the file unparseable).
+func TestQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain":            `"plain"`,
+		`a"b\c`:            `"a\"b\\c"`,
+		"a\nb":             `"a\nb"`,
+		"tab\tcr\r":        `"tab\tcr\r"`,
+		"\x85":             "\"\ufffd\"",
+		"nel\u0085":        `"nel\u0085"`,
+		"esc\x1b[2J":       `"esc\u001b[2J"`,
+		"ls\u2028ps\u2029": `"ls\u2028ps\u2029"`,
+		"bom\ufeff":        `"bom\ufeff"`,
+		"del\x7f":          `"del\u007f"`,
+		"ünïcødé 日本":       `"ünïcødé 日本"`,
+	} {
+		if got := quote(in); got != want {
+			t.Errorf("quote(%q) = %s, want %s", in, got, want)
+		}
+		checkQuoteRoundTrip(t, in)
+	}
+}
+
+// FuzzQuote: for every input, quote's literal parses as YAML (alone, in a
+// block mapping and in a flow mapping) and as JSON, back to the input (a
+// byte that is not UTF-8 read as U+FFFD).
+func FuzzQuote(f *testing.F) {
+	for _, s := range []string{"", "a\nb", "\x85", "\u0085", "\u2028", "\"\\", "\x00\x1f\x7f\x9f", "\ufeff\ufffe\uffff", "#: -[]{},&*!|>'%@`", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkQuoteRoundTrip(t, s) })
+}
+
+func checkQuoteRoundTrip(t *testing.T, s string) {
+	t.Helper()
+	want := string([]rune(s))
+	q := quote(s)
+	var js string
+	if err := json.Unmarshal([]byte(q), &js); err != nil || js != want {
+		t.Fatalf("JSON reads quote(%q) = %s as %q, %v", s, q, js, err)
+	}
+	for _, doc := range []string{q, "v: " + q + "\n", "{v: " + q + ", w: 1}", "- " + q + "\n- x\n"} {
+		var v any
+		if err := yaml.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatalf("YAML does not parse %q: %v", doc, err)
+		}
+		var got any
+		switch x := v.(type) {
+		case string:
+			got = x
+		case map[string]any:
+			got = x["v"]
+		case []any:
+			got = x[0]
+		}
+		if got != want {
+			t.Fatalf("YAML reads %q as %q, want %q", doc, got, want)
+		}
+	}
 }
