@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // runFlags are the flags of deploy itself (the root command).
@@ -151,7 +152,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		return deploy.Config{}, err
 	}
 	for _, w := range inv.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		fmt.Fprintln(stderr, "warning:", termtext.Escape(w.String()))
 	}
 	red := sshx.NewRedactor()
 	var sudo string

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,15 @@ func TestSudoPasswordFile(t *testing.T) {
 	}
 	if strings.Contains(shown, "pw-line-one") {
 		t.Errorf("the password sudo uses is not masked: %q", shown)
+	}
+}
+
+// TestReportErrorEscapes: the error deploy stops with may carry a host's
+// stderr; a terminal's escape sequences in it are printed visibly.
+func TestReportErrorEscapes(t *testing.T) {
+	var b strings.Builder
+	reportError(&b, errors.New("phase /packages/m1 failed: dnf: \x1b[2J\x1b]0;pwn\x07 \u009b31m\r"))
+	if strings.ContainsAny(b.String(), "\x1b\x07\r\u009b") || !strings.Contains(b.String(), `dnf: \x1b[2J\x1b]0;pwn\x07 \u009b31m\r`) {
+		t.Errorf("reportError printed %q", b.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // PlanFile records, in the state directory, the phase tree of the
@@ -220,7 +221,7 @@ func ShowPlan(w io.Writer, stateDir string, asJSON bool) error {
 	if asJSON {
 		return r.plan.RenderJSON(w, r.status)
 	}
-	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", r.saved.Name, short(r.saved.Bundle), r.saved.Created.Format(time.RFC3339))
+	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", termtext.Line(r.saved.Name), termtext.Line(short(r.saved.Bundle)), r.saved.Created.Format(time.RFC3339))
 	return r.plan.Render(w, r.status)
 }
 

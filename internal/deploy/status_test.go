@@ -20,6 +20,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -454,5 +455,59 @@ func TestStatusWrongCredentials(t *testing.T) {
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil || s.Kubernetes.State != SectionError || s.Releases.State != SectionError {
 		t.Errorf("status with a refused token: %v, kubernetes %+v, releases %+v; want error sections", err, s.Kubernetes, s.Releases)
+	}
+}
+
+// TestStatusTextEscapesTerminalControls: what deploy status shows from the
+// journal (a host's stderr in an error) and from the cluster (node and
+// release names, the API server's error) is printed with terminal escapes
+// made visible; the JSON keeps every value exactly (issue 18).
+func TestStatusTextEscapesTerminalControls(t *testing.T) {
+	const hostile = "x\x1b[2J\x1b]0;pwn\x07\u009b31m\u202e\rend"
+	s := &SiteStatus{
+		Site:       SiteInfo{StateDir: "/state", Bundle: "stack" + hostile, Version: "1.0"},
+		Phases:     PhaseSummary{Total: 1, Failed: 1, FailedList: []PhaseNote{{ID: "/packages/m1", Host: "m1", Attempt: 1, Error: hostile}}, Resume: "deploy --resume"},
+		Kubernetes: KubernetesStatus{State: SectionOK, Nodes: []cluster.Node{{Name: "node" + hostile, Ready: true, KubeletVersion: "v1" + hostile, InternalIP: "10.0.0.1"}}},
+		Releases:   ReleasesStatus{State: SectionError, Error: "refused: " + hostile},
+		Harbor:     HarborStatus{State: "completed", Loaded: &HarborRecord{URL: "https://h" + hostile, Projects: []string{"p" + hostile}}, Health: "ill" + hostile},
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(text.String(), "\x1b\x07\r\u009b\u202e") || !strings.Contains(text.String(), `x\x1b[2J\x1b]0;pwn\x07\u009b31m\u202e\rend`) {
+		t.Errorf("deploy status printed terminal controls raw:\n%q", text.String())
+	}
+	var js bytes.Buffer
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back SiteStatus
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Phases.FailedList[0].Error != hostile || back.Kubernetes.Nodes[0].Name != "node"+hostile {
+		t.Errorf("deploy status --json changed the values: %+v, %v", back.Phases.FailedList, err)
+	}
+	if strings.ContainsAny(js.String(), "\x1b\x07\r\u009b\u202e") {
+		t.Errorf("deploy status --json holds raw terminal controls:\n%q", js.String())
+	}
+}
+
+// TestShowPlanEscapesTerminalControls: deploy plan's header and table
+// show the state directory's names with terminal controls escaped.
+func TestShowPlanEscapesTerminalControls(t *testing.T) {
+	dir := writeStatusState(t, false)
+	saved, err := readSavedPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved.Name = "stack\x1b]0;pwn\x07 1.0"
+	if err := writeSavedPlan(dir, *saved); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := ShowPlan(&b, dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b\x07") || !strings.Contains(b.String(), `stack\x1b]0;pwn\x07 1.0`) {
+		t.Errorf("deploy plan printed %q", b.String())
 	}
 }

@@ -23,7 +23,7 @@ type validator struct {
 	*decoder
 	inv      *Inventory
 	warnings []Problem
-	pod, svc netip.Prefix   // valid CIDRs, or zero
+	pod, svc netip.Prefix    // valid CIDRs, or zero
 	flagged  map[string]bool // fields holding a control character (text)
 }
 
