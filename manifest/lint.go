@@ -21,7 +21,7 @@ import (
 // the manifest names exists and has the right shape.
 //
 //   - files: a regular file; its sha256 matches when one is given; a
-//     template parses with NewTemplate;
+//     template parses with NewTemplate and passes CheckTemplate;
 //   - rpmFiles: a regular file that starts with the RPM lead;
 //   - values and chart values: a YAML mapping; manifests: YAML documents;
 //     a template (template: true) is rendered with SampleTemplateData first;
@@ -187,7 +187,10 @@ func (l *linter) fileCheck(f File) func(io.Reader) error {
 			return &fixError{fmt.Sprintf("sha256 is %s, the manifest says %s", got, f.SHA256), "update sha256 in the manifest if the change is intended"}
 		}
 		if f.Template {
-			if _, err := NewTemplate(f.Name()).Parse(body.String()); err != nil {
+			var le *TemplateLimitError
+			if err := CheckTemplate(f.Name(), body.Bytes()); errors.As(err, &le) {
+				return &fixError{err.Error(), templateLimitFix}
+			} else if err != nil {
 				return &fixError{"template does not parse: " + err.Error(), "fix the template syntax (Go text/template)"}
 			}
 		}

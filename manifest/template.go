@@ -7,57 +7,64 @@ import (
 	"io"
 	"strings"
 	"text/template"
+	"time"
 )
 
 // NewTemplate returns an empty template for a stack's template files, with
 // the functions they may use (TemplateFuncs) and strict missing keys: a key
 // absent from the data is an error, never "<no value>". Lint parses every
-// template file with it, and deploy renders with it, so a template that
-// lints is one deploy can execute.
+// template file with it (CheckTemplate), and Render executes with the same
+// functions, so a template that lints is one deploy can execute. Execute
+// templates with Render, which bounds the work; a template executed
+// otherwise has only its strings capped.
 func NewTemplate(name string) *template.Template {
-	return template.New(name).Option("missingkey=error").Funcs(TemplateFuncs())
+	return template.New(name).Option("missingkey=error").Funcs(newRenderBudget(time.Time{}).funcs())
 }
 
 // TemplateFuncs returns the functions available to template files besides
 // text/template's built-ins:
 //
 //	join SEP LIST     strings.Join
-//	quote S           S in double quotes, with " and \ escaped
+//	quote S           S as a double-quoted YAML (and JSON) string
 //	indent N S        S with every line indented by N spaces
 //	lower S, upper S  case conversion
 //	trim S            strings.TrimSpace
 //	required MSG V    V, or an error saying MSG when V is empty
-func TemplateFuncs() template.FuncMap {
-	return template.FuncMap{
-		"join":  func(sep string, items []string) string { return strings.Join(items, sep) },
-		"quote": quote,
-		"indent": func(n int, s string) string {
-			pad := strings.Repeat(" ", max(n, 0))
-			return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
-		},
-		"lower": strings.ToLower,
-		"upper": strings.ToUpper,
-		"trim":  strings.TrimSpace,
-		"required": func(msg string, v any) (any, error) {
-			switch x := v.(type) {
-			case nil:
-				return nil, errors.New(msg)
-			case string:
-				if x == "" {
-					return nil, errors.New(msg)
-				}
-			case []string:
-				if len(x) == 0 {
-					return nil, errors.New(msg)
-				}
-			}
-			return v, nil
-		},
-	}
-}
+//
+// Every string they return, and those of the built-ins print, printf,
+// println, html, js and urlquery (replaced by capped ones), is at most
+// MaxTemplateString bytes: a longer one is an error.
+func TemplateFuncs() template.FuncMap { return newRenderBudget(time.Time{}).funcs() }
 
+// quote returns s as a double-quoted string that YAML and JSON both read
+// back as s: " and \ escaped, \n \r \t as such, and every character
+// YAML does not allow raw in a scalar, or reads as a line break, as \uXXXX
+// (the C0 and C1 controls with DEL and NEL, U+2028, U+2029, U+FEFF, U+FFFE,
+// U+FFFF). A byte that is not UTF-8 becomes U+FFFD, as in Go's []rune(s):
+// neither format can hold it.
 func quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == 0x2028 || r == 0x2029 || r == 0xfeff || r == 0xfffe || r == 0xffff:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r) // utf8.RuneError for a byte that is not UTF-8
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // TemplateData is what a template file, values file or manifest marked
@@ -119,18 +126,47 @@ func SampleTemplateData(s *Stack) TemplateData {
 	return d
 }
 
-// Render executes the template text src, named name in errors, with data.
-// Its output is bounded by MaxManifestSize.
+// Render executes the template text src, named name in errors, with data,
+// within bounds on the work, not only on the output (see renderBudget):
+// the output is at most MaxManifestSize bytes, a range over an integer or
+// a list takes at most MaxTemplateRange iterations, every string a
+// function returns is at most MaxTemplateString bytes, all of them
+// together MaxTemplateBytes, the template executes at most
+// MaxTemplateSteps actions and texts (a range's body counting once per
+// iteration, a called template once per call), and the render stops after
+// RenderTimeout. A limit hit is a *TemplateLimitError naming the file, the
+// line and the limit.
 func Render(name string, src []byte, data TemplateData) ([]byte, error) {
-	t, err := NewTemplate(name).Parse(string(src))
+	b := newRenderBudget(time.Now().Add(RenderTimeout))
+	t, err := template.New(name).Option("missingkey=error").Funcs(b.funcs()).Parse(string(src))
 	if err != nil {
 		return nil, fmt.Errorf("template %s does not parse: %w", name, err)
 	}
+	if err := b.instrument(t); err != nil {
+		return nil, err
+	}
 	var out bytes.Buffer
-	if err := t.Execute(&limitedBuffer{buf: &out, max: MaxManifestSize}, data); err != nil {
+	w := &budgetWriter{b: b, w: &limitedBuffer{buf: &out, max: MaxManifestSize}}
+	if err := t.Execute(w, data); err != nil {
+		if le := limitHit(err); le != nil {
+			le.File = name
+			return nil, le
+		}
 		return nil, fmt.Errorf("rendering template %s: %w", name, err)
 	}
 	return out.Bytes(), nil
+}
+
+// CheckTemplate parses src as a template named name and checks what can be
+// checked without data: it does not call the names reserved for Render's
+// bounds, and it does not range over an integer literal beyond
+// MaxTemplateRange.
+func CheckTemplate(name string, src []byte) error {
+	t, err := NewTemplate(name).Parse(string(src))
+	if err != nil {
+		return err
+	}
+	return newRenderBudget(time.Time{}).instrument(t)
 }
 
 // ReadConfig reads the values file or manifest r names, rendered with
@@ -155,6 +191,10 @@ func (s *Stack) readConfig(r PathRef, in io.Reader) ([]byte, error) {
 		return buf.Bytes(), nil
 	}
 	out, err := Render(r.Path, buf.Bytes(), SampleTemplateData(s))
+	var le *TemplateLimitError
+	if errors.As(err, &le) {
+		return nil, &fixError{err.Error(), templateLimitFix}
+	}
 	if err != nil {
 		return nil, &fixError{err.Error(), "fix the template (Go text/template; the keys are manifest.TemplateData's: .Stack, .Site, .Network, .Storage)"}
 	}

@@ -5,16 +5,26 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "deploy:", err)
+		reportError(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// reportError prints the error deploy stops with. It may carry a host's
+// stderr or a cluster's event messages: whatever a terminal would act on
+// is escaped (termtext).
+func reportError(w io.Writer, err error) {
+	fmt.Fprintln(w, "deploy:", termtext.Escape(err.Error()))
 }
 
 func newRootCmd() *cobra.Command {

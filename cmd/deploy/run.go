@@ -20,6 +20,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // runFlags are the flags of deploy itself (the root command).
@@ -91,7 +92,7 @@ Start an inventory with "deploy inventory --example".`
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
 	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
-	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file holding the sudo password of non-root SSH users (never logged)")
+	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file whose first line is the sudo password of non-root SSH users (chmod 600; masked in every log)")
 	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "deploy although the hosts or the bundle break `ROW` of the compatibility matrix (such as kernel-kubeadm); unsupported, and warned about (repeatable)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
@@ -195,16 +196,14 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 		return deploy.Config{}, err
 	}
 	for _, w := range inv.Warnings {
-		fmt.Fprintln(stderr, "warning:", w)
+		fmt.Fprintln(stderr, "warning:", termtext.Escape(w.String()))
 	}
 	red := sshx.NewRedactor()
 	var sudo string
 	if f.sudoPasswordFile != "" {
-		b, err := os.ReadFile(f.sudoPasswordFile)
-		if err != nil {
-			return deploy.Config{}, err
+		if sudo, err = deploy.ReadSecretFile(f.sudoPasswordFile); err != nil {
+			return deploy.Config{}, fmt.Errorf("--sudo-password-file: %w", err)
 		}
-		sudo = strings.TrimRight(string(b), "\r\n")
 		red.Add(sudo)
 	}
 	for _, row := range f.allowIncompatible {

@@ -32,7 +32,10 @@ stands:
 It reads the journal without locking it, so it can watch a deploy that is
 running. Nodes and releases are read from the cluster with the admin
 kubeconfig in the state directory (its contents are never shown), within
---timeout; a cluster that does not answer is reported in its section and
+--timeout. The kubeconfig must be as kubeadm writes it (the client
+certificate and key inline; no exec or auth-provider plugin, file path or
+proxy) and name the API server plan.json records; any other is refused,
+naming the field; a cluster that does not answer is reported in its section and
 the rest is still shown. It exits 1 only when the state directory holds no
 readable deployment.
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -35,18 +37,21 @@ func TestStatusWithoutDeployment(t *testing.T) {
 // server is unreachable, and succeeds, in text and in JSON.
 func TestStatusCommandClusterUnreachable(t *testing.T) {
 	dir := t.TempDir()
-	writeRecordedPlan(t, dir)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
 	l.Close()
-	kc := "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://" + addr + "', insecure-skip-tls-verify: true}\n" +
-		"users:\n- name: u\n  user: {token: kubeconfig-secret-token}\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\ncurrent-context: x\n"
-	if err := os.WriteFile(filepath.Join(dir, deploy.KubeconfigFile), []byte(kc), 0o600); err != nil {
+	writeRecordedPlan(t, dir, addr)
+	pki, err := kubeconfigtest.New("https://" + addr)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, deploy.KubeconfigFile), pki.Admin.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := base64.StdEncoding.EncodeToString(pki.Admin.KeyData)[:40]
 
 	start := time.Now()
 	out, _, err := runDeploy([]string{"status", "--state-dir", dir, "--timeout", "3s"}, "")
@@ -62,8 +67,8 @@ func TestStatusCommandClusterUnreachable(t *testing.T) {
 			t.Errorf("deploy status lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "kubeconfig-secret-token") {
-		t.Errorf("deploy status shows the kubeconfig's token:\n%s", out)
+	if strings.Contains(out, key) || strings.Contains(out, "PRIVATE KEY") {
+		t.Errorf("deploy status shows the kubeconfig's key:\n%s", out)
 	}
 
 	out, _, err = runDeploy([]string{"status", "--state-dir", dir, "--json", "--timeout", "3s"}, "")
@@ -93,9 +98,10 @@ func TestStatusCommandClusterUnreachable(t *testing.T) {
 }
 
 // writeRecordedPlan writes plan.json as deploy records it (two leaves:
-// /kubernetes/init/m1 and /kubernetes/ready/m1) and a journal in which the
-// first completed and the second is in progress.
-func writeRecordedPlan(t *testing.T, dir string) {
+// /kubernetes/init/m1 and /kubernetes/ready/m1; apiServer, the endpoint
+// deploy configured) and a journal in which the first completed and the
+// second is in progress.
+func writeRecordedPlan(t *testing.T, dir, apiServer string) {
 	t.Helper()
 	leaf := func(id string) *plan.Phase {
 		return &plan.Phase{ID: id, Host: "m1", Title: id, Run: func(context.Context) error { return nil }}
@@ -106,7 +112,7 @@ func writeRecordedPlan(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(map[string]any{"bundle": "sha256:00", "name": "stack 1.2.0", "created": time.Now().UTC(), "phases": p.View(nil)})
+	b, err := json.Marshal(map[string]any{"bundle": "sha256:00", "name": "stack 1.2.0", "created": time.Now().UTC(), "apiServer": apiServer, "phases": p.View(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

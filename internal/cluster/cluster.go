@@ -2,11 +2,13 @@
 // nodes and its Helm releases, through the cluster-admin kubeconfig. It only
 // reads: it never changes anything in the cluster.
 //
-// It speaks to the API server with client-go's transport (the kubeconfig's
-// TLS, token, client certificate or exec plugin) and decodes the answers
+// It speaks to the API server with client-go's transport, configured from
+// a kubeconfig of kubeadm's shape (internal/kubeconfig: the client
+// certificate inline, no plugin, file or proxy), and decodes the answers
 // itself, into the few fields it shows, rather than through client-go's
 // typed clients: their scheme registers every API group, which made deploy
-// 62 MB instead of 30 MB (22 MB without this package).
+// 62 MB instead of 30 MB (22 MB without this package). Answers are read
+// with bounds (maxAnswer, maxRelease): the cluster is a master's.
 package cluster
 
 import (
@@ -20,7 +22,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/factory-appliance/appliance/internal/kubeconfig"
 )
 
 // Client reads a cluster through one kubeconfig. It is safe for
@@ -42,13 +45,20 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("GET %s: %d %s: %s", e.URL, e.StatusCode, http.StatusText(e.StatusCode), e.Message)
 }
 
-// Open loads the kubeconfig at path (its current context) and returns a
-// client whose every request is bounded by timeout. It contacts nothing.
-func Open(path string, timeout time.Duration) (*Client, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+// maxAnswer bounds an answer of the API server (a list of nodes or of
+// Helm's release Secrets).
+const maxAnswer = 256 << 20
+
+// Open loads the admin kubeconfig at path (kubeconfig.Load: kubeadm's
+// shape only, its server endpoint, HOST:PORT, when endpoint is not "") and
+// returns a client whose every request is bounded by timeout. It contacts
+// nothing.
+func Open(path, endpoint string, timeout time.Duration) (*Client, error) {
+	admin, err := kubeconfig.Load(path, endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return nil, err
 	}
+	cfg := admin.RESTConfig()
 	cfg.Timeout = timeout
 	cfg.UserAgent = "appliance-deploy-status"
 	hc, err := rest.HTTPClientFor(cfg)
@@ -81,7 +91,11 @@ func (c *Client) get(ctx context.Context, path string, query url.Values, out any
 	if resp.StatusCode != http.StatusOK {
 		return apiError(u.String(), resp)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+	body := &io.LimitedReader{R: resp.Body, N: maxAnswer + 1}
+	if err := json.NewDecoder(body).Decode(out); err != nil {
+		if body.N <= 0 {
+			return fmt.Errorf("GET %s: the answer is larger than %d MiB", u.String(), maxAnswer>>20)
+		}
 		return fmt.Errorf("GET %s: %w", u.String(), err)
 	}
 	return nil

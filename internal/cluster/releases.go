@@ -81,6 +81,10 @@ func releaseOf(r *release.Release) Release {
 	return v
 }
 
+// maxRelease bounds one release's JSON, unpacked: Helm stores a release
+// in one Secret, at most 1 MiB packed.
+const maxRelease = 64 << 20
+
 // gzipMagic starts gzip'd data; Helm 2-era releases were stored without it.
 var gzipMagic = []byte{0x1f, 0x8b, 0x08}
 
@@ -97,8 +101,11 @@ func decodeRelease(data []byte) (*release.Release, error) {
 			return nil, err
 		}
 		defer zr.Close()
-		if b, err = io.ReadAll(zr); err != nil {
+		if b, err = io.ReadAll(io.LimitReader(zr, maxRelease+1)); err != nil {
 			return nil, err
+		}
+		if len(b) > maxRelease {
+			return nil, fmt.Errorf("the release is larger than %d MiB unpacked", maxRelease>>20)
 		}
 	}
 	var r release.Release

@@ -15,6 +15,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/el7"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
+	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 )
 
 // el7Site is the fullest deployment the unit tests can plan: the stack
@@ -128,7 +130,12 @@ func recordedCommands(t *testing.T, d *Deployment) ([]string, map[string]string)
 	t.Helper()
 	ctx := context.Background()
 	master := d.masters[0]
+	pki, err := kubeconfigtest.New("https://" + d.apiEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
 	host := &unitHost{fakeHost: &fakeHost{name: master.Name, answers: []answer{
+		{match: "cat " + kubeadm.AdminConf, stdout: string(pki.Admin.Marshal())},
 		{match: "then echo done", stdout: "partial"}, // kubeadmState
 		{match: "kubeadm version -o json", stdout: `{"clientVersion": {"gitVersion": "` + d.k8sVersion + `", "goVersion": "go1.26.8"}}`},
 		{match: "nf_conntrack_max", stdout: "no"},

@@ -5,44 +5,56 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"helm.sh/helm/v3/pkg/release"
+
+	"github.com/factory-appliance/appliance/internal/kubeconfig"
+	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 )
 
 // fakeAPIServer stands in for kube-apiserver's nodes endpoint (GET
 // /api/v1/nodes) and for the list of Helm's release Secrets (GET
 // /api/v1/secrets?labelSelector=owner=helm): kube-apiserver cannot run in
 // unit tests. The site test (internal/deploy/sitetest, TestKubernetesOneMaster)
-// runs deploy status against the real cluster. It serves TLS and answers
-// only requests bearing token, so a client that ignores the kubeconfig
-// fails. Anything else is 404.
+// runs deploy status against the real cluster. It serves TLS with its
+// PKI's certificate and answers only requests bearing a client certificate
+// of its PKI's CA, as kube-apiserver answers kubeadm's admin, so a client
+// that ignores the kubeconfig fails. Anything else is 404.
 type fakeAPIServer struct {
 	*httptest.Server
-	token    string
+	pki      *kubeconfigtest.PKI
 	nodes    []corev1.Node
 	releases []*release.Release
 }
 
-func startFakeAPIServer(t *testing.T, token string, nodes []corev1.Node, releases []*release.Release) *fakeAPIServer {
+func startFakeAPIServer(t *testing.T, nodes []corev1.Node, releases []*release.Release) *fakeAPIServer {
 	t.Helper()
-	f := &fakeAPIServer{token: token, nodes: nodes, releases: releases}
-	f.Server = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	f := &fakeAPIServer{nodes: nodes, releases: releases}
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	pki, err := kubeconfigtest.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pki = pki
+	f.TLS = pki.ServerTLS
+	f.StartTLS()
+	pki.Admin.Server = f.URL
 	t.Cleanup(f.Close)
 	return f
 }
 
 func (f *fakeAPIServer) serve(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+f.token {
+	if !f.pki.Authenticated(r.TLS) {
 		http.Error(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Unauthorized","code":401}`, http.StatusUnauthorized)
 		return
 	}
@@ -83,37 +95,33 @@ func helmSecret(rel *release.Release) corev1.Secret {
 	}
 }
 
-// writeKubeconfig writes an admin kubeconfig for server into dir, trusting
-// caPEM (nil: no CA data), authenticating with token, mode 0600.
-func writeKubeconfig(t *testing.T, dir, server string, caPEM []byte, token string) string {
+// writeKubeconfig writes the admin kubeconfig a into the state directory
+// dir, as fetchKubeconfig does, and records its server as the endpoint
+// deploy configured in dir's PlanFile, as prepareState does.
+func writeKubeconfig(t *testing.T, dir string, a *kubeconfig.Admin) string {
 	t.Helper()
-	ca := ""
-	if caPEM != nil {
-		ca = "\n    certificate-authority-data: " + base64.StdEncoding.EncodeToString(caPEM)
-	}
-	text := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: site
-  cluster:
-    server: %s%s
-users:
-- name: admin
-  user:
-    token: %s
-contexts:
-- name: admin@site
-  context: {cluster: site, user: admin}
-current-context: admin@site
-`, server, ca, token)
 	p := filepath.Join(dir, KubeconfigFile)
-	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(p, a.Marshal(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := readSavedPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved.APIServer = strings.TrimPrefix(a.Server, "https://")
+	if err := writeSavedPlan(dir, *saved); err != nil {
 		t.Fatal(err)
 	}
 	return p
 }
 
-// caPEM is the fake server's certificate, to trust it.
-func (f *fakeAPIServer) caPEM() []byte {
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.Certificate().Raw})
+// adminFor is a kubeconfig for server with a client certificate of a
+// throwaway CA, which no fakeAPIServer trusts.
+func adminFor(t *testing.T, server string) *kubeconfig.Admin {
+	t.Helper()
+	pki, err := kubeconfigtest.New(server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pki.Admin
 }

@@ -2,8 +2,12 @@ package deploy
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"hash/fnv"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
@@ -20,6 +24,14 @@ const (
 // inventory names none.
 const DefaultVRRPInterface = "eth0"
 
+// VRRPPasswordFile, in the state directory (mode 0600), holds the site's
+// VRRP password: made once, at random, on the first /ha run.
+const VRRPPasswordFile = "vrrp-password"
+
+// vrrpPassLen is the length of a VRRP password: auth_type PASS carries 8
+// bytes, and keepalived cuts a longer auth_pass (and its config test fails).
+const vrrpPassLen = 8
+
 // HA is what the keepalived and haproxy configurations are rendered from.
 type HA struct {
 	Site      string
@@ -28,16 +40,75 @@ type HA struct {
 	Interface string
 	Self      inventory.Host
 	Masters   []inventory.Host // every master, in inventory order
+	// AuthPass is the site's VRRP password (VRRPPasswordFile). It is used
+	// with an IPv4 VIP only: an IPv6 VIP needs VRRPv3, which has no
+	// authentication.
+	AuthPass string
 }
 
-// haFor returns the HA settings of master h.
-func (d *Deployment) haFor(h inventory.Host) HA {
+// haSettings returns the HA settings of master h, with the site's VRRP
+// password (vrrpSecret).
+func (d *Deployment) haSettings(h inventory.Host, dry bool) (HA, error) {
+	pass, err := d.vrrpSecret(dry)
+	if err != nil {
+		return HA{}, err
+	}
 	iface := d.inv.APIServer.Interface
 	if iface == "" {
 		iface = DefaultVRRPInterface
 	}
 	return HA{Site: d.inv.Site, VIP: d.inv.APIServer.VIP, Port: d.inv.APIServer.Port,
-		Interface: iface, Self: h, Masters: d.masters}
+		Interface: iface, Self: h, Masters: d.masters, AuthPass: pass}, nil
+}
+
+// vrrpSecret returns the site's VRRP password, registered with the
+// redactor: the first line of the state directory's VRRPPasswordFile, made
+// (8 random characters of A-Z and 2-7) on first use. A password found there
+// must be 1 to 8 letters or digits, which keepalived takes as one word.
+func (d *Deployment) vrrpSecret(dry bool) (string, error) {
+	pass, err := d.stateSecretOf(VRRPPasswordFile, func() (string, error) {
+		return rand.Text()[:vrrpPassLen], nil
+	}, dry)
+	if err != nil {
+		return "", err
+	}
+	if !dry || pass[0] != '<' {
+		if err := checkVRRPPass(pass); err != nil {
+			return "", fmt.Errorf("%s: %w", filepath.Join(d.cfg.StateDir, VRRPPasswordFile), err)
+		}
+	}
+	d.red.Add(pass)
+	return pass, nil
+}
+
+func checkVRRPPass(p string) error {
+	if len(p) > vrrpPassLen {
+		return fmt.Errorf("the VRRP password has %d characters; keepalived uses at most %d: shorten it, or remove the file and deploy makes one", len(p), vrrpPassLen)
+	}
+	for _, r := range p {
+		if !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return fmt.Errorf("the VRRP password holds %q; use letters and digits only, or remove the file and deploy makes one", r)
+		}
+	}
+	return nil
+}
+
+// vipPrefix is the VIP with the prefix length of a single address of its
+// family: /32 for IPv4, /128 for IPv6.
+func (a HA) vipPrefix() string {
+	if ip, err := netip.ParseAddr(a.VIP); err == nil && ip.Is6() && !ip.Is4In6() {
+		return a.VIP + "/128"
+	}
+	return a.VIP + "/32"
+}
+
+// authentication is keepalived's authentication block: auth_type PASS with
+// the site's password over IPv4, nothing over IPv6 (VRRPv3).
+func (a HA) authentication() string {
+	if a.AuthPass == "" || strings.HasSuffix(a.vipPrefix(), "/128") {
+		return ""
+	}
+	return fmt.Sprintf("  authentication {\n    auth_type PASS\n    auth_pass %s\n  }\n", a.AuthPass)
 }
 
 // RouterID is the VRRP virtual router id of a site: derived from the site
@@ -61,8 +132,10 @@ func (a HA) priority() int {
 
 // RenderKeepalived is keepalived.conf: every master is a BACKUP (no
 // preemption storms) with its own priority, VRRP by unicast between the
-// masters (factory switches often drop multicast), and the VIP follows a
-// running haproxy.
+// masters (factory switches often drop multicast), adverts taken only from
+// the other masters (check_unicast_src) and, over IPv4, only with the
+// site's password, and the VIP follows a running haproxy. The file holds
+// the password: it is installed mode 0600.
 func RenderKeepalived(a HA) string {
 	var peers strings.Builder
 	for _, m := range a.Masters {
@@ -91,16 +164,18 @@ vrrp_instance apiserver {
   priority %[5]d
   advert_int 1
   unicast_src_ip %[6]s
+  check_unicast_src
   unicast_peer {
 %[7]s  }
-  virtual_ipaddress {
-    %[1]s/32 dev %[3]s
+%[8]s  virtual_ipaddress {
+    %[9]s dev %[3]s
   }
   track_script {
     chk_haproxy
   }
 }
-`, a.VIP, a.Self.Name, a.Interface, a.RouterID(), a.priority(), a.Self.Address, peers.String())
+`, a.VIP, a.Self.Name, a.Interface, a.RouterID(), a.priority(), a.Self.Address, peers.String(),
+		a.authentication(), a.vipPrefix())
 }
 
 // RenderHAProxy is haproxy.cfg: TCP on VIP:port to every master's apiserver
@@ -151,19 +226,28 @@ backend apiserver
 func (d *Deployment) ha(ctx context.Context, h *remote) error {
 	const keepalivedTest = "if keepalived --help 2>&1 | grep -q -e --config-test; then keepalived --config-test -f %[1]s; " +
 		"else echo 'this keepalived (before 2.0) has no --config-test: %[1]s is checked by its start' >&2; fi"
-	a := d.haFor(h.host)
-	units := []struct{ service, path, text, test string }{
-		{"haproxy", HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s"},
-		{"keepalived", KeepalivedConfig, RenderKeepalived(a), keepalivedTest},
+	a, err := d.haSettings(h.host, h.dry)
+	if err != nil {
+		return err
+	}
+	units := []struct {
+		service, path, text, test string
+		mode                      os.FileMode
+	}{
+		{"haproxy", HAProxyConfig, RenderHAProxy(a), "haproxy -c -q -f %s", 0o644},
+		{"keepalived", KeepalivedConfig, RenderKeepalived(a), keepalivedTest, 0o600},
 	}
 	for _, u := range units {
-		changed, err := h.install(ctx, u.path, []byte(u.text), 0o644, u.test)
+		changed, err := h.install(ctx, u.path, []byte(u.text), u.mode, u.test)
 		if err != nil {
 			return err
 		}
 		if err := h.service(ctx, u.service, changed); err != nil {
 			return err
 		}
+	}
+	if a.authentication() == "" {
+		warnf(ctx, "the VIP %s is IPv6: VRRPv3 has no authentication, so keepalived takes adverts by source address only (the other masters')", a.VIP)
 	}
 	plan.Logf(ctx, "haproxy on %s:%d and keepalived (VRRP id %d, priority %d) running", a.VIP, a.Port, a.RouterID(), a.priority())
 	return nil

@@ -3,15 +3,11 @@ package deploy
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -130,7 +126,7 @@ func (d *Deployment) harborPushAddr() string {
 // password is always the state directory's. In a dry run nothing is made.
 func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	if f := d.inv.Harbor.AdminPasswordFile; f != "" {
-		admin, err = readSecret(f)
+		admin, err = ReadSecretFile(f)
 		if err != nil {
 			return "", "", fmt.Errorf("inventory harbor.adminPasswordFile: %w", err)
 		}
@@ -143,60 +139,6 @@ func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	d.red.Add(admin)
 	d.red.Add(db)
 	return admin, db, nil
-}
-
-// readSecret reads the first line of file, which must not be readable by
-// others.
-func readSecret(file string) (string, error) {
-	fi, err := os.Stat(file)
-	if err != nil {
-		return "", err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%s is readable by group or others (mode %o); chmod 600 %s", file, fi.Mode().Perm(), file)
-	}
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	line = strings.TrimRight(line, "\r")
-	if line == "" {
-		return "", fmt.Errorf("%s is empty; write the password on its first line", file)
-	}
-	return line, nil
-}
-
-// stateSecret reads the state directory's secret file name, making a random
-// one (mode 0600) when there is none. A dry run makes nothing and returns a
-// placeholder.
-func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
-	file := filepath.Join(d.cfg.StateDir, name)
-	s, err := readSecret(file)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return s, err
-	}
-	if dry {
-		return "<" + name + ">", nil
-	}
-	buf := make([]byte, 18)
-	if _, err := rand.Read(buf); err != nil {
-		return "", err
-	}
-	s = base64.RawURLEncoding.EncodeToString(buf)
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-	if err != nil {
-		return "", err
-	}
-	if _, err := f.WriteString(s + "\n"); err != nil {
-		f.Close()
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
-	return s, nil
 }
 
 // HarborSettings is what harbor.yml is rendered from.

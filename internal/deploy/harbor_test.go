@@ -242,6 +242,45 @@ func TestHarborSecrets(t *testing.T) {
 	}
 }
 
+// TestVRRPSecret: the VRRP password is made once per site (8 characters,
+// mode 0600 in the state directory), masked, and a state file that is not
+// private or not a keepalived-safe password of at most 8 characters is
+// refused, naming the file.
+func TestVRRPSecret(t *testing.T) {
+	s := newTestSite(t, fixtureRoles)
+	state := t.TempDir()
+	d := s.open(t, state)
+	pw, err := d.vrrpSecret(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(state, VRRPPasswordFile)
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 || len(pw) != 8 {
+		t.Fatalf("made %q, file %v %v; want 8 characters in a 0600 file", pw, fi, err)
+	}
+	if again, err := d.vrrpSecret(false); err != nil || again != pw {
+		t.Errorf("a second call gave %q, %v; want %q", again, err, pw)
+	}
+	if got := d.red.Redact("auth_pass " + pw); strings.Contains(got, pw) {
+		t.Errorf("the VRRP password is not masked: %s", got)
+	}
+	if _, err := d.haSettings(s.inv.Hosts[0], false); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"toolong-9", "has space", "quo\"te", "a{b}"} {
+		os.WriteFile(file, []byte(bad+"\n"), 0o600)
+		if _, err := d.vrrpSecret(false); err == nil || !strings.Contains(err.Error(), file) {
+			t.Errorf("state file holding %q: %v, want a refusal naming %s", bad, err, file)
+		}
+	}
+	os.WriteFile(file, []byte("Ab3dEf7h\n"), 0o600)
+	os.Chmod(file, 0o644)
+	if _, err := d.vrrpSecret(false); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a world-readable VRRP password file: %v", err)
+	}
+}
+
 func TestHarborHostsToml(t *testing.T) {
 	got := RenderHostsToml("registry.k8s.io", "https://harbor.site:8443/v2/registry.k8s.io", hostCA)
 	for _, want := range []string{

@@ -11,6 +11,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
+	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
@@ -259,20 +260,27 @@ func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
 }
 
 // fetchKubeconfig copies the first master's admin kubeconfig to the state
-// directory (KubeconfigFile, mode 0600), atomically.
+// directory (KubeconfigFile, mode 0600), atomically. The master's file is
+// hostile input: it must be of kubeadm's shape and name the endpoint deploy
+// configured (kubeconfig.Parse), and what is written is rebuilt from the
+// parsed fields, not the master's bytes.
 func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 	if h.dry {
 		_, err := h.out(ctx, "cat "+kubeadm.AdminConf)
 		return err
 	}
-	logCommand(plan.LogWriter(ctx), "cat "+kubeadm.AdminConf+" # copied to the state directory")
+	logCommand(plan.LogWriter(ctx), "cat "+kubeadm.AdminConf+" # checked, then copied to the state directory")
 	out, _, _, err := h.Run(ctx, "cat "+kubeadm.AdminConf)
 	if err != nil {
 		return fmt.Errorf("reading %s on %s: %w", kubeadm.AdminConf, h.host.Name, err)
 	}
+	admin, err := kubeconfig.Parse(kubeadm.AdminConf+" on "+h.host.Name, out, d.apiEndpoint())
+	if err != nil {
+		return err
+	}
 	dst := d.KubeconfigPath()
 	tmp := dst + ".new"
-	if err := os.WriteFile(tmp, out, 0o600); err != nil {
+	if err := os.WriteFile(tmp, admin.Marshal(), 0o600); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, dst); err != nil {

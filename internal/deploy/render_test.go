@@ -35,7 +35,17 @@ func testHA(self int) HA {
 		{Name: "master-2", Address: "10.9.0.12"},
 		{Name: "master-3", Address: "10.9.0.13"},
 	}
-	return HA{Site: "unit", VIP: "10.9.0.100", Port: 6443, Interface: "eth0", Self: masters[self], Masters: masters}
+	return HA{Site: "unit", VIP: "10.9.0.100", Port: 6443, Interface: "eth0", Self: masters[self], Masters: masters, AuthPass: "Ab3dEf7h"}
+}
+
+// testHA6 is testHA on an IPv6 network.
+func testHA6(self int) HA {
+	masters := []inventory.Host{
+		{Name: "master-1", Address: "fd00:9::11"},
+		{Name: "master-2", Address: "fd00:9::12"},
+		{Name: "master-3", Address: "fd00:9::13"},
+	}
+	return HA{Site: "unit", VIP: "fd00:9::100", Port: 6443, Interface: "eth0", Self: masters[self], Masters: masters, AuthPass: "Ab3dEf7h"}
 }
 
 // TestHAProxyConfigPassesHAProxy validates the rendered haproxy.cfg with
@@ -81,6 +91,43 @@ func TestKeepalivedConfigPassesKeepalived(t *testing.T) {
 	}
 	if id := testHA(0).RouterID(); id < 1 || id > 255 {
 		t.Errorf("router id %d out of 1..255", id)
+	}
+}
+
+// TestKeepalivedAuthAndFamily: over IPv4 the VRRP adverts carry the site's
+// password (auth_type PASS, which keepalived cuts to 8 characters) and are
+// taken only from the other masters; an IPv6 VIP is a /128, and VRRPv3,
+// which IPv6 needs, has no authentication, so none is written (keepalived's
+// config test refuses it). Both pass keepalived --config-test.
+func TestKeepalivedAuthAndFamily(t *testing.T) {
+	keepalived := need(t, "keepalived", "keepalived")
+	for _, c := range []struct {
+		name     string
+		ha       HA
+		want     []string
+		wantNone []string
+	}{
+		{"ipv4", testHA(1), []string{"10.9.0.100/32 dev eth0", "auth_type PASS", "auth_pass Ab3dEf7h", "check_unicast_src"}, nil},
+		{"ipv6", testHA6(1), []string{"fd00:9::100/128 dev eth0", "unicast_src_ip fd00:9::12", "check_unicast_src"}, []string{"/32", "authentication", "Ab3dEf7h"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := RenderKeepalived(c.ha)
+			for _, w := range c.want {
+				if !strings.Contains(cfg, w) {
+					t.Errorf("keepalived.conf lacks %q:\n%s", w, cfg)
+				}
+			}
+			for _, w := range c.wantNone {
+				if strings.Contains(cfg, w) {
+					t.Errorf("keepalived.conf holds %q:\n%s", w, cfg)
+				}
+			}
+			f := filepath.Join(t.TempDir(), "keepalived.conf")
+			writeFile(t, f, []byte(cfg))
+			if out, err := exec.Command(keepalived, "--config-test", "-f", f).CombinedOutput(); err != nil {
+				t.Fatalf("keepalived --config-test: %v\n%s\n%s", err, out, cfg)
+			}
+		})
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // PlanFile records, in the state directory, the phase tree of the
@@ -52,14 +53,23 @@ type RunOptions struct {
 
 // savedPlan is PlanFile.
 type savedPlan struct {
-	Bundle  string           `json:"bundle"`  // sha256 of bundle.json
-	Name    string           `json:"name"`    // bundle name and version
-	Created time.Time        `json:"created"` // when the deployment started
-	Phases  []plan.PhaseView `json:"phases"`
+	Bundle  string    `json:"bundle"`  // sha256 of bundle.json
+	Name    string    `json:"name"`    // bundle name and version
+	Created time.Time `json:"created"` // when the deployment started
+	// APIServer is the endpoint (HOST:PORT) deploy configured for the
+	// apiservers: deploy status reaches the cluster there and nowhere else,
+	// whatever server the admin kubeconfig names.
+	APIServer string           `json:"apiServer,omitempty"`
+	Phases    []plan.PhaseView `json:"phases"`
 	// Resume is the command that resumes the last run, with its flags
 	// (RunOptions.ResumeCommand); "" when that run did not say.
 	Resume string `json:"resume,omitempty"`
 }
+
+// apiEndpoint is the endpoint (HOST:PORT) deploy configures for the
+// apiservers: the VIP's, or the first master's. The admin kubeconfig must
+// name it (fetchKubeconfig, /stack, deploy status).
+func (d *Deployment) apiEndpoint() string { return d.cluster().Endpoint }
 
 // Run runs the deployment: it starts the site server, then runs the plan
 // (all of it, the rest of it with Resume, or one phase), reporting progress
@@ -126,7 +136,7 @@ func (d *Deployment) prepareState(p *plan.Plan, o RunOptions) error {
 		created = saved.Created
 	}
 	return writeSavedPlan(d.cfg.StateDir, savedPlan{Bundle: digest, Name: d.index.Name + " " + d.index.Version,
-		Created: created, Phases: p.View(nil), Resume: o.ResumeCommand})
+		Created: created, APIServer: d.apiEndpoint(), Phases: p.View(nil), Resume: o.ResumeCommand})
 }
 
 // complete reports whether the journal shows every leaf of p completed.
@@ -180,14 +190,29 @@ func archiveJournal(dir string) error {
 	return os.Rename(old, kept)
 }
 
+// maxPlanFile bounds PlanFile: a site of a thousand hosts writes a few MiB.
+const maxPlanFile = 32 << 20
+
+// readSavedPlan reads PlanFile, at most maxPlanFile bytes of it: the state
+// directory may come from anyone.
 func readSavedPlan(dir string) (*savedPlan, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PlanFile))
+	file := filepath.Join(dir, PlanFile)
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPlanFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if len(b) > maxPlanFile {
+		return nil, fmt.Errorf("%s is larger than %d MiB; deploy does not write such a plan: restore the file or start over with a new --state-dir",
+			file, maxPlanFile>>20)
+	}
 	var s savedPlan
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, PlanFile), err)
+		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	return &s, nil
 }
@@ -234,7 +259,7 @@ func ShowPlan(w io.Writer, stateDir string, asJSON bool) error {
 	if asJSON {
 		return r.plan.RenderJSON(w, r.status)
 	}
-	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", r.saved.Name, short(r.saved.Bundle), r.saved.Created.Format(time.RFC3339))
+	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", termtext.Line(r.saved.Name), termtext.Line(short(r.saved.Bundle)), r.saved.Created.Format(time.RFC3339))
 	return r.plan.Render(w, r.status)
 }
 

@@ -72,7 +72,7 @@ func (d *Deployment) installStep(ctx context.Context, id string, s stack.Step) e
 	if err != nil {
 		return err
 	}
-	in, err := stack.Open(kubeconfig, d.bundle, stack.WithTimeout(d.cfg.StackTimeout), stack.WithTemplateData(d.TemplateData()), stack.WithLogf(func(format string, args ...any) {
+	in, err := stack.Open(kubeconfig, d.bundle, stack.WithAPIServer(d.apiEndpoint()), stack.WithTimeout(d.cfg.StackTimeout), stack.WithTemplateData(d.TemplateData()), stack.WithLogf(func(format string, args ...any) {
 		plan.Logf(ctx, format, args...)
 	}))
 	if err != nil {

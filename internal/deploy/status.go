@@ -142,7 +142,7 @@ func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteS
 	if timeout <= 0 {
 		timeout = DefaultStatusTimeout
 	}
-	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, len(r.plan.LeavesUnder("/kubernetes")) > 0, timeout)
+	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, r.saved.APIServer, len(r.plan.LeavesUnder("/kubernetes")) > 0, timeout)
 	if s.Harbor.Loaded = readHarborRecord(stateDir); s.Harbor.Loaded != nil {
 		s.Harbor.Health = askHarborHealth(ctx, stateDir, s.Harbor.Loaded.Address, timeout)
 	}
@@ -296,8 +296,10 @@ func askHarborHealth(ctx context.Context, stateDir, addr string, timeout time.Du
 }
 
 // clusterStatus reads the nodes and the releases through the state
-// directory's admin kubeconfig, both within one timeout.
-func clusterStatus(ctx context.Context, stateDir string, planned bool, timeout time.Duration) (KubernetesStatus, ReleasesStatus) {
+// directory's admin kubeconfig, both within one timeout, from the API
+// server at endpoint (HOST:PORT, what PlanFile records): the kubeconfig
+// must be of kubeadm's shape and name that server (cluster.Open).
+func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool, timeout time.Duration) (KubernetesStatus, ReleasesStatus) {
 	k := KubernetesStatus{Nodes: []cluster.Node{}}
 	rs := ReleasesStatus{Releases: []cluster.Release{}}
 	path, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
@@ -313,7 +315,13 @@ func clusterStatus(ctx context.Context, stateDir string, planned bool, timeout t
 		return k, rs
 	}
 	k.Kubeconfig = path
-	c, err := cluster.Open(path, timeout)
+	if endpoint == "" {
+		k.State = SectionError
+		k.Error = PlanFile + " records no API server endpoint (an older deploy wrote it), so deploy status does not know which server to trust; run deploy --resume once to record it"
+		rs.State, rs.Error = k.State, k.Error
+		return k, rs
+	}
+	c, err := cluster.Open(path, endpoint, timeout)
 	if err != nil {
 		k.State, k.Error = SectionError, firstLine(err.Error())
 		rs.State, rs.Error = k.State, k.Error

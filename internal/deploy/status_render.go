@@ -7,25 +7,37 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
-// WriteJSON writes s as one indented JSON object.
+// WriteJSON writes s as one indented JSON object. The values are exact;
+// the characters a terminal would act on are \u escapes (termtext.JSON).
 func (s *SiteStatus) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(s)
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termtext.JSON(b), '\n'))
+	return err
 }
 
 // WriteText writes s for people: one short section each for the site, the
-// phases, the nodes, the releases and Harbor, in aligned columns.
+// phases, the nodes, the releases and Harbor, in aligned columns. Much of
+// it comes from hosts and the cluster (errors, node and release names), so
+// all of it passes through termtext's escaping on its way out.
 func (s *SiteStatus) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	esc := termtext.NewWriter(w)
+	tw := tabwriter.NewWriter(esc, 0, 4, 2, ' ', 0)
 	s.writeSite(tw)
 	s.writePhases(tw)
 	s.writeNodes(tw)
 	s.writeReleases(tw)
 	s.writeHarbor(tw)
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return esc.Close()
 }
 
 func (s *SiteStatus) writeSite(w io.Writer) {

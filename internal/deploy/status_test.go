@@ -3,9 +3,12 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,10 +20,9 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
-
-const statusToken = "s3cret-admin-token"
 
 // writeStatusState records, through the deployer's own writers (PlanFile
 // and the journal), a deployment of stack 1.2.0 whose phases are:
@@ -233,6 +235,29 @@ func TestStatusWithoutDeployment(t *testing.T) {
 	}
 }
 
+// TestPlanFileBound: a plan.json larger than maxPlanFile is refused before
+// it is read, by deploy plan and deploy status alike, naming the file and
+// the limit.
+func TestPlanFileBound(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, PlanFile)
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: the size is there, the disk blocks are not.
+	if err := f.Truncate(maxPlanFile + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := ShowPlan(io.Discard, dir, false); err == nil || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "larger than 32 MiB") {
+		t.Errorf("deploy plan: %v, want a refusal naming %s and the 32 MiB limit", err, file)
+	}
+	if _, err := Status(context.Background(), dir, time.Second); err == nil || !strings.Contains(err.Error(), "larger than 32 MiB") {
+		t.Errorf("deploy status: %v, want the same refusal", err)
+	}
+}
+
 // closedPort returns a loopback port nothing listens on.
 func closedPort(t *testing.T) string {
 	t.Helper()
@@ -247,7 +272,7 @@ func closedPort(t *testing.T) string {
 
 func TestStatusClusterUnreachable(t *testing.T) {
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, "https://"+closedPort(t), nil, statusToken)
+	writeKubeconfig(t, dir, adminFor(t, "https://"+closedPort(t)))
 	const timeout = 3 * time.Second
 	start := time.Now()
 	s, err := Status(context.Background(), dir, timeout)
@@ -289,7 +314,7 @@ func TestStatusTimeout(t *testing.T) {
 		}
 	}()
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, "https://"+l.Addr().String(), nil, statusToken)
+	writeKubeconfig(t, dir, adminFor(t, "https://"+l.Addr().String()))
 	const timeout = 2 * time.Second
 	start := time.Now()
 	s, err := Status(context.Background(), dir, timeout)
@@ -317,11 +342,11 @@ func TestStatusNodesAndReleases(t *testing.T) {
 		return &release.Release{Name: name, Namespace: ns, Version: rev, Info: &release.Info{Status: st},
 			Chart: &chart.Chart{Metadata: &chart.Metadata{Name: name, Version: "1.4.0", AppVersion: "v3.4.1"}}}
 	}
-	api := startFakeAPIServer(t, statusToken,
+	api := startFakeAPIServer(t,
 		[]corev1.Node{node("worker-1", "10.0.0.21", corev1.ConditionFalse), node("master-1", "10.0.0.11", corev1.ConditionTrue, "control-plane")},
 		[]*release.Release{rel("ks-core", "kubesphere-system", 1, release.StatusSuperseded), rel("ks-core", "kubesphere-system", 2, release.StatusDeployed)})
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, api.URL, api.caPEM(), statusToken)
+	writeKubeconfig(t, dir, api.pki.Admin)
 
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil {
@@ -356,8 +381,8 @@ func TestStatusNodesAndReleases(t *testing.T) {
 			t.Errorf("text lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, statusToken) {
-		t.Errorf("text shows the kubeconfig's token:\n%s", out)
+	if key := base64.StdEncoding.EncodeToString(api.pki.Admin.KeyData); strings.Contains(out, "PRIVATE KEY") || strings.Contains(out, key[:40]) {
+		t.Errorf("text shows the kubeconfig's key:\n%s", out)
 	}
 
 	// A cluster without releases says none.
@@ -373,12 +398,116 @@ func TestStatusNodesAndReleases(t *testing.T) {
 	}
 }
 
-func TestStatusWrongCredentials(t *testing.T) {
-	api := startFakeAPIServer(t, statusToken, nil, nil)
+// TestStatusRefusesKubeconfigPlugins is the attack of issue 18: an
+// admin.conf in the state directory whose user is an exec plugin running
+// a shell. deploy status must not run it: the kubeconfig is refused, naming
+// the field, and the cluster sections say so. A kubeconfig naming another
+// server than the one deploy configured is refused too.
+func TestStatusRefusesKubeconfigPlugins(t *testing.T) {
+	api := startFakeAPIServer(t, nil, nil)
 	dir := writeStatusState(t, false)
-	writeKubeconfig(t, dir, api.URL, api.caPEM(), "another-token")
+	writeKubeconfig(t, dir, api.pki.Admin)
+	marker := filepath.Join(t.TempDir(), "pwned")
+	good, err := os.ReadFile(filepath.Join(dir, KubeconfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The user's credentials are the plugin's: it prints an ExecCredential
+	// with a token after it ran what it wanted.
+	users := strings.Index(string(good), "users:")
+	contexts := strings.Index(string(good), "contexts:")
+	bad := string(good)[:users] + `users:
+- name: "kubernetes-admin"
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1
+      interactiveMode: Never
+      command: /bin/sh
+      args: [-c, 'id > ` + marker + `; echo "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}"']
+` + string(good)[contexts:]
+	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(bad))
+	s, err := Status(context.Background(), dir, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("deploy status ran the kubeconfig's exec plugin")
+	}
+	if s.Kubernetes.State != SectionError || !strings.Contains(s.Kubernetes.Error, "users[0].user.exec") {
+		t.Errorf("kubernetes %+v; want an error naming users[0].user.exec", s.Kubernetes)
+	}
+
+	other := strings.Replace(string(good), strings.TrimPrefix(api.URL, "https://"), "127.0.0.1:1", 1)
+	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(other))
+	if s, err = Status(context.Background(), dir, 5*time.Second); err != nil || s.Kubernetes.State != SectionError ||
+		!strings.Contains(s.Kubernetes.Error, "clusters[0].cluster.server") {
+		t.Errorf("a kubeconfig naming another server: %v, kubernetes %+v; want it refused", err, s.Kubernetes)
+	}
+}
+
+func TestStatusWrongCredentials(t *testing.T) {
+	api := startFakeAPIServer(t, nil, nil)
+	dir := writeStatusState(t, false)
+	// The server's CA, another client certificate.
+	other := adminFor(t, api.URL)
+	other.CAData = api.pki.Admin.CAData
+	writeKubeconfig(t, dir, other)
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil || s.Kubernetes.State != SectionError || s.Releases.State != SectionError {
 		t.Errorf("status with a refused token: %v, kubernetes %+v, releases %+v; want error sections", err, s.Kubernetes, s.Releases)
+	}
+}
+
+// TestStatusTextEscapesTerminalControls: what deploy status shows from the
+// journal (a host's stderr in an error) and from the cluster (node and
+// release names, the API server's error) is printed with terminal escapes
+// made visible; the JSON keeps every value exactly (issue 18).
+func TestStatusTextEscapesTerminalControls(t *testing.T) {
+	const hostile = "x\x1b[2J\x1b]0;pwn\x07\u009b31m\u202e\rend"
+	s := &SiteStatus{
+		Site:       SiteInfo{StateDir: "/state", Bundle: "stack" + hostile, Version: "1.0"},
+		Phases:     PhaseSummary{Total: 1, Failed: 1, FailedList: []PhaseNote{{ID: "/packages/m1", Host: "m1", Attempt: 1, Error: hostile}}, Resume: "deploy --resume"},
+		Kubernetes: KubernetesStatus{State: SectionOK, Nodes: []cluster.Node{{Name: "node" + hostile, Ready: true, KubeletVersion: "v1" + hostile, InternalIP: "10.0.0.1"}}},
+		Releases:   ReleasesStatus{State: SectionError, Error: "refused: " + hostile},
+		Harbor:     HarborStatus{State: "completed", Loaded: &HarborRecord{URL: "https://h" + hostile, Projects: []string{"p" + hostile}}, Health: "ill" + hostile},
+	}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(text.String(), "\x1b\x07\r\u009b\u202e") || !strings.Contains(text.String(), `x\x1b[2J\x1b]0;pwn\x07\u009b31m\u202e\rend`) {
+		t.Errorf("deploy status printed terminal controls raw:\n%q", text.String())
+	}
+	var js bytes.Buffer
+	if err := s.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	var back SiteStatus
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Phases.FailedList[0].Error != hostile || back.Kubernetes.Nodes[0].Name != "node"+hostile {
+		t.Errorf("deploy status --json changed the values: %+v, %v", back.Phases.FailedList, err)
+	}
+	if strings.ContainsAny(js.String(), "\x1b\x07\r\u009b\u202e") {
+		t.Errorf("deploy status --json holds raw terminal controls:\n%q", js.String())
+	}
+}
+
+// TestShowPlanEscapesTerminalControls: deploy plan's header and table
+// show the state directory's names with terminal controls escaped.
+func TestShowPlanEscapesTerminalControls(t *testing.T) {
+	dir := writeStatusState(t, false)
+	saved, err := readSavedPlan(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved.Name = "stack\x1b]0;pwn\x07 1.0"
+	if err := writeSavedPlan(dir, *saved); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := ShowPlan(&b, dir, false); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(b.String(), "\x1b\x07") || !strings.Contains(b.String(), `stack\x1b]0;pwn\x07 1.0`) {
+		t.Errorf("deploy plan printed %q", b.String())
 	}
 }

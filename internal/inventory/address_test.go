@@ -13,7 +13,9 @@ import (
 // and the yum repo file on every host, where a zone (one machine's
 // interface) means nothing anyway.
 func TestAddressZonesRefused(t *testing.T) {
-	const zoned = `"fe80::1%eth0\ngpgcheck=0"`
+	// A zone holding a control character, such as "%eth0\ngpgcheck=0", is
+	// refused for that first (TestControlCharactersRefused).
+	const zoned = `"fe80::1%eth0;gpgcheck=0"`
 	for _, c := range []struct{ old, new, field string }{
 		{"    address: 10.0.0.11\n", "    address: " + zoned + "\n", "hosts[0].address"},
 		{"  address: 10.0.0.5\n", "  address: " + zoned + "\n", "deployNode.address"},

@@ -23,9 +23,9 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9._:@-]*$`)
 
 // FuzzParse feeds arbitrary YAML to the inventory loader. It must never
 // panic; a refusal is a *ValidationError whose every problem has a message,
-// a fix and a line inside the file; an accepted inventory holds only plain
-// words where deploy uses it on hosts, and reads back the same after
-// yaml.Marshal.
+// a fix and a line inside the file; an accepted inventory holds no control
+// character anywhere, only plain words where deploy uses it on hosts, and
+// reads back the same after yaml.Marshal.
 // Run: go test -run='^$' -fuzz='^FuzzParse$' -fuzztime=30s ./internal/inventory
 func FuzzParse(f *testing.F) {
 	f.Setenv("SSH_AUTH_SOCK", "") // a missing key file is then an error, whatever the environment
@@ -45,6 +45,7 @@ storage: {ceph: {monitors: ["[fd00::50]:6789"]}}
 	// accepts it.
 	f.Add(edit(base, "deployNode:\n  address: 10.0.0.5\n", "deployNode:\n  address: \"fe80::5%eth0\\ngpgcheck=0\"\n", 1))
 	f.Add("hosts: [{name: a, address: 1.2.3.4, roles: [master]}, {name: a, address: 1.2.3.4, roles: [master, master, x]}]\nsit: x\n")
+	f.Add(edit(base, "path: /export", "path: \"/export\\n  injected: yes\"", 1))
 	f.Add("a: &a [*a, *a]\n")
 	f.Add("hosts:\n  - name: [unclosed\n")
 	f.Add("")
@@ -58,6 +59,11 @@ storage: {ceph: {monitors: ["[fd00::50]:6789"]}}
 			return
 		}
 		checkPlain(t, inv)
+		walkStrings(reflect.ValueOf(inv).Elem(), "", func(field, s string) {
+			if r, bad := controlRune(s); bad {
+				t.Fatalf("accepted %s %q holding U+%04X", field, s, r)
+			}
+		})
 		out, err := yaml.Marshal(inv)
 		if err != nil {
 			t.Fatalf("yaml.Marshal of an accepted inventory: %v", err)

@@ -7,8 +7,12 @@ import (
 	"net/netip"
 	"os"
 	"path"
+	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
@@ -19,10 +23,12 @@ type validator struct {
 	*decoder
 	inv      *Inventory
 	warnings []Problem
-	pod, svc netip.Prefix // valid CIDRs, or zero
+	pod, svc netip.Prefix    // valid CIDRs, or zero
+	flagged  map[string]bool // fields holding a control character (text)
 }
 
 func (v *validator) validate() {
+	v.text()
 	v.header()
 	v.ssh()
 	v.hosts()
@@ -37,13 +43,105 @@ func (v *validator) validate() {
 	v.kubernetes()
 }
 
+// add records a problem, unless text found a control character in the
+// field already: that is the problem to fix first, and the other message
+// would print the value raw.
+func (v *validator) add(field, fix, format string, args ...any) {
+	if v.flagged[field] {
+		return
+	}
+	v.decoder.add(field, fix, format, args...)
+}
+
 var (
 	dnsLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	dnsName  = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$`)
 	userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
 	ifName   = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,15}$`)
 	numeric  = regexp.MustCompile(`^[0-9.]+$`)
+	// sitePath is a path written into a site's configuration (an NFS
+	// export, Harbor's data volume): absolute, of the portable file name
+	// characters and a few more, nothing a YAML, shell or config parser
+	// reads specially.
+	sitePath = regexp.MustCompile(`^/[A-Za-z0-9._~@%+=:,/-]*$`)
 )
+
+// text refuses a control character (C0, DEL, C1 such as NEL, the line and
+// paragraph separators, and the invisible format characters such as
+// U+202E) in any string of the inventory, at its field: every one may end
+// up in a host's configuration, a rendered template or the operator's
+// terminal. It runs first, and the other checks skip a field it flagged.
+// A value hosts inherit is reported once, where it is written.
+func (v *validator) text() {
+	v.flagged = map[string]bool{}
+	seen := map[string]bool{}
+	walkStrings(reflect.ValueOf(v.inv).Elem(), "", func(field, s string) {
+		r, bad := controlRune(s)
+		if !bad {
+			return
+		}
+		v.flagged[field] = true
+		if seen[s] {
+			return
+		}
+		seen[s] = true
+		v.decoder.add(field, "remove the control character; write the value on one line of plain text",
+			"%q holds the control character U+%04X", s, r)
+	})
+}
+
+// controlRune returns the first control or format character of s.
+func controlRune(s string) (rune, bool) {
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// walkStrings calls fn with the field path (as problems name fields) and
+// value of every string under v, following the yaml tags.
+func walkStrings(v reflect.Value, field string, fn func(field, s string)) {
+	switch v.Kind() {
+	case reflect.String:
+		fn(field, v.String())
+	case reflect.Pointer:
+		if !v.IsNil() {
+			walkStrings(v.Elem(), field, fn)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			walkStrings(v.Index(i), fmt.Sprintf("%s[%d]", field, i), fn)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			name := tag
+			if field != "" {
+				name = field + "." + tag
+			}
+			walkStrings(v.Field(i), name, fn)
+		}
+	}
+}
+
+// checkSitePath reports p unless it is a clean absolute path of sitePath's
+// characters.
+func (v *validator) checkSitePath(field, p, what, example string) {
+	switch {
+	case !path.IsAbs(p):
+		v.add(field, "write "+what+", such as "+example, "%q is not an absolute path", p)
+	case path.Clean(p) != p || p == "/":
+		v.add(field, "write "+what+" without ., .. or a trailing /, such as "+example, "%q is not a clean absolute path", p)
+	case !sitePath.MatchString(p):
+		v.add(field, "write "+what+" of letters, digits and . _ - ~ @ % + = : , / only, such as "+example,
+			"%q is not a path of letters, digits and . _ - ~ @ %% + = : , /", p)
+	}
+}
 
 func (v *validator) header() {
 	inv := v.inv
@@ -301,9 +399,7 @@ func (v *validator) storage() {
 		if !validHost(nfs.Server) {
 			v.add("storage.nfs.server", "write the NFS server's IP address (without a %zone) or DNS name", "%q is not an address", nfs.Server)
 		}
-		if !path.IsAbs(nfs.Path) {
-			v.add("storage.nfs.path", "write the exported directory, such as /export", "%q is not an absolute path", nfs.Path)
-		}
+		v.checkSitePath("storage.nfs.path", nfs.Path, "the exported directory", "/export")
 	}
 	if ceph := v.inv.Storage.Ceph; ceph != nil {
 		if len(ceph.Monitors) == 0 {
@@ -334,6 +430,8 @@ func (v *validator) harbor() {
 	}
 	if d := v.inv.Harbor.DataVolume; !path.IsAbs(d) || path.Clean(d) != d || d == "/" {
 		v.add("harbor.dataVolume", "write an absolute directory such as /data", "Harbor data volume %q is not a clean absolute directory", d)
+	} else {
+		v.checkSitePath("harbor.dataVolume", d, "an absolute directory", "/data")
 	}
 }
 

@@ -43,6 +43,16 @@ const (
 	LockFile    = "deploy.lock"
 )
 
+// Bounds on what is read from a state directory, which may come from
+// anyone: the journal as a whole, each of its lines, and the error a record
+// keeps (Append cuts longer ones, so the deployer never writes a line it
+// would refuse to read).
+const (
+	MaxJournalSize = 64 << 20
+	MaxRecordLine  = 1 << 20
+	MaxRecordError = 64 << 10
+)
+
 // ErrLocked is returned when another process holds the state directory.
 var ErrLocked = errors.New("state directory is locked by another deploy")
 
@@ -135,16 +145,30 @@ func ReadJournal(dir string) ([]Record, error) {
 
 // readRecords parses every complete line and returns the byte offset just
 // after the last good one. Only the final line may be torn: unterminated, or
-// terminated but unparsable because the write was cut.
-func readRecords(r io.Reader, path string) ([]Record, int64, error) {
-	br := bufio.NewReader(r)
+// terminated but unparsable because the write was cut. A journal larger
+// than MaxJournalSize, or a line longer than MaxRecordLine, is an error:
+// the deployer writes neither.
+func readRecords(f *os.File, path string) ([]Record, int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if st.Size() > MaxJournalSize {
+		return nil, 0, fmt.Errorf("journal %s is larger than %d MiB (%d bytes); deploy does not write such a journal: "+
+			"restore the file or start over with a new --state-dir", path, MaxJournalSize>>20, st.Size())
+	}
+	br := bufio.NewReader(io.LimitReader(f, MaxJournalSize))
 	var (
 		records []Record
 		good    int64
 		lineNo  int
 	)
 	for {
-		line, err := br.ReadBytes('\n')
+		line, err := readLine(br, MaxRecordLine)
+		if errors.Is(err, errLineTooLong) {
+			return nil, 0, fmt.Errorf("journal %s:%d is longer than %d MiB; deploy does not write such a line: "+
+				"restore the file or start over with a new --state-dir", path, lineNo+1, MaxRecordLine>>20)
+		}
 		if errors.Is(err, io.EOF) {
 			return records, good, nil // an unterminated tail is torn
 		}
@@ -162,6 +186,25 @@ func readRecords(r io.Reader, path string) ([]Record, int64, error) {
 		}
 		records = append(records, rec)
 		good += int64(len(line))
+	}
+}
+
+var errLineTooLong = errors.New("line too long")
+
+// readLine returns the next line of br with its '\n', reading at most max
+// bytes of it: a longer line is errLineTooLong. At the end of the input it
+// returns what is left, and io.EOF.
+func readLine(br *bufio.Reader, max int) ([]byte, error) {
+	var line []byte
+	for {
+		frag, err := br.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return line, err
+		}
 	}
 }
 
@@ -197,8 +240,10 @@ func syncDir(dir string) error {
 }
 
 // Append writes the record as one line and fsyncs it. When Append returns nil
-// the record survives a crash.
+// the record survives a crash. An error longer than MaxRecordError is cut
+// in the middle (cutError).
 func (j *Journal) Append(rec Record) error {
+	rec.Error = cutError(rec.Error)
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -214,6 +259,20 @@ func (j *Journal) Append(rec Record) error {
 	}
 	j.records = append(j.records, rec)
 	return nil
+}
+
+// cutError returns s if it fits MaxRecordError bytes once written as JSON,
+// else its start and end with the middle replaced by a note of how many
+// bytes were cut, valid UTF-8 and within MaxRecordError bytes as JSON (each
+// byte kept is at most 6 bytes as JSON: \u00XX).
+func cutError(s string) string {
+	if b, _ := json.Marshal(s); len(b) <= MaxRecordError {
+		return s
+	}
+	keep := (MaxRecordError - 64) / 6 / 2
+	head := strings.ToValidUTF8(s[:keep], "")
+	tail := strings.ToValidUTF8(s[len(s)-keep:], "")
+	return fmt.Sprintf("%s … (%d bytes cut) … %s", head, len(s)-len(head)-len(tail), tail)
 }
 
 // Records returns a copy of every record, oldest first.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // Redactor wraps a log writer so that registered secrets never reach it.
@@ -28,7 +30,8 @@ const deployNodeLog = "deploy-node"
 // file, both through the redactor. It is safe for concurrent use.
 type progress struct {
 	mu      sync.Mutex
-	console io.WriteCloser
+	console io.WriteCloser // redactor, then terminal escapes (escape)
+	escape  io.WriteCloser
 	dir     string
 	redact  Redactor
 	logs    map[string]io.WriteCloser
@@ -40,7 +43,11 @@ func newProgress(console io.Writer, stateDir string, r Redactor, now func() time
 	if console == nil {
 		console = io.Discard
 	}
-	return &progress{console: wrap(r, console), dir: filepath.Join(stateDir, LogsDir),
+	// Secrets are masked first, on the text as it is; then whatever a
+	// terminal would act on (a host's escape sequences) is escaped. The
+	// host logs keep the text exactly.
+	esc := termtext.NewWriter(console)
+	return &progress{console: wrap(r, esc), escape: esc, dir: filepath.Join(stateDir, LogsDir),
 		redact: r, logs: map[string]io.WriteCloser{}, now: now}
 }
 
@@ -123,6 +130,9 @@ func (p *progress) close() error {
 		}
 	}
 	if err := p.console.Close(); err != nil && first == nil {
+		first = err
+	}
+	if err := p.escape.Close(); err != nil && first == nil {
 		first = err
 	}
 	p.logs = map[string]io.WriteCloser{}

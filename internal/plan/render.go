@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // GroupState folds the states of the leaves under a phase: failed if any
@@ -55,9 +57,9 @@ func (p *Plan) renderPhase(w io.Writer, ph *Phase, st Status, depth int) {
 	if rec, ok := st[ph.ID]; ok && !ph.IsGroup() {
 		updated = rec.Time.UTC().Format(time.RFC3339)
 	}
-	fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\n", indent, ph.ID, host, p.GroupState(ph.ID, st), updated, ph.Title)
+	fmt.Fprintf(w, "%s%s\t%s\t%s\t%s\t%s\n", indent, termtext.Line(ph.ID), termtext.Line(host), p.GroupState(ph.ID, st), updated, termtext.Line(ph.Title))
 	if rec, ok := st[ph.ID]; ok && rec.State == Failed && rec.Error != "" {
-		msg := strings.ReplaceAll(rec.Error, "\n", " ")
+		msg := termtext.Line(strings.ReplaceAll(rec.Error, "\n", " "))
 		fmt.Fprintf(w, "%s  error (attempt %d): %s\t\t\t\t\n", indent, rec.Attempt, msg)
 	}
 	for _, c := range ph.Children {
@@ -99,11 +101,15 @@ func (p *Plan) view(ph *Phase, st Status) PhaseView {
 	return v
 }
 
-// RenderJSON writes View(st) as indented JSON.
+// RenderJSON writes View(st) as indented JSON. The values are exact; the
+// characters a terminal would act on are \u escapes (termtext.JSON).
 func (p *Plan) RenderJSON(w io.Writer, st Status) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(p.View(st))
+	b, err := json.MarshalIndent(p.View(st), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(termtext.JSON(b), '\n'))
+	return err
 }
 
 // WriteDryRun prints, for each leaf in an order the executor could run them,
@@ -119,7 +125,7 @@ func (p *Plan) WriteDryRun(w io.Writer, st Status) error {
 		if st.State(l.ID) == Completed {
 			skip = " (completed; skipped on --resume)"
 		}
-		if _, err := fmt.Fprintf(w, "[%s] %s: %s%s\n", host, l.ID, l.Title, skip); err != nil {
+		if _, err := fmt.Fprintf(w, "[%s] %s: %s%s\n", termtext.Line(host), termtext.Line(l.ID), termtext.Line(l.Title), skip); err != nil {
 			return err
 		}
 		cmds := []string{"(no commands listed)"}
@@ -127,7 +133,7 @@ func (p *Plan) WriteDryRun(w io.Writer, st Status) error {
 			cmds = l.DryRun()
 		}
 		for _, c := range cmds {
-			if _, err := fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(c, "\n", "\n    ")); err != nil {
+			if _, err := fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(termtext.Escape(c), "\n", "\n    ")); err != nil {
 				return err
 			}
 		}

@@ -56,8 +56,10 @@ func WithAccess(p AccessPolicy) Option { return func(s *Server) { s.policy = p }
 
 // ParseAllow parses client addresses for AccessPolicy.Allow: each is an IP
 // address or a CIDR prefix; an entry may hold several separated by commas.
-// A prefix that admits every address (0.0.0.0/0, ::/0) is refused: that is
-// an insecure mode, asked for with AllowAny by name.
+// Each prefix is normalised (normalizePrefix) before it is checked, and a
+// prefix that then admits every address (0.0.0.0/0, ::/0, and
+// ::ffff:0:0/96, which is 0.0.0.0/0) is refused: that is an insecure mode,
+// asked for with AllowAny by name.
 func ParseAllow(entries []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, e := range entries {
@@ -70,7 +72,8 @@ func ParseAllow(entries []string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, err
 			}
-			if p.Bits() == 0 {
+			// Normalise before the guard: ::ffff:0.0.0.0/96 is 0.0.0.0/0.
+			if p = normalizePrefix(p); p.Bits() == 0 {
 				return nil, fmt.Errorf("allowed client %q admits every address; list the site's networks instead, or ask for it by name (--allow-any)", s)
 			}
 			out = append(out, p)
@@ -95,21 +98,25 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// clampBits maps the bits of an IPv4-mapped IPv6 prefix onto its IPv4
-// address (::ffff:10.0.0.0/120 is 10.0.0.0/24).
-func clampBits(p netip.Prefix) int {
+// normalizePrefix masks p and maps an IPv4-mapped IPv6 prefix onto IPv4
+// (::ffff:10.0.0.0/104 is 10.0.0.0/8). Masking comes first: a prefix
+// shorter than /96, such as ::ffff:0:0/90, is then no longer IPv4-mapped
+// and stays an IPv6 prefix, which matches no IPv4 client (clients are
+// matched unmapped), instead of widening to 0.0.0.0/0.
+func normalizePrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
 	if p.Addr().Is4In6() {
-		return max(p.Bits()-96, 0)
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
-	return p.Bits()
+	return p
 }
 
-// NormalizePrefixes maps IPv4-mapped IPv6 prefixes onto IPv4, masks,
-// sorts and de-duplicates prefixes.
+// NormalizePrefixes masks prefixes, maps IPv4-mapped IPv6 prefixes onto
+// IPv4 (normalizePrefix), then sorts and de-duplicates them.
 func NormalizePrefixes(ps []netip.Prefix) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(ps))
 	for _, p := range ps {
-		out = append(out, netip.PrefixFrom(p.Addr().Unmap(), clampBits(p)).Masked())
+		out = append(out, normalizePrefix(p))
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int {
 		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))

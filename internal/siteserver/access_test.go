@@ -452,6 +452,35 @@ func TestParseAllow(t *testing.T) {
 	}
 }
 
+// TestParseAllowMappedPrefixes: an IPv4-mapped IPv6 prefix is unmapped
+// before the "admits every address" guard, so ::ffff:0.0.0.0/96 (every IPv4
+// client) is refused like 0.0.0.0/0, and a mapped /8 is the IPv4 /8.
+func TestParseAllowMappedPrefixes(t *testing.T) {
+	for _, in := range []string{"::/0", "0.0.0.0/0", "::ffff:0.0.0.0/96", "::ffff:0:0/96", "::ffff:10.1.2.3/96"} {
+		_, err := ParseAllow([]string{"10.0.0.1", in})
+		if err == nil || !strings.Contains(err.Error(), "--allow-any") {
+			t.Errorf("ParseAllow(%q): %v, want it refused as admitting every address", in, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"::ffff:10.0.0.0/104":  "10.0.0.0/8",
+		"::ffff:10.9.9.9/104":  "10.0.0.0/8",
+		"::ffff:10.0.0.7":      "10.0.0.7/32",
+		"::ffff:0:0/90":        "::ffc0:0:0/90", // mixes v6 space; matches no IPv4 client
+		"::ffff:192.0.2.0/120": "192.0.2.0/24",
+	} {
+		got, err := ParseAllow([]string{in})
+		if err != nil || len(got) != 1 || got[0].String() != want {
+			t.Errorf("ParseAllow(%q) = %v, %v; want [%s]", in, got, err, want)
+			continue
+		}
+		a := newAccess(AccessPolicy{Allow: got}, nil)
+		if a.allowed(netip.MustParseAddr("203.0.113.9")) {
+			t.Errorf("ParseAllow(%q) admits 203.0.113.9", in)
+		}
+	}
+}
+
 func TestAccessSummary(t *testing.T) {
 	ca, err := siteca.Open(filepath.Join(t.TempDir(), "state"))
 	if err != nil {

@@ -15,8 +15,11 @@ const Mask = "***"
 // log writer and error message in sshx goes through it. A Redactor is safe for
 // concurrent use; secrets added later apply to text written later.
 type Redactor struct {
-	mu      sync.RWMutex
-	secrets []string // longest first, so a secret containing another is masked whole
+	mu sync.RWMutex
+	// secrets is longest first, so a secret containing another is masked
+	// whole. It is never changed in place: Add builds a new slice, so a
+	// list handed out by list() stays whole and sorted while it is used.
+	secrets []string
 }
 
 // NewRedactor returns a Redactor that knows the given secrets.
@@ -38,10 +41,14 @@ func (r *Redactor) Add(secret string) {
 	if slices.Contains(r.secrets, secret) {
 		return
 	}
-	r.secrets = append(r.secrets, secret)
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	next := make([]string, 0, len(r.secrets)+1)
+	next = append(append(next, r.secrets...), secret)
+	slices.SortStableFunc(next, func(a, b string) int { return len(b) - len(a) })
+	r.secrets = next
 }
 
+// list returns the current secrets. The caller must not change the slice;
+// it is a snapshot that later Adds do not touch.
 func (r *Redactor) list() []string {
 	if r == nil {
 		return nil

@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"bytes"
+
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/discovery"
@@ -31,10 +33,17 @@ func (g helmGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, err
 
 func (g helmGetter) ToRESTMapper() (meta.RESTMapper, error) { return g.in.restMapper(), nil }
 
+// ToRawKubeConfigLoader is the installer's kubeconfig, built in memory from
+// its parsed fields (the client certificate inline, nothing else), so that
+// no loader reads the file again.
 func (g helmGetter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
-		&clientcmd.ClientConfigLoadingRules{ExplicitPath: g.in.kubeconfig},
-		&clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
+	a := g.in.admin
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[a.Cluster] = &clientcmdapi.Cluster{Server: a.Server, CertificateAuthorityData: bytes.Clone(a.CAData)}
+	cfg.AuthInfos[a.User] = &clientcmdapi.AuthInfo{ClientCertificateData: bytes.Clone(a.CertData), ClientKeyData: bytes.Clone(a.KeyData)}
+	cfg.Contexts[a.Context] = &clientcmdapi.Context{Cluster: a.Cluster, AuthInfo: a.User}
+	cfg.CurrentContext = a.Context
+	return clientcmd.NewDefaultClientConfig(*cfg, &clientcmd.ConfigOverrides{Context: clientcmdapi.Context{Namespace: g.namespace}})
 }
 
 // helmConfig returns a Helm action configuration for releases in

@@ -44,9 +44,9 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -124,20 +124,21 @@ func steps(x *bundle.Index, network bool) []Step {
 // Installer installs steps into one cluster. It is safe for concurrent
 // use, but steps of one plan are meant to run one after another.
 type Installer struct {
-	bundle     Bundle
-	kubeconfig string
-	config     *rest.Config
-	dynamic    dynamic.Interface
-	discovery  discovery.CachedDiscoveryInterface
-	mapper     *restmapper.DeferredDiscoveryRESTMapper
-	o          options
+	bundle    Bundle
+	admin     *kubeconfig.Admin
+	config    *rest.Config
+	dynamic   dynamic.Interface
+	discovery discovery.CachedDiscoveryInterface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+	o         options
 }
 
 type options struct {
-	timeout time.Duration
-	poll    time.Duration
-	logf    func(format string, args ...any)
-	data    *manifest.TemplateData
+	endpoint string
+	timeout  time.Duration
+	poll     time.Duration
+	logf     func(format string, args ...any)
+	data     *manifest.TemplateData
 }
 
 // Option configures an Installer.
@@ -146,6 +147,11 @@ type Option func(*options)
 // WithTimeout bounds each step's wait for its workloads (default
 // DefaultTimeout).
 func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithAPIServer pins the API server: the kubeconfig's server must be
+// https://endpoint (HOST:PORT), the endpoint deploy configured, so a
+// kubeconfig from a master cannot send the installer elsewhere.
+func WithAPIServer(endpoint string) Option { return func(o *options) { o.endpoint = endpoint } }
 
 // WithPoll sets how often a wait reads the workloads again (default 1s).
 func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
@@ -160,10 +166,12 @@ func WithLogf(logf func(format string, args ...any)) Option {
 	return func(o *options) { o.logf = logf }
 }
 
-// Open returns an installer for the cluster of the kubeconfig file (its
-// current context) that reads charts, values and manifests from b. It
-// contacts nothing.
-func Open(kubeconfig string, b Bundle, opts ...Option) (*Installer, error) {
+// Open returns an installer for the cluster of the admin kubeconfig file
+// at path that reads charts, values and manifests from b. It contacts
+// nothing. The kubeconfig must be of kubeadm's shape (kubeconfig.Load: the
+// client certificate inline; no plugin, file path or proxy), and the
+// client configuration is built from its fields, never by clientcmd.
+func Open(path string, b Bundle, opts ...Option) (*Installer, error) {
 	o := options{timeout: DefaultTimeout, poll: time.Second, logf: func(string, ...any) {}}
 	for _, opt := range opts {
 		opt(&o)
@@ -171,25 +179,26 @@ func Open(kubeconfig string, b Bundle, opts ...Option) (*Installer, error) {
 	if o.timeout <= 0 || o.poll <= 0 {
 		return nil, errors.New("stack: the timeout and the poll interval must be positive")
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	admin, err := kubeconfig.Load(path, o.endpoint)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		return nil, err
 	}
+	cfg := admin.RESTConfig()
 	cfg.UserAgent = "appliance-deploy"
 	// Helm and the waits issue many small requests; client-go's default
 	// of 5 per second would make a stack install crawl.
 	cfg.QPS, cfg.Burst = 50, 100
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	cached := memory.NewMemCacheClient(dc)
 	return &Installer{
-		bundle: b, kubeconfig: kubeconfig, config: cfg, dynamic: dyn, discovery: cached,
+		bundle: b, admin: admin, config: cfg, dynamic: dyn, discovery: cached,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), o: o,
 	}, nil
 }

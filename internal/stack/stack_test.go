@@ -14,6 +14,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
+	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -225,16 +226,59 @@ func TestTemplatesRenderWithTheSiteData(t *testing.T) {
 	}
 }
 
-// writeKubeconfig writes a kubeconfig for server with no credentials.
+// writeKubeconfig writes an admin kubeconfig of kubeadm's shape for
+// server, with a throwaway CA and client certificate.
 func writeKubeconfig(t *testing.T, server string) string {
 	t.Helper()
+	pki, err := kubeconfigtest.New(server)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(t.TempDir(), "kubeconfig")
-	data := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: " + server + ", insecure-skip-tls-verify: true}}]\n" +
-		"users: [{name: u, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
-	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+	if err := os.WriteFile(p, pki.Admin.Marshal(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestOpenRefusesWhatKubeadmDoesNotWrite: a kubeconfig naming an exec
+// plugin (which would run a program on the deploy node), a key file or a
+// proxy is refused by Open, naming the field, and the plugin never runs;
+// with WithAPIServer, a kubeconfig naming another server is refused.
+func TestOpenRefusesWhatKubeadmDoesNotWrite(t *testing.T) {
+	r := testBundle(t, map[string][]byte{}, nil)
+	good, err := os.ReadFile(writeKubeconfig(t, "https://127.0.0.1:6443"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "pwned")
+	for _, c := range []struct{ after, line, want string }{
+		{"  user:\n", "    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: /bin/sh, args: [-c, 'touch " + marker + "']}\n", "users[0].user.exec"},
+		{"  user:\n", "    client-key: /etc/shadow\n", "users[0].user.client-key"},
+		{"  cluster:\n", "    proxy-url: http://127.0.0.1:3128\n", "clusters[0].cluster.proxy-url"},
+	} {
+		text := strings.Replace(string(good), c.after, c.after+c.line, 1)
+		p := filepath.Join(t.TempDir(), "admin.conf")
+		os.WriteFile(p, []byte(text), 0o600)
+		in, err := Open(p, r)
+		if err == nil {
+			// Make the request the plugin would authenticate.
+			_, _ = in.discovery.ServerVersion()
+			t.Errorf("Open accepted a kubeconfig with %s", c.want)
+		} else if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Open: %v, want an error naming %s", err, c.want)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the kubeconfig's exec plugin ran on the deploy node")
+	}
+	p := writeKubeconfig(t, "https://127.0.0.1:6443")
+	if _, err := Open(p, r, WithAPIServer("10.0.0.10:6443")); err == nil || !strings.Contains(err.Error(), "clusters[0].cluster.server") {
+		t.Errorf("Open with another pinned server: %v, want a refusal naming the server", err)
+	}
+	if _, err := Open(p, r, WithAPIServer("127.0.0.1:6443")); err != nil {
+		t.Errorf("Open with the pinned server: %v", err)
+	}
 }
 
 func obj(t *testing.T, y string) *unstructured.Unstructured {
