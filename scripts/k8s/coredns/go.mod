@@ -1,5 +1,5 @@
 module appliance.local/k8s/coredns
 
-go 1.23.0
+go 1.17
 
-require github.com/coredns/coredns v1.12.1
+require github.com/coredns/coredns v1.9.3

@@ -1,5 +1,5 @@
 module appliance.local/k8s/etcd
 
-go 1.24
+go 1.20
 
-require go.etcd.io/etcd/server/v3 v3.6.5
+require go.etcd.io/etcd/server/v3 v3.5.10
