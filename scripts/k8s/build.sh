@@ -28,8 +28,8 @@
 # The binaries are built once per <hash of the Go sources and versions> into
 # CACHE/bins/ and hard-linked into OUTDIR, kubeadm v1.34.4 once per its own
 # hash into CACHE/validate/; GOCACHE and GOMODCACHE live in the cache root
-# too. A cold build takes about 25 min on two busy cores, a warm one well
-# under a second (see README.md). Needs Go, the Go module proxy, and Debian
+# too. README.md has the measured times (cold: tens of minutes; warm: well
+# under a second). Needs Go, the Go module proxy, and Debian
 # packages rpm, gnupg, createrepo-c, iptables.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -78,7 +78,7 @@ t0=$(date +%s)
 # 1. Binaries, shared by every key with the same Go sources.
 bins=$root/bins/$binkey
 if [ ! -f "$bins/.complete" ]; then
-	log "building the binaries into $bins (cold: ~20 min; log $bins.log)"
+	log "building the binaries into $bins (cold: the longest step, see README.md; log $bins.log)"
 	mkdir -p "$root/bins"
 	rm -rf "$bins.tmp"
 	s=$(date +%s)
@@ -96,7 +96,7 @@ fi
 # 2. kubeadm v1.34.4, shared by every key with the same sources.
 val=$root/validate/$valkey
 if [ ! -f "$val/.complete" ]; then
-	log "building kubeadm $KUBEADM_VALIDATE_VERSION into $val (cold: ~8 min; log $val.log)"
+	log "building kubeadm $KUBEADM_VALIDATE_VERSION into $val (log $val.log)"
 	mkdir -p "$root/validate"
 	rm -rf "$val.tmp"
 	s=$(date +%s)
