@@ -11,7 +11,7 @@
 #     3.5.10-0, CoreDNS v1.9.3, pause), hello, and the kubelet, kubeadm,
 #     kubectl, cri-tools and kubernetes-cni RPMs at the stack's versions,
 #     all built from source by scripts/k8s/build.sh (cached under
-#     ~/.cache/appliance-k8s; about 25 min cold), the
+#     ~/.cache/appliance-k8s; about 20 min cold), the
 #     Harbor stand-in installer (scripts/site/harbor-standin), and demo-cni,
 #     the pod network component standing in for Calico;
 #  2. run the test site's own checks (internal/testsite, build tag "site");
@@ -42,7 +42,7 @@ command -v crane >/dev/null || { echo "site-test: crane not found; run make tool
 
 make -s build
 
-step "Kubernetes v1.26.15 from source: binaries, images, signed RPMs, kubeadm v1.34.4 for validation (scripts/k8s/build.sh; cached, cold ~25 min)"
+step "Kubernetes v1.26.15 from source: binaries, images, signed RPMs, kubeadm v1.34.4 for validation (scripts/k8s/build.sh; cached, cold ~20 min)"
 K8S=$(bash scripts/k8s/build.sh | tail -n 1)
 echo "k8s artifacts: $K8S"
 # The artifacts themselves (versions, the stack's image names and RPM pins,
