@@ -3,7 +3,7 @@
 # needs, so that their downloads and the first minutes of their work overlap
 # the unit, race and fuzz tests of make test:
 #
-#   - scripts/k8s/build.sh          Kubernetes from source (cold ~20 min)
+#   - scripts/k8s/build.sh          Kubernetes v1.26.15 (+ kubeadm v1.34.4) from source (cold ~20 min)
 #   - scripts/site/build-image.sh   the test site's host image (cold ~5 min)
 #
 # It returns at once. Both builds are nice'd (the tests come first) and

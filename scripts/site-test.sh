@@ -6,9 +6,12 @@
 #     with `bundle build`: the demo images from the fixture registry, the
 #     signed fixture RPMs (scripts/rpm-fixtures) resolved into one yum repo
 #     with each role's packages, and an incompressible padding file; and
-#     the Kubernetes bundle: kubeadm's images, hello and the kubelet, kubeadm
-#     and kubectl RPMs, all built from source by scripts/k8s/build.sh
-#     (cached under ~/.cache/appliance-k8s; about 20 min cold), the
+#     the Kubernetes bundle: the images of the built-in stack's kubernetes
+#     component under their pinned names (Kubernetes v1.26.15, etcd
+#     3.5.10-0, CoreDNS v1.9.3, pause), hello, and the kubelet, kubeadm,
+#     kubectl, cri-tools and kubernetes-cni RPMs at the stack's versions,
+#     all built from source by scripts/k8s/build.sh (cached under
+#     ~/.cache/appliance-k8s; about 20 min cold), the
 #     Harbor stand-in installer (scripts/site/harbor-standin), and demo-cni,
 #     the pod network component standing in for Calico;
 #  2. run the test site's own checks (internal/testsite, build tag "site");
@@ -39,14 +42,16 @@ command -v crane >/dev/null || { echo "site-test: crane not found; run make tool
 
 make -s build
 
-step "Kubernetes v1.34 from source: binaries, images, signed RPMs (scripts/k8s/build.sh; cached, cold ~20 min)"
+step "Kubernetes v1.26.15 from source: binaries, images, signed RPMs, kubeadm v1.34.4 for validation (scripts/k8s/build.sh; cached, cold ~20 min)"
 K8S=$(bash scripts/k8s/build.sh | tail -n 1)
 echo "k8s artifacts: $K8S"
-# The artifacts themselves (versions, entrypoints, signatures, a registry
-# round trip), and the deployer's kubeadm configurations checked by the
-# real kubeadm.
+# The artifacts themselves (versions, the stack's image names and RPM pins,
+# entrypoints, signatures, a registry round trip).
 APPLIANCE_K8S_DIR=$K8S go test -count=1 ./internal/cmd/k8s-images/
-APPLIANCE_K8S_BIN=$K8S/bin go test -count=1 -run 'TestRenderKubeadm' ./internal/deploy/
+# kubeadm v1.34.4, for `kubeadm config validate` of the configurations the
+# deployer renders (kubeadm 1.26 has no `config validate`); the deployer's
+# tests read this variable.
+export APPLIANCE_KUBEADM_VALIDATE=$K8S/validate/kubeadm-v1.34.4
 
 step "fixture RPMs (signed, two repos) and the fixture registry"
 rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"
@@ -86,7 +91,7 @@ YAML
 bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
   -o "$OUT/site.bundle" --quiet
 bin/bundle inspect "$OUT/site.bundle" | sed -n '/^rpms/,$p'
-step "Kubernetes bundle, built by bundle build: kubeadm's images and hello through the fixture registry, the k8s RPMs"
+step "Kubernetes bundle, built by bundle build: the kubesphere stack's kubernetes images and hello through the fixture registry, the k8s RPMs"
 go run ./internal/cmd/k8s-images push --layout "$K8S/oci" --addr "$ADDR"
 # The /stack test's image: internal/cmd/stack-demo on an empty base, one
 # layer, pushed by crane beside the Kubernetes images.
@@ -113,9 +118,15 @@ cp internal/deploy/sitetest/testdata/demo-cni.yaml "$OUT/k8s-stack/"
 # registry behind the Harbor API fake) in Harbor's offline-installer layout,
 # which the /harbor phase installs with the same commands as Harbor's.
 bash scripts/site/harbor-standin/build.sh "$OUT/k8s-stack/harbor-offline-installer-standin.tgz"
-# Every node gets kubelet, kubeadm and kubectl (the worker's kubectl is how
-# the test reaches the cluster through the VIP); the images come under
+# The kubernetes component is the built-in stack's (manifest/stacks/
+# kubesphere.yaml): its images under exactly the pinned names (images.txt
+# less hello, which the demo component carries) and its Kubernetes RPMs at
+# the pinned versions; every node gets them (the worker's kubectl is how
+# the test reaches the cluster through the VIP). The images come under
 # their own names through one mirror per source registry.
+# shellcheck source=scripts/k8s/versions.env
+. scripts/k8s/versions.env
+hello=registry.factory.example/library/hello:1.0
 { cat <<YAML
 apiVersion: appliance/v1
 kind: Stack
@@ -127,10 +138,10 @@ spec:
   components:
     - name: kubernetes
       roles: [master, worker]
-      rpms: [kubelet, kubeadm, kubectl]
+      rpms: [kubelet-${K8S_VERSION#v}, kubeadm-${K8S_VERSION#v}, kubectl-${K8S_VERSION#v}, cri-tools-$CRI_TOOLS_RPM_VERSION, kubernetes-cni-${CNI_VERSION#v}]
       images:
 YAML
-  sed 's/^/        - /' "$K8S/images.txt"
+  grep -vxF "$hello" "$K8S/images.txt" | sed 's/^/        - /'
   cat <<YAML
     - name: harbor
       roles: [registry]
@@ -141,7 +152,7 @@ YAML
     - name: demo-config
       manifests: [{path: demo-config.yaml, template: true}]
     - name: demo
-      images: [registry.factory.example/library/stack-demo:1.0]
+      images: [registry.factory.example/library/stack-demo:1.0, $hello]
       charts:
         - {path: charts/stack-demo, namespace: stack-demo}
 YAML

@@ -133,7 +133,8 @@ func TestPackagesNormalized(t *testing.T) {
 		}
 		seen[p] = true
 	}
-	for _, need := range []string{"openssh-server", "rpm", "dnf", "haproxy", "keepalived", "containerd", "runc", "chrony", "systemd"} {
+	for _, need := range []string{"openssh-server", "rpm", "dnf", "haproxy", "keepalived", "containerd", "runc", "chrony", "systemd",
+		"conntrack", "iproute2", "iptables", "mount"} { // the last four: kubeadm 1.26's preflight
 		if !seen[need] {
 			t.Errorf("packages.txt lacks %s", need)
 		}

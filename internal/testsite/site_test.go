@@ -185,6 +185,10 @@ func testTools(t *testing.T, s *Site) {
 		{"chronyd --version", regexp.MustCompile(`^chronyd \(chrony\) version \d`)},
 		{"docker-registry --version", regexp.MustCompile(`^docker-registry \S+ v?\d+\.\d+`)},
 		{"update-ca-trust && test -s /etc/ssl/certs/ca-certificates.crt && echo ok", regexp.MustCompile(`^ok$`)},
+		// kubeadm 1.26's preflight requires the first five and warns
+		// without the others.
+		{"for c in conntrack ip iptables mount nsenter socat ethtool ebtables; do command -v $c >/dev/null || echo missing $c; done; echo ok",
+			regexp.MustCompile(`^ok$`)},
 	}
 	for _, h := range s.Targets() {
 		for _, tool := range tools {

@@ -5,11 +5,16 @@
 #
 # Versions are pinned by the go.mod/go.sum files next to this script, and
 # named once more in versions.env:
-#   kubernetes/  k8s.io/kubernetes v1.34.4, each staging module replaced by v0.34.4
-#   etcd/        go.etcd.io/etcd/server/v3 v3.6.5 (its main package is the module root)
-#   coredns/     github.com/coredns/coredns v1.12.1
-#   cni/         github.com/containernetworking/plugins v1.9.0 (bridge, host-local, loopback, portmap)
+#   kubernetes/  k8s.io/kubernetes v1.26.15, each staging module replaced by
+#                v0.26.15, except four whose v0.26.15 (and v0.26.14) zips the
+#                proxy refuses: controller-manager, kube-controller-manager,
+#                kube-proxy, sample-apiserver at v0.26.13 (README.md)
+#   etcd/        go.etcd.io/etcd/server/v3 v3.5.10 (its main package is the module root)
+#   coredns/     github.com/coredns/coredns v1.9.3
+#   cni/         github.com/containernetworking/plugins v1.2.0 (bridge, host-local, loopback, portmap)
+#   crictl/      github.com/kubernetes-sigs/cri-tools v1.26.1 (v1.26.0 is not served)
 #   extra/       pause and hello, our own programs
+# kubeadm v1.34.4 (for `kubeadm config validate`) is built by build-validate.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:?usage: build-bins.sh OUTDIR}
@@ -17,44 +22,27 @@ mkdir -p "$out"; out=$(cd "$out" && pwd)
 
 # shellcheck source=scripts/k8s/versions.env
 . "$here/versions.env"
-pin() { # pin DIR MODULE VERSION: the go.mod in DIR requires MODULE at VERSION
-	grep -Eq "^(require )?[[:space:]]*$2 $3\$" "$here/$1/go.mod" ||
-		{ echo "build-bins.sh: $1/go.mod does not require $2 $3 (versions.env)" >&2; exit 1; }
-}
+# shellcheck source=scripts/k8s/lib.sh
+. "$here/lib.sh"
 pin kubernetes k8s.io/kubernetes "$K8S_VERSION"
 pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 pin cni github.com/containernetworking/plugins "$CNI_VERSION"
-
-export CGO_ENABLED=0 GOOS=linux GOARCH=amd64 GOTOOLCHAIN=local
-export GOFLAGS="-mod=mod -buildvcs=false -trimpath"
-nice=${APPLIANCE_K8S_NICE:-nice -n 10}
-
-major=${K8S_VERSION#v}; major=${major%%.*}
-minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
-ldf="-s -w"
-# The same variables hack/lib/version.sh sets, for both version packages, so
-# that `kubeadm version` says v1.34.4 and kubeadm picks matching image tags.
-for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-	ldf="$ldf -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=$major -X $p.gitMinor=$minor"
-	ldf="$ldf -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
-	# Not built from the git tree: no commit, rather than the "$Format:%H$"
-	# placeholder of the module's sources.
-	ldf="$ldf -X $p.gitCommit="
-done
-
-t() { # t NAME CMD...: runs CMD, prints its wall time
-	local name=$1 s; shift; s=$(date +%s)
-	"$@"; echo "build-bins: $name $(( $(date +%s) - s )) s" >&2
-}
+pin crictl github.com/kubernetes-sigs/cri-tools "$CRICTL_VERSION"
+pin crictl k8s.io/kubernetes "$K8S_VERSION"
+ldf=$(k8s_ldflags "$K8S_VERSION")
 
 # kubeadm first: build.sh needs it for the image list, and it is the cheapest
 # way to notice a broken module setup early.
 pk() { local c; for c; do echo "k8s.io/kubernetes/cmd/$c"; done; }
 cd "$here/kubernetes"
 t kubeadm $nice go build -ldflags "$ldf" -o "$out/kubeadm" k8s.io/kubernetes/cmd/kubeadm
+# shellcheck disable=SC2046
 t kubernetes $nice go build -ldflags "$ldf" -o "$out/" $(pk kubelet kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy)
 
+cd "$here/crictl"
+t crictl $nice go build -ldflags "-s -w -X github.com/kubernetes-sigs/cri-tools/pkg/version.Version=$CRICTL_VERSION" \
+	-o "$out/crictl" github.com/kubernetes-sigs/cri-tools/cmd/crictl
 cd "$here/etcd"
 t etcd $nice go build -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$out/etcd" go.etcd.io/etcd/server/v3
 cd "$here/coredns"

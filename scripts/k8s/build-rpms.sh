@@ -1,7 +1,7 @@
 #!/bin/bash
 # build-rpms.sh BINDIR REPODIR KEYFILE: packages the binaries of
 # build-bins.sh as signed x86_64 RPMs (kubelet, kubeadm, kubectl,
-# kubernetes-cni; specs in rpm/), makes REPODIR a yum repository of them
+# cri-tools, kubernetes-cni; specs in rpm/), makes REPODIR a yum repository of them
 # (createrepo_c) and writes the public key of the signing key to KEYFILE.
 #
 # The key is made for this build and thrown away (only its public half is
@@ -33,7 +33,7 @@ gpg --batch --armor --export "$keyname" >"$keyfile.tmp"
 mv "$keyfile.tmp" "$keyfile"
 
 export SOURCE_DATE_EPOCH
-for spec in kubelet kubeadm kubectl kubernetes-cni; do
+for spec in kubelet kubeadm kubectl cri-tools kubernetes-cni; do
 	if ! rpmbuild -bb \
 		--target x86_64 \
 		--define "_topdir $work/rpmbuild" \
@@ -48,6 +48,8 @@ for spec in kubelet kubeadm kubectl kubernetes-cni; do
 		--define "clamp_mtime_to_source_date_epoch 1" \
 		--define "k8s_version ${K8S_VERSION#v}" \
 		--define "cni_version ${CNI_VERSION#v}" \
+		--define "cri_tools_version $CRI_TOOLS_RPM_VERSION" \
+		--define "crictl_version $CRICTL_VERSION" \
 		--define "k8s_bin $bin" \
 		--define "k8s_src $here/rpm" \
 		"$here/rpm/$spec.spec" >"$work/rpmbuild-$spec.log" 2>&1; then

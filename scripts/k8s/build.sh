@@ -1,28 +1,36 @@
 #!/bin/bash
-# build.sh [OUTDIR]: builds the real Kubernetes artifacts from source
-# through the Go module proxy, or reuses them, and prints the directory
-# holding them (the last line of stdout; progress goes to stderr).
+# build.sh [OUTDIR]: builds the real Kubernetes artifacts of the version the
+# built-in stack ships (manifest/stacks/kubesphere.yaml: v1.26.15) from
+# source through the Go module proxy, or reuses them, and prints the
+# directory holding them (the last line of stdout; progress goes to stderr).
 #
 #   OUTDIR (default $APPLIANCE_K8S_CACHE/<version>-<hash>, the cache root
 #   defaulting to ~/.cache/appliance-k8s; the hash covers scripts/k8s/,
-#   internal/cmd/k8s-images, the Go version and the host's
-#   xtables-nft-multi):
+#   internal/cmd/k8s-images, manifest/stacks/kubesphere.yaml, the Go version
+#   and the host's xtables-nft-multi):
 #     bin/                 kubeadm kubelet kubectl kube-apiserver
 #                          kube-controller-manager kube-scheduler kube-proxy
-#                          etcd coredns pause hello, cni/{bridge,host-local,
-#                          loopback,portmap} - static linux/amd64
-#     oci/                 OCI image layout: the images `kubeadm config images
-#                          list` names, plus registry.factory.example/library/hello:1.0
-#     images.txt           their names, one a line, kubeadm's order
-#     rpms/                kubelet kubeadm kubectl kubernetes-cni, signed, + repodata
+#                          crictl etcd coredns pause hello, cni/{bridge,
+#                          host-local,loopback,portmap} - static linux/amd64
+#     validate/kubeadm-v1.34.4
+#                          kubeadm v1.34.4, only for `kubeadm config validate`
+#                          of the deployer's rendered configurations
+#     oci/                 OCI image layout: the images of kubesphere.yaml's
+#                          kubernetes component (checked against `kubeadm
+#                          config images list`), plus
+#                          registry.factory.example/library/hello:1.0
+#     images.txt           their names, one a line, the stack's order
+#     rpms/                kubelet kubeadm kubectl cri-tools kubernetes-cni,
+#                          signed, + repodata
 #     RPM-GPG-KEY-k8s      the public key the RPMs are signed with
-#     BUILD-INFO           versions and the cache key
+#     BUILD-INFO           versions and the cache keys
 #
 # The binaries are built once per <hash of the Go sources and versions> into
-# CACHE/bins/ and hard-linked into OUTDIR; GOCACHE and GOMODCACHE live in
-# the cache root too. A cold build takes about half an hour on two busy
-# cores, a warm one seconds (see README.md). Needs Go, the Go module proxy,
-# and Debian packages rpm, gnupg, createrepo-c, iptables.
+# CACHE/bins/ and hard-linked into OUTDIR, kubeadm v1.34.4 once per its own
+# hash into CACHE/validate/; GOCACHE and GOMODCACHE live in the cache root
+# too. README.md has the measured times (cold: tens of minutes; warm: well
+# under a second). Needs Go, the Go module proxy, and Debian
+# packages rpm, gnupg, createrepo-c, iptables.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -46,9 +54,14 @@ tree_hash() {
 	(cd "$repo" && find "$@" -type f ! -name '*_test.go' ! -name '*.md' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
 }
 gover=$(go env GOVERSION)
-binkey=$({ echo "$gover"; tree_hash scripts/k8s/versions.env scripts/k8s/build-bins.sh \
-	scripts/k8s/kubernetes scripts/k8s/etcd scripts/k8s/coredns scripts/k8s/cni scripts/k8s/extra; } | sha256sum | cut -c1-16)
-key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"; tree_hash scripts/k8s internal/cmd/k8s-images; } | sha256sum | cut -c1-16)
+binkey=$({ echo "$gover"; tree_hash scripts/k8s/versions.env scripts/k8s/lib.sh scripts/k8s/build-bins.sh \
+	scripts/k8s/kubernetes scripts/k8s/crictl scripts/k8s/etcd scripts/k8s/coredns scripts/k8s/cni scripts/k8s/extra; } | sha256sum | cut -c1-16)
+# kubeadm v1.34.4: its own key (only its version line of versions.env), so
+# that a change to the shipped version's sources does not rebuild it.
+valkey=$({ echo "$gover"; grep '^KUBEADM_VALIDATE_VERSION=' "$here/versions.env"; echo "$BUILD_DATE"
+	tree_hash scripts/k8s/lib.sh scripts/k8s/build-validate.sh scripts/k8s/kubeadm-validate; } | sha256sum | cut -c1-16)
+key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"
+	tree_hash scripts/k8s internal/cmd/k8s-images manifest/stacks/kubesphere.yaml; } | sha256sum | cut -c1-16)
 out=$(realpath -m "${1:-$root/$key}")
 
 # One build at a time per cache root.
@@ -65,7 +78,7 @@ t0=$(date +%s)
 # 1. Binaries, shared by every key with the same Go sources.
 bins=$root/bins/$binkey
 if [ ! -f "$bins/.complete" ]; then
-	log "building the binaries into $bins (cold: ~30 min; log $bins.log)"
+	log "building the binaries into $bins (cold: the longest step, see README.md; log $bins.log)"
 	mkdir -p "$root/bins"
 	rm -rf "$bins.tmp"
 	s=$(date +%s)
@@ -80,16 +93,37 @@ if [ ! -f "$bins/.complete" ]; then
 	mv "$bins.tmp" "$bins"
 fi
 
-# 2. Everything else into a fresh directory, renamed into place at the end.
+# 2. kubeadm v1.34.4, shared by every key with the same sources.
+val=$root/validate/$valkey
+if [ ! -f "$val/.complete" ]; then
+	log "building kubeadm $KUBEADM_VALIDATE_VERSION into $val (log $val.log)"
+	mkdir -p "$root/validate"
+	rm -rf "$val.tmp"
+	s=$(date +%s)
+	if ! "$here/build-validate.sh" "$val.tmp" >"$val.log" 2>&1; then
+		tail -n 40 "$val.log" >&2
+		log "build-validate.sh failed; full log in $val.log"
+		exit 1
+	fi
+	log "kubeadm $KUBEADM_VALIDATE_VERSION built in $(( $(date +%s) - s )) s"
+	touch "$val.tmp/.complete"
+	rm -rf "$val"
+	mv "$val.tmp" "$val"
+fi
+
+# 3. Everything else into a fresh directory, renamed into place at the end.
 tmp=$out.tmp
 rm -rf "$tmp"
-mkdir -p "$tmp"
+mkdir -p "$tmp/validate"
 cp -al "$bins" "$tmp/bin" 2>/dev/null || cp -a "$bins" "$tmp/bin"
 rm -f "$tmp/bin/.complete"
+ln "$val/kubeadm" "$tmp/validate/kubeadm-$KUBEADM_VALIDATE_VERSION" 2>/dev/null ||
+	cp -a "$val/kubeadm" "$tmp/validate/kubeadm-$KUBEADM_VALIDATE_VERSION"
 
 log "writing the OCI images"
 (cd "$repo" && go build -o "$tmp/k8s-images" ./internal/cmd/k8s-images)
-"$tmp/k8s-images" build --bin "$tmp/bin" --out "$tmp/oci" --xtables "$xtables" >"$tmp/images.txt"
+"$tmp/k8s-images" build --bin "$tmp/bin" --out "$tmp/oci" --xtables "$xtables" \
+	--stack kubesphere --component kubernetes >"$tmp/images.txt"
 rm -f "$tmp/k8s-images"
 
 log "building and signing the RPMs"
@@ -98,10 +132,14 @@ log "building and signing the RPMs"
 cat >"$tmp/BUILD-INFO" <<INFO
 key=$key
 binaries=$binkey
+validate=$valkey
 kubernetes=$K8S_VERSION
 etcd=$ETCD_VERSION
 coredns=$COREDNS_VERSION
 cni=$CNI_VERSION
+crictl=$CRICTL_VERSION
+cri-tools-rpm=$CRI_TOOLS_RPM_VERSION
+kubeadm-validate=$KUBEADM_VALIDATE_VERSION
 go=$gover
 INFO
 rm -rf "$out"

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // artifactsDir returns $APPLIANCE_K8S_DIR, the output of scripts/k8s/build.sh,
@@ -58,8 +60,17 @@ func TestArtifactsBinaries(t *testing.T) {
 	dir := artifactsDir(t)
 	info := buildInfo(t, dir)
 	bin := filepath.Join(dir, "bin")
-	if got := output(t, filepath.Join(bin, "kubeadm"), "version", "-o", "short"); got != info["kubernetes"] || got != "v1.34.4" {
-		t.Errorf("kubeadm version -o short = %q, want %s (BUILD-INFO) = v1.34.4", got, info["kubernetes"])
+	if got := output(t, filepath.Join(bin, "kubeadm"), "version", "-o", "short"); got != info["kubernetes"] || got != "v1.26.15" {
+		t.Errorf("kubeadm version -o short = %q, want %s (BUILD-INFO) = v1.26.15", got, info["kubernetes"])
+	}
+	// crictl v1.26.1, packaged as cri-tools-1.26.0 (versions.env).
+	if got := output(t, filepath.Join(bin, "crictl"), "--version"); got != "crictl version "+info["crictl"] || info["crictl"] != "v1.26.1" {
+		t.Errorf("crictl --version = %q, want crictl version %s (BUILD-INFO) = v1.26.1", got, info["crictl"])
+	}
+	// The kubeadm for `config validate`: v1.34.4, at its documented path.
+	val := filepath.Join(dir, "validate", "kubeadm-v1.34.4")
+	if got := output(t, val, "version", "-o", "short"); got != info["kubeadm-validate"] || got != "v1.34.4" {
+		t.Errorf("%s version -o short = %q, want %s (BUILD-INFO) = v1.34.4", val, got, info["kubeadm-validate"])
 	}
 	for _, b := range []string{"kubelet", "kubectl", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"} {
 		args := []string{"--version"}
@@ -86,7 +97,7 @@ func TestArtifactsBinaries(t *testing.T) {
 		}
 	}
 	// Everything is static: no interpreter.
-	for _, b := range []string{"kubeadm", "kubelet", "kube-apiserver", "etcd", "coredns", "pause", "hello", "cni/bridge"} {
+	for _, b := range []string{"kubeadm", "kubelet", "kube-apiserver", "crictl", "etcd", "coredns", "pause", "hello", "cni/bridge", "../validate/kubeadm-v1.34.4"} {
 		if out, err := exec.Command("ldd", filepath.Join(bin, b)).CombinedOutput(); err == nil && !strings.Contains(string(out), "not a dynamic executable") {
 			t.Errorf("%s is dynamically linked:\n%s", b, out)
 		}
@@ -120,11 +131,20 @@ func TestArtifactsPause(t *testing.T) {
 
 func TestArtifactsImages(t *testing.T) {
 	dir := artifactsDir(t)
+	// Exactly the built-in stack's names, in its order, and they agree with
+	// the built kubeadm's list.
+	stack, err := StackImages("kubesphere", "kubernetes")
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, names, err := KubeadmImages(context.Background(), filepath.Join(dir, "bin", "kubeadm"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(slices.Clone(names), HelloImage)
+	if err := CheckImages(stack, names); err != nil {
+		t.Error(err)
+	}
+	want := append(slices.Clone(stack), HelloImage)
 	listed, err := os.ReadFile(filepath.Join(dir, "images.txt"))
 	if err != nil {
 		t.Fatal(err)
@@ -243,6 +263,20 @@ func TestArtifactsRPMs(t *testing.T) {
 		}
 	}
 	k8s, cni := strings.TrimPrefix(info["kubernetes"], "v"), strings.TrimPrefix(info["cni"], "v")
+	// Every package is NAME-VERSION as the built-in stack's kubernetes
+	// component pins it (kubeadm-1.26.15, cri-tools-1.26.0, ...).
+	st, err := manifest.Builtin("kubesphere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp, ok := st.Component("kubernetes")
+	if !ok {
+		t.Fatal("kubesphere has no kubernetes component")
+	}
+	var pinned []string
+	for _, r := range comp.RPMs {
+		pinned = append(pinned, r.Spec)
+	}
 	type pkg struct {
 		version  string
 		requires []string
@@ -251,19 +285,23 @@ func TestArtifactsRPMs(t *testing.T) {
 	want := map[string]pkg{
 		"kubelet": {k8s, []string{"kubernetes-cni"}, []string{"/usr/bin/kubelet", "/usr/lib/systemd/system/kubelet.service",
 			"/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf", "/etc/sysconfig/kubelet"}},
-		"kubeadm":        {k8s, []string{"kubelet"}, []string{"/usr/bin/kubeadm"}},
+		"kubeadm":        {k8s, []string{"cri-tools", "kubelet"}, []string{"/usr/bin/kubeadm"}},
+		"cri-tools":      {info["cri-tools-rpm"], nil, []string{"/usr/bin/crictl"}},
 		"kubectl":        {k8s, nil, []string{"/usr/bin/kubectl"}},
 		"kubernetes-cni": {cni, nil, []string{"/opt/cni/bin/bridge", "/opt/cni/bin/host-local", "/opt/cni/bin/loopback", "/opt/cni/bin/portmap"}},
 	}
 	seen := map[string]bool{}
 	for _, r := range rpms {
 		q := strings.Fields(output(t, "rpm", "-qp", "--nosignature", "--qf", "%{NAME} %{VERSION} %{ARCH} %{PAYLOADCOMPRESSOR} %{BUILDHOST}", r))
-		w, ok := want[q[0]]
+		w, ok := want[q[0]] // requires sorted
 		if !ok {
 			t.Errorf("unexpected package %s", filepath.Base(r))
 			continue
 		}
 		seen[q[0]] = true
+		if !slices.Contains(pinned, q[0]+"-"+q[1]) {
+			t.Errorf("%s-%s: the kubesphere stack pins none such (its kubernetes rpms: %v)", q[0], q[1], pinned)
+		}
 		if q[1] != w.version || q[2] != "x86_64" || q[3] != "gzip" || q[4] != "build.appliance.invalid" {
 			t.Errorf("%s: version/arch/payload/buildhost %v, want %s x86_64 gzip build.appliance.invalid", q[0], q[1:], w.version)
 		}
@@ -273,6 +311,7 @@ func TestArtifactsRPMs(t *testing.T) {
 				reqs = append(reqs, strings.TrimSpace(l))
 			}
 		}
+		slices.Sort(reqs)
 		if !slices.Equal(reqs, w.requires) {
 			t.Errorf("%s requires %q, want %q", q[0], reqs, w.requires)
 		}

@@ -4,14 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // DefaultXtables is Debian's iptables (package iptables): the nf_tables
@@ -57,6 +61,67 @@ func KubeadmImages(ctx context.Context, kubeadm string) (version string, names [
 	return version, names, nil
 }
 
+// StackImages returns the image names of a component of a built-in stack
+// (manifest/stacks), as written there, in order: the names the site pulls.
+// Each must be pinned by tag only: we build the image it names.
+func StackImages(stack, component string) ([]string, error) {
+	st, err := manifest.Builtin(stack)
+	if err != nil {
+		return nil, err
+	}
+	c, ok := st.Component(component)
+	if !ok {
+		return nil, fmt.Errorf("built-in stack %s has no component %q", stack, component)
+	}
+	var names []string
+	for _, im := range c.Images {
+		if im.Tag == "" || im.Digest != "" {
+			return nil, fmt.Errorf("stack %s, component %s: image %s must be pinned by tag only: the images are built here, their digests are ours", stack, component, im.Ref)
+		}
+		names = append(names, im.Ref)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("stack %s, component %s lists no images", stack, component)
+	}
+	return names, nil
+}
+
+// CheckImages compares the names a stack pins (want) with what the built
+// kubeadm pulls (kubeadm): every name kubeadm lists must be pinned, and every
+// pinned name kubeadm does not list must be a pause image (the runtimes'
+// default sandbox images, which the one pause binary also serves).
+func CheckImages(want, kubeadm []string) error {
+	var missing, extra []string
+	for _, n := range kubeadm {
+		if !slices.Contains(want, n) {
+			missing = append(missing, n)
+		}
+	}
+	for _, n := range want {
+		if slices.Contains(kubeadm, n) {
+			continue
+		}
+		r, err := name.ParseReference(n, name.StrictValidation)
+		if err != nil {
+			return fmt.Errorf("image name %q: %w", n, err)
+		}
+		if repo := r.Context().RepositoryStr(); repo != "pause" && !strings.HasSuffix(repo, "/pause") {
+			extra = append(extra, n)
+		}
+	}
+	if len(missing)+len(extra) == 0 {
+		return nil
+	}
+	msg := "the stack's images and `kubeadm config images list` of the built kubeadm differ:"
+	if len(missing) > 0 {
+		msg += " kubeadm pulls " + strings.Join(missing, ", ") + ", which the stack does not pin;"
+	}
+	if len(extra) > 0 {
+		msg += " the stack pins " + strings.Join(extra, ", ") + ", which kubeadm does not pull and which is no pause image;"
+	}
+	return errors.New(msg + " make scripts/k8s/versions.env build the Kubernetes version the stack pins, or fix the stack's image list")
+}
+
 func exitDetail(err error) error {
 	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
 		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
@@ -68,11 +133,11 @@ func exitDetail(err error) error {
 // from binDir, placed and started as in the official image. The repository's
 // last path element decides, and the tag is always kubeadm's, whatever
 // version we built: registry.k8s.io/etcd gets kubeadm's etcd tag
-// (3.6.5-0 for kubeadm v1.34.4) holding our etcd from scripts/k8s/etcd
-// (v3.6.5), coredns kubeadm's CoreDNS tag holding scripts/k8s/coredns, pause
-// kubeadm's pause tag holding our own pause. The site must serve exactly the
-// names kubeadm pulls; a version bump that makes them differ changes only
-// what the tag holds.
+// (3.5.10-0 for kubeadm v1.26.15) holding our etcd from scripts/k8s/etcd
+// (v3.5.10), coredns kubeadm's CoreDNS tag holding scripts/k8s/coredns, and
+// every pause tag (kubeadm's 3.9 and the runtimes' defaults the stack pins)
+// holds our own pause. The site must serve exactly the names kubeadm pulls;
+// a version bump that makes them differ changes only what the tag holds.
 func specFor(ref, binDir, xtables string) (imageSpec, error) {
 	r, err := name.ParseReference(ref, name.StrictValidation)
 	if err != nil {

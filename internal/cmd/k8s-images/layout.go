@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -24,14 +25,18 @@ import (
 
 // BuildOptions configures Build.
 type BuildOptions struct {
+	// Images are the names to write (a stack's, see StackImages), in
+	// order; CheckImages must pass for them and the kubeadm of BinDir.
+	Images  []string
 	BinDir  string    // kubeadm, kube-*, etcd, coredns, pause, hello
 	Out     string    // OCI layout to create
 	Xtables string    // xtables-nft-multi for kube-proxy
 	Log     io.Writer // progress, may be nil
 }
 
-// Build writes the images kubeadm lists, plus HelloImage, into a new OCI
-// layout and returns their names in the order written.
+// Build writes o.Images, after checking them against what the kubeadm of
+// o.BinDir lists (CheckImages), plus HelloImage, into a new OCI layout and
+// returns their names in the order written.
 func Build(ctx context.Context, o BuildOptions) ([]string, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
@@ -42,11 +47,17 @@ func Build(ctx context.Context, o BuildOptions) ([]string, error) {
 	if _, err := os.Stat(o.Out); err == nil {
 		return nil, fmt.Errorf("%s exists; remove it first", o.Out)
 	}
-	_, names, err := KubeadmImages(ctx, filepath.Join(o.BinDir, "kubeadm"))
+	if len(o.Images) == 0 {
+		return nil, errors.New("no images to build")
+	}
+	version, listed, err := KubeadmImages(ctx, filepath.Join(o.BinDir, "kubeadm"))
 	if err != nil {
 		return nil, err
 	}
-	names = append(names, HelloImage)
+	if err := CheckImages(o.Images, listed); err != nil {
+		return nil, fmt.Errorf("kubeadm %s: %w", version, err)
+	}
+	names := append(slices.Clone(o.Images), HelloImage)
 	tmp := o.Out + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return nil, err

@@ -3,13 +3,16 @@
 // them into a registry on loopback. No docker and no registry are needed to
 // build them.
 //
-//	k8s-images build --bin DIR --out LAYOUT [--xtables /usr/sbin/xtables-nft-multi]
+//	k8s-images build --bin DIR --out LAYOUT [--stack kubesphere] [--component kubernetes] [--xtables /usr/sbin/xtables-nft-multi]
 //	k8s-images list  --layout LAYOUT
 //	k8s-images push  --layout LAYOUT --addr 127.0.0.1:PORT
 //
-// build asks DIR/kubeadm which images `kubeadm config images list` wants
-// for its own version and writes each of them, plus the test workload
-// registry.factory.example/library/hello:1.0, linux/amd64. Every image has
+// build writes the images the built-in stack's component pins
+// (manifest/stacks/kubesphere.yaml, component kubernetes), after checking
+// them against `kubeadm config images list` of DIR/kubeadm for its own
+// version (every name kubeadm pulls is pinned; the others are pause tags),
+// plus the test workload registry.factory.example/library/hello:1.0,
+// linux/amd64. Every image has
 // one layer; timestamps and owners are fixed, so the same binaries give the
 // same digests. LAYOUT must not exist yet (it is written next to it and
 // renamed into place at the end).
@@ -17,7 +20,7 @@
 // list prints the image names of a layout, one a line, sorted.
 //
 // push writes each image of the layout to ADDR/REPO:TAG, the registry host of
-// its name dropped: registry.k8s.io/pause:3.10.1 goes to ADDR/pause:3.10.1,
+// its name dropped: registry.k8s.io/pause:3.9 goes to ADDR/pause:3.9,
 // registry.factory.example/library/hello:1.0 to ADDR/library/hello:1.0. A
 // stack manifest then maps both registries to ADDR with registryMirrors,
 // beside the fixture images (scripts/lib/fixture-registry.sh). Only loopback
@@ -58,12 +61,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("k8s-images "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var bin, out, layoutDir, addr, xtables string
+	var bin, out, layoutDir, addr, xtables, stack, component string
 	switch args[0] {
 	case "build":
 		fs.StringVar(&bin, "bin", "", "directory with kubeadm, the control-plane binaries, etcd, coredns, pause, hello")
 		fs.StringVar(&out, "out", "", "OCI image layout to write (must not exist)")
 		fs.StringVar(&xtables, "xtables", DefaultXtables, "xtables-nft-multi to put into kube-proxy, with the libraries ldd finds")
+		fs.StringVar(&stack, "stack", "kubesphere", "built-in stack (manifest/stacks) whose component's images to build")
+		fs.StringVar(&component, "component", "kubernetes", "the stack's component")
 	case "list":
 		fs.StringVar(&layoutDir, "layout", "", "OCI image layout")
 	case "push":
@@ -83,7 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if bin == "" || out == "" {
 			return usageError{errors.New("build needs --bin and --out")}
 		}
-		names, err := Build(ctx, BuildOptions{BinDir: bin, Out: out, Xtables: xtables, Log: stderr})
+		want, err := StackImages(stack, component)
+		if err != nil {
+			return err
+		}
+		names, err := Build(ctx, BuildOptions{Images: want, BinDir: bin, Out: out, Xtables: xtables, Log: stderr})
 		if err != nil {
 			return err
 		}

@@ -21,15 +21,16 @@ import (
 	"github.com/factory-appliance/appliance/internal/fixture"
 )
 
-// fakeImages is what the fake kubeadm of the unit tests lists.
+// fakeImages is what the fake kubeadm of the unit tests lists: kubeadm
+// v1.26.15's `kubeadm config images list`, in its order.
 var fakeImages = []string{
-	"registry.k8s.io/kube-apiserver:v1.34.4",
-	"registry.k8s.io/kube-controller-manager:v1.34.4",
-	"registry.k8s.io/kube-scheduler:v1.34.4",
-	"registry.k8s.io/kube-proxy:v1.34.4",
-	"registry.k8s.io/coredns/coredns:v1.12.1",
-	"registry.k8s.io/pause:3.10.1",
-	"registry.k8s.io/etcd:3.6.5-0",
+	"registry.k8s.io/kube-apiserver:v1.26.15",
+	"registry.k8s.io/kube-controller-manager:v1.26.15",
+	"registry.k8s.io/kube-scheduler:v1.26.15",
+	"registry.k8s.io/kube-proxy:v1.26.15",
+	"registry.k8s.io/pause:3.9",
+	"registry.k8s.io/etcd:3.5.10-0",
+	"registry.k8s.io/coredns/coredns:v1.9.3",
 }
 
 // fakeBin writes a bin directory whose kubeadm is a shell script listing
@@ -37,7 +38,7 @@ var fakeImages = []string{
 func fakeBin(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	kubeadm := "#!/bin/sh\ncase \"$1\" in\nversion) echo v1.34.4 ;;\nconfig) printf '%s\\n' " + strings.Join(fakeImages, " ") + " ;;\nesac\n"
+	kubeadm := "#!/bin/sh\ncase \"$1\" in\nversion) echo v1.26.15 ;;\nconfig) printf '%s\\n' " + strings.Join(fakeImages, " ") + " ;;\nesac\n"
 	if err := os.WriteFile(filepath.Join(dir, "kubeadm"), []byte(kubeadm), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +65,17 @@ func TestBuildFromFakeBinaries(t *testing.T) {
 	ctx := context.Background()
 	bin := fakeBin(t)
 	out := filepath.Join(t.TempDir(), "oci")
-	names, err := Build(ctx, BuildOptions{BinDir: bin, Out: out})
+	// The built-in stack's names, in its order: fakeImages plus two more
+	// pause tags.
+	stack, err := StackImages("kubesphere", "kubernetes")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(slices.Clone(fakeImages), HelloImage)
+	names, err := Build(ctx, BuildOptions{Images: stack, BinDir: bin, Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(slices.Clone(stack), HelloImage)
 	if !slices.Equal(names, want) {
 		t.Fatalf("Build returned %v, want %v", names, want)
 	}
@@ -80,7 +87,7 @@ func TestBuildFromFakeBinaries(t *testing.T) {
 
 	// The same binaries give the same digests.
 	out2 := filepath.Join(t.TempDir(), "oci")
-	if _, err := Build(ctx, BuildOptions{BinDir: bin, Out: out2}); err != nil {
+	if _, err := Build(ctx, BuildOptions{Images: stack, BinDir: bin, Out: out2}); err != nil {
 		t.Fatal(err)
 	}
 	a, _ := os.ReadFile(filepath.Join(out, "index.json"))
@@ -88,16 +95,74 @@ func TestBuildFromFakeBinaries(t *testing.T) {
 	if !bytes.Equal(a, b) {
 		t.Errorf("two builds of the same binaries differ:\n%s\n%s", a, b)
 	}
-	if _, err := Build(ctx, BuildOptions{BinDir: bin, Out: out}); err == nil {
+	if _, err := Build(ctx, BuildOptions{Images: stack, BinDir: bin, Out: out}); err == nil {
 		t.Error("Build into an existing layout succeeded")
+	}
+	// A stack whose names kubeadm does not pull is refused, naming them.
+	bad := slices.DeleteFunc(slices.Clone(stack), func(n string) bool { return strings.Contains(n, "/etcd:") })
+	if _, err := Build(ctx, BuildOptions{Images: bad, BinDir: bin, Out: filepath.Join(t.TempDir(), "oci")}); err == nil ||
+		!strings.Contains(err.Error(), "registry.k8s.io/etcd:3.5.10-0") || !strings.Contains(err.Error(), "v1.26.15") {
+		t.Errorf("Build of a stack without kubeadm's etcd: %v", err)
 	}
 	roundTrip(t, out)
 }
 
+func TestStackImages(t *testing.T) {
+	got, err := StackImages("kubesphere", "kubernetes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every name kubeadm v1.26.15 pulls, and the runtimes' pause tags.
+	for _, n := range append(slices.Clone(fakeImages), "registry.k8s.io/pause:3.8", "registry.k8s.io/pause:3.6") {
+		if !slices.Contains(got, n) {
+			t.Errorf("kubesphere's kubernetes images %v lack %s", got, n)
+		}
+	}
+	if len(got) != len(fakeImages)+2 {
+		t.Errorf("kubesphere's kubernetes images %v: want %d", got, len(fakeImages)+2)
+	}
+	if _, err := StackImages("kubesphere", "no-such-component"); err == nil || !strings.Contains(err.Error(), "no-such-component") {
+		t.Errorf("unknown component: %v", err)
+	}
+	if _, err := StackImages("no-such-stack", "kubernetes"); err == nil || !strings.Contains(err.Error(), "no-such-stack") {
+		t.Errorf("unknown stack: %v", err)
+	}
+}
+
+func TestCheckImages(t *testing.T) {
+	kubeadm := fakeImages
+	ok := append(slices.Clone(kubeadm), "registry.k8s.io/pause:3.6")
+	if err := CheckImages(ok, kubeadm); err != nil {
+		t.Errorf("kubeadm's images plus a pause tag: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+		says []string
+	}{
+		{"a kubeadm image missing", kubeadm[1:], []string{"kubeadm pulls registry.k8s.io/kube-apiserver:v1.26.15", "versions.env"}},
+		{"another version", append(slices.Clone(kubeadm[1:]), "registry.k8s.io/kube-apiserver:v1.26.14"),
+			[]string{"kubeadm pulls registry.k8s.io/kube-apiserver:v1.26.15", "the stack pins registry.k8s.io/kube-apiserver:v1.26.14"}},
+		{"an extra image", append(slices.Clone(kubeadm), "registry.k8s.io/sig-storage/csi-attacher:v4.3.0"),
+			[]string{"the stack pins registry.k8s.io/sig-storage/csi-attacher:v4.3.0", "no pause image"}},
+	} {
+		err := CheckImages(tc.want, kubeadm)
+		if err == nil {
+			t.Errorf("%s: no error", tc.name)
+			continue
+		}
+		for _, w := range tc.says {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v; want %q in it", tc.name, err, w)
+			}
+		}
+	}
+}
+
 func TestMirrorRef(t *testing.T) {
 	for ref, want := range map[string]string{
-		"registry.k8s.io/pause:3.10.1":               "127.0.0.1:5000/pause:3.10.1",
-		"registry.k8s.io/coredns/coredns:v1.12.1":    "127.0.0.1:5000/coredns/coredns:v1.12.1",
+		"registry.k8s.io/pause:3.9":                  "127.0.0.1:5000/pause:3.9",
+		"registry.k8s.io/coredns/coredns:v1.9.3":     "127.0.0.1:5000/coredns/coredns:v1.9.3",
 		"registry.factory.example/library/hello:1.0": "127.0.0.1:5000/library/hello:1.0",
 	} {
 		got, err := MirrorRef("127.0.0.1:5000", ref)
