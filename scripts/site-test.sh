@@ -48,10 +48,11 @@ echo "k8s artifacts: $K8S"
 # The artifacts themselves (versions, the stack's image names and RPM pins,
 # entrypoints, signatures, a registry round trip).
 APPLIANCE_K8S_DIR=$K8S go test -count=1 ./internal/cmd/k8s-images/
-# kubeadm v1.34.4, for `kubeadm config validate` of the configurations the
-# deployer renders (kubeadm 1.26 has no `config validate`); the deployer's
-# tests read this variable.
+# The deployer's kubeadm configurations, read by the real kubeadm of each
+# end of the window: 1.26's (`config migrate`, as it has no `config
+# validate`) for v1.26.15, and v1.34.4's `config validate` for 1.34 and 1.33.
 export APPLIANCE_KUBEADM_VALIDATE=$K8S/validate/kubeadm-v1.34.4
+APPLIANCE_K8S_BIN=$K8S/bin go test -count=1 -run TestRealKubeadmReadsTheConfigurations -v ./internal/kubeadm/ | grep -E '^(=== RUN|--- |ok|FAIL|PASS)'
 
 step "fixture RPMs (signed, two repos) and the fixture registry"
 rm -rf "$OUT/rpm-fixtures" "$OUT/site-stack"
