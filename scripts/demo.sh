@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# make demo: the main job on the built-in demo stack.
+# make demo: the main job on the built-in demo stack, ending on a running
+# platform.
 #  1. start the fixture registry (Debian's docker-registry) with the demo images;
 #  2. make a signing key, lint and lock the demo stack;
 #  3. build a signed bundle, inspect it, verify it;
-#  4. build the site bundle: the demo images plus signed fixture RPMs (their
-#     dependency closure resolved by bundle build) for the hosts' roles;
-#  5. bring up the air-gapped test site (scripts/site: a deploy node, two
-#     masters, a worker) and deploy the site bundle onto it from the deploy
-#     node, then print the plan and what landed on the hosts.
-# DEMO_SITE=0 stops after step 3 (no Docker needed).
+#  4. build Kubernetes v1.26.15 (the version the built-in KubeSphere stack
+#     ships) from source: the first run takes about 20 min on two cores,
+#     then it is cached (~/.cache/appliance-k8s) and takes seconds;
+#  5. build the platform bundle (scripts/site/platform-stack.sh): Kubernetes
+#     with the built-in stack's image names and RPM versions, Harbor's
+#     stand-in, the pod network's stand-in (demo-cni, in Calico's place)
+#     and a demo chart;
+#  6. bring up the air-gapped test site (scripts/site: a deploy node,
+#     master-1, and worker-1, which is also the registry host) and deploy
+#     the platform bundle onto it from the deploy node: hosts prepared,
+#     Kubernetes up, Harbor installed and loaded, the stack installed;
+#  7. print deploy status (nodes Ready, Harbor healthy, releases deployed)
+#     and how to look around.
+# DEMO_SITE=0 stops after step 3 (no Docker needed, about a minute).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/demo}
@@ -49,41 +58,36 @@ zstd -dc "$OUT/demo.bundle" | tar -t | grep -E '^(oci-layout|index.json|bundle.j
 printf '\ndemo bundle: %s (public key %s)\n' "$OUT/demo.bundle" "$OUT/cosign.pub"
 [ "${DEMO_SITE:-1}" = 0 ] && exit 0
 
-step "site bundle: the demo images plus fixture RPMs, resolved and signed"
-bash scripts/rpm-fixtures/build.sh "$OUT/rpm-fixtures" >/dev/null
-mkdir -p "$OUT/site-stack"
-cp "$OUT/rpm-fixtures/keys/RPM-GPG-KEY-fixture" "$OUT/cosign.pub" "$OUT/site-stack/"
-FIX=$(cd "$OUT/rpm-fixtures" && pwd)
-{ fixture_stack_head demo-site "$FIX"; cat <<YAML; } >"$OUT/site-stack/stack.yaml"
-    - name: core
-      roles: [master, worker]
-      images:
-        - registry.factory.example/library/app:1.0
-        - registry.factory.example/library/db:1.0
-      rpms: [chain-a, cron-lite, foo-wrapper]
-    - name: tools
-      images:
-        - registry.factory.example/library/multi:1.0
-        - registry.factory.example/library/logs:1.0
-YAML
-bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
-  -o "$OUT/site-stack/demo-site.bundle" --quiet
-bin/bundle inspect "$OUT/site-stack/demo-site.bundle" | sed -n '/^rpms/,$p'
+SITE=demo
+step "Kubernetes v1.26.15 from source (scripts/k8s/build.sh): the first run takes about 20 min on two cores and says how far it got every minute; then it is cached in ~/.cache/appliance-k8s and takes seconds"
+K8S=$(bash scripts/k8s/build.sh | tail -n 1)
 
-step "test site (first run builds its host image with debootstrap: a few minutes)"
+step "the platform bundle: Kubernetes, Harbor's stand-in, the pod network's stand-in, a demo chart (scripts/site/platform-stack.sh)"
+rm -rf "$OUT/platform"
+bash scripts/site/platform-stack.sh --into "$OUT/platform" --registry "$ADDR" --k8s "$K8S" --name demo-platform >/dev/null
+cp "$OUT/cosign.pub" "$OUT/platform/"
+bin/bundle build -f "$OUT/platform/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
+  -o "$OUT/platform/platform.bundle" --quiet
+bin/bundle inspect "$OUT/platform/platform.bundle" | sed -n '/^components/,$p'
+
+step "test site: master-1, and worker-1 as the registry host (the first run builds the host image with debootstrap: about 5 min)"
 bash scripts/site/build-image.sh >/dev/null
-STATE=$(bash scripts/site/up.sh demo --mount "$OUT/site-stack")
-BUNDLE_DIR=$(cd "$OUT/site-stack" && pwd)
-DEPLOY=(docker exec appliance-site-demo-deploy /opt/appliance/bin/deploy)
-step "deploy --bundle (inside the air-gapped deploy node)"
-"${DEPLOY[@]}" --bundle "$BUNDLE_DIR/demo-site.bundle" --key "$BUNDLE_DIR/cosign.pub" \
-  -i "$STATE/inventory.yaml" --state-dir "$STATE/deploy" --restart --test-site-hosts \
-  --sudo-password-file "$STATE/admin_password"
-step "deploy plan"
-"${DEPLOY[@]}" plan --state-dir "$STATE/deploy"
-step "on the hosts"
-for h in master-1 master-2 worker-1; do
-  printf '%s: %s\n' "$h" "$(docker exec "appliance-site-demo-$h" rpm -q chain-a cron-lite foo-wrapper | tr '\n' ' ')"
-done
-docker exec appliance-site-demo-master-1 haproxy -c -f /etc/haproxy/haproxy.cfg
-printf '\nthe site stays up: scripts/site/down.sh demo removes it\n'
+STATE=$(bash scripts/site/up.sh "$SITE" --masters 1 --registry worker-1 --mount "$OUT/platform")
+BUNDLE_DIR=$(cd "$OUT/platform" && pwd)
+DEPLOY=(docker exec "appliance-site-$SITE-deploy" /opt/appliance/bin/deploy)
+step "deploy --bundle (inside the air-gapped deploy node; about 3 min)"
+"${DEPLOY[@]}" --bundle "$BUNDLE_DIR/platform.bundle" --key "$BUNDLE_DIR/cosign.pub" \
+  -i "$STATE/inventory.yaml" --state-dir "$STATE/deploy" --restart --test-site-hosts
+step "deploy status"
+"${DEPLOY[@]}" status --state-dir "$STATE/deploy"
+master=appliance-site-$SITE-master-1
+version=$(docker exec "$master" kubectl --kubeconfig /etc/kubernetes/admin.conf get node master-1 -o jsonpath='{.status.nodeInfo.kubeletVersion}')
+cat <<EOF
+
+The platform is running: Kubernetes $version on master-1 and worker-1, Harbor on worker-1,
+the demo chart in namespace stack-demo. Look around:
+  docker exec $master kubectl --kubeconfig /etc/kubernetes/admin.conf get nodes,pods -A -o wide
+  docker exec appliance-site-$SITE-deploy /opt/appliance/bin/deploy plan --state-dir $STATE/deploy
+  docker exec appliance-site-$SITE-deploy /opt/appliance/bin/deploy status --state-dir $STATE/deploy
+The site stays up: scripts/site/down.sh $SITE removes it.
+EOF

@@ -93,71 +93,18 @@ bin/bundle build -f "$OUT/site-stack/stack.yaml" --cache-dir "$OUT/cache" --sign
   -o "$OUT/site.bundle" --quiet
 bin/bundle inspect "$OUT/site.bundle" | sed -n '/^rpms/,$p'
 step "Kubernetes bundle, built by bundle build: the kubesphere stack's kubernetes images and hello through the fixture registry, the k8s RPMs"
-go run ./internal/cmd/k8s-images push --layout "$K8S/oci" --addr "$ADDR"
-# The /stack test's image: internal/cmd/stack-demo on an empty base, one
-# layer, pushed by crane beside the Kubernetes images.
-demo=$(mktemp -d)
-CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$demo/stack-demo" ./internal/cmd/stack-demo
-tar -C "$demo" --owner=0 --group=0 --mtime=@0 -cf "$demo/layer.tar" stack-demo
-crane append --insecure --oci-empty-base -f "$demo/layer.tar" -t "$ADDR/library/stack-demo:1.0" >/dev/null
-crane mutate --insecure --entrypoint /stack-demo --set-platform linux/amd64 "$ADDR/library/stack-demo:1.0" >/dev/null
-rm -rf "$demo"
-rm -rf "$OUT/k8s-stack" && mkdir -p "$OUT/k8s-stack"
-cp "$K8S/RPM-GPG-KEY-k8s" "$OUT/k8s-stack/"
-# The small chart stack /stack installs: a manifest applied server-side,
-# then a local chart (DaemonSet, Deployment with a PVC, Job).
-mkdir -p "$OUT/k8s-stack/charts"
-cp -r internal/deploy/sitetest/testdata/stack-demo "$OUT/k8s-stack/charts/"
-cp internal/deploy/sitetest/testdata/demo-config.yaml "$OUT/k8s-stack/"
-# The pod network: demo-cni, the test site's stand-in for Calico (whose
-# images cannot be pulled or built here), a DaemonSet of the stack-demo
-# image that writes each node's CNI bridge and routes; as a podNetwork
-# component, deploy installs it in /kubernetes/cni, not in /stack.
-cp internal/deploy/sitetest/testdata/demo-cni.yaml "$OUT/k8s-stack/"
-# Harbor's own images cannot run here: the bundle carries the Harbor
-# stand-in installer (scripts/site/harbor-standin: the real distribution
-# registry behind the Harbor API fake) in Harbor's offline-installer layout,
-# which the /harbor phase installs with the same commands as Harbor's.
-bash scripts/site/harbor-standin/build.sh "$OUT/k8s-stack/harbor-offline-installer-standin.tgz"
-# The kubernetes component is the built-in stack's (manifest/stacks/
-# kubesphere.yaml): its images under exactly the pinned names (images.txt
-# less hello, which the demo component carries) and its Kubernetes RPMs at
-# the pinned versions; every node gets them (the worker's kubectl is how
-# the test reaches the cluster through the VIP). The images come under
-# their own names through one mirror per source registry.
-# shellcheck source=scripts/k8s/versions.env
-. scripts/k8s/versions.env
-hello=registry.factory.example/library/hello:1.0
-{ cat <<YAML
-apiVersion: appliance/v1
-kind: Stack
-metadata: {name: site-k8s, version: 0.1.0}
-spec:
-  registryMirrors: {registry.k8s.io: $ADDR, registry.factory.example: $ADDR}
-  rpmRepos:
-    - {id: kubernetes, baseurl: "file://$K8S/rpms", gpgkey: RPM-GPG-KEY-k8s}
-  components:
-    - name: kubernetes
-      roles: [master, worker]
-      rpms: [kubelet-${K8S_VERSION#v}, kubeadm-${K8S_VERSION#v}, kubectl-${K8S_VERSION#v}, cri-tools-$CRI_TOOLS_RPM_VERSION, kubernetes-cni-${CNI_VERSION#v}]
-      images:
-YAML
-  grep -vxF "$hello" "$K8S/images.txt" | sed 's/^/        - /'
-  cat <<YAML
-    - name: harbor
-      roles: [registry]
-      files: [harbor-offline-installer-standin.tgz]
-    - name: demo-cni
-      podNetwork: true
-      manifests: [demo-cni.yaml]
-    - name: demo-config
-      manifests: [{path: demo-config.yaml, template: true}]
-    - name: demo
-      images: [registry.factory.example/library/stack-demo:1.0, $hello]
-      charts:
-        - {path: charts/stack-demo, namespace: stack-demo}
-YAML
-} >"$OUT/k8s-stack/stack.yaml"
+# The demo platform (scripts/site/platform-stack.sh, as make demo deploys
+# it): the built-in stack's kubernetes component, its images under exactly
+# the pinned names and its RPMs at the pinned versions, on every node (the
+# worker's kubectl is how the test reaches the cluster through the VIP);
+# Harbor's stand-in (scripts/site/harbor-standin: the real distribution
+# registry behind the Harbor API fake, in Harbor's offline-installer
+# layout), since Harbor's own images cannot run here; demo-cni, the
+# stand-in for Calico, whose images cannot be pulled or built here either;
+# a template manifest and a small local chart for /stack. Every image comes
+# under its own name through one mirror per source registry.
+rm -rf "$OUT/k8s-stack"
+bash scripts/site/platform-stack.sh --into "$OUT/k8s-stack" --registry "$ADDR" --k8s "$K8S" --name site-k8s >/dev/null
 bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
   -o "$OUT/k8s.bundle" --quiet
 bin/bundle inspect "$OUT/k8s.bundle" | sed -n '/^images/,$p' | head -n 20

@@ -112,3 +112,36 @@ func TestK8sComponentScript(t *testing.T) {
 		t.Errorf("rpmRepos %+v, want the build at the stable path", st.Spec.RPMRepos)
 	}
 }
+
+// TestK8sComponentWholeStack: with --stack and --mirror, k8s-component.sh
+// prints a whole manifest that one's own components are appended to, as
+// docs/first-app.md does, and the extra registry is mirrored too.
+func TestK8sComponentWholeStack(t *testing.T) {
+	scripts, err := scriptsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8s := fakeK8sBuild(t)
+	stack := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(scripts, "k8s-component.sh"), "--into", stack, "--k8s", k8s,
+		"--stack", "mine:1.2.3", "--mirror", "registry.myorg.example")
+	cmd.Env = append(os.Environ(), "APPLIANCE_K8S_CACHE="+t.TempDir())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("k8s-component.sh: %v\n%s", err, stderr.String())
+	}
+	doc := strings.ReplaceAll(string(out), ": REGISTRY", ": 127.0.0.1:5000") +
+		"    - name: mine\n      images: [registry.myorg.example/apps/mine:1.0]\n"
+	st, err := manifest.Parse(filepath.Join(stack, "stack.yaml"), []byte(doc), stack)
+	if err != nil {
+		t.Fatalf("the printed stack with a component appended does not parse: %v\n%s", err, doc)
+	}
+	if st.Metadata.Name != "mine" || st.Metadata.Version != "1.2.3" || len(st.Spec.Components) != 3 {
+		t.Errorf("stack %s %s with %d components", st.Metadata.Name, st.Metadata.Version, len(st.Spec.Components))
+	}
+	if got := st.Spec.RegistryMirrors["registry.myorg.example"]; got != "127.0.0.1:5000" {
+		t.Errorf("registry.myorg.example is mirrored to %q", got)
+	}
+}

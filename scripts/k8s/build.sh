@@ -75,6 +75,25 @@ if [ -f "$out/BUILD-INFO" ] && grep -qx "key=$key" "$out/BUILD-INFO"; then
 fi
 t0=$(date +%s)
 
+# run_logged LOG CMD...: runs CMD with its output in LOG and, every minute,
+# says how long it has run and which parts it finished (build-bins.sh's
+# "build-bins.sh: PART N s" lines), so a cold build shows progress.
+run_logged() {
+	local logf=$1 start=$SECONDS i done
+	shift
+	"$@" >"$logf" 2>&1 &
+	local pid=$!
+	for ((i = 1; ; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 1
+		if ((i % 60 == 0)); then
+			done=$(sed -n 's/^build-[a-z]*\.sh: \([a-z0-9.-]*\) [0-9]* s$/\1/p' "$logf" | paste -sd' ' -)
+			log "still building: $(((SECONDS - start) / 60)) min${done:+; finished: $done}"
+		fi
+	done
+	wait "$pid"
+}
+
 # 1. Binaries, shared by every key with the same Go sources.
 bins=$root/bins/$binkey
 if [ ! -f "$bins/.complete" ]; then
@@ -82,7 +101,7 @@ if [ ! -f "$bins/.complete" ]; then
 	mkdir -p "$root/bins"
 	rm -rf "$bins.tmp"
 	s=$(date +%s)
-	if ! "$here/build-bins.sh" "$bins.tmp" >"$bins.log" 2>&1; then
+	if ! run_logged "$bins.log" "$here/build-bins.sh" "$bins.tmp"; then
 		tail -n 40 "$bins.log" >&2
 		log "build-bins.sh failed; full log in $bins.log"
 		exit 1
@@ -100,7 +119,7 @@ if [ ! -f "$val/.complete" ]; then
 	mkdir -p "$root/validate"
 	rm -rf "$val.tmp"
 	s=$(date +%s)
-	if ! "$here/build-validate.sh" "$val.tmp" >"$val.log" 2>&1; then
+	if ! run_logged "$val.log" "$here/build-validate.sh" "$val.tmp"; then
 		tail -n 40 "$val.log" >&2
 		log "build-validate.sh failed; full log in $val.log"
 		exit 1

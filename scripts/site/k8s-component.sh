@@ -3,6 +3,7 @@
 # stack for the test site, and prints the manifest lines that add them.
 #
 #   scripts/site/k8s-component.sh --into DIR [--registry ADDR] [--k8s DIR]
+#                                 [--stack NAME[:VERSION]] [--mirror REGISTRY]...
 #
 # For a stack manifest in DIR (its stack.yaml) that is to be deployed onto
 # the test site (scripts/site/up.sh):
@@ -20,10 +21,16 @@
 #      repository names (internal/cmd/k8s-images push).
 #   4. stdout: the registryMirrors, rpmRepos and components (kubernetes, for
 #      masters and workers; harbor, for the registry host) to merge into
-#      the spec of DIR/stack.yaml. Progress goes to stderr.
+#      the spec of DIR/stack.yaml. Progress goes to stderr. With --stack
+#      NAME[:VERSION] (version 0.1.0 by default) it prints a whole manifest
+#      instead, whose components list ends the file: append one's own
+#      components to it. Each --mirror REGISTRY (such as the registry one's
+#      own images are named under) is pulled from ADDR too.
 #
-# Example:
+# Examples:
 #   scripts/site/k8s-component.sh --into my-stack --registry 127.0.0.1:5000 >my-stack/k8s.yaml
+#   scripts/site/k8s-component.sh --into my-stack --registry 127.0.0.1:5000 \
+#       --stack my-stack --mirror registry.myorg.example >my-stack/stack.yaml
 #
 # The test site's hosts are Debian: they have containerd already, and the
 # stand-in runs the real distribution registry under systemd, not Docker, so
@@ -37,16 +44,18 @@ repo=$(cd "$here/../.." && pwd)
 site::help "$0" "$@"
 
 usage() {
-  echo "usage: scripts/site/k8s-component.sh --into DIR [--registry ADDR] [--k8s DIR] (--help says more)" >&2
+  echo "usage: scripts/site/k8s-component.sh --into DIR [--registry ADDR] [--k8s DIR] [--stack NAME[:VERSION]] [--mirror REGISTRY]... (--help says more)" >&2
   exit 2
 }
 
-into="" registry="" k8s=""
+into="" registry="" k8s="" stack="" extra=()
 while [ $# -gt 0 ]; do
   case $1 in
   --into) into=${2:?--into needs the directory of the stack manifest}; shift 2 ;;
   --registry) registry=${2:?--registry needs host:port}; shift 2 ;;
   --k8s) k8s=${2:?--k8s needs a directory scripts/k8s/build.sh made}; shift 2 ;;
+  --stack) stack=${2:?--stack needs a name}; shift 2 ;;
+  --mirror) extra+=("${2:?--mirror needs a registry name}"); shift 2 ;;
   *) usage ;;
   esac
 done
@@ -86,7 +95,7 @@ bash "$here/harbor-standin/build.sh" "$into/harbor-offline-installer-standin.tgz
 hello=registry.factory.example/library/hello:1.0
 mapfile -t images < <(grep -vxF "$hello" "$k8s/images.txt" | grep -v '^[[:space:]]*$')
 [ ${#images[@]} -gt 0 ] || site::die "$k8s/images.txt lists no images"
-mapfile -t registries < <(printf '%s\n' "${images[@]}" | cut -d/ -f1 | sort -u)
+mapfile -t registries < <({ printf '%s\n' "${images[@]}" | cut -d/ -f1; [ ${#extra[@]} -eq 0 ] || printf '%s\n' "${extra[@]}"; } | sort -u)
 
 # 3. The images into the registry bundle build pulls from.
 if [ -n "$registry" ]; then
@@ -100,6 +109,15 @@ mapfile -t rpms < <(for f in "$k8s"/rpms/*.rpm; do rpm -qp --nosignature --qf '%
 
 # 4. The manifest lines.
 mirror=${registry:-REGISTRY}
+if [ -n "$stack" ]; then
+  version=0.1.0
+  case $stack in *:*) version=${stack#*:} stack=${stack%%:*} ;; esac
+  cat <<YAML
+apiVersion: appliance/v1
+kind: Stack
+metadata: {name: $stack, version: $version}
+YAML
+fi
 cat <<YAML
 # Kubernetes ($(grep -m1 -o 'kube-apiserver:[^[:space:]]*' "$k8s/images.txt" | cut -d: -f2)) and the Harbor stand-in for the test site,
 # printed by scripts/site/k8s-component.sh; merge into the spec of stack.yaml.

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # up.sh: starts an air-gapped test site and prints its state directory.
 #
-#   scripts/site/up.sh NAME [--masters N] [--state DIR] [--image TAG] [--bin DIR] [--mount SRC[:DST]]...
+#   scripts/site/up.sh NAME [--masters N] [--registry HOST] [--state DIR] [--image TAG] [--bin DIR] [--mount SRC[:DST]]...
 #
 # The site is one --internal Docker network and host containers with
 # fixed addresses: deploy (.10), master-1 (.11), master-2 (.12), ...
 # (--masters N, default 2), worker-1 (.21); the apiserver VIP is .100 (in the
-# inventory only with several masters). The deployer runs inside the deploy
+# inventory only with several masters); --registry HOST gives HOST (such as
+# worker-1) the registry role too, so /harbor installs Harbor there. The
+# deployer runs inside the deploy
 # container, so it is truly on the air-gapped network: the state directory
 # is mounted there at its own path (read-write), bin/ at /opt/appliance/bin
 # and every --mount read-only (DST defaults to SRC).
@@ -39,10 +41,11 @@ parse_args() {
   [ $# -ge 1 ] || usage
   name=$1
   shift
-  state_arg="" image="" bin="$REPO_DIR/bin" mounts=() masters=2
+  state_arg="" image="" bin="$REPO_DIR/bin" mounts=() masters=2 registry_host=""
   while [ $# -gt 0 ]; do
     case $1 in
     --masters) masters=${2:?--masters needs a number}; shift 2 ;;
+    --registry) registry_host=${2:?--registry needs a host name, such as worker-1}; shift 2 ;;
     --state) state_arg=${2:?--state needs a directory}; shift 2 ;;
     --image) image=${2:?--image needs a tag}; shift 2 ;;
     --bin) bin=${2:?--bin needs a directory}; shift 2 ;;
@@ -52,6 +55,9 @@ parse_args() {
   done
   site::validate_name "$name"
   site::set_masters "$masters"
+  if [ -n "$registry_host" ] && ! printf '%s\n' "${SITE_HOSTS[@]}" | grep -q "^$registry_host "; then
+    site::die "--registry $registry_host: no such host on this site (its hosts: $(printf '%s\n' "${SITE_HOSTS[@]}" | awk '$2 != "deploy" {print $1}' | paste -sd' ' -))"
+  fi
 }
 
 # mount_spec SRC[:DST] prints ABS_SRC:DST; DST defaults to ABS_SRC.
@@ -285,6 +291,7 @@ ssh: {user: root, keyFile: $state/id_ed25519, knownHosts: $state/known_hosts}
 hosts:
 $(for h in "${SITE_HOSTS[@]}"; do
     read -r host role octet <<<"$h"
+    [ "$host" != "$registry_host" ] || role="$role, registry"
     [ "$role" = deploy ] || echo "  - {name: $host, address: $(host_ip "$octet"), roles: [$role]}"
   done)
 deployNode: {address: $deploy_ip}
