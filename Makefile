@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test demo bench lint clean
+.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test first-app demo bench lint clean
 
 all: build
 
@@ -23,7 +23,7 @@ deps:
 tools:
 	bash scripts/install-tools.sh
 
-test: deps tools build prefetch lint test-unit test-race fuzz test-apiserver site-test
+test: deps tools build prefetch lint test-unit test-race fuzz test-apiserver site-test first-app
 
 # The site test's two long builds (Kubernetes from source, the host image)
 # start in the background, so they overlap the other tests.
@@ -54,7 +54,12 @@ fuzz:
 site-test: deps tools build
 	bash scripts/site-test.sh
 
-demo: deps build
+# docs/first-app.md, run literally: one's own app onto the test site.
+first-app: deps tools build
+	bash scripts/first-app-test.sh
+
+# crane (make tools) builds the platform bundle's demo image.
+demo: deps tools build
 	bash scripts/demo.sh
 
 bench: deps tools build

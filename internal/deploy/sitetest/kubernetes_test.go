@@ -18,6 +18,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
+	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 	"github.com/factory-appliance/appliance/manifest"
@@ -264,8 +265,9 @@ func checkKubeconfig(t *testing.T, d *deployer) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("kubeconfig %s: %v %v", p, fi.Mode(), err)
 	}
-	if !strings.Contains(string(mustRead(t, p)), "server: https://"+d.site.VIP+":6443") {
-		t.Errorf("the kubeconfig does not point at the VIP %s", d.site.VIP)
+	vip := net.JoinHostPort(d.site.VIP, "6443")
+	if admin, err := kubeconfig.Parse(p, mustRead(t, p), vip); err != nil || admin.Server != "https://"+vip {
+		t.Errorf("the kubeconfig does not point at the VIP %s: %v", d.site.VIP, err)
 	}
 }
 
