@@ -8,7 +8,7 @@
 # For a stack manifest in DIR (its stack.yaml) that is to be deployed onto
 # the test site (scripts/site/up.sh):
 #   1. Kubernetes: scripts/k8s/build.sh builds it from source (the first time
-#      about 22 min; then it is cached and takes seconds), unless --k8s names
+#      about 20 min; then it is cached and takes seconds), unless --k8s names
 #      a build already made. The build is linked at the stable path
 #      $APPLIANCE_K8S_CACHE/current (default ~/.cache/appliance-k8s/current),
 #      which the printed rpmRepos entry names.
@@ -73,7 +73,7 @@ log() { echo "k8s-component: $*" >&2; }
 # 1. The Kubernetes build, at a stable path.
 root=${APPLIANCE_K8S_CACHE:-$HOME/.cache/appliance-k8s}
 if [ -z "$k8s" ]; then
-  log "Kubernetes from scripts/k8s/build.sh (a cold build takes about 22 min, then it is cached)"
+  log "Kubernetes from scripts/k8s/build.sh (a cold build takes about 20 min, then it is cached)"
   k8s=$("$repo/scripts/k8s/build.sh" | tail -n 1)
 fi
 k8s=$(cd "$k8s" && pwd -P) || site::die "--k8s: cannot enter the build directory"
