@@ -18,16 +18,19 @@ var ErrNoAuth = errors.New("no SSH authentication method")
 var ErrAuth = errors.New("SSH authentication failed")
 
 // authMethods returns the key file's signer (asking Passphrase for an
-// encrypted key) and then the agent's keys. The returned closer releases the
+// encrypted key, once: the signer is kept in cfg) and then the agent's keys. The returned closer releases the
 // agent connection; it is never nil.
 func authMethods(cfg *Config) ([]ssh.AuthMethod, func(), error) {
 	var signers []ssh.Signer
 	if cfg.KeyFile != "" {
-		s, err := loadKey(cfg)
-		if err != nil {
-			return nil, func() {}, err
+		if cfg.signer == nil {
+			s, err := loadKey(cfg)
+			if err != nil {
+				return nil, func() {}, err
+			}
+			cfg.signer = s
 		}
-		signers = append(signers, s)
+		signers = append(signers, cfg.signer)
 	}
 	methods := []ssh.AuthMethod{}
 	if len(signers) > 0 {

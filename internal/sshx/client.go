@@ -273,14 +273,16 @@ func backoff(base, max time.Duration, attempt int) time.Duration {
 }
 
 // dialOnce makes one connection attempt: TCP (directly or through the jump
-// host), then the SSH handshake, all within DialTimeout.
+// host), then the SSH handshake, all within DialTimeout. The key is loaded
+// first, outside that bound: asking for its passphrase and decrypting it
+// (bcrypt, seconds on a busy host) are not the network's time.
 func dialOnce(ctx context.Context, cfg *Config, log io.Writer) (*link, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
-	defer cancel()
 	methods, closeAgent, err := authMethods(cfg)
 	if err != nil {
 		return nil, permanent{err}
 	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.DialTimeout)
+	defer cancel()
 	var jump *link
 	if cfg.Jump != nil {
 		if jump, err = dialOnce(ctx, cfg.Jump, log); err != nil {

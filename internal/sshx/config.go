@@ -20,6 +20,7 @@
 package sshx
 
 import (
+	"golang.org/x/crypto/ssh"
 	"io"
 	"net"
 	"os"
@@ -95,6 +96,10 @@ type Config struct {
 	Log io.Writer
 	// Redactor masks secrets in logs and errors (default: a new one).
 	Redactor *Redactor
+
+	// signer is KeyFile's key once loaded (and decrypted), so that the
+	// passphrase is asked once per client, not at every connection attempt.
+	signer ssh.Signer
 }
 
 // DefaultRefusedGrace is how long a refused connection is retried: long

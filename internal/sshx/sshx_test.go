@@ -71,6 +71,40 @@ func TestEncryptedKeyPassphrase(t *testing.T) {
 	}
 }
 
+// TestPassphraseIsNotNetworkTime: asking for a key's passphrase (a person
+// typing it, or the KDF on a busy host) does not count against
+// DialTimeout, which bounds the network only; and the passphrase is asked
+// once per client, not at every connection attempt or reconnect.
+func TestPassphraseIsNotNetworkTime(t *testing.T) {
+	d := startTestSSHD(t)
+	_, priv, _ := ed25519.GenerateKey(rand.Reader)
+	key := filepath.Join(t.TempDir(), "id_enc")
+	const pass = "correct horse battery"
+	d.authorize(writeKey(t, key, priv, pass))
+	cfg := d.clientConfig()
+	cfg.KeyFile = key
+	cfg.DialTimeout = time.Second
+	asked := 0
+	cfg.Passphrase = func(string) ([]byte, error) {
+		asked++
+		time.Sleep(1500 * time.Millisecond) // longer than DialTimeout
+		return []byte(pass), nil
+	}
+	c := dial(t, cfg)
+	if out, _, _, err := c.Run(context.Background(), "echo ok"); err != nil || string(out) != "ok\n" {
+		t.Fatalf("%q %v", out, err)
+	}
+	c.mu.Lock()
+	c.cur.close() // the connection drops; the next command reconnects
+	c.mu.Unlock()
+	if out, _, _, err := c.Run(context.Background(), "echo again"); err != nil || string(out) != "again\n" {
+		t.Fatalf("after a reconnect: %q %v", out, err)
+	}
+	if asked != 1 {
+		t.Errorf("the passphrase was asked %d times, want once per client", asked)
+	}
+}
+
 func TestAgentAuth(t *testing.T) {
 	d := startTestSSHD(t)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
