@@ -3,9 +3,11 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -215,6 +217,17 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
+	// The kubeconfig is pinned to the endpoint deploy configured: here the
+	// test API server's, as a VIP would be.
+	u, err := url.Parse(a.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.inv.APIServer.VIP, d.inv.APIServer.Port = u.Hostname(), port
 	p, err := plan.New(d.stackPhase())
 	if err != nil {
 		t.Fatal(err)
