@@ -11,12 +11,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/factory-appliance/appliance/internal/atomicfile"
 	"github.com/factory-appliance/appliance/internal/cas"
 )
 
@@ -200,7 +200,7 @@ func rememberAlias(path, digest string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return
 	}
-	_ = writeFileAtomic(path, strings.NewReader(digest))
+	_ = atomicfile.Write(path, []byte(digest), 0o644)
 }
 
 // checkStored verifies the cached package's signatures and header.

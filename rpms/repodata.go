@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/atomicfile"
 	"github.com/factory-appliance/appliance/internal/countio"
 	"github.com/klauspost/compress/gzip"
 )
@@ -91,28 +92,8 @@ func WriteRepodata(dir string, pkgs []*Package, opts RepodataOptions) error {
 		return err
 	}
 	return GenerateRepodata(pkgs, func(name string, _ int64, r io.Reader) error {
-		return writeFileAtomic(filepath.Join(dir, name), r)
+		return atomicfile.WriteFrom(filepath.Join(dir, name), r, 0o644)
 	}, opts)
-}
-
-func writeFileAtomic(path string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func sortForRepodata(pkgs []*Package) ([]*Package, error) {
