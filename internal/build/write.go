@@ -31,9 +31,10 @@ import (
 type output struct {
 	parts   []*os.File // temporary files, in order
 	final   string
-	split   int64 // largest part, 0 for one file
-	cur     int64 // bytes in the last part
-	flushed int64 // bytes of the last part whose writeback was started
+	split   int64              // largest part, 0 for one file
+	cutter  *bundle.PartCutter // where parts end, nil for one file
+	cur     int64              // bytes in the last part
+	flushed int64              // bytes of the last part whose writeback was started
 	n       int64
 	w       *bundle.Writer
 	written map[string]bool // paths
@@ -49,11 +50,12 @@ type output struct {
 // (and the seek table) in one Write, so a new part starts at a frame
 // boundary, when the frame would not fit the current one.
 func (o *output) Write(p []byte) (int, error) {
-	if o.split > 0 {
-		if int64(len(p)) > o.split {
-			return 0, fmt.Errorf("a piece of %d bytes does not fit a part of %d bytes; split at a larger size", len(p), o.split)
+	if o.cutter != nil {
+		next, err := o.cutter.Add(int64(len(p)))
+		if err != nil {
+			return 0, err
 		}
-		if o.cur > 0 && o.cur+int64(len(p)) > o.split {
+		if next {
 			if err := o.newPart(); err != nil {
 				return 0, err
 			}
@@ -78,9 +80,6 @@ const flushEvery = 64 << 20
 
 // newPart starts the next temporary part.
 func (o *output) newPart() error {
-	if len(o.parts) == bundle.MaxParts {
-		return fmt.Errorf("the bundle needs more than %d parts; split at a larger size", bundle.MaxParts)
-	}
 	f, err := os.CreateTemp(filepath.Dir(o.final), "."+filepath.Base(o.final)+".tmp-*")
 	if err != nil {
 		return err
@@ -97,6 +96,9 @@ func (b *builder) openOutput(context.Context) error {
 		return err
 	}
 	b.out = &output{final: b.o.Output, split: b.o.Split, written: map[string]bool{}}
+	if b.o.Split > 0 {
+		b.out.cutter = bundle.NewPartCutter(b.o.Split)
+	}
 	if err := b.out.newPart(); err != nil {
 		return err
 	}

@@ -288,6 +288,66 @@ func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]stri
 	return names, nil
 }
 
+// PartCutter decides where a bundle split into parts of at most a given
+// size is cut: a part ends where the next piece (a zstd frame, or the seek
+// table) would not fit in it, so no piece straddles two parts, and each
+// part is a valid zstd file on its own. Both the bundle writer's split
+// output and Split cut with it.
+type PartCutter struct {
+	size  int64
+	cur   int64 // bytes in the current part
+	parts int
+}
+
+// NewPartCutter returns a cutter for parts of at most size bytes; the
+// first part is already started.
+func NewPartCutter(size int64) *PartCutter { return &PartCutter{size: size, parts: 1} }
+
+// Add accounts for the next piece, of n bytes, and reports whether it
+// starts a new part. A piece larger than a part, or a bundle that would
+// need more than MaxParts parts, is an error that names the fix.
+func (c *PartCutter) Add(n int64) (newPart bool, err error) {
+	if n > c.size {
+		return false, fmt.Errorf("a piece of %d bytes does not fit a part of %d bytes; split at a larger size", n, c.size)
+	}
+	if c.cur > 0 && c.cur+n > c.size {
+		if c.parts == MaxParts {
+			return false, fmt.Errorf("the bundle needs more than %d parts; split at a larger size", MaxParts)
+		}
+		c.parts++
+		c.cur, newPart = 0, true
+	}
+	c.cur += n
+	return newPart, nil
+}
+
+// frameCuts returns where each part of r split at size ends, the last at
+// r's end: after the frames, the seek table is the last piece.
+func frameCuts(r *Reader, size int64) ([]int64, error) {
+	c := NewPartCutter(size)
+	var cuts []int64
+	var end int64
+	for i := range r.sr.NumFrames() {
+		f := r.sr.Frame(i)
+		cut, err := c.Add(f.Offset + f.CompressedSize - end)
+		if err != nil {
+			return nil, fmt.Errorf("frame %d: %w", i, err)
+		}
+		if cut {
+			cuts = append(cuts, f.Offset)
+		}
+		end = f.Offset + f.CompressedSize
+	}
+	cut, err := c.Add(r.Size() - end)
+	if err != nil {
+		return nil, fmt.Errorf("the seek table: %w", err)
+	}
+	if cut {
+		cuts = append(cuts, end)
+	}
+	return append(cuts, r.Size()), nil
+}
+
 // Split copies the bundle at path, which must be one file, into parts of
 // at most size bytes named out.001, out.002, ..., cut where a frame ends
 // (the seek table and the frames before it never straddle two parts). It
@@ -306,28 +366,11 @@ func Split(path string, size int64, out string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cuts []int64 // where each part ends
-	var start, end int64
-	for i := range r.sr.NumFrames() {
-		f := r.sr.Frame(i)
-		if f.CompressedSize > size {
-			r.Close()
-			return nil, fmt.Errorf("%s: frame %d has %d bytes, more than a part of %d; split at a larger size", path, i, f.CompressedSize, size)
-		}
-		if f.Offset+f.CompressedSize-start > size {
-			cuts, start = append(cuts, f.Offset), f.Offset
-		}
-		end = f.Offset + f.CompressedSize
-	}
-	total := r.Size()
+	cuts, err := frameCuts(r, size)
 	r.Close()
-	if total-end > size {
-		return nil, fmt.Errorf("%s: its seek table has %d bytes, more than a part of %d; split at a larger size", path, total-end, size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if total-start > size {
-		cuts = append(cuts, end)
-	}
-	cuts = append(cuts, total)
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, err
 	}
