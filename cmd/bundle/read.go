@@ -6,26 +6,9 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/progress"
-	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/trust"
 	"github.com/spf13/cobra"
 )
-
-// openBundle opens a bundle; with a public key it first checks the
-// signature over bundle.json, so nothing in an unsigned or forged index is
-// trusted. Without one the bundle's integrity is still checked on every
-// read, but not who made it: bundle's read commands are tools for CI and
-// inspection, while deploy refuses a bundle it cannot verify.
-func openBundle(path, key string, opts ...bundle.OpenOption) (*bundle.Reader, error) {
-	if key == "" {
-		return bundle.Open(path, opts...)
-	}
-	v, err := signing.LoadVerifier(key)
-	if err != nil {
-		return nil, err
-	}
-	return bundle.Open(path, append(opts, bundle.WithIndexCheck(trust.IndexCheck(path, v)))...)
-}
 
 // noKeyWarning is what verify, cat and extract write to stderr when they
 // run without --key: they still check every digest, but not who made the
@@ -38,11 +21,16 @@ func warnNoKey(w io.Writer, key string) {
 	}
 }
 
-// openWithBase is openBundle for a delta bundle and, when base is not
-// empty, the bundle it was built against, layered under it (checked with
-// the same key).
+// openWithBase opens a bundle with trust.OpenOptionalKey: with --key its
+// signature is checked before anything in its index is trusted; without,
+// only its integrity, on every read (bundle's read commands are tools for
+// CI and inspection, while deploy refuses a bundle it cannot verify). When
+// base is not empty, the bundle it was built against is layered under it,
+// checked with the same key.
 func openWithBase(path, base, key string) (*bundle.Reader, error) {
-	open := func(p string, opts ...bundle.OpenOption) (*bundle.Reader, error) { return openBundle(p, key, opts...) }
+	open := func(p string, opts ...bundle.OpenOption) (*bundle.Reader, error) {
+		return trust.OpenOptionalKey(p, key, opts...)
+	}
 	if base == "" {
 		return open(path)
 	}
@@ -164,7 +152,7 @@ Without --key the signature is not checked (a warning on stderr says so).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			warnNoKey(cmd.ErrOrStderr(), key)
-			r, err := openBundle(args[0], key)
+			r, err := trust.OpenOptionalKey(args[0], key)
 			if err != nil {
 				return err
 			}
@@ -218,7 +206,7 @@ Without --key the signature is not checked (a warning says so).`,
 				return fmt.Errorf("no target directory: pass -C DIR")
 			}
 			warnNoKey(cmd.ErrOrStderr(), key)
-			r, err := openBundle(args[0], key)
+			r, err := trust.OpenOptionalKey(args[0], key)
 			if err != nil {
 				return err
 			}

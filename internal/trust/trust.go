@@ -83,6 +83,16 @@ func OpenLayered(path, base string, open func(path string, opts ...bundle.OpenOp
 	return r, nil
 }
 
+// OpenOptionalKey opens the bundle at path with its signature checked
+// against the cosign public key at keyPath, or, with no keyPath, unchecked
+// and without a warning: the policy of bundle's read commands (verify, cat,
+// extract), tools for CI and inspection that print their own warning.
+// Entry digests are checked on every read either way. A delta bundle opens
+// without its base. deploy's commands use OpenVerified or OpenWithBase.
+func OpenOptionalKey(path, keyPath string, opts ...bundle.OpenOption) (*bundle.Reader, error) {
+	return openOne(path, keyPath, keyPath == "", nil, opts...)
+}
+
 func openOne(path, keyPath string, insecureSkip bool, warn io.Writer, opts ...bundle.OpenOption) (*bundle.Reader, error) {
 	switch {
 	case keyPath != "" && insecureSkip:
@@ -100,13 +110,13 @@ func openOne(path, keyPath string, insecureSkip bool, warn io.Writer, opts ...bu
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, bundle.WithIndexCheck(IndexCheck(path, v)))
+	opts = append(opts, bundle.WithIndexCheck(indexCheck(path, v)))
 	return bundle.Open(path, opts...)
 }
 
-// IndexCheck returns the bundle.WithIndexCheck function that requires
+// indexCheck returns the bundle.WithIndexCheck function that requires
 // bundle.json to be signed by v. name names the bundle in errors.
-func IndexCheck(name string, v *signing.Verifier) func(index, sig []byte) error {
+func indexCheck(name string, v *signing.Verifier) func(index, sig []byte) error {
 	return func(index, sig []byte) error {
 		if len(sig) == 0 {
 			return fmt.Errorf("bundle %s is not signed (%w): it has no %s; ask for a bundle signed when it was built, "+

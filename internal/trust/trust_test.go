@@ -132,3 +132,43 @@ func TestOpenVerified(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenOptionalKey(t *testing.T) {
+	dir := t.TempDir()
+	signer, pub := newKey(t, dir, "good")
+	_, otherPub := newKey(t, dir, "other")
+	signed := writeBundle(t, dir, "1.0", func(index []byte) []byte {
+		s, err := signer.SignBlob(index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+	unsigned := writeBundle(t, dir, "2.0", nil)
+	for _, tc := range []struct {
+		name    string
+		path    string
+		key     string
+		wantErr error // nil means success
+	}{
+		{"signed, right key", signed, pub, nil},
+		{"signed, no key", signed, "", nil},
+		{"unsigned, no key", unsigned, "", nil},
+		{"signed, wrong key", signed, otherPub, signing.ErrBadSignature},
+		{"unsigned, key", unsigned, pub, signing.ErrUnsigned},
+		{"missing key file", signed, filepath.Join(dir, "none.pub"), os.ErrNotExist},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := OpenOptionalKey(tc.path, tc.key)
+			if err == nil {
+				r.Close()
+			}
+			if tc.wantErr == nil && err != nil {
+				t.Fatalf("OpenOptionalKey: %v", err)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("error %v, want one wrapping %v", err, tc.wantErr)
+			}
+		})
+	}
+}
