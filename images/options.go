@@ -11,19 +11,19 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	imageref "github.com/factory-appliance/appliance/internal/ref"
 )
 
 // Defaults used when no option overrides them.
 const (
-	DefaultPlatform    = "linux/amd64"
-	DefaultImageJobs   = 4
-	DefaultBlobJobs    = 6
-	DefaultAttempts    = 5
-	DefaultBackoff     = 500 * time.Millisecond
-	maxBackoff         = 15 * time.Second
-	dockerHub          = "docker.io"
-	dockerHubAPIHost   = "index.docker.io"
-	dockerHubAPIHostV2 = "registry-1.docker.io"
+	DefaultPlatform  = "linux/amd64"
+	DefaultImageJobs = 4
+	DefaultBlobJobs  = 6
+	DefaultAttempts  = 5
+	DefaultBackoff   = 500 * time.Millisecond
+	maxBackoff       = 15 * time.Second
+	dockerHubAPIHost = "index.docker.io" // where Docker Hub's API answers
 )
 
 type options struct {
@@ -76,7 +76,7 @@ func WithMirror(source, mirror string) Option {
 		if mirror == "" || source == "" {
 			return fmt.Errorf("registry mirror %s=%s: both sides must be set", source, mirror)
 		}
-		o.mirrors[canonicalRegistry(source)] = mirror
+		o.mirrors[imageref.NormalizeRegistry(source)] = mirror
 		return nil
 	}
 }
@@ -202,7 +202,7 @@ func (o *options) check() error {
 		return fmt.Errorf("retry: attempts must be >= 1 and backoff >= 0, got %d and %v", o.attempts, o.backoff)
 	}
 	for src, m := range o.mirrors {
-		if canonicalRegistry(m) == src {
+		if imageref.NormalizeRegistry(m) == src {
 			return fmt.Errorf("registry mirror for %s points at itself", src)
 		}
 	}
@@ -221,13 +221,4 @@ func defaultTransport() http.RoundTripper {
 	t.ResponseHeaderTimeout = 2 * time.Minute
 	t.MaxIdleConnsPerHost = 16
 	return t
-}
-
-// canonicalRegistry folds Docker Hub's several host names into docker.io.
-func canonicalRegistry(host string) string {
-	switch host {
-	case dockerHubAPIHost, dockerHubAPIHostV2:
-		return dockerHub
-	}
-	return host
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	imageref "github.com/factory-appliance/appliance/internal/ref"
 )
 
 // target is a parsed reference: its canonical name and where to fetch it.
@@ -58,7 +60,7 @@ func (o *options) parse(ref, pin string) (target, error) {
 	if tag, ok := r.(name.Tag); ok && (refDigest == "" || strings.Contains(lastPathElem(base), ":")) {
 		t.tag = tag.TagStr()
 	}
-	registry := canonicalRegistry(r.Context().RegistryStr())
+	registry := imageref.NormalizeRegistry(r.Context().RegistryStr())
 	repo := r.Context().RepositoryStr()
 	t.canonRepo = registry + "/" + repo
 	host := registry
@@ -75,7 +77,7 @@ func (o *options) parse(ref, pin string) (target, error) {
 // repository names repo on host, marked insecure when plain HTTP is
 // allowed there (loopback, or named with --insecure-registry).
 func (o *options) repository(host, repo string) (name.Repository, error) {
-	if host == dockerHub {
+	if host == imageref.DockerHub {
 		host = dockerHubAPIHost
 	}
 	var opts []name.Option

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/internal/ref"
 )
 
 var chartNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$`)
@@ -111,7 +113,7 @@ func (p *parser) ociChart(n *yaml.Node) string {
 		if msg, fix = registryHostProblem(host); msg == "" && path == "" {
 			msg, fix = "has no repository path", "write oci://host[:port]/path/chart"
 		} else if msg == "" {
-			msg, fix = repoPathProblem(path)
+			msg, fix = ref.RepositoryProblem(path)
 		}
 	}
 	if msg != "" {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -354,8 +355,10 @@ func nevraForms(nevra string) []string {
 	}
 	name, ev := nv[:k], nv[k+1:]
 	forms := []string{name, nevra, nv, nvr}
-	if e, v, ok := strings.Cut(ev, ":"); ok && isDigits(e) {
-		forms = append(forms, name+"-"+v, name+"-"+v+"-"+release, name+"-"+v+"-"+release+nevra[i:])
+	if e, v, ok := strings.Cut(ev, ":"); ok {
+		if _, err := strconv.ParseUint(e, 10, 64); err == nil { // an epoch
+			forms = append(forms, name+"-"+v, name+"-"+v+"-"+release, name+"-"+v+"-"+release+nevra[i:])
+		}
 	}
 	return forms
 }

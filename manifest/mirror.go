@@ -3,6 +3,8 @@ package manifest
 import (
 	"fmt"
 	"strings"
+
+	"github.com/factory-appliance/appliance/internal/ref"
 )
 
 // Mirrors maps a source registry (canonical name, "docker.io" for Docker
@@ -13,7 +15,7 @@ type Mirrors map[string]string
 // MirrorFor returns the mirror for the registry of canonicalRef, if any.
 func (m Mirrors) MirrorFor(canonicalRef string) (mirror string, ok bool) {
 	host, _, _ := strings.Cut(canonicalRef, "/")
-	mirror, ok = m[normalizeRegistry(host)]
+	mirror, ok = m[ref.NormalizeRegistry(host)]
 	return mirror, ok
 }
 
@@ -57,7 +59,7 @@ func ParseMirror(s string) (registry, mirror string, err error) {
 	if msg, fix := mirrorProblem(mirror); msg != "" {
 		return "", "", fmt.Errorf("registry mirror %q: %s; %s", s, msg, fix)
 	}
-	return normalizeRegistry(registry), mirror, nil
+	return ref.NormalizeRegistry(registry), mirror, nil
 }
 
 // registryHostProblem checks a registry name: host[:port], no scheme or path.
@@ -67,7 +69,7 @@ func registryHostProblem(host string) (msg, fix string) {
 		return fmt.Sprintf("registry %q has a URL scheme", host), "write only host[:port]"
 	case strings.Contains(host, "/"):
 		return fmt.Sprintf("registry %q has a path", host), "write only host[:port]"
-	case !hostPortRE.MatchString(host):
+	case !ref.ValidRegistry(host):
 		return fmt.Sprintf("registry %q is not a valid host[:port]", host), "write e.g. registry.lan:5000"
 	}
 	return "", ""
@@ -84,7 +86,7 @@ func mirrorProblem(mirror string) (msg, fix string) {
 		return "mirror: " + msg, fix
 	}
 	if path != "" {
-		if msg, _ := repoPathProblem(path); msg != "" {
+		if msg, _ := ref.RepositoryProblem(path); msg != "" {
 			return "mirror path: " + msg, "write host[:port]/lower-case/path"
 		}
 	}

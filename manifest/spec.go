@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/internal/ref"
 )
 
 var specFields = []string{"platform", "allPlatforms", "registryMirrors", "insecureRegistries", "verify",
@@ -113,7 +115,7 @@ func (p *parser) mirrors(n *yaml.Node) {
 			p.errorf(v, fix, "spec.registryMirrors.%s: %s", reg, msg)
 			continue
 		}
-		reg = normalizeRegistry(reg)
+		reg = ref.NormalizeRegistry(reg)
 		if line, dup := first[reg]; dup {
 			p.errorf(k, "keep one mirror per registry", "registry %s has a second mirror (first at line %d)", reg, line)
 			continue
@@ -154,7 +156,7 @@ func (p *parser) verifyRule(n *yaml.Node) {
 		p.errorf(f["registry"].val, fix, "verify.registry: %s", msg)
 		return
 	}
-	reg = normalizeRegistry(reg)
+	reg = ref.NormalizeRegistry(reg)
 	if prev, dup := p.seen("verify\x00"+reg, p.pos(n)); dup {
 		p.errorf(n, "keep one key per registry", "registry %s has a second verify rule (first at %s)", reg, prev)
 		return

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/factory-appliance/appliance/internal/ref"
 )
 
 // Names in bundle.json that deploy writes into root shell commands, yum
@@ -40,20 +42,13 @@ var ErrUnsafeName = errors.New("unsafe name in the bundle index")
 const RepoIDChars = "letters, digits, '.', '_', ':' and '-', starting with a letter or digit, at most 100"
 
 var (
-	repoIDRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$`)
-	keyNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$`)
-	rpmFileRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+~^-]{0,250}\.rpm$`)
-	rpmNameRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$`)
-	roleRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	labelRE    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
-	hostPortRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?$`)
-	repoPartRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$`)
-	tagRE      = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	digestRE   = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[A-Za-z0-9=_-]{32,}$`)
+	repoIDRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$`)
+	keyNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$`)
+	rpmFileRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+~^-]{0,250}\.rpm$`)
+	rpmNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$`)
+	roleRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	labelRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
 )
-
-// maxImageRefLen bounds an image reference.
-const maxImageRefLen = 1024
 
 // NameError reports a name in bundle.json that is refused. Value is the
 // name as found; Error shows it quoted and truncated.
@@ -173,38 +168,14 @@ func checkRepoPath(p string) error {
 }
 
 // CheckImageRef checks an image reference against the OCI distribution
-// grammar: an optional registry host[:port] (a first element with '.' or
-// ':' or "localhost"), a path of lower-case elements, an optional tag and
-// an optional digest. It does not require a tag or digest.
+// grammar (internal/ref): an optional registry host[:port] (a first element
+// with '.' or ':' or "localhost"), a path of lower-case elements, an
+// optional tag and an optional digest. It does not require a tag or digest.
 func CheckImageRef(ref string) error { return checkImageRef("image reference", ref) }
 
-func checkImageRef(field, ref string) error {
-	bad := func(why string) error {
-		return &NameError{Field: field, Value: ref, Want: "an image reference, [registry/]path[:tag][@digest] (" + why + ")"}
-	}
-	if ref == "" || len(ref) > maxImageRefLen {
-		return bad(fmt.Sprintf("1 to %d characters", maxImageRefLen))
-	}
-	rest, digest, hasDigest := strings.Cut(ref, "@")
-	if hasDigest && !digestRE.MatchString(digest) {
-		return bad("the digest is algorithm:hex")
-	}
-	if first, after, ok := strings.Cut(rest, "/"); ok && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		if !hostPortRE.MatchString(first) {
-			return bad("the registry is host or host:port")
-		}
-		rest = after
-	}
-	if i := strings.LastIndexByte(rest, ':'); i >= 0 {
-		if !tagRE.MatchString(rest[i+1:]) {
-			return bad("a tag is letters, digits, '_', '.' and '-'")
-		}
-		rest = rest[:i]
-	}
-	for _, part := range strings.Split(rest, "/") {
-		if !repoPartRE.MatchString(part) {
-			return bad("each path element is lower-case letters and digits joined by '.', '_' or '-'")
-		}
+func checkImageRef(field, s string) error {
+	if err := ref.Check(s); err != nil {
+		return &NameError{Field: field, Value: s, Want: "an image reference, [registry/]path[:tag][@digest] (" + err.Error() + ")"}
 	}
 	return nil
 }

@@ -9,15 +9,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/factory-appliance/appliance/internal/harbor"
+	imageref "github.com/factory-appliance/appliance/internal/ref"
 )
 
 // ErrUnmappableName is wrapped when an image's name cannot be given a place
 // in the target registry.
 var ErrUnmappableName = errors.New("image name cannot be mapped into the site registry")
-
-// dockerHubAliases are the names go-containerregistry and others use for
-// Docker Hub; the site registry always calls it docker.io.
-var dockerHubAliases = map[string]bool{"index.docker.io": true, "registry-1.docker.io": true, "docker.io": true}
 
 // target is where one bundle image goes in the site registry.
 type target struct {
@@ -36,10 +33,8 @@ func mapName(host, src, digest string, plainHTTP bool) (target, error) {
 	if err != nil {
 		return target{}, fmt.Errorf("image %q: %w: %v", src, ErrUnmappableName, err)
 	}
-	reg := ref.Context().RegistryStr()
-	if dockerHubAliases[reg] {
-		reg = "docker.io"
-	}
+	// The site registry always calls Docker Hub docker.io.
+	reg := imageref.NormalizeRegistry(ref.Context().RegistryStr())
 	if _, _, err := net.SplitHostPort(reg); err == nil {
 		return target{}, fmt.Errorf("image %s: %w: its registry %s has a port, and a project name cannot; "+
 			"name the image by a registry host without a port when building the bundle", src, ErrUnmappableName, reg)
