@@ -101,8 +101,10 @@ func (e EVR) String() string {
 // ParseEVR splits "[E:]V[-R]".
 func ParseEVR(s string) EVR {
 	var e EVR
-	if i := strings.IndexByte(s, ':'); i >= 0 && isDigits(s[:i]) {
-		e.Epoch, s = s[:i], s[i+1:]
+	if i := strings.IndexByte(s, ':'); i >= 0 {
+		if _, err := strconv.ParseUint(s[:i], 10, 64); err == nil {
+			e.Epoch, s = s[:i], s[i+1:]
+		}
 	}
 	if i := strings.LastIndexByte(s, '-'); i >= 0 {
 		e.Version, e.Release = s[:i], s[i+1:]
@@ -110,18 +112,6 @@ func ParseEVR(s string) EVR {
 		e.Version = s
 	}
 	return e
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // NEVRA formats the package as name-[epoch:]version-release.arch.
