@@ -1,6 +1,10 @@
 package images
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/factory-appliance/appliance/internal/fetch"
+)
 
 // Sentinel errors; callers branch on them with errors.Is.
 var (
@@ -8,7 +12,7 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrInsecureRegistry: the registry speaks plain HTTP, and it is neither
 	// loopback nor named with --insecure-registry.
-	ErrInsecureRegistry = errors.New("plain HTTP refused")
+	ErrInsecureRegistry = fetch.ErrPlainHTTP
 	// ErrNoPlatform: an index has no manifest for the requested platform.
 	ErrNoPlatform = errors.New("no manifest for platform")
 	// ErrDigestMismatch: a manifest's bytes do not hash to the digest they

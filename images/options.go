@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/factory-appliance/appliance/internal/fetch"
 	imageref "github.com/factory-appliance/appliance/internal/ref"
 )
 
@@ -27,8 +28,8 @@ const (
 )
 
 type options struct {
-	mirrors    map[string]string // canonical source registry -> mirror host[:port]
-	insecure   map[string]bool   // hosts (host or host:port) allowed over plain HTTP
+	mirrors    map[string]string   // canonical source registry -> mirror host[:port]
+	insecure   fetch.InsecureHosts // hosts (host or host:port) allowed over plain HTTP
 	keychain   authn.Keychain
 	platform   v1.Platform
 	imageJobs  int
@@ -50,7 +51,7 @@ type Option func(*options) error
 func defaultOptions() *options {
 	return &options{
 		mirrors:   map[string]string{},
-		insecure:  map[string]bool{},
+		insecure:  fetch.InsecureHosts{},
 		keychain:  authn.DefaultKeychain,
 		platform:  v1.Platform{OS: "linux", Architecture: "amd64"},
 		imageJobs: DefaultImageJobs,

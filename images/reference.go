@@ -2,7 +2,6 @@ package images
 
 import (
 	"fmt"
-	"net"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -81,32 +80,10 @@ func (o *options) repository(host, repo string) (name.Repository, error) {
 		host = dockerHubAPIHost
 	}
 	var opts []name.Option
-	if o.plainHTTPAllowed(host) {
+	if o.insecure.PlainHTTPAllowed(host) {
 		opts = append(opts, name.Insecure)
 	}
 	return name.NewRepository(host+"/"+repo, opts...)
-}
-
-// plainHTTPAllowed reports whether host[:port] may be reached over HTTP.
-func (o *options) plainHTTPAllowed(hostport string) bool {
-	if o.insecure[hostport] {
-		return true
-	}
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	return o.insecure[host] || isLoopback(host)
-}
-
-// isLoopback: localhost, 127.0.0.0/8 and ::1.
-func isLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func lastPathElem(s string) string {

@@ -10,34 +10,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/factory-appliance/appliance/internal/fetch"
 )
-
-// httpGuard refuses plain-HTTP requests to hosts that are neither loopback
-// nor named insecure, whoever makes them (ping, token server, redirects).
-type httpGuard struct {
-	inner http.RoundTripper
-	opts  *options
-	warn  sync.Map // hosts already warned about
-}
-
-func (g *httpGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" {
-		host := req.URL.Host
-		if !g.opts.plainHTTPAllowed(host) {
-			return nil, insecureError(host)
-		}
-		if !isLoopback(req.URL.Hostname()) {
-			if _, seen := g.warn.LoadOrStore(host, true); !seen {
-				g.opts.logger.Warn("using plain HTTP to an insecure registry", "registry", host)
-			}
-		}
-	}
-	return g.inner.RoundTrip(req)
-}
-
-func insecureError(host string) error {
-	return fmt.Errorf("registry %s over plain HTTP: %w; it is not a loopback address; if you trust the network, pass --insecure-registry %s", host, ErrInsecureRegistry, host)
-}
 
 // clients hands out one authenticated HTTP client per repository. The
 // handshake (ping, token) happens once per repository, on first use, so
@@ -51,7 +26,10 @@ type clients struct {
 }
 
 func newClients(o *options) *clients {
-	return &clients{opts: o, base: &httpGuard{inner: o.transport, opts: o}, byKey: map[string]*http.Client{}}
+	guard := &fetch.Guard{Inner: o.transport, Hosts: o.insecure, Warn: func(host string) {
+		o.logger.Warn("using plain HTTP to an insecure registry", "registry", host)
+	}}
+	return &clients{opts: o, base: guard, byKey: map[string]*http.Client{}}
 }
 
 // get returns the client for repo, doing the handshake if needed.
@@ -89,7 +67,7 @@ func (c *clients) get(ctx context.Context, repo name.Repository) (*http.Client, 
 // plain-HTTP registry.
 func explainHandshake(host string, err error) error {
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
-		return fmt.Errorf("%w (%v)", insecureError(host), err)
+		return fmt.Errorf("registry %s: %w (%v)", host, &fetch.InsecureError{Host: host}, err)
 	}
 	return fmt.Errorf("registry %s: %w", host, err)
 }
@@ -99,7 +77,7 @@ func explainHandshake(host string, err error) error {
 // corrects it to what the handshake found.
 func (c *clients) url(repo name.Repository, kind, id string) string {
 	scheme := "https"
-	if c.opts.plainHTTPAllowed(repo.RegistryStr()) {
+	if c.opts.insecure.PlainHTTPAllowed(repo.RegistryStr()) {
 		scheme = "http"
 	}
 	return fmt.Sprintf("%s://%s/v2/%s/%s/%s", scheme, repo.RegistryStr(), repo.RepositoryStr(), kind, id)

@@ -8,16 +8,16 @@ import (
 	"hash"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/factory-appliance/appliance/internal/atomicfile"
 	"github.com/factory-appliance/appliance/internal/cas"
+
+	"github.com/factory-appliance/appliance/internal/fetch"
 )
 
 // Fetched is a closure package stored in the content cache.
@@ -85,11 +85,18 @@ func fetchOne(ctx context.Context, f *Fetcher, store *cas.Store, rd *RepoData, r
 	if err != nil {
 		return Fetched{}, fmt.Errorf("%s: %w", what, err)
 	}
-	digest, err := fetchWithRetry(ctx, func() (string, error) {
+	retry := fetch.Default
+	retry.OnRetry = func(attempt int, err error) {
+		slog.Warn("download failed, retrying", "attempt", attempt, "err", err)
+	}
+	var digest string
+	err = retry.Do(ctx, func() (err error) {
 		if res.Checksum.Type == "sha256" {
-			return fetchSHA256(ctx, f, store, u, what, res.Package)
+			digest, err = fetchSHA256(ctx, f, store, u, what, res.Package)
+		} else {
+			digest, err = fetchOther(ctx, f, store, u, what, res.Package)
 		}
-		return fetchOther(ctx, f, store, u, what, res.Package)
+		return err
 	})
 	if err != nil {
 		return Fetched{}, err
@@ -98,35 +105,6 @@ func fetchOne(ctx context.Context, f *Fetcher, store *cas.Store, rd *RepoData, r
 		return Fetched{}, err
 	}
 	return Fetched{Resolved: res, Digest: digest}, nil
-}
-
-// fetchAttempts is how often a download is tried when the failure looks
-// transient (connection errors, HTTP 5xx, a truncated body).
-const fetchAttempts = 3
-
-func fetchWithRetry(ctx context.Context, fetch func() (string, error)) (string, error) {
-	for attempt := 1; ; attempt++ {
-		digest, err := fetch()
-		if err == nil || attempt == fetchAttempts || !transient(err) {
-			return digest, err
-		}
-		slog.Warn("download failed, retrying", "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return "", err
-		case <-time.After(time.Duration(attempt) * 500 * time.Millisecond):
-		}
-	}
-}
-
-// transient reports whether a download error is worth another try.
-func transient(err error) bool {
-	var fe *FetchError
-	if errors.As(err, &fe) {
-		return fe.Status == 0 || fe.Status >= 500
-	}
-	var ne net.Error
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }
 
 func fetchSHA256(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *Package) (string, error) {

@@ -2,23 +2,36 @@ package rpms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/factory-appliance/appliance/internal/fetch"
 )
 
 // Fetcher opens http(s) and file:// URLs. The zero value uses a client with
 // a connection timeout and no overall timeout (package downloads may be
-// long); cancel the context to stop. It is safe for concurrent use.
+// long); cancel the context to stop. Plain HTTP goes only to loopback and
+// to the hosts in Insecure (redirects included). It is safe for concurrent
+// use; set its fields before the first Open.
 type Fetcher struct {
 	Client *http.Client
+	// Insecure names the hosts besides loopback that may be reached over
+	// plain HTTP, as HOST:PORT or as HOST for every port.
+	Insecure fetch.InsecureHosts
+
+	once    sync.Once
+	guarded *http.Client
 }
 
 var defaultClient = &http.Client{
@@ -30,7 +43,8 @@ var defaultClient = &http.Client{
 	},
 }
 
-// FetchError reports a URL that could not be read.
+// FetchError reports a URL that could not be read. An HTTP answer other
+// than 200 is a *fetch.StatusError in Err, with its status in Status.
 type FetchError struct {
 	URL    string
 	Status int // the HTTP status, 0 for other failures
@@ -39,7 +53,7 @@ type FetchError struct {
 
 func (e *FetchError) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("GET %s: HTTP %d", e.URL, e.Status)
+		return e.Err.Error()
 	}
 	return fmt.Sprintf("GET %s: %v", e.URL, e.Err)
 }
@@ -66,23 +80,31 @@ func (f *Fetcher) Open(ctx context.Context, rawURL string) (io.ReadCloser, error
 }
 
 func (f *Fetcher) get(ctx context.Context, rawURL string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	body, err := fetch.Get(ctx, f.client(), rawURL)
+	var se *fetch.StatusError
+	if errors.As(err, &se) {
+		return nil, &FetchError{URL: rawURL, Status: se.Code, Err: err}
+	}
 	if err != nil {
 		return nil, &FetchError{URL: rawURL, Err: err}
 	}
-	c := f.Client
-	if c == nil {
-		c = defaultClient
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, &FetchError{URL: rawURL, Err: err}
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, &FetchError{URL: rawURL, Status: resp.StatusCode}
-	}
-	return resp.Body, nil
+	return body, nil
+}
+
+// client is f.Client (or the default) behind the plain-HTTP guard.
+func (f *Fetcher) client() *http.Client {
+	f.once.Do(func() {
+		c := defaultClient
+		if f.Client != nil {
+			c = f.Client
+		}
+		guarded := *c
+		guarded.Transport = &fetch.Guard{Inner: c.Transport, Hosts: f.Insecure, Warn: func(host string) {
+			slog.Warn("using plain HTTP to an insecure host", "host", host)
+		}}
+		f.guarded = &guarded
+	})
+	return f.guarded
 }
 
 // LoadKeys reads OpenPGP public keys from files or URLs (http, https,

@@ -270,7 +270,7 @@ func (b *builder) pullerOptions() []images.Option {
 			return b.base != nil && b.base.blobs[d]
 		}),
 	}
-	if ins := append(append([]string(nil), s.Spec.InsecureRegistries...), b.o.Insecure...); len(ins) > 0 {
+	if ins := b.insecureHosts(); len(ins) > 0 {
 		opts = append(opts, images.WithInsecureRegistries(ins...))
 	}
 	if b.o.Concurrency > 0 {

@@ -28,11 +28,10 @@ type chartSet struct {
 func (b *builder) chartFetcher() *charts.Fetcher {
 	if b.charts.fetcher == nil {
 		s := b.o.Stack
-		insecure := append(append([]string(nil), s.Spec.InsecureRegistries...), b.o.Insecure...)
 		b.charts.fetcher = charts.NewFetcher(b.cache,
 			charts.WithTransport(b.transport()),
 			charts.WithMirrors(s.Spec.RegistryMirrors.With(b.o.Mirrors)),
-			charts.WithInsecureHosts(insecure...),
+			charts.WithInsecureHosts(b.insecureHosts()...),
 			charts.WithLogger(b.log))
 	}
 	return b.charts.fetcher

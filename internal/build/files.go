@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"path"
 	"strings"
-	"time"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -226,52 +226,16 @@ func (b *builder) cachedOpener(digest string) func() (io.ReadCloser, error) {
 }
 
 // download GETs url and hands the body to put, retrying transient
-// failures (put must then start over, as cas.Put and PutNew do).
+// failures by the fetch policy (put must then start over, as cas.Put and
+// PutNew do). Plain HTTP goes only to loopback and insecure hosts.
 func (b *builder) download(ctx context.Context, url string, put func(io.Reader) error) error {
-	client := &http.Client{Transport: b.transport()}
-	var err error
-	for attempt := 1; attempt <= 4; attempt++ {
-		if err = b.downloadOnce(ctx, client, url, put); err == nil || !transient(err) {
+	client := &http.Client{Transport: b.guardedTransport()}
+	return fetch.Default.Do(ctx, func() error {
+		body, err := fetch.Get(ctx, client, url)
+		if err != nil {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * 250 * time.Millisecond):
-		}
-	}
-	return err
-}
-
-type statusError struct{ code int }
-
-func (e statusError) Error() string { return fmt.Sprintf("HTTP %d", e.code) }
-
-// transient reports whether a download may succeed when tried again: a
-// server error or a broken connection, never a wrong digest, an oversized
-// body or a 404.
-func transient(err error) bool {
-	var se statusError
-	if errors.As(err, &se) {
-		return se.code >= 500 || se.code == http.StatusTooManyRequests
-	}
-	var de *cas.DigestError
-	var big *tooLargeError
-	return !errors.As(err, &de) && !errors.As(err, &big) && !errors.Is(err, context.Canceled)
-}
-
-func (b *builder) downloadOnce(ctx context.Context, client *http.Client, url string, put func(io.Reader) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return statusError{resp.StatusCode}
-	}
-	return put(resp.Body)
+		defer body.Close()
+		return put(body)
+	})
 }

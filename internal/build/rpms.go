@@ -15,6 +15,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/rpms"
 )
@@ -54,7 +55,7 @@ func (b *builder) resolveRPMs(ctx context.Context) (*rpmPlan, error) {
 	if len(s.RPMs()) == 0 && !hasRPMFiles(s) {
 		return nil, nil
 	}
-	p := &rpmPlan{fetcher: &rpms.Fetcher{Client: &http.Client{Transport: b.transport()}}}
+	p := &rpmPlan{fetcher: &rpms.Fetcher{Client: &http.Client{Transport: b.transport()}, Insecure: fetch.NewInsecureHosts(b.insecureHosts()...)}}
 	var err error
 	if p.repos, p.keyFiles, err = b.loadRPMRepos(ctx, p.fetcher); err != nil {
 		return nil, err

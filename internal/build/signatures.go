@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -118,16 +118,21 @@ func (b *builder) fetchDigestRef(p *pulledImage) (name.Digest, error) {
 // HOST:PORT, or as HOST for every port.
 func (b *builder) insecure(repo string) bool {
 	host, _, _ := strings.Cut(repo, "/")
-	bare := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		bare = h
-	}
-	for _, h := range append(append([]string(nil), b.o.Stack.Spec.InsecureRegistries...), b.o.Insecure...) {
-		if h == host || h == bare {
-			return true
-		}
-	}
-	return false
+	return fetch.NewInsecureHosts(b.insecureHosts()...).Named(host)
+}
+
+// insecureHosts are the hosts besides loopback that may be reached over
+// plain HTTP: the manifest's insecureRegistries and --insecure-registry.
+func (b *builder) insecureHosts() []string {
+	return append(append([]string(nil), b.o.Stack.Spec.InsecureRegistries...), b.o.Insecure...)
+}
+
+// guardedTransport is transport() behind the plain-HTTP guard, for URL
+// files and RPM repositories.
+func (b *builder) guardedTransport() http.RoundTripper {
+	return &fetch.Guard{Inner: b.transport(), Hosts: fetch.NewInsecureHosts(b.insecureHosts()...), Warn: func(host string) {
+		b.log.Warn("using plain HTTP to an insecure host", "host", host)
+	}}
 }
 
 func (b *builder) transport() http.RoundTripper {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -174,7 +176,7 @@ func TestURLFileSignature(t *testing.T) {
 		{"fingerprint not in the key file", "{gpgkey: keys/harbor.asc, fingerprint: " + otherFP + "}", installer, asc,
 			[]string{fileURL, "verify.gpgkey keys/harbor.asc does not hold key " + otherFP, "gpg --armor --export " + otherFP}},
 		{"missing .asc", "{gpgkey: keys/harbor.asc}", installer, nil,
-			[]string{fileURL, "signature " + fileURL + ".asc: HTTP 404", "point verify.signature at the upstream's detached signature"}},
+			[]string{fileURL, "signature " + fileURL + ".asc: ", "GET " + fileURL + ".asc: HTTP 404", "point verify.signature at the upstream's detached signature"}},
 		{"not a signature", "{gpgkey: keys/harbor.asc}", installer, g.export("other"),
 			[]string{fileURL, "signature " + fileURL + ".asc holds no signature", "point verify.signature"}},
 		{"endless .asc", "{gpgkey: keys/harbor.asc}", installer, bytes.Repeat([]byte("A"), 2<<20),
@@ -401,5 +403,49 @@ func TestKubeSphereStackLocksHarborInstaller(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "  file "+want+" (") {
 		t.Errorf("the dry run does not list Harbor's installer:\n%s", out.String())
+	}
+}
+
+// answerAll answers every request with 200 and counts them.
+type answerAll struct{ n atomic.Int32 }
+
+func (a *answerAll) RoundTrip(*http.Request) (*http.Response, error) {
+	a.n.Add(1)
+	return &http.Response{StatusCode: http.StatusOK, Body: io.NopCloser(strings.NewReader("data"))}, nil
+}
+
+// TestURLFilePlainHTTPGuard: a URL file over plain HTTP is fetched only
+// from loopback or a host named insecure; any other is refused before a
+// request is made.
+func TestURLFilePlainHTTPGuard(t *testing.T) {
+	st, err := manifest.Builtin("kubesphere")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		url      string
+		insecure []string
+		ok       bool
+	}{
+		{"https://files.example/a", nil, true},
+		{"http://127.0.0.1:9/a", nil, true},
+		{"http://files.example/a", nil, false},
+		{"http://files.example/a", []string{"files.example"}, true},
+		{"http://files.example:8080/a", []string{"files.example:8081"}, false},
+	}
+	for _, c := range cases {
+		rt := &answerAll{}
+		b, err := newBuilder(Options{Stack: st, Output: "-", CacheDir: t.TempDir(), Transport: rt, Insecure: c.insecure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.download(context.Background(), c.url, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
+		b.prog.Close()
+		if c.ok && (err != nil || rt.n.Load() != 1) {
+			t.Errorf("%s (insecure %v): %v after %d requests, want one request", c.url, c.insecure, err, rt.n.Load())
+		}
+		if !c.ok && (!errors.Is(err, fetch.ErrPlainHTTP) || rt.n.Load() != 0 || !strings.Contains(err.Error(), "--insecure-registry")) {
+			t.Errorf("%s (insecure %v): %v after %d requests, want plain HTTP refused with the way out", c.url, c.insecure, err, rt.n.Load())
+		}
 	}
 }

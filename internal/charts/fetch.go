@@ -19,7 +19,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -59,7 +59,8 @@ type Fetcher struct {
 	transport http.RoundTripper
 	keychain  authn.Keychain
 	mirrors   manifest.Mirrors
-	insecure  map[string]bool
+	insecure  fetch.InsecureHosts
+	guard     *fetch.Guard // plain HTTP only to loopback and insecure hosts
 	log       *slog.Logger
 }
 
@@ -94,10 +95,13 @@ func WithLogger(l *slog.Logger) Option { return func(f *Fetcher) { f.log = l } }
 // NewFetcher returns a Fetcher storing into cache.
 func NewFetcher(cache *cas.Store, opts ...Option) *Fetcher {
 	f := &Fetcher{cache: cache, transport: remote.DefaultTransport, keychain: authn.DefaultKeychain,
-		insecure: map[string]bool{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		insecure: fetch.InsecureHosts{}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(f)
 	}
+	f.guard = &fetch.Guard{Inner: f.transport, Hosts: f.insecure, Warn: func(host string) {
+		f.log.Warn("using plain HTTP to an insecure chart host", "host", host)
+	}}
 	return f
 }
 
@@ -204,30 +208,4 @@ func (f *Fetcher) fetchLocal(fsys fs.FS, c manifest.Chart) (*Fetched, error) {
 		return nil, err
 	}
 	return &Fetched{Chart: c, Name: meta.Name, Version: meta.Version, Digest: digest, Size: size, Source: c.Path}, nil
-}
-
-// plainHTTPAllowed reports whether host[:port] may be reached over HTTP:
-// loopback, or a host named with WithInsecureHosts (which is logged).
-func (f *Fetcher) plainHTTPAllowed(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	if isLoopback(host) {
-		return true
-	}
-	if f.insecure[hostport] || f.insecure[host] {
-		f.log.Warn("using plain HTTP to an insecure chart host", "host", hostport)
-		return true
-	}
-	return false
-}
-
-func isLoopback(host string) bool {
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

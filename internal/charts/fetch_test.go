@@ -25,6 +25,7 @@ import (
 
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 	"helm.sh/helm/v3/pkg/chart/loader"
 )
@@ -173,7 +174,7 @@ func TestFetchRepoRefusesWrongBytes(t *testing.T) {
 func TestFetchRefusesPlainHTTPToOtherHosts(t *testing.T) {
 	c := manifest.Chart{Source: manifest.ChartRepo, Name: "redis", Repo: "http://charts.invalid/stable", Version: "1.x"}
 	_, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, c, nil)
-	var ie *insecureError
+	var ie *fetch.InsecureError
 	if !errors.As(err, &ie) || !strings.Contains(err.Error(), "--insecure-registry charts.invalid") {
 		t.Fatalf("got %v, want plain HTTP refused with the way out", err)
 	}

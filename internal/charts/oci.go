@@ -63,16 +63,16 @@ func (f *Fetcher) fetchOCI(ctx context.Context, c manifest.Chart, pin *manifest.
 // manifest or command line names one, over plain HTTP only for loopback or
 // named insecure hosts.
 func (f *Fetcher) ociRepository(repoName string) (name.Repository, error) {
-	fetch := repoName
+	from := repoName
 	if f.mirrors != nil {
-		fetch = strings.TrimSuffix(f.mirrors.Rewrite(repoName+":x"), ":x")
+		from = strings.TrimSuffix(f.mirrors.Rewrite(repoName+":x"), ":x")
 	}
-	host, _, _ := strings.Cut(fetch, "/")
+	host, _, _ := strings.Cut(from, "/")
 	var opts []name.Option
-	if f.plainHTTPAllowed(host) {
+	if f.insecure.PlainHTTPAllowed(host) {
 		opts = append(opts, name.Insecure)
 	}
-	repo, err := name.NewRepository(fetch, opts...)
+	repo, err := name.NewRepository(from, opts...)
 	if err != nil {
 		return name.Repository{}, fmt.Errorf("OCI chart %s: %w", repoName, err)
 	}
@@ -82,7 +82,7 @@ func (f *Fetcher) ociRepository(repoName string) (name.Repository, error) {
 func (f *Fetcher) remoteOptions(ctx context.Context) []remote.Option {
 	return []remote.Option{
 		remote.WithContext(ctx),
-		remote.WithTransport(&httpGuard{f: f, inner: f.transport}),
+		remote.WithTransport(f.guard),
 		remote.WithAuthFromKeychain(f.keychain),
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -41,7 +42,7 @@ func (f *Fetcher) fetchRepo(ctx context.Context, c manifest.Chart, pin *manifest
 	if got, ok := f.cached(c, pin, c.Repo); ok {
 		return got, nil
 	}
-	client := &http.Client{Transport: &httpGuard{f: f, inner: f.transport}, Timeout: 10 * time.Minute}
+	client := &http.Client{Transport: f.guard, Timeout: 10 * time.Minute}
 	idx, err := f.readIndex(ctx, client, c.Repo)
 	if err != nil {
 		return nil, err
@@ -154,8 +155,8 @@ func chartURL(repo, ref string) (string, error) {
 func (f *Fetcher) readIndex(ctx context.Context, client *http.Client, repo string) (*indexFile, error) {
 	u := strings.TrimSuffix(repo, "/") + "/index.yaml"
 	var idx *indexFile
-	err := retry(ctx, func() error {
-		body, err := get(ctx, client, u)
+	err := fetch.Default.Do(ctx, func() error {
+		body, err := fetch.Get(ctx, client, u)
 		if err != nil {
 			return err
 		}
@@ -165,11 +166,11 @@ func (f *Fetcher) readIndex(ctx context.Context, client *http.Client, repo strin
 			return err
 		}
 		if len(data) > maxIndexSize {
-			return permanent(fmt.Errorf("%s is larger than %d bytes", u, maxIndexSize))
+			return fetch.Permanent(fmt.Errorf("%s is larger than %d bytes", u, maxIndexSize))
 		}
 		idx = new(indexFile)
 		if err := yaml.Unmarshal(data, idx); err != nil {
-			return permanent(fmt.Errorf("%s: %w", u, err))
+			return fetch.Permanent(fmt.Errorf("%s: %w", u, err))
 		}
 		return nil
 	})
@@ -180,8 +181,8 @@ func (f *Fetcher) readIndex(ctx context.Context, client *http.Client, repo strin
 // go straight into the cache and must hash to it; without, they are hashed
 // into a temporary file first. At most maxChartSize bytes are accepted.
 func (f *Fetcher) download(ctx context.Context, client *http.Client, u, want string) (digest string, size int64, err error) {
-	err = retry(ctx, func() error {
-		body, err := get(ctx, client, u)
+	err = fetch.Default.Do(ctx, func() error {
+		body, err := fetch.Get(ctx, client, u)
 		if err != nil {
 			return err
 		}
@@ -230,7 +231,7 @@ type limitedReader struct {
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, permanent(fmt.Errorf("%s is larger than %d bytes", l.what, maxChartSize))
+		return 0, fetch.Permanent(fmt.Errorf("%s is larger than %d bytes", l.what, maxChartSize))
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left+1]
@@ -238,93 +239,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return n, permanent(fmt.Errorf("%s is larger than %d bytes", l.what, maxChartSize))
+		return n, fetch.Permanent(fmt.Errorf("%s is larger than %d bytes", l.what, maxChartSize))
 	}
 	return n, err
-}
-
-// statusError is an HTTP answer other than 200.
-type statusError struct {
-	url  string
-	code int
-}
-
-func (e *statusError) Error() string { return fmt.Sprintf("GET %s: HTTP %d", e.url, e.code) }
-
-func get(ctx context.Context, client *http.Client, u string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, permanent(err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, &statusError{url: u, code: resp.StatusCode}
-	}
-	return resp.Body, nil
-}
-
-// permanentError marks an error retrying cannot fix.
-type permanentError struct{ error }
-
-func (p permanentError) Unwrap() error { return p.error }
-
-func permanent(err error) error { return permanentError{err} }
-
-// retry runs fn up to four times while it fails transiently: a broken
-// connection, HTTP 5xx or 429. Digest mismatches, 4xx and refusals are
-// returned at once.
-func retry(ctx context.Context, fn func() error) error {
-	var err error
-	for attempt := 1; attempt <= 4; attempt++ {
-		if err = fn(); err == nil || !transient(err) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt*attempt) * 200 * time.Millisecond):
-		}
-	}
-	var p permanentError
-	if errors.As(err, &p) {
-		return p.error
-	}
-	return err
-}
-
-func transient(err error) bool {
-	var se *statusError
-	if errors.As(err, &se) {
-		return se.code >= 500 || se.code == http.StatusTooManyRequests
-	}
-	var p permanentError
-	var de *cas.DigestError
-	var ie *insecureError
-	return !errors.As(err, &p) && !errors.As(err, &de) && !errors.As(err, &ie) &&
-		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// httpGuard refuses plain HTTP to hosts that are neither loopback nor named
-// insecure, for every request (redirects included).
-type httpGuard struct {
-	f     *Fetcher
-	inner http.RoundTripper
-}
-
-// insecureError refuses plain HTTP to a host.
-type insecureError struct{ host string }
-
-func (e *insecureError) Error() string {
-	return fmt.Sprintf("plain HTTP to %s is refused: it is not a loopback address; use https, or if you trust the network add %s to insecureRegistries or pass --insecure-registry %s", e.host, e.host, e.host)
-}
-
-func (g *httpGuard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Scheme == "http" && !g.f.plainHTTPAllowed(req.URL.Host) {
-		return nil, &insecureError{host: req.URL.Host}
-	}
-	return g.inner.RoundTrip(req)
 }

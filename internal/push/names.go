@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/internal/harbor"
 	imageref "github.com/factory-appliance/appliance/internal/ref"
 )
@@ -87,21 +88,9 @@ func checkTarget(host string, plainHTTP bool) error {
 	if _, err := name.NewRegistry(host, name.StrictValidation); err != nil {
 		return fmt.Errorf("--to %q: %v", host, err)
 	}
-	if plainHTTP && !isLoopback(host) {
+	if plainHTTP && !fetch.IsLoopback(host) {
 		return fmt.Errorf("--plain-http is only allowed for a loopback registry (127.0.0.1, ::1, localhost), not %s: "+
 			"give the registry's CA with --ca-file instead", host)
 	}
 	return nil
-}
-
-func isLoopback(host string) bool {
-	h, _, err := net.SplitHostPort(host)
-	if err != nil {
-		h = strings.Trim(host, "[]")
-	}
-	if h == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(h)
-	return ip != nil && ip.IsLoopback()
 }
