@@ -30,7 +30,7 @@
 //	                                # index digests survive a push into Harbor (costs every platform's layers)
 //	  registryMirrors:              # source registry → mirror host[:port][/path]
 //	    docker.io: 127.0.0.1:5000   # images keep their canonical names; only fetches go here
-//	  insecureRegistries:           # registries other than loopback allowed over plain HTTP
+//	  insecureRegistries:           # hosts other than loopback allowed over plain HTTP (registries, chart and RPM repositories, file URLs)
 //	    - registry.lan:5000
 //	  verify:                       # cosign signature required for every image of a registry
 //	    - {registry: docker.io, key: keys/vendor.pub}

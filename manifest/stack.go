@@ -42,7 +42,7 @@ type Spec struct {
 	// Platform's, so their index digests survive a push into Harbor.
 	AllPlatforms       bool
 	RegistryMirrors    Mirrors  // source registry → mirror host[:port][/path]
-	InsecureRegistries []string // registries other than loopback reached over plain HTTP
+	InsecureRegistries []string // hosts other than loopback reached over plain HTTP: registries, chart and RPM repositories, file URLs
 	Verify             []VerifyRule
 	RPMRepos           []RPMRepo // in priority order: the first repo that has a package wins
 	RPMBase            string    // package list assumed installed on the hosts, or ""
