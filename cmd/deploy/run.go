@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -201,7 +202,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 	red := sshx.NewRedactor()
 	var sudo string
 	if f.sudoPasswordFile != "" {
-		if sudo, err = deploy.ReadSecretFile(f.sudoPasswordFile); err != nil {
+		if sudo, err = state.ReadSecretFile(f.sudoPasswordFile); err != nil {
 			return deploy.Config{}, fmt.Errorf("--sudo-password-file: %w", err)
 		}
 		red.Add(sudo)
@@ -266,7 +267,7 @@ installed the bundle's kubectl and kubeadm left /etc/kubernetes/admin.conf:
   kubectl get nodes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := deploy.Kubeconfig(stateDir)
+			p, err := state.Dir(stateDir).Kubeconfig()
 			if err != nil {
 				return err
 			}

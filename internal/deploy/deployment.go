@@ -13,6 +13,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -108,6 +109,7 @@ type Deployment struct {
 	bundle *bundle.Reader
 	index  *bundle.Index
 	seed   *seed
+	state  state.Dir // cfg.StateDir
 
 	// k8sVersion is the Kubernetes version the bundle carries ("" for none).
 	k8sVersion string
@@ -130,7 +132,7 @@ func Open(cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, conns: map[string]*sshx.Client{}}
+	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, state: state.Dir(cfg.StateDir), conns: map[string]*sshx.Client{}}
 	d.red.Add(cfg.SudoPassword)
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
@@ -273,6 +275,16 @@ func present(phases ...*plan.Phase) []*plan.Phase {
 
 // Plan validates Phases into a plan.
 func (d *Deployment) Plan() (*plan.Plan, error) { return plan.New(d.Phases()...) }
+
+// secret reads the state directory's secret file name, making one with
+// newSecret when there is none (state.Dir.Secret) and saying so on Out.
+func (d *Deployment) secret(name string, newSecret func() (string, error), dry bool) (string, error) {
+	s, made, err := d.state.Secret(name, newSecret, dry)
+	if made {
+		fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
+	}
+	return s, err
+}
 
 // haHosts are the masters when the site has a VIP (several masters), else
 // none: one master needs no load balancer.

@@ -7,9 +7,9 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -23,10 +23,6 @@ const (
 // DefaultVRRPInterface is the interface keepalived holds the VIP on when the
 // inventory names none.
 const DefaultVRRPInterface = "eth0"
-
-// VRRPPasswordFile, in the state directory (mode 0600), holds the site's
-// VRRP password: made once, at random, on the first /ha run.
-const VRRPPasswordFile = "vrrp-password"
 
 // vrrpPassLen is the length of a VRRP password: auth_type PASS carries 8
 // bytes, and keepalived cuts a longer auth_pass (and its config test fails).
@@ -66,7 +62,7 @@ func (d *Deployment) haSettings(h inventory.Host, dry bool) (HA, error) {
 // (8 random characters of A-Z and 2-7) on first use. A password found there
 // must be 1 to 8 letters or digits, which keepalived takes as one word.
 func (d *Deployment) vrrpSecret(dry bool) (string, error) {
-	pass, err := d.stateSecretOf(VRRPPasswordFile, func() (string, error) {
+	pass, err := d.secret(state.VRRPPasswordFile, func() (string, error) {
 		return rand.Text()[:vrrpPassLen], nil
 	}, dry)
 	if err != nil {
@@ -74,7 +70,7 @@ func (d *Deployment) vrrpSecret(dry bool) (string, error) {
 	}
 	if !dry || pass[0] != '<' {
 		if err := checkVRRPPass(pass); err != nil {
-			return "", fmt.Errorf("%s: %w", filepath.Join(d.cfg.StateDir, VRRPPasswordFile), err)
+			return "", fmt.Errorf("%s: %w", d.state.Path(state.VRRPPasswordFile), err)
 		}
 	}
 	d.red.Add(pass)

@@ -11,9 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -21,6 +19,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
@@ -44,12 +43,6 @@ const (
 
 // HarborAdmin is Harbor's administrator account.
 const HarborAdmin = "admin"
-
-// Files in the state directory holding Harbor's secrets (mode 0600).
-const (
-	HarborAdminPasswordFile = "harbor-admin-password"
-	harborDBPasswordFile    = "harbor-db-password"
-)
 
 // harborInstallerRE matches the file name of Harbor's offline installer
 // (its release asset name); the test site's stand-in installer has the same
@@ -126,14 +119,14 @@ func (d *Deployment) harborPushAddr() string {
 // password is always the state directory's. In a dry run nothing is made.
 func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	if f := d.inv.Harbor.AdminPasswordFile; f != "" {
-		admin, err = ReadSecretFile(f)
+		admin, err = state.ReadSecretFile(f)
 		if err != nil {
 			return "", "", fmt.Errorf("inventory harbor.adminPasswordFile: %w", err)
 		}
-	} else if admin, err = d.stateSecret(HarborAdminPasswordFile, dry); err != nil {
+	} else if admin, err = d.secret(state.HarborAdminPasswordFile, state.RandomSecret, dry); err != nil {
 		return "", "", err
 	}
-	if db, err = d.stateSecret(harborDBPasswordFile, dry); err != nil {
+	if db, err = d.secret(state.HarborDBPasswordFile, state.RandomSecret, dry); err != nil {
 		return "", "", err
 	}
 	d.red.Add(admin)
@@ -403,10 +396,9 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading Harbor at %s (%s): %w", d.harborPushAddr(), harborURL(d.inv.Harbor), err)
 	}
-	rec := HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
+	rec := state.HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
 		Projects: SourceRegistries(d.index), Time: time.Now().UTC()}
-	b, _ := json.MarshalIndent(rec, "", "  ")
-	if err := os.WriteFile(filepath.Join(d.cfg.StateDir, HarborRecordFile), append(b, '\n'), 0o600); err != nil {
+	if err := d.state.WriteHarborRecord(rec); err != nil {
 		return err
 	}
 	plan.Logf(ctx, "Harbor holds the bundle's %d images (%d pushed, %d already there; projects created: %s)",

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -84,7 +85,7 @@ func TestHarborPhases(t *testing.T) {
 }
 
 // TestHarborDryRun: the dry run lists Harbor's commands and no secret, and
-// makes neither the state directory nor a password.
+// makes neither the stateDir directory nor a password.
 func TestHarborDryRun(t *testing.T) {
 	_, text := dryRun(t, harborSite(t))
 	for _, want := range []string{
@@ -203,13 +204,13 @@ func testCSR(t *testing.T) string {
 // passwords are masked in everything the redactor filters.
 func TestHarborSecrets(t *testing.T) {
 	s := newTestSite(t, fixtureRoles)
-	state := t.TempDir()
-	d := s.open(t, state)
+	stateDir := t.TempDir()
+	d := s.open(t, stateDir)
 	admin, db, err := d.harborSecrets(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(state, HarborAdminPasswordFile))
+	fi, err := os.Stat(filepath.Join(stateDir, state.HarborAdminPasswordFile))
 	if err != nil || fi.Mode().Perm() != 0o600 || len(admin) < 20 || len(db) < 20 || admin == db {
 		t.Fatalf("made admin %d chars, db %d chars, file %v %v", len(admin), len(db), fi, err)
 	}
@@ -243,18 +244,18 @@ func TestHarborSecrets(t *testing.T) {
 }
 
 // TestVRRPSecret: the VRRP password is made once per site (8 characters,
-// mode 0600 in the state directory), masked, and a state file that is not
+// mode 0600 in the stateDir directory), masked, and a stateDir file that is not
 // private or not a keepalived-safe password of at most 8 characters is
 // refused, naming the file.
 func TestVRRPSecret(t *testing.T) {
 	s := newTestSite(t, fixtureRoles)
-	state := t.TempDir()
-	d := s.open(t, state)
+	stateDir := t.TempDir()
+	d := s.open(t, stateDir)
 	pw, err := d.vrrpSecret(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(state, VRRPPasswordFile)
+	file := filepath.Join(stateDir, state.VRRPPasswordFile)
 	fi, err := os.Stat(file)
 	if err != nil || fi.Mode().Perm() != 0o600 || len(pw) != 8 {
 		t.Fatalf("made %q, file %v %v; want 8 characters in a 0600 file", pw, fi, err)

@@ -18,10 +18,6 @@ import (
 // renders kubeadm's configurations for the bundle's version. The phases
 // that run kubeadm are in kubernetes.go.
 
-// KubeconfigFile is the cluster-admin kubeconfig in the state directory
-// (mode 0600), copied from the first master.
-const KubeconfigFile = "admin.conf"
-
 // KubernetesVersion returns the tag of the bundle's kube-apiserver image
 // ("v1.26.15"): the version kubeadm sets up. It is "" when the bundle
 // carries no Kubernetes; the deployment then stops after preparing the

@@ -3,10 +3,7 @@ package deploy
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
@@ -278,32 +275,11 @@ func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	dst := d.KubeconfigPath()
-	tmp := dst + ".new"
-	if err := os.WriteFile(tmp, admin.Marshal(), 0o600); err != nil {
+	if err := d.state.WriteKubeconfig(admin.Marshal()); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
-	}
-	plan.Logf(ctx, "the cluster-admin kubeconfig is %s", dst)
+	plan.Logf(ctx, "the cluster-admin kubeconfig is %s", d.state.KubeconfigPath())
 	return nil
-}
-
-// KubeconfigPath is the cluster-admin kubeconfig in the state directory.
-func (d *Deployment) KubeconfigPath() string { return filepath.Join(d.cfg.StateDir, KubeconfigFile) }
-
-// Kubeconfig returns the absolute path of the cluster-admin kubeconfig in
-// stateDir, or an error saying why there is none yet.
-func Kubeconfig(stateDir string) (string, error) {
-	p, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no cluster kubeconfig in %s (%w): the /kubernetes phases write it once kubeadm init has run; see deploy plan --state-dir %s", stateDir, errors.Unwrap(err), stateDir)
-	}
-	return p, nil
 }
 
 // first returns the first master as seen from the phase of h: its SSH
@@ -612,7 +588,7 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 			return install(ctx)
 		}
 		p.DryRun = func() []string {
-			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.KubeconfigPath())}, dry()...)
+			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.state.KubeconfigPath())}, dry()...)
 		}
 		children[i] = p
 	}

@@ -13,19 +13,15 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 )
-
-// SeedLogFile is the site server's request log inside the state directory's
-// logs directory.
-const SeedLogFile = "seed.log"
 
 // seed is the site server running inside the deployer.
 type seed struct {
@@ -76,7 +72,7 @@ func (d *Deployment) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	logf, err := d.openSeedLog()
+	logf, err := d.state.OpenLog(state.SeedLogFile)
 	if err != nil {
 		return err
 	}
@@ -106,14 +102,6 @@ func (d *Deployment) Start(ctx context.Context) error {
 	return nil
 }
 
-func (d *Deployment) openSeedLog() (*os.File, error) {
-	dir := filepath.Join(d.cfg.StateDir, plan.LogsDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(filepath.Join(dir, SeedLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-}
-
 // stop shuts the server down (requests in flight get a few seconds),
 // closes its log, and warns if it refused any client.
 func (s *seed) stop() error {
@@ -135,7 +123,7 @@ func (s *seed) stop() error {
 // directory's ca.crt if there is one, else nil.
 func (d *Deployment) caCert() []byte {
 	if d.seed == nil {
-		b, _ := os.ReadFile(filepath.Join(d.cfg.StateDir, siteca.CACertFile))
+		b, _ := os.ReadFile(d.state.Path(siteca.CACertFile))
 		return b
 	}
 	return d.seed.caPEM

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 )
@@ -659,7 +660,7 @@ func testNoSecrets(t *testing.T, d *deployer) {
 	// Harbor's passwords, when the deployment installed Harbor: only the
 	// files that hold them may contain them.
 	own := map[string]bool{}
-	for _, f := range []string{deploy.HarborAdminPasswordFile, "harbor-db-password"} {
+	for _, f := range []string{state.HarborAdminPasswordFile, "harbor-db-password"} {
 		p := filepath.Join(d.state, f)
 		if b, err := os.ReadFile(p); err == nil {
 			secrets["Harbor's "+f] = strings.TrimSpace(string(b))
