@@ -26,10 +26,6 @@ import (
 // node's inventory address.
 const DefaultSeedPort = 5443
 
-// SeedHostname is the name every host's /etc/hosts gives the deploy node,
-// where the site server runs.
-const SeedHostname = "seed.appliance.internal"
-
 // DefaultAttempts is how many times a host phase is tried before it fails.
 const DefaultAttempts = 3
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/trust"
@@ -102,11 +103,11 @@ func TestDryRun(t *testing.T) {
 	for _, want := range []string{
 		"master-1", "master-2", "worker-1",
 		"cat /etc/os-release",
-		"upload", RepoFile,
+		"upload", hostconf.RepoFile,
 		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'chain-a'",
 		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'cron-lite'",
-		"haproxy -c -q -f '" + HAProxyConfig + ".appliance-new'",
-		"keepalived --config-test -f '" + KeepalivedConfig + ".appliance-new'",
+		"haproxy -c -q -f '" + hostconf.HAProxyConfig + ".appliance-new'",
+		"keepalived --config-test -f '" + hostconf.KeepalivedConfig + ".appliance-new'",
 		"systemctl restart 'containerd'",
 	} {
 		if !strings.Contains(text, want) {

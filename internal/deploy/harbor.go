@@ -21,6 +21,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/progress"
@@ -38,7 +39,7 @@ const (
 	HarborCertDir  = "/etc/appliance/harbor"
 	harborStage    = "/opt/appliance"
 	harborMarker   = HarborDir + "/.appliance-installer" // digest of the installer unpacked here
-	harborHandover = ContainerdCertsDir + "/.appliance-harbor"
+	harborHandover = hostconf.ContainerdCertsDir + "/.appliance-harbor"
 )
 
 // HarborAdmin is Harbor's administrator account.
@@ -96,7 +97,7 @@ func (d *Deployment) harborPhase() *plan.Phase {
 			DryRun: func() []string {
 				return []string{fmt.Sprintf("push every image of the bundle to %s (%s) as %s, trusting only the site CA; "+
 					"create a public project per source registry (%s)", d.harborPushAddr(), harborURL(d.inv.Harbor), HarborAdmin,
-					strings.Join(SourceRegistries(d.index), " "))}
+					strings.Join(hostconf.SourceRegistries(d.index), " "))}
 			},
 		},
 		forEach("/harbor/mirrors", "containerd on every node pulls from Harbor", d.nodes,
@@ -232,7 +233,7 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
+	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostconf.HostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
 	healthy := !h.dry && h.sh(ctx, health+" >/dev/null") == nil
 	if certChanged || instChanged || ymlChanged || !healthy {
 		plan.Logf(ctx, "running Harbor's installer (certificate changed %v, installer changed %v, harbor.yml changed %v, healthy %v)",
@@ -359,7 +360,7 @@ tar -xzf %[3]s -C %[1]s/unpack
 test -x %[1]s/unpack/harbor/install.sh || { echo "the installer has no harbor/install.sh" >&2; exit 1; }
 rm -rf %[6]s && mv %[1]s/unpack/harbor %[6]s && rmdir %[1]s/unpack
 echo %[7]s >%[8]s`,
-		harborStage, q(hostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
+		harborStage, q(hostconf.HostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
 	if err := h.sh(ctx, cmd); err != nil {
 		return false, fmt.Errorf("unpacking Harbor's installer %s on %s: %w", inst.Path, h.host.Name, err)
 	}
@@ -397,7 +398,7 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 		return fmt.Errorf("loading Harbor at %s (%s): %w", d.harborPushAddr(), harborURL(d.inv.Harbor), err)
 	}
 	rec := state.HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
-		Projects: SourceRegistries(d.index), Time: time.Now().UTC()}
+		Projects: hostconf.SourceRegistries(d.index), Time: time.Now().UTC()}
 	if err := d.state.WriteHarborRecord(rec); err != nil {
 		return err
 	}
@@ -413,7 +414,7 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 // and containerd must pull the sandbox image through the new mirror.
 func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 	url := harborURL(d.inv.Harbor)
-	regs := SourceRegistries(d.index)
+	regs := hostconf.SourceRegistries(d.index)
 	if err := d.writeMirrors(ctx, h, url); err != nil {
 		return err
 	}
@@ -424,7 +425,7 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		}
 		u := url + "/v2/" + ref.Registry + "/" + ref.Repository + "/manifests/" + id
 		cmd := fmt.Sprintf("curl -sS --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' -I -H %s %s",
-			sshx.Quote(hostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
+			sshx.Quote(hostconf.HostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
 		code, err := h.out(ctx, cmd)
 		if err != nil {
 			return fmt.Errorf("%s cannot reach Harbor at %s: %w", h.host.Name, url, err)
@@ -438,7 +439,7 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		}
 	}
 	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
-		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
+		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+hostconf.ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
 			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.host.Name, img, err)
 		}
 	}

@@ -8,7 +8,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/siteca"
@@ -96,7 +97,7 @@ func TestHarborDryRun(t *testing.T) {
 		"cd " + HarborDir + " && ./install.sh",
 		"https://harbor.unit.test/api/v2.0/health",
 		"push every image of the bundle to 10.9.0.21:443",
-		"to " + ContainerdCertsDir + "/.appliance-harbor",
+		"to " + hostconf.ContainerdCertsDir + "/.appliance-harbor",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("dry run does not mention %q", want)
@@ -282,19 +283,20 @@ func TestVRRPSecret(t *testing.T) {
 	}
 }
 
-func TestHarborHostsToml(t *testing.T) {
-	got := RenderHostsToml("registry.k8s.io", "https://harbor.site:8443/v2/registry.k8s.io", hostCA)
-	for _, want := range []string{
-		`server = "https://registry.k8s.io"`,
-		`[host."https://harbor.site:8443/v2/registry.k8s.io"]`,
-		`override_path = true`,
-		`capabilities = ["pull", "resolve"]`,
-		`ca = "` + hostCA + `"`,
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("hosts.toml lacks %q:\n%s", want, got)
-		}
+// signingPair is a new signer and its public key.
+func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
+	t.Helper()
+	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
+	if err != nil {
+		return nil, nil, err
 	}
+	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
+	return s, pub, err
+}
+
+// TestHarborNames: where nodes reach Harbor, and the one image per source
+// registry each node pulls to check its handover.
+func TestHarborNames(t *testing.T) {
 	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 443}); u != "https://harbor.site" {
 		t.Errorf("harborURL on 443 = %s", u)
 	}
@@ -313,15 +315,4 @@ func TestHarborHostsToml(t *testing.T) {
 	if got := strings.Join(refs, "|"); got != want {
 		t.Errorf("oneImagePerRegistry = %s, want %s", got, want)
 	}
-}
-
-// signingPair is a new signer and its public key.
-func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
-	t.Helper()
-	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
-	return s, pub, err
 }

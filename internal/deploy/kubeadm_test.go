@@ -9,6 +9,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 )
 
@@ -196,7 +197,7 @@ func TestSandboxImageOfTheRelease(t *testing.T) {
 	if got := sandboxImage(&bundle.Index{Images: idx.Images[1:2]}); got != "registry.k8s.io/pause:3.8" {
 		t.Errorf("no Kubernetes: %s", got)
 	}
-	if got := sandboxImage(&bundle.Index{}); got != DefaultSandboxImage {
+	if got := sandboxImage(&bundle.Index{}); got != hostconf.DefaultSandboxImage {
 		t.Errorf("nothing: %s", got)
 	}
 }

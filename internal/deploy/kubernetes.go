@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
@@ -73,21 +74,7 @@ const kubectl = "kubectl --kubeconfig " + kubeadm.AdminConf + " "
 // Idempotent.
 func (d *Deployment) prepareNode(ctx context.Context, h *remote) error {
 	cidr := d.inv.Network.ServiceCIDR
-	unit := fmt.Sprintf(`# Written by deploy: the Kubernetes service CIDR routes through the node's interface.
-[Unit]
-Description=Route for the Kubernetes service CIDR %[1]s
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'ip route replace %[1]s dev "$(ip -o addr show to %[2]s | cut -d" " -f2)"'
-
-[Install]
-WantedBy=multi-user.target
-`, cidr, h.host.Address)
-	changed, err := h.install(ctx, ServiceRouteUnit, []byte(unit), 0o644, "")
+	changed, err := h.install(ctx, hostconf.ServiceRouteUnit, []byte(hostconf.RenderServiceRoute(cidr, h.host.Address)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -105,9 +92,6 @@ WantedBy=multi-user.target
 	}
 	return h.sh(ctx, "systemctl enable kubelet")
 }
-
-// ServiceRouteUnit routes the service CIDR on a node (see prepareNode).
-const ServiceRouteUnit = "/etc/systemd/system/appliance-service-route.service"
 
 // kubeadmState reads what kubeadm left on a node: "done" (KubeadmDone),
 // "partial" (kubeadm's files without KubeadmDone: an interrupted init or
@@ -417,14 +401,9 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 func (d *Deployment) joinMaster(ctx context.Context, h *remote) error { return d.join(ctx, h, true) }
 func (d *Deployment) joinWorker(ctx context.Context, h *remote) error { return d.join(ctx, h, false) }
 
-// nodeNet is one node's pod network as the cluster assigned it.
-type nodeNet struct {
-	Name, PodCIDR, Address string
-}
-
 // nodeNets lists every node's pod CIDR (assigned by the controller
 // manager) and InternalIP, from the first master.
-func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]nodeNet, error) {
+func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]hostconf.NodeNet, error) {
 	m, err := d.first(ctx, h)
 	if err != nil {
 		return nil, err
@@ -433,67 +412,14 @@ func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]nodeNet, error)
 	if err != nil {
 		return nil, err
 	}
-	var nets []nodeNet
+	var nets []hostconf.NodeNet
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) == 3 {
-			nets = append(nets, nodeNet{Name: f[0], PodCIDR: f[1], Address: f[2]})
+			nets = append(nets, hostconf.NodeNet{Name: f[0], PodCIDR: f[1], Address: f[2]})
 		}
 	}
 	return nets, nil
 }
-
-// RenderBridgeConflist is the CNI configuration of a node's pods: a
-// bridge with addresses from the node's pod CIDR, masquerading traffic
-// that leaves the pod network, and host ports.
-func RenderBridgeConflist(podCIDR string) string {
-	return fmt.Sprintf(`{
-  "cniVersion": "1.0.0",
-  "name": "appliance",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-`, podCIDR)
-}
-
-// RenderPodRoutes is the unit that routes every other node's pod CIDR to
-// that node's address (pods reach pods on other nodes without an overlay).
-func RenderPodRoutes(self string, nets []nodeNet) string {
-	var cmds []string
-	for _, n := range nets {
-		if n.Name != self && n.PodCIDR != "" {
-			cmds = append(cmds, fmt.Sprintf("ExecStart=/sbin/ip route replace %s via %s", n.PodCIDR, n.Address))
-		}
-	}
-	return fmt.Sprintf(`# Written by deploy: other nodes' pod CIDRs route to those nodes.
-[Unit]
-Description=Routes to the pods of the other Kubernetes nodes
-After=network-online.target appliance-service-route.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/true
-%s
-
-[Install]
-WantedBy=multi-user.target
-`, strings.Join(cmds, "\n"))
-}
-
-// Files of the pod network on a node.
-const (
-	CNIConflist   = "/etc/cni/net.d/10-appliance.conflist"
-	PodRoutesUnit = "/etc/systemd/system/appliance-pod-routes.service"
-)
 
 // podNetwork gives node h its pod network: the CNI bridge on its pod CIDR
 // and routes to the other nodes' pods. Idempotent; re-run it after a node
@@ -503,7 +429,7 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	var self *nodeNet
+	var self *hostconf.NodeNet
 	for i := range nets {
 		if nets[i].Name == h.host.Name {
 			self = &nets[i]
@@ -522,10 +448,10 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 	if err := h.sh(ctx, "mkdir -p /etc/cni/net.d"); err != nil {
 		return err
 	}
-	if _, err := h.install(ctx, CNIConflist, []byte(RenderBridgeConflist(cidr)), 0o644, ""); err != nil {
+	if _, err := h.install(ctx, hostconf.CNIConflist, []byte(hostconf.RenderBridgeConflist(cidr)), 0o644, ""); err != nil {
 		return err
 	}
-	changed, err := h.install(ctx, PodRoutesUnit, []byte(RenderPodRoutes(h.host.Name, nets)), 0o644, "")
+	changed, err := h.install(ctx, hostconf.PodRoutesUnit, []byte(hostconf.RenderPodRoutes(h.host.Name, nets)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -560,7 +486,7 @@ func (d *Deployment) dropBridge(ctx context.Context, h *remote) error {
 	return h.sh(ctx, fmt.Sprintf("rm -f %[1]s; if [ -e %[2]s ]; then systemctl disable --now appliance-pod-routes; "+
 		"sed -n 's|^ExecStart=/sbin/ip route replace \\([^ ]*\\) via .*|\\1|p' %[2]s | while read -r cidr; do /sbin/ip route del \"$cidr\" || true; done; "+
 		"rm -f %[2]s; systemctl daemon-reload; fi",
-		CNIConflist, PodRoutesUnit))
+		hostconf.CNIConflist, hostconf.PodRoutesUnit))
 }
 
 // cniPhase is /kubernetes/cni: the steps of the bundle's pod network

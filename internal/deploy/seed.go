@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
@@ -68,7 +69,7 @@ func (d *Deployment) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tlsConf, err := ca.TLSConfig([]string{d.inv.DeployNode.Address, SeedHostname, "localhost", "127.0.0.1"})
+	tlsConf, err := ca.TLSConfig([]string{d.inv.DeployNode.Address, hostconf.SeedHostname, "localhost", "127.0.0.1"})
 	if err != nil {
 		return err
 	}

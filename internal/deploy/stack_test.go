@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -17,7 +16,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
@@ -306,7 +307,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	}
 	dry := out.String()
 	for _, w := range []string{
-		"rm -f " + CNIConflist,
+		"rm -f " + hostconf.CNIConflist,
 		"systemctl disable --now appliance-pod-routes",
 		`/sbin/ip route del "$cidr"`, // the unit's routes go with it
 		"# on master-1: cat " + kubeadm.AdminConf,
@@ -317,7 +318,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 		}
 	}
 	writesBridge := func(dry string) bool {
-		return strings.Contains(dry, "to "+CNIConflist+".appliance-new") || strings.Contains(dry, "to "+PodRoutesUnit+".appliance-new")
+		return strings.Contains(dry, "to "+hostconf.CNIConflist+".appliance-new") || strings.Contains(dry, "to "+hostconf.PodRoutesUnit+".appliance-new")
 	}
 	if writesBridge(dry) {
 		t.Error("with the bundle's CNI, the dry run still writes the deployer's bridge or pod routes")

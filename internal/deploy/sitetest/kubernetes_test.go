@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
@@ -446,7 +447,7 @@ func checkHarbor(t *testing.T, d *deployer) {
 		}
 	}
 	for _, node := range []string{"master-1", "worker-1"} {
-		toml := mustExec(t, d.site, node, "cat", deploy.ContainerdCertsDir+"/registry.k8s.io/hosts.toml")
+		toml := mustExec(t, d.site, node, "cat", hostconf.ContainerdCertsDir+"/registry.k8s.io/hosts.toml")
 		if !strings.Contains(toml, base+"/v2/registry.k8s.io") || strings.Contains(toml, fmt.Sprint(deploy.DefaultSeedPort)) {
 			t.Errorf("%s's hosts.toml for registry.k8s.io does not point at Harbor alone:\n%s", node, toml)
 		}
@@ -605,7 +606,7 @@ func checkPodNetwork(t *testing.T, d *deployer, nodes int) {
 			t.Errorf("%s's %s is not the bridge demo0 on its pod CIDR %s:\n%s", n.name, demoCNIConflist, n.cidr, conf)
 		}
 		left := mustExec(t, d.site, n.name, "sh", "-c", fmt.Sprintf("for f in %s %s; do [ ! -e $f ] || echo $f; done; ip -o link show cni0 2>/dev/null | cut -d' ' -f2",
-			deploy.CNIConflist, deploy.PodRoutesUnit))
+			hostconf.CNIConflist, hostconf.PodRoutesUnit))
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("the deployer's bridge is on %s: %s", n.name, left)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 )
@@ -549,7 +550,7 @@ func checkHosts(t *testing.T, d *deployer) {
 			}
 		}
 		deployIP := s.Hosts[0].Address
-		if !strings.Contains(hosts, deployIP+" "+deploy.SeedHostname) {
+		if !strings.Contains(hosts, deployIP+" "+hostconf.SeedHostname) {
 			t.Errorf("%s: /etc/hosts lacks the seed name", h.Name)
 		}
 		if got := strings.TrimSpace(mustExec(t, s, h.Name, "hostname")); got != h.Name {
@@ -564,8 +565,8 @@ func checkHosts(t *testing.T, d *deployer) {
 	}
 	_ = inv
 	for _, m := range s.Role(testsite.RoleMaster) {
-		mustExec(t, s, m.Name, "haproxy", "-c", "-f", deploy.HAProxyConfig)
-		mustExec(t, s, m.Name, "keepalived", "--config-test", "-f", deploy.KeepalivedConfig)
+		mustExec(t, s, m.Name, "haproxy", "-c", "-f", hostconf.HAProxyConfig)
+		mustExec(t, s, m.Name, "keepalived", "--config-test", "-f", hostconf.KeepalivedConfig)
 		if ss := mustExec(t, s, m.Name, "ss", "-Hltn"); !strings.Contains(ss, s.VIP+":6443") {
 			t.Errorf("%s: haproxy does not listen on %s:6443:\n%s", m.Name, s.VIP, ss)
 		}
@@ -616,7 +617,7 @@ func checkMirrorPull(t *testing.T, d *deployer) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	const ref = "registry.factory.example/library/app:1.0"
-	out, err := s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "pull", "--hosts-dir", deploy.ContainerdCertsDir, ref)
+	out, err := s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "pull", "--hosts-dir", hostconf.ContainerdCertsDir, ref)
 	if err != nil {
 		t.Fatalf("pull %s through the mirror: %v\n%s\nseed log:\n%s", ref, err, out, mustRead(t, logFile))
 	}
