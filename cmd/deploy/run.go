@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -237,7 +238,7 @@ changed, and the error of each failed phase. It reads the journal without
 locking it, so it can watch a deploy that is running.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy.ShowPlan(cmd.OutOrStdout(), stateDir, asJSON)
+			return status.ShowPlan(cmd.OutOrStdout(), stateDir, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment's journal")

@@ -18,7 +18,7 @@ import (
 // runtime's defaults too); without Kubernetes, the bundle's first pause
 // image, else DefaultSandboxImage.
 func sandboxImage(idx *bundle.Index) string {
-	if r, err := kubeadm.ForVersion(KubernetesVersion(idx)); err == nil {
+	if r, err := kubeadm.ForVersion(kubeadm.KubernetesVersion(idx)); err == nil {
 		return r.SandboxImage()
 	}
 	for _, img := range idx.Images {

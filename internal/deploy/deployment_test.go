@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/signing"
@@ -163,7 +164,7 @@ func TestDeployNodePhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shown bytes.Buffer
-	if err := ShowPlan(&shown, state, false); err != nil {
+	if err := status.ShowPlan(&shown, state, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(shown.String(), "\n") {

@@ -2,10 +2,11 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
@@ -48,20 +49,56 @@ func (d *Deployment) kubernetesPhase() *plan.Phase {
 	}
 	var masters *plan.Phase
 	if len(d.masters) > 1 {
-		masters = plan.ForEach("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:],
-			d.hostPhase("/kubernetes/masters", "kubeadm join --control-plane", d.joinMaster))
+		masters = d.eachHost("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:], "kubeadm join --control-plane", d.joinMaster)
 		masters.Sequential = true
 	}
 	return plan.Steps("/kubernetes", "Kubernetes with kubeadm "+d.k8sVersion, present(
-		plan.Group("/kubernetes/init", "kubeadm init on the first master",
-			d.hostPhase("/kubernetes/init", "kubeadm init", d.initFirst)(first)),
+		d.oneHost("/kubernetes/init", "kubeadm init on the first master", first, "kubeadm init", d.initFirst),
 		masters,
-		forEach("/kubernetes/workers", "The workers join", workers, d.hostPhase("/kubernetes/workers", "kubeadm join", d.joinWorker)),
+		d.eachHost("/kubernetes/workers", "The workers join", workers, "kubeadm join", d.joinWorker),
 		d.networkPhase(),
 		d.cniPhase(first),
-		plan.Group("/kubernetes/ready", "The cluster is ready",
-			d.hostPhase("/kubernetes/ready", "Nodes, kube-system and etcd", d.clusterReady)(first)),
+		d.oneHost("/kubernetes/ready", "The cluster is ready", first, "Nodes, kube-system and etcd", d.clusterReady),
 	)...)
+}
+
+// cluster returns the settings of the site's cluster. With a VIP, every
+// node reaches the apiservers through haproxy on it; with one master,
+// directly.
+func (d *Deployment) cluster() kubeadm.Cluster { return kubeadm.SiteCluster(d.inv, d.k8sVersion) }
+
+// kubeadmNode is host h as kubeadm's configurations name it, with the
+// preflight checks its kubeadm build must skip: the ones the release table
+// names for that build (kubeadm version -o json on the host), and
+// SystemVerification where the operator overrode the kernel rule of the
+// compatibility matrix (kubeadm 1.32–1.33 fail it on kernels before 4.19).
+// It also fails when the host's kubeadm is not the bundle's Kubernetes.
+func (d *Deployment) kubeadmNode(ctx context.Context, h *remote) (kubeadm.Node, error) {
+	n := kubeadm.Node{Name: h.host.Name, Address: h.host.Address}
+	if slices.Contains(d.cfg.AllowIncompatible, compat.RowKernelKubeadm) {
+		n.Ignore = append(n.Ignore, kubeadm.CheckSystemVerification)
+	}
+	out, err := h.out(ctx, "kubeadm version -o json")
+	if err != nil || h.dry {
+		return n, err
+	}
+	b, err := kubeadm.ParseBuild([]byte(out))
+	if err != nil {
+		return n, fmt.Errorf("the kubeadm on %s: %w", h.host.Name, err)
+	}
+	c := d.cluster()
+	if err := kubeadm.CheckBuild(c, b, h.host.Name); err != nil {
+		return n, err
+	}
+	r, err := kubeadm.ForVersion(c.Version)
+	if err != nil {
+		return n, err
+	}
+	for _, check := range r.PreflightIgnores(b) {
+		n.Ignore = append(n.Ignore, check)
+		plan.Logf(ctx, "kubeadm on %s (%s, built with %s) skips its %s preflight check, which that build cannot run (see internal/kubeadm, BracketFixedIn)", h.host.Name, b.Version, b.GoVersion, check)
+	}
+	return n, nil
 }
 
 // kubectl runs kubectl with the cluster-admin kubeconfig of a master.
@@ -95,13 +132,11 @@ func (d *Deployment) prepareNode(ctx context.Context, h *remote) error {
 
 // kubeadmState reads what kubeadm left on a node: "done" (KubeadmDone),
 // "partial" (kubeadm's files without KubeadmDone: an interrupted init or
-// join), or "clean". A dry run sees "clean".
+// join), or "clean" (kubeadm.StateCommand). A dry run sees "clean".
 func kubeadmState(ctx context.Context, h *remote) (string, error) {
-	out, err := h.out(ctx, fmt.Sprintf(`exec 9>%s; flock 9; if [ -f %s ]; then echo done; `+
-		`elif [ -e /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -d /var/lib/etcd/member ]; then echo partial; `+
-		`else echo clean; fi`, kubeadm.LockPath, kubeadm.DonePath))
+	out, err := h.out(ctx, kubeadm.StateCommand())
 	if out == "" {
-		out = "clean"
+		out = kubeadm.StateClean
 	}
 	return out, err
 }
@@ -111,17 +146,10 @@ func kubeadmState(ctx context.Context, h *remote) (string, error) {
 // node done when kubeadm succeeds.
 // check, when set, is a shell command run after the reset, before kubeadm.
 func runKubeadm(ctx context.Context, h *remote, state, check, args string) error {
-	reset := ""
-	if state == "partial" {
+	if state == kubeadm.StatePartial {
 		plan.Logf(ctx, "kubeadm's files of an interrupted run are on %s: kubeadm reset, then again", h.host.Name)
-		reset = "kubeadm reset -f --cri-socket " + kubeadm.CRISocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
 	}
-	if check != "" {
-		check = "{ " + check + "; } && "
-	}
-	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %s%skubeadm %s && touch %s",
-		kubeadm.LockPath, kubeadm.DonePath, reset, check, args, kubeadm.DonePath)
-	if err := h.sh(ctx, cmd); err != nil {
+	if err := h.sh(ctx, kubeadm.RunCommand(state, check, args)); err != nil {
 		return fmt.Errorf("kubeadm %s on %s: %w; its output is in the host log", strings.Fields(args)[0], h.host.Name, err)
 	}
 	return nil
@@ -148,7 +176,7 @@ func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 		return err
 	}
 	c := d.cluster()
-	if state != "done" {
+	if state != kubeadm.StateDone {
 		leave, err := cannotSetConntrack(ctx, h)
 		if err != nil {
 			return err
@@ -206,8 +234,7 @@ func (d *Deployment) apiPortCheck(c kubeadm.Cluster, m kubeadm.Node) string {
 // on the host (it is read-only outside the first network namespace), so
 // kube-proxy must not try.
 func cannotSetConntrack(ctx context.Context, h *remote) (bool, error) {
-	f := "/proc/sys/net/netfilter/nf_conntrack_max"
-	out, err := h.out(ctx, fmt.Sprintf(`modprobe nf_conntrack 2>/dev/null; if v=$(cat %[1]s 2>/dev/null) && (echo "$v" >%[1]s) 2>/dev/null; then echo ok; else echo no; fi`, f))
+	out, err := h.out(ctx, kubeadm.ConntrackCommand())
 	return out == "no", err
 }
 
@@ -233,7 +260,7 @@ func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
 	if err != nil {
 		return fmt.Errorf("kubeadm config images list on %s: %w", h.host.Name, err)
 	}
-	if missing := missingImages(d.index, strings.Fields(out)); len(missing) > 0 {
+	if missing := kubeadm.MissingImages(d.index, strings.Fields(out)); len(missing) > 0 {
 		return fmt.Errorf("bundle %s %s lacks kubeadm's image(s) %s for Kubernetes %s; add `kubeadm config images list --kubernetes-version %s` to the stack's images and rebuild the bundle",
 			d.index.Name, d.index.Version, strings.Join(missing, ", "), d.k8sVersion, d.k8sVersion)
 	}
@@ -336,7 +363,7 @@ func (d *Deployment) withInitConfig(ctx context.Context, m *remote, first kubead
 	if err := m.put(ctx, path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	return m.sh(ctx, fmt.Sprintf(command, path)+"; rc=$?; rm -f "+path+"; exit $rc")
+	return m.sh(ctx, kubeadm.WithConfigCommand(command, path))
 }
 
 // join joins node h (as a master when controlPlane) once: a node that
@@ -356,13 +383,13 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 		}
 	}
 	state, err := kubeadmState(ctx, h)
-	if err != nil || state == "done" {
-		if state == "done" {
+	if err != nil || state == kubeadm.StateDone {
+		if state == kubeadm.StateDone {
 			plan.Logf(ctx, "%s joined in an earlier run", h.host.Name)
 		}
 		return err
 	}
-	if state == "partial" {
+	if state == kubeadm.StatePartial {
 		m, err := d.first(ctx, h)
 		if err != nil {
 			return err
@@ -469,10 +496,9 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 // when the bundle has no CNI, else its removal.
 func (d *Deployment) networkPhase() *plan.Phase {
 	if len(stack.NetworkSteps(d.index)) > 0 {
-		return plan.ForEach("/kubernetes/network", "Each node leaves the pod network to the bundle's CNI", d.nodes,
-			d.hostPhase("/kubernetes/network", "No deployer bridge", d.dropBridge))
+		return d.eachHost("/kubernetes/network", "Each node leaves the pod network to the bundle's CNI", d.nodes, "No deployer bridge", d.dropBridge)
 	}
-	return plan.ForEach("/kubernetes/network", "Each node's pod network", d.nodes, d.hostPhase("/kubernetes/network", "Pod network", d.podNetwork))
+	return d.eachHost("/kubernetes/network", "Each node's pod network", d.nodes, "Pod network", d.podNetwork)
 }
 
 // dropBridge takes the deployer's bridge configuration and pod routes off
@@ -547,25 +573,13 @@ func (d *Deployment) clusterReady(ctx context.Context, h *remote) error {
 // etcdVoters counts etcd's voting members (learners left out), asking the
 // local etcd with the apiserver's client certificate.
 func (d *Deployment) etcdVoters(ctx context.Context, h *remote) (int, error) {
-	out, err := h.out(ctx, `curl -sS --fail --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt `+
-		`--key /etc/kubernetes/pki/apiserver-etcd-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list`)
+	out, err := h.out(ctx, kubeadm.EtcdMembersCommand)
 	if err != nil || h.dry {
 		return 0, err
 	}
-	var list struct {
-		Members []struct {
-			Name      string `json:"name"`
-			IsLearner bool   `json:"isLearner"`
-		} `json:"members"`
-	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
+	n, err := kubeadm.EtcdVoters([]byte(out))
+	if err != nil {
 		return 0, fmt.Errorf("etcd's member list on %s: %w", h.host.Name, err)
-	}
-	n := 0
-	for _, m := range list.Members {
-		if !m.IsLearner {
-			n++
-		}
 	}
 	return n, nil
 }

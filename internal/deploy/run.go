@@ -12,7 +12,6 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // ErrJournalExists is returned when a state directory already holds a
@@ -164,18 +163,4 @@ func (d *Deployment) DryRun(w io.Writer) error {
 		return err
 	}
 	return p.WriteDryRun(w, st)
-}
-
-// ShowPlan renders the deployment recorded in stateDir (the phase tree in
-// PlanFile and the states in the journal) as a table, or as JSON.
-func ShowPlan(w io.Writer, stateDir string, asJSON bool) error {
-	r, err := state.Dir(stateDir).Load()
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return r.Plan.RenderJSON(w, r.Status)
-	}
-	fmt.Fprintf(w, "deployment of %s (bundle.json %s), started %s\n\n", termtext.Line(r.Saved.Name), termtext.Line(state.ShortDigest(r.Saved.Bundle)), r.Saved.Created.Format(time.RFC3339))
-	return r.Plan.Render(w, r.Status)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
@@ -278,11 +279,11 @@ func checkKubeconfig(t *testing.T, d *deployer) {
 func checkStatus(t *testing.T, d *deployer, nodes int) {
 	t.Helper()
 	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
-	var s deploy.SiteStatus
+	var s status.SiteStatus
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("deploy status --json: %v\n%s", err, out)
 	}
-	if s.Kubernetes.State != deploy.SectionOK || len(s.Kubernetes.Nodes) != nodes {
+	if s.Kubernetes.State != status.SectionOK || len(s.Kubernetes.Nodes) != nodes {
 		t.Errorf("deploy status: kubernetes %s (%s), %d nodes, want ok and %d:\n%s", s.Kubernetes.State, s.Kubernetes.Error, len(s.Kubernetes.Nodes), nodes, out)
 	}
 	for _, n := range s.Kubernetes.Nodes {
@@ -299,7 +300,7 @@ func checkStatus(t *testing.T, d *deployer, nodes int) {
 		t.Errorf("deploy status: %d of %d phases completed, left %v, resume %q; want all completed, /kubernetes/ready included:\n%s",
 			p.Completed, p.Total, p.Left, p.Resume, out)
 	}
-	if s.Releases.State != deploy.SectionOK {
+	if s.Releases.State != status.SectionOK {
 		t.Errorf("deploy status: releases %s (%s)", s.Releases.State, s.Releases.Error)
 	}
 }
@@ -412,7 +413,7 @@ func vipHolder(t *testing.T, d *deployer, not string) string {
 func checkHarbor(t *testing.T, d *deployer) {
 	t.Helper()
 	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
-	var s deploy.SiteStatus
+	var s status.SiteStatus
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("deploy status --json: %v\n%s", err, out)
 	}

@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 )
@@ -125,4 +125,11 @@ func adminFor(t *testing.T, server string) *kubeconfig.Admin {
 		t.Fatal(err)
 	}
 	return pki.Admin
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,8 +1,15 @@
-package deploy
+// Package status is deploy status: where the deployment in a state
+// directory stands (Status gathers it, WriteText and WriteJSON render it),
+// and deploy plan (ShowPlan). It reads the state directory without
+// locking it, so a running deploy can be watched, and writes nothing.
+package status
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +17,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 )
@@ -350,4 +358,18 @@ func printableCommand(s string) bool {
 		}
 	}
 	return true
+}
+
+// harborHealth asks Harbor's health API from the deploy node, trusting the
+// site CA: what deploy status shows.
+func harborHealth(ctx context.Context, addr, caPEM string) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(caPEM))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	c, err := harbor.New("https://"+addr, harbor.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
+	if err != nil {
+		return "", err
+	}
+	return c.Health(ctx)
 }

@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"io"
 	"net"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/factory-appliance/appliance/internal/cluster"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 

@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"encoding/json"
