@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"mvdan.cc/sh/v3/shell"
 
-	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -131,11 +131,11 @@ func TestRerunOfCompleteDeployment(t *testing.T) {
 	}
 }
 
-// completeAll journals every leaf of the plan recorded in state as
+// completeAll journals every leaf of the plan recorded in stateDir as
 // completed, as a deployment that ran to its end leaves it.
-func completeAll(t *testing.T, state string) {
+func completeAll(t *testing.T, stateDir string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(state, deploy.PlanFile))
+	b, err := os.ReadFile(filepath.Join(stateDir, state.PlanFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func completeAll(t *testing.T, state string) {
 	if err := json.Unmarshal(b, &saved); err != nil {
 		t.Fatal(err)
 	}
-	j, err := plan.OpenJournal(state)
+	j, err := plan.OpenJournal(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}

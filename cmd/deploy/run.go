@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
@@ -201,7 +203,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
 	red := sshx.NewRedactor()
 	var sudo string
 	if f.sudoPasswordFile != "" {
-		if sudo, err = deploy.ReadSecretFile(f.sudoPasswordFile); err != nil {
+		if sudo, err = state.ReadSecretFile(f.sudoPasswordFile); err != nil {
 			return deploy.Config{}, fmt.Errorf("--sudo-password-file: %w", err)
 		}
 		red.Add(sudo)
@@ -236,7 +238,7 @@ changed, and the error of each failed phase. It reads the journal without
 locking it, so it can watch a deploy that is running.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy.ShowPlan(cmd.OutOrStdout(), stateDir, asJSON)
+			return status.ShowPlan(cmd.OutOrStdout(), stateDir, asJSON)
 		},
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment's journal")
@@ -266,7 +268,7 @@ installed the bundle's kubectl and kubeadm left /etc/kubernetes/admin.conf:
   kubectl get nodes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := deploy.Kubeconfig(stateDir)
+			p, err := state.Dir(stateDir).Kubeconfig()
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -146,7 +144,7 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 }
 
 // accessPolicy is who may read, from --allow, --allow-any and
-// --client-certs (the site CA pool is added by serveContent).
+// --client-certs (siteserver.Start adds the site CA pool).
 func (f *serveFlags) accessPolicy() (siteserver.AccessPolicy, error) {
 	allow, err := siteserver.ParseAllow(f.allow)
 	if err != nil {
@@ -180,90 +178,21 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.
 	return siteserver.NewBundleContent(r), r.Close, nil
 }
 
+// serveContent runs the site server (siteserver.Start) until ctx is done.
 func serveContent(ctx context.Context, f *serveFlags, policy siteserver.AccessPolicy, content siteserver.Content, log *slog.Logger, stdout io.Writer) error {
-	var tlsConf *tls.Config
-	var caOpt siteserver.Option
-	if !f.plainHTTP {
-		ca, err := siteca.Open(f.stateDir)
-		if err != nil {
-			return err
-		}
-		if tlsConf, err = ca.TLSConfig(serverNames(f.addr, f.sans)); err != nil {
-			return err
-		}
-		caOpt = siteserver.WithCACert(ca.CACertPEM())
-		if f.clientCerts {
-			policy.ClientCAs = ca.ClientCAs()
-		}
-	}
-	opts := []siteserver.Option{siteserver.WithLogger(log), siteserver.WithAccess(policy)}
-	if caOpt != nil {
-		opts = append(opts, caOpt)
-	}
-	srv, err := siteserver.New(ctx, content, opts...)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", f.addr)
+	srv, err := siteserver.Start(ctx, siteserver.StartConfig{Content: content, Addr: f.addr, StateDir: f.stateDir,
+		Names: siteserver.ServerNames(f.addr, f.sans), PlainHTTP: f.plainHTTP, Access: policy, ClientCerts: f.clientCerts, Logger: log})
 	if err != nil {
 		return err
 	}
 	if f.plainHTTP {
-		fmt.Fprintf(stdout, "serving on http://%s (%d repositories, plain HTTP)\n", ln.Addr(), len(srv.Repositories()))
+		fmt.Fprintf(stdout, "serving on http://%s (%d repositories, plain HTTP)\n", srv.Addr(), len(srv.Repositories()))
 	} else {
-		fmt.Fprintf(stdout, "serving on https://%s (CA: %s)\n", ln.Addr(), filepath.Join(f.stateDir, siteca.CACertFile))
+		fmt.Fprintf(stdout, "serving on https://%s (CA: %s)\n", srv.Addr(), filepath.Join(f.stateDir, siteca.CACertFile))
 	}
 	fmt.Fprintf(stdout, "clients allowed: %s\n", srv.AccessSummary())
-	if len(f.allow) == 0 && !f.allowAny && !isLoopbackAddr(f.addr) {
+	if len(f.allow) == 0 && !f.allowAny && siteserver.CheckPlainHTTPAddr(f.addr) != nil {
 		log.Warn("only clients on this machine may read (loopback): the site's hosts get 403 until they are named with --allow", "addr", f.addr)
 	}
-	return srv.Serve(ctx, ln, tlsConf)
-}
-
-// isLoopbackAddr reports whether addr (IP:PORT) listens on loopback only.
-func isLoopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return host == "localhost" || (ip != nil && ip.IsLoopback())
-}
-
-// serverNames lists the names the server certificate covers: --san, the
-// listen IP (or every local address when listening on all of them), the
-// host name, and localhost.
-func serverNames(addr string, sans []string) []string {
-	names := append([]string{"localhost", "127.0.0.1", "::1"}, sans...)
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return names
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil && host != "":
-		names = append(names, host)
-	case ip != nil && !ip.IsUnspecified():
-		names = append(names, ip.String())
-	default:
-		names = append(names, localAddrs()...)
-		if hn, err := os.Hostname(); err == nil {
-			names = append(names, hn)
-		}
-	}
-	return names
-}
-
-func localAddrs() []string {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLinkLocalUnicast() {
-			out = append(out, n.IP.String())
-		}
-	}
-	return out
+	return <-srv.Done()
 }

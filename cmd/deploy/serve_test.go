@@ -76,7 +76,7 @@ func httpsClient(t *testing.T, stateDir, from, certDir, name string) *http.Clien
 	return &http.Client{Transport: tr, Timeout: time.Minute}
 }
 
-func status(t *testing.T, c *http.Client, url string) (int, string) {
+func httpStatus(t *testing.T, c *http.Client, url string) (int, string) {
 	t.Helper()
 	resp, err := c.Get(url)
 	if err != nil {
@@ -96,10 +96,10 @@ func TestServeAllow(t *testing.T) {
 	if !strings.Contains(stdout.String(), "clients allowed: 127.0.0.1/32") {
 		t.Errorf("deploy serve does not say who may read:\n%s", stdout.String())
 	}
-	if code, body := status(t, httpsClient(t, state, "127.0.0.1", "", ""), "https://"+addr+"/v2/"); code != http.StatusOK {
+	if code, body := httpStatus(t, httpsClient(t, state, "127.0.0.1", "", ""), "https://"+addr+"/v2/"); code != http.StatusOK {
 		t.Errorf("from 127.0.0.1: %d %s", code, body)
 	}
-	if code, body := status(t, httpsClient(t, state, "127.0.0.2", "", ""), "https://"+addr+"/v2/"); code != http.StatusForbidden || !strings.Contains(body, "--allow") {
+	if code, body := httpStatus(t, httpsClient(t, state, "127.0.0.2", "", ""), "https://"+addr+"/v2/"); code != http.StatusForbidden || !strings.Contains(body, "--allow") {
 		t.Errorf("from 127.0.0.2: %d %s, want 403 naming --allow", code, body)
 	}
 }
@@ -128,10 +128,10 @@ func TestServeClientCerts(t *testing.T) {
 		t.Errorf("deploy serve does not say who may read:\n%s", stdout.String())
 	}
 	url := "https://" + addr + "/v2/"
-	if code, body := status(t, httpsClient(t, state, "127.0.0.1", certs, "worker-1"), url); code != http.StatusOK {
+	if code, body := httpStatus(t, httpsClient(t, state, "127.0.0.1", certs, "worker-1"), url); code != http.StatusOK {
 		t.Errorf("with a site-CA client certificate: %d %s", code, body)
 	}
-	if code, body := status(t, httpsClient(t, state, "127.0.0.1", "", ""), url); code != http.StatusForbidden || !strings.Contains(body, "deploy client-cert NAME") {
+	if code, body := httpStatus(t, httpsClient(t, state, "127.0.0.1", "", ""), url); code != http.StatusForbidden || !strings.Contains(body, "deploy client-cert NAME") {
 		t.Errorf("without a client certificate: %d %s, want 403 naming deploy client-cert", code, body)
 	}
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
 )
 
 // newStatusCmd is deploy status: where the deployment in --state-dir
@@ -60,7 +60,7 @@ state is "unstarted", "in_progress", "completed" or "failed".`,
   watch deploy status --timeout 3s`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := deploy.Status(cmd.Context(), stateDir, timeout)
+			s, err := status.Status(cmd.Context(), stateDir, timeout)
 			if err != nil {
 				return err
 			}
@@ -72,6 +72,6 @@ state is "unstarted", "in_progress", "completed" or "failed".`,
 	}
 	cmd.Flags().StringVar(&stateDir, "state-dir", defaultStateDir(), "directory of the deployment")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (fields listed above)")
-	cmd.Flags().DurationVar(&timeout, "timeout", deploy.DefaultStatusTimeout, "bound on reading the cluster's nodes and releases")
+	cmd.Flags().DurationVar(&timeout, "timeout", status.DefaultStatusTimeout, "bound on reading the cluster's nodes and releases")
 	return cmd
 }

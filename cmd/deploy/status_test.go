@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -48,7 +48,7 @@ func TestStatusCommandClusterUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, deploy.KubeconfigFile), pki.Admin.Marshal(), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, state.KubeconfigFile), pki.Admin.Marshal(), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	key := base64.StdEncoding.EncodeToString(pki.Admin.KeyData)[:40]
@@ -92,7 +92,7 @@ func TestStatusCommandClusterUnreachable(t *testing.T) {
 	}
 	if s.Site.Bundle != "stack" || s.Site.Version != "1.2.0" || s.Phases.Completed != 1 || s.Phases.InProgress != 1 ||
 		s.Phases.Resume == "" || s.Kubernetes.State != "unreachable" || s.Releases.State != "unreachable" ||
-		s.Kubernetes.Kubeconfig != filepath.Join(dir, deploy.KubeconfigFile) || s.Harbor.State != "not-planned" {
+		s.Kubernetes.Kubeconfig != filepath.Join(dir, state.KubeconfigFile) || s.Harbor.State != "not-planned" {
 		t.Errorf("deploy status --json = %+v\n%s", s, out)
 	}
 }
@@ -116,7 +116,7 @@ func writeRecordedPlan(t *testing.T, dir, apiServer string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, deploy.PlanFile), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, state.PlanFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	j, err := plan.OpenJournal(dir)

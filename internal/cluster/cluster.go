@@ -2,13 +2,14 @@
 // nodes and its Helm releases, through the cluster-admin kubeconfig. It only
 // reads: it never changes anything in the cluster.
 //
-// It speaks to the API server with client-go's transport, configured from
-// a kubeconfig of kubeadm's shape (internal/kubeconfig: the client
-// certificate inline, no plugin, file or proxy), and decodes the answers
-// itself, into the few fields it shows, rather than through client-go's
-// typed clients: their scheme registers every API group, which made deploy
-// 62 MB instead of 30 MB (22 MB without this package). Answers are read
-// with bounds (maxAnswer, maxRelease): the cluster is a master's.
+// It reaches the API server as everything after /kubernetes does, through
+// internal/kube (the REST configuration built from a kubeconfig of
+// kubeadm's shape: the client certificate inline, no plugin, file or
+// proxy), with that configuration's transport. It decodes the two answers
+// it reads itself, into the few fields it shows, so that each is read with
+// a bound (maxAnswer, maxRelease: the cluster is a master's) and an answer
+// other than 200 is an *APIError, which deploy status tells apart from an
+// API server that does not answer.
 package cluster
 
 import (
@@ -23,7 +24,7 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/factory-appliance/appliance/internal/kubeconfig"
+	"github.com/factory-appliance/appliance/internal/kube"
 )
 
 // Client reads a cluster through one kubeconfig. It is safe for
@@ -54,13 +55,11 @@ const maxAnswer = 256 << 20
 // returns a client whose every request is bounded by timeout. It contacts
 // nothing.
 func Open(path, endpoint string, timeout time.Duration) (*Client, error) {
-	admin, err := kubeconfig.Load(path, endpoint)
+	kc, err := kube.Open(path, endpoint, kube.Options{UserAgent: "appliance-deploy-status", Timeout: timeout})
 	if err != nil {
 		return nil, err
 	}
-	cfg := admin.RESTConfig()
-	cfg.Timeout = timeout
-	cfg.UserAgent = "appliance-deploy-status"
+	cfg := kc.Config
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)

@@ -3,51 +3,22 @@ package deploy
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
-
-// Paths of containerd's configuration on a host.
-const (
-	ContainerdConfig   = "/etc/containerd/config.toml"
-	ContainerdCertsDir = "/etc/containerd/certs.d"
-)
-
-// DefaultSandboxImage is the pause image containerd's CRI uses when the
-// bundle carries no Kubernetes and no registry.k8s.io/pause image.
-const DefaultSandboxImage = "registry.k8s.io/pause:3.9"
-
-// SourceRegistries returns the registries the bundle's images come from
-// (the first part of each canonical name: "docker.io", "quay.io",
-// "registry.factory.example"), sorted.
-func SourceRegistries(idx *bundle.Index) []string {
-	set := map[string]bool{}
-	for _, img := range idx.Images {
-		if reg, _, ok := strings.Cut(img.Name, "/"); ok && reg != "" {
-			set[reg] = true
-		}
-	}
-	var out []string
-	for r := range set {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // sandboxImage is the pause image of the bundle's Kubernetes release (the
 // one its kubeadm expects: a bundle may carry older pause tags for the
 // runtime's defaults too); without Kubernetes, the bundle's first pause
 // image, else DefaultSandboxImage.
 func sandboxImage(idx *bundle.Index) string {
-	if r, err := kubeadm.ForVersion(KubernetesVersion(idx)); err == nil {
+	if r, err := kubeadm.ForVersion(kubeadm.KubernetesVersion(idx)); err == nil {
 		return r.SandboxImage()
 	}
 	for _, img := range idx.Images {
@@ -55,37 +26,7 @@ func sandboxImage(idx *bundle.Index) string {
 			return img.Name
 		}
 	}
-	return DefaultSandboxImage
-}
-
-// upstream is the URL containerd would use for a registry without mirrors.
-func upstream(registry string) string {
-	if registry == "docker.io" {
-		return "https://registry-1.docker.io"
-	}
-	return "https://" + registry
-}
-
-// RenderHostsToml is certs.d/<registry>/hosts.toml: pulls of registry's
-// images go to mirror, trusting only the CA file caPath. The original
-// registry stays the server of record, so image names and digests are
-// unchanged; an offline site never reaches it. mirror is the seed
-// (https://HOST[:PORT], which serves every registry's images) or, once
-// Harbor has taken over, the Harbor project named after registry
-// (https://HARBOR/v2/<registry>): a mirror with a path is its API root
-// (override_path).
-func RenderHostsToml(registry, mirror, caPath string) string {
-	override := ""
-	if u, err := url.Parse(mirror); err == nil && strings.Trim(u.Path, "/") != "" {
-		override = "  override_path = true\n"
-	}
-	return fmt.Sprintf(`# Written by deploy: %s is pulled through %s.
-server = %q
-
-[host.%q]
-  capabilities = ["pull", "resolve"]
-  ca = %q
-%s`, registry, mirror, upstream(registry), mirror, caPath, override)
+	return hostconf.DefaultSandboxImage
 }
 
 // writeMirrors writes every source registry's hosts.toml: through the seed
@@ -93,13 +34,13 @@ server = %q
 // and then the handover marker that keeps the node with Harbor when
 // /containerd runs again.
 func (d *Deployment) writeMirrors(ctx context.Context, h *remote, harbor string) error {
-	for _, reg := range SourceRegistries(d.index) {
+	for _, reg := range hostconf.SourceRegistries(d.index) {
 		mirror := d.seedURL()
 		if harbor != "" {
 			mirror = harbor + "/v2/" + reg
 		}
-		file := path.Join(ContainerdCertsDir, reg, "hosts.toml")
-		if err := h.put(ctx, file, []byte(RenderHostsToml(reg, mirror, hostCA)), 0o644); err != nil {
+		file := path.Join(hostconf.ContainerdCertsDir, reg, "hosts.toml")
+		if err := h.put(ctx, file, []byte(hostconf.RenderHostsToml(reg, mirror, hostconf.HostCA)), 0o644); err != nil {
 			return err
 		}
 	}
@@ -107,41 +48,6 @@ func (d *Deployment) writeMirrors(ctx context.Context, h *remote, harbor string)
 		return nil
 	}
 	return h.put(ctx, harborHandover, []byte(harbor+"\n"), 0o644)
-}
-
-// ContainerdSettings is what config.toml is rendered from.
-type ContainerdSettings struct {
-	// SandboxImage is the pause image of every pod.
-	SandboxImage string
-	// SystemdCgroup makes runc use the systemd cgroup driver; it must match
-	// kubelet's cgroupDriver (inventory kubernetes.cgroupDriver).
-	SystemdCgroup bool
-	// RestrictOOMScoreAdj keeps containers' oom_score_adj no lower than
-	// containerd's own: for hosts where root may not lower it (no
-	// CAP_SYS_RESOURCE, as in a container), found by the /containerd phase.
-	RestrictOOMScoreAdj bool
-}
-
-// RenderContainerdConfig is config.toml (version 2): the CRI plugin with
-// runc and the cgroup driver, the sandbox image, and registry hosts read
-// from ContainerdCertsDir.
-func RenderContainerdConfig(s ContainerdSettings) string {
-	return fmt.Sprintf(`# Written by deploy.
-version = 2
-
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = %q
-  restrict_oom_score_adj = %t
-
-  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-    runtime_type = "io.containerd.runc.v2"
-
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-      SystemdCgroup = %t
-
-  [plugins."io.containerd.grpc.v1.cri".registry]
-    config_path = %q
-`, s.SandboxImage, s.RestrictOOMScoreAdj, s.SystemdCgroup, ContainerdCertsDir)
 }
 
 // canLowerOOMScore reports whether root on the host may lower a process's
@@ -164,17 +70,17 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 	if !lower {
 		warnf(ctx, "root may not lower oom_score_adj here (no CAP_SYS_RESOURCE): containerd restricts containers' oom_score_adj")
 	}
-	settings := ContainerdSettings{
+	settings := hostconf.ContainerdSettings{
 		SandboxImage:        sandboxImage(d.index),
 		SystemdCgroup:       d.inv.Kubernetes.CgroupDriver == inventory.CgroupSystemd,
 		RestrictOOMScoreAdj: !lower,
 	}
-	changed, err := h.install(ctx, ContainerdConfig, []byte(RenderContainerdConfig(settings)), 0o644,
+	changed, err := h.install(ctx, hostconf.ContainerdConfig, []byte(hostconf.RenderContainerdConfig(settings)), 0o644,
 		"containerd --config %s config dump >/dev/null")
 	if err != nil {
 		return err
 	}
-	regs := SourceRegistries(d.index)
+	regs := hostconf.SourceRegistries(d.index)
 	// A node already handed over to Harbor (/harbor/mirrors) stays with it.
 	harbored, err := handedOver(ctx, h, harborURL(d.inv.Harbor))
 	if err != nil {

@@ -13,7 +13,10 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 	"github.com/factory-appliance/appliance/internal/sshx"
@@ -24,10 +27,6 @@ import (
 // DefaultSeedPort is the port the site server listens on, on the deploy
 // node's inventory address.
 const DefaultSeedPort = 5443
-
-// SeedHostname is the name every host's /etc/hosts gives the deploy node,
-// where the site server runs.
-const SeedHostname = "seed.appliance.internal"
 
 // DefaultAttempts is how many times a host phase is tried before it fails.
 const DefaultAttempts = 3
@@ -108,6 +107,7 @@ type Deployment struct {
 	bundle *bundle.Reader
 	index  *bundle.Index
 	seed   *seed
+	state  state.Dir // cfg.StateDir
 
 	// k8sVersion is the Kubernetes version the bundle carries ("" for none).
 	k8sVersion string
@@ -130,7 +130,7 @@ func Open(cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	cfg.defaults()
-	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, conns: map[string]*sshx.Client{}}
+	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, state: state.Dir(cfg.StateDir), conns: map[string]*sshx.Client{}}
 	d.red.Add(cfg.SudoPassword)
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
@@ -139,7 +139,7 @@ func Open(cfg Config) (*Deployment, error) {
 		return nil, err
 	}
 	d.bundle, d.index = r, r.Index()
-	d.k8sVersion = KubernetesVersion(d.index)
+	d.k8sVersion = kubeadm.KubernetesVersion(d.index)
 	d.hosts = d.inv.Hosts
 	for _, h := range d.hosts {
 		if h.HasRole(inventory.RoleMaster) || h.HasRole(inventory.RoleWorker) {
@@ -148,7 +148,7 @@ func Open(cfg Config) (*Deployment, error) {
 	}
 	d.masters = d.inv.HostsWithRole(inventory.RoleMaster)
 	if reg, ok := d.inv.Registry(); ok {
-		if _, ok := HarborInstaller(d.index); !ok {
+		if _, ok := harbor.Installer(d.index); !ok {
 			fmt.Fprintf(cfg.Warn, "warning: %s has the registry role, but the bundle carries no Harbor offline installer (harbor-offline-installer-*.tgz among a component's files): Harbor is not installed, and the nodes keep pulling from the seed on the deploy node\n", reg.Name)
 		}
 	}
@@ -238,26 +238,33 @@ func (d *Deployment) Phases() []*plan.Phase {
 	return present(
 		d.verifyPhase(), // /verify: the bundle's digests (deploy node)
 		d.seedPhase(),   // /seed: the site server answers (deploy node)
-		plan.ForEach("/preflight", "Check every host before changing any", d.hosts, d.hostPhase("/preflight", "Preflight checks", d.preflight)),
+		d.eachHost("/preflight", "Check every host before changing any", d.hosts, "Preflight checks", d.preflight),
 		d.uniquePhase(), // /unique: no two hosts are clones
-		plan.ForEach("/repos", "Point yum at the site server", d.hosts, d.hostPhase("/repos", "Site CA and yum repos", d.repos)),
-		plan.ForEach("/packages", "Install each role's packages", d.hosts, d.hostPhase("/packages", "Install packages", d.packages)),
-		plan.ForEach("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, d.hostPhase("/system", "System settings", d.system)),
-		forEach("/containerd", "containerd with registry mirrors", d.nodes, d.hostPhase("/containerd", "Configure containerd", d.containerd)),
-		forEach("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), d.hostPhase("/ha", "keepalived and haproxy", d.ha)),
+		d.eachHost("/repos", "Point yum at the site server", d.hosts, "Site CA and yum repos", d.repos),
+		d.eachHost("/packages", "Install each role's packages", d.hosts, "Install packages", d.packages),
+		d.eachHost("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, "System settings", d.system),
+		d.eachHost("/containerd", "containerd with registry mirrors", d.nodes, "Configure containerd", d.containerd),
+		d.eachHost("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", d.ha),
 		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
 		d.harborPhase(),     // /harbor: install, load, nodes pull from Harbor
 		d.stackPhase(),      // /stack: the bundle's releases and manifests, in order
 	)
 }
 
-// forEach is plan.ForEach, or nil when there are no items (a site with one
-// master has no /ha phase).
-func forEach(id, title string, hosts []inventory.Host, child func(inventory.Host) *plan.Phase) *plan.Phase {
+// eachHost is phase id: fn run on each of hosts, as the leaves id/<host>
+// titled leaf (hostPhase). It is nil when there are no hosts (a site with
+// one master has no /ha phase).
+func (d *Deployment) eachHost(id, title string, hosts []inventory.Host, leaf string, fn hostFunc) *plan.Phase {
 	if len(hosts) == 0 {
 		return nil
 	}
-	return plan.ForEach(id, title, hosts, child)
+	return plan.ForEach(id, title, hosts, d.hostPhase(id, leaf, fn))
+}
+
+// oneHost is phase id: fn run on host h, as its one leaf id/<h> titled
+// leaf (hostPhase).
+func (d *Deployment) oneHost(id, title string, h inventory.Host, leaf string, fn hostFunc) *plan.Phase {
+	return plan.Group(id, title, d.hostPhase(id, leaf, fn)(h))
 }
 
 // present returns the phases that are not nil, in order.
@@ -273,6 +280,16 @@ func present(phases ...*plan.Phase) []*plan.Phase {
 
 // Plan validates Phases into a plan.
 func (d *Deployment) Plan() (*plan.Plan, error) { return plan.New(d.Phases()...) }
+
+// secret reads the state directory's secret file name, making one with
+// newSecret when there is none (state.Dir.Secret) and saying so on Out.
+func (d *Deployment) secret(name string, newSecret func() (string, error), dry bool) (string, error) {
+	s, made, err := d.state.Secret(name, newSecret, dry)
+	if made {
+		fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
+	}
+	return s, err
+}
 
 // haHosts are the masters when the site has a VIP (several masters), else
 // none: one master needs no load balancer.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/deploy/status"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/trust"
@@ -102,11 +104,11 @@ func TestDryRun(t *testing.T) {
 	for _, want := range []string{
 		"master-1", "master-2", "worker-1",
 		"cat /etc/os-release",
-		"upload", RepoFile,
+		"upload", hostconf.RepoFile,
 		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'chain-a'",
 		"yum -y --disablerepo='*' --enablerepo='appliance-*' install 'cron-lite'",
-		"haproxy -c -q -f '" + HAProxyConfig + ".appliance-new'",
-		"keepalived --config-test -f '" + KeepalivedConfig + ".appliance-new'",
+		"haproxy -c -q -f '" + hostconf.HAProxyConfig + ".appliance-new'",
+		"keepalived --config-test -f '" + hostconf.KeepalivedConfig + ".appliance-new'",
 		"systemctl restart 'containerd'",
 	} {
 		if !strings.Contains(text, want) {
@@ -162,7 +164,7 @@ func TestDeployNodePhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	var shown bytes.Buffer
-	if err := ShowPlan(&shown, state, false); err != nil {
+	if err := status.ShowPlan(&shown, state, false); err != nil {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(shown.String(), "\n") {

@@ -49,6 +49,16 @@
 //   - Secrets (the sudo password, anything added to the Redactor) never reach
 //     the console, the host logs or the journal.
 //
+// # Where the logic lives
+//
+// This package is the wiring: Config, Open, Phases, hostPhase and Run, and
+// one file per phase that says which hosts run which commands. What the
+// phases write and run is built elsewhere, each concern in one package:
+// the host files in internal/hostconf, kubeadm's configurations and node
+// commands in internal/kubeadm, Harbor's harbor.yml and certificate check
+// in internal/harbor, the state directory in internal/deploy/state, and
+// deploy status and deploy plan in internal/deploy/status.
+//
 // # Roles and packages
 //
 // Which packages a host gets is decided by its roles (see RolePackages): the

@@ -2,26 +2,19 @@ package deploy
 
 import (
 	"context"
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
-	"os"
 	"path"
-	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/progress"
@@ -39,34 +32,11 @@ const (
 	HarborCertDir  = "/etc/appliance/harbor"
 	harborStage    = "/opt/appliance"
 	harborMarker   = HarborDir + "/.appliance-installer" // digest of the installer unpacked here
-	harborHandover = ContainerdCertsDir + "/.appliance-harbor"
+	harborHandover = hostconf.ContainerdCertsDir + "/.appliance-harbor"
 )
 
 // HarborAdmin is Harbor's administrator account.
 const HarborAdmin = "admin"
-
-// Files in the state directory holding Harbor's secrets (mode 0600).
-const (
-	HarborAdminPasswordFile = "harbor-admin-password"
-	harborDBPasswordFile    = "harbor-db-password"
-)
-
-// harborInstallerRE matches the file name of Harbor's offline installer
-// (its release asset name); the test site's stand-in installer has the same
-// layout and a matching name.
-var harborInstallerRE = regexp.MustCompile(`^harbor-offline-installer-[A-Za-z0-9._-]+\.tgz$`)
-
-// HarborInstaller returns the bundle's Harbor offline installer: the file
-// entry named harbor-offline-installer-*.tgz (a stack declares Harbor by
-// listing it among a component's files, with the role registry).
-func HarborInstaller(idx *bundle.Index) (bundle.Artifact, bool) {
-	for _, a := range idx.Artifacts {
-		if a.Kind == bundle.KindFile && harborInstallerRE.MatchString(path.Base(a.Path)) {
-			return a, true
-		}
-	}
-	return bundle.Artifact{}, false
-}
 
 // harborURL is where nodes reach Harbor: https://HOSTNAME[:PORT].
 func harborURL(h inventory.Harbor) string {
@@ -89,12 +59,11 @@ func (d *Deployment) harborPhase() *plan.Phase {
 	if !ok {
 		return nil
 	}
-	if _, ok := HarborInstaller(d.index); !ok {
+	if _, ok := harbor.Installer(d.index); !ok {
 		return nil
 	}
 	return plan.Steps("/harbor", "Harbor on "+reg.Name+", loaded, and the nodes handed over to it", present(
-		plan.Group("/harbor/install", "Install Harbor",
-			d.hostPhase("/harbor/install", "Harbor from its offline installer", d.installHarbor)(reg)),
+		d.oneHost("/harbor/install", "Install Harbor", reg, "Harbor from its offline installer", d.installHarbor),
 		&plan.Phase{
 			ID:       "/harbor/load",
 			Title:    "Push every image of the bundle into Harbor",
@@ -103,11 +72,10 @@ func (d *Deployment) harborPhase() *plan.Phase {
 			DryRun: func() []string {
 				return []string{fmt.Sprintf("push every image of the bundle to %s (%s) as %s, trusting only the site CA; "+
 					"create a public project per source registry (%s)", d.harborPushAddr(), harborURL(d.inv.Harbor), HarborAdmin,
-					strings.Join(SourceRegistries(d.index), " "))}
+					strings.Join(hostconf.SourceRegistries(d.index), " "))}
 			},
 		},
-		forEach("/harbor/mirrors", "containerd on every node pulls from Harbor", d.nodes,
-			d.hostPhase("/harbor/mirrors", "Registry mirrors to Harbor", d.harborMirrors)),
+		d.eachHost("/harbor/mirrors", "containerd on every node pulls from Harbor", d.nodes, "Registry mirrors to Harbor", d.harborMirrors),
 	)...)
 }
 
@@ -126,88 +94,19 @@ func (d *Deployment) harborPushAddr() string {
 // password is always the state directory's. In a dry run nothing is made.
 func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 	if f := d.inv.Harbor.AdminPasswordFile; f != "" {
-		admin, err = ReadSecretFile(f)
+		admin, err = state.ReadSecretFile(f)
 		if err != nil {
 			return "", "", fmt.Errorf("inventory harbor.adminPasswordFile: %w", err)
 		}
-	} else if admin, err = d.stateSecret(HarborAdminPasswordFile, dry); err != nil {
+	} else if admin, err = d.secret(state.HarborAdminPasswordFile, state.RandomSecret, dry); err != nil {
 		return "", "", err
 	}
-	if db, err = d.stateSecret(harborDBPasswordFile, dry); err != nil {
+	if db, err = d.secret(state.HarborDBPasswordFile, state.RandomSecret, dry); err != nil {
 		return "", "", err
 	}
 	d.red.Add(admin)
 	d.red.Add(db)
 	return admin, db, nil
-}
-
-// HarborSettings is what harbor.yml is rendered from.
-type HarborSettings struct {
-	Hostname      string
-	Port          int
-	Certificate   string // path on the registry host
-	PrivateKey    string // path on the registry host
-	AdminPassword string
-	DBPassword    string
-	DataVolume    string
-}
-
-// RenderHarborYML is Harbor's harbor.yml (the offline installer's
-// configuration, Harbor 2.8's layout): HTTPS only, with the site CA's
-// certificate, Trivy offline (an air-gapped site has no vulnerability
-// database to download). Strings are written JSON-quoted, which YAML reads
-// as the same string whatever they hold.
-func RenderHarborYML(s HarborSettings) string {
-	q := func(v string) string { b, _ := json.Marshal(v); return string(b) }
-	return fmt.Sprintf(`# Written by deploy: Harbor's configuration (harbor.yml of its offline installer).
-hostname: %s
-https:
-  port: %d
-  certificate: %s
-  private_key: %s
-harbor_admin_password: %s
-database:
-  password: %s
-  max_idle_conns: 100
-  max_open_conns: 900
-  conn_max_lifetime: 5m
-  conn_max_idle_time: 0
-data_volume: %s
-trivy:
-  ignore_unfixed: false
-  skip_update: true
-  skip_java_db_update: true
-  offline_scan: true
-  security_check: vuln
-  insecure: false
-jobservice:
-  max_job_workers: 10
-  job_loggers: [STD_OUTPUT, FILE]
-  logger_sweeper_duration: 1
-notification:
-  webhook_job_max_retry: 3
-  webhook_job_http_client_timeout: 3
-log:
-  level: info
-  local:
-    rotate_count: 50
-    rotate_size: 200M
-    location: /var/log/harbor
-_version: 2.8.0
-proxy:
-  http_proxy:
-  https_proxy:
-  no_proxy:
-  components: [core, jobservice, trivy]
-upload_purging:
-  enabled: true
-  age: 168h
-  interval: 24h
-  dryrun: false
-cache:
-  enabled: false
-  expire_hours: 24
-`, q(s.Hostname), s.Port, q(s.Certificate), q(s.PrivateKey), q(s.AdminPassword), q(s.DBPassword), q(s.DataVolume))
 }
 
 // installHarbor installs Harbor on the registry host: its TLS key (made
@@ -217,7 +116,7 @@ cache:
 // them changed or Harbor does not answer; then Harbor must be healthy.
 // Idempotent.
 func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
-	inst, _ := HarborInstaller(d.index)
+	inst, _ := harbor.Installer(d.index)
 	admin, db, err := d.harborSecrets(h.dry)
 	if err != nil {
 		return err
@@ -230,7 +129,7 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	yml := RenderHarborYML(HarborSettings{
+	yml := harbor.RenderYML(harbor.Settings{
 		Hostname: d.inv.Harbor.Hostname, Port: d.inv.Harbor.Port,
 		Certificate: HarborCertDir + "/tls.crt", PrivateKey: HarborCertDir + "/tls.key",
 		AdminPassword: admin, DBPassword: db, DataVolume: d.inv.Harbor.DataVolume,
@@ -239,7 +138,7 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
+	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostconf.HostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
 	healthy := !h.dry && h.sh(ctx, health+" >/dev/null") == nil
 	if certChanged || instChanged || ymlChanged || !healthy {
 		plan.Logf(ctx, "running Harbor's installer (certificate changed %v, installer changed %v, harbor.yml changed %v, healthy %v)",
@@ -297,7 +196,7 @@ func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if certFits(current, csrPEM, ca.CACert(), d.harborNames(), time.Now()) {
+	if harbor.CertFits(current, csrPEM, ca.CACert(), d.harborNames(), time.Now()) {
 		return false, nil
 	}
 	certPEM, err := ca.SignCSR([]byte(csrPEM), d.harborNames())
@@ -309,36 +208,6 @@ func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, er
 	}
 	plan.Logf(ctx, "Harbor's certificate for %s issued by the site CA", strings.Join(d.harborNames(), ", "))
 	return true, nil
-}
-
-// certFits reports whether certPEM is a certificate from ca for the key of
-// csrPEM, for exactly names, valid for more than 30 days after now.
-func certFits(certPEM, csrPEM string, ca *x509.Certificate, names []string, now time.Time) bool {
-	cb, _ := pem.Decode([]byte(certPEM))
-	rb, _ := pem.Decode([]byte(csrPEM))
-	if cb == nil || rb == nil {
-		return false
-	}
-	cert, err1 := x509.ParseCertificate(cb.Bytes)
-	csr, err2 := x509.ParseCertificateRequest(rb.Bytes)
-	if err1 != nil || err2 != nil || cert.CheckSignatureFrom(ca) != nil {
-		return false
-	}
-	if pk, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !pk.Equal(csr.PublicKey) {
-		return false
-	}
-	if cert.NotAfter.Sub(now) < 30*24*time.Hour {
-		return false
-	}
-	var have []string
-	have = append(have, cert.DNSNames...)
-	for _, ip := range cert.IPAddresses {
-		have = append(have, ip.String())
-	}
-	want := slices.Clone(names)
-	slices.Sort(have)
-	slices.Sort(want)
-	return slices.Equal(have, want)
 }
 
 // unpackHarbor fetches the bundle's installer from the seed, checks its
@@ -366,7 +235,7 @@ tar -xzf %[3]s -C %[1]s/unpack
 test -x %[1]s/unpack/harbor/install.sh || { echo "the installer has no harbor/install.sh" >&2; exit 1; }
 rm -rf %[6]s && mv %[1]s/unpack/harbor %[6]s && rmdir %[1]s/unpack
 echo %[7]s >%[8]s`,
-		harborStage, q(hostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
+		harborStage, q(hostconf.HostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
 	if err := h.sh(ctx, cmd); err != nil {
 		return false, fmt.Errorf("unpacking Harbor's installer %s on %s: %w", inst.Path, h.host.Name, err)
 	}
@@ -403,10 +272,9 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("loading Harbor at %s (%s): %w", d.harborPushAddr(), harborURL(d.inv.Harbor), err)
 	}
-	rec := HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
-		Projects: SourceRegistries(d.index), Time: time.Now().UTC()}
-	b, _ := json.MarshalIndent(rec, "", "  ")
-	if err := os.WriteFile(filepath.Join(d.cfg.StateDir, HarborRecordFile), append(b, '\n'), 0o600); err != nil {
+	rec := state.HarborRecord{URL: harborURL(d.inv.Harbor), Address: d.harborPushAddr(), Images: rep.Images,
+		Projects: hostconf.SourceRegistries(d.index), Time: time.Now().UTC()}
+	if err := d.state.WriteHarborRecord(rec); err != nil {
 		return err
 	}
 	plan.Logf(ctx, "Harbor holds the bundle's %d images (%d pushed, %d already there; projects created: %s)",
@@ -421,7 +289,7 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 // and containerd must pull the sandbox image through the new mirror.
 func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 	url := harborURL(d.inv.Harbor)
-	regs := SourceRegistries(d.index)
+	regs := hostconf.SourceRegistries(d.index)
 	if err := d.writeMirrors(ctx, h, url); err != nil {
 		return err
 	}
@@ -432,7 +300,7 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		}
 		u := url + "/v2/" + ref.Registry + "/" + ref.Repository + "/manifests/" + id
 		cmd := fmt.Sprintf("curl -sS --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' -I -H %s %s",
-			sshx.Quote(hostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
+			sshx.Quote(hostconf.HostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
 		code, err := h.out(ctx, cmd)
 		if err != nil {
 			return fmt.Errorf("%s cannot reach Harbor at %s: %w", h.host.Name, url, err)
@@ -446,7 +314,7 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		}
 	}
 	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
-		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
+		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+hostconf.ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
 			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.host.Name, img, err)
 		}
 	}
@@ -479,18 +347,4 @@ func oneImagePerRegistry(idx *bundle.Index) []manifest.ImageRef {
 		out = append(out, ref)
 	}
 	return out
-}
-
-// harborHealth asks Harbor's health API from the deploy node, trusting the
-// site CA: what deploy status shows.
-func harborHealth(ctx context.Context, addr, caPEM string) (string, error) {
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM([]byte(caPEM))
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
-	c, err := harbor.New("https://"+addr, harbor.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
-	if err != nil {
-		return "", err
-	}
-	return c.Health(ctx)
 }

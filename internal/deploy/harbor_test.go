@@ -2,25 +2,17 @@ package deploy
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/signing"
-	"github.com/factory-appliance/appliance/internal/siteca"
 )
 
 const testInstaller = "files/harbor/harbor-offline-installer-v2.8.4.tgz"
@@ -84,7 +76,7 @@ func TestHarborPhases(t *testing.T) {
 }
 
 // TestHarborDryRun: the dry run lists Harbor's commands and no secret, and
-// makes neither the state directory nor a password.
+// makes neither the stateDir directory nor a password.
 func TestHarborDryRun(t *testing.T) {
 	_, text := dryRun(t, harborSite(t))
 	for _, want := range []string{
@@ -95,7 +87,7 @@ func TestHarborDryRun(t *testing.T) {
 		"cd " + HarborDir + " && ./install.sh",
 		"https://harbor.unit.test/api/v2.0/health",
 		"push every image of the bundle to 10.9.0.21:443",
-		"to " + ContainerdCertsDir + "/.appliance-harbor",
+		"to " + hostconf.ContainerdCertsDir + "/.appliance-harbor",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("dry run does not mention %q", want)
@@ -106,110 +98,18 @@ func TestHarborDryRun(t *testing.T) {
 	}
 }
 
-// TestRenderHarborYML: what Harbor's prepare reads back is what deploy
-// meant, whatever the passwords hold.
-func TestRenderHarborYML(t *testing.T) {
-	in := HarborSettings{Hostname: "harbor.factory.local", Port: 8443, Certificate: "/etc/appliance/harbor/tls.crt",
-		PrivateKey: "/etc/appliance/harbor/tls.key", AdminPassword: `p@ss: "w#rd" 'x' \ {y}`, DBPassword: "- [z]", DataVolume: "/data"}
-	var got struct {
-		Hostname string `yaml:"hostname"`
-		HTTPS    struct {
-			Port        int    `yaml:"port"`
-			Certificate string `yaml:"certificate"`
-			PrivateKey  string `yaml:"private_key"`
-		} `yaml:"https"`
-		HTTP          any    `yaml:"http"`
-		AdminPassword string `yaml:"harbor_admin_password"`
-		Database      struct {
-			Password string `yaml:"password"`
-		} `yaml:"database"`
-		DataVolume string `yaml:"data_volume"`
-		Trivy      struct {
-			SkipUpdate  bool `yaml:"skip_update"`
-			OfflineScan bool `yaml:"offline_scan"`
-		} `yaml:"trivy"`
-		Version string `yaml:"_version"`
-	}
-	if err := yaml.Unmarshal([]byte(RenderHarborYML(in)), &got); err != nil {
-		t.Fatal(err)
-	}
-	if got.Hostname != in.Hostname || got.HTTPS.Port != in.Port || got.HTTPS.Certificate != in.Certificate ||
-		got.HTTPS.PrivateKey != in.PrivateKey || got.AdminPassword != in.AdminPassword || got.Database.Password != in.DBPassword ||
-		got.DataVolume != in.DataVolume {
-		t.Errorf("harbor.yml reads back as %+v, want %+v", got, in)
-	}
-	if got.HTTP != nil {
-		t.Error("harbor.yml serves plain HTTP")
-	}
-	if !got.Trivy.SkipUpdate || !got.Trivy.OfflineScan || got.Version == "" {
-		t.Errorf("trivy %+v, _version %q: want offline and a version", got.Trivy, got.Version)
-	}
-}
-
-func TestCertFits(t *testing.T) {
-	ca, err := siteca.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := siteca.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{"harbor.site", "10.0.0.30"}
-	csr := testCSR(t)
-	good, err := ca.SignCSR([]byte(csr), names)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byOther, _ := other.SignCSR([]byte(csr), names)
-	otherKey, _ := ca.SignCSR([]byte(testCSR(t)), names)
-	now := time.Now()
-	for _, tc := range []struct {
-		name  string
-		cert  string
-		names []string
-		now   time.Time
-		want  bool
-	}{
-		{"matching", string(good), names, now, true},
-		{"names in another order", string(good), []string{"10.0.0.30", "harbor.site"}, now, true},
-		{"none yet", "", names, now, false},
-		{"another CA", string(byOther), names, now, false},
-		{"another key", string(otherKey), names, now, false},
-		{"a name more", string(good), append(names, "harbor2.site"), now, false},
-		{"expiring within 30 days", string(good), names, now.Add(380 * 24 * time.Hour), false},
-	} {
-		if got := certFits(tc.cert, csr, ca.CACert(), tc.names, tc.now); got != tc.want {
-			t.Errorf("%s: certFits = %v, want %v", tc.name, got, tc.want)
-		}
-	}
-}
-
-func testCSR(t *testing.T) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "h"}}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-}
-
 // TestHarborSecrets: the inventory's password file must be private and is
 // used as is; without it a random password is made once, mode 0600; both
 // passwords are masked in everything the redactor filters.
 func TestHarborSecrets(t *testing.T) {
 	s := newTestSite(t, fixtureRoles)
-	state := t.TempDir()
-	d := s.open(t, state)
+	stateDir := t.TempDir()
+	d := s.open(t, stateDir)
 	admin, db, err := d.harborSecrets(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(state, HarborAdminPasswordFile))
+	fi, err := os.Stat(filepath.Join(stateDir, state.HarborAdminPasswordFile))
 	if err != nil || fi.Mode().Perm() != 0o600 || len(admin) < 20 || len(db) < 20 || admin == db {
 		t.Fatalf("made admin %d chars, db %d chars, file %v %v", len(admin), len(db), fi, err)
 	}
@@ -243,18 +143,18 @@ func TestHarborSecrets(t *testing.T) {
 }
 
 // TestVRRPSecret: the VRRP password is made once per site (8 characters,
-// mode 0600 in the state directory), masked, and a state file that is not
+// mode 0600 in the stateDir directory), masked, and a stateDir file that is not
 // private or not a keepalived-safe password of at most 8 characters is
 // refused, naming the file.
 func TestVRRPSecret(t *testing.T) {
 	s := newTestSite(t, fixtureRoles)
-	state := t.TempDir()
-	d := s.open(t, state)
+	stateDir := t.TempDir()
+	d := s.open(t, stateDir)
 	pw, err := d.vrrpSecret(false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(state, VRRPPasswordFile)
+	file := filepath.Join(stateDir, state.VRRPPasswordFile)
 	fi, err := os.Stat(file)
 	if err != nil || fi.Mode().Perm() != 0o600 || len(pw) != 8 {
 		t.Fatalf("made %q, file %v %v; want 8 characters in a 0600 file", pw, fi, err)
@@ -281,19 +181,20 @@ func TestVRRPSecret(t *testing.T) {
 	}
 }
 
-func TestHarborHostsToml(t *testing.T) {
-	got := RenderHostsToml("registry.k8s.io", "https://harbor.site:8443/v2/registry.k8s.io", hostCA)
-	for _, want := range []string{
-		`server = "https://registry.k8s.io"`,
-		`[host."https://harbor.site:8443/v2/registry.k8s.io"]`,
-		`override_path = true`,
-		`capabilities = ["pull", "resolve"]`,
-		`ca = "` + hostCA + `"`,
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("hosts.toml lacks %q:\n%s", want, got)
-		}
+// signingPair is a new signer and its public key.
+func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
+	t.Helper()
+	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
+	if err != nil {
+		return nil, nil, err
 	}
+	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
+	return s, pub, err
+}
+
+// TestHarborNames: where nodes reach Harbor, and the one image per source
+// registry each node pulls to check its handover.
+func TestHarborNames(t *testing.T) {
 	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 443}); u != "https://harbor.site" {
 		t.Errorf("harborURL on 443 = %s", u)
 	}
@@ -312,15 +213,4 @@ func TestHarborHostsToml(t *testing.T) {
 	if got := strings.Join(refs, "|"); got != want {
 		t.Errorf("oneImagePerRegistry = %s, want %s", got, want)
 	}
-}
-
-// signingPair is a new signer and its public key.
-func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
-	t.Helper()
-	priv, pub, err := signing.GenerateKeyPair([]byte(testKeyPass))
-	if err != nil {
-		return nil, nil, err
-	}
-	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
-	return s, pub, err
 }

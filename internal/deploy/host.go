@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
@@ -74,11 +72,11 @@ func (d *Deployment) runner(ctx context.Context, h inventory.Host) (sshx.Runner,
 	cfg.DialAttempts = d.cfg.DialAttempts
 	cfg.CommandTimeout = d.cfg.CommandTimeout
 	cfg.KeepaliveInterval = d.cfg.KeepaliveInterval
-	logf, err := d.sshLog(h.Name)
+	logf, err := d.state.OpenLog(h.Name + ".ssh.log")
 	if err != nil {
 		return nil, err
 	}
-	cfg.Log = logf
+	cfg.Log = logf // the SSH transport log (dials, reconnects, host keys); commands go to the host log
 	c, err := sshx.Dial(ctx, cfg)
 	if err != nil {
 		logf.Close()
@@ -98,17 +96,6 @@ func finalIfPermanent(err error) error {
 		return plan.Final(err)
 	}
 	return err
-}
-
-// sshLog opens the SSH transport log of a host (dials, reconnects, host
-// keys recorded), logs/<host>.ssh.log in the state directory, for appending.
-// Commands and their output go to the phase's host log instead.
-func (d *Deployment) sshLog(host string) (*os.File, error) {
-	dir := filepath.Join(d.cfg.StateDir, plan.LogsDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(filepath.Join(dir, host+".ssh.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
 
 // sh runs a command, logging it and its output to the host log; a non-zero

@@ -9,23 +9,11 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 )
 
 var tokenRE = regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}`)
-
-func TestKubernetesVersion(t *testing.T) {
-	idx := &bundle.Index{Images: []bundle.Image{{Name: "registry.k8s.io/pause:3.10.1"}, {Name: "registry.k8s.io/kube-apiserver:v1.34.4"}}}
-	if v := KubernetesVersion(idx); v != "v1.34.4" {
-		t.Errorf("version %q", v)
-	}
-	if v := KubernetesVersion(&bundle.Index{}); v != "" {
-		t.Errorf("a bundle without Kubernetes: %q", v)
-	}
-	if m := missingImages(idx, []string{"registry.k8s.io/pause:3.10.1", "registry.k8s.io/etcd:3.6.4-0"}); len(m) != 1 || m[0] != "registry.k8s.io/etcd:3.6.4-0" {
-		t.Errorf("missing %v", m)
-	}
-}
 
 // TestKubernetesPhases: a bundle with Kubernetes gets /kubernetes after
 // /ha: init on the first master, the other masters one at a time, the
@@ -196,7 +184,7 @@ func TestSandboxImageOfTheRelease(t *testing.T) {
 	if got := sandboxImage(&bundle.Index{Images: idx.Images[1:2]}); got != "registry.k8s.io/pause:3.8" {
 		t.Errorf("no Kubernetes: %s", got)
 	}
-	if got := sandboxImage(&bundle.Index{}); got != DefaultSandboxImage {
+	if got := sandboxImage(&bundle.Index{}); got != hostconf.DefaultSandboxImage {
 		t.Errorf("nothing: %s", got)
 	}
 }

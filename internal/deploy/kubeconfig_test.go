@@ -45,7 +45,7 @@ func TestFetchKubeconfigChecksTheMastersFile(t *testing.T) {
 		if !errors.As(err, &ke) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), kubeadm.AdminConf+" on master-1") {
 			t.Errorf("%s: %v, want a refusal naming %s on master-1 and %s", c.name, err, kubeadm.AdminConf, c.want)
 		}
-		if _, err := os.Stat(d.KubeconfigPath()); err == nil {
+		if _, err := os.Stat(d.state.KubeconfigPath()); err == nil {
 			t.Fatalf("%s: a refused kubeconfig was written to the state directory", c.name)
 		}
 	}
@@ -57,11 +57,11 @@ func TestFetchKubeconfigChecksTheMastersFile(t *testing.T) {
 	if err := fetch(kubeadm); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(d.KubeconfigPath())
+	fi, err := os.Stat(d.state.KubeconfigPath())
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("state kubeconfig %v %v, want mode 0600", fi, err)
 	}
-	a, err := kubeconfig.Load(d.KubeconfigPath(), "10.9.0.100:6443")
+	a, err := kubeconfig.Load(d.state.KubeconfigPath(), "10.9.0.100:6443")
 	if err != nil || a.Cluster != "unit" || string(a.KeyData) != string(pki.Admin.KeyData) {
 		t.Errorf("the state directory's kubeconfig: %+v, %v", a, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -22,7 +23,7 @@ var hostLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 // /kubernetes/init phase when it is there).
 func KubectlHint(stateDir, kubeconfig string) string {
 	first := "the first master"
-	if saved, err := readSavedPlan(stateDir); err == nil {
+	if saved, err := state.Dir(stateDir).ReadPlan(); err == nil {
 		if h := initHost(saved.Phases); hostLabel.MatchString(h) {
 			first = h
 		}

@@ -2,13 +2,12 @@ package deploy
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
@@ -50,20 +49,56 @@ func (d *Deployment) kubernetesPhase() *plan.Phase {
 	}
 	var masters *plan.Phase
 	if len(d.masters) > 1 {
-		masters = plan.ForEach("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:],
-			d.hostPhase("/kubernetes/masters", "kubeadm join --control-plane", d.joinMaster))
+		masters = d.eachHost("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:], "kubeadm join --control-plane", d.joinMaster)
 		masters.Sequential = true
 	}
 	return plan.Steps("/kubernetes", "Kubernetes with kubeadm "+d.k8sVersion, present(
-		plan.Group("/kubernetes/init", "kubeadm init on the first master",
-			d.hostPhase("/kubernetes/init", "kubeadm init", d.initFirst)(first)),
+		d.oneHost("/kubernetes/init", "kubeadm init on the first master", first, "kubeadm init", d.initFirst),
 		masters,
-		forEach("/kubernetes/workers", "The workers join", workers, d.hostPhase("/kubernetes/workers", "kubeadm join", d.joinWorker)),
+		d.eachHost("/kubernetes/workers", "The workers join", workers, "kubeadm join", d.joinWorker),
 		d.networkPhase(),
 		d.cniPhase(first),
-		plan.Group("/kubernetes/ready", "The cluster is ready",
-			d.hostPhase("/kubernetes/ready", "Nodes, kube-system and etcd", d.clusterReady)(first)),
+		d.oneHost("/kubernetes/ready", "The cluster is ready", first, "Nodes, kube-system and etcd", d.clusterReady),
 	)...)
+}
+
+// cluster returns the settings of the site's cluster. With a VIP, every
+// node reaches the apiservers through haproxy on it; with one master,
+// directly.
+func (d *Deployment) cluster() kubeadm.Cluster { return kubeadm.SiteCluster(d.inv, d.k8sVersion) }
+
+// kubeadmNode is host h as kubeadm's configurations name it, with the
+// preflight checks its kubeadm build must skip: the ones the release table
+// names for that build (kubeadm version -o json on the host), and
+// SystemVerification where the operator overrode the kernel rule of the
+// compatibility matrix (kubeadm 1.32–1.33 fail it on kernels before 4.19).
+// It also fails when the host's kubeadm is not the bundle's Kubernetes.
+func (d *Deployment) kubeadmNode(ctx context.Context, h *remote) (kubeadm.Node, error) {
+	n := kubeadm.Node{Name: h.host.Name, Address: h.host.Address}
+	if slices.Contains(d.cfg.AllowIncompatible, compat.RowKernelKubeadm) {
+		n.Ignore = append(n.Ignore, kubeadm.CheckSystemVerification)
+	}
+	out, err := h.out(ctx, "kubeadm version -o json")
+	if err != nil || h.dry {
+		return n, err
+	}
+	b, err := kubeadm.ParseBuild([]byte(out))
+	if err != nil {
+		return n, fmt.Errorf("the kubeadm on %s: %w", h.host.Name, err)
+	}
+	c := d.cluster()
+	if err := kubeadm.CheckBuild(c, b, h.host.Name); err != nil {
+		return n, err
+	}
+	r, err := kubeadm.ForVersion(c.Version)
+	if err != nil {
+		return n, err
+	}
+	for _, check := range r.PreflightIgnores(b) {
+		n.Ignore = append(n.Ignore, check)
+		plan.Logf(ctx, "kubeadm on %s (%s, built with %s) skips its %s preflight check, which that build cannot run (see internal/kubeadm, BracketFixedIn)", h.host.Name, b.Version, b.GoVersion, check)
+	}
+	return n, nil
 }
 
 // kubectl runs kubectl with the cluster-admin kubeconfig of a master.
@@ -76,21 +111,7 @@ const kubectl = "kubectl --kubeconfig " + kubeadm.AdminConf + " "
 // Idempotent.
 func (d *Deployment) prepareNode(ctx context.Context, h *remote) error {
 	cidr := d.inv.Network.ServiceCIDR
-	unit := fmt.Sprintf(`# Written by deploy: the Kubernetes service CIDR routes through the node's interface.
-[Unit]
-Description=Route for the Kubernetes service CIDR %[1]s
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/sh -c 'ip route replace %[1]s dev "$(ip -o addr show to %[2]s | cut -d" " -f2)"'
-
-[Install]
-WantedBy=multi-user.target
-`, cidr, h.host.Address)
-	changed, err := h.install(ctx, ServiceRouteUnit, []byte(unit), 0o644, "")
+	changed, err := h.install(ctx, hostconf.ServiceRouteUnit, []byte(hostconf.RenderServiceRoute(cidr, h.host.Address)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -109,18 +130,13 @@ WantedBy=multi-user.target
 	return h.sh(ctx, "systemctl enable kubelet")
 }
 
-// ServiceRouteUnit routes the service CIDR on a node (see prepareNode).
-const ServiceRouteUnit = "/etc/systemd/system/appliance-service-route.service"
-
 // kubeadmState reads what kubeadm left on a node: "done" (KubeadmDone),
 // "partial" (kubeadm's files without KubeadmDone: an interrupted init or
-// join), or "clean". A dry run sees "clean".
+// join), or "clean" (kubeadm.StateCommand). A dry run sees "clean".
 func kubeadmState(ctx context.Context, h *remote) (string, error) {
-	out, err := h.out(ctx, fmt.Sprintf(`exec 9>%s; flock 9; if [ -f %s ]; then echo done; `+
-		`elif [ -e /etc/kubernetes/kubelet.conf ] || [ -e /etc/kubernetes/pki/ca.crt ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -d /var/lib/etcd/member ]; then echo partial; `+
-		`else echo clean; fi`, kubeadm.LockPath, kubeadm.DonePath))
+	out, err := h.out(ctx, kubeadm.StateCommand())
 	if out == "" {
-		out = "clean"
+		out = kubeadm.StateClean
 	}
 	return out, err
 }
@@ -130,17 +146,10 @@ func kubeadmState(ctx context.Context, h *remote) (string, error) {
 // node done when kubeadm succeeds.
 // check, when set, is a shell command run after the reset, before kubeadm.
 func runKubeadm(ctx context.Context, h *remote, state, check, args string) error {
-	reset := ""
-	if state == "partial" {
+	if state == kubeadm.StatePartial {
 		plan.Logf(ctx, "kubeadm's files of an interrupted run are on %s: kubeadm reset, then again", h.host.Name)
-		reset = "kubeadm reset -f --cri-socket " + kubeadm.CRISocket + " && rm -rf /var/lib/etcd/member /etc/cni/net.d/10-appliance.conflist && "
 	}
-	if check != "" {
-		check = "{ " + check + "; } && "
-	}
-	cmd := fmt.Sprintf("exec 9>%s; flock 9; [ -f %s ] && exit 0; %s%skubeadm %s && touch %s",
-		kubeadm.LockPath, kubeadm.DonePath, reset, check, args, kubeadm.DonePath)
-	if err := h.sh(ctx, cmd); err != nil {
+	if err := h.sh(ctx, kubeadm.RunCommand(state, check, args)); err != nil {
 		return fmt.Errorf("kubeadm %s on %s: %w; its output is in the host log", strings.Fields(args)[0], h.host.Name, err)
 	}
 	return nil
@@ -167,7 +176,7 @@ func (d *Deployment) initFirst(ctx context.Context, h *remote) error {
 		return err
 	}
 	c := d.cluster()
-	if state != "done" {
+	if state != kubeadm.StateDone {
 		leave, err := cannotSetConntrack(ctx, h)
 		if err != nil {
 			return err
@@ -225,8 +234,7 @@ func (d *Deployment) apiPortCheck(c kubeadm.Cluster, m kubeadm.Node) string {
 // on the host (it is read-only outside the first network namespace), so
 // kube-proxy must not try.
 func cannotSetConntrack(ctx context.Context, h *remote) (bool, error) {
-	f := "/proc/sys/net/netfilter/nf_conntrack_max"
-	out, err := h.out(ctx, fmt.Sprintf(`modprobe nf_conntrack 2>/dev/null; if v=$(cat %[1]s 2>/dev/null) && (echo "$v" >%[1]s) 2>/dev/null; then echo ok; else echo no; fi`, f))
+	out, err := h.out(ctx, kubeadm.ConntrackCommand())
 	return out == "no", err
 }
 
@@ -252,7 +260,7 @@ func (d *Deployment) checkImages(ctx context.Context, h *remote) error {
 	if err != nil {
 		return fmt.Errorf("kubeadm config images list on %s: %w", h.host.Name, err)
 	}
-	if missing := missingImages(d.index, strings.Fields(out)); len(missing) > 0 {
+	if missing := kubeadm.MissingImages(d.index, strings.Fields(out)); len(missing) > 0 {
 		return fmt.Errorf("bundle %s %s lacks kubeadm's image(s) %s for Kubernetes %s; add `kubeadm config images list --kubernetes-version %s` to the stack's images and rebuild the bundle",
 			d.index.Name, d.index.Version, strings.Join(missing, ", "), d.k8sVersion, d.k8sVersion)
 	}
@@ -278,32 +286,11 @@ func (d *Deployment) fetchKubeconfig(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	dst := d.KubeconfigPath()
-	tmp := dst + ".new"
-	if err := os.WriteFile(tmp, admin.Marshal(), 0o600); err != nil {
+	if err := d.state.WriteKubeconfig(admin.Marshal()); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return err
-	}
-	plan.Logf(ctx, "the cluster-admin kubeconfig is %s", dst)
+	plan.Logf(ctx, "the cluster-admin kubeconfig is %s", d.state.KubeconfigPath())
 	return nil
-}
-
-// KubeconfigPath is the cluster-admin kubeconfig in the state directory.
-func (d *Deployment) KubeconfigPath() string { return filepath.Join(d.cfg.StateDir, KubeconfigFile) }
-
-// Kubeconfig returns the absolute path of the cluster-admin kubeconfig in
-// stateDir, or an error saying why there is none yet.
-func Kubeconfig(stateDir string) (string, error) {
-	p, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("no cluster kubeconfig in %s (%w): the /kubernetes phases write it once kubeadm init has run; see deploy plan --state-dir %s", stateDir, errors.Unwrap(err), stateDir)
-	}
-	return p, nil
 }
 
 // first returns the first master as seen from the phase of h: its SSH
@@ -376,7 +363,7 @@ func (d *Deployment) withInitConfig(ctx context.Context, m *remote, first kubead
 	if err := m.put(ctx, path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	return m.sh(ctx, fmt.Sprintf(command, path)+"; rc=$?; rm -f "+path+"; exit $rc")
+	return m.sh(ctx, kubeadm.WithConfigCommand(command, path))
 }
 
 // join joins node h (as a master when controlPlane) once: a node that
@@ -396,13 +383,13 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 		}
 	}
 	state, err := kubeadmState(ctx, h)
-	if err != nil || state == "done" {
-		if state == "done" {
+	if err != nil || state == kubeadm.StateDone {
+		if state == kubeadm.StateDone {
 			plan.Logf(ctx, "%s joined in an earlier run", h.host.Name)
 		}
 		return err
 	}
-	if state == "partial" {
+	if state == kubeadm.StatePartial {
 		m, err := d.first(ctx, h)
 		if err != nil {
 			return err
@@ -441,14 +428,9 @@ func (d *Deployment) join(ctx context.Context, h *remote, controlPlane bool) err
 func (d *Deployment) joinMaster(ctx context.Context, h *remote) error { return d.join(ctx, h, true) }
 func (d *Deployment) joinWorker(ctx context.Context, h *remote) error { return d.join(ctx, h, false) }
 
-// nodeNet is one node's pod network as the cluster assigned it.
-type nodeNet struct {
-	Name, PodCIDR, Address string
-}
-
 // nodeNets lists every node's pod CIDR (assigned by the controller
 // manager) and InternalIP, from the first master.
-func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]nodeNet, error) {
+func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]hostconf.NodeNet, error) {
 	m, err := d.first(ctx, h)
 	if err != nil {
 		return nil, err
@@ -457,67 +439,14 @@ func (d *Deployment) nodeNets(ctx context.Context, h *remote) ([]nodeNet, error)
 	if err != nil {
 		return nil, err
 	}
-	var nets []nodeNet
+	var nets []hostconf.NodeNet
 	for _, line := range strings.Split(out, "\n") {
 		if f := strings.Fields(line); len(f) == 3 {
-			nets = append(nets, nodeNet{Name: f[0], PodCIDR: f[1], Address: f[2]})
+			nets = append(nets, hostconf.NodeNet{Name: f[0], PodCIDR: f[1], Address: f[2]})
 		}
 	}
 	return nets, nil
 }
-
-// RenderBridgeConflist is the CNI configuration of a node's pods: a
-// bridge with addresses from the node's pod CIDR, masquerading traffic
-// that leaves the pod network, and host ports.
-func RenderBridgeConflist(podCIDR string) string {
-	return fmt.Sprintf(`{
-  "cniVersion": "1.0.0",
-  "name": "appliance",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "cni0",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {"type": "host-local", "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-`, podCIDR)
-}
-
-// RenderPodRoutes is the unit that routes every other node's pod CIDR to
-// that node's address (pods reach pods on other nodes without an overlay).
-func RenderPodRoutes(self string, nets []nodeNet) string {
-	var cmds []string
-	for _, n := range nets {
-		if n.Name != self && n.PodCIDR != "" {
-			cmds = append(cmds, fmt.Sprintf("ExecStart=/sbin/ip route replace %s via %s", n.PodCIDR, n.Address))
-		}
-	}
-	return fmt.Sprintf(`# Written by deploy: other nodes' pod CIDRs route to those nodes.
-[Unit]
-Description=Routes to the pods of the other Kubernetes nodes
-After=network-online.target appliance-service-route.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/bin/true
-%s
-
-[Install]
-WantedBy=multi-user.target
-`, strings.Join(cmds, "\n"))
-}
-
-// Files of the pod network on a node.
-const (
-	CNIConflist   = "/etc/cni/net.d/10-appliance.conflist"
-	PodRoutesUnit = "/etc/systemd/system/appliance-pod-routes.service"
-)
 
 // podNetwork gives node h its pod network: the CNI bridge on its pod CIDR
 // and routes to the other nodes' pods. Idempotent; re-run it after a node
@@ -527,7 +456,7 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	var self *nodeNet
+	var self *hostconf.NodeNet
 	for i := range nets {
 		if nets[i].Name == h.host.Name {
 			self = &nets[i]
@@ -546,10 +475,10 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 	if err := h.sh(ctx, "mkdir -p /etc/cni/net.d"); err != nil {
 		return err
 	}
-	if _, err := h.install(ctx, CNIConflist, []byte(RenderBridgeConflist(cidr)), 0o644, ""); err != nil {
+	if _, err := h.install(ctx, hostconf.CNIConflist, []byte(hostconf.RenderBridgeConflist(cidr)), 0o644, ""); err != nil {
 		return err
 	}
-	changed, err := h.install(ctx, PodRoutesUnit, []byte(RenderPodRoutes(h.host.Name, nets)), 0o644, "")
+	changed, err := h.install(ctx, hostconf.PodRoutesUnit, []byte(hostconf.RenderPodRoutes(h.host.Name, nets)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -567,10 +496,9 @@ func (d *Deployment) podNetwork(ctx context.Context, h *remote) error {
 // when the bundle has no CNI, else its removal.
 func (d *Deployment) networkPhase() *plan.Phase {
 	if len(stack.NetworkSteps(d.index)) > 0 {
-		return plan.ForEach("/kubernetes/network", "Each node leaves the pod network to the bundle's CNI", d.nodes,
-			d.hostPhase("/kubernetes/network", "No deployer bridge", d.dropBridge))
+		return d.eachHost("/kubernetes/network", "Each node leaves the pod network to the bundle's CNI", d.nodes, "No deployer bridge", d.dropBridge)
 	}
-	return plan.ForEach("/kubernetes/network", "Each node's pod network", d.nodes, d.hostPhase("/kubernetes/network", "Pod network", d.podNetwork))
+	return d.eachHost("/kubernetes/network", "Each node's pod network", d.nodes, "Pod network", d.podNetwork)
 }
 
 // dropBridge takes the deployer's bridge configuration and pod routes off
@@ -584,7 +512,7 @@ func (d *Deployment) dropBridge(ctx context.Context, h *remote) error {
 	return h.sh(ctx, fmt.Sprintf("rm -f %[1]s; if [ -e %[2]s ]; then systemctl disable --now appliance-pod-routes; "+
 		"sed -n 's|^ExecStart=/sbin/ip route replace \\([^ ]*\\) via .*|\\1|p' %[2]s | while read -r cidr; do /sbin/ip route del \"$cidr\" || true; done; "+
 		"rm -f %[2]s; systemctl daemon-reload; fi",
-		CNIConflist, PodRoutesUnit))
+		hostconf.CNIConflist, hostconf.PodRoutesUnit))
 }
 
 // cniPhase is /kubernetes/cni: the steps of the bundle's pod network
@@ -612,7 +540,7 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 			return install(ctx)
 		}
 		p.DryRun = func() []string {
-			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.KubeconfigPath())}, dry()...)
+			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.state.KubeconfigPath())}, dry()...)
 		}
 		children[i] = p
 	}
@@ -645,25 +573,13 @@ func (d *Deployment) clusterReady(ctx context.Context, h *remote) error {
 // etcdVoters counts etcd's voting members (learners left out), asking the
 // local etcd with the apiserver's client certificate.
 func (d *Deployment) etcdVoters(ctx context.Context, h *remote) (int, error) {
-	out, err := h.out(ctx, `curl -sS --fail --cacert /etc/kubernetes/pki/etcd/ca.crt --cert /etc/kubernetes/pki/apiserver-etcd-client.crt `+
-		`--key /etc/kubernetes/pki/apiserver-etcd-client.key -X POST -d '{}' https://127.0.0.1:2379/v3/cluster/member/list`)
+	out, err := h.out(ctx, kubeadm.EtcdMembersCommand)
 	if err != nil || h.dry {
 		return 0, err
 	}
-	var list struct {
-		Members []struct {
-			Name      string `json:"name"`
-			IsLearner bool   `json:"isLearner"`
-		} `json:"members"`
-	}
-	if err := json.Unmarshal([]byte(out), &list); err != nil {
+	n, err := kubeadm.EtcdVoters([]byte(out))
+	if err != nil {
 		return 0, fmt.Errorf("etcd's member list on %s: %w", h.host.Name, err)
-	}
-	n := 0
-	for _, m := range list.Members {
-		if !m.IsLearner {
-			n++
-		}
 	}
 	return n, nil
 }

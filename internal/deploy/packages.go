@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
@@ -108,7 +109,7 @@ func (d *Deployment) packages(ctx context.Context, h *remote) error {
 		plan.Logf(ctx, "no packages for roles %v", h.host.Roles)
 		return nil
 	}
-	if err := h.sh(ctx, "yum -y "+yumOnly+" install "+quoteAll(pkgs)); err != nil {
+	if err := h.sh(ctx, "yum -y "+hostconf.YumOnly+" install "+quoteAll(pkgs)); err != nil {
 		return fmt.Errorf("installing %s from the bundle's repos: %w", strings.Join(pkgs, " "), err)
 	}
 	if err := h.sh(ctx, "rpm -q "+quoteAll(pkgs)); err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/compat"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
@@ -36,9 +37,6 @@ var Requirements = map[inventory.Role]Requirement{
 // deploy node's that preflight accepts (certificates and etcd need agreeing
 // clocks; chrony keeps them so once /system ran).
 const MaxClockSkew = 30 * time.Second
-
-// hostCA is where a host keeps the site CA certificate (EL's trust anchors).
-const hostCA = "/etc/pki/ca-trust/source/anchors/appliance-site-ca.crt"
 
 // preflightCA is where preflight puts the site CA to test the site server
 // before /repos installs it in the trust store.
@@ -322,7 +320,7 @@ func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listen
 	if l.pid != 0 {
 		cmd := fmt.Sprintf("sed -n 's|.*/\\([^/]*\\.service\\)$|\\1|p' /proc/%d/cgroup 2>/dev/null", l.pid)
 		if l.proc == haListener {
-			cmd += "; if grep -qs '^# Written by deploy' " + HAProxyConfig + "; then echo written-by-deploy; fi"
+			cmd += "; if grep -qs '^# Written by deploy' " + hostconf.HAProxyConfig + "; then echo written-by-deploy; fi"
 		}
 		// Only to word the message: an answer that cannot be read leaves
 		// the generic fix.
@@ -347,7 +345,7 @@ func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listen
 			why = "this deployment runs haproxy only on the masters, for apiserver.vip"
 		}
 		if ours {
-			why += "; this one was set up by an earlier deployment's /ha (" + HAProxyConfig + " says \"Written by deploy\"), whose keepalived may still hold its VIP"
+			why += "; this one was set up by an earlier deployment's /ha (" + hostconf.HAProxyConfig + " says \"Written by deploy\"), whose keepalived may still hold its VIP"
 			stop = "stop both: systemctl disable --now haproxy keepalived"
 		}
 		return fmt.Sprintf("TCP port %d is in use by %s, and %s; %s, the cluster's apiserver needs the port", p, who, why, stop)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
@@ -57,7 +58,7 @@ func hostileCommands(t *testing.T) []string {
 // names from bundle.json reach the host's shell quoted, as one word each.
 func TestHostCommandsQuoteBundleValues(t *testing.T) {
 	cmds := strings.Join(hostileCommands(t), "\n")
-	dst := hostKeyPath(hostileRepo, hostileKey)
+	dst := hostconf.HostKeyPath(hostileRepo, hostileKey)
 	for _, want := range []string{
 		"-o " + sshx.Quote(dst+".tmp") + " ",
 		"mv -f -- " + sshx.Quote(dst+".tmp") + " " + sshx.Quote(dst),
@@ -117,7 +118,7 @@ func TestHostCommandsStayOneWordInSh(t *testing.T) {
 	if ents, _ := os.ReadDir(work); len(ents) != 0 {
 		t.Errorf("the commands left %d file(s) in their directory, e.g. %s", len(ents), ents[0].Name())
 	}
-	dst := hostKeyPath(hostileRepo, hostileKey)
+	dst := hostconf.HostKeyPath(hostileRepo, hostileKey)
 	for _, want := range []string{
 		"[mv][-f][--][" + dst + ".tmp][" + dst + "]",
 		"[rpm][--import][" + dst + "]",

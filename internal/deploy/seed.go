@@ -9,30 +9,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
 )
 
-// SeedLogFile is the site server's request log inside the state directory's
-// logs directory.
-const SeedLogFile = "seed.log"
-
 // seed is the site server running inside the deployer.
 type seed struct {
-	srv    *siteserver.Server
+	srv    *siteserver.Running
 	caPEM  []byte
 	cancel context.CancelFunc
-	done   chan error
 	log    *os.File
 	warn   io.Writer
 }
@@ -68,50 +63,34 @@ func (d *Deployment) Start(ctx context.Context) error {
 	if d.seed != nil {
 		return nil
 	}
-	ca, err := siteca.Open(d.cfg.StateDir)
-	if err != nil {
-		return err
-	}
-	tlsConf, err := ca.TLSConfig([]string{d.inv.DeployNode.Address, SeedHostname, "localhost", "127.0.0.1"})
-	if err != nil {
-		return err
-	}
-	logf, err := d.openSeedLog()
+	logf, err := d.state.OpenLog(state.SeedLogFile)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(d.red.Writer(logf), nil))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	allow := SeedAllowList(d.inv, d.cfg.SeedAllow)
-	srv, err := siteserver.New(sctx, siteserver.NewBundleContent(d.bundle),
-		siteserver.WithCACert(ca.CACertPEM()), siteserver.WithLogger(log),
-		siteserver.WithAccess(siteserver.AccessPolicy{Allow: allow, AllowHint: seedAllowHint}))
+	srv, err := siteserver.Start(sctx, siteserver.StartConfig{
+		Content:  siteserver.NewBundleContent(d.bundle),
+		Addr:     d.SeedAddr(),
+		StateDir: d.cfg.StateDir,
+		Names:    []string{d.inv.DeployNode.Address, hostconf.SeedHostname, "localhost", "127.0.0.1"},
+		Access:   siteserver.AccessPolicy{Allow: SeedAllowList(d.inv, d.cfg.SeedAllow), AllowHint: seedAllowHint},
+		Logger:   log,
+	})
+	var le *siteserver.ListenError
+	if errors.As(err, &le) {
+		err = fmt.Errorf("site server: %w; deploy must run on the deploy node (inventory deployNode.address %s) with port %d free (--seed-port)",
+			le.Err, d.inv.DeployNode.Address, d.cfg.SeedPort)
+	}
 	if err != nil {
 		cancel()
 		logf.Close()
 		return err
 	}
-	ln, err := net.Listen("tcp", d.SeedAddr())
-	if err != nil {
-		cancel()
-		logf.Close()
-		return fmt.Errorf("site server: %w; deploy must run on the deploy node (inventory deployNode.address %s) with port %d free (--seed-port)",
-			err, d.inv.DeployNode.Address, d.cfg.SeedPort)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(sctx, ln, tlsConf) }()
-	d.seed = &seed{srv: srv, caPEM: ca.CACertPEM(), cancel: cancel, done: done, log: logf, warn: d.cfg.Warn}
+	d.seed = &seed{srv: srv, caPEM: srv.CA.CACertPEM(), cancel: cancel, log: logf, warn: d.cfg.Warn}
 	log.Info("site server started", "addr", d.SeedAddr(), "clients", srv.AccessSummary())
-	fmt.Fprintf(d.cfg.Out, "site server on %s for the inventory's hosts only (CA %s, log %s)\n", d.seedURL(), ca.CACertPath(), logf.Name())
+	fmt.Fprintf(d.cfg.Out, "site server on %s for the inventory's hosts only (CA %s, log %s)\n", d.seedURL(), srv.CA.CACertPath(), logf.Name())
 	return nil
-}
-
-func (d *Deployment) openSeedLog() (*os.File, error) {
-	dir := filepath.Join(d.cfg.StateDir, plan.LogsDir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	return os.OpenFile(filepath.Join(dir, SeedLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 }
 
 // stop shuts the server down (requests in flight get a few seconds),
@@ -120,7 +99,7 @@ func (s *seed) stop() error {
 	s.cancel()
 	var err error
 	select {
-	case err = <-s.done:
+	case err = <-s.srv.Done():
 	case <-time.After(35 * time.Second):
 		err = errors.New("site server did not shut down in time")
 	}
@@ -135,7 +114,7 @@ func (s *seed) stop() error {
 // directory's ca.crt if there is one, else nil.
 func (d *Deployment) caCert() []byte {
 	if d.seed == nil {
-		b, _ := os.ReadFile(filepath.Join(d.cfg.StateDir, siteca.CACertFile))
+		b, _ := os.ReadFile(d.state.Path(siteca.CACertFile))
 		return b
 	}
 	return d.seed.caPEM

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -88,7 +89,7 @@ func TestSeedServesOnlyTheSite(t *testing.T) {
 	if !strings.Contains(warn.String(), "refused 1 requests") || !strings.Contains(warn.String(), "--seed-allow") {
 		t.Errorf("closing a seed that refused a client warned %q", warn.String())
 	}
-	if log := readFile(t, filepath.Join(cfg.StateDir, "logs", SeedLogFile)); !strings.Contains(log, "10.9.9.9 (1)") {
+	if log := readFile(t, filepath.Join(cfg.StateDir, "logs", state.SeedLogFile)); !strings.Contains(log, "10.9.9.9 (1)") {
 		t.Errorf("the seed log does not name the refused address:\n%s", log)
 	}
 }

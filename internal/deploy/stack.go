@@ -68,7 +68,7 @@ func chartOf(r *bundle.Reader, path string) (name, version string) {
 // installStep runs one step of the install plan against the cluster as
 // phase id.
 func (d *Deployment) installStep(ctx context.Context, id string, s stack.Step) error {
-	kubeconfig, err := Kubeconfig(d.cfg.StateDir)
+	kubeconfig, err := d.state.Kubeconfig()
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func rerunHint(id string) string {
 // commands (deploy runs them through the Helm SDK and client-go, on the
 // deploy node).
 func (d *Deployment) stepDryRun(s stack.Step) []string {
-	kc := d.KubeconfigPath()
+	kc := d.state.KubeconfigPath()
 	wait := fmt.Sprintf("wait up to %s for its Deployments, StatefulSets and DaemonSets to roll out and its Jobs to complete", d.cfg.StackTimeout)
 	if r := s.Release; r != nil {
 		values := ""

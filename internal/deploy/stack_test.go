@@ -16,7 +16,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/fixture"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
@@ -160,8 +162,8 @@ func TestStackPhases(t *testing.T) {
 	}
 	dry := strings.Join(p.Children[0].DryRun(), "\n") + "\n" + strings.Join(p.Children[2].DryRun(), "\n")
 	for _, w := range []string{
-		"helm upgrade --install web charts/web-1.2.3.tgz --namespace shop --create-namespace -f values/shop/shop.yaml --kubeconfig " + d.KubeconfigPath(),
-		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
+		"helm upgrade --install web charts/web-1.2.3.tgz --namespace shop --create-namespace -f values/shop/shop.yaml --kubeconfig " + d.state.KubeconfigPath(),
+		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.state.KubeconfigPath() + " -f manifests/factory/config.yaml",
 		"wait up to 10m0s",
 	} {
 		if !strings.Contains(dry, w) {
@@ -177,11 +179,11 @@ func TestStackPhases(t *testing.T) {
 // kubeconfig says so and names the way forward.
 func TestStackPhaseWithoutKubeconfig(t *testing.T) {
 	s := stackSite(t)
-	state := t.TempDir()
-	d := s.open(t, state)
+	stateDir := t.TempDir()
+	d := s.open(t, stateDir)
 	err := d.stackPhase().Children[0].Run(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "no cluster kubeconfig in "+state) {
-		t.Errorf("error %v, want it to say the state directory has no kubeconfig", err)
+	if err == nil || !strings.Contains(err.Error(), "no cluster kubeconfig in "+stateDir) {
+		t.Errorf("error %v, want it to say the stateDir directory has no kubeconfig", err)
 	}
 }
 
@@ -204,13 +206,13 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := stackSite(t)
-	state := t.TempDir()
+	stateDir := t.TempDir()
 	kc, err := os.ReadFile(a.Kubeconfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(state, KubeconfigFile), kc)
-	cfg := s.config(state)
+	writeFile(t, filepath.Join(stateDir, state.KubeconfigFile), kc)
+	cfg := s.config(stateDir)
 	cfg.StackTimeout = 5 * time.Second
 	d, err := Open(cfg)
 	if err != nil {
@@ -233,7 +235,7 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	var progress bytes.Buffer
-	ex, err := plan.NewExecutor(p, state, plan.Options{Progress: &progress})
+	ex, err := plan.NewExecutor(p, stateDir, plan.Options{Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +254,7 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 			t.Errorf("error\n%v\nlacks %q", err, w)
 		}
 	}
-	st, err := plan.LoadStatus(state)
+	st, err := plan.LoadStatus(stateDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,18 +307,18 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	}
 	dry := out.String()
 	for _, w := range []string{
-		"rm -f " + CNIConflist,
+		"rm -f " + hostconf.CNIConflist,
 		"systemctl disable --now appliance-pod-routes",
 		`/sbin/ip route del "$cidr"`, // the unit's routes go with it
 		"# on master-1: cat " + kubeadm.AdminConf,
-		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.KubeconfigPath() + " -f manifests/factory/config.yaml",
+		"kubectl apply --server-side --field-manager appliance-deploy --force-conflicts --kubeconfig " + d.state.KubeconfigPath() + " -f manifests/factory/config.yaml",
 	} {
 		if !strings.Contains(dry, w) {
 			t.Errorf("dry run lacks %q", w)
 		}
 	}
 	writesBridge := func(dry string) bool {
-		return strings.Contains(dry, "to "+CNIConflist+".appliance-new") || strings.Contains(dry, "to "+PodRoutesUnit+".appliance-new")
+		return strings.Contains(dry, "to "+hostconf.CNIConflist+".appliance-new") || strings.Contains(dry, "to "+hostconf.PodRoutesUnit+".appliance-new")
 	}
 	if writesBridge(dry) {
 		t.Error("with the bundle's CNI, the dry run still writes the deployer's bridge or pod routes")

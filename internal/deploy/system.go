@@ -6,94 +6,11 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
-
-// Files the /system phase owns on every host.
-const (
-	SysctlFile  = "/etc/sysctl.d/90-appliance-kubernetes.conf"
-	ModulesFile = "/etc/modules-load.d/appliance-kubernetes.conf"
-	ChronyFile  = "/etc/chrony.conf"
-)
-
-// Markers around the block of /etc/hosts the deployment owns; lines outside
-// it are kept as they are.
-const (
-	hostsBegin = "# BEGIN appliance: managed by deploy, do not edit"
-	hostsEnd   = "# END appliance"
-)
-
-// kernelModules are loaded now and on every boot.
-var kernelModules = []string{"overlay", "br_netfilter"}
-
-// HostsEntries returns the lines of the managed /etc/hosts block: every
-// host, the deploy node as SeedHostname, and the Harbor name at the registry
-// host (when the site has one).
-func HostsEntries(inv *inventory.Inventory) []string {
-	var out []string
-	for _, h := range inv.Hosts {
-		out = append(out, h.Address+" "+h.Name)
-	}
-	out = append(out, inv.DeployNode.Address+" "+SeedHostname)
-	if reg, ok := inv.Registry(); ok && inv.Harbor.Hostname != "" {
-		out = append(out, reg.Address+" "+inv.Harbor.Hostname)
-	}
-	return out
-}
-
-// RenderHosts returns current (an /etc/hosts) with the managed block
-// replaced by entries, or appended when there is none. Lines outside the
-// block are kept; so rendering twice gives the same file.
-func RenderHosts(current string, entries []string) string {
-	var kept []string
-	in := false
-	for _, line := range strings.Split(strings.TrimRight(current, "\n"), "\n") {
-		switch {
-		case line == hostsBegin:
-			in = true
-		case line == hostsEnd && in:
-			in = false
-		case !in:
-			kept = append(kept, line)
-		}
-	}
-	for len(kept) > 0 && kept[len(kept)-1] == "" {
-		kept = kept[:len(kept)-1]
-	}
-	block := append([]string{hostsBegin}, entries...)
-	block = append(block, hostsEnd)
-	if len(kept) > 0 {
-		kept = append(kept, "")
-	}
-	return strings.Join(append(kept, block...), "\n") + "\n"
-}
-
-// RenderSysctl is the sysctl drop-in: bridged traffic through iptables and
-// IP forwarding for Kubernetes, and, on masters, binding the apiserver VIP
-// before keepalived moves it here (haproxy listens on it).
-func RenderSysctl(master bool) string {
-	s := "# Written by deploy: kernel settings Kubernetes needs.\n" +
-		"net.bridge.bridge-nf-call-iptables = 1\n" +
-		"net.bridge.bridge-nf-call-ip6tables = 1\n" +
-		"net.ipv4.ip_forward = 1\n"
-	if master {
-		s += "net.ipv4.ip_nonlocal_bind = 1\n"
-	}
-	return s
-}
-
-// RenderChrony is /etc/chrony.conf pointing at the site's NTP servers only.
-func RenderChrony(servers []string) string {
-	var b strings.Builder
-	b.WriteString("# Written by deploy: the site's time sources (inventory ntp).\n")
-	for _, s := range servers {
-		fmt.Fprintf(&b, "server %s iburst\n", s)
-	}
-	b.WriteString("driftfile /var/lib/chrony/drift\nmakestep 1.0 3\nrtcsync\nlogdir /var/log/chrony\n")
-	return b.String()
-}
 
 // system sets the host name, the managed /etc/hosts block, kernel modules
 // and sysctls, swap off, SELinux permissive and chrony. Idempotent. See
@@ -120,23 +37,22 @@ func (d *Deployment) etcHosts(ctx context.Context, h *remote) error {
 	if err != nil {
 		return err
 	}
-	return h.put(ctx, "/etc/hosts", []byte(RenderHosts(cur, HostsEntries(d.inv))), 0o644)
+	return h.put(ctx, "/etc/hosts", []byte(hostconf.RenderHosts(cur, hostconf.HostsEntries(d.inv))), 0o644)
 }
 
 func (d *Deployment) kernel(ctx context.Context, h *remote) error {
-	mods := strings.Join(kernelModules, "\n") + "\n"
-	if err := h.put(ctx, ModulesFile, []byte("# Written by deploy: modules Kubernetes needs.\n"+mods), 0o644); err != nil {
+	if err := h.put(ctx, hostconf.ModulesFile, []byte(hostconf.RenderModules()), 0o644); err != nil {
 		return err
 	}
-	for _, m := range kernelModules {
+	for _, m := range hostconf.KernelModules {
 		if err := d.tolerate(ctx, h, "modprobe "+sshx.Quote(m), "kernel module "+m+" could not be loaded"); err != nil {
 			return err
 		}
 	}
-	if err := h.put(ctx, SysctlFile, []byte(RenderSysctl(h.host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
+	if err := h.put(ctx, hostconf.SysctlFile, []byte(hostconf.RenderSysctl(h.host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
 		return err
 	}
-	return d.tolerate(ctx, h, "sysctl -p "+sshx.Quote(SysctlFile), "some sysctls of "+SysctlFile+" could not be set")
+	return d.tolerate(ctx, h, "sysctl -p "+sshx.Quote(hostconf.SysctlFile), "some sysctls of "+hostconf.SysctlFile+" could not be set")
 }
 
 func (d *Deployment) swapOff(ctx context.Context, h *remote) error {
@@ -156,7 +72,7 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 		plan.Logf(ctx, "the inventory names no NTP server; chrony left as it is")
 		return nil
 	}
-	changed, err := h.install(ctx, ChronyFile, []byte(RenderChrony(d.inv.NTP)), 0o644, "")
+	changed, err := h.install(ctx, hostconf.ChronyFile, []byte(hostconf.RenderChrony(d.inv.NTP)), 0o644, "")
 	if err != nil {
 		return err
 	}

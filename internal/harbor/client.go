@@ -2,7 +2,7 @@
 // that loading a site registry needs: health, and making sure a project
 // exists. Registry traffic (/v2/) does not go through it.
 //
-// FakeHarbor (fake_harbor.go) is a fake that stands in for Harbor's REST
+// harbortest.Fake (internal/harbor/harbortest) is a fake that stands in for Harbor's REST
 // API, which cannot run here, in tests.
 package harbor
 

@@ -1,4 +1,4 @@
-package harbor
+package harbor_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/harbor/harbortest"
 )
 
 const (
@@ -14,9 +17,9 @@ const (
 	password = "Harbor12345-not-for-logs"
 )
 
-func newFake(t *testing.T) (*FakeHarbor, *httptest.Server) {
+func newFake(t *testing.T) (*harbortest.Fake, *httptest.Server) {
 	t.Helper()
-	f, err := NewFakeHarbor(user, password, "http://127.0.0.1:1", nil)
+	f, err := harbortest.New(user, password, "http://127.0.0.1:1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,9 +28,9 @@ func newFake(t *testing.T) (*FakeHarbor, *httptest.Server) {
 	return f, srv
 }
 
-func newClient(t *testing.T, url string, opts ...Option) *Client {
+func newClient(t *testing.T, url string, opts ...harbor.Option) *harbor.Client {
 	t.Helper()
-	c, err := New(url, opts...)
+	c, err := harbor.New(url, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +52,8 @@ func TestHealth(t *testing.T) {
 		other := httptest.NewServer(h)
 		_, err := newClient(t, other.URL).Health(context.Background())
 		other.Close()
-		if !errors.Is(err, ErrNotHarbor) {
-			t.Errorf("%s: Health error = %v, want ErrNotHarbor", name, err)
+		if !errors.Is(err, harbor.ErrNotHarbor) {
+			t.Errorf("%s: Health error = %v, want harbor.ErrNotHarbor", name, err)
 		}
 	}
 }
@@ -58,7 +61,7 @@ func TestHealth(t *testing.T) {
 func TestProjects(t *testing.T) {
 	f, srv := newFake(t)
 	ctx := context.Background()
-	c := newClient(t, srv.URL, WithBasicAuth(user, password))
+	c := newClient(t, srv.URL, harbor.WithBasicAuth(user, password))
 	steps := []struct {
 		do   func() (bool, error)
 		want bool
@@ -98,18 +101,18 @@ func TestAuthRequiredAndPasswordNeverShown(t *testing.T) {
 	f, srv := newFake(t)
 	ctx := context.Background()
 	const wrong = "wrong-Secret-1234"
-	for name, c := range map[string]*Client{
+	for name, c := range map[string]*harbor.Client{
 		"no credentials":  newClient(t, srv.URL),
-		"wrong password":  newClient(t, srv.URL, WithBasicAuth(user, wrong)),
-		"wrong user name": newClient(t, srv.URL, WithBasicAuth("nobody", password)),
+		"wrong password":  newClient(t, srv.URL, harbor.WithBasicAuth(user, wrong)),
+		"wrong user name": newClient(t, srv.URL, harbor.WithBasicAuth("nobody", password)),
 	} {
 		_, err := c.CreateProject(ctx, "docker.io", false)
-		if !errors.Is(err, ErrUnauthorized) {
-			t.Errorf("%s: CreateProject error = %v, want ErrUnauthorized", name, err)
+		if !errors.Is(err, harbor.ErrUnauthorized) {
+			t.Errorf("%s: CreateProject error = %v, want harbor.ErrUnauthorized", name, err)
 		}
 		_, err2 := c.ProjectExists(ctx, "docker.io")
-		if !errors.Is(err2, ErrUnauthorized) {
-			t.Errorf("%s: ProjectExists error = %v, want ErrUnauthorized", name, err2)
+		if !errors.Is(err2, harbor.ErrUnauthorized) {
+			t.Errorf("%s: ProjectExists error = %v, want harbor.ErrUnauthorized", name, err2)
 		}
 		for _, e := range []error{err, err2} {
 			if e != nil && (strings.Contains(e.Error(), wrong) || strings.Contains(e.Error(), password)) {
@@ -124,7 +127,7 @@ func TestAuthRequiredAndPasswordNeverShown(t *testing.T) {
 
 func TestProjectNames(t *testing.T) {
 	_, srv := newFake(t)
-	c := newClient(t, srv.URL, WithBasicAuth(user, password))
+	c := newClient(t, srv.URL, harbor.WithBasicAuth(user, password))
 	for _, tc := range []struct {
 		name string
 		ok   bool
@@ -134,7 +137,7 @@ func TestProjectNames(t *testing.T) {
 		{strings.Repeat("a", 256), false},
 	} {
 		_, err := c.CreateProject(context.Background(), tc.name, false)
-		if (err == nil) != tc.ok || (!tc.ok && !errors.Is(err, ErrInvalidName)) {
+		if (err == nil) != tc.ok || (!tc.ok && !errors.Is(err, harbor.ErrInvalidName)) {
 			t.Errorf("CreateProject(%q) = %v, want ok=%v", tc.name, err, tc.ok)
 		}
 	}
@@ -142,8 +145,8 @@ func TestProjectNames(t *testing.T) {
 
 func TestNewRefusesBadURLs(t *testing.T) {
 	for _, u := range []string{"harbor.site", "ftp://harbor", "https://", "://x"} {
-		if _, err := New(u); err == nil {
-			t.Errorf("New(%q) accepted", u)
+		if _, err := harbor.New(u); err == nil {
+			t.Errorf("harbor.New(%q) accepted", u)
 		}
 	}
 }

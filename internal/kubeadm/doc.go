@@ -13,6 +13,12 @@
 // (config.go) ask those tables and hold no version branches of their own.
 // A version outside the window is refused with the range (ForVersion).
 //
-// The functions are pure: the phases that run kubeadm on the hosts are in
-// internal/deploy.
+// The site's cluster settings (SiteCluster: endpoint, SANs, CIDRs) and the
+// bundle's version (KubernetesVersion) are read here too (site.go), and
+// the shell commands deploy runs on a node for kubeadm (its lock, state,
+// reset-and-run, conntrack probe, etcd's members) are built here
+// (commands.go).
+//
+// The functions are pure: the phases that run these commands on the hosts
+// over SSH are in internal/deploy (kubernetes.go).
 package kubeadm

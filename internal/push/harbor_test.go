@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/harbor/harbortest"
 	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/progress"
 )
@@ -24,14 +25,14 @@ import (
 // docker-registry, so pushes through it land. The registry itself has no
 // htpasswd (registry auth is tested against docker-registry directly, and
 // bcrypt on every request makes it slow); the fake checks the API's auth.
-func startFakeHarbor(t *testing.T) (*harbor.FakeHarbor, string) {
+func startFakeHarbor(t *testing.T) (*harbortest.Fake, string) {
 	t.Helper()
 	reg, err := fixture.StartRegistry(context.Background())
 	if err != nil {
 		t.Fatalf("%v (install the Debian package docker-registry)", err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	f, err := harbor.NewFakeHarbor(testUser, testPass, reg.URL(), nil)
+	f, err := harbortest.New(testUser, testPass, reg.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,13 +62,13 @@ func TestPushIntoHarborCreatesProjects(t *testing.T) {
 	if got := fake.Projects(); !slices.Equal(got, []string{"charts.local", "docker.io", factoryReg}) {
 		t.Errorf("projects = %v", got)
 	}
-	var posts []harbor.FakeCall
+	var posts []harbortest.Call
 	for _, c := range fake.Calls() {
 		if c.Method == http.MethodPost {
 			posts = append(posts, c)
 		}
 	}
-	if len(posts) != len(wantCreated) || slices.ContainsFunc(posts, func(c harbor.FakeCall) bool { return c.Status != http.StatusCreated }) {
+	if len(posts) != len(wantCreated) || slices.ContainsFunc(posts, func(c harbortest.Call) bool { return c.Status != http.StatusCreated }) {
 		t.Errorf("project creations = %+v, want %d answered 201", posts, len(wantCreated))
 	}
 	units := mustUnits(t, r, host)

@@ -38,15 +38,11 @@ import (
 	"io"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
-	"github.com/factory-appliance/appliance/internal/kubeconfig"
+	"github.com/factory-appliance/appliance/internal/kube"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -124,13 +120,11 @@ func steps(x *bundle.Index, network bool) []Step {
 // Installer installs steps into one cluster. It is safe for concurrent
 // use, but steps of one plan are meant to run one after another.
 type Installer struct {
-	bundle    Bundle
-	admin     *kubeconfig.Admin
-	config    *rest.Config
-	dynamic   dynamic.Interface
-	discovery discovery.CachedDiscoveryInterface
-	mapper    *restmapper.DeferredDiscoveryRESTMapper
-	o         options
+	bundle  Bundle
+	cluster *kube.Cluster
+	dynamic dynamic.Interface                       // cluster.Dynamic
+	mapper  *restmapper.DeferredDiscoveryRESTMapper // cluster.Mapper
+	o       options
 }
 
 type options struct {
@@ -168,7 +162,8 @@ func WithLogf(logf func(format string, args ...any)) Option {
 
 // Open returns an installer for the cluster of the admin kubeconfig file
 // at path that reads charts, values and manifests from b. It contacts
-// nothing. The kubeconfig must be of kubeadm's shape (kubeconfig.Load: the
+// nothing. The cluster is reached through internal/kube: the kubeconfig
+// must be of kubeadm's shape (kubeconfig.Load: the
 // client certificate inline; no plugin, file path or proxy), and the
 // client configuration is built from its fields, never by clientcmd.
 func Open(path string, b Bundle, opts ...Option) (*Installer, error) {
@@ -179,28 +174,13 @@ func Open(path string, b Bundle, opts ...Option) (*Installer, error) {
 	if o.timeout <= 0 || o.poll <= 0 {
 		return nil, errors.New("stack: the timeout and the poll interval must be positive")
 	}
-	admin, err := kubeconfig.Load(path, o.endpoint)
+	// Helm and the waits issue many small requests; client-go's default
+	// of 5 per second would make a stack install crawl.
+	c, err := kube.Open(path, o.endpoint, kube.Options{UserAgent: "appliance-deploy", QPS: 50, Burst: 100})
 	if err != nil {
 		return nil, err
 	}
-	cfg := admin.RESTConfig()
-	cfg.UserAgent = "appliance-deploy"
-	// Helm and the waits issue many small requests; client-go's default
-	// of 5 per second would make a stack install crawl.
-	cfg.QPS, cfg.Burst = 50, 100
-	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	cached := memory.NewMemCacheClient(dc)
-	return &Installer{
-		bundle: b, admin: admin, config: cfg, dynamic: dyn, discovery: cached,
-		mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached), o: o,
-	}, nil
+	return &Installer{bundle: b, cluster: c, dynamic: c.Dynamic, mapper: c.Mapper, o: o}, nil
 }
 
 // Run runs one step: InstallRelease or ApplyManifests.
@@ -210,10 +190,6 @@ func (in *Installer) Run(ctx context.Context, s Step) error {
 	}
 	return in.ApplyManifests(ctx, s.Component, s.Manifests)
 }
-
-// restMapper returns the installer's RESTMapper (it learns new kinds on
-// Reset).
-func (in *Installer) restMapper() meta.RESTMapper { return in.mapper }
 
 // read reads a whole entry of the bundle, of at most limit bytes.
 func (in *Installer) read(path, kind string, limit int64) ([]byte, error) {

@@ -263,7 +263,7 @@ func TestOpenRefusesWhatKubeadmDoesNotWrite(t *testing.T) {
 		in, err := Open(p, r)
 		if err == nil {
 			// Make the request the plugin would authenticate.
-			_, _ = in.discovery.ServerVersion()
+			_, _ = in.cluster.Discovery.ServerVersion()
 			t.Errorf("Open accepted a kubeconfig with %s", c.want)
 		} else if !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Open: %v, want an error naming %s", err, c.want)

@@ -4,7 +4,7 @@
 // installer and serves, on Harbor's HTTPS port with Harbor's certificate:
 //
 //   - Harbor's REST API calls the deployment makes (health, projects),
-//     answered by harbor.FakeHarbor, which stands in for Harbor's API;
+//     answered by harbortest.Fake, which stands in for Harbor's API;
 //   - the registry under /v2/, which is the real distribution registry
 //     (Debian's docker-registry, given with --registry), started by this
 //     program on loopback with its storage under data_volume, behind
@@ -39,7 +39,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/harbor/harbortest"
 )
 
 // config is the part of Harbor's harbor.yml the stand-in uses.
@@ -84,7 +84,7 @@ func run(cfgPath, registry string) error {
 	if err != nil {
 		return err
 	}
-	fake, err := harbor.NewFakeHarbor("admin", c.AdminPassword, regURL, nil)
+	fake, err := harbortest.New("admin", c.AdminPassword, regURL, nil)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -75,12 +75,12 @@ func testForeignHAProxyNamed(t *testing.T, d *deployer) {
 	// What /ha writes, bound to the master's own address (the test site's
 	// hosts do not bind addresses they do not have).
 	self := inventory.Host{Name: m.Name, Address: m.Address}
-	cfg := deploy.RenderHAProxy(deploy.HA{Site: "earlier", VIP: m.Address, Port: 6443, Interface: "eth0", Self: self, Masters: []inventory.Host{self}})
-	mustExec(t, s, m.Name, "cp", "-a", deploy.HAProxyConfig, deploy.HAProxyConfig+".site-test")
+	cfg := hostconf.RenderHAProxy(hostconf.HA{Site: "earlier", VIP: m.Address, Port: 6443, Interface: "eth0", Self: self, Masters: []inventory.Host{self}})
+	mustExec(t, s, m.Name, "cp", "-a", hostconf.HAProxyConfig, hostconf.HAProxyConfig+".site-test")
 	t.Cleanup(func() {
-		_, _ = s.Exec(m.Name, "sh", "-c", "systemctl disable --now haproxy; mv -f "+deploy.HAProxyConfig+".site-test "+deploy.HAProxyConfig)
+		_, _ = s.Exec(m.Name, "sh", "-c", "systemctl disable --now haproxy; mv -f "+hostconf.HAProxyConfig+".site-test "+hostconf.HAProxyConfig)
 	})
-	if out, err := s.ExecInput(m.Name, strings.NewReader(cfg), "sh", "-c", "cat >"+deploy.HAProxyConfig+" && systemctl start haproxy"); err != nil {
+	if out, err := s.ExecInput(m.Name, strings.NewReader(cfg), "sh", "-c", "cat >"+hostconf.HAProxyConfig+" && systemctl start haproxy"); err != nil {
 		t.Fatalf("starting haproxy on %s: %v\n%s", m.Name, err, out)
 	}
 	if ss := mustExec(t, s, m.Name, "ss", "-Hltn"); !strings.Contains(ss, m.Address+":6443") {

@@ -16,6 +16,8 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
@@ -277,11 +279,11 @@ func checkKubeconfig(t *testing.T, d *deployer) {
 func checkStatus(t *testing.T, d *deployer, nodes int) {
 	t.Helper()
 	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
-	var s deploy.SiteStatus
+	var s status.SiteStatus
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("deploy status --json: %v\n%s", err, out)
 	}
-	if s.Kubernetes.State != deploy.SectionOK || len(s.Kubernetes.Nodes) != nodes {
+	if s.Kubernetes.State != status.SectionOK || len(s.Kubernetes.Nodes) != nodes {
 		t.Errorf("deploy status: kubernetes %s (%s), %d nodes, want ok and %d:\n%s", s.Kubernetes.State, s.Kubernetes.Error, len(s.Kubernetes.Nodes), nodes, out)
 	}
 	for _, n := range s.Kubernetes.Nodes {
@@ -298,7 +300,7 @@ func checkStatus(t *testing.T, d *deployer, nodes int) {
 		t.Errorf("deploy status: %d of %d phases completed, left %v, resume %q; want all completed, /kubernetes/ready included:\n%s",
 			p.Completed, p.Total, p.Left, p.Resume, out)
 	}
-	if s.Releases.State != deploy.SectionOK {
+	if s.Releases.State != status.SectionOK {
 		t.Errorf("deploy status: releases %s (%s)", s.Releases.State, s.Releases.Error)
 	}
 }
@@ -411,7 +413,7 @@ func vipHolder(t *testing.T, d *deployer, not string) string {
 func checkHarbor(t *testing.T, d *deployer) {
 	t.Helper()
 	out := mustExec(t, d.site, testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
-	var s deploy.SiteStatus
+	var s status.SiteStatus
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		t.Fatalf("deploy status --json: %v\n%s", err, out)
 	}
@@ -446,7 +448,7 @@ func checkHarbor(t *testing.T, d *deployer) {
 		}
 	}
 	for _, node := range []string{"master-1", "worker-1"} {
-		toml := mustExec(t, d.site, node, "cat", deploy.ContainerdCertsDir+"/registry.k8s.io/hosts.toml")
+		toml := mustExec(t, d.site, node, "cat", hostconf.ContainerdCertsDir+"/registry.k8s.io/hosts.toml")
 		if !strings.Contains(toml, base+"/v2/registry.k8s.io") || strings.Contains(toml, fmt.Sprint(deploy.DefaultSeedPort)) {
 			t.Errorf("%s's hosts.toml for registry.k8s.io does not point at Harbor alone:\n%s", node, toml)
 		}
@@ -605,7 +607,7 @@ func checkPodNetwork(t *testing.T, d *deployer, nodes int) {
 			t.Errorf("%s's %s is not the bridge demo0 on its pod CIDR %s:\n%s", n.name, demoCNIConflist, n.cidr, conf)
 		}
 		left := mustExec(t, d.site, n.name, "sh", "-c", fmt.Sprintf("for f in %s %s; do [ ! -e $f ] || echo $f; done; ip -o link show cni0 2>/dev/null | cut -d' ' -f2",
-			deploy.CNIConflist, deploy.PodRoutesUnit))
+			hostconf.CNIConflist, hostconf.PodRoutesUnit))
 		if strings.TrimSpace(left) != "" {
 			t.Errorf("the deployer's bridge is on %s: %s", n.name, left)
 		}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 )
@@ -548,7 +550,7 @@ func checkHosts(t *testing.T, d *deployer) {
 			}
 		}
 		deployIP := s.Hosts[0].Address
-		if !strings.Contains(hosts, deployIP+" "+deploy.SeedHostname) {
+		if !strings.Contains(hosts, deployIP+" "+hostconf.SeedHostname) {
 			t.Errorf("%s: /etc/hosts lacks the seed name", h.Name)
 		}
 		if got := strings.TrimSpace(mustExec(t, s, h.Name, "hostname")); got != h.Name {
@@ -563,8 +565,8 @@ func checkHosts(t *testing.T, d *deployer) {
 	}
 	_ = inv
 	for _, m := range s.Role(testsite.RoleMaster) {
-		mustExec(t, s, m.Name, "haproxy", "-c", "-f", deploy.HAProxyConfig)
-		mustExec(t, s, m.Name, "keepalived", "--config-test", "-f", deploy.KeepalivedConfig)
+		mustExec(t, s, m.Name, "haproxy", "-c", "-f", hostconf.HAProxyConfig)
+		mustExec(t, s, m.Name, "keepalived", "--config-test", "-f", hostconf.KeepalivedConfig)
 		if ss := mustExec(t, s, m.Name, "ss", "-Hltn"); !strings.Contains(ss, s.VIP+":6443") {
 			t.Errorf("%s: haproxy does not listen on %s:6443:\n%s", m.Name, s.VIP, ss)
 		}
@@ -615,7 +617,7 @@ func checkMirrorPull(t *testing.T, d *deployer) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	const ref = "registry.factory.example/library/app:1.0"
-	out, err := s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "pull", "--hosts-dir", deploy.ContainerdCertsDir, ref)
+	out, err := s.Exec("master-1", "ctr", "-n", "appliance-sitetest", "images", "pull", "--hosts-dir", hostconf.ContainerdCertsDir, ref)
 	if err != nil {
 		t.Fatalf("pull %s through the mirror: %v\n%s\nseed log:\n%s", ref, err, out, mustRead(t, logFile))
 	}
@@ -659,7 +661,7 @@ func testNoSecrets(t *testing.T, d *deployer) {
 	// Harbor's passwords, when the deployment installed Harbor: only the
 	// files that hold them may contain them.
 	own := map[string]bool{}
-	for _, f := range []string{deploy.HarborAdminPasswordFile, "harbor-db-password"} {
+	for _, f := range []string{state.HarborAdminPasswordFile, "harbor-db-password"} {
 		p := filepath.Join(d.state, f)
 		if b, err := os.ReadFile(p); err == nil {
 			secrets["Harbor's "+f] = strings.TrimSpace(string(b))

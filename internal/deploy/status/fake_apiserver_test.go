@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/release"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
 )
@@ -97,19 +98,19 @@ func helmSecret(rel *release.Release) corev1.Secret {
 
 // writeKubeconfig writes the admin kubeconfig a into the state directory
 // dir, as fetchKubeconfig does, and records its server as the endpoint
-// deploy configured in dir's PlanFile, as prepareState does.
+// deploy configured in dir's state.PlanFile, as prepareState does.
 func writeKubeconfig(t *testing.T, dir string, a *kubeconfig.Admin) string {
 	t.Helper()
-	p := filepath.Join(dir, KubeconfigFile)
+	p := filepath.Join(dir, state.KubeconfigFile)
 	if err := os.WriteFile(p, a.Marshal(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	saved, err := readSavedPlan(dir)
+	saved, err := state.Dir(dir).ReadPlan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	saved.APIServer = strings.TrimPrefix(a.Server, "https://")
-	if err := writeSavedPlan(dir, *saved); err != nil {
+	if err := state.Dir(dir).WritePlan(*saved); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -124,4 +125,11 @@ func adminFor(t *testing.T, server string) *kubeconfig.Admin {
 		t.Fatal(err)
 	}
 	return pki.Admin
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

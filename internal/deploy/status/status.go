@@ -1,15 +1,23 @@
-package deploy
+// Package status is deploy status: where the deployment in a state
+// directory stands (Status gathers it, WriteText and WriteJSON render it),
+// and deploy plan (ShowPlan). It reads the state directory without
+// locking it, so a running deploy can be watched, and writes nothing.
+package status
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/cluster"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 )
@@ -107,24 +115,11 @@ type HarborStatus struct {
 	NodesHandedOver int `json:"nodesHandedOver"`
 	NodesTotal      int `json:"nodesTotal"`
 	// Loaded is what /harbor/load recorded (nil before it completed).
-	Loaded *HarborRecord `json:"loaded,omitempty"`
+	Loaded *state.HarborRecord `json:"loaded,omitempty"`
 	// Health is Harbor's answer to its health API now ("healthy"), or
 	// why it could not be asked; "" before Harbor was loaded.
 	Health string `json:"health,omitempty"`
 }
-
-// HarborRecord is what /harbor/load leaves in the state directory
-// (HarborRecordFile).
-type HarborRecord struct {
-	URL      string    `json:"url"`     // as nodes reach it
-	Address  string    `json:"address"` // as the deploy node reaches it
-	Images   int       `json:"images"`
-	Projects []string  `json:"projects"`
-	Time     time.Time `json:"time"`
-}
-
-// HarborRecordFile, in the state directory, is the HarborRecord.
-const HarborRecordFile = "harbor.json"
 
 // Status reads where the deployment in stateDir stands: the bundle and the
 // phases from the state directory (without locking it, so a running deploy
@@ -133,7 +128,7 @@ const HarborRecordFile = "harbor.json"
 // DefaultStatusTimeout). Only an unreadable state directory is an error: a
 // cluster that does not answer is reported in its sections.
 func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteStatus, error) {
-	r, err := loadRecorded(stateDir)
+	r, err := state.Dir(stateDir).Load()
 	if err != nil {
 		return nil, err
 	}
@@ -142,25 +137,25 @@ func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteS
 	if timeout <= 0 {
 		timeout = DefaultStatusTimeout
 	}
-	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, r.saved.APIServer, len(r.plan.LeavesUnder("/kubernetes")) > 0, timeout)
-	if s.Harbor.Loaded = readHarborRecord(stateDir); s.Harbor.Loaded != nil {
+	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, r.Saved.APIServer, len(r.Plan.LeavesUnder("/kubernetes")) > 0, timeout)
+	if s.Harbor.Loaded = state.Dir(stateDir).ReadHarborRecord(); s.Harbor.Loaded != nil {
 		s.Harbor.Health = askHarborHealth(ctx, stateDir, s.Harbor.Loaded.Address, timeout)
 	}
 	return s, nil
 }
 
-func siteInfo(stateDir string, r *recorded) SiteInfo {
+func siteInfo(stateDir string, r *state.Recorded) SiteInfo {
 	abs, err := filepath.Abs(stateDir)
 	if err != nil {
 		abs = stateDir
 	}
 	// PlanFile records "name version" (prepareState).
-	name, version := r.saved.Name, ""
+	name, version := r.Saved.Name, ""
 	if i := strings.LastIndexByte(name, ' '); i >= 0 {
 		name, version = name[:i], name[i+1:]
 	}
-	si := SiteInfo{StateDir: abs, Bundle: name, Version: version, BundleDigest: r.saved.Bundle, Started: r.saved.Created}
-	for _, rec := range r.status {
+	si := SiteInfo{StateDir: abs, Bundle: name, Version: version, BundleDigest: r.Saved.Bundle, Started: r.Saved.Created}
+	for _, rec := range r.Status {
 		if si.LastChange == nil || rec.Time.After(*si.LastChange) {
 			t := rec.Time
 			si.LastChange = &t
@@ -171,13 +166,13 @@ func siteInfo(stateDir string, r *recorded) SiteInfo {
 
 // summarize counts the leaves by state, notes the failed and the running
 // ones, and lists the steps not completed, in plan order.
-func summarize(r *recorded, stateDir string) PhaseSummary {
+func summarize(r *state.Recorded, stateDir string) PhaseSummary {
 	ps := PhaseSummary{FailedList: []PhaseNote{}, Running: []PhaseNote{}, Left: []Step{}}
-	for _, l := range r.plan.Leaves() {
+	for _, l := range r.Plan.Leaves() {
 		ps.Total++
-		rec := r.status[l.ID]
+		rec := r.Status[l.ID]
 		note := PhaseNote{ID: l.ID, Host: l.Host, Attempt: rec.Attempt, Since: rec.Time}
-		switch r.status.State(l.ID) {
+		switch r.Status.State(l.ID) {
 		case plan.Completed:
 			ps.Completed++
 		case plan.Failed:
@@ -191,13 +186,13 @@ func summarize(r *recorded, stateDir string) PhaseSummary {
 			ps.Pending++
 		}
 	}
-	for _, st := range steps(r.plan.View(r.status)) {
+	for _, st := range steps(r.Plan.View(r.Status)) {
 		if st.State != plan.Completed {
 			ps.Left = append(ps.Left, st)
 		}
 	}
 	if ps.Completed < ps.Total {
-		ps.Resume = r.saved.Resume
+		ps.Resume = r.Saved.Resume
 		if !printableCommand(ps.Resume) {
 			ps.Resume = "deploy --bundle FILE -i INVENTORY --state-dir " + stateDir + " --resume"
 		}
@@ -246,14 +241,14 @@ func firstLine(s string) string {
 // harborPhases is the plan's group that loads the site registry.
 const harborPhases = "/harbor"
 
-func harborStatus(r *recorded) HarborStatus {
-	leaves := r.plan.LeavesUnder(harborPhases)
+func harborStatus(r *state.Recorded) HarborStatus {
+	leaves := r.Plan.LeavesUnder(harborPhases)
 	if len(leaves) == 0 {
 		return HarborStatus{State: SectionNotPlanned}
 	}
-	h := HarborStatus{State: string(r.plan.GroupState(harborPhases, r.status)), Total: len(leaves)}
+	h := HarborStatus{State: string(r.Plan.GroupState(harborPhases, r.Status)), Total: len(leaves)}
 	for _, l := range leaves {
-		done := r.status.State(l.ID) == plan.Completed
+		done := r.Status.State(l.ID) == plan.Completed
 		if done {
 			h.Completed++
 		}
@@ -265,18 +260,6 @@ func harborStatus(r *recorded) HarborStatus {
 		}
 	}
 	return h
-}
-
-func readHarborRecord(stateDir string) *HarborRecord {
-	b, err := os.ReadFile(filepath.Join(stateDir, HarborRecordFile))
-	if err != nil {
-		return nil
-	}
-	var rec HarborRecord
-	if json.Unmarshal(b, &rec) != nil {
-		return nil
-	}
-	return &rec
 }
 
 // askHarborHealth asks Harbor's health API at addr, trusting the state
@@ -302,7 +285,7 @@ func askHarborHealth(ctx context.Context, stateDir, addr string, timeout time.Du
 func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool, timeout time.Duration) (KubernetesStatus, ReleasesStatus) {
 	k := KubernetesStatus{Nodes: []cluster.Node{}}
 	rs := ReleasesStatus{Releases: []cluster.Release{}}
-	path, err := filepath.Abs(filepath.Join(stateDir, KubeconfigFile))
+	path, err := filepath.Abs(filepath.Join(stateDir, state.KubeconfigFile))
 	if err == nil {
 		_, err = os.Stat(path)
 	}
@@ -317,7 +300,7 @@ func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool,
 	k.Kubeconfig = path
 	if endpoint == "" {
 		k.State = SectionError
-		k.Error = PlanFile + " records no API server endpoint (an older deploy wrote it), so deploy status does not know which server to trust; run deploy --resume once to record it"
+		k.Error = state.PlanFile + " records no API server endpoint (an older deploy wrote it), so deploy status does not know which server to trust; run deploy --resume once to record it"
 		rs.State, rs.Error = k.State, k.Error
 		return k, rs
 	}
@@ -375,4 +358,18 @@ func printableCommand(s string) bool {
 		}
 	}
 	return true
+}
+
+// harborHealth asks Harbor's health API from the deploy node, trusting the
+// site CA: what deploy status shows.
+func harborHealth(ctx context.Context, addr, caPEM string) (string, error) {
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(caPEM))
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	c, err := harbor.New("https://"+addr, harbor.WithHTTPClient(&http.Client{Transport: tr, Timeout: 10 * time.Second}))
+	if err != nil {
+		return "", err
+	}
+	return c.Health(ctx)
 }

@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"bytes"
@@ -21,10 +21,11 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 
 	"github.com/factory-appliance/appliance/internal/cluster"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
-// writeStatusState records, through the deployer's own writers (PlanFile
+// writeStatusState records, through the deployer's own writers (state.PlanFile
 // and the journal), a deployment of stack 1.2.0 whose phases are:
 // /verify, /preflight/{m1,w1} completed; /packages/m1 failed (a two-line
 // error); /packages/w1 in progress; /kubernetes/init/m1,
@@ -51,7 +52,7 @@ func writeStatusState(t *testing.T, harbor bool) string {
 		t.Fatal(err)
 	}
 	created := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	if err := writeSavedPlan(dir, savedPlan{Bundle: "sha256:0123456789abcdef0123", Name: "stack 1.2.0", Created: created, Phases: p.View(nil)}); err != nil {
+	if err := state.Dir(dir).WritePlan(state.SavedPlan{Bundle: "sha256:0123456789abcdef0123", Name: "stack 1.2.0", Created: created, Phases: p.View(nil)}); err != nil {
 		t.Fatal(err)
 	}
 	j, err := plan.OpenJournal(dir)
@@ -228,25 +229,25 @@ func TestStatusWithoutDeployment(t *testing.T) {
 		t.TempDir(): "has no journal (journal.jsonl) and no plan.json",
 	} {
 		_, err := Status(context.Background(), dir, time.Second)
-		if !errors.Is(err, ErrNoDeployment) || !strings.Contains(err.Error(), want) ||
+		if !errors.Is(err, state.ErrNoDeployment) || !strings.Contains(err.Error(), want) ||
 			!strings.Contains(err.Error(), "deploy --bundle FILE -i INVENTORY --state-dir "+dir) {
-			t.Errorf("status of %s: %v; want ErrNoDeployment saying %q and how to start", dir, err, want)
+			t.Errorf("status of %s: %v; want state.ErrNoDeployment saying %q and how to start", dir, err, want)
 		}
 	}
 }
 
-// TestPlanFileBound: a plan.json larger than maxPlanFile is refused before
+// TestPlanFileBound: a plan.json larger than state.MaxPlanFile is refused before
 // it is read, by deploy plan and deploy status alike, naming the file and
 // the limit.
 func TestPlanFileBound(t *testing.T) {
 	dir := t.TempDir()
-	file := filepath.Join(dir, PlanFile)
+	file := filepath.Join(dir, state.PlanFile)
 	f, err := os.Create(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Sparse: the size is there, the disk blocks are not.
-	if err := f.Truncate(maxPlanFile + 1); err != nil {
+	if err := f.Truncate(state.MaxPlanFile + 1); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
@@ -408,7 +409,7 @@ func TestStatusRefusesKubeconfigPlugins(t *testing.T) {
 	dir := writeStatusState(t, false)
 	writeKubeconfig(t, dir, api.pki.Admin)
 	marker := filepath.Join(t.TempDir(), "pwned")
-	good, err := os.ReadFile(filepath.Join(dir, KubeconfigFile))
+	good, err := os.ReadFile(filepath.Join(dir, state.KubeconfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +426,7 @@ func TestStatusRefusesKubeconfigPlugins(t *testing.T) {
       command: /bin/sh
       args: [-c, 'id > ` + marker + `; echo "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"x\"}}"']
 ` + string(good)[contexts:]
-	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(bad))
+	writeFile(t, filepath.Join(dir, state.KubeconfigFile), []byte(bad))
 	s, err := Status(context.Background(), dir, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -438,7 +439,7 @@ func TestStatusRefusesKubeconfigPlugins(t *testing.T) {
 	}
 
 	other := strings.Replace(string(good), strings.TrimPrefix(api.URL, "https://"), "127.0.0.1:1", 1)
-	writeFile(t, filepath.Join(dir, KubeconfigFile), []byte(other))
+	writeFile(t, filepath.Join(dir, state.KubeconfigFile), []byte(other))
 	if s, err = Status(context.Background(), dir, 5*time.Second); err != nil || s.Kubernetes.State != SectionError ||
 		!strings.Contains(s.Kubernetes.Error, "clusters[0].cluster.server") {
 		t.Errorf("a kubeconfig naming another server: %v, kubernetes %+v; want it refused", err, s.Kubernetes)
@@ -469,7 +470,7 @@ func TestStatusTextEscapesTerminalControls(t *testing.T) {
 		Phases:     PhaseSummary{Total: 1, Failed: 1, FailedList: []PhaseNote{{ID: "/packages/m1", Host: "m1", Attempt: 1, Error: hostile}}, Resume: "deploy --resume"},
 		Kubernetes: KubernetesStatus{State: SectionOK, Nodes: []cluster.Node{{Name: "node" + hostile, Ready: true, KubeletVersion: "v1" + hostile, InternalIP: "10.0.0.1"}}},
 		Releases:   ReleasesStatus{State: SectionError, Error: "refused: " + hostile},
-		Harbor:     HarborStatus{State: "completed", Loaded: &HarborRecord{URL: "https://h" + hostile, Projects: []string{"p" + hostile}}, Health: "ill" + hostile},
+		Harbor:     HarborStatus{State: "completed", Loaded: &state.HarborRecord{URL: "https://h" + hostile, Projects: []string{"p" + hostile}}, Health: "ill" + hostile},
 	}
 	var text bytes.Buffer
 	if err := s.WriteText(&text); err != nil {
@@ -495,12 +496,12 @@ func TestStatusTextEscapesTerminalControls(t *testing.T) {
 // show the state directory's names with terminal controls escaped.
 func TestShowPlanEscapesTerminalControls(t *testing.T) {
 	dir := writeStatusState(t, false)
-	saved, err := readSavedPlan(dir)
+	saved, err := state.Dir(dir).ReadPlan()
 	if err != nil {
 		t.Fatal(err)
 	}
 	saved.Name = "stack\x1b]0;pwn\x07 1.0"
-	if err := writeSavedPlan(dir, *saved); err != nil {
+	if err := state.Dir(dir).WritePlan(*saved); err != nil {
 		t.Fatal(err)
 	}
 	var b bytes.Buffer

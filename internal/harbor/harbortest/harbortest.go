@@ -1,11 +1,11 @@
-package harbor
-
-// fake: stands in for Harbor's REST API, which cannot run here.
+// Package harbortest is a fake: it stands in for Harbor's REST API, which
+// cannot run here.
 //
-// FakeHarbor answers the Harbor API v2.0 calls this project makes, as
+// Fake answers the Harbor API v2.0 calls this project makes, as
 // Harbor does, and records them; registry traffic under /v2/ is passed to a
 // real registry (Debian's docker-registry in the tests), so pushes through
 // it are real. It is a test double: never use it as a registry.
+package harbortest
 
 import (
 	"encoding/json"
@@ -22,11 +22,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/harbor"
 )
 
-// FakeCall is one request FakeHarbor received. It never holds credentials:
+// Call is one request Fake received. It never holds credentials:
 // only the user name that authenticated, if any.
-type FakeCall struct {
+type Call struct {
 	Method string
 	Path   string
 	Query  string
@@ -34,7 +36,7 @@ type FakeCall struct {
 	Status int
 }
 
-// FakeHarbor is a fake: it stands in for Harbor's REST API, which cannot
+// Fake is a fake: it stands in for Harbor's REST API, which cannot
 // run here. It is an http.Handler that answers:
 //
 //   - GET /api/v2.0/health answers {"status":"healthy",...} without auth;
@@ -44,7 +46,7 @@ type FakeCall struct {
 //   - every other /api/ call answers 404; API calls other than health
 //     without the right basic credentials answer 401 with Harbor's error
 //     body;
-//   - /v2/ is proxied to the registry given to NewFakeHarbor, with Harbor's
+//   - /v2/ is proxied to the registry given to New, with Harbor's
 //     access rules: reads (GET, HEAD) of a public project's repositories
 //     need no credentials; reads of a private project's, writes (POST,
 //     PUT, PATCH, DELETE) and everything else under /v2/ (the ping, the
@@ -54,25 +56,25 @@ type FakeCall struct {
 //     challenge; the fake asks for basic credentials directly.)
 //
 // It is safe for concurrent use.
-type FakeHarbor struct {
+type Fake struct {
 	user, password string
 	proxy          *httputil.ReverseProxy
 
 	mu       sync.Mutex
 	projects map[string]bool // name → public
-	calls    []FakeCall
+	calls    []Call
 	persist  string // file the projects are saved to, or ""
 }
 
-// NewFakeHarbor returns a fake Harbor accepting user and password,
+// New returns a fake Harbor accepting user and password,
 // proxying /v2/ to the registry at registryURL through transport (nil:
 // http.DefaultTransport).
-func NewFakeHarbor(user, password, registryURL string, transport http.RoundTripper) (*FakeHarbor, error) {
+func New(user, password, registryURL string, transport http.RoundTripper) (*Fake, error) {
 	target, err := url.Parse(registryURL)
 	if err != nil {
 		return nil, err
 	}
-	f := &FakeHarbor{user: user, password: password, projects: map[string]bool{}}
+	f := &Fake{user: user, password: password, projects: map[string]bool{}}
 	f.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
@@ -87,14 +89,14 @@ func NewFakeHarbor(user, password, registryURL string, transport http.RoundTripp
 }
 
 // AddProject makes the private project name exist, as if created earlier.
-func (f *FakeHarbor) AddProject(name string) {
+func (f *Fake) AddProject(name string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.projects[name] = false
 }
 
 // Project reports whether project name exists and whether it is public.
-func (f *FakeHarbor) Project(name string) (exists, public bool) {
+func (f *Fake) Project(name string) (exists, public bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	public, exists = f.projects[name]
@@ -104,7 +106,7 @@ func (f *FakeHarbor) Project(name string) (exists, public bool) {
 // Persist loads the projects saved in file (if it exists) and saves them
 // there after every change, so a stand-in restarted keeps its projects
 // as Harbor keeps them in its database.
-func (f *FakeHarbor) Persist(file string) error {
+func (f *Fake) Persist(file string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.persist = file
@@ -122,7 +124,7 @@ func (f *FakeHarbor) Persist(file string) error {
 }
 
 // save writes the projects to the persist file; f.mu is held.
-func (f *FakeHarbor) save() error {
+func (f *Fake) save() error {
 	if f.persist == "" {
 		return nil
 	}
@@ -138,7 +140,7 @@ func (f *FakeHarbor) save() error {
 }
 
 // Projects returns the projects that exist, sorted.
-func (f *FakeHarbor) Projects() []string {
+func (f *Fake) Projects() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []string
@@ -150,20 +152,20 @@ func (f *FakeHarbor) Projects() []string {
 }
 
 // Calls returns the API calls received so far (not the /v2/ traffic).
-func (f *FakeHarbor) Calls() []FakeCall {
+func (f *Fake) Calls() []Call {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
 }
 
 // ServeHTTP implements http.Handler.
-func (f *FakeHarbor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case strings.HasPrefix(r.URL.Path, APIPrefix+"/"):
+	case strings.HasPrefix(r.URL.Path, harbor.APIPrefix+"/"):
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		user := f.serveAPI(rec, r)
 		f.mu.Lock()
-		f.calls = append(f.calls, FakeCall{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Status: rec.status})
+		f.calls = append(f.calls, Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Status: rec.status})
 		f.mu.Unlock()
 	case r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/"):
 		f.serveRegistry(w, r)
@@ -173,8 +175,8 @@ func (f *FakeHarbor) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAPI answers one API call and returns the user that authenticated.
-func (f *FakeHarbor) serveAPI(w http.ResponseWriter, r *http.Request) string {
-	path := strings.TrimPrefix(r.URL.Path, APIPrefix)
+func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request) string {
+	path := strings.TrimPrefix(r.URL.Path, harbor.APIPrefix)
 	if path == "/health" && r.Method == http.MethodGet {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, `{"status":"healthy","components":[{"name":"core","status":"healthy"},{"name":"registry","status":"healthy"}]}`)
@@ -196,7 +198,7 @@ func (f *FakeHarbor) serveAPI(w http.ResponseWriter, r *http.Request) string {
 	return user
 }
 
-func (f *FakeHarbor) authenticated(r *http.Request) (string, bool) {
+func (f *Fake) authenticated(r *http.Request) (string, bool) {
 	u, p, ok := r.BasicAuth()
 	if !ok || u != f.user || p != f.password {
 		return "", false
@@ -204,7 +206,7 @@ func (f *FakeHarbor) authenticated(r *http.Request) (string, bool) {
 	return u, true
 }
 
-func (f *FakeHarbor) headProject(w http.ResponseWriter, name string) {
+func (f *Fake) headProject(w http.ResponseWriter, name string) {
 	if exists, _ := f.Project(name); !exists {
 		w.WriteHeader(http.StatusNotFound)
 		return
@@ -212,7 +214,7 @@ func (f *FakeHarbor) headProject(w http.ResponseWriter, name string) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createProject(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		ProjectName  string            `json:"project_name"`
 		Metadata     map[string]string `json:"metadata"`
@@ -222,7 +224,7 @@ func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
 		fakeError(w, http.StatusBadRequest, "BAD_REQUEST", "invalid JSON: "+err.Error())
 		return
 	}
-	if err := CheckProjectName(req.ProjectName); err != nil {
+	if err := harbor.CheckProjectName(req.ProjectName); err != nil {
 		fakeError(w, http.StatusBadRequest, "BAD_REQUEST", err.Error())
 		return
 	}
@@ -247,14 +249,14 @@ func (f *FakeHarbor) createProject(w http.ResponseWriter, r *http.Request) {
 		fakeError(w, http.StatusConflict, "CONFLICT", fmt.Sprintf("The project named %s already exists", req.ProjectName))
 		return
 	}
-	w.Header().Set("Location", fmt.Sprintf("%s/projects/%d", APIPrefix, n))
+	w.Header().Set("Location", fmt.Sprintf("%s/projects/%d", harbor.APIPrefix, n))
 	w.WriteHeader(http.StatusCreated)
 }
 
 // v2Repo matches /v2/<project>/<repo...>/(manifests|blobs|tags)/...
 var v2Repo = regexp.MustCompile(`^/v2/([^/]+)/.+/(manifests|blobs|tags)/`)
 
-func (f *FakeHarbor) serveRegistry(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) serveRegistry(w http.ResponseWriter, r *http.Request) {
 	_, authed := f.authenticated(r)
 	m := v2Repo.FindStringSubmatch(r.URL.Path)
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead

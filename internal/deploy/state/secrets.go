@@ -1,4 +1,4 @@
-package deploy
+package state
 
 import (
 	"crypto/rand"
@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -53,46 +52,41 @@ func ReadSecretFile(file string) (string, error) {
 	return line, nil
 }
 
-// stateSecret reads the state directory's secret file name, making a random
-// one (mode 0600, 24 URL-safe characters) when there is none. A dry run
-// makes nothing and returns a placeholder.
-func (d *Deployment) stateSecret(name string, dry bool) (string, error) {
-	return d.stateSecretOf(name, func() (string, error) {
-		buf := make([]byte, 18)
-		if _, err := rand.Read(buf); err != nil {
-			return "", err
-		}
-		return base64.RawURLEncoding.EncodeToString(buf), nil
-	}, dry)
+// RandomSecret is a new random secret of 24 URL-safe characters.
+func RandomSecret() (string, error) {
+	buf := make([]byte, 18)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
-// stateSecretOf reads the state directory's secret file name
-// (ReadSecretFile), making one with newSecret (mode 0600, created
-// exclusively) when there is none. A dry run makes nothing and returns a
-// placeholder.
-func (d *Deployment) stateSecretOf(name string, newSecret func() (string, error), dry bool) (string, error) {
-	file := filepath.Join(d.cfg.StateDir, name)
-	s, err := ReadSecretFile(file)
+// Secret reads the secret file name (ReadSecretFile), making one with
+// newSecret (mode 0600, created exclusively) when there is none, and
+// reports whether it made it. A dry run makes nothing and returns a
+// placeholder, "<name>".
+func (d Dir) Secret(name string, newSecret func() (string, error), dry bool) (s string, made bool, err error) {
+	file := d.Path(name)
+	s, err = ReadSecretFile(file)
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return s, err
+		return s, false, err
 	}
 	if dry {
-		return "<" + name + ">", nil
+		return "<" + name + ">", false, nil
 	}
 	if s, err = newSecret(); err != nil {
-		return "", err
+		return "", false, err
 	}
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if _, err := f.WriteString(s + "\n"); err != nil {
 		f.Close()
-		return "", err
+		return "", false, err
 	}
 	if err := f.Close(); err != nil {
-		return "", err
+		return "", false, err
 	}
-	fmt.Fprintf(d.cfg.Out, "made %s (mode 0600) in %s\n", name, d.cfg.StateDir)
-	return s, nil
+	return s, true, nil
 }

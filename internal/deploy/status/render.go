@@ -1,4 +1,4 @@
-package deploy
+package status
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
@@ -44,7 +45,7 @@ func (s *SiteStatus) writeSite(w io.Writer) {
 	si := s.Site
 	fmt.Fprintf(w, "Site\n")
 	fmt.Fprintf(w, "  state dir\t%s\n", si.StateDir)
-	fmt.Fprintf(w, "  bundle\t%s %s (bundle.json %s)\n", si.Bundle, si.Version, short(si.BundleDigest))
+	fmt.Fprintf(w, "  bundle\t%s %s (bundle.json %s)\n", si.Bundle, si.Version, state.ShortDigest(si.BundleDigest))
 	changed := "never"
 	if si.LastChange != nil {
 		changed = stamp(*si.LastChange)

@@ -1,4 +1,4 @@
-package harbor
+package harbortest
 
 import (
 	"net/http"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/harbor"
 )
 
 // TestFakeRegistryAccess: the fake applies Harbor's access rules to /v2/
@@ -14,7 +16,7 @@ import (
 func TestFakeRegistryAccess(t *testing.T) {
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer backend.Close()
-	f, err := NewFakeHarbor("admin", "pw", backend.URL, nil)
+	f, err := New("admin", "pw", backend.URL, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +26,10 @@ func TestFakeRegistryAccess(t *testing.T) {
 	}
 	srv := httptest.NewServer(f)
 	defer srv.Close()
-	c := newClient(t, srv.URL, WithBasicAuth("admin", "pw"))
+	c, err := harbor.New(srv.URL, harbor.WithBasicAuth("admin", "pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := c.CreateProject(t.Context(), "docker.io", true); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +67,7 @@ func TestFakeRegistryAccess(t *testing.T) {
 		}
 	}
 	// A stand-in started again over the same file keeps the projects.
-	g, _ := NewFakeHarbor("admin", "pw", backend.URL, nil)
+	g, _ := New("admin", "pw", backend.URL, nil)
 	if err := g.Persist(state); err != nil {
 		t.Fatal(err)
 	}
