@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/factory-appliance/appliance/internal/atomicfile"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
 
@@ -78,17 +79,9 @@ func (d Dir) OpenLog(name string) (*os.File, error) {
 }
 
 // WriteFile replaces file with data (mode perm) atomically: it writes a
-// temporary file beside it and renames it over file, so a reader sees the
-// old content or the new, never part of it. It is the one atomic write of
-// the state directory.
+// temporary file beside it, syncs it and renames it over file
+// (internal/atomicfile), so a reader sees the old content or the new, never
+// part of it. It is the one atomic write of the state directory.
 func WriteFile(file string, data []byte, perm os.FileMode) error {
-	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, data, perm); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, file); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
+	return atomicfile.Write(file, data, perm)
 }
