@@ -22,8 +22,11 @@
 # image), BENCH_OUT (out/bench; the registry storage is kept there between
 # runs, everything else is rewritten).
 #
-# It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and exits
-# 0 even when a target is missed; it exits non-zero only when something broke.
+# It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and writes
+# it as markdown, with the commit, the date and the load, to
+# $OUT/results-COMMIT.md and $OUT/last.md (make bench-check compares that with
+# docs/bench-recorded.md). It exits 0 even when a target is missed; it exits
+# non-zero only when something broke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOBIN=$(go env GOPATH)/bin
@@ -44,13 +47,15 @@ source scripts/bench/lib.sh
 
 mkdir -p "$OUT"/{logs,time}
 OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT/notes.log"
 BROKE=0
 PIDS=()
 trap stop_all EXIT
 
 check_tools
 build_tools
-note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+note "load average at start: $LOAD_START ($(nproc) CPUs)"
 
 step "fixture registry: $IMAGES images, $BYTES of layers"
 start_fixture_registry # sets REG_ADDR, REG_STORAGE, REFS (repo:tag)
@@ -72,4 +77,8 @@ bench_repodata
 
 note "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table
+RESULTS="$OUT/results-$(commit_id).md"
+write_results "$RESULTS" "$LOAD_START"
+cp "$RESULTS" "$OUT/last.md"
+note "results: $RESULTS (and $OUT/last.md)"
 exit "$BROKE"
