@@ -1,6 +1,8 @@
 package benchx
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -131,5 +133,22 @@ func TestCheckMissingRow(t *testing.T) {
 	got := Check(recorded, f, DefaultTolerance)
 	if len(got) != 1 || !strings.Contains(got[0].Why, "missing") {
 		t.Errorf("findings = %v, want the build row missing", got)
+	}
+}
+
+func TestProfileFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(ProfileEnv, dir)
+	stop := ProfileFromEnv("prog")
+	stop()
+	for _, n := range []string{"cpu", "block", "mutex"} {
+		if st, err := os.Stat(filepath.Join(dir, "prog-"+n+".pprof")); err != nil || st.Size() == 0 {
+			t.Errorf("%s profile: %v", n, err)
+		}
+	}
+	t.Setenv(ProfileEnv, "")
+	ProfileFromEnv("off")()
+	if _, err := os.Stat(filepath.Join(dir, "off-cpu.pprof")); err == nil {
+		t.Error("profiled with the variable empty")
 	}
 }
