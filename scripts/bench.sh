@@ -20,7 +20,8 @@
 # BENCH_IMAGES (24), BENCH_BYTES (2GiB), BENCH_FILES_MIB (64),
 # BENCH_CRANE_PULL (all: one crane invocation with every ref; each: one per
 # image), BENCH_OUT (out/bench; the registry storage is kept there between
-# runs, everything else is rewritten).
+# runs, everything else is rewritten), BENCH_PARTS ("build seed repodata";
+# seed needs build's bundle).
 #
 # It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and writes
 # it as markdown, with the commit, the date and the load, to
@@ -39,6 +40,7 @@ BYTES=${BENCH_BYTES:-2GiB}
 FILES_MIB=${BENCH_FILES_MIB:-64}
 CRANE_PULL=${BENCH_CRANE_PULL:-all}
 CLIENTS=8
+PARTS=${BENCH_PARTS:-build seed repodata}
 OUT=${BENCH_OUT:-out/bench}
 MIRROR_NAME=registry.bench.example
 
@@ -71,9 +73,12 @@ source scripts/bench/seed.sh
 # shellcheck source=scripts/bench/repodata.sh
 source scripts/bench/repodata.sh
 
-bench_build
-bench_seed
-bench_repodata
+for part in $PARTS; do
+	case $part in
+	build | seed | repodata) "bench_$part" ;;
+	*) die "BENCH_PARTS: unknown part $part (build, seed, repodata)" ;;
+	esac
+done
 
 note "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table

@@ -222,9 +222,20 @@ print_table() {
 		END { for (r = 1; r <= NR; r++) { for (i = 1; i <= n; i++) printf "%-*s  ", w[i], c[r, i]; printf "\n" } }'
 }
 
+# limit METRIC VALUE: the physical limit of a row (what the disk allows),
+# shown in the LIMIT column.
+declare -A LIMITS=()
+limit() { LIMITS[$1]=$2; }
+
+# table_tsv prints the rows with the LIMIT column after PEER.
 table_tsv() {
-	printf 'METRIC\tOURS\tPEER\tRATIO\tTARGET\tRESULT\t\n'
-	printf '%s\n' "${ROWS[@]}"
+	local r m rest
+	printf 'METRIC\tOURS\tPEER\tLIMIT\tRATIO\tTARGET\tRESULT\t\n'
+	for r in "${ROWS[@]}"; do
+		m=${r%%$'\t'*}
+		rest=${r#*$'\t'}                                   # OURS PEER RATIO ...
+		printf '%s\t%s\t%s\t%s\t%s\n' "$m" "${rest%%$'\t'*}" "$(cut -f2 <<<"$rest")" "${LIMITS[$m]:--}" "$(cut -f3- <<<"$rest")"
+	done
 }
 
 # commit_id prints the short commit, with -dirty when the tree has changes.
@@ -246,7 +257,7 @@ write_results() {
 		printf -- '- date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf -- '- load: %s at start, %s at end (%s CPUs)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 		printf -- '- runs: %s each, medians; %s images, %s of layers, %s MiB of files\n\n' "$RUNS" "$IMAGES" "$BYTES" "$FILES_MIB"
-		table_tsv | awk -F'\t' 'NR == 1 { printf "| metric | ours | peer | ratio | target | result |\n| --- | --- | --- | --- | --- | --- |\n"; next }
+		table_tsv | awk -F'\t' 'NR == 1 { printf "| metric | ours | peer | limit | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n"; next }
 			{ printf "|"; for (i = 1; i < NF; i++) printf " %s |", $i; printf "\n" }'
 		printf '\nNotes of the run:\n\n```\n'
 		cat "$OUT/notes.log" 2>/dev/null
