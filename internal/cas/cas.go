@@ -275,6 +275,38 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// copyBufSize is the size of the pieces ReadFrom writes: a download comes
+// off the socket in pieces of a few KiB, and one write (and one round of
+// hashing) per MiB costs the kernel much less than one per piece.
+const copyBufSize = 1 << 20
+
+// ReadFrom writes everything r yields, in pieces of copyBufSize (io.Copy
+// into a Writer uses it).
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	var total int64
+	for {
+		n, err := io.ReadFull(r, *buf)
+		if n > 0 {
+			m, werr := w.Write((*buf)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, err
+		}
+	}
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
 // hashChunks feeds p, which starts at offset w.n, to the chunk hashes.
 func (w *Writer) hashChunks(p []byte) {
 	size := w.s.chunkSize
