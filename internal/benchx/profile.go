@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 )
 
 // ProfileEnv names the environment variable that makes a command profile
 // itself: APPLIANCE_PPROF=DIR writes DIR/PROG-cpu.pprof, PROG-block.pprof
-// and PROG-mutex.pprof (PROG the command's name), for the benchmarks
-// (docs/bench.md). Unset, nothing is profiled and nothing is written.
+// and PROG-mutex.pprof, for the benchmarks (docs/bench.md). PROG is the
+// command's name and its subcommand ("deploy-serve"); the last run of a
+// subcommand wins. Unset, nothing is profiled and nothing is written.
 const ProfileEnv = "APPLIANCE_PPROF"
 
 // blockRate samples blocking events so that one of about every 10 µs
@@ -26,6 +28,9 @@ func ProfileFromEnv(prog string) (stop func()) {
 	dir := os.Getenv(ProfileEnv)
 	if dir == "" {
 		return func() {}
+	}
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-") {
+		prog += "-" + filepath.Base(os.Args[1])
 	}
 	cpu, err := startCPU(filepath.Join(dir, prog+"-cpu.pprof"))
 	if err != nil {
