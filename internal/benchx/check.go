@@ -29,8 +29,11 @@ func (f Finding) String() string { return f.Metric + ": " + f.Why }
 func Check(recorded, fresh *Results, tolerance float64) []Finding {
 	var out []Finding
 	for _, row := range fresh.Rows {
-		if row.Result == "MISS" || row.Result == "BROKEN" || !meetsOwnTarget(row) {
-			out = append(out, Finding{row.Metric, fmt.Sprintf("target missed (%s): ratio %s, ours %s, target %s", row.Result, row.Ratio, row.Ours, row.Target)})
+		switch {
+		case row.Result == "BROKEN":
+			out = append(out, Finding{row.Metric, "the sub-bench broke (see its log under out/bench/logs)"})
+		case row.Result == "MISS" || !meetsOwnTarget(row):
+			out = append(out, Finding{row.Metric, fmt.Sprintf("target missed: ratio %s, ours %s, target %s", row.Ratio, row.Ours, row.Target)})
 		}
 	}
 	for _, old := range recorded.Rows {
