@@ -3,6 +3,7 @@
 package sitetest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/testsite"
 )
 
 // timesEnv names the environment variable that turns the Kubernetes site
@@ -26,9 +28,17 @@ func timing() bool { return os.Getenv(timesEnv) != "" }
 // exit, and keeps the journal and the time under $APPLIANCE_SITE_TIMES/name.
 func runTimed(t *testing.T, d *deployer, name string) {
 	t.Helper()
+	// d.run allows 8 minutes, the time of a partial run; a whole
+	// deployment may take longer on a slow machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	outFile := filepath.Join(d.site.StateDir, "deploy.out")
 	start := time.Now()
-	out, err := d.run()
+	_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.args(d.inv))+" >"+outFile+" 2>&1")
 	wall := time.Since(start)
+	b, _ := os.ReadFile(outFile)
+	out := string(b)
+	d.outputs = append(d.outputs, out)
 	if err != nil {
 		logPodNetwork(t, d)
 		t.Fatalf("deploy (timed, %s): %v\n%s", wall, err, out)
