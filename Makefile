@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test first-app demo bench lint clean
+.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test first-app demo bench bench-check bench-record bench-site lint clean
 
 all: build
 
@@ -64,6 +64,20 @@ demo: deps tools build
 
 bench: deps tools build
 	bash scripts/bench.sh
+
+# A fresh bench against docs/bench-recorded.md: fails when a target is missed
+# or a ratio is more than 15% worse (BENCH_FRESH=FILE compares FILE instead).
+bench-check: deps tools build
+	bash scripts/bench/check.sh
+
+# The deploy side: per-phase times from the site test's journals (run the site
+# test with APPLIANCE_SITE_TIMES=$$PWD/out/site-times first; see docs/bench.md).
+bench-site:
+	bash scripts/bench/site.sh
+
+# Records the last bench (out/bench/last.md) as the one bench-check compares with.
+bench-record:
+	cp $(OUT)/bench/last.md docs/bench-recorded.md
 
 lint: tools
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

@@ -20,10 +20,14 @@
 # BENCH_IMAGES (24), BENCH_BYTES (2GiB), BENCH_FILES_MIB (64),
 # BENCH_CRANE_PULL (all: one crane invocation with every ref; each: one per
 # image), BENCH_OUT (out/bench; the registry storage is kept there between
-# runs, everything else is rewritten).
+# runs, everything else is rewritten), BENCH_PARTS ("build seed repodata";
+# seed needs build's bundle).
 #
-# It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and exits
-# 0 even when a target is missed; it exits non-zero only when something broke.
+# It prints a table (metric, ours, peer, ratio, target, PASS/MISS) and writes
+# it as markdown, with the commit, the date and the load, to
+# $OUT/results-COMMIT.md and $OUT/last.md (make bench-check compares that with
+# docs/bench-recorded.md). It exits 0 even when a target is missed; it exits
+# non-zero only when something broke.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GOBIN=$(go env GOPATH)/bin
@@ -36,6 +40,7 @@ BYTES=${BENCH_BYTES:-2GiB}
 FILES_MIB=${BENCH_FILES_MIB:-64}
 CRANE_PULL=${BENCH_CRANE_PULL:-all}
 CLIENTS=8
+PARTS=${BENCH_PARTS:-build seed repodata}
 OUT=${BENCH_OUT:-out/bench}
 MIRROR_NAME=registry.bench.example
 
@@ -44,13 +49,15 @@ source scripts/bench/lib.sh
 
 mkdir -p "$OUT"/{logs,time}
 OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT/notes.log"
 BROKE=0
 PIDS=()
 trap stop_all EXIT
 
 check_tools
 build_tools
-note "load average at start: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+note "load average at start: $LOAD_START ($(nproc) CPUs)"
 
 step "fixture registry: $IMAGES images, $BYTES of layers"
 start_fixture_registry # sets REG_ADDR, REG_STORAGE, REFS (repo:tag)
@@ -66,10 +73,17 @@ source scripts/bench/seed.sh
 # shellcheck source=scripts/bench/repodata.sh
 source scripts/bench/repodata.sh
 
-bench_build
-bench_seed
-bench_repodata
+for part in $PARTS; do
+	case $part in
+	build | seed | repodata) "bench_$part" ;;
+	*) die "BENCH_PARTS: unknown part $part (build, seed, repodata)" ;;
+	esac
+done
 
 note "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 print_table
+RESULTS="$OUT/results-$(commit_id).md"
+write_results "$RESULTS" "$LOAD_START"
+cp "$RESULTS" "$OUT/last.md"
+note "results: $RESULTS (and $OUT/last.md)"
 exit "$BROKE"

@@ -7,10 +7,15 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+
+	"github.com/factory-appliance/appliance/internal/benchx"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	stopProfile := benchx.ProfileFromEnv("bundle") // APPLIANCE_PPROF=DIR, for the benchmarks
+	err := newRootCmd().Execute()
+	stopProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "bundle:", err)
 		os.Exit(1)
 	}

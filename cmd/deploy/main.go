@@ -10,11 +10,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/factory-appliance/appliance/internal/benchx"
 	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	stopProfile := benchx.ProfileFromEnv("deploy") // APPLIANCE_PPROF=DIR, for the benchmarks
+	err := newRootCmd().Execute()
+	stopProfile()
+	if err != nil {
 		reportError(os.Stderr, err)
 		os.Exit(1)
 	}

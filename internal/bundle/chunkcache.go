@@ -28,11 +28,19 @@ func WithChunkCache(size int64) OpenOption {
 // and its number.
 type chunkKey struct{ entry, k int64 }
 
-// chunkCache is a bounded LRU of verified chunks with one load per chunk in
-// flight. Chunk buffers are counted references: a reader holds the chunk it
-// is reading from until it moves on or closes, and a buffer goes back to the
-// pool for the next load only when it is out of the cache and no reader
+// chunkCache is a bounded cache of verified chunks with one load per chunk
+// in flight. Chunk buffers are counted references: a reader holds the chunk
+// it is reading from until it moves on or closes, and a buffer goes back to
+// the pool for the next load only when it is out of the cache and no reader
 // holds it, so steady serving allocates (and zeroes) no new memory.
+//
+// Eviction is least recently used, except that a chunk asked for again
+// (a hit, or a load of a chunk loaded before) is kept before chunks seen
+// once, as long as it is asked for at least once every hotHorizon loads:
+// a layer many images share comes back after the other images' layers, a
+// distance far larger than the cache, and plain LRU would have dropped it
+// every time. When everything in the cache is such a chunk, a new chunk is
+// served and not kept.
 type chunkCache struct {
 	max  int64
 	bufs sync.Pool // of *[]byte, chunkBufSize
@@ -42,18 +50,35 @@ type chunkCache struct {
 	lru     list.List // of *cachedChunk, most recent first
 	byKey   map[chunkKey]*list.Element
 	loading map[chunkKey]*chunkLoad
+	seen    map[chunkKey]struct{} // chunks loaded before; at most maxSeen
+	clock   int64                 // bytes loaded so far
 
 	hits, misses int64 // for tests and diagnostics
 }
+
+// maxSeen bounds the keys chunkCache remembers (about 16 bytes each); the
+// set starts over when full.
+const maxSeen = 1 << 16
+
+// hotHorizon is, in multiples of the cache's size, how many bytes may be
+// loaded after a chunk asked for again was last used before it is evicted
+// like any other.
+const hotHorizon = 16
+
+// evictScan bounds how many chunks, from the least recently used end, an
+// eviction looks at for one that is not kept.
+const evictScan = 64
 
 // cachedChunk is one verified chunk: data points into buf.
 type cachedChunk struct {
 	key     chunkKey
 	buf     *[]byte
 	data    []byte
-	refs    int  // readers holding it; guarded by the cache's mu
-	evicted bool // out of the cache: the last release recycles buf
-	pooled  bool // buf comes from (and goes back to) the pool
+	refs    int   // readers holding it; guarded by the cache's mu
+	evicted bool  // out of the cache: the last release recycles buf
+	pooled  bool  // buf comes from (and goes back to) the pool
+	again   bool  // asked for more than once; guarded by the cache's mu
+	used    int64 // the cache's clock when last asked for; guarded by mu
 }
 
 type chunkLoad struct {
@@ -64,7 +89,8 @@ type chunkLoad struct {
 }
 
 func newChunkCache(max int64) *chunkCache {
-	c := &chunkCache{max: max, byKey: map[chunkKey]*list.Element{}, loading: map[chunkKey]*chunkLoad{}}
+	c := &chunkCache{max: max, byKey: map[chunkKey]*list.Element{}, loading: map[chunkKey]*chunkLoad{},
+		seen: map[chunkKey]struct{}{}}
 	c.bufs.New = func() any { b := make([]byte, chunkBufSize); return &b }
 	return c
 }
@@ -81,6 +107,7 @@ func (c *chunkCache) get(key chunkKey, size int64, load func(buf *[]byte) ([]byt
 		c.hits++
 		cc := e.Value.(*cachedChunk)
 		cc.refs++
+		cc.again, cc.used = true, c.clock
 		c.mu.Unlock()
 		return cc, nil
 	}
@@ -120,7 +147,10 @@ func (c *chunkCache) get(key chunkKey, size int64, load func(buf *[]byte) ([]byt
 	} else {
 		cc := &cachedChunk{key: key, buf: buf, data: data, refs: 1 + l.waiters, pooled: pooled}
 		l.cc = cc
-		if size := int64(cap(*buf)); size <= c.max {
+		size := int64(cap(*buf))
+		cc.again, cc.used = c.loadedBefore(key, size)
+		cc.again = cc.again || l.waiters > 0 // asked for by several at once
+		if size <= c.max {
 			c.byKey[key] = c.lru.PushFront(cc)
 			c.used += size
 			c.evictLocked()
@@ -133,16 +163,50 @@ func (c *chunkCache) get(key chunkKey, size int64, load func(buf *[]byte) ([]byt
 	return l.cc, l.err
 }
 
-// evictLocked drops least recently used chunks until the cache fits.
+// loadedBefore records a load of size bytes of key and tells whether key
+// was loaded before, with the clock after the load.
+func (c *chunkCache) loadedBefore(key chunkKey, size int64) (bool, int64) {
+	_, again := c.seen[key]
+	if !again {
+		if len(c.seen) >= maxSeen {
+			clear(c.seen)
+		}
+		c.seen[key] = struct{}{}
+	}
+	c.clock += size
+	return again, c.clock
+}
+
+// evictLocked drops chunks until the cache fits: the least recently used
+// one that is not kept (see chunkCache), else the most recent, which is
+// then served without being kept.
 func (c *chunkCache) evictLocked() {
 	for c.used > c.max {
-		old := c.lru.Remove(c.lru.Back()).(*cachedChunk)
-		delete(c.byKey, old.key)
-		c.used -= int64(cap(*old.buf))
-		old.evicted = true
-		if old.refs == 0 {
-			c.recycle(old)
+		c.evictElement(c.victim())
+	}
+}
+
+// victim is the least recently used chunk that was asked for once, or
+// not for hotHorizon cache sizes of loads, among the evictScan least
+// recent; failing that, the most recent one (just loaded).
+func (c *chunkCache) victim() *list.Element {
+	e := c.lru.Back()
+	for i := 0; e != nil && i < evictScan; i, e = i+1, e.Prev() {
+		cc := e.Value.(*cachedChunk)
+		if !cc.again || c.clock-cc.used > hotHorizon*c.max {
+			return e
 		}
+	}
+	return c.lru.Front()
+}
+
+func (c *chunkCache) evictElement(e *list.Element) {
+	old := c.lru.Remove(e).(*cachedChunk)
+	delete(c.byKey, old.key)
+	c.used -= int64(cap(*old.buf))
+	old.evicted = true
+	if old.refs == 0 {
+		c.recycle(old)
 	}
 }
 

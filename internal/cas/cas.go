@@ -275,6 +275,52 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// copyBufSize is the size of the pieces ReadFrom writes: a download comes
+// off the socket in pieces of a few KiB, and one write (and one round of
+// hashing) per MiB costs the kernel much less than one per piece.
+const copyBufSize = 1 << 20
+
+// ReadFrom writes everything r yields, in pieces of copyBufSize (io.Copy
+// into a Writer uses it).
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	var total int64
+	for {
+		n, err := fill(r, *buf)
+		if n > 0 {
+			m, werr := w.Write((*buf)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err // a truncated download stays an error
+		}
+	}
+}
+
+// fill reads into buf until it is full or r fails or ends. Unlike
+// io.ReadFull it passes r's own errors on as they are: a body cut short
+// reports io.ErrUnexpectedEOF, which must not look like its end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
 // hashChunks feeds p, which starts at offset w.n, to the chunk hashes.
 func (w *Writer) hashChunks(p []byte) {
 	size := w.s.chunkSize

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"hash"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func digestOf(b []byte) string {
@@ -157,5 +159,44 @@ func TestPutNew(t *testing.T) {
 	left, _ := os.ReadDir(filepath.Join(s.Dir(), "sha256"))
 	if len(left) != 1 {
 		t.Errorf("the cache holds %d entries, want the one object: %v", len(left), left)
+	}
+}
+
+// TestReadFrom: io.Copy into a Writer (ReadFrom, in copyBufSize pieces)
+// stores the same object as writes of any size, from a reader that yields
+// a byte at a time too, and passes on a read error without committing.
+func TestReadFrom(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.HashChunks(1000, sha256.New, formatSum)
+	data := bytes.Repeat([]byte("0123456789abcdef"), copyBufSize/16*2+77)
+	d := digestOf(data)
+	for _, r := range []io.Reader{bytes.NewReader(data), iotest.HalfReader(bytes.NewReader(data))} {
+		w, err := s.Writer("test object", d, int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := io.Copy(w, r)
+		if err != nil || n != int64(len(data)) {
+			t.Fatalf("io.Copy = %d, %v; want %d", n, err, len(data))
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if chunks, ok := s.Fresh(d); !ok || len(chunks) != (len(data)+999)/1000 {
+			t.Fatalf("fresh = %v with %d chunk digests", ok, len(chunks))
+		}
+	}
+	for _, cut := range []error{errors.New("connection reset"), io.ErrUnexpectedEOF} {
+		w, err := s.Writer("test object", d, int64(len(data)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(w, io.MultiReader(bytes.NewReader(data[:5000]), iotest.ErrReader(cut))); !errors.Is(err, cut) {
+			t.Fatalf("io.Copy error = %v, want %v (a body cut short is not its end)", err, cut)
+		}
+		w.Abort()
 	}
 }

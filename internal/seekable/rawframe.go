@@ -182,15 +182,18 @@ func (r *Reader) readRaw(i int, dst []byte, check bool) (out []byte, ok bool, er
 }
 
 // readv fills iovs, which add up to size bytes, from offset off: with one
-// preadv when the file allows, else one ReadAt per piece.
+// preadv when the file allows, else one ReadAt per piece. Safe for
+// concurrent use: the preadv runs under RawConn.Control, which only keeps
+// the descriptor open, like os.File.ReadAt's pread. (RawConn.Read would
+// also take the file's read lock, and every chunk read of a served bundle
+// would wait for the one before it: a positional read needs no lock.)
 func (r *Reader) readv(iovs [][]byte, off, size int64) error {
 	if sc, ok := r.ra.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			var n int
 			var rerr error
-			cerr := rc.Read(func(fd uintptr) bool {
+			cerr := rc.Control(func(fd uintptr) {
 				n, rerr = unix.Preadv(int(fd), iovs, off)
-				return rerr != unix.EAGAIN
 			})
 			if cerr == nil && rerr == nil && int64(n) == size {
 				return nil

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -197,5 +198,47 @@ func TestRawFrameReads(t *testing.T) {
 		if _, err := read(got, 0); err == nil {
 			t.Error("a frame with a damaged block header was read without error")
 		}
+	}
+}
+
+// TestRawReadsDoNotWaitForEachOther: a raw frame is read with preadv while
+// another goroutine holds the file's read lock (as a concurrent read of
+// the same frame would): positional reads run side by side, so the chunk
+// reads of a served bundle are not queued one behind the other.
+func TestRawReadsDoNotWaitForEachOther(t *testing.T) {
+	frame := randomBytes(21, 4<<20)
+	file := writeFrames(t, [][]byte{frame})
+	path := filepath.Join(t.TempDir(), "raw.zst")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewReader(f, int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	go rc.Read(func(uintptr) bool { close(held); <-release; return true })
+	<-held
+	defer close(release)
+	done := make(chan error, 1)
+	got := make([]byte, len(frame))
+	go func() { _, err := r.ReadAtUnchecked(got, 0); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil || !bytes.Equal(got, frame) {
+			t.Fatalf("read: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the raw frame read waited for another read of the file")
 	}
 }

@@ -4,7 +4,12 @@
 # fixture registry, the stack manifest and the result table. Sourced, not run.
 
 step() { printf '\n==> %s\n' "$*"; }
-note() { printf '    %s\n' "$*"; }
+# note prints a line and keeps it for the results file ($OUT/notes.log,
+# so that notes from command substitutions are kept too).
+note() {
+	printf '    %s\n' "$*"
+	[ -z "${OUT:-}" ] || printf '%s\n' "$*" >>"$OUT/notes.log"
+}
 
 die() {
 	echo "bench: $*" >&2
@@ -213,9 +218,49 @@ verdict() {
 
 print_table() {
 	step "results ($RUNS runs each, medians; $IMAGES images, $BYTES of layers, $FILES_MIB MiB of files)"
-	{
-		printf 'METRIC\tOURS\tPEER\tRATIO\tTARGET\tRESULT\t\n'
-		printf '%s\n' "${ROWS[@]}"
-	} | awk -F'\t' '{ for (i = 1; i < NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF - 1 }
+	table_tsv | awk -F'\t' '{ for (i = 1; i < NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NF - 1 }
 		END { for (r = 1; r <= NR; r++) { for (i = 1; i <= n; i++) printf "%-*s  ", w[i], c[r, i]; printf "\n" } }'
+}
+
+# limit METRIC VALUE: the physical limit of a row (what the disk allows),
+# shown in the LIMIT column.
+declare -A LIMITS=()
+limit() { LIMITS[$1]=$2; }
+
+# table_tsv prints the rows with the LIMIT column after PEER.
+table_tsv() {
+	local r m rest
+	printf 'METRIC\tOURS\tPEER\tLIMIT\tRATIO\tTARGET\tRESULT\t\n'
+	for r in "${ROWS[@]}"; do
+		m=${r%%$'\t'*}
+		rest=${r#*$'\t'}                                   # OURS PEER RATIO ...
+		printf '%s\t%s\t%s\t%s\t%s\n' "$m" "${rest%%$'\t'*}" "$(cut -f2 <<<"$rest")" "${LIMITS[$m]:--}" "$(cut -f3- <<<"$rest")"
+	done
+}
+
+# commit_id prints the short commit, with -dirty when the tree has changes.
+commit_id() {
+	local c
+	c=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git diff --quiet HEAD 2>/dev/null || c="$c-dirty"
+	echo "$c"
+}
+
+# write_results FILE LOAD_START: the table as markdown, with the commit, the
+# date and the machine's load, then the notes of the run (per-run figures).
+# internal/benchx reads it back for make bench-check.
+write_results() {
+	local file=$1 load_start=$2
+	{
+		printf '# make bench results\n\n'
+		printf -- '- commit: %s\n' "$(commit_id)"
+		printf -- '- date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+		printf -- '- load: %s at start, %s at end (%s CPUs)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
+		printf -- '- runs: %s each, medians; %s images, %s of layers, %s MiB of files\n\n' "$RUNS" "$IMAGES" "$BYTES" "$FILES_MIB"
+		table_tsv | awk -F'\t' 'NR == 1 { printf "| metric | ours | peer | limit | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n"; next }
+			{ printf "|"; for (i = 1; i < NF; i++) printf " %s |", $i; printf "\n" }'
+		printf '\nNotes of the run:\n\n```\n'
+		cat "$OUT/notes.log" 2>/dev/null
+		printf '```\n'
+	} >"$file"
 }

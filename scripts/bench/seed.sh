@@ -141,7 +141,7 @@ bench_push() {
 	step "seed: deploy push vs crane copy into a fresh docker-registry"
 	if ! bin/deploy push --help >/dev/null 2>&1; then
 		note "deploy push: not available (bin/deploy push --help fails)"
-		row "push into a fresh registry (s)" "n/a" "-" "-" "<= 1.0" "not available"
+		row "push into a fresh registry (s)" "n/a" "-" "-" "<= 0.5" "not available"
 		return 0
 	fi
 	PUSH_OURS=() PUSH_PEER=()
@@ -159,10 +159,10 @@ bench_push() {
 	local o t
 	o=$(median "${PUSH_OURS[@]}")
 	t=$(median "${PUSH_PEER[@]}")
-	row "push into a fresh registry (s)" "$o" "$t" "$(div "$o" "$t")" "<= 1.0" "$(verdict "$(div "$o" "$t")" le 1.0)"
+	row "push into a fresh registry (s)" "$o" "$t" "$(div "$o" "$t")" "<= 0.5" "$(verdict "$(div "$o" "$t")" le 0.5)"
 }
 
 push_broke() {
-	row "push into a fresh registry (s)" "broken" "-" "-" "<= 1.0" "BROKEN"
+	row "push into a fresh registry (s)" "broken" "-" "-" "<= 0.5" "BROKEN"
 	BROKE=1
 }

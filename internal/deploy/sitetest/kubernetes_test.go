@@ -72,7 +72,24 @@ func k8sInputs(t *testing.T) in {
 // through it still answers.
 func TestKubernetesHA(t *testing.T) {
 	d := k8sSite(t, k8sSiteName, 3)
+	if timing() {
+		runTimed(t, d, "ha")
+	} else {
+		killInEachK8sPhase(t, d)
+	}
+	checkCluster(t, d, 3, 1)
+	checkKubeconfig(t, d)
+	checkPodNetwork(t, d, 4)
+	checkPodOnWorker(t, d, true)
+	checkVIPFailover(t, d)
+	checkEL7Logs(t, d)
+	testNoSecrets(t, d)
+}
 
+// killInEachK8sPhase kills the deployment in each /kubernetes phase in
+// turn, resuming each time (master-3 cut off mid-join on the way), and
+// resumes it to its end.
+func killInEachK8sPhase(t *testing.T, d *deployer) {
 	for i, p := range k8sPhases {
 		var extra []string
 		if i > 0 {
@@ -95,13 +112,6 @@ func TestKubernetesHA(t *testing.T) {
 	if out, err := d.run("--resume"); err != nil {
 		t.Fatalf("--resume after the kills: %v\n%s", err, out)
 	}
-	checkCluster(t, d, 3, 1)
-	checkKubeconfig(t, d)
-	checkPodNetwork(t, d, 4)
-	checkPodOnWorker(t, d, true)
-	checkVIPFailover(t, d)
-	checkEL7Logs(t, d)
-	testNoSecrets(t, d)
 }
 
 // TestKubernetesOneMaster: one master without a VIP, one worker, deployed
@@ -122,6 +132,27 @@ func TestKubernetesOneMaster(t *testing.T) {
 	if err := os.WriteFile(d.inv, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if timing() {
+		runTimed(t, d, "one-master")
+	} else {
+		killInHarbor(t, d)
+	}
+	checkCluster(t, d, 1, 1)
+	checkStatus(t, d, 2)
+	checkPodNetwork(t, d, 2)
+	logDurations(t, d, "/kubernetes")
+	checkHarbor(t, d)
+	logDurations(t, d, "/harbor")
+	checkStack(t, d)
+	logDurations(t, d, "/stack")
+	checkPodOnWorker(t, d, false)
+	checkEL7Logs(t, d)
+	testNoSecrets(t, d)
+}
+
+// killInHarbor kills the deployment in the middle of Harbor's
+// installation, then of its loading, and resumes it to its end.
+func killInHarbor(t *testing.T, d *deployer) {
 	// Killed in the middle of Harbor's installation, then of its loading:
 	// each --resume picks up where the last run stopped.
 	var extra []string
@@ -141,17 +172,6 @@ func TestKubernetesOneMaster(t *testing.T) {
 		logPodNetwork(t, d)
 		t.Fatalf("deploy --resume: %v\n%s", err, out)
 	}
-	checkCluster(t, d, 1, 1)
-	checkStatus(t, d, 2)
-	checkPodNetwork(t, d, 2)
-	logDurations(t, d, "/kubernetes")
-	checkHarbor(t, d)
-	logDurations(t, d, "/harbor")
-	checkStack(t, d)
-	logDurations(t, d, "/stack")
-	checkPodOnWorker(t, d, false)
-	checkEL7Logs(t, d)
-	testNoSecrets(t, d)
 }
 
 // k8sSite brings up a site with masters masters and one worker and
