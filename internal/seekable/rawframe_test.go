@@ -143,17 +143,8 @@ func BenchmarkFrameRandom(b *testing.B) {
 // unchecked, whole and in parts, and checks what damage each path sees.
 func TestRawFrameReads(t *testing.T) {
 	frames := [][]byte{randomBytes(11, 4<<20+700), randomBytes(12, rawMinFrame), randomBytes(13, 3*rawBlockMax)}
-	file := writeFrames(t, frames)
+	file, f := framesFile(t, frames)
 	all := bytes.Join(frames, nil)
-	path := filepath.Join(t.TempDir(), "raw.zst")
-	if err := os.WriteFile(path, file, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	for name, ra := range map[string]io.ReaderAt{"file": f, "bytes": bytes.NewReader(file)} {
 		r, err := NewReader(ra, int64(len(file)))
 		if err != nil {
@@ -207,16 +198,7 @@ func TestRawFrameReads(t *testing.T) {
 // reads of a served bundle are not queued one behind the other.
 func TestRawReadsDoNotWaitForEachOther(t *testing.T) {
 	frame := randomBytes(21, 4<<20)
-	file := writeFrames(t, [][]byte{frame})
-	path := filepath.Join(t.TempDir(), "raw.zst")
-	if err := os.WriteFile(path, file, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	file, f := framesFile(t, [][]byte{frame})
 	r, err := NewReader(f, int64(len(file)))
 	if err != nil {
 		t.Fatal(err)
@@ -241,4 +223,21 @@ func TestRawReadsDoNotWaitForEachOther(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the raw frame read waited for another read of the file")
 	}
+}
+
+// framesFile writes frames as a seekable file on disk and opens it (closed
+// when the test ends); it returns the file's bytes too.
+func framesFile(t *testing.T, frames [][]byte) ([]byte, *os.File) {
+	t.Helper()
+	file := writeFrames(t, frames)
+	path := filepath.Join(t.TempDir(), "raw.zst")
+	if err := os.WriteFile(path, file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return file, f
 }
