@@ -51,22 +51,33 @@ func TestRunWithKeyAuth(t *testing.T) {
 	}
 }
 
-func TestEncryptedKeyPassphrase(t *testing.T) {
+// encryptedKeyClient starts a test sshd that authorizes a new key, writes
+// that key encrypted with pass, and returns a client configuration that
+// uses it.
+func encryptedKeyClient(t *testing.T, pass string) Config {
+	t.Helper()
 	d := startTestSSHD(t)
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	key := filepath.Join(t.TempDir(), "id_enc")
-	const pass = "correct horse battery"
 	d.authorize(writeKey(t, key, priv, pass))
 	cfg := d.clientConfig()
 	cfg.KeyFile = key
-	cfg.Passphrase = func(string) ([]byte, error) { return []byte(pass), nil }
+	return cfg
+}
+
+// keyPassphrase encrypts the test keys of the passphrase tests.
+const keyPassphrase = "correct horse battery"
+
+func TestEncryptedKeyPassphrase(t *testing.T) {
+	cfg := encryptedKeyClient(t, keyPassphrase)
+	cfg.Passphrase = func(string) ([]byte, error) { return []byte(keyPassphrase), nil }
 	c := dial(t, cfg)
 	if out, _, _, err := c.Run(context.Background(), "echo ok"); err != nil || string(out) != "ok\n" {
 		t.Fatalf("%q %v", out, err)
 	}
-	cfg.Passphrase = func(string) ([]byte, error) { return []byte("wrong " + pass), nil }
+	cfg.Passphrase = func(string) ([]byte, error) { return []byte("wrong " + keyPassphrase), nil }
 	_, err := Dial(context.Background(), cfg)
-	if err == nil || !strings.Contains(err.Error(), "wrong passphrase") || strings.Contains(err.Error(), pass) {
+	if err == nil || !strings.Contains(err.Error(), "wrong passphrase") || strings.Contains(err.Error(), keyPassphrase) {
 		t.Fatalf("wrong passphrase: %v", err)
 	}
 }
@@ -76,19 +87,13 @@ func TestEncryptedKeyPassphrase(t *testing.T) {
 // DialTimeout, which bounds the network only; and the passphrase is asked
 // once per client, not at every connection attempt or reconnect.
 func TestPassphraseIsNotNetworkTime(t *testing.T) {
-	d := startTestSSHD(t)
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	key := filepath.Join(t.TempDir(), "id_enc")
-	const pass = "correct horse battery"
-	d.authorize(writeKey(t, key, priv, pass))
-	cfg := d.clientConfig()
-	cfg.KeyFile = key
+	cfg := encryptedKeyClient(t, keyPassphrase)
 	cfg.DialTimeout = time.Second
 	asked := 0
 	cfg.Passphrase = func(string) ([]byte, error) {
 		asked++
 		time.Sleep(1500 * time.Millisecond) // longer than DialTimeout
-		return []byte(pass), nil
+		return []byte(keyPassphrase), nil
 	}
 	c := dial(t, cfg)
 	if out, _, _, err := c.Run(context.Background(), "echo ok"); err != nil || string(out) != "ok\n" {
