@@ -11,6 +11,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 )
 
 // sandboxImage is the pause image of the bundle's Kubernetes release (the
@@ -33,27 +34,27 @@ func sandboxImage(idx *bundle.Index) string {
 // when harbor is "", else through that Harbor's project for the registry,
 // and then the handover marker that keeps the node with Harbor when
 // /containerd runs again.
-func (d *Deployment) writeMirrors(ctx context.Context, h *remote, harbor string) error {
+func (d *Deployment) writeMirrors(ctx context.Context, h *remote.Host, harbor string) error {
 	for _, reg := range hostconf.SourceRegistries(d.index) {
 		mirror := d.seedURL()
 		if harbor != "" {
 			mirror = harbor + "/v2/" + reg
 		}
 		file := path.Join(hostconf.ContainerdCertsDir, reg, "hosts.toml")
-		if err := h.put(ctx, file, []byte(hostconf.RenderHostsToml(reg, mirror, hostconf.HostCA)), 0o644); err != nil {
+		if err := h.Put(ctx, file, []byte(hostconf.RenderHostsToml(reg, mirror, hostconf.HostCA)), 0o644); err != nil {
 			return err
 		}
 	}
 	if harbor == "" {
 		return nil
 	}
-	return h.put(ctx, harborHandover, []byte(harbor+"\n"), 0o644)
+	return h.Put(ctx, harborHandover, []byte(harbor+"\n"), 0o644)
 }
 
 // canLowerOOMScore reports whether root on the host may lower a process's
 // oom_score_adj (CAP_SYS_RESOURCE). A dry run assumes it may.
-func canLowerOOMScore(ctx context.Context, h *remote) (bool, error) {
-	out, err := h.out(ctx, `if (echo -1 >/proc/self/oom_score_adj) 2>/dev/null; then echo yes; else echo no; fi`)
+func canLowerOOMScore(ctx context.Context, h *remote.Host) (bool, error) {
+	out, err := h.Out(ctx, `if (echo -1 >/proc/self/oom_score_adj) 2>/dev/null; then echo yes; else echo no; fi`)
 	return out != "no", err
 }
 
@@ -62,20 +63,20 @@ func canLowerOOMScore(ctx context.Context, h *remote) (bool, error) {
 // (the site registry until Harbor takes over), enables containerd,
 // restarting it only when config.toml changed (hosts.toml files are read
 // on every pull), and waits until it answers. Idempotent.
-func (d *Deployment) containerd(ctx context.Context, h *remote) error {
+func (d *Deployment) containerd(ctx context.Context, h *remote.Host) error {
 	lower, err := canLowerOOMScore(ctx, h)
 	if err != nil {
 		return err
 	}
 	if !lower {
-		warnf(ctx, "root may not lower oom_score_adj here (no CAP_SYS_RESOURCE): containerd restricts containers' oom_score_adj")
+		remote.Warnf(ctx, "root may not lower oom_score_adj here (no CAP_SYS_RESOURCE): containerd restricts containers' oom_score_adj")
 	}
 	settings := hostconf.ContainerdSettings{
 		SandboxImage:        sandboxImage(d.index),
 		SystemdCgroup:       d.inv.Kubernetes.CgroupDriver == inventory.CgroupSystemd,
 		RestrictOOMScoreAdj: !lower,
 	}
-	changed, err := h.install(ctx, hostconf.ContainerdConfig, []byte(hostconf.RenderContainerdConfig(settings)), 0o644,
+	changed, err := h.Install(ctx, hostconf.ContainerdConfig, []byte(hostconf.RenderContainerdConfig(settings)), 0o644,
 		"containerd --config %s config dump >/dev/null")
 	if err != nil {
 		return err
@@ -93,10 +94,10 @@ func (d *Deployment) containerd(ctx context.Context, h *remote) error {
 	if err := d.writeMirrors(ctx, h, harbor); err != nil {
 		return err
 	}
-	if err := h.service(ctx, "containerd", changed); err != nil {
+	if err := h.Service(ctx, "containerd", changed); err != nil {
 		return err
 	}
-	if err := h.sh(ctx, "for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; ctr version"); err != nil {
+	if err := h.Sh(ctx, "for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; ctr version"); err != nil {
 		return fmt.Errorf("containerd does not answer after restart: %w", err)
 	}
 	plan.Logf(ctx, "containerd mirrors %d registr(ies) to %s: %s", len(regs), mirror, strings.Join(regs, " "))

@@ -17,6 +17,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
 
 // el7Site is the fullest deployment the unit tests can plan: the stack
@@ -107,7 +109,7 @@ func dryRunCommands(t *testing.T, d *Deployment) []string {
 // unitHost is fakeHost that also keeps what is uploaded, to read the unit
 // files the deployer writes.
 type unitHost struct {
-	*fakeHost
+	*remotetest.FakeHost
 	files map[string]string
 }
 
@@ -117,7 +119,7 @@ func (u *unitHost) Upload(ctx context.Context, r io.Reader, size int64, remotePa
 		return err
 	}
 	u.files[strings.TrimSuffix(remotePath, ".appliance-new")] = string(b)
-	return u.fakeHost.Upload(ctx, r, size, remotePath, mode)
+	return u.FakeHost.Upload(ctx, r, size, remotePath, mode)
 }
 
 // recordedCommands runs the host functions whose commands depend on what
@@ -134,15 +136,15 @@ func recordedCommands(t *testing.T, d *Deployment) ([]string, map[string]string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := &unitHost{fakeHost: &fakeHost{name: master.Name, answers: []answer{
-		{match: "cat " + kubeadm.AdminConf, stdout: string(pki.Admin.Marshal())},
-		{match: "then echo done", stdout: "partial"}, // kubeadmState
-		{match: "kubeadm version -o json", stdout: `{"clientVersion": {"gitVersion": "` + d.k8sVersion + `", "goVersion": "go1.26.8"}}`},
-		{match: "nf_conntrack_max", stdout: "no"},
-		{match: "config images list", stdout: "registry.k8s.io/pause:3.9"},
-		{match: "get nodes -o jsonpath", stdout: "master-1 10.244.0.0/24 10.9.0.11\nmaster-2 10.244.1.0/24 10.9.0.12\nworker-1 10.244.2.0/24 10.9.0.21"},
+	host := &unitHost{FakeHost: &remotetest.FakeHost{Host: master.Name, Answers: []remotetest.Answer{
+		{Match: "cat " + kubeadm.AdminConf, Stdout: string(pki.Admin.Marshal())},
+		{Match: "then echo done", Stdout: "partial"}, // kubeadmState
+		{Match: "kubeadm version -o json", Stdout: `{"clientVersion": {"gitVersion": "` + d.k8sVersion + `", "goVersion": "go1.26.8"}}`},
+		{Match: "nf_conntrack_max", Stdout: "no"},
+		{Match: "config images list", Stdout: "registry.k8s.io/pause:3.9"},
+		{Match: "get nodes -o jsonpath", Stdout: "master-1 10.244.0.0/24 10.9.0.11\nmaster-2 10.244.1.0/24 10.9.0.12\nworker-1 10.244.2.0/24 10.9.0.21"},
 	}}, files: map[string]string{}}
-	h := &remote{Runner: host, host: master}
+	h := &remote.Host{Runner: host, Host: master}
 	// initFirst copies the kubeconfig into the state directory.
 	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -152,11 +154,11 @@ func recordedCommands(t *testing.T, d *Deployment) ([]string, map[string]string)
 	}
 	// The pod network reads the nodes from the first master (onHost in a
 	// dry run), so it runs as a dry run with the fake's answers.
-	if err := d.podNetwork(ctx, &remote{Runner: host, host: master, dry: true}); err != nil {
+	if err := d.podNetwork(ctx, &remote.Host{Runner: host, Host: master, Dry: true}); err != nil {
 		t.Fatalf("podNetwork: %v", err)
 	}
 	var cmds []string
-	for _, c := range host.commands {
+	for _, c := range host.Commands {
 		if strings.HasPrefix(c, "[on ") {
 			_, c, _ = strings.Cut(c, "] ")
 		}
@@ -237,37 +239,4 @@ func TestHostCommandsRunOnEL7(t *testing.T) {
 		}
 	}
 	t.Logf("checked %d distinct host commands and %d systemd units against the EL7 table", len(cmds), len(units))
-}
-
-// TestEL7CheckSeesAKnownBadCommand: the gathering above feeds the checker
-// the commands as sent; a command EL7 cannot run, gathered the same way,
-// must fail it (the old chrony lookup, with systemd 230's --value).
-func TestEL7CheckSeesAKnownBadCommand(t *testing.T) {
-	host := &fakeHost{name: "h"}
-	h := &remote{Runner: host, host: inventory.Host{Name: "h"}}
-	if _, err := h.out(context.Background(), "systemctl show -p Id --value chronyd.service"); err != nil {
-		t.Fatal(err)
-	}
-	var problems []el7.Problem
-	for _, c := range host.commands {
-		problems = append(problems, el7.Check(c)...)
-	}
-	if len(problems) != 1 || !strings.Contains(problems[0].Msg, "--value") {
-		t.Errorf("problems %v, want one about --value", problems)
-	}
-}
-
-// TestLoggedCommands: what logCommand writes to a host log, LoggedCommands
-// reads back whole, multi-line scripts too, among output lines.
-func TestLoggedCommands(t *testing.T) {
-	var b strings.Builder
-	cmds := []string{"uname -r", "set -e\ninstall -d /opt/x\necho done", "cat /etc/hosts # copied"}
-	for _, c := range cmds {
-		logCommand(&b, c)
-		b.WriteString("some output\n$not a command\n")
-	}
-	got := LoggedCommands(b.String())
-	if strings.Join(got, "|") != strings.Join(cmds, "|") {
-		t.Errorf("LoggedCommands = %q, want %q", got, cmds)
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 )
 
 // haSettings returns the HA settings of master h, with the site's VRRP
@@ -55,10 +56,10 @@ func (d *Deployment) vrrpSecret(dry bool) (string, error) {
 // 0 on an option it does not know), so the host is asked first, and an
 // older keepalived's configuration is checked by its start alone.
 // Idempotent.
-func (d *Deployment) ha(ctx context.Context, h *remote) error {
+func (d *Deployment) ha(ctx context.Context, h *remote.Host) error {
 	const keepalivedTest = "if keepalived --help 2>&1 | grep -q -e --config-test; then keepalived --config-test -f %[1]s; " +
 		"else echo 'this keepalived (before 2.0) has no --config-test: %[1]s is checked by its start' >&2; fi"
-	a, err := d.haSettings(h.host, h.dry)
+	a, err := d.haSettings(h.Host, h.Dry)
 	if err != nil {
 		return err
 	}
@@ -70,16 +71,16 @@ func (d *Deployment) ha(ctx context.Context, h *remote) error {
 		{"keepalived", hostconf.KeepalivedConfig, hostconf.RenderKeepalived(a), keepalivedTest, 0o600},
 	}
 	for _, u := range units {
-		changed, err := h.install(ctx, u.path, []byte(u.text), u.mode, u.test)
+		changed, err := h.Install(ctx, u.path, []byte(u.text), u.mode, u.test)
 		if err != nil {
 			return err
 		}
-		if err := h.service(ctx, u.service, changed); err != nil {
+		if err := h.Service(ctx, u.service, changed); err != nil {
 			return err
 		}
 	}
 	if a.Authentication() == "" {
-		warnf(ctx, "the VIP %s is IPv6: VRRPv3 has no authentication, so keepalived takes adverts by source address only (the other masters')", a.VIP)
+		remote.Warnf(ctx, "the VIP %s is IPv6: VRRPv3 has no authentication, so keepalived takes adverts by source address only (the other masters')", a.VIP)
 	}
 	plan.Logf(ctx, "haproxy on %s:%d and keepalived (VRRP id %d, priority %d) running", a.VIP, a.Port, a.RouterID(), a.Priority())
 	return nil

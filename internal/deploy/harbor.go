@@ -19,6 +19,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/push"
+	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/manifest"
@@ -115,9 +116,9 @@ func (d *Deployment) harborSecrets(dry bool) (admin, db string, err error) {
 // differs), harbor.yml, and the installer's ./install.sh, run when any of
 // them changed or Harbor does not answer; then Harbor must be healthy.
 // Idempotent.
-func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
+func (d *Deployment) installHarbor(ctx context.Context, h *remote.Host) error {
 	inst, _ := harbor.Installer(d.index)
-	admin, db, err := d.harborSecrets(h.dry)
+	admin, db, err := d.harborSecrets(h.Dry)
 	if err != nil {
 		return err
 	}
@@ -134,29 +135,29 @@ func (d *Deployment) installHarbor(ctx context.Context, h *remote) error {
 		Certificate: HarborCertDir + "/tls.crt", PrivateKey: HarborCertDir + "/tls.key",
 		AdminPassword: admin, DBPassword: db, DataVolume: d.inv.Harbor.DataVolume,
 	})
-	ymlChanged, err := h.install(ctx, HarborDir+"/harbor.yml", []byte(yml), 0o600, "")
+	ymlChanged, err := h.Install(ctx, HarborDir+"/harbor.yml", []byte(yml), 0o600, "")
 	if err != nil {
 		return err
 	}
 	health := fmt.Sprintf("curl -fsS --max-time 10 --cacert %s %s", sshx.Quote(hostconf.HostCA), sshx.Quote(harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health"))
-	healthy := !h.dry && h.sh(ctx, health+" >/dev/null") == nil
+	healthy := !h.Dry && h.Sh(ctx, health+" >/dev/null") == nil
 	if certChanged || instChanged || ymlChanged || !healthy {
 		plan.Logf(ctx, "running Harbor's installer (certificate changed %v, installer changed %v, harbor.yml changed %v, healthy %v)",
 			certChanged, instChanged, ymlChanged, healthy)
 		// Harbor's installer runs on Docker (docker-ce and its compose
 		// plugin, from the stack's RPMs for the registry role): it must be
 		// running first.
-		if err := h.sh(ctx, "if command -v docker >/dev/null; then systemctl enable --now docker; fi"); err != nil {
-			return fmt.Errorf("starting Docker for Harbor on %s: %w; see journalctl -u docker", h.host.Name, err)
+		if err := h.Sh(ctx, "if command -v docker >/dev/null; then systemctl enable --now docker; fi"); err != nil {
+			return fmt.Errorf("starting Docker for Harbor on %s: %w; see journalctl -u docker", h.Host.Name, err)
 		}
-		if err := h.sh(ctx, "cd "+HarborDir+" && ./install.sh"); err != nil {
-			return fmt.Errorf("install.sh of Harbor on %s: %w; its output is in this phase's host log", h.host.Name, err)
+		if err := h.Sh(ctx, "cd "+HarborDir+" && ./install.sh"); err != nil {
+			return fmt.Errorf("install.sh of Harbor on %s: %w; its output is in this phase's host log", h.Host.Name, err)
 		}
 	}
 	wait := fmt.Sprintf("for i in $(seq 1 150); do %s && exit 0; sleep 2; done; %s", health, health)
-	if err := h.sh(ctx, wait); err != nil {
+	if err := h.Sh(ctx, wait); err != nil {
 		return fmt.Errorf("the Harbor on %s does not answer %s after 5 min: %w; see %s/harbor.yml and the installer's logs on the host",
-			h.host.Name, harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health", err, HarborDir)
+			h.Host.Name, harborURL(d.inv.Harbor)+harbor.APIPrefix+"/health", err, HarborDir)
 	}
 	plan.Logf(ctx, "Harbor answers at %s", harborURL(d.inv.Harbor))
 	return nil
@@ -176,23 +177,23 @@ func (d *Deployment) harborNames() []string {
 // certificate changed. The key names its curve (ec_param_enc:named_curve):
 // EL7's OpenSSL 1.0.2 otherwise writes explicit curve parameters, which
 // Go's crypto/x509 refuses in the request.
-func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, error) {
+func (d *Deployment) harborCertificate(ctx context.Context, h *remote.Host) (bool, error) {
 	key, crt := HarborCertDir+"/tls.key", HarborCertDir+"/tls.crt"
 	mk := fmt.Sprintf("install -d -m 0700 %[1]s && if [ ! -s %[2]s ]; then (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -pkeyopt ec_param_enc:named_curve -out %[2]s.tmp && mv -f %[2]s.tmp %[2]s); fi && openssl req -new -key %[2]s -subj %[3]s",
 		HarborCertDir, key, sshx.Quote("/CN="+d.inv.Harbor.Hostname))
-	csrPEM, err := h.out(ctx, mk)
+	csrPEM, err := h.Out(ctx, mk)
 	if err != nil {
-		return false, fmt.Errorf("making Harbor's key and certificate request on %s: %w", h.host.Name, err)
+		return false, fmt.Errorf("making Harbor's key and certificate request on %s: %w", h.Host.Name, err)
 	}
-	if h.dry {
-		_ = h.put(ctx, crt, nil, 0o644)
+	if h.Dry {
+		_ = h.Put(ctx, crt, nil, 0o644)
 		return true, nil
 	}
 	ca, err := siteca.Open(d.cfg.StateDir)
 	if err != nil {
 		return false, err
 	}
-	current, err := h.out(ctx, "cat "+crt+" 2>/dev/null || true")
+	current, err := h.Out(ctx, "cat "+crt+" 2>/dev/null || true")
 	if err != nil {
 		return false, err
 	}
@@ -201,9 +202,9 @@ func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, er
 	}
 	certPEM, err := ca.SignCSR([]byte(csrPEM), d.harborNames())
 	if err != nil {
-		return false, fmt.Errorf("certificate request for Harbor from %s: %w", h.host.Name, err)
+		return false, fmt.Errorf("certificate request for Harbor from %s: %w", h.Host.Name, err)
 	}
-	if err := h.put(ctx, crt, certPEM, 0o644); err != nil {
+	if err := h.Put(ctx, crt, certPEM, 0o644); err != nil {
 		return false, err
 	}
 	plan.Logf(ctx, "Harbor's certificate for %s issued by the site CA", strings.Join(d.harborNames(), ", "))
@@ -214,12 +215,12 @@ func (d *Deployment) harborCertificate(ctx context.Context, h *remote) (bool, er
 // sha256 and unpacks it into HarborDir, unless the one there is the same
 // (HarborDir's marker holds its digest). harbor.yml is rewritten after
 // this. It reports whether HarborDir changed.
-func (d *Deployment) unpackHarbor(ctx context.Context, h *remote, inst bundle.Artifact) (bool, error) {
-	have, err := h.out(ctx, "cat "+harborMarker+" 2>/dev/null || true")
+func (d *Deployment) unpackHarbor(ctx context.Context, h *remote.Host, inst bundle.Artifact) (bool, error) {
+	have, err := h.Out(ctx, "cat "+harborMarker+" 2>/dev/null || true")
 	if err != nil {
 		return false, err
 	}
-	if have == inst.Digest && !h.dry {
+	if have == inst.Digest && !h.Dry {
 		return false, nil
 	}
 	hex := strings.TrimPrefix(inst.Digest, "sha256:")
@@ -236,8 +237,8 @@ test -x %[1]s/unpack/harbor/install.sh || { echo "the installer has no harbor/in
 rm -rf %[6]s && mv %[1]s/unpack/harbor %[6]s && rmdir %[1]s/unpack
 echo %[7]s >%[8]s`,
 		harborStage, q(hostconf.HostCA), q(tgz), q(d.seedURL()+"/"+inst.Path), q(hex+"  "+tgz+".part"), HarborDir, q(inst.Digest), harborMarker)
-	if err := h.sh(ctx, cmd); err != nil {
-		return false, fmt.Errorf("unpacking Harbor's installer %s on %s: %w", inst.Path, h.host.Name, err)
+	if err := h.Sh(ctx, cmd); err != nil {
+		return false, fmt.Errorf("unpacking Harbor's installer %s on %s: %w", inst.Path, h.Host.Name, err)
 	}
 	plan.Logf(ctx, "Harbor's installer %s unpacked into %s", path.Base(inst.Path), HarborDir)
 	return true, nil
@@ -287,7 +288,7 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 // handover so that /containerd, run again, keeps it. Then the node must
 // read, without credentials, one manifest of every project from Harbor,
 // and containerd must pull the sandbox image through the new mirror.
-func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
+func (d *Deployment) harborMirrors(ctx context.Context, h *remote.Host) error {
 	url := harborURL(d.inv.Harbor)
 	regs := hostconf.SourceRegistries(d.index)
 	if err := d.writeMirrors(ctx, h, url); err != nil {
@@ -301,21 +302,21 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 		u := url + "/v2/" + ref.Registry + "/" + ref.Repository + "/manifests/" + id
 		cmd := fmt.Sprintf("curl -sS --max-time 20 --cacert %s -o /dev/null -w '%%{http_code}' -I -H %s %s",
 			sshx.Quote(hostconf.HostCA), sshx.Quote("Accept: "+manifestAccept), sshx.Quote(u))
-		code, err := h.out(ctx, cmd)
+		code, err := h.Out(ctx, cmd)
 		if err != nil {
-			return fmt.Errorf("%s cannot reach Harbor at %s: %w", h.host.Name, url, err)
+			return fmt.Errorf("%s cannot reach Harbor at %s: %w", h.Host.Name, url, err)
 		}
 		switch {
-		case h.dry || code == "200":
+		case h.Dry || code == "200":
 		case code == "401" || code == "403":
-			return fmt.Errorf("%s may not pull %s from Harbor without credentials (HTTP %s): Harbor project %s is private; make it public in Harbor (Projects → %s → Configuration) and run deploy --resume", h.host.Name, ref.Canonical, code, ref.Registry, ref.Registry)
+			return fmt.Errorf("%s may not pull %s from Harbor without credentials (HTTP %s): Harbor project %s is private; make it public in Harbor (Projects → %s → Configuration) and run deploy --resume", h.Host.Name, ref.Canonical, code, ref.Registry, ref.Registry)
 		default:
-			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.host.Name, code, ref.Canonical)
+			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.Host.Name, code, ref.Canonical)
 		}
 	}
 	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
-		if err := h.sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+hostconf.ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
-			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.host.Name, img, err)
+		if err := h.Sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+hostconf.ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
+			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.Host.Name, img, err)
 		}
 	}
 	plan.Logf(ctx, "containerd pulls %d registr(ies) from Harbor %s: %s", len(regs), url, strings.Join(regs, " "))
@@ -324,8 +325,8 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote) error {
 
 // handedOver reports whether the node's containerd was handed over to the
 // Harbor at url (the marker harborMirrors leaves).
-func handedOver(ctx context.Context, h *remote, url string) (bool, error) {
-	out, err := h.out(ctx, "cat "+harborHandover+" 2>/dev/null || true")
+func handedOver(ctx context.Context, h *remote.Host, url string) (bool, error) {
+	out, err := h.Out(ctx, "cat "+harborHandover+" 2>/dev/null || true")
 	return out == url && url != "", err
 }
 

@@ -11,6 +11,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
 
 // TestFetchKubeconfigChecksTheMastersFile: the first master's admin.conf
@@ -32,7 +34,7 @@ func TestFetchKubeconfigChecksTheMastersFile(t *testing.T) {
 	good := string(pki.Admin.Marshal())
 	b64 := base64.StdEncoding.EncodeToString
 	fetch := func(conf string) error {
-		h := &remote{Runner: &fakeHost{name: "master-1", answers: []answer{{match: "cat " + kubeadm.AdminConf, stdout: conf}}}, host: s.inv.Hosts[0]}
+		h := &remote.Host{Runner: &remotetest.FakeHost{Host: "master-1", Answers: []remotetest.Answer{{Match: "cat " + kubeadm.AdminConf, Stdout: conf}}}, Host: s.inv.Hosts[0]}
 		return d.fetchKubeconfig(context.Background(), h)
 	}
 	for _, c := range []struct{ name, conf, want string }{

@@ -11,6 +11,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
@@ -100,19 +101,19 @@ func RPMName(file string) string {
 // packages installs the host's packages from the bundle's repos only, then
 // checks with rpm that every one is installed. Idempotent: yum installs
 // only what is missing.
-func (d *Deployment) packages(ctx context.Context, h *remote) error {
-	pkgs, err := RolePackages(d.index, h.host.Roles)
+func (d *Deployment) packages(ctx context.Context, h *remote.Host) error {
+	pkgs, err := RolePackages(d.index, h.Host.Roles)
 	if err != nil {
 		return err
 	}
 	if len(pkgs) == 0 {
-		plan.Logf(ctx, "no packages for roles %v", h.host.Roles)
+		plan.Logf(ctx, "no packages for roles %v", h.Host.Roles)
 		return nil
 	}
-	if err := h.sh(ctx, "yum -y "+hostconf.YumOnly+" install "+quoteAll(pkgs)); err != nil {
+	if err := h.Sh(ctx, "yum -y "+hostconf.YumOnly+" install "+quoteAll(pkgs)); err != nil {
 		return fmt.Errorf("installing %s from the bundle's repos: %w", strings.Join(pkgs, " "), err)
 	}
-	if err := h.sh(ctx, "rpm -q "+quoteAll(pkgs)); err != nil {
+	if err := h.Sh(ctx, "rpm -q "+quoteAll(pkgs)); err != nil {
 		return fmt.Errorf("after yum install, rpm does not list every package: %w", err)
 	}
 	plan.Logf(ctx, "installed %d package(s): %s", len(pkgs), strings.Join(pkgs, " "))

@@ -10,17 +10,19 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/el7"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
 
 // healthyHost answers every preflight check of a master as passing, with ss
 // showing ss; more answers go first.
-func healthyHost(ss string, more ...answer) *fakeHost {
-	return &fakeHost{name: "master-1", answers: append(more,
-		answer{"cat /etc/os-release", "ID=rocky\nVERSION_ID=8.9\n", 0}, answer{"uname -r", "4.18.0-513.el8.x86_64", 0},
-		answer{"nproc", "4", 0}, answer{"MemTotal", "8000000", 0}, answer{"df -Pk", "100000000", 0},
-		answer{"/proc/swaps", "0", 0}, answer{"stat -f -c %T /sys/fs/cgroup/", "tmpfs", 0},
-		answer{"date +%s", fmt.Sprint(time.Now().Unix()), 0}, answer{"ss -Hltnp", ss, 0},
-		answer{"command -v", "", 0}, answer{"curl", "200", 0})}
+func healthyHost(ss string, more ...remotetest.Answer) *remotetest.FakeHost {
+	return &remotetest.FakeHost{Host: "master-1", Answers: append(more,
+		remotetest.Answer{Match: "cat /etc/os-release", Stdout: "ID=rocky\nVERSION_ID=8.9\n", Exit: 0}, remotetest.Answer{Match: "uname -r", Stdout: "4.18.0-513.el8.x86_64", Exit: 0},
+		remotetest.Answer{Match: "nproc", Stdout: "4", Exit: 0}, remotetest.Answer{Match: "MemTotal", Stdout: "8000000", Exit: 0}, remotetest.Answer{Match: "df -Pk", Stdout: "100000000", Exit: 0},
+		remotetest.Answer{Match: "/proc/swaps", Stdout: "0", Exit: 0}, remotetest.Answer{Match: "stat -f -c %T /sys/fs/cgroup/", Stdout: "tmpfs", Exit: 0},
+		remotetest.Answer{Match: "date +%s", Stdout: fmt.Sprint(time.Now().Unix()), Exit: 0}, remotetest.Answer{Match: "ss -Hltnp", Stdout: ss, Exit: 0},
+		remotetest.Answer{Match: "command -v", Stdout: "", Exit: 0}, remotetest.Answer{Match: "curl", Stdout: "200", Exit: 0})}
 }
 
 const haproxyOn6443 = `LISTEN 0 4096 10.9.0.11:6443 0.0.0.0:* users:(("haproxy",pid=812,fd=7))`
@@ -55,8 +57,8 @@ func TestPreflightNamesForeignHAProxy(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := c.d(t)
-			host := healthyHost(haproxyOn6443, answer{"/proc/812/cgroup", c.cg, 0})
-			err := d.preflight(context.Background(), &remote{Runner: host, host: master})
+			host := healthyHost(haproxyOn6443, remotetest.Answer{Match: "/proc/812/cgroup", Stdout: c.cg, Exit: 0})
+			err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: master})
 			var pe *PreflightError
 			if !errors.As(err, &pe) || len(pe.Problems) != 1 {
 				t.Fatalf("preflight = %v, want one problem", err)
@@ -67,7 +69,7 @@ func TestPreflightNamesForeignHAProxy(t *testing.T) {
 				}
 			}
 			// The commands that find the unit run on EL7 too.
-			for _, cmd := range host.commands {
+			for _, cmd := range host.Commands {
 				for _, p := range el7.Check(cmd) {
 					t.Errorf("%s: %v", cmd, p)
 				}
@@ -77,15 +79,15 @@ func TestPreflightNamesForeignHAProxy(t *testing.T) {
 	t.Run("ours with a VIP", func(t *testing.T) {
 		d := newTestSite(t, fixtureRoles).open(t, t.TempDir())
 		host := healthyHost(haproxyOn6443)
-		if err := d.preflight(context.Background(), &remote{Runner: host, host: master}); err != nil {
+		if err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: master}); err != nil {
 			t.Errorf("haproxy of /ha on a master with a VIP: %v", err)
 		}
 	})
 	t.Run("another program", func(t *testing.T) {
 		d := oneMaster(t)
 		host := healthyHost(`LISTEN 0 128 0.0.0.0:2379 0.0.0.0:* users:(("etcd-old",pid=77,fd=3))`,
-			answer{"/proc/77/cgroup", "etcd-old.service\n", 0})
-		err := d.preflight(context.Background(), &remote{Runner: host, host: master})
+			remotetest.Answer{Match: "/proc/77/cgroup", Stdout: "etcd-old.service\n", Exit: 0})
+		err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: master})
 		if err == nil || !strings.Contains(err.Error(), "TCP port 2379 is in use by etcd-old (pid 77); stop it: systemctl disable --now etcd-old, the cluster needs the port") {
 			t.Errorf("preflight = %v", err)
 		}
@@ -117,16 +119,16 @@ func TestDebianRefusalSuggestsTestMode(t *testing.T) {
 		if marked {
 			marker = "marked"
 		}
-		host := healthyHost("", answer{"cat /etc/os-release", "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", 0},
-			answer{"test -e " + testHostMarker, marker, 0})
-		err := d.preflight(context.Background(), &remote{Runner: host, host: worker})
+		host := healthyHost("", remotetest.Answer{Match: "cat /etc/os-release", Stdout: "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n", Exit: 0},
+			remotetest.Answer{Match: "test -e " + testHostMarker, Stdout: marker, Exit: 0})
+		err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: worker})
 		if err == nil || !strings.Contains(err.Error(), "is not supported") {
 			t.Fatalf("marked %v: preflight = %v, want Debian refused", marked, err)
 		}
 		if got := strings.Contains(err.Error(), "run deploy with --test-site-hosts"); got != marked {
 			t.Errorf("marked %v: the refusal suggests --test-site-hosts: %v\n%v", marked, got, err)
 		}
-		for _, cmd := range host.commands {
+		for _, cmd := range host.Commands {
 			for _, p := range el7.Check(cmd) {
 				t.Errorf("%s: %v", cmd, p)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
@@ -69,7 +70,7 @@ func requirement(h inventory.Host) Requirement {
 
 // preflight checks one host without changing it (it only leaves the site
 // CA in /var/tmp to test the site server) and reports every problem at once.
-func (d *Deployment) preflight(ctx context.Context, h *remote) error {
+func (d *Deployment) preflight(ctx context.Context, h *remote.Host) error {
 	c := &checks{}
 	d.checkOS(ctx, h, c)
 	checkResources(ctx, h, c)
@@ -81,11 +82,11 @@ func (d *Deployment) preflight(ctx context.Context, h *remote) error {
 	if c.stop != nil {
 		return c.stop
 	}
-	if h.dry || len(c.problems) == 0 {
+	if h.Dry || len(c.problems) == 0 {
 		plan.Logf(ctx, "preflight passed")
 		return nil
 	}
-	return &PreflightError{Host: h.host.Name, Problems: c.problems}
+	return &PreflightError{Host: h.Host.Name, Problems: c.problems}
 }
 
 // checks collects problems; a command that cannot run is a problem too.
@@ -104,15 +105,15 @@ func (c *checks) add(format string, args ...any) {
 // dry run, where output is empty). A command that fails is recorded as a
 // problem; the phase then fails and is retried, so a dropped connection
 // gets the phase's attempts too.
-func (c *checks) fact(ctx context.Context, h *remote, what, cmd string) (string, bool) {
+func (c *checks) fact(ctx context.Context, h *remote.Host, what, cmd string) (string, bool) {
 	if c.stop != nil {
 		return "", false
 	}
-	out, err := h.out(ctx, cmd)
+	out, err := h.Out(ctx, cmd)
 	var exit *sshx.ExitError
 	switch {
 	case err == nil:
-		return out, !h.dry
+		return out, !h.Dry
 	case errors.As(err, &exit):
 		c.add("cannot read %s: %v", what, err)
 	default:
@@ -121,12 +122,12 @@ func (c *checks) fact(ctx context.Context, h *remote, what, cmd string) (string,
 	return "", false
 }
 
-func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
+func (d *Deployment) checkOS(ctx context.Context, h *remote.Host, c *checks) {
 	file := "/etc/os-release"
 	if d.cfg.TestSiteHosts {
 		file = testHostMarker
 	}
-	host := compat.Host{Name: h.host.Name}
+	host := compat.Host{Name: h.Host.Name}
 	text, ok := c.fact(ctx, h, file, "cat "+file)
 	if ok {
 		o := ParseOSRelease(text)
@@ -147,7 +148,7 @@ func (d *Deployment) checkOS(ctx context.Context, h *remote, c *checks) {
 			host.Cgroup = 2
 		}
 	}
-	if !h.dry && c.stop == nil {
+	if !h.Dry && c.stop == nil {
 		d.checkCompat(ctx, host, c)
 	}
 }
@@ -164,7 +165,7 @@ func (d *Deployment) checkCompat(ctx context.Context, host compat.Host, c *check
 	built := compat.Overridden(d.index.Annotations)
 	overridden, err := compat.Apply(vs, append(slices.Clone(d.cfg.AllowIncompatible), built...))
 	for _, v := range overridden {
-		warnf(ctx, "%s", compat.Warning(v))
+		remote.Warnf(ctx, "%s", compat.Warning(v))
 		fmt.Fprintln(d.cfg.Warn, compat.Warning(v))
 	}
 	var e *compat.Error
@@ -201,11 +202,11 @@ func rpmNEVRAs(idx *bundle.Index) []string {
 // testHostHint is what to add to the refusal of a host's OS when the host
 // carries the test-site marker and deploy runs without --test-site-hosts:
 // that flag, which the project's test site needs. "" otherwise.
-func (d *Deployment) testHostHint(ctx context.Context, h *remote) string {
+func (d *Deployment) testHostHint(ctx context.Context, h *remote.Host) string {
 	if d.cfg.TestSiteHosts {
 		return ""
 	}
-	out, err := h.out(ctx, "if test -e "+testHostMarker+"; then echo marked; fi")
+	out, err := h.Out(ctx, "if test -e "+testHostMarker+"; then echo marked; fi")
 	if err != nil || out != "marked" {
 		return ""
 	}
@@ -217,21 +218,21 @@ func (d *Deployment) testHostHint(ctx context.Context, h *remote) string {
 // documentation), read instead of /etc/os-release with --test-site-hosts.
 const testHostMarker = "/etc/appliance-test-host"
 
-func checkResources(ctx context.Context, h *remote, c *checks) {
-	req := requirement(h.host)
+func checkResources(ctx context.Context, h *remote.Host, c *checks) {
+	req := requirement(h.Host)
 	if s, ok := c.fact(ctx, h, "CPU count", "nproc"); ok {
 		if n, _ := strconv.Atoi(s); n < req.CPUs {
-			c.add("%d CPU(s), its roles %v need at least %d", n, h.host.Roles, req.CPUs)
+			c.add("%d CPU(s), its roles %v need at least %d", n, h.Host.Roles, req.CPUs)
 		}
 	}
 	if s, ok := c.fact(ctx, h, "memory", "awk '/^MemTotal:/ {print $2}' /proc/meminfo"); ok {
 		if kb, _ := strconv.Atoi(s); kb/1024 < req.MemoryMB {
-			c.add("%d MiB of memory, its roles %v need at least %d MiB", kb/1024, h.host.Roles, req.MemoryMB)
+			c.add("%d MiB of memory, its roles %v need at least %d MiB", kb/1024, h.Host.Roles, req.MemoryMB)
 		}
 	}
 	if s, ok := c.fact(ctx, h, "free disk in /var", "df -Pk /var | awk 'NR==2 {print $4}'"); ok {
 		if kb, _ := strconv.ParseInt(s, 10, 64); kb>>20 < int64(req.DiskGB) {
-			c.add("%d GiB free in /var, its roles %v need at least %d GiB", kb>>20, h.host.Roles, req.DiskGB)
+			c.add("%d GiB free in /var, its roles %v need at least %d GiB", kb>>20, h.Host.Roles, req.DiskGB)
 		}
 	}
 	if s, ok := c.fact(ctx, h, "swap", "awk 'NR>1' /proc/swaps | wc -l"); ok && s != "0" {
@@ -239,7 +240,7 @@ func checkResources(ctx context.Context, h *remote, c *checks) {
 	}
 }
 
-func checkSecurity(ctx context.Context, h *remote, c *checks) {
+func checkSecurity(ctx context.Context, h *remote.Host, c *checks) {
 	if s, ok := c.fact(ctx, h, "SELinux mode", "getenforce 2>/dev/null || echo Disabled"); ok && s == "Enforcing" {
 		plan.Logf(ctx, "SELinux is enforcing; /system sets it permissive")
 	}
@@ -248,7 +249,7 @@ func checkSecurity(ctx context.Context, h *remote, c *checks) {
 	}
 }
 
-func (d *Deployment) checkClock(ctx context.Context, h *remote, c *checks) {
+func (d *Deployment) checkClock(ctx context.Context, h *remote.Host, c *checks) {
 	s, ok := c.fact(ctx, h, "clock", "date +%s")
 	if !ok {
 		return
@@ -292,14 +293,14 @@ const haListener = "haproxy"
 // apiserver port of a master /ha sets up) is allowed. Any other holder is
 // named with its process id and systemd unit (read from /proc/PID/cgroup)
 // and the command that stops it.
-func (d *Deployment) checkPorts(ctx context.Context, h *remote, c *checks) {
+func (d *Deployment) checkPorts(ctx context.Context, h *remote.Host, c *checks) {
 	s, ok := c.fact(ctx, h, "listening ports", "ss -Hltnp")
 	if !ok {
 		return
 	}
 	busy := listeners(s)
-	ha := slices.ContainsFunc(d.haHosts(), func(m inventory.Host) bool { return m.Name == h.host.Name })
-	for _, p := range requirement(h.host).Ports {
+	ha := slices.ContainsFunc(d.haHosts(), func(m inventory.Host) bool { return m.Name == h.Host.Name })
+	for _, p := range requirement(h.Host).Ports {
 		for _, l := range busy[p] {
 			if slices.Contains(ownListeners[p], l.proc) || ha && p == d.inv.APIServer.Port && l.proc == haListener {
 				continue
@@ -311,7 +312,7 @@ func (d *Deployment) checkPorts(ctx context.Context, h *remote, c *checks) {
 }
 
 // portProblem says who holds port p and how to free it.
-func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listener) string {
+func (d *Deployment) portProblem(ctx context.Context, h *remote.Host, p int, l listener) string {
 	who := orUnknown(l.proc)
 	if l.pid != 0 {
 		who += fmt.Sprintf(" (pid %d)", l.pid)
@@ -324,7 +325,7 @@ func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listen
 		}
 		// Only to word the message: an answer that cannot be read leaves
 		// the generic fix.
-		if out, err := h.out(ctx, cmd); err == nil {
+		if out, err := h.Out(ctx, cmd); err == nil {
 			for _, line := range strings.Fields(out) {
 				switch {
 				case line == "written-by-deploy":
@@ -341,7 +342,7 @@ func (d *Deployment) portProblem(ctx context.Context, h *remote, p int, l listen
 	}
 	if l.proc == haListener && p == d.inv.APIServer.Port {
 		why := "this deployment runs no haproxy: the inventory has no apiserver.vip, so there is no /ha phase"
-		if !h.host.HasRole(inventory.RoleMaster) || d.inv.APIServer.VIP != "" {
+		if !h.Host.HasRole(inventory.RoleMaster) || d.inv.APIServer.VIP != "" {
 			why = "this deployment runs haproxy only on the masters, for apiserver.vip"
 		}
 		if ours {
@@ -421,7 +422,7 @@ func listeners(ss string) map[int][]listener {
 // requiredTools are the commands the later phases run on every host.
 var requiredTools = []string{"rpm", "yum", "systemctl", "curl", "sha256sum", "update-ca-trust", "ss"}
 
-func checkTools(ctx context.Context, h *remote, c *checks) {
+func checkTools(ctx context.Context, h *remote.Host, c *checks) {
 	cmd := "for t in " + strings.Join(requiredTools, " ") + `; do command -v "$t" >/dev/null 2>&1 || echo "$t"; done`
 	if s, ok := c.fact(ctx, h, "tools", cmd); ok && s != "" {
 		c.add("missing commands: %s; install them from the OS media", strings.Join(strings.Fields(s), ", "))
@@ -430,24 +431,24 @@ func checkTools(ctx context.Context, h *remote, c *checks) {
 
 // checkSeedReachable fetches /v2/ from the site server, trusting only the
 // site CA, as the later phases will.
-func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote, c *checks) {
+func (d *Deployment) checkSeedReachable(ctx context.Context, h *remote.Host, c *checks) {
 	if c.stop != nil {
 		return
 	}
-	if err := h.put(ctx, preflightCA, d.caCert(), 0o644); err != nil {
+	if err := h.Put(ctx, preflightCA, d.caCert(), 0o644); err != nil {
 		c.add("cannot copy the site CA to %s: %v", preflightCA, err)
 		return
 	}
 	url := d.seedURL() + "/v2/"
 	cmd := fmt.Sprintf("curl -sS -o /dev/null -w '%%{http_code} %%{local_ip}' --max-time 15 --cacert %s %s", sshx.Quote(preflightCA), sshx.Quote(url))
-	out, err := h.out(ctx, cmd)
+	out, err := h.Out(ctx, cmd)
 	code, from, _ := strings.Cut(strings.TrimSpace(out), " ")
 	switch {
-	case h.dry:
+	case h.Dry:
 	case err != nil:
 		c.add("cannot reach the site server at %s: %v; check the route and firewall from this host to the deploy node", url, err)
 	case code == "403":
-		c.add("the site server at %s refused this host, which connects from %s, not its inventory address %s; give the host that address in the inventory, or run deploy with --seed-allow %s", url, from, h.host.Address, from)
+		c.add("the site server at %s refused this host, which connects from %s, not its inventory address %s; give the host that address in the inventory, or run deploy with --seed-allow %s", url, from, h.Host.Address, from)
 	case code != "200":
 		c.add("the site server at %s answered HTTP %s", url, code)
 	}

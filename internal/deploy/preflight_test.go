@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
 
 // TestPreflightReportsEveryProblem: one run reports every failed check of a
@@ -19,22 +21,22 @@ func TestPreflightReportsEveryProblem(t *testing.T) {
 	d := s.open(t, t.TempDir())
 	master := inventory.Host{Name: "master-1", Roles: []inventory.Role{inventory.RoleMaster}}
 	skewed := fmt.Sprint(time.Now().Add(-5 * time.Minute).Unix())
-	host := &fakeHost{name: "master-1", answers: []answer{
-		{"cat /etc/os-release", "ID=centos\nVERSION_ID=6\nPRETTY_NAME=\"CentOS release 6.10\"\n", 0},
-		{"uname -r", "2.6.32-754.el6.x86_64", 0},
-		{"nproc", "1", 0},
-		{"MemTotal", "1000000", 0},
-		{"df -Pk /var", "1048576", 0},
-		{"/proc/swaps", "0", 0},
-		{"getenforce", "Disabled", 0},
-		{"firewalld", "active", 0},
-		{"date +%s", skewed, 0},
-		{"ss -Hltnp", `LISTEN 0 128 0.0.0.0:2379 0.0.0.0:* users:(("etcd-old",pid=1,fd=3))` + "\n" +
-			`LISTEN 0 128 10.9.0.100:6443 0.0.0.0:* users:(("haproxy",pid=2,fd=3))`, 0},
-		{"command -v", "update-ca-trust\nss", 0},
-		{"curl", "", 7},
+	host := &remotetest.FakeHost{Host: "master-1", Answers: []remotetest.Answer{
+		{Match: "cat /etc/os-release", Stdout: "ID=centos\nVERSION_ID=6\nPRETTY_NAME=\"CentOS release 6.10\"\n", Exit: 0},
+		{Match: "uname -r", Stdout: "2.6.32-754.el6.x86_64", Exit: 0},
+		{Match: "nproc", Stdout: "1", Exit: 0},
+		{Match: "MemTotal", Stdout: "1000000", Exit: 0},
+		{Match: "df -Pk /var", Stdout: "1048576", Exit: 0},
+		{Match: "/proc/swaps", Stdout: "0", Exit: 0},
+		{Match: "getenforce", Stdout: "Disabled", Exit: 0},
+		{Match: "firewalld", Stdout: "active", Exit: 0},
+		{Match: "date +%s", Stdout: skewed, Exit: 0},
+		{Match: "ss -Hltnp", Stdout: `LISTEN 0 128 0.0.0.0:2379 0.0.0.0:* users:(("etcd-old",pid=1,fd=3))` + "\n" +
+			`LISTEN 0 128 10.9.0.100:6443 0.0.0.0:* users:(("haproxy",pid=2,fd=3))`, Exit: 0},
+		{Match: "command -v", Stdout: "update-ca-trust\nss", Exit: 0},
+		{Match: "curl", Stdout: "", Exit: 7},
 	}}
-	err := d.preflight(context.Background(), &remote{Runner: host, host: master})
+	err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: master})
 	var pe *PreflightError
 	if !errors.As(err, &pe) {
 		t.Fatalf("preflight = %v, want a *PreflightError", err)
@@ -53,8 +55,8 @@ func TestPreflightReportsEveryProblem(t *testing.T) {
 	if strings.Contains(err.Error(), "6443") {
 		t.Error("haproxy on the apiserver port (a re-run after /ha) was reported")
 	}
-	if len(host.uploads) != 1 || host.uploads[0] != preflightCA {
-		t.Errorf("preflight uploaded %v, want only the CA to %s", host.uploads, preflightCA)
+	if len(host.Uploads) != 1 || host.Uploads[0] != preflightCA {
+		t.Errorf("preflight uploaded %v, want only the CA to %s", host.Uploads, preflightCA)
 	}
 }
 
@@ -77,12 +79,12 @@ func TestPreflightTestMode(t *testing.T) {
 		{"APPLIANCE_TEST_HOST=1\nID=rocky\nVERSION_ID=8.9\n", ""},
 		{"ID=rocky\nVERSION_ID=8.9\n", "does not mark a test-site host"},
 	} {
-		host := &fakeHost{name: "worker-1", answers: []answer{
-			{"cat " + testHostMarker, c.marker, 0}, {"uname -r", "6.1.0-18-amd64", 0}, {"nproc", "2", 0},
-			{"MemTotal", "4000000", 0}, {"df -Pk", "100000000", 0}, {"/proc/swaps", "0", 0},
-			{"date +%s", fmt.Sprint(time.Now().Unix()), 0}, {"command -v", "", 0}, {"curl", "200", 0},
+		host := &remotetest.FakeHost{Host: "worker-1", Answers: []remotetest.Answer{
+			{Match: "cat " + testHostMarker, Stdout: c.marker, Exit: 0}, {Match: "uname -r", Stdout: "6.1.0-18-amd64", Exit: 0}, {Match: "nproc", Stdout: "2", Exit: 0},
+			{Match: "MemTotal", Stdout: "4000000", Exit: 0}, {Match: "df -Pk", Stdout: "100000000", Exit: 0}, {Match: "/proc/swaps", Stdout: "0", Exit: 0},
+			{Match: "date +%s", Stdout: fmt.Sprint(time.Now().Unix()), Exit: 0}, {Match: "command -v", Stdout: "", Exit: 0}, {Match: "curl", Stdout: "200", Exit: 0},
 		}}
-		err := d.preflight(context.Background(), &remote{Runner: host, host: h})
+		err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: h})
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("marked test host refused: %v", err)
@@ -100,12 +102,12 @@ func TestPreflightTestMode(t *testing.T) {
 func TestPreflightCompatibility(t *testing.T) {
 	s := newTestSite(t, fixtureRoles)
 	h := inventory.Host{Name: "worker-1", Roles: []inventory.Role{inventory.RoleWorker}}
-	host := func(kernel string) *fakeHost {
-		return &fakeHost{name: "worker-1", answers: []answer{
-			{"cat /etc/os-release", "ID=centos\nVERSION_ID=7\n", 0}, {"uname -r", kernel, 0}, {"nproc", "2", 0},
-			{"MemTotal", "4000000", 0}, {"df -Pk", "100000000", 0}, {"/proc/swaps", "0", 0},
-			{"stat -f -c %T /sys/fs/cgroup/", "tmpfs", 0},
-			{"date +%s", fmt.Sprint(time.Now().Unix()), 0}, {"command -v", "", 0}, {"curl", "200", 0},
+	host := func(kernel string) *remotetest.FakeHost {
+		return &remotetest.FakeHost{Host: "worker-1", Answers: []remotetest.Answer{
+			{Match: "cat /etc/os-release", Stdout: "ID=centos\nVERSION_ID=7\n", Exit: 0}, {Match: "uname -r", Stdout: kernel, Exit: 0}, {Match: "nproc", Stdout: "2", Exit: 0},
+			{Match: "MemTotal", Stdout: "4000000", Exit: 0}, {Match: "df -Pk", Stdout: "100000000", Exit: 0}, {Match: "/proc/swaps", Stdout: "0", Exit: 0},
+			{Match: "stat -f -c %T /sys/fs/cgroup/", Stdout: "tmpfs", Exit: 0},
+			{Match: "date +%s", Stdout: fmt.Sprint(time.Now().Unix()), Exit: 0}, {Match: "command -v", Stdout: "", Exit: 0}, {Match: "curl", Stdout: "200", Exit: 0},
 		}}
 	}
 	for _, c := range []struct {
@@ -132,7 +134,7 @@ func TestPreflightCompatibility(t *testing.T) {
 			}
 			defer d.Close()
 			d.k8sVersion = c.version
-			err = d.preflight(context.Background(), &remote{Runner: host(c.kernel), host: h})
+			err = d.preflight(context.Background(), &remote.Host{Runner: host(c.kernel), Host: h})
 			if len(c.want) == 0 && err != nil {
 				t.Fatalf("refused: %v", err)
 			}

@@ -11,6 +11,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
@@ -43,15 +45,15 @@ func hostileCommands(t *testing.T) []string {
 	s := newTestSite(t, fixtureRoles)
 	d := s.open(t, t.TempDir())
 	d.index = hostileIndex()
-	host := &fakeHost{name: "master-1"}
-	h := &remote{Runner: host, host: inventory.Host{Name: "master-1", Roles: []inventory.Role{inventory.RoleMaster}}}
+	host := &remotetest.FakeHost{Host: "master-1"}
+	h := &remote.Host{Runner: host, Host: inventory.Host{Name: "master-1", Roles: []inventory.Role{inventory.RoleMaster}}}
 	if err := d.repos(context.Background(), h); err != nil {
 		t.Fatalf("repos: %v", err)
 	}
 	if err := d.packages(context.Background(), h); err != nil {
 		t.Fatalf("packages: %v", err)
 	}
-	return host.commands
+	return host.Commands
 }
 
 // TestHostCommandsQuoteBundleValues: the repo id, key name and package
@@ -127,31 +129,6 @@ func TestHostCommandsStayOneWordInSh(t *testing.T) {
 	} {
 		if !strings.Contains(calls, want) {
 			t.Errorf("no call with arguments %s:\n%s", want, calls)
-		}
-	}
-}
-
-// TestInstallAndServiceQuote: the file and unit names install and service
-// put in commands are quoted, and the test command gets the staged file
-// quoted.
-func TestInstallAndServiceQuote(t *testing.T) {
-	host := &fakeHost{name: "h"}
-	h := &remote{Runner: host, host: inventory.Host{Name: "h"}}
-	ctx := context.Background()
-	if _, err := h.install(ctx, "/etc/a b/c;d", []byte("x"), 0o644, "check -f %s"); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.service(ctx, "u$(id)", true); err != nil {
-		t.Fatal(err)
-	}
-	cmds := strings.Join(host.commands, "\n")
-	for _, want := range []string{
-		"check -f '/etc/a b/c;d.appliance-new'",
-		"cmp -s -- '/etc/a b/c;d.appliance-new' '/etc/a b/c;d'",
-		"systemctl enable 'u$(id)' && systemctl restart 'u$(id)' && systemctl is-active 'u$(id)'",
-	} {
-		if !strings.Contains(cmds, want) {
-			t.Errorf("the commands lack %q:\n%s", want, cmds)
 		}
 	}
 }

@@ -6,16 +6,17 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 )
 
 // repos installs the site CA in the host's trust store, fetches the bundled
 // RPM signing keys from the site server, writes RepoFile and checks that
 // yum reads the repos. Idempotent: every file is replaced whole.
-func (d *Deployment) repos(ctx context.Context, h *remote) error {
-	if err := h.put(ctx, hostconf.HostCA, d.caCert(), 0o644); err != nil {
+func (d *Deployment) repos(ctx context.Context, h *remote.Host) error {
+	if err := h.Put(ctx, hostconf.HostCA, d.caCert(), 0o644); err != nil {
 		return err
 	}
-	if err := h.sh(ctx, "update-ca-trust extract"); err != nil {
+	if err := h.Sh(ctx, "update-ca-trust extract"); err != nil {
 		return err
 	}
 	repos := hostconf.BundleRepos(d.index)
@@ -30,10 +31,10 @@ func (d *Deployment) repos(ctx context.Context, h *remote) error {
 			}
 		}
 	}
-	if err := h.put(ctx, hostconf.RepoFile, []byte(hostconf.RenderRepoFile(d.index, repos, d.seedURL())), 0o644); err != nil {
+	if err := h.Put(ctx, hostconf.RepoFile, []byte(hostconf.RenderRepoFile(d.index, repos, d.seedURL())), 0o644); err != nil {
 		return err
 	}
-	if err := h.sh(ctx, "yum -y -q "+hostconf.YumOnly+" clean expire-cache && yum -y -q "+hostconf.YumOnly+" makecache"); err != nil {
+	if err := h.Sh(ctx, "yum -y -q "+hostconf.YumOnly+" clean expire-cache && yum -y -q "+hostconf.YumOnly+" makecache"); err != nil {
 		return fmt.Errorf("yum cannot read the bundle's repos from %s: %w", d.seedURL(), err)
 	}
 	plan.Logf(ctx, "yum uses %d repo(s) from %s", len(repos), d.seedURL())
@@ -42,8 +43,8 @@ func (d *Deployment) repos(ctx context.Context, h *remote) error {
 
 // fetchKey downloads one RPM signing key from the site server over TLS
 // (trusting the site CA) and imports it into the rpm database.
-func (d *Deployment) fetchKey(ctx context.Context, h *remote, id, key string) error {
-	if err := h.sh(ctx, hostconf.FetchKeyCommand(d.seedURL(), id, key)); err != nil {
+func (d *Deployment) fetchKey(ctx context.Context, h *remote.Host, id, key string) error {
+	if err := h.Sh(ctx, hostconf.FetchKeyCommand(d.seedURL(), id, key)); err != nil {
 		return fmt.Errorf("fetching RPM key %s of repo %s from the site server: %w", key, id, err)
 	}
 	return nil

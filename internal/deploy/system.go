@@ -9,14 +9,15 @@ import (
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
 // system sets the host name, the managed /etc/hosts block, kernel modules
 // and sysctls, swap off, SELinux permissive and chrony. Idempotent. See
 // tolerate for what a test-site container may fail to do.
-func (d *Deployment) system(ctx context.Context, h *remote) error {
-	steps := []func(context.Context, *remote) error{d.hostname, d.etcHosts, d.kernel, d.swapOff, selinuxPermissive, d.chrony}
+func (d *Deployment) system(ctx context.Context, h *remote.Host) error {
+	steps := []func(context.Context, *remote.Host) error{d.hostname, d.etcHosts, d.kernel, d.swapOff, selinuxPermissive, d.chrony}
 	for _, step := range steps {
 		if err := step(ctx, h); err != nil {
 			return err
@@ -26,22 +27,22 @@ func (d *Deployment) system(ctx context.Context, h *remote) error {
 	return nil
 }
 
-func (d *Deployment) hostname(ctx context.Context, h *remote) error {
-	n := sshx.Quote(h.host.Name)
-	return h.sh(ctx, fmt.Sprintf(`[ "$(hostname)" = %s ] && grep -qx %s /etc/hostname 2>/dev/null || `+
+func (d *Deployment) hostname(ctx context.Context, h *remote.Host) error {
+	n := sshx.Quote(h.Host.Name)
+	return h.Sh(ctx, fmt.Sprintf(`[ "$(hostname)" = %s ] && grep -qx %s /etc/hostname 2>/dev/null || `+
 		`hostnamectl set-hostname %s 2>/dev/null || { printf '%%s\n' %s >/etc/hostname && hostname %s; }`, n, n, n, n, n))
 }
 
-func (d *Deployment) etcHosts(ctx context.Context, h *remote) error {
-	cur, err := h.out(ctx, "cat /etc/hosts")
+func (d *Deployment) etcHosts(ctx context.Context, h *remote.Host) error {
+	cur, err := h.Out(ctx, "cat /etc/hosts")
 	if err != nil {
 		return err
 	}
-	return h.put(ctx, "/etc/hosts", []byte(hostconf.RenderHosts(cur, hostconf.HostsEntries(d.inv))), 0o644)
+	return h.Put(ctx, "/etc/hosts", []byte(hostconf.RenderHosts(cur, hostconf.HostsEntries(d.inv))), 0o644)
 }
 
-func (d *Deployment) kernel(ctx context.Context, h *remote) error {
-	if err := h.put(ctx, hostconf.ModulesFile, []byte(hostconf.RenderModules()), 0o644); err != nil {
+func (d *Deployment) kernel(ctx context.Context, h *remote.Host) error {
+	if err := h.Put(ctx, hostconf.ModulesFile, []byte(hostconf.RenderModules()), 0o644); err != nil {
 		return err
 	}
 	for _, m := range hostconf.KernelModules {
@@ -49,30 +50,30 @@ func (d *Deployment) kernel(ctx context.Context, h *remote) error {
 			return err
 		}
 	}
-	if err := h.put(ctx, hostconf.SysctlFile, []byte(hostconf.RenderSysctl(h.host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
+	if err := h.Put(ctx, hostconf.SysctlFile, []byte(hostconf.RenderSysctl(h.Host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
 		return err
 	}
 	return d.tolerate(ctx, h, "sysctl -p "+sshx.Quote(hostconf.SysctlFile), "some sysctls of "+hostconf.SysctlFile+" could not be set")
 }
 
-func (d *Deployment) swapOff(ctx context.Context, h *remote) error {
+func (d *Deployment) swapOff(ctx context.Context, h *remote.Host) error {
 	if err := d.tolerate(ctx, h, "swapoff -a", "swap could not be turned off"); err != nil {
 		return err
 	}
-	return h.sh(ctx, `[ ! -f /etc/fstab ] || sed -ri '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/#appliance# /' /etc/fstab`)
+	return h.Sh(ctx, `[ ! -f /etc/fstab ] || sed -ri '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/#appliance# /' /etc/fstab`)
 }
 
-func selinuxPermissive(ctx context.Context, h *remote) error {
-	return h.sh(ctx, `if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce)" = Enforcing ]; then setenforce 0; fi; `+
+func selinuxPermissive(ctx context.Context, h *remote.Host) error {
+	return h.Sh(ctx, `if command -v getenforce >/dev/null 2>&1 && [ "$(getenforce)" = Enforcing ]; then setenforce 0; fi; `+
 		`[ ! -f /etc/selinux/config ] || sed -ri 's/^SELINUX=enforcing$/SELINUX=permissive/' /etc/selinux/config`)
 }
 
-func (d *Deployment) chrony(ctx context.Context, h *remote) error {
+func (d *Deployment) chrony(ctx context.Context, h *remote.Host) error {
 	if len(d.inv.NTP) == 0 {
 		plan.Logf(ctx, "the inventory names no NTP server; chrony left as it is")
 		return nil
 	}
-	changed, err := h.install(ctx, hostconf.ChronyFile, []byte(hostconf.RenderChrony(d.inv.NTP)), 0o644, "")
+	changed, err := h.Install(ctx, hostconf.ChronyFile, []byte(hostconf.RenderChrony(d.inv.NTP)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 	// alias of chrony.service, which systemctl enable refuses: use the
 	// unit's own name. systemd 219 (EL7) has no show --value (it came
 	// with 230): its show prints "Id=<name>".
-	out, err := h.out(ctx, "systemctl show -p Id chronyd.service")
+	out, err := h.Out(ctx, "systemctl show -p Id chronyd.service")
 	if err != nil {
 		return err
 	}
@@ -88,19 +89,19 @@ func (d *Deployment) chrony(ctx context.Context, h *remote) error {
 	if svc == "" {
 		svc = "chronyd.service"
 	}
-	return h.service(ctx, strings.TrimSuffix(svc, ".service"), changed)
+	return h.Service(ctx, strings.TrimSuffix(svc, ".service"), changed)
 }
 
 // tolerate runs cmd. On a real host a failure is an error. On a test-site
 // host (Config.TestSiteHosts), a container that cannot do this, it is
 // logged as a WARNING in the console and the host log, so it is on record.
-func (d *Deployment) tolerate(ctx context.Context, h *remote, cmd, what string) error {
-	err := h.sh(ctx, cmd)
+func (d *Deployment) tolerate(ctx context.Context, h *remote.Host, cmd, what string) error {
+	err := h.Sh(ctx, cmd)
 	switch {
-	case err == nil || h.dry:
+	case err == nil || h.Dry:
 		return nil
 	case d.cfg.TestSiteHosts && !errors.Is(err, sshx.ErrConnectionLost):
-		warnf(ctx, "%s: %v (tolerated on a test-site container; a real host must do it)", what, err)
+		remote.Warnf(ctx, "%s: %v (tolerated on a test-site container; a real host must do it)", what, err)
 		return nil
 	}
 	return fmt.Errorf("%s: %w", what, err)

@@ -10,14 +10,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/el7"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
 )
 
 // checkEL7Logs sends every command the deployment sent to a host through
 // the EL7 table (internal/el7), as the unit tests do with their dry runs:
-// the "$ " lines of each host log (deploy.LoggedCommands), and the "$ "
+// the "$ " lines of each host log (remote.LoggedCommands), and the "$ "
 // entries of each host's SSH log, which also hold the transport's own
 // commands (the cat, sha256sum, chmod and mv of every upload). The Debian
 // hosts ran them all; this fails on any that CentOS 7.9 could not.
@@ -38,7 +38,7 @@ func checkEL7Logs(t *testing.T, d *deployer) {
 		case strings.HasSuffix(name, ".ssh.log"):
 			cmds = sshLogCommands(string(mustRead(t, filepath.Join(dir, name))))
 		case strings.HasSuffix(name, ".log"):
-			cmds = deploy.LoggedCommands(string(mustRead(t, filepath.Join(dir, name))))
+			cmds = remote.LoggedCommands(string(mustRead(t, filepath.Join(dir, name))))
 		}
 		for _, c := range cmds {
 			if _, ok := seen[c]; !ok {
