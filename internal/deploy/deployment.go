@@ -238,7 +238,7 @@ func (d *Deployment) Phases() []*plan.Phase {
 	return present(
 		d.verifyPhase(), // /verify: the bundle's digests (deploy node)
 		d.seedPhase(),   // /seed: the site server answers (deploy node)
-		d.eachHost("/preflight", "Check every host before changing any", d.hosts, "Preflight checks", d.preflight),
+		d.eachHost("/preflight", "Check every host before changing any", d.hosts, "Preflight checks", d.preflightSite().Check),
 		d.uniquePhase(), // /unique: no two hosts are clones
 		d.eachHost("/repos", "Point yum at the site server", d.hosts, "Site CA and yum repos", d.repos),
 		d.eachHost("/packages", "Install each role's packages", d.hosts, "Install packages", d.packages),

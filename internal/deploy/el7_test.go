@@ -145,16 +145,16 @@ func recordedCommands(t *testing.T, d *Deployment) ([]string, map[string]string)
 		{Match: "get nodes -o jsonpath", Stdout: "master-1 10.244.0.0/24 10.9.0.11\nmaster-2 10.244.1.0/24 10.9.0.12\nworker-1 10.244.2.0/24 10.9.0.21"},
 	}}, files: map[string]string{}}
 	h := &remote.Host{Runner: host, Host: master}
-	// initFirst copies the kubeconfig into the state directory.
+	// InitFirst copies the kubeconfig into the state directory.
 	if err := os.MkdirAll(d.cfg.StateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.initFirst(ctx, h); err != nil {
-		t.Fatalf("initFirst over a partial master: %v", err)
+	if err := d.kubeadmSite().InitFirst(ctx, h); err != nil {
+		t.Fatalf("InitFirst over a partial master: %v", err)
 	}
 	// The pod network reads the nodes from the first master (onHost in a
 	// dry run), so it runs as a dry run with the fake's answers.
-	if err := d.podNetwork(ctx, &remote.Host{Runner: host, Host: master, Dry: true}); err != nil {
+	if err := d.kubeadmSite().PodNetwork(ctx, &remote.Host{Runner: host, Host: master, Dry: true}); err != nil {
 		t.Fatalf("podNetwork: %v", err)
 	}
 	var cmds []string

@@ -38,7 +38,7 @@ func TestRefusingHostFailsItsPhaseOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	p, err := plan.New(plan.ForEach("/preflight", "Preflight", []inventory.Host{*h}, d.hostPhase("/preflight", "Preflight checks", d.preflight)))
+	p, err := plan.New(plan.ForEach("/preflight", "Preflight", []inventory.Host{*h}, d.hostPhase("/preflight", "Preflight checks", d.preflightSite().Check)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,17 +2,13 @@ package deploy
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
-	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
-	"github.com/factory-appliance/appliance/internal/remote"
-	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
 
 var tokenRE = regexp.MustCompile(`[a-z0-9]{6}\.[a-z0-9]{16}`)
@@ -61,111 +57,6 @@ func TestKubernetesPhases(t *testing.T) {
 	}
 	if tok := tokenRE.FindString(out.String()); tok != "" {
 		t.Errorf("dry run shows a join token %s", tok)
-	}
-}
-
-// TestSecretsNeverOnACommandLine: the join token and the certificate key
-// reach kubeadm in files (mode 0600) that are removed after use, never on
-// a command line, where any local user of the first master could read
-// them from /proc/*/cmdline.
-func TestSecretsNeverOnACommandLine(t *testing.T) {
-	s := newTestSite(t, fixtureRoles)
-	d := s.open(t, t.TempDir())
-	d.k8sVersion = "v1.26.15"
-	host := &remotetest.FakeHost{Host: "master-2"}
-	h := &remote.Host{Runner: host, Host: d.masters[1], Dry: true}
-	j, err := d.joinSecrets(context.Background(), h, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !tokenRE.MatchString(j.Token) || len(j.CertificateKey) != 64 {
-		t.Fatalf("join %+v", j)
-	}
-	for _, cmd := range host.Commands {
-		if strings.Contains(cmd, j.Token) || strings.Contains(cmd, j.CertificateKey) {
-			t.Errorf("a command carries a secret: %s", cmd)
-		}
-	}
-	carried := map[string]bool{}
-	for i, c := range host.Contents {
-		if strings.Contains(c, j.Token) || strings.Contains(c, j.CertificateKey) {
-			carried[strings.TrimPrefix(host.Uploads[i], "[on master-1] ")] = true
-		}
-	}
-	if len(carried) != 2 {
-		t.Errorf("the secrets travelled in %v, want the token's and the upload-certs' configurations", carried)
-	}
-	for path := range carried {
-		if !containsCommand(host.Commands, "rm -f "+path) {
-			t.Errorf("%s, which holds a secret, is not removed: %v", path, host.Commands)
-		}
-	}
-}
-
-func containsCommand(cmds []string, part string) bool {
-	for _, c := range cmds {
-		if strings.Contains(c, part) {
-			return true
-		}
-	}
-	return false
-}
-
-// TestInitConfigKeptWithoutSecrets: after kubeadm init, the configuration
-// left on the first master has neither the bootstrap token nor the
-// certificate key.
-func TestInitConfigKeptWithoutSecrets(t *testing.T) {
-	s := newTestSite(t, fixtureRoles)
-	d := s.open(t, t.TempDir())
-	d.k8sVersion = "v1.26.15"
-	host := &remotetest.FakeHost{Host: "master-1"}
-	if err := d.initFirst(context.Background(), &remote.Host{Runner: host, Host: d.masters[0], Dry: true}); err != nil {
-		t.Fatal(err)
-	}
-	var configs []string
-	for i, p := range host.Uploads {
-		if p == kubeadm.ConfigPath {
-			configs = append(configs, host.Contents[i])
-		}
-	}
-	if len(configs) != 2 || !tokenRE.MatchString(configs[0]) || !strings.Contains(configs[0], "certificateKey") {
-		t.Fatalf("kubeadm init's configurations: %q", configs)
-	}
-	if last := configs[1]; tokenRE.MatchString(last) || strings.Contains(last, "certificateKey") || !strings.Contains(last, "kubernetesVersion: \"v1.26.15\"") {
-		t.Errorf("the configuration kept after init:\n%s", last)
-	}
-	if !strings.Contains(configs[0], "apiVersion: kubeadm.k8s.io/v1beta3") {
-		t.Errorf("Kubernetes 1.26 gets a configuration kubeadm 1.26 cannot read:\n%s", configs[0])
-	}
-}
-
-// TestKubeadmNode: the node's kubeadm build decides the preflight checks
-// it skips, and a kubeadm of another version than the bundle's Kubernetes
-// is refused before kubeadm runs.
-func TestKubeadmNode(t *testing.T) {
-	s := newTestSite(t, fixtureRoles)
-	d := s.open(t, t.TempDir())
-	d.k8sVersion = "v1.26.15"
-	version := func(git, goVersion string) *remotetest.FakeHost {
-		return &remotetest.FakeHost{Host: "master-1", Answers: []remotetest.Answer{{Match: "kubeadm version -o json",
-			Stdout: `{"clientVersion": {"gitVersion": "` + git + `", "goVersion": "` + goVersion + `"}}`}}}
-	}
-	ctx := context.Background()
-	n, err := d.kubeadmNode(ctx, &remote.Host{Runner: version("v1.26.15", "go1.26.8"), Host: d.masters[0]})
-	if err != nil || strings.Join(n.Ignore, " ") != kubeadm.CheckHTTPProxyCIDR {
-		t.Errorf("kubeadm 1.26 built with go1.26: %+v %v", n, err)
-	}
-	n, err = d.kubeadmNode(ctx, &remote.Host{Runner: version("v1.26.15", "go1.21.13"), Host: d.masters[0]})
-	if err != nil || len(n.Ignore) != 0 {
-		t.Errorf("upstream's kubeadm 1.26: %+v %v", n, err)
-	}
-	if _, err := d.kubeadmNode(ctx, &remote.Host{Runner: version("v1.34.4", "go1.26.8"), Host: d.masters[0]}); err == nil || !strings.Contains(err.Error(), "kubeadm on master-1 is v1.34.4") {
-		t.Errorf("a kubeadm of another version: %v", err)
-	}
-	d.cfg.AllowIncompatible = []string{compat.RowKernelKubeadm}
-	n, err = d.kubeadmNode(ctx, &remote.Host{Runner: version("v1.26.15", "go1.21.13"), Host: d.masters[0]})
-	if err != nil || strings.Join(n.Ignore, " ") != kubeadm.CheckSystemVerification {
-		t.Errorf("with the kernel row overridden: %+v %v", n, err)
 	}
 }
 

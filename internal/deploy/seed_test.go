@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/deploy/state"
-	"github.com/factory-appliance/appliance/internal/remote"
-	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 
 	"github.com/factory-appliance/appliance/internal/inventory"
 )
@@ -104,22 +101,4 @@ func readFile(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// TestPreflightNamesARefusedHost: a host the seed refuses (it connects
-// from an address not in the inventory) is told which address to allow.
-func TestPreflightNamesARefusedHost(t *testing.T) {
-	s := newTestSite(t, fixtureRoles)
-	d := s.open(t, t.TempDir())
-	h := inventory.Host{Name: "worker-1", Address: "10.9.0.21", Roles: []inventory.Role{inventory.RoleWorker}}
-	host := &remotetest.FakeHost{Host: "worker-1", Answers: []remotetest.Answer{
-		{Match: "cat /etc/os-release", Stdout: "ID=rocky\nVERSION_ID=8.9\nPRETTY_NAME=\"Rocky Linux 8.9\"\n", Exit: 0}, {Match: "uname -r", Stdout: "4.18.0-513.el8.x86_64", Exit: 0},
-		{Match: "nproc", Stdout: "2", Exit: 0}, {Match: "MemTotal", Stdout: "4000000", Exit: 0}, {Match: "df -Pk", Stdout: "100000000", Exit: 0}, {Match: "/proc/swaps", Stdout: "0", Exit: 0},
-		{Match: "date +%s", Stdout: fmt.Sprint(time.Now().Unix()), Exit: 0}, {Match: "command -v", Stdout: "", Exit: 0}, {Match: "curl", Stdout: "403 10.9.5.21", Exit: 0},
-	}}
-	err := d.preflight(context.Background(), &remote.Host{Runner: host, Host: h})
-	if err == nil || !strings.Contains(err.Error(), "connects from 10.9.5.21, not its inventory address 10.9.0.21") ||
-		!strings.Contains(err.Error(), "--seed-allow 10.9.5.21") {
-		t.Errorf("preflight of a refused host: %v", err)
-	}
 }

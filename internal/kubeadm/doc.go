@@ -19,6 +19,7 @@
 // reset-and-run, conntrack probe, etcd's members) are built here
 // (commands.go).
 //
-// The functions are pure: the phases that run these commands on the hosts
-// over SSH are in internal/deploy (kubernetes.go).
+// The functions are pure: the steps that run these commands on the hosts
+// over SSH are in internal/kubeadm/steps, and internal/deploy
+// (kubernetes.go) says which hosts run which step.
 package kubeadm
