@@ -15,6 +15,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/hostsetup"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
@@ -235,20 +236,28 @@ func (d *Deployment) seedURL() string { return "https://" + d.SeedAddr() }
 // Phases is the whole deployment, in order. Each top-level phase starts once
 // the one before it has completed on every host.
 func (d *Deployment) Phases() []*plan.Phase {
+	host := d.hostSetup() // /repos to /ha: internal/hostsetup
 	return present(
 		d.verifyPhase(), // /verify: the bundle's digests (deploy node)
 		d.seedPhase(),   // /seed: the site server answers (deploy node)
 		d.eachHost("/preflight", "Check every host before changing any", d.hosts, "Preflight checks", d.preflightSite().Check),
 		d.uniquePhase(), // /unique: no two hosts are clones
-		d.eachHost("/repos", "Point yum at the site server", d.hosts, "Site CA and yum repos", d.repos),
-		d.eachHost("/packages", "Install each role's packages", d.hosts, "Install packages", d.packages),
-		d.eachHost("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, "System settings", d.system),
-		d.eachHost("/containerd", "containerd with registry mirrors", d.nodes, "Configure containerd", d.containerd),
-		d.eachHost("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", d.ha),
+		d.eachHost("/repos", "Point yum at the site server", d.hosts, "Site CA and yum repos", host.Repos),
+		d.eachHost("/packages", "Install each role's packages", d.hosts, "Install packages", host.Packages),
+		d.eachHost("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, "System settings", host.System),
+		d.eachHost("/containerd", "containerd with registry mirrors", d.nodes, "Configure containerd", host.Containerd),
+		d.eachHost("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", host.HA),
 		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
 		d.harborPhase(),     // /harbor: install, load, nodes pull from Harbor
 		d.stackPhase(),      // /stack: the bundle's releases and manifests, in order
 	)
+}
+
+// hostSetup is what the host steps of internal/hostsetup need of this
+// deployment.
+func (d *Deployment) hostSetup() *hostsetup.Site {
+	return &hostsetup.Site{Inventory: d.inv, Index: d.index, SeedURL: d.seedURL(), CACert: d.caCert,
+		HarborURL: harborURL(d.inv.Harbor), HASettings: d.haSettings, TestSiteHosts: d.cfg.TestSiteHosts}
 }
 
 // eachHost is phase id: fn run on each of hosts, as the leaves id/<host>

@@ -11,14 +11,15 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/hostconf"
+	"github.com/factory-appliance/appliance/internal/hostsetup"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/internal/trust"
 )
 
 var fixtureRoles = map[string]string{
-	PackagesAnnotation + "master": "chain-a",
-	PackagesAnnotation + "worker": "cron-lite",
+	hostsetup.PackagesAnnotation + "master": "chain-a",
+	hostsetup.PackagesAnnotation + "worker": "cron-lite",
 }
 
 func TestPhasesInOrder(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/hostconf"
+	"github.com/factory-appliance/appliance/internal/hostsetup"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/progress"
@@ -29,11 +30,10 @@ import (
 // unpacks into harbor/, so it ends up in HarborDir with harbor.yml beside
 // its install.sh, as Harbor's documentation has it.
 const (
-	HarborDir      = "/opt/harbor"
-	HarborCertDir  = "/etc/appliance/harbor"
-	harborStage    = "/opt/appliance"
-	harborMarker   = HarborDir + "/.appliance-installer" // digest of the installer unpacked here
-	harborHandover = hostconf.ContainerdCertsDir + "/.appliance-harbor"
+	HarborDir     = "/opt/harbor"
+	HarborCertDir = "/etc/appliance/harbor"
+	harborStage   = "/opt/appliance"
+	harborMarker  = HarborDir + "/.appliance-installer" // digest of the installer unpacked here
 )
 
 // HarborAdmin is Harbor's administrator account.
@@ -291,7 +291,7 @@ func (d *Deployment) loadHarbor(ctx context.Context) error {
 func (d *Deployment) harborMirrors(ctx context.Context, h *remote.Host) error {
 	url := harborURL(d.inv.Harbor)
 	regs := hostconf.SourceRegistries(d.index)
-	if err := d.writeMirrors(ctx, h, url); err != nil {
+	if err := hostsetup.WriteMirrors(ctx, h, d.index, d.seedURL(), url); err != nil {
 		return err
 	}
 	for _, ref := range oneImagePerRegistry(d.index) {
@@ -314,20 +314,13 @@ func (d *Deployment) harborMirrors(ctx context.Context, h *remote.Host) error {
 			return fmt.Errorf("%s: Harbor answers HTTP %s for %s; was /harbor/load completed? (deploy --phase /harbor/load)", h.Host.Name, code, ref.Canonical)
 		}
 	}
-	if img := sandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
+	if img := hostsetup.SandboxImage(d.index); slices.ContainsFunc(d.index.Images, func(i bundle.Image) bool { return i.Name == img }) {
 		if err := h.Sh(ctx, "ctr -n k8s.io images pull --hosts-dir "+hostconf.ContainerdCertsDir+" "+sshx.Quote(img)+" >/dev/null"); err != nil {
 			return fmt.Errorf("containerd on %s cannot pull %s through Harbor: %w", h.Host.Name, img, err)
 		}
 	}
 	plan.Logf(ctx, "containerd pulls %d registr(ies) from Harbor %s: %s", len(regs), url, strings.Join(regs, " "))
 	return nil
-}
-
-// handedOver reports whether the node's containerd was handed over to the
-// Harbor at url (the marker harborMirrors leaves).
-func handedOver(ctx context.Context, h *remote.Host, url string) (bool, error) {
-	out, err := h.Out(ctx, "cat "+harborHandover+" 2>/dev/null || true")
-	return out == url && url != "", err
 }
 
 // manifestAccept lists the manifest types a HEAD asks for.

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/factory-appliance/appliance/internal/bundle"
-	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 )
 
@@ -57,27 +55,5 @@ func TestKubernetesPhases(t *testing.T) {
 	}
 	if tok := tokenRE.FindString(out.String()); tok != "" {
 		t.Errorf("dry run shows a join token %s", tok)
-	}
-}
-
-// TestSandboxImageOfTheRelease: containerd runs pods with the pause image
-// the bundle's kubeadm expects, whatever other pause tags the bundle
-// carries (the KubeSphere stack carries 3.6 and 3.8 for the runtimes'
-// defaults too).
-func TestSandboxImageOfTheRelease(t *testing.T) {
-	idx := &bundle.Index{Images: []bundle.Image{{Name: "registry.k8s.io/pause:3.6"}, {Name: "registry.k8s.io/pause:3.8"},
-		{Name: "registry.k8s.io/pause:3.9"}, {Name: "registry.k8s.io/kube-apiserver:v1.26.15"}}}
-	if got := sandboxImage(idx); got != "registry.k8s.io/pause:3.9" {
-		t.Errorf("1.26: %s", got)
-	}
-	idx.Images[3].Name = "registry.k8s.io/kube-apiserver:v1.34.4"
-	if got := sandboxImage(idx); got != "registry.k8s.io/pause:3.10.1" {
-		t.Errorf("1.34: %s", got)
-	}
-	if got := sandboxImage(&bundle.Index{Images: idx.Images[1:2]}); got != "registry.k8s.io/pause:3.8" {
-		t.Errorf("no Kubernetes: %s", got)
-	}
-	if got := sandboxImage(&bundle.Index{}); got != hostconf.DefaultSandboxImage {
-		t.Errorf("nothing: %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package hostsetup
 
 import (
 	"context"
@@ -42,15 +42,13 @@ func hostileIndex() *bundle.Index {
 // host with hostileIndex and returns the commands sent.
 func hostileCommands(t *testing.T) []string {
 	t.Helper()
-	s := newTestSite(t, fixtureRoles)
-	d := s.open(t, t.TempDir())
-	d.index = hostileIndex()
+	site := &Site{Index: hostileIndex(), SeedURL: "https://127.0.0.1:5443", CACert: func() []byte { return nil }}
 	host := &remotetest.FakeHost{Host: "master-1"}
 	h := &remote.Host{Runner: host, Host: inventory.Host{Name: "master-1", Roles: []inventory.Role{inventory.RoleMaster}}}
-	if err := d.repos(context.Background(), h); err != nil {
+	if err := site.Repos(context.Background(), h); err != nil {
 		t.Fatalf("repos: %v", err)
 	}
-	if err := d.packages(context.Background(), h); err != nil {
+	if err := site.Packages(context.Background(), h); err != nil {
 		t.Fatalf("packages: %v", err)
 	}
 	return host.Commands
@@ -130,5 +128,61 @@ func TestHostCommandsStayOneWordInSh(t *testing.T) {
 		if !strings.Contains(calls, want) {
 			t.Errorf("no call with arguments %s:\n%s", want, calls)
 		}
+	}
+}
+
+func TestRolePackages(t *testing.T) {
+	idx := &bundle.Index{Name: "b", Version: "1", Artifacts: []bundle.Artifact{
+		{Path: "repos/base/Packages/chain-a-1.0-1.x86_64.rpm"},
+		{Path: "repos/base/Packages/kubeadm-1.28.2-0.x86_64.rpm"},
+		{Path: "repos/base/Packages/conntrack-tools-1.4.4-11.el7.x86_64.rpm"},
+		{Path: "repos/base/repodata/repomd.xml"},
+		{Path: "repos/base/keys/RPM-GPG-KEY"},
+	}}
+	idx.Annotations = map[string]string{PackagesAnnotation + "master": "kubeadm chain-a", PackagesAnnotation + "worker": "chain-a conntrack-tools"}
+	got, err := RolePackages(idx, []inventory.Role{inventory.RoleMaster, inventory.RoleWorker})
+	if err != nil || strings.Join(got, " ") != "chain-a conntrack-tools kubeadm" {
+		t.Errorf("RolePackages(master, worker) = %v, %v", got, err)
+	}
+	if got, err := RolePackages(idx, []inventory.Role{inventory.RoleRegistry}); err != nil || len(got) != 0 {
+		t.Errorf("a role the annotations do not name got %v, %v", got, err)
+	}
+	idx.Annotations = nil
+	_, err = RolePackages(idx, []inventory.Role{inventory.RoleWorker})
+	if err == nil || !strings.Contains(err.Error(), "kubelet (role worker)") || !strings.Contains(err.Error(), "rpms") {
+		t.Errorf("default packages missing from the bundle: %v", err)
+	}
+	if r := hostconf.BundleRepos(idx); len(r) != 1 || r[0].ID != "base" || strings.Join(r[0].Keys, " ") != "RPM-GPG-KEY" {
+		t.Errorf("BundleRepos = %+v", r)
+	}
+	for file, name := range map[string]string{
+		"conntrack-tools-1.4.4-11.el7.x86_64.rpm": "conntrack-tools", "chain-a-1.0-1.x86_64.rpm": "chain-a",
+		"containerd.io-1.6.28-3.1.el7.x86_64.rpm": "containerd.io", "bad.rpm": "",
+	} {
+		if got := RPMName(file); got != name {
+			t.Errorf("RPMName(%s) = %q, want %q", file, got, name)
+		}
+	}
+}
+
+// TestSandboxImageOfTheRelease: containerd runs pods with the pause image
+// the bundle's kubeadm expects, whatever other pause tags the bundle
+// carries (the KubeSphere stack carries 3.6 and 3.8 for the runtimes'
+// defaults too).
+func TestSandboxImageOfTheRelease(t *testing.T) {
+	idx := &bundle.Index{Images: []bundle.Image{{Name: "registry.k8s.io/pause:3.6"}, {Name: "registry.k8s.io/pause:3.8"},
+		{Name: "registry.k8s.io/pause:3.9"}, {Name: "registry.k8s.io/kube-apiserver:v1.26.15"}}}
+	if got := SandboxImage(idx); got != "registry.k8s.io/pause:3.9" {
+		t.Errorf("1.26: %s", got)
+	}
+	idx.Images[3].Name = "registry.k8s.io/kube-apiserver:v1.34.4"
+	if got := SandboxImage(idx); got != "registry.k8s.io/pause:3.10.1" {
+		t.Errorf("1.34: %s", got)
+	}
+	if got := SandboxImage(&bundle.Index{Images: idx.Images[1:2]}); got != "registry.k8s.io/pause:3.8" {
+		t.Errorf("no Kubernetes: %s", got)
+	}
+	if got := SandboxImage(&bundle.Index{}); got != hostconf.DefaultSandboxImage {
+		t.Errorf("nothing: %s", got)
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package hostsetup
 
 import (
 	"context"
@@ -98,11 +98,11 @@ func RPMName(file string) string {
 	return s
 }
 
-// packages installs the host's packages from the bundle's repos only, then
+// Packages installs the host's packages from the bundle's repos only, then
 // checks with rpm that every one is installed. Idempotent: yum installs
 // only what is missing.
-func (d *Deployment) packages(ctx context.Context, h *remote.Host) error {
-	pkgs, err := RolePackages(d.index, h.Host.Roles)
+func (s *Site) Packages(ctx context.Context, h *remote.Host) error {
+	pkgs, err := RolePackages(s.Index, h.Host.Roles)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package deploy
+package hostsetup
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 	"github.com/factory-appliance/appliance/internal/sshx"
 )
 
-// system sets the host name, the managed /etc/hosts block, kernel modules
+// System sets the host name, the managed /etc/hosts block, kernel modules
 // and sysctls, swap off, SELinux permissive and chrony. Idempotent. See
 // tolerate for what a test-site container may fail to do.
-func (d *Deployment) system(ctx context.Context, h *remote.Host) error {
-	steps := []func(context.Context, *remote.Host) error{d.hostname, d.etcHosts, d.kernel, d.swapOff, selinuxPermissive, d.chrony}
+func (s *Site) System(ctx context.Context, h *remote.Host) error {
+	steps := []func(context.Context, *remote.Host) error{s.hostname, s.etcHosts, s.kernel, s.swapOff, selinuxPermissive, s.chrony}
 	for _, step := range steps {
 		if err := step(ctx, h); err != nil {
 			return err
@@ -27,37 +27,37 @@ func (d *Deployment) system(ctx context.Context, h *remote.Host) error {
 	return nil
 }
 
-func (d *Deployment) hostname(ctx context.Context, h *remote.Host) error {
+func (s *Site) hostname(ctx context.Context, h *remote.Host) error {
 	n := sshx.Quote(h.Host.Name)
 	return h.Sh(ctx, fmt.Sprintf(`[ "$(hostname)" = %s ] && grep -qx %s /etc/hostname 2>/dev/null || `+
 		`hostnamectl set-hostname %s 2>/dev/null || { printf '%%s\n' %s >/etc/hostname && hostname %s; }`, n, n, n, n, n))
 }
 
-func (d *Deployment) etcHosts(ctx context.Context, h *remote.Host) error {
+func (s *Site) etcHosts(ctx context.Context, h *remote.Host) error {
 	cur, err := h.Out(ctx, "cat /etc/hosts")
 	if err != nil {
 		return err
 	}
-	return h.Put(ctx, "/etc/hosts", []byte(hostconf.RenderHosts(cur, hostconf.HostsEntries(d.inv))), 0o644)
+	return h.Put(ctx, "/etc/hosts", []byte(hostconf.RenderHosts(cur, hostconf.HostsEntries(s.Inventory))), 0o644)
 }
 
-func (d *Deployment) kernel(ctx context.Context, h *remote.Host) error {
+func (s *Site) kernel(ctx context.Context, h *remote.Host) error {
 	if err := h.Put(ctx, hostconf.ModulesFile, []byte(hostconf.RenderModules()), 0o644); err != nil {
 		return err
 	}
 	for _, m := range hostconf.KernelModules {
-		if err := d.tolerate(ctx, h, "modprobe "+sshx.Quote(m), "kernel module "+m+" could not be loaded"); err != nil {
+		if err := s.tolerate(ctx, h, "modprobe "+sshx.Quote(m), "kernel module "+m+" could not be loaded"); err != nil {
 			return err
 		}
 	}
 	if err := h.Put(ctx, hostconf.SysctlFile, []byte(hostconf.RenderSysctl(h.Host.HasRole(inventory.RoleMaster))), 0o644); err != nil {
 		return err
 	}
-	return d.tolerate(ctx, h, "sysctl -p "+sshx.Quote(hostconf.SysctlFile), "some sysctls of "+hostconf.SysctlFile+" could not be set")
+	return s.tolerate(ctx, h, "sysctl -p "+sshx.Quote(hostconf.SysctlFile), "some sysctls of "+hostconf.SysctlFile+" could not be set")
 }
 
-func (d *Deployment) swapOff(ctx context.Context, h *remote.Host) error {
-	if err := d.tolerate(ctx, h, "swapoff -a", "swap could not be turned off"); err != nil {
+func (s *Site) swapOff(ctx context.Context, h *remote.Host) error {
+	if err := s.tolerate(ctx, h, "swapoff -a", "swap could not be turned off"); err != nil {
 		return err
 	}
 	return h.Sh(ctx, `[ ! -f /etc/fstab ] || sed -ri '/^[^#].*[[:space:]]swap[[:space:]]/ s/^/#appliance# /' /etc/fstab`)
@@ -68,12 +68,12 @@ func selinuxPermissive(ctx context.Context, h *remote.Host) error {
 		`[ ! -f /etc/selinux/config ] || sed -ri 's/^SELINUX=enforcing$/SELINUX=permissive/' /etc/selinux/config`)
 }
 
-func (d *Deployment) chrony(ctx context.Context, h *remote.Host) error {
-	if len(d.inv.NTP) == 0 {
+func (s *Site) chrony(ctx context.Context, h *remote.Host) error {
+	if len(s.Inventory.NTP) == 0 {
 		plan.Logf(ctx, "the inventory names no NTP server; chrony left as it is")
 		return nil
 	}
-	changed, err := h.Install(ctx, hostconf.ChronyFile, []byte(hostconf.RenderChrony(d.inv.NTP)), 0o644, "")
+	changed, err := h.Install(ctx, hostconf.ChronyFile, []byte(hostconf.RenderChrony(s.Inventory.NTP)), 0o644, "")
 	if err != nil {
 		return err
 	}
@@ -95,12 +95,12 @@ func (d *Deployment) chrony(ctx context.Context, h *remote.Host) error {
 // tolerate runs cmd. On a real host a failure is an error. On a test-site
 // host (Config.TestSiteHosts), a container that cannot do this, it is
 // logged as a WARNING in the console and the host log, so it is on record.
-func (d *Deployment) tolerate(ctx context.Context, h *remote.Host, cmd, what string) error {
+func (s *Site) tolerate(ctx context.Context, h *remote.Host, cmd, what string) error {
 	err := h.Sh(ctx, cmd)
 	switch {
 	case err == nil || h.Dry:
 		return nil
-	case d.cfg.TestSiteHosts && !errors.Is(err, sshx.ErrConnectionLost):
+	case s.TestSiteHosts && !errors.Is(err, sshx.ErrConnectionLost):
 		remote.Warnf(ctx, "%s: %v (tolerated on a test-site container; a real host must do it)", what, err)
 		return nil
 	}

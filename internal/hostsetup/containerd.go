@@ -1,4 +1,4 @@
-package deploy
+package hostsetup
 
 import (
 	"context"
@@ -14,11 +14,11 @@ import (
 	"github.com/factory-appliance/appliance/internal/remote"
 )
 
-// sandboxImage is the pause image of the bundle's Kubernetes release (the
+// SandboxImage is the pause image of the bundle's Kubernetes release (the
 // one its kubeadm expects: a bundle may carry older pause tags for the
 // runtime's defaults too); without Kubernetes, the bundle's first pause
 // image, else DefaultSandboxImage.
-func sandboxImage(idx *bundle.Index) string {
+func SandboxImage(idx *bundle.Index) string {
 	if r, err := kubeadm.ForVersion(kubeadm.KubernetesVersion(idx)); err == nil {
 		return r.SandboxImage()
 	}
@@ -30,13 +30,14 @@ func sandboxImage(idx *bundle.Index) string {
 	return hostconf.DefaultSandboxImage
 }
 
-// writeMirrors writes every source registry's hosts.toml: through the seed
-// when harbor is "", else through that Harbor's project for the registry,
-// and then the handover marker that keeps the node with Harbor when
-// /containerd runs again.
-func (d *Deployment) writeMirrors(ctx context.Context, h *remote.Host, harbor string) error {
-	for _, reg := range hostconf.SourceRegistries(d.index) {
-		mirror := d.seedURL()
+// WriteMirrors writes the hosts.toml of every source registry of the
+// bundle idx: through the site server at seed when harbor is "", else
+// through that Harbor's project for the registry, and then the handover
+// marker that keeps the node with Harbor when /containerd runs again
+// (HandedOver).
+func WriteMirrors(ctx context.Context, h *remote.Host, idx *bundle.Index, seed, harbor string) error {
+	for _, reg := range hostconf.SourceRegistries(idx) {
+		mirror := seed
 		if harbor != "" {
 			mirror = harbor + "/v2/" + reg
 		}
@@ -48,7 +49,7 @@ func (d *Deployment) writeMirrors(ctx context.Context, h *remote.Host, harbor st
 	if harbor == "" {
 		return nil
 	}
-	return h.Put(ctx, harborHandover, []byte(harbor+"\n"), 0o644)
+	return h.Put(ctx, handoverMarker, []byte(harbor+"\n"), 0o644)
 }
 
 // canLowerOOMScore reports whether root on the host may lower a process's
@@ -58,12 +59,12 @@ func canLowerOOMScore(ctx context.Context, h *remote.Host) (bool, error) {
 	return out != "no", err
 }
 
-// containerd writes config.toml (checked by containerd itself) and one
+// Containerd writes config.toml (checked by containerd itself) and one
 // hosts.toml per source registry of the bundle, mirroring to the site server
 // (the site registry until Harbor takes over), enables containerd,
 // restarting it only when config.toml changed (hosts.toml files are read
 // on every pull), and waits until it answers. Idempotent.
-func (d *Deployment) containerd(ctx context.Context, h *remote.Host) error {
+func (s *Site) Containerd(ctx context.Context, h *remote.Host) error {
 	lower, err := canLowerOOMScore(ctx, h)
 	if err != nil {
 		return err
@@ -72,8 +73,8 @@ func (d *Deployment) containerd(ctx context.Context, h *remote.Host) error {
 		remote.Warnf(ctx, "root may not lower oom_score_adj here (no CAP_SYS_RESOURCE): containerd restricts containers' oom_score_adj")
 	}
 	settings := hostconf.ContainerdSettings{
-		SandboxImage:        sandboxImage(d.index),
-		SystemdCgroup:       d.inv.Kubernetes.CgroupDriver == inventory.CgroupSystemd,
+		SandboxImage:        SandboxImage(s.Index),
+		SystemdCgroup:       s.Inventory.Kubernetes.CgroupDriver == inventory.CgroupSystemd,
 		RestrictOOMScoreAdj: !lower,
 	}
 	changed, err := h.Install(ctx, hostconf.ContainerdConfig, []byte(hostconf.RenderContainerdConfig(settings)), 0o644,
@@ -81,17 +82,17 @@ func (d *Deployment) containerd(ctx context.Context, h *remote.Host) error {
 	if err != nil {
 		return err
 	}
-	regs := hostconf.SourceRegistries(d.index)
+	regs := hostconf.SourceRegistries(s.Index)
 	// A node already handed over to Harbor (/harbor/mirrors) stays with it.
-	harbored, err := handedOver(ctx, h, harborURL(d.inv.Harbor))
+	harbored, err := HandedOver(ctx, h, s.HarborURL)
 	if err != nil {
 		return err
 	}
-	mirror, harbor := d.seedURL(), ""
+	mirror, harbor := s.SeedURL, ""
 	if harbored {
-		mirror, harbor = harborURL(d.inv.Harbor), harborURL(d.inv.Harbor)
+		mirror, harbor = s.HarborURL, s.HarborURL
 	}
-	if err := d.writeMirrors(ctx, h, harbor); err != nil {
+	if err := WriteMirrors(ctx, h, s.Index, s.SeedURL, harbor); err != nil {
 		return err
 	}
 	if err := h.Service(ctx, "containerd", changed); err != nil {
@@ -103,3 +104,14 @@ func (d *Deployment) containerd(ctx context.Context, h *remote.Host) error {
 	plan.Logf(ctx, "containerd mirrors %d registr(ies) to %s: %s", len(regs), mirror, strings.Join(regs, " "))
 	return nil
 }
+
+// HandedOver reports whether the node's containerd was handed over to the
+// Harbor at url (the marker WriteMirrors leaves for a Harbor).
+func HandedOver(ctx context.Context, h *remote.Host, url string) (bool, error) {
+	out, err := h.Out(ctx, "cat "+handoverMarker+" 2>/dev/null || true")
+	return out == url && url != "", err
+}
+
+// handoverMarker records, on a node, the Harbor its containerd was handed
+// over to (WriteMirrors, HandedOver).
+const handoverMarker = hostconf.ContainerdCertsDir + "/.appliance-harbor"
