@@ -15,6 +15,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/compat"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
+	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/hostsetup"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
@@ -257,7 +258,7 @@ func (d *Deployment) Phases() []*plan.Phase {
 // deployment.
 func (d *Deployment) hostSetup() *hostsetup.Site {
 	return &hostsetup.Site{Inventory: d.inv, Index: d.index, SeedURL: d.seedURL(), CACert: d.caCert,
-		HarborURL: harborURL(d.inv.Harbor), HASettings: d.haSettings, TestSiteHosts: d.cfg.TestSiteHosts}
+		HarborURL: install.URL(d.inv.Harbor), HASettings: d.haSettings, TestSiteHosts: d.cfg.TestSiteHosts}
 }
 
 // eachHost is phase id: fn run on each of hosts, as the leaves id/<host>

@@ -10,8 +10,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/hostconf"
-	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/signing"
 )
 
@@ -80,11 +80,11 @@ func TestHarborPhases(t *testing.T) {
 func TestHarborDryRun(t *testing.T) {
 	_, text := dryRun(t, harborSite(t))
 	for _, want := range []string{
-		"openssl req -new -key " + HarborCertDir + "/tls.key",
+		"openssl req -new -key " + install.CertDir + "/tls.key",
 		"https://127.0.0.1:",
 		"/" + testInstaller,
-		"to " + HarborDir + "/harbor.yml.appliance-new (mode 0600",
-		"cd " + HarborDir + " && ./install.sh",
+		"to " + install.Dir + "/harbor.yml.appliance-new (mode 0600",
+		"cd " + install.Dir + " && ./install.sh",
 		"https://harbor.unit.test/api/v2.0/health",
 		"push every image of the bundle to 10.9.0.21:443",
 		"to " + hostconf.ContainerdCertsDir + "/.appliance-harbor",
@@ -190,27 +190,4 @@ func signingPair(t *testing.T) (*signing.Signer, []byte, error) {
 	}
 	s, err := signing.ParseSigner("test key", priv, func() ([]byte, error) { return []byte(testKeyPass), nil })
 	return s, pub, err
-}
-
-// TestHarborNames: where nodes reach Harbor, and the one image per source
-// registry each node pulls to check its handover.
-func TestHarborNames(t *testing.T) {
-	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 443}); u != "https://harbor.site" {
-		t.Errorf("harborURL on 443 = %s", u)
-	}
-	if u := harborURL(inventory.Harbor{Hostname: "harbor.site", Port: 8443}); u != "https://harbor.site:8443" {
-		t.Errorf("harborURL on 8443 = %s", u)
-	}
-	idx := &bundle.Index{Images: []bundle.Image{
-		{Name: "registry.k8s.io/pause:3.10.1"}, {Name: "docker.io/library/app@sha256:" + strings.Repeat("a", 64)},
-		{Name: "registry.k8s.io/coredns/coredns:v1.12.1"},
-	}}
-	var refs []string
-	for _, r := range oneImagePerRegistry(idx) {
-		refs = append(refs, r.Registry+" "+r.Repository+" "+r.Tag+r.Digest)
-	}
-	want := "registry.k8s.io pause 3.10.1|docker.io library/app sha256:" + strings.Repeat("a", 64)
-	if got := strings.Join(refs, "|"); got != want {
-		t.Errorf("oneImagePerRegistry = %s, want %s", got, want)
-	}
 }

@@ -92,7 +92,7 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 	for i, s := range cni {
 		p := d.stepPhase("/kubernetes/cni", s) // tried once, as /stack's steps: it waits for its rollouts
 		p.Title = "Pod network: " + p.Title
-		install, dry := p.Run, p.DryRun
+		run, dry := p.Run, p.DryRun
 		p.Run = func(ctx context.Context) error {
 			r, err := d.runner(ctx, first)
 			if err != nil {
@@ -101,7 +101,7 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 			if err := d.kubeadmSite().FetchKubeconfig(ctx, &remote.Host{Runner: r, Host: first}); err != nil {
 				return err
 			}
-			return install(ctx)
+			return run(ctx)
 		}
 		p.DryRun = func() []string {
 			return append([]string{fmt.Sprintf("# on %s: cat %s (copied to %s)", first.Name, kubeadm.AdminConf, d.state.KubeconfigPath())}, dry()...)

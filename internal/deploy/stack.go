@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/manifest"
@@ -125,7 +126,7 @@ func (d *Deployment) TemplateData() manifest.TemplateData {
 		td.Network.ControlPlane = d.cluster().Endpoint
 	}
 	if _, ok := d.inv.Registry(); ok && d.inv.Harbor.Hostname != "" {
-		td.Site.Registry = strings.TrimPrefix(harborURL(d.inv.Harbor), "https://")
+		td.Site.Registry = strings.TrimPrefix(install.URL(d.inv.Harbor), "https://")
 	}
 	if nfs := d.inv.Storage.NFS; nfs != nil {
 		td.Storage.NFS = manifest.TemplateNFS{Server: nfs.Server, Path: nfs.Path}

@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/deploy/status"
+	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/hostconf"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
@@ -473,7 +474,7 @@ func checkHarbor(t *testing.T, d *deployer) {
 			t.Errorf("%s's hosts.toml for registry.k8s.io does not point at Harbor alone:\n%s", node, toml)
 		}
 	}
-	if keys := mustExec(t, d.site, "worker-1", "sh", "-c", "stat -c %a "+deploy.HarborCertDir+"/tls.key"); strings.TrimSpace(keys) != "600" {
+	if keys := mustExec(t, d.site, "worker-1", "sh", "-c", "stat -c %a "+install.CertDir+"/tls.key"); strings.TrimSpace(keys) != "600" {
 		t.Errorf("Harbor's key on worker-1 has mode %s, want 600", keys)
 	}
 	t.Logf("Harbor: %d images digest-identical at %s, projects %v", len(imgs), base, h.Loaded.Projects)
