@@ -59,7 +59,7 @@ func TestKubeconfigCommand(t *testing.T) {
 }
 
 // TestHelpListsPhases: deploy --help lists every top-level phase of
-// deploy.PhaseGuide, in order (internal/deploy's TestPhaseGuide checks the
+// deploy.PhaseGuide(), in order (internal/deploy's TestPhaseGuide checks the
 // guide against the phases a plan has).
 func TestHelpListsPhases(t *testing.T) {
 	out, _, err := runDeploy([]string{"--help"}, "")
@@ -67,7 +67,7 @@ func TestHelpListsPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := 0
-	for _, p := range deploy.PhaseGuide {
+	for _, p := range deploy.PhaseGuide() {
 		i := strings.Index(out[at:], "\n  "+p.ID+" ")
 		if i < 0 {
 			t.Fatalf("deploy --help does not list %s (after the phases before it):\n%s", p.ID, out)

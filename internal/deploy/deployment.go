@@ -234,24 +234,58 @@ func (d *Deployment) SeedAddr() string {
 // seedURL is the site server's base URL, without a trailing slash.
 func (d *Deployment) seedURL() string { return "https://" + d.SeedAddr() }
 
-// Phases is the whole deployment, in order. Each top-level phase starts once
-// the one before it has completed on every host.
+// Phases is the whole deployment, in order: the phases of contents that
+// this deployment has. Each top-level phase starts once the one before it
+// has completed on every host.
 func (d *Deployment) Phases() []*plan.Phase {
-	host := d.hostSetup() // /repos to /ha: internal/hostsetup
-	return present(
-		d.verifyPhase(), // /verify: the bundle's digests (deploy node)
-		d.seedPhase(),   // /seed: the site server answers (deploy node)
-		d.eachHost("/preflight", "Check every host before changing any", d.hosts, "Preflight checks", d.preflightSite().Check),
-		d.uniquePhase(), // /unique: no two hosts are clones
-		d.eachHost("/repos", "Point yum at the site server", d.hosts, "Site CA and yum repos", host.Repos),
-		d.eachHost("/packages", "Install each role's packages", d.hosts, "Install packages", host.Packages),
-		d.eachHost("/system", "Host names, /etc/hosts, kernel settings, time", d.hosts, "System settings", host.System),
-		d.eachHost("/containerd", "containerd with registry mirrors", d.nodes, "Configure containerd", host.Containerd),
-		d.eachHost("/ha", "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", host.HA),
-		d.kubernetesPhase(), // /kubernetes: kubeadm init, joins, pod network, ready
-		d.harborPhase(),     // /harbor: install, load, nodes pull from Harbor
-		d.stackPhase(),      // /stack: the bundle's releases and manifests, in order
-	)
+	var out []*plan.Phase
+	for _, t := range d.contents() {
+		if p := t.build(t.id); p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// topPhase is one top-level phase: its id, what it does (for people:
+// deploy --help and the package documentation, see PhaseGuide), and the
+// builder of this deployment's phase id (nil when it has none, such as
+// /ha with one master).
+type topPhase struct {
+	id, what string
+	build    func(id string) *plan.Phase
+}
+
+// contents is the table of contents: every top-level phase a deployment
+// can have, in plan order. Phases builds the plan from it and PhaseGuide
+// lists it, so the two cannot differ. The builders run only in Phases.
+func (d *Deployment) contents() []topPhase {
+	return []topPhase{
+		{"/verify", "every entry's digest (the signature is checked before anything)", d.verifyPhase},
+		{"/seed", "the site server answers (it runs while deploy runs, and serves only the inventory's hosts, the deploy node and loopback; --seed-allow adds addresses, others get 403)", d.seedPhase},
+		{"/preflight", "OS, kernel, CPU, memory, disk, ports (and who holds them), clock, tools, site server, the compatibility matrix", func(id string) *plan.Phase {
+			return d.eachHost(id, "Check every host before changing any", d.hosts, "Preflight checks", d.preflightSite().Check)
+		}},
+		{"/unique", "no two hosts are clones", d.uniquePhase},
+		{"/repos", "site CA in the trust store, yum repos on the site server", func(id string) *plan.Phase {
+			return d.eachHost(id, "Point yum at the site server", d.hosts, "Site CA and yum repos", d.hostSetup().Repos)
+		}},
+		{"/packages", "each role's packages, from the bundle only", func(id string) *plan.Phase {
+			return d.eachHost(id, "Install each role's packages", d.hosts, "Install packages", d.hostSetup().Packages)
+		}},
+		{"/system", "host names, /etc/hosts, modules, sysctls, swap, SELinux, chrony", func(id string) *plan.Phase {
+			return d.eachHost(id, "Host names, /etc/hosts, kernel settings, time", d.hosts, "System settings", d.hostSetup().System)
+		}},
+		{"/containerd", "config.toml and a mirror for every source registry, to the seed", func(id string) *plan.Phase {
+			return d.eachHost(id, "containerd with registry mirrors", d.nodes, "Configure containerd", d.hostSetup().Containerd)
+		}},
+		{"/ha", "keepalived and haproxy on the masters, for apiserver.vip (several masters only)", func(id string) *plan.Phase {
+			return d.eachHost(id, "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", d.hostSetup().HA)
+		}},
+		{"/kubernetes", "when the bundle carries Kubernetes: kubeadm init on the first master, the other masters and the workers join, the pod network, every node Ready; the admin kubeconfig lands in the state directory (deploy kubeconfig)", d.kubernetesPhase},
+		{"/harbor", "when a host has the registry role and the bundle Harbor's offline installer: Harbor installed there, loaded with every image under its original name, every node's containerd pulling from it", d.harborPhase},
+		{"/stack", "when the bundle plans releases or manifests: each Helm release and manifest set of the stack, in order, each waiting for its workloads", d.stackPhase},
+	}
 }
 
 // hostSetup is what the host steps of internal/hostsetup need of this

@@ -18,7 +18,7 @@ import (
 //
 // After it, no node needs the deploy node. It is nil when the site has no
 // registry host or the bundle no Harbor installer.
-func (d *Deployment) harborPhase() *plan.Phase {
+func (d *Deployment) harborPhase(id string) *plan.Phase {
 	reg, ok := d.inv.Registry()
 	if !ok {
 		return nil
@@ -27,7 +27,7 @@ func (d *Deployment) harborPhase() *plan.Phase {
 		return nil
 	}
 	h := d.harborSite(reg)
-	return plan.Steps("/harbor", "Harbor on "+reg.Name+", loaded, and the nodes handed over to it", present(
+	return plan.Steps(id, "Harbor on "+reg.Name+", loaded, and the nodes handed over to it", present(
 		d.oneHost("/harbor/install", "Install Harbor", reg, "Harbor from its offline installer", h.Install),
 		&plan.Phase{
 			ID:       "/harbor/load",

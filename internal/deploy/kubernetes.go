@@ -32,7 +32,7 @@ import (
 // pod CIDR and routes to the other nodes' pods.
 //
 // It is nil when the bundle carries no Kubernetes (KubernetesVersion).
-func (d *Deployment) kubernetesPhase() *plan.Phase {
+func (d *Deployment) kubernetesPhase(id string) *plan.Phase {
 	if d.k8sVersion == "" || len(d.masters) == 0 {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (d *Deployment) kubernetesPhase() *plan.Phase {
 		masters = d.eachHost("/kubernetes/masters", "The other masters join, one at a time", d.masters[1:], "kubeadm join --control-plane", k.JoinMaster)
 		masters.Sequential = true
 	}
-	return plan.Steps("/kubernetes", "Kubernetes with kubeadm "+d.k8sVersion, present(
+	return plan.Steps(id, "Kubernetes with kubeadm "+d.k8sVersion, present(
 		d.oneHost("/kubernetes/init", "kubeadm init on the first master", first, "kubeadm init", k.InitFirst),
 		masters,
 		d.eachHost("/kubernetes/workers", "The workers join", workers, "kubeadm join", k.JoinWorker),

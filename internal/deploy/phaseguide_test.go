@@ -21,7 +21,7 @@ func TestPhaseGuide(t *testing.T) {
 	for _, r := range p.Roots() {
 		roots = append(roots, r.ID)
 	}
-	for _, g := range PhaseGuide {
+	for _, g := range PhaseGuide() {
 		guide = append(guide, g.ID)
 	}
 	if strings.Join(roots, " ") != strings.Join(guide, " ") {

@@ -19,9 +19,9 @@ func (d *Deployment) preflightSite() *preflight.Site {
 // are clones: they must differ in /etc/machine-id, which kubelet and etcd
 // rely on. It also reports current host names that collide (only a note:
 // /system renames every host to its inventory name).
-func (d *Deployment) uniquePhase() *plan.Phase {
+func (d *Deployment) uniquePhase(id string) *plan.Phase {
 	return &plan.Phase{
-		ID:       "/unique",
+		ID:       id,
 		Title:    "No two hosts are clones",
 		Attempts: d.cfg.Attempts,
 		Run:      func(ctx context.Context) error { return preflight.Unique(ctx, d.hosts, d.runner) },

@@ -124,9 +124,9 @@ func (d *Deployment) caCert() []byte {
 // TLS with a certificate from the site CA, on the address hosts will use.
 // The server itself is started by Start on every run (it lives as long as
 // the deployer), so this phase only proves it is up.
-func (d *Deployment) seedPhase() *plan.Phase {
+func (d *Deployment) seedPhase(id string) *plan.Phase {
 	return &plan.Phase{
-		ID:       "/seed",
+		ID:       id,
 		Title:    "Site server answers on the deploy node",
 		Attempts: 3,
 		Run:      d.checkSeed,

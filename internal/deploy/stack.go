@@ -23,16 +23,16 @@ import (
 // its manifests. Each step is idempotent (see stack.Installer), so
 // --resume or --phase /stack/<release> runs one again. It is nil when the
 // bundle installs nothing.
-func (d *Deployment) stackPhase() *plan.Phase {
+func (d *Deployment) stackPhase(id string) *plan.Phase {
 	steps := stack.Steps(d.index)
 	if len(steps) == 0 {
 		return nil
 	}
 	children := make([]*plan.Phase, len(steps))
 	for i, s := range steps {
-		children[i] = d.stepPhase("/stack", s)
+		children[i] = d.stepPhase(id, s)
 	}
-	return plan.Steps("/stack", "The stack's charts and manifests, in order", children...)
+	return plan.Steps(id, "The stack's charts and manifests, in order", children...)
 }
 
 // stepPhase is step s of the install plan as phase group/<step name>, run

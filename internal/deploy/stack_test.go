@@ -133,7 +133,7 @@ func writeRawBundle(t *testing.T, path string, files map[string][]byte, idx *bun
 func TestStackPhases(t *testing.T) {
 	s := stackSite(t)
 	d := s.open(t, t.TempDir())
-	p := d.stackPhase()
+	p := d.stackPhase("/stack")
 	if p == nil || p.ID != "/stack" || !p.Sequential {
 		t.Fatalf("stack phase %+v, want a sequential /stack", p)
 	}
@@ -170,7 +170,7 @@ func TestStackPhases(t *testing.T) {
 			t.Errorf("dry run lacks %q:\n%s", w, dry)
 		}
 	}
-	if plain := newTestSite(t, fixtureRoles).open(t, t.TempDir()); plain.stackPhase() != nil {
+	if plain := newTestSite(t, fixtureRoles).open(t, t.TempDir()); plain.stackPhase("/stack") != nil {
 		t.Error("a bundle without releases or manifests has a /stack phase")
 	}
 }
@@ -181,7 +181,7 @@ func TestStackPhaseWithoutKubeconfig(t *testing.T) {
 	s := stackSite(t)
 	stateDir := t.TempDir()
 	d := s.open(t, stateDir)
-	err := d.stackPhase().Children[0].Run(context.Background())
+	err := d.stackPhase("/stack").Children[0].Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no cluster kubeconfig in "+stateDir) {
 		t.Errorf("error %v, want it to say the stateDir directory has no kubeconfig", err)
 	}
@@ -230,7 +230,7 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.inv.APIServer.VIP, d.inv.APIServer.Port = u.Hostname(), port
-	p, err := plan.New(d.stackPhase())
+	p, err := plan.New(d.stackPhase("/stack"))
 	if err != nil {
 		t.Fatal(err)
 	}

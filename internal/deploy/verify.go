@@ -12,9 +12,9 @@ import (
 // verifyPhase checks the digest of every entry of the bundle against
 // bundle.json (whose signature Open already checked). It is the first phase:
 // no host is touched before it completes.
-func (d *Deployment) verifyPhase() *plan.Phase {
+func (d *Deployment) verifyPhase(id string) *plan.Phase {
 	return &plan.Phase{
-		ID:    "/verify",
+		ID:    id,
 		Title: "Verify the bundle's digests",
 		Run:   d.verifyBundle,
 		DryRun: func() []string {
