@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/stack"
@@ -41,29 +40,10 @@ func (d *Deployment) stepPhase(group string, s stack.Step) *plan.Phase {
 	id := group + "/" + s.Name()
 	return &plan.Phase{
 		ID:     id,
-		Title:  d.stepTitle(s),
+		Title:  s.Title(d.bundle),
 		Run:    func(ctx context.Context) error { return d.installStep(ctx, id, s) },
-		DryRun: func() []string { return d.stepDryRun(s) },
+		DryRun: func() []string { return s.DryRun(d.state.KubeconfigPath(), d.cfg.StackTimeout) },
 	}
-}
-
-// stepTitle names what a step installs: "Helm release nfs: chart
-// nfs-subdir-external-provisioner 4.0.18 in namespace storage".
-func (d *Deployment) stepTitle(s stack.Step) string {
-	if r := s.Release; r != nil {
-		name, version := chartOf(d.bundle, r.Chart)
-		return fmt.Sprintf("Helm release %s: chart %s %s in namespace %s", r.Name, name, version, r.Namespace)
-	}
-	return fmt.Sprintf("Apply the manifests of component %s (%d file(s))", s.Component, len(s.Manifests))
-}
-
-// chartOf reads a chart entry's name and version from bundle.json.
-func chartOf(r *bundle.Reader, path string) (name, version string) {
-	a, ok := r.Lookup(path)
-	if !ok {
-		return path, "(not in the bundle)"
-	}
-	return a.Name, a.Annotations[bundle.AnnotationChartVersion]
 }
 
 // installStep runs one step of the install plan against the cluster as
@@ -88,30 +68,6 @@ func (d *Deployment) installStep(ctx context.Context, id string, s stack.Step) e
 // rerunHint says how to run a failed step, phase id, again.
 func rerunHint(id string) string {
 	return fmt.Sprintf("fix the cause, then run deploy --resume, or deploy --phase %s for this step alone (add --force to run it again once it has completed)", id)
-}
-
-// stepDryRun is what a step would do, as the equivalent helm and kubectl
-// commands (deploy runs them through the Helm SDK and client-go, on the
-// deploy node).
-func (d *Deployment) stepDryRun(s stack.Step) []string {
-	kc := d.state.KubeconfigPath()
-	wait := fmt.Sprintf("wait up to %s for its Deployments, StatefulSets and DaemonSets to roll out and its Jobs to complete", d.cfg.StackTimeout)
-	if r := s.Release; r != nil {
-		values := ""
-		for _, v := range r.Values {
-			values += " -f " + v
-		}
-		return []string{
-			fmt.Sprintf("helm upgrade --install %s %s --namespace %s --create-namespace%s --kubeconfig %s (Helm SDK, from the bundle; no change when the deployed revision has the same chart and values)",
-				r.Name, r.Chart, r.Namespace, values, kc),
-			wait,
-		}
-	}
-	return []string{
-		fmt.Sprintf("kubectl apply --server-side --field-manager %s --force-conflicts --kubeconfig %s -f %s (client-go, from the bundle; CustomResourceDefinitions first, until Established, then Namespaces, then the rest in file order)",
-			stack.FieldManager, kc, strings.Join(s.Manifests, " -f ")),
-		wait,
-	}
 }
 
 // TemplateData is the site's data that the bundle's templates (values
