@@ -3,9 +3,10 @@
 // site over SSH, bring up Kubernetes with kubeadm, install and load Harbor,
 // and install the stack.
 //
-// Deployment.Phases is the table of contents: read it to see the whole
-// deployment in order. Its top-level phases (PhaseGuide, which deploy
-// --help prints too; TestPhaseGuide keeps the three in step):
+// Deployment.Phases builds the plan from the table of contents
+// (contents, in deployment.go): read it to see the whole deployment in
+// order. Its top-level phases (PhaseGuide, which deploy --help prints too,
+// is read from the same table; TestPhaseGuide keeps this list in step):
 //
 //	/verify      every entry's digest (the signature is checked before anything)
 //	/seed        the site server answers (it runs while deploy runs, and serves
@@ -51,21 +52,26 @@
 //
 // # Where the logic lives
 //
-// This package is the wiring: Config, Open, Phases, hostPhase and Run, and
-// one file per phase that says which hosts run which commands. What the
-// phases write and run is built elsewhere, each concern in one package:
-// the host files in internal/hostconf, kubeadm's configurations and node
-// commands in internal/kubeadm, Harbor's harbor.yml and certificate check
-// in internal/harbor, the state directory in internal/deploy/state, and
-// deploy status and deploy plan in internal/deploy/status.
-//
-// # Roles and packages
-//
-// Which packages a host gets is decided by its roles (see RolePackages): the
-// bundle may say so itself with index annotations
-// "appliance.packages/<role>" (a space-separated list of package names, for
-// every role it names), and otherwise the fixed mapping DefaultRolePackages
-// applies. Either way every package named must be in the bundle's repos.
+// This package is the wiring: Config, Open, Phases and its table of
+// contents, hostPhase and Run, the site server's lifecycle (Start, Close),
+// the secrets kept in the state directory, and one file per phase that
+// says which hosts run which steps. The steps themselves, and what they
+// write and run, are built elsewhere, each concern in one package:
+//   - internal/remote: one host as a step sees it (commands, uploads,
+//     configuration installs, services; the host log);
+//   - internal/preflight: /preflight's host checks and /unique;
+//   - internal/hostsetup: /repos, /packages (which packages a role gets,
+//     RolePackages), /system, /containerd and /ha, with the files
+//     rendered by internal/hostconf;
+//   - internal/kubeadm/steps: /kubernetes's kubeadm init and joins, pod
+//     network and readiness, with kubeadm's configurations and node
+//     commands from internal/kubeadm;
+//   - internal/harbor/install: /harbor's install, load and mirrors, with
+//     harbor.yml and the certificate check from internal/harbor;
+//   - internal/stack: /stack's and /kubernetes/cni's releases and
+//     manifests;
+//   - internal/deploy/state: the state directory; internal/deploy/status:
+//     deploy status and deploy plan.
 //
 // # Test-site hosts
 //

@@ -4,6 +4,7 @@
 // haproxy for the apiserver VIP, and the pod network's bridge and routes.
 //
 // Every renderer is a pure function of its settings: it touches no host
-// and reads nothing. The phases in internal/deploy decide which hosts get
-// which file and install it; the paths here are where they go.
+// and reads nothing. The steps in internal/hostsetup, internal/kubeadm/steps
+// and internal/harbor/install install them on the hosts internal/deploy's
+// phases name; the paths here are where they go.
 package hostconf

@@ -9,6 +9,14 @@
 // writes are rendered by internal/hostconf; what it needs beyond the host
 // is an explicit Site. internal/deploy runs the steps as /repos,
 // /packages, /system, /containerd and /ha.
+//
+// # Roles and packages
+//
+// Which packages a host gets is decided by its roles (see RolePackages): the
+// bundle may say so itself with index annotations
+// "appliance.packages/<role>" (a space-separated list of package names, for
+// every role it names), and otherwise the fixed mapping DefaultRolePackages
+// applies. Either way every package named must be in the bundle's repos.
 package hostsetup
 
 import (
