@@ -15,7 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/manifest"
-	"github.com/factory-appliance/appliance/rpms"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 // maxSignatureSize bounds the download of a detached signature (an
@@ -145,7 +145,7 @@ func signingKeys(s *manifest.Stack, v *manifest.FileVerify) (openpgp.EntityList,
 		return nil, fmt.Errorf("verify.gpgkey %s: %w", v.Key, err)
 	}
 	defer f.Close()
-	keys, err := rpms.ReadKeys(io.LimitReader(f, maxKeySize))
+	keys, err := rpmfile.ReadKeys(io.LimitReader(f, maxKeySize))
 	if err != nil {
 		return nil, fmt.Errorf("verify.gpgkey %s: %v; export the signer's public key with gpg --armor --export KEYID", v.Key, err)
 	}

@@ -18,6 +18,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/rpms"
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpm"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 // rpmSet is what the RPM step leaves for the writer: the bundle's yum
@@ -162,7 +165,7 @@ func (b *builder) loadRepoKeys(ctx context.Context, f *rpms.Fetcher, r manifest.
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: rpm repo %s: gpg key %s: %w", r.Pos, r.ID, ref, err)
 		}
-		ents, err := rpms.ReadKeys(bytes.NewReader(data))
+		ents, err := rpmfile.ReadKeys(bytes.NewReader(data))
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: rpm repo %s: gpg key %s: %w", r.Pos, r.ID, ref, err)
 		}
@@ -227,7 +230,7 @@ func rpmAnnotations(r rpms.Resolved) map[string]string {
 	return a
 }
 
-func (b *builder) rpmEntry(id string, p *rpms.Package, digest string, ann map[string]string) entry {
+func (b *builder) rpmEntry(id string, p *rpm.Package, digest string, ann map[string]string) entry {
 	loc := p.Location
 	if loc == "" {
 		loc = "Packages/" + p.FileName()
@@ -241,7 +244,7 @@ func (b *builder) rpmEntry(id string, p *rpms.Package, digest string, ann map[st
 // localSet is the rpmFiles of every component.
 type localSet struct {
 	entries []entry
-	pkgs    []*rpms.Package
+	pkgs    []*rpm.Package
 	names   map[string]string // rpmFiles path → package name
 }
 
@@ -271,7 +274,7 @@ func (b *builder) localRPMs(id string, keys openpgp.EntityList) (*localSet, erro
 
 // addLocalRPM copies a manifest-relative RPM (which may live in the
 // binary's embedded stacks) to a temporary file for rpms.AddLocal.
-func (b *builder) addLocalRPM(ref manifest.PathRef, keys openpgp.EntityList) (*rpms.Package, string, error) {
+func (b *builder) addLocalRPM(ref manifest.PathRef, keys openpgp.EntityList) (*rpm.Package, string, error) {
 	src, err := b.o.Stack.Open(ref.Path)
 	if err != nil {
 		return nil, "", err
@@ -291,15 +294,15 @@ func (b *builder) addLocalRPM(ref manifest.PathRef, keys openpgp.EntityList) (*r
 
 // addRepodata generates the repository's metadata (a few MiB at most,
 // kept in memory) and adds it as entries.
-func (s *rpmSet) addRepodata(pkgs []*rpms.Package) error {
-	return rpms.GenerateRepodata(pkgs, func(name string, size int64, r io.Reader) error {
+func (s *rpmSet) addRepodata(pkgs []*rpm.Package) error {
+	return repodata.Generate(pkgs, func(name string, size int64, r io.Reader) error {
 		data, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
 		s.entries = append(s.entries, memEntry(path.Join("repos", s.id, name), bundle.KindRepodata, name, data))
 		return nil
-	}, rpms.RepodataOptions{})
+	}, repodata.Options{})
 }
 
 // specNames maps each requested spec ("haproxy", "haproxy-1.5.18") to the

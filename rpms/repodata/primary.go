@@ -1,4 +1,4 @@
-package rpms
+package repodata
 
 import (
 	"encoding/xml"
@@ -6,13 +6,15 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 const xmlNS = "http://www.w3.org/XML/1998/namespace"
 
-// parsePrimary streams primary.xml from r and calls fn for every package.
+// ParsePrimary streams primary.xml from r and calls fn for every package.
 // Only one package is held at a time.
-func parsePrimary(r io.Reader, fn func(*Package) error) error {
+func ParsePrimary(r io.Reader, fn func(*rpm.Package) error) error {
 	d := xml.NewDecoder(r)
 	for {
 		tok, err := d.Token()
@@ -38,19 +40,22 @@ func parsePrimary(r io.Reader, fn func(*Package) error) error {
 
 // primaryState holds where in a <package> element the decoder is.
 type primaryState struct {
-	p        *Package
-	deps     *[]Dep
+	p        *rpm.Package
+	deps     *[]rpm.Dep
 	fileType string
 	text     strings.Builder
 }
 
-func parsePrimaryPackage(d *xml.Decoder) (*Package, error) {
-	st := &primaryState{p: &Package{}}
+func parsePrimaryPackage(d *xml.Decoder) (*rpm.Package, error) {
+	st := &primaryState{p: &rpm.Package{}}
 	depth := 1
 	for depth > 0 {
 		tok, err := d.Token()
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF // the document ended inside a <package>
+		}
 		if err != nil {
-			return nil, fmt.Errorf("primary.xml: %w", noEOF(err))
+			return nil, fmt.Errorf("primary.xml: %w", err)
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -127,8 +132,8 @@ func (st *primaryState) entry(t xml.StartElement) {
 	if st.deps == nil {
 		return
 	}
-	dep := Dep{Name: attr(t, "name"), Flags: senseFromRepodata(attr(t, "flags"))}
-	dep.EVR = EVR{Epoch: attr(t, "epoch"), Version: attr(t, "ver"), Release: attr(t, "rel")}
+	dep := rpm.Dep{Name: attr(t, "name"), Flags: senseFromRepodata(attr(t, "flags"))}
+	dep.EVR = rpm.EVR{Epoch: attr(t, "epoch"), Version: attr(t, "ver"), Release: attr(t, "rel")}
 	dep.Pre = attr(t, "pre") == "1"
 	*st.deps = append(*st.deps, dep)
 }
@@ -161,7 +166,7 @@ func (st *primaryState) end(local string) {
 	case "sourcerpm":
 		p.SourceRPM = text
 	case "file":
-		p.Files = append(p.Files, File{Path: text, Type: st.fileType})
+		p.Files = append(p.Files, rpm.File{Path: text, Type: st.fileType})
 	case "provides", "requires", "conflicts", "obsoletes", "recommends", "suggests", "supplements", "enhances":
 		st.deps = nil
 	}
@@ -178,9 +183,9 @@ func attr(t xml.StartElement, name string) string {
 	return ""
 }
 
-// parseFilelists streams filelists.xml and calls fn for every file whose
+// ParseFilelists streams filelists.xml and calls fn for every file whose
 // path is in want, with the package's pkgid (its checksum).
-func parseFilelists(r io.Reader, want map[string]bool, fn func(pkgid, path string)) error {
+func ParseFilelists(r io.Reader, want map[string]bool, fn func(pkgid, path string)) error {
 	d := xml.NewDecoder(r)
 	pkgid := ""
 	inFile := false
@@ -217,8 +222,25 @@ func parseFilelists(r io.Reader, want map[string]bool, fn func(pkgid, path strin
 	}
 }
 
+// senseFromRepodata is the comparison an rpm:entry flags attribute names.
+func senseFromRepodata(s string) rpm.Sense {
+	switch s {
+	case "LT":
+		return rpm.SenseLess
+	case "LE":
+		return rpm.SenseLess | rpm.SenseEqual
+	case "EQ":
+		return rpm.SenseEqual
+	case "GE":
+		return rpm.SenseGreater | rpm.SenseEqual
+	case "GT":
+		return rpm.SenseGreater
+	}
+	return 0
+}
+
 // isHex reports whether s is lower-case hex digits (a checksum as
-// parsePrimary keeps it).
+// ParsePrimary keeps it).
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {

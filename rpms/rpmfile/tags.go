@@ -1,4 +1,4 @@
-package rpms
+package rpmfile
 
 // Header tags of the signature header.
 const (

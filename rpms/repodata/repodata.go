@@ -1,4 +1,4 @@
-package rpms
+package repodata
 
 import (
 	"bufio"
@@ -16,14 +16,16 @@ import (
 	"github.com/factory-appliance/appliance/internal/atomicfile"
 	"github.com/factory-appliance/appliance/internal/countio"
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // changelogLimit is how many changelog entries other.xml keeps per package,
 // as createrepo_c does by default.
 const changelogLimit = 10
 
-// RepodataOptions tunes GenerateRepodata.
-type RepodataOptions struct {
+// Options tunes Generate.
+type Options struct {
 	// Revision is repomd.xml's <revision>; default: the newest package
 	// build time, so the same packages always give the same bytes.
 	Revision string
@@ -35,17 +37,17 @@ type RepodataOptions struct {
 // root ("repodata/repomd.xml", "repodata/<sha256>-primary.xml.gz", ...).
 type EmitFunc func(name string, size int64, r io.Reader) error
 
-// GenerateRepodata writes yum repodata for pkgs through emit: primary,
-// filelists and other as gzip-compressed XML named by their sha256, then
-// repomd.xml, all with sha256 checksums, as CentOS 7's yum 3 reads them.
+// Generate writes yum repodata for pkgs through emit: primary, filelists
+// and other as gzip-compressed XML named by their sha256, then repomd.xml,
+// all with sha256 checksums, as CentOS 7's yum 3 reads them.
 // The output is reproducible: packages are sorted, gzip headers carry no
 // name or time, and times come from the packages' build times.
 //
-// pkgs must come from ReadPackage or ReadPackageFile (full file lists,
-// changelogs and sha256 checksums); Location is the href, and defaults to
-// "Packages/" + FileName(). Memory holds the compressed metadata (a few
-// MiB for thousands of packages), never the packages.
-func GenerateRepodata(pkgs []*Package, emit EmitFunc, opts RepodataOptions) error {
+// pkgs must come from rpmfile.ReadPackage or ReadPackageFile (full file
+// lists, changelogs and sha256 checksums); Location is the href, and
+// defaults to "Packages/" + FileName(). Memory holds the compressed
+// metadata (a few MiB for thousands of packages), never the packages.
+func Generate(pkgs []*rpm.Package, emit EmitFunc, opts Options) error {
 	sorted, err := sortForRepodata(pkgs)
 	if err != nil {
 		return err
@@ -53,7 +55,7 @@ func GenerateRepodata(pkgs []*Package, emit EmitFunc, opts RepodataOptions) erro
 	opts = defaultRepodataOptions(sorted, opts)
 	kinds := []struct {
 		kind  string
-		write func(io.Writer, []*Package) error
+		write func(io.Writer, []*rpm.Package) error
 	}{{"primary", writePrimary}, {"filelists", writeFilelists}, {"other", writeOther}}
 	files := make([]*mdFile, len(kinds))
 	errs := make([]error, len(kinds))
@@ -81,9 +83,9 @@ func GenerateRepodata(pkgs []*Package, emit EmitFunc, opts RepodataOptions) erro
 	return emit("repodata/repomd.xml", int64(md.Len()), &md)
 }
 
-// WriteRepodata writes the repodata for pkgs under dir/repodata, replacing
-// any there. Each file is written to a temporary name and renamed.
-func WriteRepodata(dir string, pkgs []*Package, opts RepodataOptions) error {
+// Write writes the repodata for pkgs under dir/repodata, replacing any
+// there. Each file is written to a temporary name and renamed.
+func Write(dir string, pkgs []*rpm.Package, opts Options) error {
 	md := filepath.Join(dir, "repodata")
 	if err := os.RemoveAll(md); err != nil {
 		return err
@@ -91,13 +93,13 @@ func WriteRepodata(dir string, pkgs []*Package, opts RepodataOptions) error {
 	if err := os.MkdirAll(md, 0o755); err != nil {
 		return err
 	}
-	return GenerateRepodata(pkgs, func(name string, _ int64, r io.Reader) error {
+	return Generate(pkgs, func(name string, _ int64, r io.Reader) error {
 		return atomicfile.WriteFrom(filepath.Join(dir, name), r, 0o644)
 	}, opts)
 }
 
-func sortForRepodata(pkgs []*Package) ([]*Package, error) {
-	out := append([]*Package(nil), pkgs...)
+func sortForRepodata(pkgs []*rpm.Package) ([]*rpm.Package, error) {
+	out := append([]*rpm.Package(nil), pkgs...)
 	for _, p := range out {
 		if p.Checksum.Type != "sha256" {
 			return nil, fmt.Errorf("%s: repodata needs the package's sha256 (read it with ReadPackage), have %s", p.NEVRA(), p.Checksum.Type)
@@ -108,7 +110,7 @@ func sortForRepodata(pkgs []*Package) ([]*Package, error) {
 		if a.Name != b.Name {
 			return a.Name < b.Name
 		}
-		if c := CompareEVR(a.EVR, b.EVR); c != 0 {
+		if c := rpm.CompareEVR(a.EVR, b.EVR); c != 0 {
 			return c < 0
 		}
 		if a.Arch != b.Arch {
@@ -119,7 +121,7 @@ func sortForRepodata(pkgs []*Package) ([]*Package, error) {
 	return out, nil
 }
 
-func defaultRepodataOptions(pkgs []*Package, o RepodataOptions) RepodataOptions {
+func defaultRepodataOptions(pkgs []*rpm.Package, o Options) Options {
 	var newest int64
 	for _, p := range pkgs {
 		newest = max(newest, p.BuildTime)
@@ -133,7 +135,7 @@ func defaultRepodataOptions(pkgs []*Package, o RepodataOptions) RepodataOptions 
 	return o
 }
 
-func href(p *Package) string {
+func href(p *rpm.Package) string {
 	if p.Location != "" {
 		return p.Location
 	}
@@ -151,7 +153,7 @@ type mdFile struct {
 
 func (f *mdFile) name() string { return "repodata/" + f.sum + "-" + f.kind + ".xml.gz" }
 
-func compressXML(kind string, pkgs []*Package, write func(io.Writer, []*Package) error) (*mdFile, error) {
+func compressXML(kind string, pkgs []*rpm.Package, write func(io.Writer, []*rpm.Package) error) (*mdFile, error) {
 	f := &mdFile{kind: kind}
 	zw, err := gzip.NewWriterLevel(&f.gz, gzip.DefaultCompression)
 	if err != nil {
@@ -174,7 +176,7 @@ func compressXML(kind string, pkgs []*Package, write func(io.Writer, []*Package)
 	return f, nil
 }
 
-func writeRepomd(w *bytes.Buffer, files []*mdFile, o RepodataOptions) {
+func writeRepomd(w *bytes.Buffer, files []*mdFile, o Options) {
 	w.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
 	w.WriteString("<repomd xmlns=\"http://linux.duke.edu/metadata/repo\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\">\n")
 	fmt.Fprintf(w, "  <revision>%s</revision>\n", escapeString(o.Revision))

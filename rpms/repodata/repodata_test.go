@@ -1,4 +1,4 @@
-package rpms
+package repodata_test
 
 import (
 	"compress/gzip"
@@ -11,13 +11,27 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/rpms"
+	"github.com/factory-appliance/appliance/rpms/internal/rpmfixture"
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpm"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
+
+// fixtureDir holds the repositories scripts/rpm-fixtures/build.sh made for
+// this test run.
+var fixtureDir string
+
+func TestMain(m *testing.M) {
+	os.Exit(rpmfixture.Main(m, &fixtureDir))
+}
 
 // primarySet reads a repository's primary metadata as "NEVRA checksum
 // header-range" lines.
 func primarySet(t *testing.T, dir string) []string {
 	t.Helper()
-	rd, err := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: filepath.Base(dir), BaseURL: "file://" + dir})
+	rd, err := rpms.LoadRepo(context.Background(), &rpms.Fetcher{}, rpms.Repo{ID: filepath.Base(dir), BaseURL: "file://" + dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +64,11 @@ func copyRPMs(t *testing.T, dirs ...string) string {
 func TestRepodataMatchesCreaterepo(t *testing.T) {
 	ours := copyRPMs(t, "base", "updates")
 	theirs := copyRPMs(t, "base", "updates")
-	pkgs, err := ReadPackagesDir(ours, 2)
+	pkgs, err := rpmfile.ReadPackagesDir(ours, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteRepodata(ours, pkgs, RepodataOptions{}); err != nil {
+	if err := repodata.Write(ours, pkgs, repodata.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("createrepo_c", "--quiet", theirs).CombinedOutput(); err != nil {
@@ -80,9 +94,9 @@ func TestRepodataMatchesCreaterepo(t *testing.T) {
 		}
 	}
 	// Header ranges and the file/filelists split match too.
-	oursRD, _ := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: "ours", BaseURL: "file://" + ours})
-	theirsRD, _ := LoadRepo(context.Background(), &Fetcher{}, Repo{ID: "theirs", BaseURL: "file://" + theirs})
-	byID := map[string]*Package{}
+	oursRD, _ := rpms.LoadRepo(context.Background(), &rpms.Fetcher{}, rpms.Repo{ID: "ours", BaseURL: "file://" + ours})
+	theirsRD, _ := rpms.LoadRepo(context.Background(), &rpms.Fetcher{}, rpms.Repo{ID: "theirs", BaseURL: "file://" + theirs})
+	byID := map[string]*rpm.Package{}
 	for _, p := range theirsRD.Packages {
 		byID[p.Checksum.Value] = p
 	}
@@ -96,20 +110,20 @@ func TestRepodataMatchesCreaterepo(t *testing.T) {
 
 func TestRepodataReproducible(t *testing.T) {
 	dir := copyRPMs(t, "base")
-	pkgs, err := ReadPackagesDir(dir, 2)
+	pkgs, err := rpmfile.ReadPackagesDir(dir, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	collect := func(pkgs []*Package) map[string]string {
+	collect := func(pkgs []*rpm.Package) map[string]string {
 		out := map[string]string{}
-		err := GenerateRepodata(pkgs, func(name string, size int64, r io.Reader) error {
+		err := repodata.Generate(pkgs, func(name string, size int64, r io.Reader) error {
 			b, err := io.ReadAll(r)
 			if int64(len(b)) != size {
 				t.Errorf("%s: size %d, emitted %d bytes", name, size, len(b))
 			}
 			out[name] = string(b)
 			return err
-		}, RepodataOptions{})
+		}, repodata.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,11 +153,11 @@ func BenchmarkRepodata(b *testing.B) {
 		os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o644)
 	}
 	for b.Loop() {
-		pkgs, err := ReadPackagesDir(dir, 0)
+		pkgs, err := rpmfile.ReadPackagesDir(dir, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := WriteRepodata(dir, pkgs, RepodataOptions{}); err != nil {
+		if err := repodata.Write(dir, pkgs, repodata.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package rpms
+package rpmfile
 
 import (
 	"bytes"

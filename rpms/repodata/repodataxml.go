@@ -1,4 +1,4 @@
-package rpms
+package repodata
 
 import (
 	"bufio"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // xw writes XML text with escaping; the first write error sticks.
@@ -96,7 +98,7 @@ func epochOr0(e string) string {
 	return e
 }
 
-func (x *xw) version(indent string, p *Package) {
+func (x *xw) version(indent string, p *rpm.Package) {
 	x.raw(indent + "<version")
 	x.attr("epoch", epochOr0(p.Epoch))
 	x.attr("ver", p.Version)
@@ -109,7 +111,7 @@ func isPrimaryFile(path string) bool {
 	return strings.HasPrefix(path, "/etc/") || strings.Contains(path, "bin/") || path == "/usr/lib/sendmail"
 }
 
-func writePrimary(w io.Writer, pkgs []*Package) error {
+func writePrimary(w io.Writer, pkgs []*rpm.Package) error {
 	x := newXW(w)
 	x.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
 	x.raw("<metadata xmlns=\"http://linux.duke.edu/metadata/common\" xmlns:rpm=\"http://linux.duke.edu/metadata/rpm\" packages=\"")
@@ -122,7 +124,7 @@ func writePrimary(w io.Writer, pkgs []*Package) error {
 	return x.flush()
 }
 
-func (x *xw) primaryPackage(p *Package) {
+func (x *xw) primaryPackage(p *rpm.Package) {
 	x.raw("<package type=\"rpm\">\n")
 	x.elem("  ", "name", p.Name)
 	x.elem("  ", "arch", p.Arch)
@@ -173,8 +175,8 @@ func (x *xw) primaryPackage(p *Package) {
 	x.raw("  </format>\n</package>\n")
 }
 
-func (x *xw) deps(kind string, deps []Dep, requires bool) {
-	seen := map[Dep]bool{}
+func (x *xw) deps(kind string, deps []rpm.Dep, requires bool) {
+	seen := map[rpm.Dep]bool{}
 	opened := false
 	for _, d := range deps {
 		if requires && d.IsRPMLib() || seen[d] {
@@ -187,7 +189,7 @@ func (x *xw) deps(kind string, deps []Dep, requires bool) {
 		}
 		x.raw("      <rpm:entry")
 		x.attr("name", d.Name)
-		if f := d.Flags.repodataFlags(); f != "" && d.Version != "" {
+		if f := repodataFlags(d.Flags); f != "" && d.Version != "" {
 			x.attr("flags", f)
 			x.attr("epoch", epochOr0(d.Epoch))
 			x.attr("ver", d.Version)
@@ -205,7 +207,24 @@ func (x *xw) deps(kind string, deps []Dep, requires bool) {
 	}
 }
 
-func (x *xw) file(indent string, f File) {
+// repodataFlags is the flags attribute of repodata's rpm:entry.
+func repodataFlags(s rpm.Sense) string {
+	switch s & rpm.SenseCompare {
+	case rpm.SenseLess:
+		return "LT"
+	case rpm.SenseLess | rpm.SenseEqual:
+		return "LE"
+	case rpm.SenseEqual:
+		return "EQ"
+	case rpm.SenseGreater | rpm.SenseEqual:
+		return "GE"
+	case rpm.SenseGreater:
+		return "GT"
+	}
+	return ""
+}
+
+func (x *xw) file(indent string, f rpm.File) {
 	x.raw(indent + "<file")
 	if f.Type != "" {
 		x.attr("type", f.Type)
@@ -215,7 +234,7 @@ func (x *xw) file(indent string, f File) {
 	x.raw("</file>\n")
 }
 
-func writeFilelists(w io.Writer, pkgs []*Package) error {
+func writeFilelists(w io.Writer, pkgs []*rpm.Package) error {
 	x := newXW(w)
 	x.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
 	x.raw("<filelists xmlns=\"http://linux.duke.edu/metadata/filelists\" packages=\"")
@@ -232,7 +251,7 @@ func writeFilelists(w io.Writer, pkgs []*Package) error {
 	return x.flush()
 }
 
-func (x *xw) pkgOpen(p *Package) {
+func (x *xw) pkgOpen(p *rpm.Package) {
 	x.raw("<package")
 	x.attr("pkgid", p.Checksum.Value)
 	x.attr("name", p.Name)
@@ -241,7 +260,7 @@ func (x *xw) pkgOpen(p *Package) {
 	x.version("  ", p)
 }
 
-func writeOther(w io.Writer, pkgs []*Package) error {
+func writeOther(w io.Writer, pkgs []*rpm.Package) error {
 	x := newXW(w)
 	x.raw("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
 	x.raw("<otherdata xmlns=\"http://linux.duke.edu/metadata/other\" packages=\"")

@@ -1,4 +1,4 @@
-package rpms
+package repodata
 
 import (
 	"compress/bzip2"
@@ -11,10 +11,10 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// decompress wraps r according to the metadata file name's extension: .gz,
+// Decompress wraps r according to the metadata file name's extension: .gz,
 // .bz2, .xz, .zst, or none for plain .xml. The returned close function
 // releases decoder resources (not r).
-func decompress(name string, r io.Reader) (io.Reader, func(), error) {
+func Decompress(name string, r io.Reader) (io.Reader, func(), error) {
 	switch {
 	case strings.HasSuffix(name, ".gz"):
 		z, err := gzip.NewReader(r)

@@ -1,4 +1,4 @@
-package rpms
+package rpmfile
 
 import (
 	"bytes"
@@ -13,15 +13,17 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // withV3Signature rebuilds an RPM with a signature header holding only a
 // version 3 RSA/SHA256 header signature made by e, as rpm on EL7 signs.
-func withV3Signature(t *testing.T, rpm []byte, p *Package, e *openpgp.Entity) []byte {
+func withV3Signature(t *testing.T, file []byte, p *rpm.Package, e *openpgp.Entity) []byte {
 	t.Helper()
 	created := []byte{0x60, 0, 0, 0}
 	h := crypto.SHA256.New()
-	h.Write(rpm[p.HeaderStart:p.HeaderEnd])
+	h.Write(file[p.HeaderStart:p.HeaderEnd])
 	h.Write([]byte{0})
 	h.Write(created)
 	digest := h.Sum(nil)
@@ -44,8 +46,8 @@ func withV3Signature(t *testing.T, rpm []byte, p *Package, e *openpgp.Entity) []
 	binary.Write(&hdr, binary.BigEndian, []uint32{1, uint32(len(pkt)), sigTagRSA, typeBin, 0, uint32(len(pkt))})
 	hdr.Write(pkt)
 	hdr.Write(make([]byte, (8-hdr.Len()%8)%8))
-	out := append(append([]byte{}, rpm[:leadSize]...), hdr.Bytes()...)
-	return append(out, rpm[p.HeaderStart:]...)
+	out := append(append([]byte{}, file[:leadSize]...), hdr.Bytes()...)
+	return append(out, file[p.HeaderStart:]...)
 }
 
 func newRSAEntity(t *testing.T) *openpgp.Entity {
@@ -57,16 +59,16 @@ func newRSAEntity(t *testing.T) *openpgp.Entity {
 }
 
 func TestVerifyV3Signature(t *testing.T) {
-	rpm, err := os.ReadFile(filepath.Join("testdata", "chain-b-1.0-1.x86_64.rpm"))
+	file, err := os.ReadFile(filepath.Join("testdata", "chain-b-1.0-1.x86_64.rpm"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := ReadPackage(bytes.NewReader(rpm), "chain-b")
+	p, err := ReadPackage(bytes.NewReader(file), "chain-b")
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer := newRSAEntity(t)
-	signed := withV3Signature(t, rpm, p, signer)
+	signed := withV3Signature(t, file, p, signer)
 	if _, err := VerifyPackage(bytes.NewReader(signed), "chain-b", openpgp.EntityList{signer}); err != nil {
 		t.Fatalf("valid v3 signature refused: %v", err)
 	}
@@ -74,7 +76,7 @@ func TestVerifyV3Signature(t *testing.T) {
 		t.Errorf("other key: err = %v", err)
 	}
 	tampered := append([]byte{}, signed...)
-	off := len(signed) - len(rpm[p.HeaderStart:]) + int(p.HeaderEnd-p.HeaderStart) - 3
+	off := len(signed) - len(file[p.HeaderStart:]) + int(p.HeaderEnd-p.HeaderStart) - 3
 	tampered[off] ^= 0xff
 	if _, err := VerifyPackage(bytes.NewReader(tampered), "chain-b", openpgp.EntityList{signer}); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Errorf("tampered header: err = %v", err)

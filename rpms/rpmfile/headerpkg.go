@@ -1,15 +1,17 @@
-package rpms
+package rpmfile
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // packageFromHeader decodes the main header (and sizes from the signature
 // header) into a Package.
-func packageFromHeader(h, sig *header) (*Package, error) {
-	p := &Package{}
+func packageFromHeader(h, sig *header) (*rpm.Package, error) {
+	p := &rpm.Package{}
 	strs := []struct {
 		tag uint32
 		dst *string
@@ -35,22 +37,22 @@ func packageFromHeader(h, sig *header) (*Package, error) {
 			return nil, fmt.Errorf("name, version, release or arch %q could escape a directory", s)
 		}
 	}
-	if err := p.readNumbers(h, sig); err != nil {
+	if err := readNumbers(p, h, sig); err != nil {
 		return nil, err
 	}
-	if err := p.readDeps(h); err != nil {
+	if err := readDeps(p, h); err != nil {
 		return nil, err
 	}
-	if err := p.readFiles(h); err != nil {
+	if err := readFiles(p, h); err != nil {
 		return nil, err
 	}
-	if err := p.readChangelog(h); err != nil {
+	if err := readChangelog(p, h); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *Package) readNumbers(h, sig *header) error {
+func readNumbers(p *rpm.Package, h, sig *header) error {
 	if e, ok, err := h.int(tagEpoch); err != nil {
 		return err
 	} else if ok {
@@ -96,10 +98,10 @@ func firstInt(h1 *header, t1 uint32, h2 *header, t2 uint32) (int64, error) {
 	return v, err
 }
 
-func (p *Package) readDeps(h *header) error {
+func readDeps(p *rpm.Package, h *header) error {
 	kinds := []struct {
 		name, flags, version uint32
-		dst                  *[]Dep
+		dst                  *[]rpm.Dep
 	}{
 		{tagProvideName, tagProvideFlags, tagProvideVersion, &p.Provides},
 		{tagRequireName, tagRequireFlags, tagRequireVersion, &p.Requires},
@@ -120,7 +122,7 @@ func (p *Package) readDeps(h *header) error {
 	return nil
 }
 
-func readDepTags(h *header, nameTag, flagTag, verTag uint32) ([]Dep, error) {
+func readDepTags(h *header, nameTag, flagTag, verTag uint32) ([]rpm.Dep, error) {
 	names, err := h.strings(nameTag)
 	if err != nil || len(names) == 0 {
 		return nil, err
@@ -136,14 +138,14 @@ func readDepTags(h *header, nameTag, flagTag, verTag uint32) ([]Dep, error) {
 	if len(flags) != len(names) || len(vers) != len(names) {
 		return nil, fmt.Errorf("dependency tag %d: %d names, %d flags, %d versions", nameTag, len(names), len(flags), len(vers))
 	}
-	deps := make([]Dep, len(names))
+	deps := make([]rpm.Dep, len(names))
 	for i, n := range names {
-		deps[i] = depFromHeader(n, flags[i], vers[i])
+		deps[i] = rpm.DepFromHeader(n, flags[i], vers[i])
 	}
 	return deps, nil
 }
 
-func (p *Package) readFiles(h *header) error {
+func readFiles(p *rpm.Package, h *header) error {
 	paths, err := filePaths(h)
 	if err != nil || len(paths) == 0 {
 		return err
@@ -156,7 +158,7 @@ func (p *Package) readFiles(h *header) error {
 	if err != nil {
 		return err
 	}
-	p.Files = make([]File, len(paths))
+	p.Files = make([]rpm.File, len(paths))
 	for i, path := range paths {
 		p.Files[i].Path = path
 		switch {
@@ -200,7 +202,7 @@ func filePaths(h *header) ([]string, error) {
 	return out, nil
 }
 
-func (p *Package) readChangelog(h *header) error {
+func readChangelog(p *rpm.Package, h *header) error {
 	times, err := h.ints(tagChangelogTime)
 	if err != nil || len(times) == 0 {
 		return err
@@ -216,9 +218,9 @@ func (p *Package) readChangelog(h *header) error {
 	if len(names) != len(times) || len(texts) != len(times) {
 		return fmt.Errorf("changelog: %d times, %d names, %d texts", len(times), len(names), len(texts))
 	}
-	p.Changelog = make([]ChangelogEntry, len(times))
+	p.Changelog = make([]rpm.ChangelogEntry, len(times))
 	for i := range times {
-		p.Changelog[i] = ChangelogEntry{Author: names[i], Date: times[i], Text: texts[i]}
+		p.Changelog[i] = rpm.ChangelogEntry{Author: names[i], Date: times[i], Text: texts[i]}
 	}
 	return nil
 }

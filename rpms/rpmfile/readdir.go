@@ -1,4 +1,4 @@
-package rpms
+package rpmfile
 
 import (
 	"errors"
@@ -8,12 +8,14 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // ReadPackagesDir reads the header of every *.rpm under dir (recursively)
 // with workers goroutines (default: the number of CPUs) and returns the
 // packages with Location set to their path relative to dir, sorted by it.
-func ReadPackagesDir(dir string, workers int) ([]*Package, error) {
+func ReadPackagesDir(dir string, workers int) ([]*rpm.Package, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -31,7 +33,7 @@ func ReadPackagesDir(dir string, workers int) ([]*Package, error) {
 	if workers <= 0 {
 		workers = runtime.NumCPU()
 	}
-	pkgs := make([]*Package, len(paths))
+	pkgs := make([]*rpm.Package, len(paths))
 	errs := make([]error, len(paths))
 	next := make(chan int)
 	var wg sync.WaitGroup

@@ -1,4 +1,4 @@
-package rpms
+package rpmfile
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/factory-appliance/appliance/internal/countio"
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // rpmFile is an RPM whose lead and headers have been read; the payload has
@@ -25,7 +26,7 @@ type rpmFile struct {
 	what string
 	sig  *header
 	main *header
-	pkg  *Package
+	pkg  *rpm.Package
 	// n is how many bytes of the file were read so far.
 	n int64
 }
@@ -69,12 +70,12 @@ func openRPM(r io.Reader, what string) (*rpmFile, error) {
 // the structure of the headers and, when the header records one, the payload
 // digest; it does not check signatures (see VerifyPackage). Memory use is
 // bounded by the size of the headers.
-func ReadPackage(r io.Reader, what string) (*Package, error) {
+func ReadPackage(r io.Reader, what string) (*rpm.Package, error) {
 	return readPackage(r, what, nil)
 }
 
 // ReadPackageFile is ReadPackage on a file; the package is named by its path.
-func ReadPackageFile(path string) (*Package, error) {
+func ReadPackageFile(path string) (*rpm.Package, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -97,7 +98,7 @@ var (
 // onlyReader hides WriterTo/ReaderFrom so io.CopyBuffer uses its buffer.
 type onlyReader struct{ io.Reader }
 
-func readPackage(r io.Reader, what string, v *sigVerifier) (*Package, error) {
+func readPackage(r io.Reader, what string, v *sigVerifier) (*rpm.Package, error) {
 	whole := sha256.New()
 	rf, err := openRPM(io.TeeReader(r, whole), what)
 	if err != nil {
@@ -125,7 +126,7 @@ func readPackage(r io.Reader, what string, v *sigVerifier) (*Package, error) {
 		return nil, fmt.Errorf("%s: reading payload: %w", what, err)
 	}
 	rf.pkg.PackageSize = rf.n + n
-	rf.pkg.Checksum = Checksum{Type: "sha256", Value: hex.EncodeToString(whole.Sum(nil))}
+	rf.pkg.Checksum = rpm.Checksum{Type: "sha256", Value: hex.EncodeToString(whole.Sum(nil))}
 	payloadOK := payload != nil
 	if payloadOK && hex.EncodeToString(payload.Sum(nil)) != rf.pkg.PayloadDigest {
 		return nil, &SignatureError{Package: what, Reason: "payload digest mismatch: the package was altered after it was built"}

@@ -1,8 +1,7 @@
-package rpms
+package rpmfile
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +9,8 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // SignatureError reports a package whose OpenPGP signature is missing, bad,
@@ -37,11 +38,6 @@ func (e *SignatureError) Error() string {
 var ErrUnsigned = errors.New("package is not signed")
 
 var errUnknownKey = errors.New("signed by an unknown key")
-
-// LoadKeys reads OpenPGP public keys (armored or binary) from files.
-func LoadKeys(paths ...string) (openpgp.EntityList, error) {
-	return (&Fetcher{}).LoadKeys(context.Background(), paths...)
-}
 
 // ReadKeys reads armored or binary OpenPGP public keys; an armored file may
 // hold several key blocks one after the other, as RPM-GPG-KEY files do.
@@ -90,7 +86,7 @@ func splitArmor(s string) []string {
 // one must cover the payload: a header+payload signature, or a header-only
 // signature over a header whose payload digest matches. Anything else is a
 // *SignatureError naming the package.
-func VerifyPackage(r io.Reader, what string, keys openpgp.EntityList) (*Package, error) {
+func VerifyPackage(r io.Reader, what string, keys openpgp.EntityList) (*rpm.Package, error) {
 	return readPackage(r, what, &sigVerifier{keys: keys})
 }
 

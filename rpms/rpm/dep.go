@@ -1,4 +1,4 @@
-package rpms
+package rpm
 
 import "strings"
 
@@ -10,7 +10,8 @@ const (
 	SenseLess    Sense = 1 << 1
 	SenseGreater Sense = 1 << 2
 	SenseEqual   Sense = 1 << 3
-	senseCompare       = SenseLess | SenseGreater | SenseEqual
+	// SenseCompare masks the comparison bits.
+	SenseCompare = SenseLess | SenseGreater | SenseEqual
 
 	sensePrereq     = 1 << 6
 	senseScriptPre  = 1 << 9
@@ -26,9 +27,9 @@ type Dep struct {
 	Pre   bool  // a pre-install requirement (Requires(pre) and friends)
 }
 
-// depFromHeader builds a Dep from a header's name, flags and version.
-func depFromHeader(name string, flags int64, version string) Dep {
-	d := Dep{Name: name, Flags: Sense(flags) & senseCompare}
+// DepFromHeader builds a Dep from a header's name, flags and version.
+func DepFromHeader(name string, flags int64, version string) Dep {
+	d := Dep{Name: name, Flags: Sense(flags) & SenseCompare}
 	if version != "" {
 		d.EVR = ParseEVR(version)
 	}
@@ -46,7 +47,7 @@ func (d Dep) String() string {
 
 // Op is the comparison operator ("<", "<=", "=", ">=", ">").
 func (s Sense) Op() string {
-	switch s & senseCompare {
+	switch s & SenseCompare {
 	case SenseLess:
 		return "<"
 	case SenseLess | SenseEqual:
@@ -59,39 +60,6 @@ func (s Sense) Op() string {
 		return ">"
 	}
 	return ""
-}
-
-// repodataFlags is the flags attribute of repodata's rpm:entry.
-func (s Sense) repodataFlags() string {
-	switch s & senseCompare {
-	case SenseLess:
-		return "LT"
-	case SenseLess | SenseEqual:
-		return "LE"
-	case SenseEqual:
-		return "EQ"
-	case SenseGreater | SenseEqual:
-		return "GE"
-	case SenseGreater:
-		return "GT"
-	}
-	return ""
-}
-
-func senseFromRepodata(s string) Sense {
-	switch s {
-	case "LT":
-		return SenseLess
-	case "LE":
-		return SenseLess | SenseEqual
-	case "EQ":
-		return SenseEqual
-	case "GE":
-		return SenseGreater | SenseEqual
-	case "GT":
-		return SenseGreater
-	}
-	return 0
 }
 
 // IsRPMLib reports whether the dependency is on an rpmlib() feature, which

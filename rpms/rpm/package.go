@@ -1,4 +1,4 @@
-package rpms
+package rpm
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package rpms
+package rpm
 
 // Vercmp compares two version (or release) strings with rpm's rpmvercmp
 // algorithm: it returns -1, 0 or 1. Strings are split into runs of digits
