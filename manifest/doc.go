@@ -1,6 +1,6 @@
 // Package manifest holds the stack schema (apiVersion appliance/v1, kind
-// Stack): parsing with file:line errors, offline lint, the lock file, and the
-// stacks embedded in the binary (manifest/stacks).
+// Stack): parsing with file:line errors, and the stacks embedded in the
+// binary (manifest/stacks).
 //
 // # Using it
 //
@@ -152,15 +152,8 @@
 //
 // # The lock file
 //
-// `bundle lock` writes DefaultLockPath(manifest) ("stack.yaml" →
-// "stack.lock.yaml"): kind Lock with the manifest's digest, the platform,
-// and images (reference as written → digest), files (URL → sha256 and
-// size; a bare sha256, as older locks wrote, still reads), charts
-// (Chart.LockKey → version and digest) and rpms (name → NEVRA and checksum).
-// Lock.Check lists entries missing from or extra in the lock, and a URL
-// file whose manifest sha256 differs from the locked one; a build that
-// finds upstream changed returns a DriftError listing each artifact. A
-// locked URL file already in the content cache is not downloaded again.
+// `bundle lock` pins every remote artifact of a stack in a lock file next
+// to the manifest; package manifest/lock owns its format and its checks.
 //
 // # Built-in stacks
 //

@@ -135,7 +135,7 @@ func (p *parser) expandList(c *Component, src ImageSource) {
 			"image list %s is already named at %s", listFile, first)
 		return
 	}
-	data, err := readLimited(p.s.FS, src.List)
+	data, err := ReadFile(p.s.FS, src.List)
 	if err != nil {
 		p.errs.add(src.Pos, "create the file or fix the path (relative to the manifest)", "image list %s: %v", listFile, err)
 		return

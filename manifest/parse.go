@@ -27,7 +27,7 @@ func Load(path string) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
 	}
-	data, err := readLimited(fsys, filepath.Base(path))
+	data, err := ReadFile(fsys, filepath.Base(path))
 	if err != nil {
 		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
 	}

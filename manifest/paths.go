@@ -85,9 +85,10 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// readLimited reads a whole file of fsys, refusing files larger than
-// MaxManifestSize.
-func readLimited(fsys fs.FS, name string) ([]byte, error) {
+// ReadFile reads a whole file of fsys, refusing files larger than
+// MaxManifestSize: how the manifest, its image lists and its lock file are
+// read.
+func ReadFile(fsys fs.FS, name string) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err

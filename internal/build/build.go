@@ -23,6 +23,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // MinSplit is the smallest part size a bundle can be split at.
@@ -51,8 +52,8 @@ type Options struct {
 	Insecure []string
 
 	// Lock, when set with Locked, pins every remote artifact; upstream
-	// drift fails the build with a *manifest.DriftError.
-	Lock   *manifest.Lock
+	// drift fails the build with a *lock.DriftError.
+	Lock   *lock.Lock
 	Locked bool
 
 	// AllowMissing are images the completeness gate accepts as referenced

@@ -13,6 +13,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // chartSet is what the chart steps carry from fetching to writing.
@@ -39,15 +40,15 @@ func (b *builder) chartFetcher() *charts.Fetcher {
 
 // fetchCharts brings every chart of the stack into the cache: remote charts
 // at their locked version and digest for a locked build (drift is a
-// *manifest.DriftError listing every drifted chart), local charts packaged
+// *lock.DriftError listing every drifted chart), local charts packaged
 // reproducibly. Each distinct chart also becomes a Helm OCI artifact.
 func (b *builder) fetchCharts(ctx context.Context) error {
 	var errs []error
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	b.prog.AddTotal(len(b.o.Stack.Charts()))
 	for _, c := range b.o.Stack.Charts() {
 		got, err := b.fetchChart(ctx, c)
-		var de *manifest.DriftError
+		var de *lock.DriftError
 		switch {
 		case errors.As(err, &de):
 			drifts = append(drifts, de.Drifts...)
@@ -59,7 +60,7 @@ func (b *builder) fetchCharts(ctx context.Context) error {
 	}
 	if len(drifts) > 0 {
 		sort.Slice(drifts, func(i, j int) bool { return drifts[i].Name < drifts[j].Name })
-		errs = append(errs, &manifest.DriftError{Drifts: drifts})
+		errs = append(errs, &lock.DriftError{Drifts: drifts})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -68,7 +69,7 @@ func (b *builder) fetchCharts(ctx context.Context) error {
 }
 
 func (b *builder) fetchChart(ctx context.Context, c manifest.Chart) (*charts.Fetched, error) {
-	var pin *manifest.LockedChart
+	var pin *lock.Chart
 	if b.o.Locked && c.LockKey() != "" {
 		if lc, ok := b.o.Lock.Charts[c.LockKey()]; ok {
 			pin = &lc
@@ -117,7 +118,7 @@ func (b *builder) chartArtifacts() error {
 // lockCharts resolves every remote chart of the stack and records its
 // version and digest in lock. It downloads the archives (they are small),
 // because a repository's index need not publish digests.
-func (b *builder) lockCharts(ctx context.Context, lock *manifest.Lock) error {
+func (b *builder) lockCharts(ctx context.Context, l *lock.Lock) error {
 	var errs []error
 	for _, c := range b.o.Stack.Charts() {
 		if c.LockKey() == "" {
@@ -128,10 +129,10 @@ func (b *builder) lockCharts(ctx context.Context, lock *manifest.Lock) error {
 			errs = append(errs, err)
 			continue
 		}
-		if lock.Charts == nil {
-			lock.Charts = map[string]manifest.LockedChart{}
+		if l.Charts == nil {
+			l.Charts = map[string]lock.Chart{}
 		}
-		lock.Charts[c.LockKey()] = got.Locked()
+		l.Charts[c.LockKey()] = got.Locked()
 	}
 	return errors.Join(errs...)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // entry is one file the bundle will hold: where, what, and how to read it.
@@ -44,11 +45,11 @@ var MaxFileSize int64 = 16 << 30
 // against its OpenPGP signature when the manifest requires one. Files go
 // to files/<component>/<name>; two files of one component with the same
 // name are an error. A locked file whose bytes changed upstream is a drift
-// (*manifest.DriftError lists every one).
+// (*lock.DriftError lists every one).
 func (b *builder) fetchFiles(ctx context.Context) error {
 	seen := map[string]manifest.File{}
 	var errs []error
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	for _, f := range b.o.Stack.Files() {
 		if f.URL != "" {
 			b.prog.AddTotal(1)
@@ -60,7 +61,7 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 		}
 		seen[p] = f
 		e, err := b.fileEntry(ctx, p, f)
-		var de *manifest.DriftError
+		var de *lock.DriftError
 		switch {
 		case errors.As(err, &de):
 			drifts = append(drifts, de.Drifts...)
@@ -71,7 +72,7 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 		}
 	}
 	if len(drifts) > 0 {
-		errs = append(errs, &manifest.DriftError{Drifts: drifts})
+		errs = append(errs, &lock.DriftError{Drifts: drifts})
 	}
 	return errors.Join(errs...)
 }
@@ -116,7 +117,7 @@ func (b *builder) localFile(e entry, f manifest.File) (entry, error) {
 // locked build (Lock.Check made sure it is there), and by the manifest's
 // sha256 otherwise. A locked file that upstream changed is a drift.
 func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry, error) {
-	pin := manifest.LockedFile{SHA256: f.SHA256}
+	pin := lock.File{SHA256: f.SHA256}
 	if b.o.Locked {
 		pin = b.o.Lock.Files[f.URL]
 	}
@@ -125,9 +126,9 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 	var big *tooLargeError
 	switch {
 	case b.o.Locked && errors.As(err, &de):
-		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
+		return e, &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
 	case b.o.Locked && errors.As(err, &big):
-		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: fmt.Sprintf("more than the locked %d bytes", pin.Size)}}}
+		return e, &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: fmt.Sprintf("more than the locked %d bytes", pin.Size)}}}
 	case err != nil:
 		return e, err
 	}
@@ -143,7 +144,7 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 // what arrived. A file that requires a signature is then verified against
 // it, from the cache, on every call: a cached copy is no proof of a
 // signature. Errors name the manifest position and the URL.
-func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin manifest.LockedFile) (manifest.LockedFile, error) {
+func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin lock.File) (lock.File, error) {
 	id := "file " + f.URL
 	b.prog.Start(id, id, 0)
 	got, err := b.cacheURL(ctx, f.URL, pin)
@@ -161,20 +162,20 @@ func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin manifest.Lo
 }
 
 // cacheURL is fetchURL without the signature: the download into the cache.
-func (b *builder) cacheURL(ctx context.Context, url string, pin manifest.LockedFile) (manifest.LockedFile, error) {
+func (b *builder) cacheURL(ctx context.Context, url string, pin lock.File) (lock.File, error) {
 	what := "file " + url
 	if pin.SHA256 == "" {
-		var got manifest.LockedFile
+		var got lock.File
 		err := b.download(ctx, url, func(body io.Reader) error {
 			d, n, err := b.cache.PutNew(what, MaxFileSize, &boundedReader{r: body, max: MaxFileSize})
-			got = manifest.LockedFile{SHA256: strings.TrimPrefix(d, "sha256:"), Size: n}
+			got = lock.File{SHA256: strings.TrimPrefix(d, "sha256:"), Size: n}
 			return err
 		})
 		return got, err
 	}
 	digest := "sha256:" + pin.SHA256
 	if size, ok := b.cache.Has(digest); ok {
-		return manifest.LockedFile{SHA256: pin.SHA256, Size: size}, nil
+		return lock.File{SHA256: pin.SHA256, Size: size}, nil
 	}
 	limit, size := MaxFileSize, int64(-1)
 	if pin.Size > 0 {
@@ -183,7 +184,7 @@ func (b *builder) cacheURL(ctx context.Context, url string, pin manifest.LockedF
 	err := b.download(ctx, url, func(body io.Reader) error {
 		return b.cache.Put(what, digest, size, &boundedReader{r: body, max: limit})
 	})
-	got := manifest.LockedFile{SHA256: pin.SHA256}
+	got := lock.File{SHA256: pin.SHA256}
 	got.Size, _ = b.cache.Has(digest)
 	return got, err
 }

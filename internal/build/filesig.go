@@ -15,6 +15,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
@@ -32,7 +33,7 @@ const maxKeySize = 1 << 20
 // checked while read) and fails, naming the file, the key and the way out,
 // when the signature is missing, is not a signature, does not match the
 // bytes, or was made by another key.
-func (b *builder) verifyFile(ctx context.Context, f manifest.File, got manifest.LockedFile) error {
+func (b *builder) verifyFile(ctx context.Context, f manifest.File, got lock.File) error {
 	v := f.Verify
 	keys, err := signingKeys(b.o.Stack, v)
 	if err != nil {
@@ -62,7 +63,7 @@ func (b *builder) verifyFile(ctx context.Context, f manifest.File, got manifest.
 }
 
 // signatureProblem says why a signature did not verify, and what to do.
-func signatureProblem(err error, sig []byte, v *manifest.FileVerify, got manifest.LockedFile) string {
+func signatureProblem(err error, sig []byte, v *manifest.FileVerify, got lock.File) string {
 	keyDesc := "verify.gpgkey " + v.Key
 	if v.Fingerprint != "" {
 		keyDesc += " (key " + v.Fingerprint + ")"

@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 	"github.com/factory-appliance/appliance/rpms"
 	"github.com/factory-appliance/appliance/rpms/repodata"
 	"github.com/factory-appliance/appliance/rpms/rpm"
@@ -205,16 +206,16 @@ func (b *builder) checkRPMLock(resolved []rpms.Resolved) error {
 	if !b.o.Locked {
 		return nil
 	}
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	for _, r := range resolved {
 		want, ok := b.o.Lock.RPMs[r.Name]
 		got := r.NEVRA() + " " + r.Checksum.Type + ":" + r.Checksum.Value
 		if !ok || want.NEVRA+" "+want.Checksum != got {
-			drifts = append(drifts, manifest.Drift{Kind: manifest.KindRPM, Name: r.Name, Locked: want.NEVRA + " " + want.Checksum, Upstream: got})
+			drifts = append(drifts, lock.Drift{Kind: lock.KindRPM, Name: r.Name, Locked: want.NEVRA + " " + want.Checksum, Upstream: got})
 		}
 	}
 	if len(drifts) > 0 {
-		return &manifest.DriftError{Drifts: drifts}
+		return &lock.DriftError{Drifts: drifts}
 	}
 	return nil
 }
@@ -350,11 +351,11 @@ func (b *builder) recordRolePackages(idx *bundle.Index) {
 }
 
 // lockRPMs records the closure in the lock file.
-func lockRPMs(lock *manifest.Lock, p *rpmPlan) {
+func lockRPMs(l *lock.Lock, p *rpmPlan) {
 	if p == nil {
 		return
 	}
 	for _, r := range p.resolved {
-		lock.RPMs[r.Name] = manifest.LockedRPM{NEVRA: r.NEVRA(), Checksum: r.Checksum.Type + ":" + r.Checksum.Value, Repo: r.Repo}
+		l.RPMs[r.Name] = lock.RPM{NEVRA: r.NEVRA(), Checksum: r.Checksum.Type + ":" + r.Checksum.Value, Repo: r.Repo}
 	}
 }

@@ -1,4 +1,4 @@
-package manifest
+package lock
 
 import (
 	"bytes"
@@ -13,13 +13,14 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/factory-appliance/appliance/internal/atomicfile"
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // KindLock is the kind of a lock file.
 const KindLock = "Lock"
 
 // Lock pins every remote artifact of a stack to what it resolved to
-// upstream. `bundle lock` writes it next to the manifest (DefaultLockPath);
+// upstream. `bundle lock` writes it next to the manifest (DefaultPath);
 // `bundle build --locked` fetches exactly these digests and refuses when
 // upstream no longer matches (DriftError).
 //
@@ -28,7 +29,7 @@ const KindLock = "Lock"
 type Lock struct {
 	APIVersion string `yaml:"apiVersion"`
 	Kind       string `yaml:"kind"`
-	// ManifestDigest is Stack.Digest of the manifest the lock was made from.
+	// ManifestDigest is manifest.Stack.Digest of the manifest the lock was made from.
 	// It is informational: Check compares entries, not bytes, so editing a
 	// comment does not invalidate the lock.
 	ManifestDigest string `yaml:"manifestDigest"`
@@ -42,34 +43,34 @@ type Lock struct {
 	// Files maps each file URL to the sha256 (hex) and size of the bytes
 	// `bundle lock` downloaded (and verified, when the file requires a
 	// signature).
-	Files map[string]LockedFile `yaml:"files,omitempty"`
-	// Charts maps Chart.LockKey (source and version constraint) to the
+	Files map[string]File `yaml:"files,omitempty"`
+	// Charts maps manifest.Chart.LockKey (source and version constraint) to the
 	// version chosen and the digest of its packaged .tgz.
-	Charts map[string]LockedChart `yaml:"charts,omitempty"`
+	Charts map[string]Chart `yaml:"charts,omitempty"`
 	// RPMs maps a package name to the package chosen: every package of the
 	// dependency closure, not only those requested.
-	RPMs map[string]LockedRPM `yaml:"rpms,omitempty"`
+	RPMs map[string]RPM `yaml:"rpms,omitempty"`
 
-	path string // where LoadLock read it, for messages
+	path string // where Load read it, for messages
 }
 
-// LockedChart is the resolution of one remote chart.
-type LockedChart struct {
+// Chart is the resolution of one remote chart.
+type Chart struct {
 	Version string `yaml:"version"`
 	Digest  string `yaml:"digest"` // sha256:<hex> of the chart .tgz
 }
 
-// LockedFile is what one URL file resolved to.
-type LockedFile struct {
+// File is what one URL file resolved to.
+type File struct {
 	SHA256 string `yaml:"sha256"`         // lower-case hex of the content
 	Size   int64  `yaml:"size,omitempty"` // bytes; 0 when unknown (a lock written before sizes were recorded)
 }
 
 // UnmarshalYAML reads {sha256, size}, or the bare sha256 string that locks
 // held before sizes were recorded.
-func (f *LockedFile) UnmarshalYAML(n *yaml.Node) error {
+func (f *File) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		*f = LockedFile{SHA256: n.Value}
+		*f = File{SHA256: n.Value}
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
@@ -93,31 +94,31 @@ func (f *LockedFile) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// LockedRPM is the resolution of one package.
-type LockedRPM struct {
+// RPM is the resolution of one package.
+type RPM struct {
 	NEVRA    string `yaml:"nevra"`          // name-[epoch:]version-release.arch
 	Checksum string `yaml:"checksum"`       // <algo>:<hex>, as in the repo's primary.xml
 	Repo     string `yaml:"repo,omitempty"` // the rpmRepos id it came from
 }
 
-// NewLock returns an empty lock for s, ready to be filled by the resolver.
-func NewLock(s *Stack) *Lock {
+// New returns an empty lock for s, ready to be filled by the resolver.
+func New(s *manifest.Stack) *Lock {
 	return &Lock{
-		APIVersion:     APIVersion,
+		APIVersion:     manifest.APIVersion,
 		Kind:           KindLock,
 		ManifestDigest: s.Digest(),
 		Platform:       s.Spec.Platform.String(),
 		Images:         map[string]string{},
-		Files:          map[string]LockedFile{},
-		Charts:         map[string]LockedChart{},
-		RPMs:           map[string]LockedRPM{},
+		Files:          map[string]File{},
+		Charts:         map[string]Chart{},
+		RPMs:           map[string]RPM{},
 	}
 }
 
-// DefaultLockPath returns where the lock of a manifest lives: next to it,
+// DefaultPath returns where the lock of a manifest lives: next to it,
 // "stack.yaml" → "stack.lock.yaml" ("x.yml" → "x.lock.yml", any other name
 // gets ".lock.yaml" appended).
-func DefaultLockPath(manifestPath string) string {
+func DefaultPath(manifestPath string) string {
 	for _, ext := range []string{".yaml", ".yml"} {
 		if base, ok := strings.CutSuffix(manifestPath, ext); ok {
 			return base + ".lock" + ext
@@ -126,18 +127,18 @@ func DefaultLockPath(manifestPath string) string {
 	return manifestPath + ".lock.yaml"
 }
 
-// LoadLock reads and validates a lock file. Unknown fields, a wrong
+// Load reads and validates a lock file. Unknown fields, a wrong
 // apiVersion or kind, and malformed digests are errors naming the file.
-func LoadLock(path string) (*Lock, error) {
-	data, err := readLimited(os.DirFS(filepath.Dir(path)), filepath.Base(path))
+func Load(path string) (*Lock, error) {
+	data, err := manifest.ReadFile(os.DirFS(filepath.Dir(path)), filepath.Base(path))
 	if err != nil {
 		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
-	return ParseLock(path, data)
+	return Parse(path, data)
 }
 
-// ParseLock parses lock file data; name is used in errors.
-func ParseLock(name string, data []byte) (*Lock, error) {
+// Parse parses lock file data; name is used in errors.
+func Parse(name string, data []byte) (*Lock, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var l Lock
@@ -152,13 +153,15 @@ func ParseLock(name string, data []byte) (*Lock, error) {
 }
 
 var (
-	digestRE   = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	checksumRE = regexp.MustCompile(`^(sha1|sha224|sha256|sha384|sha512):[0-9a-f]{40,128}$`)
+	// sha256HexRE is a sha256 in hex, as file pins and the lock write it.
+	sha256HexRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	digestRE    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	checksumRE  = regexp.MustCompile(`^(sha1|sha224|sha256|sha384|sha512):[0-9a-f]{40,128}$`)
 )
 
 func (l *Lock) validate() error {
-	if l.APIVersion != APIVersion || l.Kind != KindLock {
-		return fmt.Errorf("apiVersion/kind is %q/%q, want %s/%s", l.APIVersion, l.Kind, APIVersion, KindLock)
+	if l.APIVersion != manifest.APIVersion || l.Kind != KindLock {
+		return fmt.Errorf("apiVersion/kind is %q/%q, want %s/%s", l.APIVersion, l.Kind, manifest.APIVersion, KindLock)
 	}
 	for ref, d := range l.Images {
 		if !digestRE.MatchString(d) {
@@ -213,16 +216,16 @@ func (l *Lock) Marshal() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// LockMismatchError lists how a lock file and its manifest disagree. Each
+// MismatchError lists how a lock file and its manifest disagree. Each
 // entry reads like "image docker.io/calico/node:v3.26.4".
-type LockMismatchError struct {
+type MismatchError struct {
 	Lock    string   // the lock file, for the message
 	Missing []string // in the manifest, not in the lock
 	Extra   []string // in the lock, no longer in the manifest
 	Changed []string // in both, but different (platform, file sha256)
 }
 
-func (e *LockMismatchError) Error() string {
+func (e *MismatchError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "lock file %s does not match the manifest; run `bundle lock` to update it", e.Lock)
 	for _, group := range []struct {
@@ -239,12 +242,12 @@ func (e *LockMismatchError) Error() string {
 // Check compares the lock with the stack: every remote image, URL file,
 // remote chart and requested RPM must be locked, and nothing else may be
 // (RPMs excepted, since the lock holds their whole closure). It returns nil
-// or a *LockMismatchError. It does not look upstream; drift is the build's
+// or a *MismatchError. It does not look upstream; drift is the build's
 // job (DriftError).
-func (l *Lock) Check(s *Stack) error {
-	e := &LockMismatchError{Lock: l.path}
+func (l *Lock) Check(s *manifest.Stack) error {
+	e := &MismatchError{Lock: l.path}
 	if e.Lock == "" {
-		e.Lock = DefaultLockPath(s.File)
+		e.Lock = DefaultPath(s.File)
 	}
 	if l.Platform != s.Spec.Platform.String() {
 		e.Changed = append(e.Changed, fmt.Sprintf("platform %s (locked for %s)", s.Spec.Platform, l.Platform))
@@ -262,7 +265,7 @@ func (l *Lock) Check(s *Stack) error {
 	return e
 }
 
-func (l *Lock) checkImages(s *Stack, e *LockMismatchError) {
+func (l *Lock) checkImages(s *manifest.Stack, e *MismatchError) {
 	want := map[string]bool{}
 	for _, img := range s.Images() {
 		want[img.Ref] = true
@@ -273,7 +276,7 @@ func (l *Lock) checkImages(s *Stack, e *LockMismatchError) {
 	addExtra(e, "image", l.Images, want)
 }
 
-func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
+func (l *Lock) checkFiles(s *manifest.Stack, e *MismatchError) {
 	want := map[string]bool{}
 	for _, f := range s.Files() {
 		if f.URL == "" {
@@ -290,7 +293,7 @@ func (l *Lock) checkFiles(s *Stack, e *LockMismatchError) {
 	addExtra(e, "file", l.Files, want)
 }
 
-func (l *Lock) checkCharts(s *Stack, e *LockMismatchError) {
+func (l *Lock) checkCharts(s *manifest.Stack, e *MismatchError) {
 	want := map[string]bool{}
 	for _, c := range s.Charts() {
 		if key := c.LockKey(); key != "" {
@@ -304,7 +307,7 @@ func (l *Lock) checkCharts(s *Stack, e *LockMismatchError) {
 }
 
 // extra records every locked key the manifest no longer wants.
-func addExtra[V any](e *LockMismatchError, kind string, locked map[string]V, want map[string]bool) {
+func addExtra[V any](e *MismatchError, kind string, locked map[string]V, want map[string]bool) {
 	for key := range locked {
 		if !want[key] {
 			e.Extra = append(e.Extra, kind+" "+key)
@@ -312,7 +315,7 @@ func addExtra[V any](e *LockMismatchError, kind string, locked map[string]V, wan
 	}
 }
 
-func (l *Lock) checkRPMs(s *Stack, e *LockMismatchError) {
+func (l *Lock) checkRPMs(s *manifest.Stack, e *MismatchError) {
 	for _, r := range s.RPMs() {
 		if !l.hasRPM(r.Spec) {
 			e.Missing = append(e.Missing, "rpm "+r.Spec)

@@ -1,4 +1,4 @@
-package manifest
+package lock
 
 import (
 	"bytes"
@@ -8,41 +8,49 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
+
+// header is four lines; a body given to stack starts at line 5.
+const header = "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: t, version: \"1\"}\nspec:\n"
+
+func stack(body string) string { return header + body }
 
 func digestOf(c byte) string { return "sha256:" + strings.Repeat(string(c), 64) }
 
 // fullLock returns a complete, valid lock for testdata/full/stack.yaml.
-func fullLock(t *testing.T) (*Stack, *Lock) {
+func fullLock(t *testing.T) (*manifest.Stack, *Lock) {
 	t.Helper()
-	s, err := Load(filepath.Join("testdata", "full", "stack.yaml"))
+	s, err := manifest.Load(filepath.Join("..", "testdata", "full", "stack.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewLock(s)
+	l := New(s)
 	for i, img := range s.Images() {
 		l.Images[img.Ref] = digestOf("0123456789abcdef"[i])
 	}
 	for _, f := range s.Files() {
 		if f.URL != "" {
-			l.Files[f.URL] = LockedFile{SHA256: f.SHA256, Size: 12345}
+			l.Files[f.URL] = File{SHA256: f.SHA256, Size: 12345}
 		}
 	}
 	for _, c := range s.Charts() {
 		if k := c.LockKey(); k != "" {
-			l.Charts[k] = LockedChart{Version: "45.31.1", Digest: digestOf('c')}
+			l.Charts[k] = Chart{Version: "45.31.1", Digest: digestOf('c')}
 		}
 	}
-	l.RPMs["keepalived"] = LockedRPM{NEVRA: "keepalived-1.3.5-19.el7.x86_64", Checksum: digestOf('d'), Repo: "base"}
-	l.RPMs["haproxy"] = LockedRPM{NEVRA: "haproxy-0:1.5.18-9.el7.x86_64", Checksum: digestOf('e'), Repo: "base"}
-	l.RPMs["openssl-libs"] = LockedRPM{NEVRA: "openssl-libs-1:1.0.2k-26.el7.x86_64", Checksum: "sha1:" + strings.Repeat("f", 40)}
+	l.RPMs["keepalived"] = RPM{NEVRA: "keepalived-1.3.5-19.el7.x86_64", Checksum: digestOf('d'), Repo: "base"}
+	l.RPMs["haproxy"] = RPM{NEVRA: "haproxy-0:1.5.18-9.el7.x86_64", Checksum: digestOf('e'), Repo: "base"}
+	l.RPMs["openssl-libs"] = RPM{NEVRA: "openssl-libs-1:1.0.2k-26.el7.x86_64", Checksum: "sha1:" + strings.Repeat("f", 40)}
 	return s, l
 }
 
 func TestLockRoundTrip(t *testing.T) {
 	s, l := fullLock(t)
 	dir := t.TempDir()
-	path := DefaultLockPath(filepath.Join(dir, "stack.yaml"))
+	path := DefaultPath(filepath.Join(dir, "stack.yaml"))
 	if err := l.Write(path); err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +58,9 @@ func TestLockRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadLock(path)
+	back, err := Load(path)
 	if err != nil {
-		t.Fatalf("LoadLock: %v\n%s", err, first)
+		t.Fatalf("Load: %v\n%s", err, first)
 	}
 	back.path = ""
 	if !reflect.DeepEqual(back, l) {
@@ -81,18 +89,18 @@ func TestLockCheckMismatch(t *testing.T) {
 	s, l := fullLock(t)
 	delete(l.Images, "kubesphere/pause:3.9")
 	l.Images["old/image:1"] = digestOf('9')
-	l.Files["http://127.0.0.1:8080/tool.tar.gz"] = LockedFile{SHA256: strings.Repeat("1", 64)}
-	l.Files["http://gone/x"] = LockedFile{SHA256: strings.Repeat("2", 64)}
+	l.Files["http://127.0.0.1:8080/tool.tar.gz"] = File{SHA256: strings.Repeat("1", 64)}
+	l.Files["http://gone/x"] = File{SHA256: strings.Repeat("2", 64)}
 	delete(l.Charts, "oci://127.0.0.1:5000/charts/harbor@1.14.0")
 	delete(l.RPMs, "haproxy")
 	l.Platform = "linux/arm64"
 	err := l.Check(s)
-	var me *LockMismatchError
+	var me *MismatchError
 	if !errors.As(err, &me) {
-		t.Fatalf("Check = %v, want *LockMismatchError", err)
+		t.Fatalf("Check = %v, want *MismatchError", err)
 	}
-	want := &LockMismatchError{
-		Lock:    filepath.Join("testdata", "full", "stack.lock.yaml"),
+	want := &MismatchError{
+		Lock:    filepath.Join("..", "testdata", "full", "stack.lock.yaml"),
 		Missing: []string{"chart oci://127.0.0.1:5000/charts/harbor@1.14.0", "image kubesphere/pause:3.9", "rpm haproxy-1.5.18"},
 		Extra:   []string{"file http://gone/x", "image old/image:1"},
 		Changed: []string{
@@ -109,7 +117,7 @@ func TestLockCheckMismatch(t *testing.T) {
 }
 
 func TestLockRPMMatching(t *testing.T) {
-	l := &Lock{RPMs: map[string]LockedRPM{"haproxy": {NEVRA: "haproxy-0:1.5.18-9.el7.x86_64"}}}
+	l := &Lock{RPMs: map[string]RPM{"haproxy": {NEVRA: "haproxy-0:1.5.18-9.el7.x86_64"}}}
 	for spec, want := range map[string]bool{
 		"haproxy": true, "haproxy-1.5.18": true, "haproxy-1.5.18-9.el7": true,
 		"haproxy-0:1.5.18": true, "haproxy-1.5.18-9.el7.x86_64": true,
@@ -140,9 +148,9 @@ func TestLoadLockErrors(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tt.data), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		_, err := LoadLock(path)
+		_, err := Load(path)
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "regenerate it with bundle lock") {
-			t.Errorf("%s: LoadLock = %v, want %q naming the file", name, err, tt.want)
+			t.Errorf("%s: Load = %v, want %q naming the file", name, err, tt.want)
 		}
 	}
 }
@@ -154,8 +162,8 @@ func TestDefaultLockPath(t *testing.T) {
 		"manifest":             "manifest.lock.yaml",
 		"/abs/path/stack.yaml": "/abs/path/stack.lock.yaml",
 	} {
-		if got := DefaultLockPath(in); got != want {
-			t.Errorf("DefaultLockPath(%q) = %q, want %q", in, got, want)
+		if got := DefaultPath(in); got != want {
+			t.Errorf("DefaultPath(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -185,14 +193,14 @@ func TestDriftError(t *testing.T) {
 func TestLockFilesOldForm(t *testing.T) {
 	sum := strings.Repeat("ab", 32)
 	old := "apiVersion: appliance/v1\nkind: Lock\nmanifestDigest: x\nplatform: linux/amd64\nfiles:\n  https://h/x.tgz: " + sum + "\n"
-	l, err := ParseLock("old.lock.yaml", []byte(old))
+	l, err := Parse("old.lock.yaml", []byte(old))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := l.Files["https://h/x.tgz"]; got != (LockedFile{SHA256: sum}) {
+	if got := l.Files["https://h/x.tgz"]; got != (File{SHA256: sum}) {
 		t.Fatalf("old form read as %+v", got)
 	}
-	l.Files["https://h/x.tgz"] = LockedFile{SHA256: sum, Size: 42}
+	l.Files["https://h/x.tgz"] = File{SHA256: sum, Size: 42}
 	out, err := l.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +208,7 @@ func TestLockFilesOldForm(t *testing.T) {
 	if !bytes.Contains(out, []byte("  https://h/x.tgz:\n    sha256: "+sum+"\n    size: 42\n")) {
 		t.Errorf("new form not written:\n%s", out)
 	}
-	back, err := ParseLock("new.lock.yaml", out)
+	back, err := Parse("new.lock.yaml", out)
 	if err != nil || back.Files["https://h/x.tgz"] != l.Files["https://h/x.tgz"] {
 		t.Fatalf("round trip: %v, %+v", err, back)
 	}
@@ -209,16 +217,16 @@ func TestLockFilesOldForm(t *testing.T) {
 // TestLockCheckUnpinnedFile: a URL file without sha256 in the manifest must
 // be in the lock, with any sha256; one with a sha256 must be locked at it.
 func TestLockCheckUnpinnedFile(t *testing.T) {
-	s, err := ParseFS(testFS(), "m.yaml", []byte(stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n")))
+	s, err := manifest.ParseFS(fstest.MapFS{}, "m.yaml", []byte(stack("  components:\n    - name: a\n      files:\n        - url: https://h/x.tgz\n")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := NewLock(s)
-	var me *LockMismatchError
+	l := New(s)
+	var me *MismatchError
 	if err := l.Check(s); !errors.As(err, &me) || len(me.Missing) != 1 || me.Missing[0] != "file https://h/x.tgz" {
 		t.Fatalf("Check of a lock without the file = %v", err)
 	}
-	l.Files["https://h/x.tgz"] = LockedFile{SHA256: strings.Repeat("c", 64), Size: 3}
+	l.Files["https://h/x.tgz"] = File{SHA256: strings.Repeat("c", 64), Size: 3}
 	if err := l.Check(s); err != nil {
 		t.Fatalf("Check of a lock pinning the unpinned file: %v", err)
 	}
