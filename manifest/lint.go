@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/manifest/decode"
 )
 
 // Lint checks what parsing does not and needs no network: every local path
@@ -34,7 +36,7 @@ import (
 // as an ErrorList, positioned where the manifest names the path. It streams
 // file contents and holds at most one YAML file (MaxManifestSize) at a time.
 func (s *Stack) Lint() error {
-	l := &linter{s: s, errs: errorSet{file: s.File}}
+	l := &linter{s: s, errs: decode.Errors{File: s.File}}
 	for _, c := range s.Spec.Components {
 		l.component(c)
 	}
@@ -59,15 +61,15 @@ func (s *Stack) Lint() error {
 	}
 	if s.Spec.RPMBase != "" {
 		if _, err := s.ReadRPMBase(); err != nil {
-			l.errs.add(s.Spec.RPMBasePos, "create or fix the list: one package name per line, '#' for comments", "%v", err)
+			l.errs.Add(s.Spec.RPMBasePos, "create or fix the list: one package name per line, '#' for comments", "%v", err)
 		}
 	}
-	return l.errs.err()
+	return l.errs.Err()
 }
 
 type linter struct {
 	s    *Stack
-	errs errorSet
+	errs decode.Errors
 }
 
 func (l *linter) component(c Component) {
@@ -131,12 +133,12 @@ func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
 		if strings.Contains(err.Error(), "escapes") {
 			fix = "a symbolic link on the path leads outside the manifest's directory; copy the file inside it"
 		}
-		l.errs.add(pos, fix, "%s %s: %v", what, l.s.display(rel), pathErr(err))
+		l.errs.Add(pos, fix, "%s %s: %v", what, l.s.display(rel), pathErr(err))
 		return
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		l.errs.add(pos, "name a regular file", "%s %s is not a regular file", what, l.s.display(rel))
+		l.errs.Add(pos, "name a regular file", "%s %s is not a regular file", what, l.s.display(rel))
 		return
 	}
 	if err := fn(f); err != nil {
@@ -145,7 +147,7 @@ func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
 		if errors.As(err, &al) && al.line > 0 {
 			at, named = Pos{File: l.s.display(rel), Line: al.line}, " (named at "+pos.String()+")"
 		}
-		l.errs.add(at, lintFix(err), "%s %s%s: %v", what, l.s.display(rel), named, err)
+		l.errs.Add(at, lintFix(err), "%s %s%s: %v", what, l.s.display(rel), named, err)
 	}
 }
 

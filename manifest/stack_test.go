@@ -31,8 +31,8 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("insecureRegistries = %v", s.Spec.InsecureRegistries)
 	}
 	wantRepos := []RPMRepo{
-		{ID: "base", BaseURL: "http://127.0.0.1:8082/el7/base", GPGKeys: []string{"keys/RPM-GPG-KEY-base"}, GPGCheck: true, Pos: Pos{path, 12, 7}},
-		{ID: "extras", BaseURL: "file:///srv/repos/extras", GPGCheck: false, Pos: Pos{path, 16, 7}},
+		{ID: "base", BaseURL: "http://127.0.0.1:8082/el7/base", GPGKeys: []string{"keys/RPM-GPG-KEY-base"}, GPGCheck: true, Pos: Pos{File: path, Line: 12, Column: 7}},
+		{ID: "extras", BaseURL: "file:///srv/repos/extras", GPGCheck: false, Pos: Pos{File: path, Line: 16, Column: 7}},
 	}
 	if !reflect.DeepEqual(s.Spec.RPMRepos, wantRepos) {
 		t.Errorf("rpmRepos =\n%+v\nwant\n%+v", s.Spec.RPMRepos, wantRepos)

@@ -1,4 +1,4 @@
-package manifest
+package decode
 
 import (
 	"fmt"
@@ -8,24 +8,26 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// decoder walks a yaml.Node tree and collects positioned errors, so that one
+// Decoder walks a yaml.Node tree and collects positioned errors, so that one
 // pass reports every problem. Its methods never panic on any node shape.
-type decoder struct {
-	file string
-	errs errorSet
+type Decoder struct {
+	File string // named in every Pos
+	Errs Errors
 }
 
-// field is one key of a mapping and its value.
-type field struct {
-	key, val *yaml.Node
+// Field is one key of a mapping and its value.
+type Field struct {
+	Key, Val *yaml.Node
 }
 
-func (d *decoder) pos(n *yaml.Node) Pos {
-	return Pos{File: d.file, Line: n.Line, Column: n.Column}
+// Pos is where n is written.
+func (d *Decoder) Pos(n *yaml.Node) Pos {
+	return Pos{File: d.File, Line: n.Line, Column: n.Column}
 }
 
-func (d *decoder) errorf(n *yaml.Node, fix, format string, args ...any) {
-	d.errs.add(d.pos(n), fix, format, args...)
+// Errorf records a problem at n, with its fix.
+func (d *Decoder) Errorf(n *yaml.Node, fix, format string, args ...any) {
+	d.Errs.Add(d.Pos(n), fix, format, args...)
 }
 
 // kindName names a node's type as a user would: mapping, list, string...
@@ -51,30 +53,30 @@ func kindName(n *yaml.Node) string {
 	return "an unexpected node"
 }
 
-// fields checks that n is a mapping whose keys are all in allowed and unique,
+// Fields checks that n is a mapping whose keys are all in allowed and unique,
 // and returns its fields by key. It returns nil (after recording an error)
 // when n is not a mapping.
-func (d *decoder) fields(n *yaml.Node, what string, allowed ...string) map[string]field {
+func (d *Decoder) Fields(n *yaml.Node, what string, allowed ...string) map[string]Field {
 	if n.Kind != yaml.MappingNode {
-		d.typeError(n, what, "a mapping")
+		d.TypeError(n, what, "a mapping")
 		return nil
 	}
-	out := make(map[string]field, len(n.Content)/2)
+	out := make(map[string]Field, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
-			d.errorf(k, "use a plain string key", "%s has a key that is %s", what, kindName(k))
+			d.Errorf(k, "use a plain string key", "%s has a key that is %s", what, kindName(k))
 			continue
 		}
 		if !slices.Contains(allowed, k.Value) {
-			d.errorf(k, unknownFix(k.Value, allowed), "unknown field %q in %s", k.Value, what)
+			d.Errorf(k, unknownFix(k.Value, allowed), "unknown field %q in %s", k.Value, what)
 			continue
 		}
 		if first, dup := out[k.Value]; dup {
-			d.errorf(k, "remove one of them", "field %q appears twice in %s (first at line %d)", k.Value, what, first.key.Line)
+			d.Errorf(k, "remove one of them", "field %q appears twice in %s (first at line %d)", k.Value, what, first.Key.Line)
 			continue
 		}
-		out[k.Value] = field{key: k, val: v}
+		out[k.Value] = Field{Key: k, Val: v}
 	}
 	return out
 }
@@ -121,58 +123,59 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func (d *decoder) typeError(n *yaml.Node, what, want string) {
-	d.errorf(n, "write "+want+" there", "%s must be %s, not %s", what, want, kindName(n))
+// TypeError records that n is not the kind of node what must be (want).
+func (d *Decoder) TypeError(n *yaml.Node, what, want string) {
+	d.Errorf(n, "write "+want+" there", "%s must be %s, not %s", what, want, kindName(n))
 }
 
-// str returns a scalar's text exactly as written. Numbers are accepted as
+// Str returns a scalar's text exactly as written. Numbers are accepted as
 // text (so version: 1.10 stays "1.10"); booleans, null, lists and mappings
 // are type errors. ok is false after an error.
-func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
+func (d *Decoder) Str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.typeError(n, what, "a string")
+		d.TypeError(n, what, "a string")
 		return "", false
 	}
 	switch n.ShortTag() {
 	case "!!null":
-		d.errorf(n, "give it a value or remove the field", "%s is empty", what)
+		d.Errorf(n, "give it a value or remove the field", "%s is empty", what)
 		return "", false
 	case "!!bool":
-		d.errorf(n, fmt.Sprintf("quote it (\"%s\") if you mean the text", n.Value), "%s must be a string, not a boolean", what)
+		d.Errorf(n, fmt.Sprintf("quote it (\"%s\") if you mean the text", n.Value), "%s must be a string, not a boolean", what)
 		return "", false
 	case "!!str", "!!int", "!!float":
 	default:
-		d.typeError(n, what, "a string")
+		d.TypeError(n, what, "a string")
 		return "", false
 	}
 	if n.Value == "" {
-		d.errorf(n, "give it a value or remove the field", "%s is empty", what)
+		d.Errorf(n, "give it a value or remove the field", "%s is empty", what)
 		return "", false
 	}
 	return n.Value, true
 }
 
-// boolean returns a scalar boolean (true/false).
-func (d *decoder) boolean(n *yaml.Node, what string) (bool, bool) {
+// Bool returns a scalar boolean (true/false).
+func (d *Decoder) Bool(n *yaml.Node, what string) (bool, bool) {
 	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		d.typeError(n, what, "true or false")
+		d.TypeError(n, what, "true or false")
 		return false, false
 	}
 	var v bool
 	if err := n.Decode(&v); err != nil {
-		d.typeError(n, what, "true or false")
+		d.TypeError(n, what, "true or false")
 		return false, false
 	}
 	return v, true
 }
 
-// seq calls each for every item of a list. A null value is an empty list.
-func (d *decoder) seq(n *yaml.Node, what string, each func(item *yaml.Node)) {
+// Seq calls each for every item of a list. A null value is an empty list.
+func (d *Decoder) Seq(n *yaml.Node, what string, each func(item *yaml.Node)) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.typeError(n, what, "a list")
+		d.TypeError(n, what, "a list")
 		return
 	}
 	for _, item := range n.Content {
@@ -180,65 +183,65 @@ func (d *decoder) seq(n *yaml.Node, what string, each func(item *yaml.Node)) {
 	}
 }
 
-// strAt is a string value with the place it was written.
-type strAt struct {
-	val string
-	pos Pos
+// StrAt is a string value with the place it was written.
+type StrAt struct {
+	Val string
+	Pos Pos
 }
 
-// strings reads a list of strings; it also accepts one string in place of a
+// Strings reads a list of strings; it also accepts one string in place of a
 // one-item list.
-func (d *decoder) strings(n *yaml.Node, what string) []strAt {
+func (d *Decoder) Strings(n *yaml.Node, what string) []StrAt {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() != "!!null" {
-		if v, ok := d.str(n, what); ok {
-			return []strAt{{v, d.pos(n)}}
+		if v, ok := d.Str(n, what); ok {
+			return []StrAt{{v, d.Pos(n)}}
 		}
 		return nil
 	}
-	var out []strAt
-	d.seq(n, what, func(item *yaml.Node) {
-		if v, ok := d.str(item, what+" item"); ok {
-			out = append(out, strAt{v, d.pos(item)})
+	var out []StrAt
+	d.Seq(n, what, func(item *yaml.Node) {
+		if v, ok := d.Str(item, what+" item"); ok {
+			out = append(out, StrAt{v, d.Pos(item)})
 		}
 	})
 	return out
 }
 
-// required records an error when a required field is absent.
-func (d *decoder) required(f map[string]field, parent *yaml.Node, what string, names ...string) bool {
+// Required records an error when a required field is absent.
+func (d *Decoder) Required(f map[string]Field, parent *yaml.Node, what string, names ...string) bool {
 	ok := true
 	for _, name := range names {
 		if _, has := f[name]; !has {
-			d.errorf(parent, "add "+name+": ...", "%s is missing required field %q", what, name)
+			d.Errorf(parent, "add "+name+": ...", "%s is missing required field %q", what, name)
 			ok = false
 		}
 	}
 	return ok
 }
 
-// noAliases reports every anchor, alias and merge key. They are refused so
+// NoAliases reports every anchor, alias and merge key. They are refused so
 // that every value has one place in the file (file:line stays meaningful)
 // and so that a small hostile file cannot expand into a huge tree.
-func (d *decoder) noAliases(n *yaml.Node) bool {
+func (d *Decoder) NoAliases(n *yaml.Node) bool {
 	ok := true
 	var walk func(n *yaml.Node, depth int)
 	walk = func(n *yaml.Node, depth int) {
 		if depth > 100 {
 			if ok {
-				d.errorf(n, "flatten the document", "nesting deeper than 100 levels")
+				d.Errorf(n, "flatten the document", "nesting deeper than 100 levels")
 			}
 			ok = false
 			return
 		}
 		if n.Kind == yaml.AliasNode || n.Anchor != "" {
-			d.errorf(n, "write the value out in full", "YAML anchors and aliases are not supported")
+			d.Errorf(n, "write the value out in full", "YAML anchors and aliases are not supported")
 			ok = false
 			return
 		}
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].ShortTag() == "!!merge" {
-					d.errorf(n.Content[i], "write the fields out in full", "YAML merge keys (<<) are not supported")
+					d.Errorf(n.Content[i], "write the fields out in full", "YAML merge keys (<<) are not supported")
 					ok = false
 				}
 			}
