@@ -84,7 +84,7 @@ func (p *parser) component(n *yaml.Node) {
 
 // paths reads a list of manifest-relative paths: each a string, or
 // {path: P, template: true} for a file rendered at deploy time with the
-// site's data (TemplateData).
+// site's data (template.Data, package manifest/template).
 func (p *parser) paths(n *yaml.Node, what string) []PathRef {
 	var out []PathRef
 	p.Seq(n, what, func(item *yaml.Node) {
@@ -209,7 +209,7 @@ func (p *parser) fileVerify(n *yaml.Node, fileURL string) *FileVerify {
 	v := &FileVerify{Pos: p.Pos(n), Signature: defaultSignatureURL(fileURL)}
 	key := f["gpgkey"].Val
 	k, ok := p.Str(key, "verify.gpgkey")
-	if ok && urlOrPath(k) {
+	if ok && IsURL(k) {
 		p.Errorf(key, "ship the signer's public key with the manifest (gpg --armor --export KEYID > keys/NAME.asc) and give its path", "verify.gpgkey %q is a URL; a key fetched beside the file proves nothing about it", k)
 		ok = false
 	} else if ok {

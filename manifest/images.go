@@ -129,7 +129,7 @@ func (p *parser) refError(pos Pos, err error) {
 // A list is read once however often the manifest names it: naming it
 // again is one error, at the second name, not one per image it holds.
 func (p *parser) expandList(c *Component, src ImageSource) {
-	listFile := p.s.display(src.List)
+	listFile := p.s.Display(src.List)
 	if first, dup := p.seen("image list\x00"+src.List, src.Pos); dup {
 		p.Errs.Add(src.Pos, "name each list once; its images are carried once, in one component",
 			"image list %s is already named at %s", listFile, first)

@@ -47,8 +47,8 @@ func relPathProblem(s string) (msg, fix string) {
 	return "", ""
 }
 
-// urlOrPath reports whether s is a URL (it has a scheme) rather than a path.
-func urlOrPath(s string) bool {
+// IsURL reports whether s is a URL (it has a scheme) rather than a path.
+func IsURL(s string) bool {
 	return strings.Contains(s, "://")
 }
 
@@ -104,9 +104,9 @@ func ReadFile(fsys fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-// display returns how to name a manifest-relative path in messages: joined
+// Display returns how to name a manifest-relative path in messages: joined
 // to the manifest's own directory as the user named it.
-func (s *Stack) display(rel string) string {
+func (s *Stack) Display(rel string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Dir(s.File), filepath.FromSlash(rel)))
 }
 

@@ -211,7 +211,7 @@ func (p *parser) rpmRepo(n *yaml.Node) {
 // keyLocation checks a key given as a URL or a manifest-relative path.
 func (p *parser) keyLocation(k decode.StrAt) (string, bool) {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k.Val, Line: k.Pos.Line, Column: k.Pos.Column}
-	if urlOrPath(k.Val) {
+	if IsURL(k.Val) {
 		return p.checkURL(n, "gpgkey", "http", "https", "file")
 	}
 	return p.relPath(n, "gpgkey")

@@ -15,7 +15,7 @@ func TestLoadFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Fatalf("Lint: %v", err)
 	}
 	if s.Metadata != (Metadata{Name: "full", Version: "0.1.0", Description: "every field"}) {
@@ -128,7 +128,7 @@ func TestDemoBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Builtin(demo): %v", err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Fatalf("Lint: %v", err)
 	}
 	want := map[string][]string{
@@ -196,7 +196,7 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Lint()
+	err = lintCheck(s)
 	if err == nil || !strings.Contains(err.Error(), path+":7: file "+filepath.Join(dir, "link.conf")) || !strings.Contains(err.Error(), "copy the file inside") || strings.Contains(err.Error(), "ok.conf") {
 		t.Errorf("Lint = %v, want one error for the link leading outside", err)
 	}
@@ -211,7 +211,7 @@ func TestParseBaseDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Errorf("Lint: %v", err)
 	}
 	if p := s.Spec.Platform.OCI(); p.OS != "linux" || p.Architecture != "amd64" {

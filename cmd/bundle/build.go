@@ -14,6 +14,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
 	"github.com/factory-appliance/appliance/manifest/lock"
 	"github.com/spf13/cobra"
 )
@@ -356,7 +357,7 @@ its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
 // holds {{ }} without being marked template: true (deploy would pass it
 // on unrendered).
 func warnTemplates(w io.Writer, st *manifest.Stack) {
-	for _, e := range st.TemplateWarnings() {
+	for _, e := range lint.TemplateWarnings(st) {
 		fmt.Fprintln(w, "warning:", e)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
 	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
@@ -322,7 +323,7 @@ func (b *builder) chartValues(c manifest.Chart) (map[string]any, error) {
 	for _, r := range refs {
 		// A template is rendered with placeholder site data: the gate
 		// sees the chart as a site would install it.
-		data, err := b.o.Stack.ReadConfig(r)
+		data, err := lint.ReadConfig(b.o.Stack, r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: values %s: %w", r.Pos, r.Path, err)
 		}
@@ -340,7 +341,7 @@ func (b *builder) manifestUses() ([]gate.Use, error) {
 	var uses []gate.Use
 	for _, comp := range b.o.Stack.Spec.Components {
 		for _, m := range comp.Manifests {
-			data, err := b.o.Stack.ReadConfig(m)
+			data, err := lint.ReadConfig(b.o.Stack, m)
 			if err != nil {
 				return nil, fmt.Errorf("%s: manifest %s: %w", m.Pos, m.Path, err)
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
 	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
@@ -81,7 +82,7 @@ func (s *chartStack) write(t *testing.T, imgs []string, allow []string) *manifes
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Lint(); err != nil {
+	if err := lint.Check(st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -382,7 +383,7 @@ func TestKubeSphereStackLintsAndDryRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lint.Check(s); err != nil {
 		t.Fatalf("lint: %v", err)
 	}
 	var out bytes.Buffer

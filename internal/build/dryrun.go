@@ -10,6 +10,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
 )
 
 // Check runs every check of a build that needs no network, so that `bundle
@@ -21,7 +22,7 @@ import (
 // Every problem is reported at once.
 func Check(s *manifest.Stack) error {
 	var errs []error
-	if err := s.Lint(); err != nil {
+	if err := lint.Check(s); err != nil {
 		errs = append(errs, err)
 	}
 	local := map[manifest.Pos]string{} // local chart entry → its Chart.yaml name

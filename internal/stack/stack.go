@@ -43,7 +43,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/kube"
-	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // FieldManager owns the fields of everything the manifests apply.
@@ -132,7 +132,7 @@ type options struct {
 	timeout  time.Duration
 	poll     time.Duration
 	logf     func(format string, args ...any)
-	data     *manifest.TemplateData
+	data     *template.Data
 }
 
 // Option configures an Installer.
@@ -153,7 +153,7 @@ func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
 // WithTemplateData renders the values files and manifests the bundle marks
 // as templates (bundle.AnnotationTemplate) with d, the site's data; without
 // it such a step fails.
-func WithTemplateData(d manifest.TemplateData) Option { return func(o *options) { o.data = &d } }
+func WithTemplateData(d template.Data) Option { return func(o *options) { o.data = &d } }
 
 // WithLogf sends progress lines to logf (default: discarded).
 func WithLogf(logf func(format string, args ...any)) Option {
@@ -215,7 +215,7 @@ func (in *Installer) read(path, kind string, limit int64) ([]byte, error) {
 	if in.o.data == nil {
 		return nil, fmt.Errorf("%s %s is a template and this installer has no site data to render it with (stack.WithTemplateData)", kind, path)
 	}
-	out, err := manifest.Render(path, data, *in.o.data)
+	out, err := template.Render(path, data, *in.o.data)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w; set what it needs in the inventory", kind, path, err)
 	}

@@ -42,9 +42,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// ErrorList is every problem found in one pass, sorted by position. Parse and
-// Lint report all problems at once, one per line, rather than stopping at
-// the first. Use errors.As to get the list, or to get the first *Error.
+// ErrorList is every problem found in one pass, sorted by position.
+// manifest.Parse and lint.Check report all problems at once, one per line,
+// rather than stopping at the first. Use errors.As to get the list, or to get the first *Error.
 type ErrorList []*Error
 
 func (l ErrorList) Error() string {
@@ -64,7 +64,7 @@ func (l ErrorList) Unwrap() []error {
 	return errs
 }
 
-// MaxErrors bounds the problems one pass (Parse, Lint) reports: the first
+// MaxErrors bounds the problems one pass (manifest.Parse, lint.Check) reports: the first
 // MaxErrors found are listed, sorted by position, followed by one line
 // saying how many more there are. A manifest that names a long image list
 // twice would otherwise give one error per image, each allocated, and an

@@ -1,6 +1,7 @@
-package manifest
+package template
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -11,6 +12,8 @@ import (
 	"text/template/parse"
 	"time"
 	"unicode/utf8"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // The bounds of Render. A template runs in bundle lint, bundle build and
@@ -26,10 +29,10 @@ const (
 	MaxTemplateSteps = 1_000_000
 	// MaxTemplateString is the longest string a template function may
 	// return.
-	MaxTemplateString = MaxManifestSize
+	MaxTemplateString = manifest.MaxManifestSize
 	// MaxTemplateBytes is the most bytes the functions of one render may
 	// return together.
-	MaxTemplateBytes = 16 * MaxManifestSize
+	MaxTemplateBytes = 16 * manifest.MaxManifestSize
 	// maxFormatWidth is the widest width or precision printf may pad to.
 	maxFormatWidth = 1024
 )
@@ -39,16 +42,16 @@ const (
 // function and write.
 const RenderTimeout = 10 * time.Second
 
-// TemplateLimitError is a render stopped by one of its bounds: the file,
+// LimitError is a render stopped by one of its bounds: the file,
 // where in it (name:line:col, when known), the limit and what hit it.
-type TemplateLimitError struct {
+type LimitError struct {
 	File  string
 	Where string
 	Limit string // such as "MaxTemplateRange (10000)"
 	What  string
 }
 
-func (e *TemplateLimitError) Error() string {
+func (e *LimitError) Error() string {
 	where := e.File
 	if e.Where != "" {
 		where = e.Where
@@ -56,8 +59,8 @@ func (e *TemplateLimitError) Error() string {
 	return fmt.Sprintf("template %s: %s: over the limit %s", where, e.What, e.Limit)
 }
 
-// templateLimitFix is how to get a template under the limits.
-const templateLimitFix = "bound the template's work: range over the site's lists, not over large numbers, and build no large strings"
+// LimitFix is how to get a template under the limits.
+const LimitFix = "bound the template's work: range over the site's lists, not over large numbers, and build no large strings"
 
 // reserved are the functions Render adds to a template's tree; a template
 // may not call them itself.
@@ -76,8 +79,8 @@ func newRenderBudget(deadline time.Time) *renderBudget {
 	return &renderBudget{steps: MaxTemplateSteps, bytes: MaxTemplateBytes, deadline: deadline}
 }
 
-func limitf(limit, format string, args ...any) *TemplateLimitError {
-	return &TemplateLimitError{Limit: limit, What: fmt.Sprintf(format, args...)}
+func limitf(limit, format string, args ...any) *LimitError {
+	return &LimitError{Limit: limit, What: fmt.Sprintf(format, args...)}
 }
 
 // spend charges n steps and checks the deadline.
@@ -112,7 +115,7 @@ func (b *renderBudget) str(s string) (string, error) {
 	return s, nil
 }
 
-// funcs are TemplateFuncs charging b; the built-ins that build strings are
+// funcs are Funcs charging b; the built-ins that build strings are
 // replaced by capped ones, which size their result before building it.
 func (b *renderBudget) funcs() texttemplate.FuncMap {
 	sized := func(n int, build func() string) (string, error) {
@@ -241,7 +244,7 @@ func (b *renderBudget) rangeLimit(where string, weight int, v any) (any, error) 
 	if err == nil {
 		err = b.spend(max(n, 1) * int64(max(weight, 1)))
 	}
-	if le := (*TemplateLimitError)(nil); errors.As(err, &le) && le.Where == "" {
+	if le := (*LimitError)(nil); errors.As(err, &le) && le.Where == "" {
 		le.Where = where
 	}
 	return v, err
@@ -251,7 +254,7 @@ func (b *renderBudget) rangeLimit(where string, weight int, v any) (any, error) 
 // the called template's weight.
 func (b *renderBudget) callLimit(where string, weight int, v any) (any, error) {
 	err := b.spend(int64(max(weight, 1)))
-	if le := (*TemplateLimitError)(nil); errors.As(err, &le) && le.Where == "" {
+	if le := (*LimitError)(nil); errors.As(err, &le) && le.Where == "" {
 		le.Where = where
 	}
 	return v, err
@@ -381,7 +384,7 @@ func (in *instrumenter) pipe(p *parse.PipeNode) error {
 			case *parse.IdentifierNode:
 				for _, r := range reserved {
 					if x.Ident == r {
-						return &TemplateLimitError{File: in.tree.ParseName, Where: in.where(x), Limit: "reserved names",
+						return &LimitError{File: in.tree.ParseName, Where: in.where(x), Limit: "reserved names",
 							What: fmt.Sprintf("the template calls %s, which only Render may add", r)}
 					}
 				}
@@ -402,7 +405,7 @@ func (in *instrumenter) literalRange(r *parse.RangeNode) error {
 		return nil
 	}
 	if num, ok := r.Pipe.Cmds[0].Args[0].(*parse.NumberNode); ok && (!num.IsInt || num.Int64 > MaxTemplateRange) {
-		return &TemplateLimitError{File: in.tree.ParseName, Where: in.where(r), Limit: fmt.Sprintf("MaxTemplateRange (%d)", MaxTemplateRange),
+		return &LimitError{File: in.tree.ParseName, Where: in.where(r), Limit: fmt.Sprintf("MaxTemplateRange (%d)", MaxTemplateRange),
 			What: "range over " + num.Text}
 	}
 	return nil
@@ -453,10 +456,10 @@ func weight(n parse.Node) int {
 	return w
 }
 
-// limitHit returns the *TemplateLimitError in a render's error, with the
+// limitHit returns the *LimitError in a render's error, with the
 // place text/template names when it has none.
-func limitHit(err error) *TemplateLimitError {
-	var le *TemplateLimitError
+func limitHit(err error) *LimitError {
+	var le *LimitError
 	if !errors.As(err, &le) {
 		return nil
 	}
@@ -472,15 +475,20 @@ func limitHit(err error) *TemplateLimitError {
 // execPlace is where text/template says an execution failed.
 var execPlace = regexp.MustCompile(`^template: (\S+:\d+:\d+):`)
 
-// budgetWriter checks the deadline, and charges a step, at every write.
+// budgetWriter checks the deadline, and charges a step, at every write,
+// then keeps the output in buf, at most max bytes: a write beyond fails.
 type budgetWriter struct {
-	b *renderBudget
-	w interface{ Write([]byte) (int, error) }
+	b   *renderBudget
+	buf *bytes.Buffer
+	max int
 }
 
 func (w *budgetWriter) Write(p []byte) (int, error) {
 	if err := w.b.spend(1); err != nil {
 		return 0, err
 	}
-	return w.w.Write(p)
+	if w.buf.Len()+len(p) > w.max {
+		return 0, fmt.Errorf("larger than %d bytes", w.max)
+	}
+	return w.buf.Write(p)
 }

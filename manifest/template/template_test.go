@@ -1,20 +1,21 @@
-package manifest
+package template
 
 import (
 	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
 // TestRenderBoundsTheWork: templates that would spin or take gigabytes
 // (issue 18: a range over 1e11, a string doubled in a loop, exponential
 // template calls, huge printf widths) stop quickly with a
-// *TemplateLimitError naming the file, the line and the limit.
+// *LimitError naming the file, the line and the limit.
 func TestRenderBoundsTheWork(t *testing.T) {
 	for _, c := range []struct {
 		name, src, where, limit string
@@ -37,11 +38,11 @@ func TestRenderBoundsTheWork(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := Render("big.yaml", []byte(c.src), SampleTemplateData(nil))
+			_, err := Render("big.yaml", []byte(c.src), SampleData(nil))
 			took := time.Since(start)
-			var le *TemplateLimitError
+			var le *LimitError
 			if !errors.As(err, &le) || !strings.Contains(err.Error(), c.where) || !strings.Contains(err.Error(), c.limit) {
-				t.Fatalf("Render: %v; want a *TemplateLimitError at %s naming %s", err, c.where, c.limit)
+				t.Fatalf("Render: %v; want a *LimitError at %s naming %s", err, c.where, c.limit)
 			}
 			if le.File != "big.yaml" {
 				t.Errorf("the error names file %q, want big.yaml", le.File)
@@ -57,7 +58,7 @@ func TestRenderBoundsTheWork(t *testing.T) {
 
 // TestRenderWithinBounds: templates doing what stacks do render as before.
 func TestRenderWithinBounds(t *testing.T) {
-	data := SampleTemplateData(nil)
+	data := SampleData(nil)
 	for src, want := range map[string]string{
 		`{{range $i, $m := .Storage.Ceph.Monitors}}{{$i}}={{$m}};{{end}}`: "0=192.0.2.21:6789;1=192.0.2.22:6789;2=192.0.2.23:6789;",
 		`{{range 3}}{{.}}{{end}}`:               "012",
@@ -75,44 +76,6 @@ func TestRenderWithinBounds(t *testing.T) {
 	}
 }
 
-// TestLintRefusesUnboundedTemplates: bundle lint refuses a values template
-// whose render hits a limit, naming the file, the line and the limit, and
-// a file template ranging over a huge literal (files are parsed, not
-// rendered, by lint).
-func TestLintRefusesUnboundedTemplates(t *testing.T) {
-	fsys := fstest.MapFS{
-		"values/spin.yaml":  {Data: []byte("a: 1\n{{range 100000000000}}{{end}}\n")},
-		"values/grow.yaml":  {Data: []byte("a: 1\n{{$x := \"ab\"}}{{range 40}}{{$x = print $x $x}}{{end}}\n")},
-		"files/spin.tmpl":   {Data: []byte("x\n\n{{range 100000000000}}{{end}}\n")},
-		"values/fine.yaml":  {Data: []byte("a: [{{range 3}}{{.}},{{end}}]\n")},
-		"files/fine.tmpl":   {Data: []byte("{{range .Storage.Ceph.Monitors}}{{.}}{{end}}")},
-		"files/plain.tmpl":  {Data: []byte("x")},
-		"values/plain.yaml": {Data: []byte("a: 1\n")},
-	}
-	body := "  components:\n    - name: a\n      values: [{path: values/spin.yaml, template: true}, {path: values/grow.yaml, template: true}, {path: values/fine.yaml, template: true}]\n" +
-		"      files: [{path: files/spin.tmpl, template: true}, {path: files/fine.tmpl, template: true}]\n"
-	s, err := ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = s.Lint()
-	if err == nil {
-		t.Fatal("Lint accepted unbounded templates")
-	}
-	msg := err.Error()
-	for _, want := range []string{
-		"values/spin.yaml:2:", "values/grow.yaml:2:", "files/spin.tmpl: template spin.tmpl:3:",
-		"MaxTemplateRange", "MaxTemplateString",
-	} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("lint's error lacks %q:\n%s", want, msg)
-		}
-	}
-	if strings.Contains(msg, "fine") {
-		t.Errorf("lint refused a bounded template:\n%s", msg)
-	}
-}
-
 // FuzzRender: no template of at most a few KiB makes Render run long or
 // panic; it renders, fails, or stops at a limit.
 func FuzzRender(f *testing.F) {
@@ -125,7 +88,7 @@ func FuzzRender(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	data := SampleTemplateData(nil)
+	data := SampleData(nil)
 	f.Fuzz(func(t *testing.T, src string) {
 		if len(src) > 4096 {
 			return
@@ -135,7 +98,7 @@ func FuzzRender(f *testing.F) {
 		if took := time.Since(start); took > RenderTimeout+time.Second {
 			t.Fatalf("Render took %v", took)
 		}
-		if err == nil && len(out) > MaxManifestSize {
+		if err == nil && len(out) > manifest.MaxManifestSize {
 			t.Fatalf("output of %d bytes", len(out))
 		}
 	})
@@ -200,5 +163,23 @@ func checkQuoteRoundTrip(t *testing.T, s string) {
 		if got != want {
 			t.Fatalf("YAML reads %q as %q, want %q", doc, got, want)
 		}
+	}
+}
+
+func TestTemplateStrict(t *testing.T) {
+	tmpl, err := New("x").Parse("{{ .Site.VIP }} {{ quote .Name }} {{ indent 2 .Body }}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	data := map[string]any{"Site": map[string]any{"VIP": "10.0.0.10"}, "Name": `a"b`, "Body": "x\ny"}
+	if err := tmpl.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	if want := `10.0.0.10 "a\"b"   x` + "\n  y"; b.String() != want {
+		t.Errorf("rendered %q, want %q", b.String(), want)
+	}
+	if err := tmpl.Execute(&b, map[string]any{"Site": map[string]any{}}); err == nil {
+		t.Error("a missing key rendered without error")
 	}
 }

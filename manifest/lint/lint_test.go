@@ -1,4 +1,4 @@
-package manifest
+package lint
 
 import (
 	"errors"
@@ -7,12 +7,20 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
+
+// header is four lines; a body given to stack starts at line 5.
+const header = "apiVersion: appliance/v1\nkind: Stack\nmetadata: {name: t, version: \"1\"}\nspec:\n"
+
+func stack(body string) string { return header + body }
 
 // lintFS holds valid and broken files for the lint table.
 func lintFS(t *testing.T) fstest.MapFS {
 	t.Helper()
-	pub, err := os.ReadFile("testdata/full/keys/vendor.pub")
+	pub, err := os.ReadFile("../testdata/full/keys/vendor.pub")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +79,12 @@ func TestLintErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(tt.body)))
+			s, err := manifest.ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(tt.body)))
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			err = s.Lint()
-			var list ErrorList
+			err = Check(s)
+			var list manifest.ErrorList
 			if !errors.As(err, &list) {
 				t.Fatalf("Lint = %v, want an ErrorList", err)
 			}
@@ -97,33 +105,15 @@ func TestLintErrors(t *testing.T) {
 func TestLintPasses(t *testing.T) {
 	body := "  verify: [{registry: docker.io, key: keys/ok.pub}]\n  components:\n    - name: a\n      images: [a/b:1]\n      files:\n        - {path: t/ok.tmpl, template: true}\n        - files/ok.conf\n" +
 		"      values: [{path: values/site.yaml, template: true}]\n      manifests: [{path: manifests/site.yaml, template: true}]\n"
-	s, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
+	s, err := manifest.ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := Check(s); err != nil {
 		t.Errorf("Lint: %v", err)
 	}
 	if got := s.Images()[0].VerifyKey; got != "keys/ok.pub" {
 		t.Errorf("registry rule key = %q", got)
-	}
-}
-
-func TestTemplateStrict(t *testing.T) {
-	tmpl, err := NewTemplate("x").Parse("{{ .Site.VIP }} {{ quote .Name }} {{ indent 2 .Body }}")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b strings.Builder
-	data := map[string]any{"Site": map[string]any{"VIP": "10.0.0.10"}, "Name": `a"b`, "Body": "x\ny"}
-	if err := tmpl.Execute(&b, data); err != nil {
-		t.Fatal(err)
-	}
-	if want := `10.0.0.10 "a\"b"   x` + "\n  y"; b.String() != want {
-		t.Errorf("rendered %q, want %q", b.String(), want)
-	}
-	if err := tmpl.Execute(&b, map[string]any{"Site": map[string]any{}}); err == nil {
-		t.Error("a missing key rendered without error")
 	}
 }
 
@@ -134,7 +124,7 @@ func TestTemplateStrict(t *testing.T) {
 func TestConfigTemplates(t *testing.T) {
 	body := "  components:\n    - name: a\n      values: [{path: values/site.yaml, template: true}, values/list.yaml]\n" +
 		"      charts: [{path: charts/nometa, values: [{path: values/nokey.yaml, template: false}]}]\n"
-	s, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
+	s, err := manifest.ParseFS(lintFS(t), "m/stack.yaml", []byte(stack(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,29 +132,29 @@ func TestConfigTemplates(t *testing.T) {
 	if !c.Values[0].Template || c.Values[1].Template || c.Charts[0].Values[0].Template {
 		t.Fatalf("template flags %v %v %v, want true false false", c.Values[0].Template, c.Values[1].Template, c.Charts[0].Values[0].Template)
 	}
-	got, err := s.ReadConfig(c.Values[0])
+	got, err := ReadConfig(s, c.Values[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := `nfs: {server: "nfs.site.example", path: "/export/kubernetes"}` + "\n"; string(got) != want {
 		t.Errorf("rendered with the sample data: %q, want %q", got, want)
 	}
-	if raw, _ := s.ReadConfig(c.Values[1]); string(raw) != "- a\n- b\n" {
+	if raw, _ := ReadConfig(s, c.Values[1]); string(raw) != "- a\n- b\n" {
 		t.Errorf("a plain values file came back as %q", raw)
 	}
 	src := []byte(`server: {{ required "storage.nfs.server is not set" .Storage.NFS.Server }}`)
-	if _, err := Render("nfs.yaml", src, TemplateData{}); err == nil || !strings.Contains(err.Error(), "storage.nfs.server is not set") {
+	if _, err := template.Render("nfs.yaml", src, template.Data{}); err == nil || !strings.Contains(err.Error(), "storage.nfs.server is not set") {
 		t.Errorf("required on an empty setting: %v", err)
 	}
 	mons := []byte(`{{ range required "no monitors" .Storage.Ceph.Monitors }}{{ . }};{{ end }}`)
-	if _, err := Render("m", mons, TemplateData{}); err == nil || !strings.Contains(err.Error(), "no monitors") {
+	if _, err := template.Render("m", mons, template.Data{}); err == nil || !strings.Contains(err.Error(), "no monitors") {
 		t.Errorf("required on an empty list: %v", err)
 	}
-	out, err := Render("m", mons, TemplateData{Storage: TemplateStorage{Ceph: TemplateCeph{Monitors: []string{"a:1", "b:2"}}}})
+	out, err := template.Render("m", mons, template.Data{Storage: template.Storage{Ceph: template.Ceph{Monitors: []string{"a:1", "b:2"}}}})
 	if err != nil || string(out) != "a:1;b:2;" {
 		t.Errorf("Render = %q, %v", out, err)
 	}
-	if _, err := ParseFS(lintFS(t), "m/stack.yaml", []byte(stack("  components:\n    - name: a\n      values: [{template: true}]\n"))); err == nil ||
+	if _, err := manifest.ParseFS(lintFS(t), "m/stack.yaml", []byte(stack("  components:\n    - name: a\n      values: [{template: true}]\n"))); err == nil ||
 		!strings.Contains(err.Error(), `missing required field "path"`) {
 		t.Errorf("a values entry without a path: %v", err)
 	}
@@ -185,12 +175,12 @@ func TestLintPlacesProblemsInTheirFile(t *testing.T) {
 	}
 	body := "  components:\n    - name: a\n      values:\n        - values/unmarked.yaml\n        - values/broken.yaml\n" +
 		"        - {path: values/badkey.yaml, template: true}\n      manifests: [manifests/cm.yaml]\n"
-	s, err := ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
+	s, err := manifest.ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var list ErrorList
-	if err := s.Lint(); !errors.As(err, &list) {
+	var list manifest.ErrorList
+	if err := Check(s); !errors.As(err, &list) {
 		t.Fatalf("Lint = %v, want an ErrorList", err)
 	}
 	want := []struct {
@@ -229,14 +219,14 @@ func TestTemplateWarnings(t *testing.T) {
 	}
 	body := "  components:\n    - name: a\n      values:\n        - values/quoted.yaml\n        - {path: values/marked.yaml, template: true}\n" +
 		"        - values/comment.yaml\n      manifests: [manifests/cm.yaml]\n"
-	s, err := ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
+	s, err := manifest.ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := Check(s); err != nil {
 		t.Fatalf("Lint: %v (the files are valid YAML)", err)
 	}
-	ws := s.TemplateWarnings()
+	ws := TemplateWarnings(s)
 	var got []string
 	for _, w := range ws {
 		got = append(got, w.Pos.String())
@@ -246,5 +236,43 @@ func TestTemplateWarnings(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "m/values/quoted.yaml:2 m/manifests/cm.yaml:4" {
 		t.Errorf("warnings at %v, want the unmarked values file and manifest", got)
+	}
+}
+
+// TestLintRefusesUnboundedTemplates: bundle lint refuses a values template
+// whose render hits a limit, naming the file, the line and the limit, and
+// a file template ranging over a huge literal (files are parsed, not
+// rendered, by lint).
+func TestLintRefusesUnboundedTemplates(t *testing.T) {
+	fsys := fstest.MapFS{
+		"values/spin.yaml":  {Data: []byte("a: 1\n{{range 100000000000}}{{end}}\n")},
+		"values/grow.yaml":  {Data: []byte("a: 1\n{{$x := \"ab\"}}{{range 40}}{{$x = print $x $x}}{{end}}\n")},
+		"files/spin.tmpl":   {Data: []byte("x\n\n{{range 100000000000}}{{end}}\n")},
+		"values/fine.yaml":  {Data: []byte("a: [{{range 3}}{{.}},{{end}}]\n")},
+		"files/fine.tmpl":   {Data: []byte("{{range .Storage.Ceph.Monitors}}{{.}}{{end}}")},
+		"files/plain.tmpl":  {Data: []byte("x")},
+		"values/plain.yaml": {Data: []byte("a: 1\n")},
+	}
+	body := "  components:\n    - name: a\n      values: [{path: values/spin.yaml, template: true}, {path: values/grow.yaml, template: true}, {path: values/fine.yaml, template: true}]\n" +
+		"      files: [{path: files/spin.tmpl, template: true}, {path: files/fine.tmpl, template: true}]\n"
+	s, err := manifest.ParseFS(fsys, "m/stack.yaml", []byte(stack(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Check(s)
+	if err == nil {
+		t.Fatal("Lint accepted unbounded templates")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"values/spin.yaml:2:", "values/grow.yaml:2:", "files/spin.tmpl: template spin.tmpl:3:",
+		"MaxTemplateRange", "MaxTemplateString",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("lint's error lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "fine") {
+		t.Errorf("lint refused a bounded template:\n%s", msg)
 	}
 }

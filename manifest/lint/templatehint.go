@@ -1,4 +1,4 @@
-package manifest
+package lint
 
 import (
 	"bytes"
@@ -6,9 +6,11 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+
+	"github.com/factory-appliance/appliance/manifest"
 )
 
-// atLine places a problem Lint found in a file at a line of that file,
+// atLine places a problem Check found in a file at a line of that file,
 // rather than at the manifest line that names the file.
 type atLine struct {
 	error
@@ -86,11 +88,11 @@ func unmarked(what, path string, fn func(io.Reader) error) func(io.Reader) error
 // but deploy hands them to the release or the cluster as written, so a
 // template expression in one is likely a missing template: true. Each is
 // placed at the line of the first "{{" in the file. Files that cannot be
-// read are left to Lint.
-func (s *Stack) TemplateWarnings() ErrorList {
-	var out ErrorList
+// read are left to Check.
+func TemplateWarnings(s *manifest.Stack) manifest.ErrorList {
+	var out manifest.ErrorList
 	seen := map[string]bool{}
-	check := func(what string, r PathRef) {
+	check := func(what string, r manifest.PathRef) {
 		if r.Template || seen[r.Path] {
 			return
 		}
@@ -109,7 +111,7 @@ func (s *Stack) TemplateWarnings() ErrorList {
 			if what == "values file" {
 				fix += "; if the chart renders it itself (Helm's tpl), leave it"
 			}
-			out = append(out, &Error{Pos: Pos{File: s.display(r.Path), Line: n},
+			out = append(out, &manifest.Error{Pos: manifest.Pos{File: s.Display(r.Path), Line: n},
 				Msg: fmt.Sprintf("%s %s (named at %s) holds {{ }} but is not marked template: true: deploy passes it on as written, unrendered", what, r.Path, r.Pos),
 				Fix: fix})
 		}

@@ -1,4 +1,4 @@
-package manifest
+package lint
 
 import (
 	"bufio"
@@ -10,37 +10,39 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/manifest/decode"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
-// Lint checks what parsing does not and needs no network: every local path
+// Check checks what parsing does not and needs no network: every local path
 // the manifest names exists and has the right shape.
 //
 //   - files: a regular file; its sha256 matches when one is given; a
-//     template parses with NewTemplate and passes CheckTemplate;
+//     template parses with template.New and passes template.Check;
 //   - rpmFiles: a regular file that starts with the RPM lead;
 //   - values and chart values: a YAML mapping; manifests: YAML documents;
-//     a template (template: true) is rendered with SampleTemplateData first;
+//     a template (template: true) is rendered with template.SampleData first;
 //   - local charts: a directory holding Chart.yaml;
 //   - verify keys: a PEM public key; local gpgkeys and a URL file's
 //     verify.gpgkey: an armored PGP public key;
-//   - rpmBase: a package list (see ReadRPMBase).
+//   - rpmBase: a package list (see manifest.Stack.ReadRPMBase).
 //
-// Image list files were read by Parse. Lint reports every problem at once
-// as an ErrorList, positioned where the manifest names the path. It streams
-// file contents and holds at most one YAML file (MaxManifestSize) at a time.
-func (s *Stack) Lint() error {
+// Image list files were read by manifest.Parse. Check reports every problem
+// at once as a manifest.ErrorList, positioned where the manifest names the
+// path. It streams file contents and holds at most one YAML file
+// (manifest.MaxManifestSize) at a time.
+func Check(s *manifest.Stack) error {
 	l := &linter{s: s, errs: decode.Errors{File: s.File}}
 	for _, c := range s.Spec.Components {
 		l.component(c)
 	}
-	keys := map[string]Pos{}
+	keys := map[string]manifest.Pos{}
 	for _, r := range s.Spec.Verify {
 		keys[r.Key] = r.Pos
 	}
@@ -54,7 +56,7 @@ func (s *Stack) Lint() error {
 	}
 	for _, r := range s.Spec.RPMRepos {
 		for _, k := range r.GPGKeys {
-			if !urlOrPath(k) {
+			if !manifest.IsURL(k) {
 				l.check(r.Pos, k, "gpgkey", checkPGPKey)
 			}
 		}
@@ -68,11 +70,11 @@ func (s *Stack) Lint() error {
 }
 
 type linter struct {
-	s    *Stack
+	s    *manifest.Stack
 	errs decode.Errors
 }
 
-func (l *linter) component(c Component) {
+func (l *linter) component(c manifest.Component) {
 	for _, f := range c.Files {
 		if f.Path != "" {
 			l.check(f.Pos, f.Path, "file", l.fileCheck(f))
@@ -91,7 +93,7 @@ func (l *linter) component(c Component) {
 		l.check(m.Pos, m.Path, "manifest", l.rendered(m, "manifest", checkManifests))
 	}
 	for _, ch := range c.Charts {
-		if ch.Source == ChartLocal {
+		if ch.Source == manifest.ChartLocal {
 			l.check(ch.Pos, path.Join(ch.Path, "Chart.yaml"), "chart", checkChartYAML)
 		}
 		for _, v := range ch.Values {
@@ -100,17 +102,17 @@ func (l *linter) component(c Component) {
 	}
 }
 
-// rendered is fn, on the file rendered with SampleTemplateData first when
+// rendered is fn, on the file rendered with template.SampleData first when
 // r is a template: a template that lints renders, with every key it uses,
 // into a file of the right shape. A template that fails is reported at
 // the line of the file the template error names; a file not marked as a
 // template is checked by unmarked.
-func (l *linter) rendered(r PathRef, what string, fn func(io.Reader) error) func(io.Reader) error {
+func (l *linter) rendered(r manifest.PathRef, what string, fn func(io.Reader) error) func(io.Reader) error {
 	if !r.Template {
 		return unmarked(what, r.Path, fn)
 	}
 	return func(in io.Reader) error {
-		out, err := l.s.readConfig(r, in)
+		out, err := readConfig(l.s, r, in)
 		if err != nil {
 			if n := errLine(templateErrLine, err); n > 0 {
 				return &atLine{err, n}
@@ -125,7 +127,7 @@ func (l *linter) rendered(r PathRef, what string, fn func(io.Reader) error) func
 }
 
 // check opens rel and runs fn on it, recording any problem at pos.
-func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
+func (l *linter) check(pos manifest.Pos, rel, what string, fn func(r io.Reader) error) {
 	f, err := l.s.Open(rel)
 	if err != nil {
 		fix := "create it, or fix the path (relative to the manifest's directory)"
@@ -133,30 +135,22 @@ func (l *linter) check(pos Pos, rel, what string, fn func(r io.Reader) error) {
 		if strings.Contains(err.Error(), "escapes") {
 			fix = "a symbolic link on the path leads outside the manifest's directory; copy the file inside it"
 		}
-		l.errs.Add(pos, fix, "%s %s: %v", what, l.s.display(rel), pathErr(err))
+		l.errs.Add(pos, fix, "%s %s: %v", what, l.s.Display(rel), manifest.OpenError(err))
 		return
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		l.errs.Add(pos, "name a regular file", "%s %s is not a regular file", what, l.s.display(rel))
+		l.errs.Add(pos, "name a regular file", "%s %s is not a regular file", what, l.s.Display(rel))
 		return
 	}
 	if err := fn(f); err != nil {
 		at, named := pos, ""
 		var al *atLine
 		if errors.As(err, &al) && al.line > 0 {
-			at, named = Pos{File: l.s.display(rel), Line: al.line}, " (named at "+pos.String()+")"
+			at, named = manifest.Pos{File: l.s.Display(rel), Line: al.line}, " (named at "+pos.String()+")"
 		}
-		l.errs.Add(at, lintFix(err), "%s %s%s: %v", what, l.s.display(rel), named, err)
+		l.errs.Add(at, lintFix(err), "%s %s%s: %v", what, l.s.Display(rel), named, err)
 	}
-}
-
-func pathErr(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // fixError carries a problem found in a file and how to fix it.
@@ -174,13 +168,13 @@ func lintFix(err error) string {
 	return ""
 }
 
-func (l *linter) fileCheck(f File) func(io.Reader) error {
+func (l *linter) fileCheck(f manifest.File) func(io.Reader) error {
 	return func(r io.Reader) error {
 		h := sha256.New()
 		var body bytes.Buffer
 		var w io.Writer = h
 		if f.Template {
-			w = io.MultiWriter(h, &limitedBuffer{buf: &body, max: MaxManifestSize})
+			w = io.MultiWriter(h, &limitedBuffer{buf: &body, max: manifest.MaxManifestSize})
 		}
 		if _, err := io.Copy(w, r); err != nil {
 			return err
@@ -189,9 +183,9 @@ func (l *linter) fileCheck(f File) func(io.Reader) error {
 			return &fixError{fmt.Sprintf("sha256 is %s, the manifest says %s", got, f.SHA256), "update sha256 in the manifest if the change is intended"}
 		}
 		if f.Template {
-			var le *TemplateLimitError
-			if err := CheckTemplate(f.Name(), body.Bytes()); errors.As(err, &le) {
-				return &fixError{err.Error(), templateLimitFix}
+			var le *template.LimitError
+			if err := template.Check(f.Name(), body.Bytes()); errors.As(err, &le) {
+				return &fixError{err.Error(), template.LimitFix}
 			} else if err != nil {
 				return &fixError{"template does not parse: " + err.Error(), "fix the template syntax (Go text/template)"}
 			}
@@ -215,9 +209,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func readAllLimited(r io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxManifestSize+1))
-	if err == nil && len(data) > MaxManifestSize {
-		err = fmt.Errorf("larger than %d bytes", MaxManifestSize)
+	data, err := io.ReadAll(io.LimitReader(r, manifest.MaxManifestSize+1))
+	if err == nil && len(data) > manifest.MaxManifestSize {
+		err = fmt.Errorf("larger than %d bytes", manifest.MaxManifestSize)
 	}
 	return data, err
 }
@@ -304,34 +298,4 @@ func checkPGPKey(r io.Reader) error {
 		}
 	}
 	return &fixError{"not an armored PGP public key", "export it with gpg --armor --export"}
-}
-
-// ReadRPMBase reads spec.rpmBase: the packages assumed installed on the
-// hosts, one name per line, with blank lines and '#' comments ignored.
-// It returns nil when the manifest names no rpmBase.
-func (s *Stack) ReadRPMBase() ([]string, error) {
-	if s.Spec.RPMBase == "" {
-		return nil, nil
-	}
-	f, err := s.Open(s.Spec.RPMBase)
-	if err != nil {
-		return nil, fmt.Errorf("rpmBase %s: %w", s.display(s.Spec.RPMBase), pathErr(err))
-	}
-	defer f.Close()
-	var names []string
-	sc := bufio.NewScanner(f)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		if !rpmSpecRE.MatchString(text) {
-			return nil, fmt.Errorf("rpmBase %s:%d: %q is not a package name", s.display(s.Spec.RPMBase), line, text)
-		}
-		names = append(names, text)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("rpmBase %s: %w", s.display(s.Spec.RPMBase), err)
-	}
-	return names, nil
 }
