@@ -38,7 +38,7 @@ func readConfig(s *manifest.Stack, r manifest.PathRef, in io.Reader) ([]byte, er
 		return nil, &fixError{err.Error(), template.LimitFix}
 	}
 	if err != nil {
-		return nil, &fixError{err.Error(), "fix the template (Go text/template; the keys are manifest.TemplateData's: .Stack, .Site, .Network, .Storage)"}
+		return nil, &fixError{err.Error(), "fix the template (Go text/template; the keys are those of manifest/template's Data: .Stack, .Site, .Network, .Storage)"}
 	}
 	return out, nil
 }
