@@ -1,4 +1,4 @@
-package siteserver
+package content
 
 import (
 	"context"
@@ -7,14 +7,15 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync"
 
 	"golang.org/x/sync/semaphore"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 )
 
-// BundleContent is Content straight from a bundle file: nothing is
-// extracted or copied. Every read goes through the bundle Reader, which
+// Bundle is Content straight from a bundle file: nothing is extracted or
+// copied. Every read goes through the bundle Reader, which
 // decompresses only the frames of the entry asked for and checks each 4 MiB
 // chunk against its digest in bundle.json before returning any of its bytes
 // (and a whole read against the entry's digest), so whatever the server
@@ -41,23 +42,23 @@ import (
 //     take no share of either: they cost little, and stalled downloads
 //     never delay them.
 //
-// A client that stops reading is dropped by the Server's minimum write rate
-// (see WithMinWriteRate); until then it holds at most its copy buffer, or a
+// A client that stops reading is dropped by the site server's minimum write
+// rate (see siteserver.WithMinWriteRate); until then it holds at most its copy buffer, or a
 // share of HoldBudget.
 //
 // Safe for concurrent use, like the Reader.
-type BundleContent struct {
+type Bundle struct {
 	r     *bundle.Reader
 	paths []string // every listed path, sorted
 	read  *semaphore.Weighted
 	hold  *semaphore.Weighted
 }
 
-// ReadBudget is the memory, in bytes, that BundleContent's chunk reads in
+// ReadBudget is the memory, in bytes, that Bundle's chunk reads in
 // flight (reading and verifying, not yet handed out) may hold together.
 const ReadBudget = 64 << 20
 
-// HoldBudget is the memory, in bytes, of verified chunks that BundleContent
+// HoldBudget is the memory, in bytes, of verified chunks that Bundle
 // keeps while their bytes are written to clients.
 const HoldBudget = 64 << 20
 
@@ -69,25 +70,26 @@ const SmallEntrySize = 64 << 10
 // opened with (bundle.WithChunkCache): hosts pulling the same layers at the
 // same time then share one read and one verification of each chunk, and a
 // read without a share of HoldBudget takes each piece from the cache.
-// ReadBudget, HoldBudget and this cache add up to MemoryLimit; per-response
-// copy buffers and the runtime come on top, which the soft limit absorbs.
+// ReadBudget, HoldBudget and this cache add up to siteserver.MemoryLimit;
+// per-response copy buffers and the runtime come on top, which the soft
+// limit absorbs.
 const ChunkCacheSize = 64 << 20
 
-// NewBundleContent serves the entries r lists (with its base's, for a
-// delta opened WithBase). The caller keeps closing r. r should be opened
+// NewBundle serves the entries r lists (with its base's, for a delta
+// opened WithBase). The caller keeps closing r. r should be opened
 // with bundle.WithChunkCache(ChunkCacheSize).
-func NewBundleContent(r *bundle.Reader) *BundleContent {
+func NewBundle(r *bundle.Reader) *Bundle {
 	arts := r.Artifacts()
 	paths := make([]string, 0, len(arts))
 	for _, a := range arts {
 		paths = append(paths, a.Path)
 	}
 	sort.Strings(paths)
-	return &BundleContent{r: r, paths: paths, read: semaphore.NewWeighted(ReadBudget), hold: semaphore.NewWeighted(HoldBudget)}
+	return &Bundle{r: r, paths: paths, read: semaphore.NewWeighted(ReadBudget), hold: semaphore.NewWeighted(HoldBudget)}
 }
 
 // Stat implements Content from bundle.json alone.
-func (b *BundleContent) Stat(path string) (int64, string, bool) {
+func (b *Bundle) Stat(path string) (int64, string, bool) {
 	a, ok := b.r.Lookup(path)
 	if !ok {
 		return 0, "", false
@@ -99,8 +101,8 @@ func (b *BundleContent) Stat(path string) (int64, string, bool) {
 // every byte served has matched the digest of its chunk (for an entry of at
 // most one chunk, the entry's digest), listed in the signed bundle.json.
 // Open itself reads nothing; the budgets are taken chunk by chunk as the
-// reader is read (see BundleContent).
-func (b *BundleContent) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
+// reader is read (see Bundle).
+func (b *Bundle) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
 	a, ok := b.r.Lookup(path)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
@@ -127,7 +129,7 @@ func holdWeight(size int64) int64 {
 }
 
 // List implements Content.
-func (b *BundleContent) List(prefix string) []string {
+func (b *Bundle) List(prefix string) []string {
 	i := sort.SearchStrings(b.paths, prefix)
 	j := i
 	for j < len(b.paths) && strings.HasPrefix(b.paths[j], prefix) {
@@ -137,11 +139,11 @@ func (b *BundleContent) List(prefix string) []string {
 }
 
 // chunkStream reads [off, end) of an entry chunk by chunk, each through its
-// own OpenRange, taking the budgets as BundleContent describes. It stops
+// own OpenRange, taking the budgets as Bundle describes. It stops
 // reading once its context is done, so a request whose client went away
 // stops decompressing. Not safe for concurrent use.
 type chunkStream struct {
-	b     *BundleContent
+	b     *Bundle
 	ctx   context.Context
 	a     bundle.Artifact
 	off   int64 // next byte of the entry to hand out
@@ -240,13 +242,13 @@ func (s *chunkStream) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// writeVerifiedTo writes the rest of the content to w, each piece only once
-// it has been verified (bundle.Reader's readers verify a chunk before they
-// hand out any of it). A chunk kept with a share of HoldBudget is written
-// straight from the verified chunk; otherwise each piece is copied out
-// and the chunk let go of before the piece is written, so a client that
-// does not read holds no chunk.
-func (s *chunkStream) writeVerifiedTo(w io.Writer) (int64, bool, error) {
+// WriteVerifiedTo implements VerifiedWriterTo: it writes the rest of the
+// content to w, each piece only once it has been verified (bundle.Reader's
+// readers verify a chunk before they hand out any of it). A chunk kept
+// with a share of HoldBudget is written straight from the verified chunk;
+// otherwise each piece is copied out and the chunk let go of before the
+// piece is written, so a client that does not read holds no chunk.
+func (s *chunkStream) WriteVerifiedTo(w io.Writer) (int64, bool, error) {
 	w = ctxWriter{s.ctx, w}
 	var total int64
 	var bp *[]byte
@@ -308,6 +310,12 @@ func (l *loadedWriter) Write(p []byte) (int, error) {
 	l.s.loaded()
 	return l.w.Write(p)
 }
+
+// bufferSize is the piece a read without a share of HoldBudget copies out
+// at a time; the copy buffers are pooled.
+const bufferSize = 256 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
 
 // ctxWriter stops writing once its context is done.
 type ctxWriter struct {

@@ -1,15 +1,12 @@
-// Package siteserver is the site's seed server: a read-only OCI distribution
-// registry under /v2/, the bundle's yum repositories under /repos/, its files
-// and charts under /files/ and /charts/, and the site CA certificate at
-// /ca.crt, all served straight from bundle content.
-//
-// Everything it serves comes through the Content interface, which verifies
-// bytes against their digests while they stream. A response whose bytes fail
-// verification is never completed: small content is checked before the
-// status line is sent (the client gets a 500), and large content is cut off
-// before its last bytes (the connection is aborted), so a client never takes
-// a corrupt body for a good one.
-package siteserver
+// Package content is where the site server's bytes come from: the Content
+// interface the server reads through, and its two sources, Bundle (straight
+// from a signed bundle file, verified chunk by chunk against bundle.json)
+// and Dir (an extracted bundle directory, for development and tests). Every
+// source verifies what it returns while it streams: a read whose bytes do
+// not match their digest ends in an error, never in a clean io.EOF, so the
+// server can refuse to complete a corrupt response. It knows nothing of
+// HTTP; internal/siteserver serves what it reads.
+package content
 
 import (
 	"context"
@@ -46,7 +43,15 @@ var ErrNotFound = errors.New("not in the bundle")
 
 // Bundle paths of the OCI image layout.
 const (
-	indexPath    = "index.json"
-	blobsPrefix  = "blobs/sha256/"
-	maxIndexSize = 64 << 20 // index.json larger than this is refused
+	IndexPath   = "index.json"
+	BlobsPrefix = "blobs/sha256/"
 )
+
+// VerifiedWriterTo is a reader of Content that writes itself only in
+// verified pieces, so that its user need hold nothing back (Bundle's
+// readers are). WriteVerifiedTo writes the rest of the content to w; ok
+// false means it did not take the write on, and the reader is to be read
+// as usual.
+type VerifiedWriterTo interface {
+	WriteVerifiedTo(w io.Writer) (n int64, ok bool, err error)
+}

@@ -1,4 +1,13 @@
-package siteserver
+// Package access decides who may read from the site server: the client
+// addresses on its allow-list (loopback only by default), and, when the
+// policy asks for them, client certificates issued by the site CA for
+// client authentication. A refused request is answered 403 with a hint on
+// how to get the client admitted, and counted; refusals are logged in
+// summaries (the first at once, then at most one line per interval), never
+// one line per request, so a stranger knocking cannot flood the log. It
+// knows nothing of what is served: the server asks Guard.Admit before it
+// routes each request.
+package access
 
 import (
 	"cmp"
@@ -16,9 +25,9 @@ import (
 	"time"
 )
 
-// AccessPolicy says who may read the seed. The zero policy admits loopback
+// Policy says who may read the seed. The zero policy admits loopback
 // clients only.
-type AccessPolicy struct {
+type Policy struct {
 	// Allow lists the client addresses (single addresses are /32 or /128
 	// prefixes) that may read. Empty means loopback only (127.0.0.0/8 and
 	// ::1), unless AllowAny. IPv4-mapped IPv6 clients are matched by their
@@ -45,16 +54,10 @@ type AccessPolicy struct {
 // the requests it refused. The first refusal is logged at once.
 const DefaultRefusalSummary = time.Minute
 
-// LoopbackPrefixes are the addresses the zero AccessPolicy admits.
+// LoopbackPrefixes are the addresses the zero Policy admits.
 var LoopbackPrefixes = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
-// WithAccess sets who may read the seed (default: loopback clients only).
-// Refused requests get 403 and are counted (Server.Refused), not logged one
-// by one: the first is logged, then at most one summary line per
-// SummaryEvery.
-func WithAccess(p AccessPolicy) Option { return func(s *Server) { s.policy = p } }
-
-// ParseAllow parses client addresses for AccessPolicy.Allow: each is an IP
+// ParseAllow parses client addresses for Policy.Allow: each is an IP
 // address or a CIDR prefix; an entry may hold several separated by commas.
 // Each prefix is normalised (normalizePrefix) before it is checked, and a
 // prefix that then admits every address (0.0.0.0/0, ::/0, and
@@ -124,7 +127,7 @@ func NormalizePrefixes(ps []netip.Prefix) []netip.Prefix {
 	return slices.Compact(out)
 }
 
-// Refusals counts the requests refused since the server started, by reason.
+// Refusals counts the requests a Guard refused, by reason.
 type Refusals struct {
 	Address uint64 // from an address not allowed
 	NoCert  uint64 // without a client certificate, when one is required
@@ -134,23 +137,23 @@ type Refusals struct {
 // Total is the number of refused requests.
 func (r Refusals) Total() uint64 { return r.Address + r.NoCert + r.BadCert }
 
-// Refused returns how many requests the server refused, by reason.
-func (s *Server) Refused() Refusals {
-	s.access.mu.Lock()
-	defer s.access.mu.Unlock()
-	return s.access.total
+// Refused returns how many requests g refused, by reason.
+func (g *Guard) Refused() Refusals {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.total
 }
 
-// AccessSummary describes, in one line, who may read the seed.
-func (s *Server) AccessSummary() string {
-	p := &s.access.policy
+// Summary describes, in one line, who may read the seed.
+func (g *Guard) Summary() string {
+	p := &g.policy
 	var who string
 	switch {
 	case p.AllowAny:
 		who = "any address"
 	default:
-		names := make([]string, len(s.access.allow))
-		for i, a := range s.access.allow {
+		names := make([]string, len(g.allow))
+		for i, a := range g.allow {
 			names[i] = a.String()
 		}
 		who = strings.Join(names, ", ")
@@ -164,11 +167,13 @@ func (s *Server) AccessSummary() string {
 // maxRefusedAddrs bounds the distinct client addresses a summary names.
 const maxRefusedAddrs = 16
 
-// access enforces an AccessPolicy and counts what it refuses.
-type access struct {
-	policy AccessPolicy
+// Guard enforces a Policy and counts what it refuses. It is safe for
+// concurrent use.
+type Guard struct {
+	policy Policy
 	allow  []netip.Prefix
 	log    *slog.Logger
+	deny   func(w http.ResponseWriter, r *http.Request, msg string)
 	now    func() time.Time
 
 	mu       sync.Mutex
@@ -181,32 +186,35 @@ type access struct {
 	verified map[[sha256.Size]byte]verifiedCert
 }
 
-func newAccess(p AccessPolicy, log *slog.Logger) *access {
+// New returns a Guard enforcing p that logs its refusal summaries to log
+// and answers a refused request with deny(w, r, msg): a 403 in the
+// server's error format, msg saying why (with the policy's hint).
+func New(p Policy, log *slog.Logger, deny func(w http.ResponseWriter, r *http.Request, msg string)) *Guard {
 	if p.SummaryEvery <= 0 {
 		p.SummaryEvery = DefaultRefusalSummary
 	}
-	a := &access{policy: p, log: log, now: time.Now, from: map[netip.Addr]uint64{},
+	g := &Guard{policy: p, log: log, deny: deny, now: time.Now, from: map[netip.Addr]uint64{},
 		verified: map[[sha256.Size]byte]verifiedCert{}}
-	a.allow = NormalizePrefixes(p.Allow)
-	if len(a.allow) == 0 {
-		a.allow = LoopbackPrefixes
+	g.allow = NormalizePrefixes(p.Allow)
+	if len(g.allow) == 0 {
+		g.allow = LoopbackPrefixes
 	}
-	return a
+	return g
 }
 
-// tlsConfig returns the server TLS configuration for the policy: c with a
+// TLSConfig returns the server TLS configuration for the policy: c with a
 // client certificate requested when the policy requires one. The
-// certificate is checked per request (admit), so that a refusal is a 403
+// certificate is checked per request (Admit), so that a refusal is a 403
 // with a reason, counted, rather than a failed handshake.
-func (a *access) tlsConfig(c *tls.Config) (*tls.Config, error) {
+func (g *Guard) TLSConfig(c *tls.Config) (*tls.Config, error) {
 	if c == nil {
-		if a.policy.ClientCAs != nil {
+		if g.policy.ClientCAs != nil {
 			return nil, errors.New("site server: client certificates need TLS; drop plain HTTP")
 		}
 		return nil, nil
 	}
 	c = c.Clone()
-	if a.policy.ClientCAs != nil {
+	if g.policy.ClientCAs != nil {
 		c.ClientAuth = tls.RequestClientCert
 	}
 	return c, nil
@@ -220,30 +228,30 @@ const (
 	refusedBadCert
 )
 
-// admit reports whether r may be served; if not, it has answered 403 and
-// counted the request.
-func (a *access) admit(w http.ResponseWriter, r *http.Request) bool {
+// Admit reports whether r may be served; if not, it has answered 403 (with
+// deny) and counted the request.
+func (g *Guard) Admit(w http.ResponseWriter, r *http.Request) bool {
 	addr, ok := clientAddr(r)
-	if !a.policy.AllowAny && !(ok && a.allowed(addr)) {
-		a.refuse(w, r, addr, refusedAddress, fmt.Sprintf("this site server does not serve %s: the address is not on its list of allowed clients", addrString(addr, ok)))
+	if !g.policy.AllowAny && !(ok && g.allowed(addr)) {
+		g.refuse(w, r, addr, refusedAddress, fmt.Sprintf("this site server does not serve %s: the address is not on its list of allowed clients", addrString(addr, ok)))
 		return false
 	}
-	if a.policy.ClientCAs == nil {
+	if g.policy.ClientCAs == nil {
 		return true
 	}
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		a.refuse(w, r, addr, refusedNoCert, "this site server requires a client certificate from the site CA; the request came without one")
+		g.refuse(w, r, addr, refusedNoCert, "this site server requires a client certificate from the site CA; the request came without one")
 		return false
 	}
-	if err := a.verify(r.TLS.PeerCertificates); err != nil {
-		a.refuse(w, r, addr, refusedBadCert, fmt.Sprintf("client certificate %q refused: %v", r.TLS.PeerCertificates[0].Subject.CommonName, err))
+	if err := g.verify(r.TLS.PeerCertificates); err != nil {
+		g.refuse(w, r, addr, refusedBadCert, fmt.Sprintf("client certificate %q refused: %v", r.TLS.PeerCertificates[0].Subject.CommonName, err))
 		return false
 	}
 	return true
 }
 
-func (a *access) allowed(addr netip.Addr) bool {
-	for _, p := range a.allow {
+func (g *Guard) allowed(addr netip.Addr) bool {
+	for _, p := range g.allow {
 		if p.Contains(addr) {
 			return true
 		}
@@ -256,26 +264,26 @@ func (a *access) allowed(addr netip.Addr) bool {
 // kept (maxVerified certificates, for at most verifiedFor) and every
 // request of a connection after the first costs a hash. The handshake has
 // already proved that the client holds the certificate's key.
-func (a *access) verify(chain []*x509.Certificate) error {
+func (g *Guard) verify(chain []*x509.Certificate) error {
 	sum := sha256.Sum256(chain[0].Raw)
-	now := a.now()
-	a.mu.Lock()
-	v, ok := a.verified[sum]
-	a.mu.Unlock()
+	now := g.now()
+	g.mu.Lock()
+	v, ok := g.verified[sum]
+	g.mu.Unlock()
 	if ok && now.Before(v.until) && !now.Before(chain[0].NotBefore) {
 		return v.err
 	}
-	err := a.verifyChain(chain, now)
+	err := g.verifyChain(chain, now)
 	until := now.Add(verifiedFor)
 	if err == nil && chain[0].NotAfter.Before(until) {
 		until = chain[0].NotAfter
 	}
-	a.mu.Lock()
-	if len(a.verified) >= maxVerified {
-		clear(a.verified)
+	g.mu.Lock()
+	if len(g.verified) >= maxVerified {
+		clear(g.verified)
 	}
-	a.verified[sum] = verifiedCert{until: until, err: err}
-	a.mu.Unlock()
+	g.verified[sum] = verifiedCert{until: until, err: err}
+	g.mu.Unlock()
 	return err
 }
 
@@ -290,9 +298,9 @@ type verifiedCert struct {
 	err   error
 }
 
-func (a *access) verifyChain(chain []*x509.Certificate, now time.Time) error {
+func (g *Guard) verifyChain(chain []*x509.Certificate, now time.Time) error {
 	opts := x509.VerifyOptions{
-		Roots:         a.policy.ClientCAs,
+		Roots:         g.policy.ClientCAs,
 		Intermediates: x509.NewCertPool(),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		CurrentTime:   now,
@@ -325,10 +333,10 @@ func addrString(a netip.Addr, ok bool) string {
 // refuse answers 403 and counts the refusal. Nothing is logged per request:
 // the first refusal is logged at once, later ones in a summary at most once
 // per SummaryEvery.
-func (a *access) refuse(w http.ResponseWriter, r *http.Request, addr netip.Addr, why refusal, msg string) {
-	hint := a.policy.AllowHint
+func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, addr netip.Addr, why refusal, msg string) {
+	hint := g.policy.AllowHint
 	if why != refusedAddress {
-		hint = a.policy.CertHint
+		hint = g.policy.CertHint
 	}
 	if hint != "" {
 		msg += "; on the deploy node, " + hint
@@ -336,17 +344,13 @@ func (a *access) refuse(w http.ResponseWriter, r *http.Request, addr netip.Addr,
 	if r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
-	if p := r.URL.Path; p == "/v2" || strings.HasPrefix(p, "/v2/") {
-		writeError(w, r, http.StatusForbidden, "DENIED", msg)
-	} else {
-		http.Error(w, msg, http.StatusForbidden)
-	}
-	a.count(addr, why)
+	g.deny(w, r, msg)
+	g.count(addr, why)
 }
 
-func (a *access) count(addr netip.Addr, why refusal) {
-	a.mu.Lock()
-	for _, c := range []*Refusals{&a.total, &a.pending} {
+func (g *Guard) count(addr netip.Addr, why refusal) {
+	g.mu.Lock()
+	for _, c := range []*Refusals{&g.total, &g.pending} {
 		switch why {
 		case refusedAddress:
 			c.Address++
@@ -356,39 +360,40 @@ func (a *access) count(addr netip.Addr, why refusal) {
 			c.BadCert++
 		}
 	}
-	if _, seen := a.from[addr]; seen || len(a.from) < maxRefusedAddrs {
-		a.from[addr]++
+	if _, seen := g.from[addr]; seen || len(g.from) < maxRefusedAddrs {
+		g.from[addr]++
 	} else {
-		a.fromMore++
+		g.fromMore++
 	}
-	now := a.now()
-	due := a.lastLog.IsZero() || now.Sub(a.lastLog) >= a.policy.SummaryEvery
-	if !due && a.timer == nil {
-		a.timer = time.AfterFunc(a.lastLog.Add(a.policy.SummaryEvery).Sub(now), a.flush)
+	now := g.now()
+	due := g.lastLog.IsZero() || now.Sub(g.lastLog) >= g.policy.SummaryEvery
+	if !due && g.timer == nil {
+		g.timer = time.AfterFunc(g.lastLog.Add(g.policy.SummaryEvery).Sub(now), g.Flush)
 	}
-	a.mu.Unlock()
+	g.mu.Unlock()
 	if due {
-		a.flush()
+		g.Flush()
 	}
 }
 
-// flush logs one line with the refusals not yet logged, if any.
-func (a *access) flush() {
-	a.mu.Lock()
-	if a.timer != nil {
-		a.timer.Stop()
-		a.timer = nil
+// Flush logs one line with the refusals not yet logged, if any: the
+// server calls it when it stops.
+func (g *Guard) Flush() {
+	g.mu.Lock()
+	if g.timer != nil {
+		g.timer.Stop()
+		g.timer = nil
 	}
-	n := a.pending
+	n := g.pending
 	if n.Total() == 0 {
-		a.mu.Unlock()
+		g.mu.Unlock()
 		return
 	}
-	total := a.total.Total()
-	from := a.fromList()
-	a.pending, a.from, a.fromMore = Refusals{}, map[netip.Addr]uint64{}, 0
-	a.lastLog = a.now()
-	a.mu.Unlock()
+	total := g.total.Total()
+	from := g.fromList()
+	g.pending, g.from, g.fromMore = Refusals{}, map[netip.Addr]uint64{}, 0
+	g.lastLog = g.now()
+	g.mu.Unlock()
 	attrs := []any{"requests", n.Total(), "total", total, "from", from}
 	if n.Address > 0 {
 		attrs = append(attrs, "address_not_allowed", n.Address)
@@ -399,24 +404,24 @@ func (a *access) flush() {
 	if n.BadCert > 0 {
 		attrs = append(attrs, "bad_client_cert", n.BadCert)
 	}
-	if n.Address > 0 && a.policy.AllowHint != "" {
-		attrs = append(attrs, "allow", a.policy.AllowHint)
+	if n.Address > 0 && g.policy.AllowHint != "" {
+		attrs = append(attrs, "allow", g.policy.AllowHint)
 	}
-	if n.NoCert+n.BadCert > 0 && a.policy.CertHint != "" {
-		attrs = append(attrs, "certs", a.policy.CertHint)
+	if n.NoCert+n.BadCert > 0 && g.policy.CertHint != "" {
+		attrs = append(attrs, "certs", g.policy.CertHint)
 	}
-	a.log.Warn(fmt.Sprintf("refused requests (counted, at most one line per %v)", a.policy.SummaryEvery), attrs...)
+	g.log.Warn(fmt.Sprintf("refused requests (counted, at most one line per %v)", g.policy.SummaryEvery), attrs...)
 }
 
 // fromList names the pending refused addresses, most refused first. The
 // caller holds mu.
-func (a *access) fromList() string {
+func (g *Guard) fromList() string {
 	type addrCount struct {
 		addr netip.Addr
 		n    uint64
 	}
-	list := make([]addrCount, 0, len(a.from))
-	for ad, n := range a.from {
+	list := make([]addrCount, 0, len(g.from))
+	for ad, n := range g.from {
 		list = append(list, addrCount{ad, n})
 	}
 	slices.SortFunc(list, func(x, y addrCount) int { return cmp.Or(cmp.Compare(y.n, x.n), x.addr.Compare(y.addr)) })
@@ -428,8 +433,8 @@ func (a *access) fromList() string {
 		}
 		parts = append(parts, fmt.Sprintf("%s (%d)", name, c.n))
 	}
-	if a.fromMore > 0 {
-		parts = append(parts, fmt.Sprintf("other addresses (%d)", a.fromMore))
+	if g.fromMore > 0 {
+		parts = append(parts, fmt.Sprintf("other addresses (%d)", g.fromMore))
 	}
 	return strings.Join(parts, ", ")
 }

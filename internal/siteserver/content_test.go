@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // writeTestBundle packs the extracted layout dir into an (unsigned) bundle
@@ -68,20 +69,20 @@ func bundleKind(p string) string {
 }
 
 // openTestBundle opens a bundle file for the test's duration.
-func openTestBundle(t *testing.T, path string) *BundleContent {
+func openTestBundle(t *testing.T, path string) *content.Bundle {
 	t.Helper()
 	r, err := bundle.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return NewBundleContent(r)
+	return content.NewBundle(r)
 }
 
 func TestBundleContentListAndStat(t *testing.T) {
 	l := newLayout(t)
 	bc := openTestBundle(t, writeTestBundle(t, l.dir))
-	dc, err := NewDirContent(l.dir)
+	dc, err := content.NewDir(l.dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package siteserver
+package content
 
 import (
 	"context"
@@ -15,13 +15,13 @@ import (
 	"time"
 )
 
-// DirContent is Content over an extracted bundle directory (an OCI image
+// Dir is Content over an extracted bundle directory (an OCI image
 // layout plus repos/, charts/, files/). It never reads outside the
 // directory: paths are resolved with os.Root, so symbolic links cannot escape
 // it.
 //
 // Blobs (blobs/sha256/<hex>) are verified against the digest in their name
-// on every read. Other files have no digest in their name; DirContent hashes
+// on every read. Other files have no digest in their name; Dir hashes
 // each on first use and verifies later reads against that hash, so a file
 // changed while the server runs is detected, but nothing vouches for the
 // first version: the directory itself is trusted, which is why serving a
@@ -29,8 +29,8 @@ import (
 // signed bundle file.
 //
 // A read of a range costs a read of the whole file, because a digest covers
-// the whole file. DirContent is safe for concurrent use.
-type DirContent struct {
+// the whole file. Dir is safe for concurrent use.
+type Dir struct {
 	root *os.Root
 
 	mu      sync.Mutex
@@ -43,27 +43,27 @@ type fileDigest struct {
 	digest  string
 }
 
-// NewDirContent opens dir, which must hold an OCI image layout (an
+// NewDir opens dir, which must hold an OCI image layout (an
 // "oci-layout" file and "index.json").
-func NewDirContent(dir string) (*DirContent, error) {
+func NewDir(dir string) (*Dir, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open bundle directory: %w", err)
 	}
-	for _, name := range []string{"oci-layout", indexPath} {
+	for _, name := range []string{"oci-layout", IndexPath} {
 		if _, err := root.Stat(name); err != nil {
 			root.Close()
 			return nil, fmt.Errorf("%s is not an extracted bundle: %w", dir, err)
 		}
 	}
-	return &DirContent{root: root, digests: map[string]fileDigest{}}, nil
+	return &Dir{root: root, digests: map[string]fileDigest{}}, nil
 }
 
 // Close releases the directory.
-func (d *DirContent) Close() error { return d.root.Close() }
+func (d *Dir) Close() error { return d.root.Close() }
 
 // Stat implements Content. For files other than blobs it may hash the file.
-func (d *DirContent) Stat(path string) (int64, string, bool) {
+func (d *Dir) Stat(path string) (int64, string, bool) {
 	if !fs.ValidPath(path) || path == "." {
 		return 0, "", false
 	}
@@ -71,7 +71,7 @@ func (d *DirContent) Stat(path string) (int64, string, bool) {
 	if err != nil || !fi.Mode().IsRegular() {
 		return 0, "", false
 	}
-	if hexDigest, ok := strings.CutPrefix(path, blobsPrefix); ok {
+	if hexDigest, ok := strings.CutPrefix(path, BlobsPrefix); ok {
 		if !isSHA256Hex(hexDigest) {
 			return 0, "", false
 		}
@@ -84,7 +84,7 @@ func (d *DirContent) Stat(path string) (int64, string, bool) {
 	return fi.Size(), digest, true
 }
 
-func (d *DirContent) fileDigest(path string, fi fs.FileInfo) (string, error) {
+func (d *Dir) fileDigest(path string, fi fs.FileInfo) (string, error) {
 	d.mu.Lock()
 	fd, ok := d.digests[path]
 	d.mu.Unlock()
@@ -117,7 +117,7 @@ func (d *DirContent) fileDigest(path string, fi fs.FileInfo) (string, error) {
 }
 
 // Open implements Content.
-func (d *DirContent) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
+func (d *Dir) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
 	size, digest, ok := d.Stat(path)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
@@ -137,7 +137,7 @@ func (d *DirContent) Open(ctx context.Context, path string, off, n int64) (io.Re
 }
 
 // List implements Content.
-func (d *DirContent) List(prefix string) []string {
+func (d *Dir) List(prefix string) []string {
 	dir := strings.TrimSuffix(prefix, "/")
 	if dir == "" {
 		dir = "."
