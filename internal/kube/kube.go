@@ -40,6 +40,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // Options tune the client. The zero value is client-go's defaults.
@@ -56,6 +57,12 @@ type Options struct {
 	// request whose answer is longer fails, having read MaxAnswer+1 bytes
 	// of it. Not for watches, whose answers do not end.
 	MaxAnswer int64
+	// Warnings receives the API server's warnings (the Warning headers
+	// of its answers), one line each with control characters escaped, so
+	// that a compromised master cannot write escape codes to the
+	// operator's terminal. Nil discards them; client-go's default would
+	// print them raw through klog.
+	Warnings io.Writer
 }
 
 // Cluster is a client of one cluster. It is safe for concurrent use.
@@ -92,6 +99,7 @@ func Open(path, endpoint string, o Options) (*Cluster, error) {
 	if o.QPS > 0 {
 		cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	}
+	cfg.WarningHandler = warnings{w: o.Warnings}
 	if o.MaxAnswer > 0 {
 		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return boundedAnswers{rt: rt, max: o.MaxAnswer} })
 	}
@@ -110,6 +118,23 @@ func Open(path, endpoint string, o Options) (*Cluster, error) {
 	cached := memory.NewMemCacheClient(dc)
 	return &Cluster{Admin: admin, Config: cfg, Clientset: cs, Dynamic: dyn, Discovery: cached,
 		Mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}, nil
+}
+
+// warnings writes the API server's warnings, escaped, to w (nil: nowhere).
+type warnings struct{ w io.Writer }
+
+// maxWarning bounds one warning as written.
+const maxWarning = 512
+
+func (h warnings) HandleWarningHeader(code int, agent, text string) {
+	if h.w == nil || code != 299 || text == "" {
+		return
+	}
+	line := termtext.Line(text)
+	if len(line) > maxWarning {
+		line = line[:maxWarning] + "..."
+	}
+	fmt.Fprintf(h.w, "warning from the API server: %s\n", line)
 }
 
 // boundedAnswers fails the read of an answer's body past max bytes.

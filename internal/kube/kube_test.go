@@ -123,3 +123,41 @@ func TestMaxAnswer(t *testing.T) {
 		t.Errorf("a 403: %v, want an apierrors.APIStatus", err)
 	}
 }
+
+// TestWarningsAreEscaped: a Warning header with terminal controls (a
+// compromised master writing to the operator's terminal) reaches
+// Options.Warnings escaped, on one line. Go's HTTP client refuses ASCII
+// control bytes in a header and client-go drops a warning with C1
+// controls; a bidi override (U+202E) and a zero-width joiner pass both
+// and are escaped here.
+func TestWarningsAreEscaped(t *testing.T) {
+	pki, err := kubeconfigtest.New("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Warning", "299 - \"deprecated \u202egnp.exe\u200d\"")
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"kind":"NodeList","apiVersion":"v1","items":[]}`)
+	}))
+	srv.TLS = pki.ServerTLS
+	srv.StartTLS()
+	defer srv.Close()
+	pki.Admin.Server = srv.URL
+	path := writeAdmin(t, pki.Admin.Marshal())
+	var out strings.Builder
+	c, err := Open(path, strings.TrimPrefix(srv.URL, "https://"), Options{Timeout: 10 * time.Second, Warnings: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Clientset.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.Contains(got, "deprecated") || strings.ContainsAny(got, "\u202e\u200d") || strings.Count(got, "\n") != 1 {
+		t.Errorf("warning written as %q: want it escaped, on one line", got)
+	}
+	if c.Config.WarningHandler == nil {
+		t.Error("no warning handler: client-go would print warnings raw through klog")
+	}
+}

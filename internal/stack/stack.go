@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -176,11 +177,21 @@ func Open(path string, b Bundle, opts ...Option) (*Installer, error) {
 	}
 	// Helm and the waits issue many small requests; client-go's default
 	// of 5 per second would make a stack install crawl.
-	c, err := kube.Open(path, o.endpoint, kube.Options{UserAgent: "appliance-deploy", QPS: 50, Burst: 100})
+	// The API server's warnings (a deprecated API in a chart) go to the
+	// progress lines, escaped by internal/kube.
+	c, err := kube.Open(path, o.endpoint, kube.Options{UserAgent: "appliance-deploy", QPS: 50, Burst: 100, Warnings: logfWriter(o.logf)})
 	if err != nil {
 		return nil, err
 	}
 	return &Installer{bundle: b, cluster: c, dynamic: c.Dynamic, mapper: c.Mapper, o: o}, nil
+}
+
+// logfWriter writes each Write as one progress line.
+type logfWriter func(format string, args ...any)
+
+func (l logfWriter) Write(p []byte) (int, error) {
+	l("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // Run runs one step: InstallRelease or ApplyManifests.
