@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/progress"
@@ -122,6 +123,7 @@ type builder struct {
 	pulls   *pullProgress
 	images  []*pulledImage
 	sigs    []*images.Image
+	urls    *urlfile.Fetcher
 	files   []fileEntry
 	rpms    *rpmSet
 	charts  chartSet
@@ -251,6 +253,7 @@ func newBuilder(o Options) (*builder, error) {
 		prog = progress.Discard()
 	}
 	b := &builder{o: o, cache: cache, log: log, prog: prog, pins: map[string]string{}, pulls: newPullProgress(prog)}
+	b.urls = &urlfile.Fetcher{Cache: cache, Transport: b.transport(), Insecure: b.insecureHosts(), Stack: o.Stack, Log: log}
 	b.puller, err = images.NewPuller(cache, b.pullerOptions()...)
 	if err != nil {
 		return nil, err
