@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
@@ -125,7 +126,7 @@ type builder struct {
 	sigs    []*images.Image
 	urls    *urlfile.Fetcher
 	files   []fileEntry
-	rpms    *rpmSet
+	rpms    *rpmrepo.Repo // nil when the stack asks for no RPM
 	charts  chartSet
 	install *installPlan // what deploy's /stack phase installs
 	out     *output

@@ -206,9 +206,7 @@ func (b *builder) entries() ([]entry, error) {
 	es = append(es, b.files...)
 	es = append(es, b.chartEntries()...)
 	es = append(es, b.configEntries()...)
-	if b.rpms != nil {
-		es = append(es, b.rpms.entries...)
-	}
+	es = append(es, b.rpmEntries()...)
 	sort.Slice(es, func(i, j int) bool { return es[i].path < es[j].path })
 	return es, nil
 }
@@ -327,7 +325,7 @@ func (b *builder) index() *bundle.Index {
 	}
 	b.recordCharts(idx)
 	b.recordInstall(idx)
-	b.recordRolePackages(idx)
+	b.rpms.RecordRolePackages(b.o.Stack, idx)
 	b.recordOverrides(idx)
 	if b.base != nil {
 		idx.Base = b.base.ref
