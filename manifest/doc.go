@@ -130,7 +130,7 @@
 // file), and an unlocked build downloads the file, hashes it as it is
 // written and records that digest in bundle.json. Downloads stream into
 // the content cache (never into memory), bounded by the locked size, or
-// else by build.MaxFileSize.
+// else by urlfile.MaxFileSize (internal/build/urlfile).
 //
 // verify requires a URL file to carry a detached OpenPGP signature, as
 // upstreams publish one beside each release asset (Harbor's

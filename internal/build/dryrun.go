@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/manifest/lint"
@@ -40,7 +41,7 @@ func Check(s *manifest.Stack) error {
 		}
 		local[c.Pos] = meta.Name
 	}
-	errs = append(errs, checkFileKeys(s)...)
+	errs = append(errs, urlfile.CheckKeys(s)...)
 	errs = append(errs, checkReleases(s, func(c *manifest.Chart) string {
 		switch c.Source {
 		case manifest.ChartRepo:

@@ -6,13 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"path"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
-	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/manifest/lock"
 )
@@ -33,11 +32,6 @@ type entry struct {
 // fileEntry is a stack file: local in the manifest's tree, or downloaded
 // into the cache.
 type fileEntry = entry
-
-// MaxFileSize bounds the download of a URL file whose size is not locked:
-// a server that sends more fails the download, and nothing is stored. A
-// locked file's download is bounded by its locked size.
-var MaxFileSize int64 = 16 << 30
 
 // fetchFiles checks every local file and brings every URL file into the
 // cache: checked against its sha256 (the lock's for a locked build, else
@@ -123,7 +117,7 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 	}
 	got, err := b.fetchURL(ctx, f, pin)
 	var de *cas.DigestError
-	var big *tooLargeError
+	var big *urlfile.TooLargeError
 	switch {
 	case b.o.Locked && errors.As(err, &de):
 		return e, &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
@@ -140,14 +134,14 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 // fetchURL brings f into the cache and returns the sha256 and size of its
 // bytes. With pin.SHA256 set, the bytes must hash to it (and be pin.Size
 // long when that is set), and a cached copy is used without a download;
-// without, the file is downloaded, bounded by MaxFileSize, and named by
+// without, the file is downloaded, bounded by urlfile.MaxFileSize, and named by
 // what arrived. A file that requires a signature is then verified against
 // it, from the cache, on every call: a cached copy is no proof of a
 // signature. Errors name the manifest position and the URL.
 func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin lock.File) (lock.File, error) {
 	id := "file " + f.URL
 	b.prog.Start(id, id, 0)
-	got, err := b.cacheURL(ctx, f.URL, pin)
+	got, err := b.urls.Fetch(ctx, f.URL, pin)
 	var de *cas.DigestError
 	switch {
 	case errors.As(err, &de) && !b.o.Locked:
@@ -155,67 +149,10 @@ func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin lock.File) 
 	case err != nil:
 		err = fmt.Errorf("%s: file %s: %w", f.Pos, f.URL, err)
 	case f.Verify != nil:
-		err = b.verifyFile(ctx, f, got)
+		err = b.urls.Verify(ctx, f, got)
 	}
 	b.prog.Done(id, err, "")
 	return got, err
-}
-
-// cacheURL is fetchURL without the signature: the download into the cache.
-func (b *builder) cacheURL(ctx context.Context, url string, pin lock.File) (lock.File, error) {
-	what := "file " + url
-	if pin.SHA256 == "" {
-		var got lock.File
-		err := b.download(ctx, url, func(body io.Reader) error {
-			d, n, err := b.cache.PutNew(what, MaxFileSize, &boundedReader{r: body, max: MaxFileSize})
-			got = lock.File{SHA256: strings.TrimPrefix(d, "sha256:"), Size: n}
-			return err
-		})
-		return got, err
-	}
-	digest := "sha256:" + pin.SHA256
-	if size, ok := b.cache.Has(digest); ok {
-		return lock.File{SHA256: pin.SHA256, Size: size}, nil
-	}
-	limit, size := MaxFileSize, int64(-1)
-	if pin.Size > 0 {
-		limit, size = pin.Size, pin.Size
-	}
-	err := b.download(ctx, url, func(body io.Reader) error {
-		return b.cache.Put(what, digest, size, &boundedReader{r: body, max: limit})
-	})
-	got := lock.File{SHA256: pin.SHA256}
-	got.Size, _ = b.cache.Has(digest)
-	return got, err
-}
-
-// tooLargeError is a download that went on past its bound.
-type tooLargeError struct{ max int64 }
-
-func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("the download is larger than %d bytes", e.max)
-}
-
-// boundedReader fails once more than max bytes have come through.
-type boundedReader struct {
-	r   io.Reader
-	max int64
-	n   int64
-}
-
-func (br *boundedReader) Read(p []byte) (int, error) {
-	if br.n > br.max {
-		return 0, &tooLargeError{br.max}
-	}
-	if room := br.max + 1 - br.n; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := br.r.Read(p)
-	br.n += int64(n)
-	if br.n > br.max {
-		return n, &tooLargeError{br.max}
-	}
-	return n, err
 }
 
 // cachedOpener opens a cached object without hashing it: the bundle writer
@@ -224,19 +161,4 @@ func (br *boundedReader) Read(p []byte) (int, error) {
 // set digest.
 func (b *builder) cachedOpener(digest string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return b.cache.OpenUnverified(digest) }
-}
-
-// download GETs url and hands the body to put, retrying transient
-// failures by the fetch policy (put must then start over, as cas.Put and
-// PutNew do). Plain HTTP goes only to loopback and insecure hosts.
-func (b *builder) download(ctx context.Context, url string, put func(io.Reader) error) error {
-	client := &http.Client{Transport: b.guardedTransport()}
-	return fetch.Default.Do(ctx, func() error {
-		body, err := fetch.Get(ctx, client, url)
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		return put(body)
-	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/manifest/lock"
 )
@@ -40,11 +41,11 @@ func Lock(ctx context.Context, o Options) (*lock.Lock, error) {
 	if err := b.lockFiles(ctx, l); err != nil {
 		missing = append(missing, err)
 	}
-	rp, err := b.resolveRPMs(ctx)
+	rp, err := rpmrepo.Resolve(ctx, b.rpmOptions())
 	if err != nil {
 		missing = append(missing, err)
 	}
-	lockRPMs(l, rp)
+	rp.Lock(l)
 	if err := b.lockCharts(ctx, l); err != nil {
 		missing = append(missing, err)
 	}

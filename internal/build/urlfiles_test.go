@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
@@ -254,7 +255,7 @@ func TestURLFileSignature(t *testing.T) {
 // named by its bytes in an unlocked build; `bundle lock` pins its sha256
 // and size; a locked build fetches exactly that, refuses other bytes or a
 // longer file as drift naming the file and `bundle lock`, and builds from
-// the cache without downloading. A download past MaxFileSize fails once
+// the cache without downloading. A download past urlfile.MaxFileSize fails once
 // and stores nothing.
 func TestURLFileLockAndDrift(t *testing.T) {
 	srv := newAssetServer(t)
@@ -332,8 +333,8 @@ func TestURLFileLockAndDrift(t *testing.T) {
 		t.Fatalf("a lock without the file: %v", err)
 	}
 
-	defer func(old int64) { MaxFileSize = old }(MaxFileSize)
-	MaxFileSize = 8
+	defer func(old int64) { urlfile.MaxFileSize = old }(urlfile.MaxFileSize)
+	urlfile.MaxFileSize = 8
 	hits = srv.hits.Load()
 	cacheDir := filepath.Join(dir, "small-cache")
 	_, err = Build(context.Background(), Options{Stack: st, Output: filepath.Join(dir, "big.bundle"), CacheDir: cacheDir})
@@ -440,7 +441,7 @@ func TestURLFilePlainHTTPGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = b.download(context.Background(), c.url, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
+		err = b.urls.Download(context.Background(), c.url, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
 		b.prog.Close()
 		if c.ok && (err != nil || rt.n.Load() != 1) {
 			t.Errorf("%s (insecure %v): %v after %d requests, want one request", c.url, c.insecure, err, rt.n.Load())

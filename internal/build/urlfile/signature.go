@@ -1,4 +1,4 @@
-package build
+package urlfile
 
 import (
 	"bytes"
@@ -26,25 +26,26 @@ const maxSignatureSize = 1 << 20
 // maxKeySize bounds a verify.gpgkey file.
 const maxKeySize = 1 << 20
 
-// verifyFile checks a cached URL file against the detached OpenPGP
+// Verify checks a cached URL file against the detached OpenPGP
 // signature its manifest entry requires (verify.signature), made by a key
 // of verify.gpgkey (and by the key verify.fingerprint names, when set). It
 // downloads the signature, reads the file from the cache (its digest is
 // checked while read) and fails, naming the file, the key and the way out,
 // when the signature is missing, is not a signature, does not match the
-// bytes, or was made by another key.
-func (b *builder) verifyFile(ctx context.Context, f manifest.File, got lock.File) error {
+// bytes, or was made by another key. A damaged cached copy is removed from
+// the cache. got is what Fetch returned for the file.
+func (fe *Fetcher) Verify(ctx context.Context, f manifest.File, got lock.File) error {
 	v := f.Verify
-	keys, err := signingKeys(b.o.Stack, v)
+	keys, err := signingKeys(fe.Stack, v)
 	if err != nil {
 		return fmt.Errorf("%s: file %s: %w", v.Pos, f.URL, err)
 	}
-	sig, err := b.fetchSignature(ctx, v.Signature)
+	sig, err := fe.fetchSignature(ctx, v.Signature)
 	if err != nil {
 		return fmt.Errorf("%s: file %s: signature %s: %w; the file requires an OpenPGP signature there: point verify.signature at the upstream's detached signature, or remove verify: to rely on the sha256 alone", v.Pos, f.URL, v.Signature, err)
 	}
 	digest := "sha256:" + got.SHA256
-	rc, _, err := b.cache.Open(digest)
+	rc, _, err := fe.Cache.Open(digest)
 	if err != nil {
 		return fmt.Errorf("%s: file %s: %w", f.Pos, f.URL, err)
 	}
@@ -52,13 +53,13 @@ func (b *builder) verifyFile(ctx context.Context, f manifest.File, got lock.File
 	signer, err := openpgp.CheckDetachedSignature(keys, rc, signatureBody(sig), nil)
 	var de *cas.DigestError
 	if errors.As(err, &de) {
-		_ = b.cache.Remove(digest)
-		return fmt.Errorf("%s: file %s: the cached copy is damaged (%v); it was removed from the cache %s: run the build again", f.Pos, f.URL, de, b.cache.Dir())
+		_ = fe.Cache.Remove(digest)
+		return fmt.Errorf("%s: file %s: the cached copy is damaged (%v); it was removed from the cache %s: run the build again", f.Pos, f.URL, de, fe.Cache.Dir())
 	}
 	if err != nil {
 		return fmt.Errorf("%s: file %s: %s", v.Pos, f.URL, signatureProblem(err, sig, v, got))
 	}
-	b.log.Info("file signature verified", "url", f.URL, "signature", v.Signature, "signer", fingerprint(signer))
+	fe.Log.Info("file signature verified", "url", f.URL, "signature", v.Signature, "signer", fingerprint(signer))
 	return nil
 }
 
@@ -128,9 +129,9 @@ func fingerprint(e *openpgp.Entity) string {
 }
 
 // fetchSignature downloads a detached signature, bounded.
-func (b *builder) fetchSignature(ctx context.Context, url string) ([]byte, error) {
+func (fe *Fetcher) fetchSignature(ctx context.Context, url string) ([]byte, error) {
 	var sig []byte
-	err := b.download(ctx, url, func(body io.Reader) error {
+	err := fe.Download(ctx, url, func(body io.Reader) error {
 		var err error
 		sig, err = io.ReadAll(&boundedReader{r: body, max: maxSignatureSize})
 		return err
@@ -163,10 +164,10 @@ func signingKeys(s *manifest.Stack, v *manifest.FileVerify) (openpgp.EntityList,
 	return nil, fmt.Errorf("verify.gpgkey %s does not hold key %s named by verify.fingerprint (it holds %s); export that key with gpg --armor --export %s", v.Key, v.Fingerprint, strings.Join(held, ", "), v.Fingerprint)
 }
 
-// checkFileKeys reads every URL file's verify.gpgkey, as the build will,
-// and reports a key that does not parse or lacks verify.fingerprint's key.
+// CheckKeys reads every URL file's verify.gpgkey, as Verify will, and
+// reports a key that does not parse or lacks verify.fingerprint's key.
 // Keys Lint refused (missing, not armored) are left to Lint's message.
-func checkFileKeys(s *manifest.Stack) []error {
+func CheckKeys(s *manifest.Stack) []error {
 	var errs []error
 	for _, f := range s.Files() {
 		if f.Verify == nil || !armoredKey(s, f.Verify.Key) {

@@ -1,4 +1,13 @@
-package bundle
+// Package parts owns split bundles: a bundle cut into NAME.001,
+// NAME.002, ... for removable media (FAT32 stops at 4 GiB). It names the
+// parts and finds them (refusing a later part, and naming every part that
+// is missing), reads them as one file without joining them, decides where
+// a bundle is cut (Cutter: only where a frame ends, so each part is a
+// valid zstd file on its own), and commits the written parts under their
+// names, removing what an earlier bundle of that name left. It knows
+// nothing of the bundle format beyond the seekable footer magic that ends
+// the last part; package bundle opens split bundles through it.
+package parts
 
 import (
 	"encoding/binary"
@@ -22,42 +31,46 @@ import (
 // valid zstd file on its own. Readers open the parts as one file, without
 // joining them.
 
-// MaxParts bounds the parts of a split bundle (three-digit suffixes).
-const MaxParts = 999
+// Max bounds the parts of a split bundle (three-digit suffixes).
+const Max = 999
 
-// PartName returns the name of part i (from 1) of a bundle split at name.
-func PartName(name string, i int) string { return fmt.Sprintf("%s.%03d", name, i) }
+// Name returns the name of part i (from 1) of a bundle split at name.
+func Name(name string, i int) string { return fmt.Sprintf("%s.%03d", name, i) }
 
 var partSuffix = regexp.MustCompile(`\.([0-9]{3})$`)
 
-// Parts returns the files a bundle named path is made of: path itself, or,
+// IsPart reports whether path is named like a part: it ends in a
+// three-digit suffix, NAME.NNN.
+func IsPart(path string) bool { return partSuffix.MatchString(path) }
+
+// Files returns the files a bundle named path is made of: path itself, or,
 // when path is the first part of a split bundle (NAME.001) or names a split
 // bundle whose parts exist (NAME, with NAME.001 and no file NAME), every
 // part in order. It refuses a later part (open the first one), and names
 // the parts missing when the first part is missing or there is a gap. A
-// missing last part cannot be seen from the names; Open finds it.
-func Parts(path string) ([]string, error) {
+// missing last part cannot be seen from the names; CheckLast finds it.
+func Files(path string) ([]string, error) {
 	base := path
 	if m := partSuffix.FindStringSubmatch(path); m != nil {
 		base = path[:len(path)-4]
 		if m[1] != "001" {
-			if _, err := os.Stat(PartName(base, 1)); err != nil && errors.Is(err, fs.ErrNotExist) {
+			if _, err := os.Stat(Name(base, 1)); err != nil && errors.Is(err, fs.ErrNotExist) {
 				return nil, missingParts(base, 0)
 			}
 			n, _ := strconv.Atoi(m[1])
-			return nil, fmt.Errorf("%s is part %d of a split bundle; open its first part, %s", path, n, PartName(base, 1))
+			return nil, fmt.Errorf("%s is part %d of a split bundle; open its first part, %s", path, n, Name(base, 1))
 		}
 	} else if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return []string{path}, nil
-	} else if _, err := os.Stat(PartName(path, 1)); err != nil {
+	} else if _, err := os.Stat(Name(path, 1)); err != nil {
 		if len(partsPresent(path)) > 0 {
 			return nil, missingParts(path, 0)
 		}
 		return []string{path}, nil // let the open report the missing file
 	}
 	var parts []string
-	for i := 1; i <= MaxParts; i++ {
-		p := PartName(base, i)
+	for i := 1; i <= Max; i++ {
+		p := Name(base, i)
 		if _, err := os.Stat(p); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				break
@@ -113,13 +126,13 @@ func missingParts(base string, have int) error {
 			continue
 		}
 		for ; next < n; next++ {
-			missing = append(missing, PartName(base, next))
+			missing = append(missing, Name(base, next))
 		}
 		next = n + 1
-		found = append(found, PartName(base, n))
+		found = append(found, Name(base, n))
 	}
 	if len(missing) == 0 { // the directory changed under us
-		missing = append(missing, PartName(base, have+1))
+		missing = append(missing, Name(base, have+1))
 	}
 	what := "part " + missing[0] + " is missing"
 	if len(missing) > 1 {
@@ -129,7 +142,7 @@ func missingParts(base string, have int) error {
 		what = "its first " + what
 	}
 	return fmt.Errorf("split bundle %s: %s (found %s); copy every part, %s to the last, into one directory and open %s",
-		base, what, listNames(found), PartName(base, 1), PartName(base, 1))
+		base, what, listNames(found), Name(base, 1), Name(base, 1))
 }
 
 // listNames joins names, eliding the middle of a long list.
@@ -140,10 +153,10 @@ func listNames(names []string) string {
 	return strings.Join(names, ", ")
 }
 
-// checkLastPart refuses a split bundle whose last part present does not
+// CheckLast refuses a split bundle whose last part present does not
 // end with the seek table, which ends the last part: the part after it is
 // missing, or it was cut short.
-func checkLastPart(base string, parts []string) error {
+func CheckLast(base string, parts []string) error {
 	last := parts[len(parts)-1]
 	f, err := os.Open(last)
 	if err != nil {
@@ -165,18 +178,21 @@ func checkLastPart(base string, parts []string) error {
 	}
 	return fmt.Errorf("split bundle %s: %s does not end with the bundle's seek table, which ends the last part: "+
 		"part %s (and any after it) is missing, or %s was cut short; copy every part whole, %s to the last, into one directory",
-		base, last, PartName(base, len(parts)+1), last, PartName(base, 1))
+		base, last, Name(base, len(parts)+1), last, Name(base, 1))
 }
 
-// multiFile reads the concatenation of several files.
-type multiFile struct {
+// File reads the concatenation of several files, the parts of a split
+// bundle, as one: an io.ReaderAt safe for concurrent use, as *os.File is.
+type File struct {
 	files  []*os.File
 	starts []int64 // starts[i] is where file i begins
 	ends   []int64 // ends[i] is the offset just past file i
 }
 
-func openMulti(paths []string) (*multiFile, int64, error) {
-	m := &multiFile{}
+// Open opens the files at paths as one File, and returns its size (the
+// sum of theirs). Close the File to close them.
+func Open(paths []string) (*File, int64, error) {
+	m := &File{}
 	var total int64
 	for _, p := range paths {
 		f, err := os.Open(p)
@@ -197,7 +213,8 @@ func openMulti(paths []string) (*multiFile, int64, error) {
 	return m, total, nil
 }
 
-func (m *multiFile) ReadAt(p []byte, off int64) (int, error) {
+// ReadAt reads len(p) bytes at off of the concatenation.
+func (m *File) ReadAt(p []byte, off int64) (int, error) {
 	n := 0
 	for n < len(p) {
 		at := off + int64(n)
@@ -214,7 +231,8 @@ func (m *multiFile) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-func (m *multiFile) Close() error {
+// Close closes every file.
+func (m *File) Close() error {
 	var errs []error
 	for _, f := range m.files {
 		errs = append(errs, f.Close())
@@ -222,7 +240,7 @@ func (m *multiFile) Close() error {
 	return errors.Join(errs...)
 }
 
-// CommitParts makes the temporary files tmps the bundle named final: each
+// Commit makes the temporary files tmps the bundle named final: each
 // is synced (a bundle must be durable before it has its name), made 0644,
 // closed and renamed to final (one file, when split is false) or to its
 // part names. Then it removes what an earlier bundle of that name left in
@@ -230,7 +248,7 @@ func (m *multiFile) Close() error {
 // when not split, parts beyond these when split, and, when split and
 // removeWhole, the single file final. On error the temporary files not yet
 // renamed are removed. It returns the final names.
-func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]string, error) {
+func Commit(tmps []*os.File, final string, split, removeWhole bool) ([]string, error) {
 	if !split && len(tmps) != 1 {
 		return nil, fmt.Errorf("bundle: %d files for the unsplit bundle %s", len(tmps), final)
 	}
@@ -238,7 +256,7 @@ func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]stri
 	if split {
 		names = names[:0]
 		for i := range tmps {
-			names = append(names, PartName(final, i+1))
+			names = append(names, Name(final, i+1))
 		}
 	}
 	fail := func(from int, err error) ([]string, error) {
@@ -264,8 +282,8 @@ func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]stri
 			stale = append(stale, final)
 		}
 	}
-	for i := from; i <= MaxParts; i++ {
-		p := PartName(final, i)
+	for i := from; i <= Max; i++ {
+		p := Name(final, i)
 		if _, err := os.Lstat(p); err != nil {
 			break
 		}
@@ -288,121 +306,35 @@ func CommitParts(tmps []*os.File, final string, split, removeWhole bool) ([]stri
 	return names, nil
 }
 
-// PartCutter decides where a bundle split into parts of at most a given
+// Cutter decides where a bundle split into parts of at most a given
 // size is cut: a part ends where the next piece (a zstd frame, or the seek
 // table) would not fit in it, so no piece straddles two parts, and each
 // part is a valid zstd file on its own. Both the bundle writer's split
-// output and Split cut with it.
-type PartCutter struct {
+// output and bundle.Split cut with it.
+type Cutter struct {
 	size  int64
 	cur   int64 // bytes in the current part
 	parts int
 }
 
-// NewPartCutter returns a cutter for parts of at most size bytes; the
+// NewCutter returns a cutter for parts of at most size bytes; the
 // first part is already started.
-func NewPartCutter(size int64) *PartCutter { return &PartCutter{size: size, parts: 1} }
+func NewCutter(size int64) *Cutter { return &Cutter{size: size, parts: 1} }
 
 // Add accounts for the next piece, of n bytes, and reports whether it
 // starts a new part. A piece larger than a part, or a bundle that would
-// need more than MaxParts parts, is an error that names the fix.
-func (c *PartCutter) Add(n int64) (newPart bool, err error) {
+// need more than Max parts, is an error that names the fix.
+func (c *Cutter) Add(n int64) (newPart bool, err error) {
 	if n > c.size {
 		return false, fmt.Errorf("a piece of %d bytes does not fit a part of %d bytes; split at a larger size", n, c.size)
 	}
 	if c.cur > 0 && c.cur+n > c.size {
-		if c.parts == MaxParts {
-			return false, fmt.Errorf("the bundle needs more than %d parts; split at a larger size", MaxParts)
+		if c.parts == Max {
+			return false, fmt.Errorf("the bundle needs more than %d parts; split at a larger size", Max)
 		}
 		c.parts++
 		c.cur, newPart = 0, true
 	}
 	c.cur += n
 	return newPart, nil
-}
-
-// frameCuts returns where each part of r split at size ends, the last at
-// r's end: after the frames, the seek table is the last piece.
-func frameCuts(r *Reader, size int64) ([]int64, error) {
-	c := NewPartCutter(size)
-	var cuts []int64
-	var end int64
-	for i := range r.sr.NumFrames() {
-		f := r.sr.Frame(i)
-		cut, err := c.Add(f.Offset + f.CompressedSize - end)
-		if err != nil {
-			return nil, fmt.Errorf("frame %d: %w", i, err)
-		}
-		if cut {
-			cuts = append(cuts, f.Offset)
-		}
-		end = f.Offset + f.CompressedSize
-	}
-	cut, err := c.Add(r.Size() - end)
-	if err != nil {
-		return nil, fmt.Errorf("the seek table: %w", err)
-	}
-	if cut {
-		cuts = append(cuts, end)
-	}
-	return append(cuts, r.Size()), nil
-}
-
-// Split copies the bundle at path, which must be one file, into parts of
-// at most size bytes named out.001, out.002, ..., cut where a frame ends
-// (the seek table and the frames before it never straddle two parts). It
-// checks the bundle's structure first (Open), copies in the kernel where
-// the system allows, writes under temporary names and renames at the end,
-// and leaves path as it is. It returns the part names.
-func Split(path string, size int64, out string) ([]string, error) {
-	parts, err := Parts(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(parts) != 1 {
-		return nil, fmt.Errorf("%s is already split into %d parts; join them with cat first", path, len(parts))
-	}
-	r, err := Open(path)
-	if err != nil {
-		return nil, err
-	}
-	cuts, err := frameCuts(r, size)
-	r.Close()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return nil, err
-	}
-	src, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer src.Close()
-	var tmps []*os.File
-	cleanup := func() {
-		for _, f := range tmps {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}
-	var off int64
-	for _, cut := range cuts {
-		f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		tmps = append(tmps, f)
-		if _, err := src.Seek(off, io.SeekStart); err != nil {
-			cleanup()
-			return nil, err
-		}
-		if _, err := io.CopyN(f, src, cut-off); err != nil {
-			cleanup()
-			return nil, fmt.Errorf("writing %s: %w", PartName(out, len(tmps)), err)
-		}
-		off = cut
-	}
-	return CommitParts(tmps, out, true, false)
 }
