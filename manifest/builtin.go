@@ -44,7 +44,7 @@ func Builtin(name string) (*Stack, error) {
 	if !fs.ValidPath(file) || strings.Contains(name, "/") {
 		return nil, fmt.Errorf("no built-in stack %q; built-in stacks are %s", name, strings.Join(BuiltinNames(), ", "))
 	}
-	data, err := readLimited(sub, file)
+	data, err := ReadFile(sub, file)
 	if err != nil {
 		return nil, fmt.Errorf("no built-in stack %q; built-in stacks are %s", name, strings.Join(BuiltinNames(), ", "))
 	}

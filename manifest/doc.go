@@ -1,15 +1,25 @@
 // Package manifest holds the stack schema (apiVersion appliance/v1, kind
-// Stack): parsing with file:line errors, offline lint, the lock file, and the
-// stacks embedded in the binary (manifest/stacks).
+// Stack): parsing with file:line errors, and the stacks embedded in the
+// binary (manifest/stacks).
 //
 // # Using it
 //
 // Load (a file on disk), ParseFS (any fs.FS) and Builtin (an embedded stack)
 // return a *Stack whose every field has been checked. All problems are
 // reported at once, as an ErrorList, one "file:line: message; fix" per line.
-// (*Stack).Lint then checks the local files the manifest names, without
-// network. Relative paths resolve in the manifest's directory through
-// Stack.FS (use Stack.Open), so disk and embedded stacks behave alike.
+// Relative paths resolve in the manifest's directory through Stack.FS (use
+// Stack.Open), so disk and embedded stacks behave alike.
+//
+// The sub-packages own the rest, each importing manifest (never the
+// reverse), except decode, which manifest imports:
+//
+//   - manifest/decode: Pos, Error and ErrorList, and the strict YAML node
+//     decoder that reports every problem at its place;
+//   - manifest/lint: the offline checks of the local files a manifest
+//     names (lint.Check) and the unmarked-template warnings;
+//   - manifest/template: the template language, its bounded Render, and
+//     the data a template sees;
+//   - manifest/lock: the lock file `bundle lock` writes, and drift.
 //
 // # The manifest
 //
@@ -49,7 +59,7 @@
 //	        - {list: images/kubesphere-v3.4.1.txt}      # an image list file
 //	      files:
 //	        - path: files/app.conf                     # a local file
-//	          sha256: <64 hex>                         # optional (Lint checks it)
+//	          sha256: <64 hex>                         # optional (lint.Check checks it)
 //	        - url: https://example.com/tool.tar.gz     # a remote file (http or https)
 //	          sha256: <64 hex>                         # optional: without it, `bundle lock` pins it
 //	          verify:                                  # optional: require the upstream's OpenPGP signature
@@ -106,9 +116,10 @@
 // which /stack applies and which may be templates.
 //
 // Values files and manifests with template: true are Go text/template,
-// rendered in /stack with the site inventory (TemplateData) and stored
-// unrendered in the bundle; they must be local. Missing keys are errors;
-// the functions available are those of TemplateFuncs. A file (files:) may
+// rendered in /stack with the site inventory (template.Data, package
+// manifest/template) and stored unrendered in the bundle; they must be
+// local. Missing keys are errors; the functions available are those of
+// template.Funcs. A file (files:) may
 // be marked template: true too: lint and build then check it by rendering
 // it with sample data, but the site server serves it as written.
 //
@@ -119,7 +130,7 @@
 // file), and an unlocked build downloads the file, hashes it as it is
 // written and records that digest in bundle.json. Downloads stream into
 // the content cache (never into memory), bounded by the locked size, or
-// else by build.MaxFileSize.
+// else by urlfile.MaxFileSize (internal/build/urlfile).
 //
 // verify requires a URL file to carry a detached OpenPGP signature, as
 // upstreams publish one beside each release asset (Harbor's
@@ -152,15 +163,8 @@
 //
 // # The lock file
 //
-// `bundle lock` writes DefaultLockPath(manifest) ("stack.yaml" →
-// "stack.lock.yaml"): kind Lock with the manifest's digest, the platform,
-// and images (reference as written → digest), files (URL → sha256 and
-// size; a bare sha256, as older locks wrote, still reads), charts
-// (Chart.LockKey → version and digest) and rpms (name → NEVRA and checksum).
-// Lock.Check lists entries missing from or extra in the lock, and a URL
-// file whose manifest sha256 differs from the locked one; a build that
-// finds upstream changed returns a DriftError listing each artifact. A
-// locked URL file already in the content cache is not downloaded again.
+// `bundle lock` pins every remote artifact of a stack in a lock file next
+// to the manifest; package manifest/lock owns its format and its checks.
 //
 // # Built-in stacks
 //

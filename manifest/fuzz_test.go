@@ -43,7 +43,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkStack(t, s)
-		if err := s.Lint(); err != nil {
+		if err := lintCheck(s); err != nil {
 			checkErrorList(t, err)
 		}
 	})

@@ -63,64 +63,64 @@ func (s *Stack) MirrorFor(canonicalRef string) (mirror string, ok bool) {
 // imageEntry reads one entry of a component's images: a reference string,
 // {ref, verify} or {list, verify}.
 func (p *parser) imageEntry(c *Component, n *yaml.Node) {
-	src := ImageSource{Pos: p.pos(n)}
+	src := ImageSource{Pos: p.Pos(n)}
 	refNode := n
 	if n.Kind == yaml.MappingNode {
-		f := p.fields(n, "an image entry", "ref", "list", "verify")
+		f := p.Fields(n, "an image entry", "ref", "list", "verify")
 		if f == nil {
 			return
 		}
 		r, hasRef := f["ref"]
 		l, hasList := f["list"]
 		if hasRef == hasList {
-			p.errorf(n, "write {ref: IMAGE} or {list: FILE}", "an image entry needs exactly one of ref and list")
+			p.Errorf(n, "write {ref: IMAGE} or {list: FILE}", "an image entry needs exactly one of ref and list")
 			return
 		}
 		if v, ok := f["verify"]; ok {
-			if src.VerifyKey = p.imageVerify(v.val); src.VerifyKey == "" {
+			if src.VerifyKey = p.imageVerify(v.Val); src.VerifyKey == "" {
 				return
 			}
 		}
 		if hasList {
-			if src.List, _ = p.relPath(l.val, "image list"); src.List != "" {
+			if src.List, _ = p.relPath(l.Val, "image list"); src.List != "" {
 				c.ImageSources = append(c.ImageSources, src)
 				p.expandList(c, src)
 			}
 			return
 		}
-		refNode = r.val
+		refNode = r.Val
 	}
-	ref, ok := p.str(refNode, "image reference")
+	ref, ok := p.Str(refNode, "image reference")
 	if !ok {
 		return
 	}
 	img, err := ParseImageRef(ref)
 	if err != nil {
-		p.refError(p.pos(refNode), err)
+		p.refError(p.Pos(refNode), err)
 		return
 	}
 	src.Ref = ref
 	c.ImageSources = append(c.ImageSources, src)
-	img.Component, img.Source, img.VerifyKey = c.Name, p.pos(refNode), src.VerifyKey
+	img.Component, img.Source, img.VerifyKey = c.Name, p.Pos(refNode), src.VerifyKey
 	c.Images = append(c.Images, img)
 }
 
 func (p *parser) imageVerify(n *yaml.Node) string {
-	f := p.fields(n, "image verify", "key")
-	if f == nil || !p.required(f, n, "image verify", "key") {
+	f := p.Fields(n, "image verify", "key")
+	if f == nil || !p.Required(f, n, "image verify", "key") {
 		return ""
 	}
-	key, _ := p.relPath(f["key"].val, "verify.key")
+	key, _ := p.relPath(f["key"].Val, "verify.key")
 	return key
 }
 
 func (p *parser) refError(pos Pos, err error) {
 	var re *RefError
 	if errors.As(err, &re) {
-		p.errs.add(pos, re.Fix, "bad image reference %q: %s", re.Ref, re.Reason)
+		p.Errs.Add(pos, re.Fix, "bad image reference %q: %s", re.Ref, re.Reason)
 		return
 	}
-	p.errs.add(pos, "", "%v", err)
+	p.Errs.Add(pos, "", "%v", err)
 }
 
 // expandList reads an image list file and adds its images to c, each with
@@ -129,21 +129,21 @@ func (p *parser) refError(pos Pos, err error) {
 // A list is read once however often the manifest names it: naming it
 // again is one error, at the second name, not one per image it holds.
 func (p *parser) expandList(c *Component, src ImageSource) {
-	listFile := p.s.display(src.List)
+	listFile := p.s.Display(src.List)
 	if first, dup := p.seen("image list\x00"+src.List, src.Pos); dup {
-		p.errs.add(src.Pos, "name each list once; its images are carried once, in one component",
+		p.Errs.Add(src.Pos, "name each list once; its images are carried once, in one component",
 			"image list %s is already named at %s", listFile, first)
 		return
 	}
-	data, err := readLimited(p.s.FS, src.List)
+	data, err := ReadFile(p.s.FS, src.List)
 	if err != nil {
-		p.errs.add(src.Pos, "create the file or fix the path (relative to the manifest)", "image list %s: %v", listFile, err)
+		p.Errs.Add(src.Pos, "create the file or fix the path (relative to the manifest)", "image list %s: %v", listFile, err)
 		return
 	}
 	listed, err := ParseImageList(bytes.NewReader(data))
 	var le *ListError
 	if errors.As(err, &le) {
-		p.errs.add(Pos{File: listFile, Line: le.Line}, "", "%s", le.Msg)
+		p.Errs.Add(Pos{File: listFile, Line: le.Line}, "", "%s", le.Msg)
 	}
 	c.Images = slices.Grow(c.Images, len(listed))
 	for _, li := range listed {
@@ -184,7 +184,7 @@ func (p *parser) checkDuplicateImages() {
 		for i := range imgs {
 			img := &imgs[i]
 			if prev, dup := first[img.Canonical]; dup {
-				p.errs.add(img.Source, "remove one of them; an image is carried once, in one component",
+				p.Errs.Add(img.Source, "remove one of them; an image is carried once, in one component",
 					"image %s is listed twice: first as %q at %s (component %q)", img.Canonical, prev.Ref, prev.Source, prev.Component)
 				continue
 			}

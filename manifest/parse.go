@@ -14,6 +14,8 @@ import (
 	"strconv"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/factory-appliance/appliance/manifest/decode"
 )
 
 // MaxManifestSize bounds the manifest and every image list file read while
@@ -27,7 +29,7 @@ func Load(path string) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
 	}
-	data, err := readLimited(fsys, filepath.Base(path))
+	data, err := ReadFile(fsys, filepath.Base(path))
 	if err != nil {
 		return nil, fmt.Errorf("stack manifest %s: %w", path, err)
 	}
@@ -68,17 +70,17 @@ func dirFS(dir string) (fs.FS, error) {
 func ParseFS(fsys fs.FS, name string, data []byte) (*Stack, error) {
 	sum := sha256.Sum256(data)
 	p := &parser{
-		decoder: decoder{file: name, errs: errorSet{file: name}},
+		Decoder: decode.Decoder{File: name, Errs: decode.Errors{File: name}},
 		s:       &Stack{File: name, FS: fsys, digest: "sha256:" + hex.EncodeToString(sum[:])},
 	}
 	root := p.document(data)
 	if root == nil {
-		return nil, p.errs.err()
+		return nil, p.Errs.Err()
 	}
 	p.stack(root)
 	p.resolveVerifyKeys()
 	p.checkDuplicateImages()
-	if err := p.errs.err(); err != nil {
+	if err := p.Errs.Err(); err != nil {
 		return nil, err
 	}
 	return p.s, nil
@@ -86,7 +88,7 @@ func ParseFS(fsys fs.FS, name string, data []byte) (*Stack, error) {
 
 // parser holds the stack being built.
 type parser struct {
-	decoder
+	decode.Decoder
 	s     *Stack
 	first map[string]Pos // where each unique key was first seen; see seen
 }
@@ -111,14 +113,14 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // nil after recording why it cannot.
 func (p *parser) document(data []byte) (root *yaml.Node) {
 	if len(data) > MaxManifestSize {
-		p.errs.add(Pos{File: p.file}, "split it or shorten it", "manifest is larger than %d bytes", MaxManifestSize)
+		p.Errs.Add(Pos{File: p.File}, "split it or shorten it", "manifest is larger than %d bytes", MaxManifestSize)
 		return nil
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := safeDecode(dec, &doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			p.errs.add(Pos{File: p.file}, "start with apiVersion: "+APIVersion, "manifest is empty")
+			p.Errs.Add(Pos{File: p.File}, "start with apiVersion: "+APIVersion, "manifest is empty")
 		} else {
 			p.yamlError(err)
 		}
@@ -126,12 +128,12 @@ func (p *parser) document(data []byte) (root *yaml.Node) {
 	}
 	var extra yaml.Node
 	if err := safeDecode(dec, &extra); !errors.Is(err, io.EOF) {
-		p.errs.add(Pos{File: p.file, Line: extra.Line}, "keep one stack per file; remove the '---' separator", "manifest holds more than one YAML document")
+		p.Errs.Add(Pos{File: p.File, Line: extra.Line}, "keep one stack per file; remove the '---' separator", "manifest holds more than one YAML document")
 		return nil
 	}
-	if len(doc.Content) != 1 || !p.noAliases(doc.Content[0]) {
+	if len(doc.Content) != 1 || !p.NoAliases(doc.Content[0]) {
 		if len(doc.Content) != 1 {
-			p.errs.add(Pos{File: p.file}, "start with apiVersion: "+APIVersion, "manifest is empty")
+			p.Errs.Add(Pos{File: p.File}, "start with apiVersion: "+APIVersion, "manifest is empty")
 		}
 		return nil
 	}
@@ -156,60 +158,60 @@ func (p *parser) yamlError(err error) {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 	}
-	p.errs.add(Pos{File: p.file, Line: line}, "fix the YAML syntax", "invalid YAML: %s", msg)
+	p.Errs.Add(Pos{File: p.File, Line: line}, "fix the YAML syntax", "invalid YAML: %s", msg)
 }
 
 func (p *parser) stack(root *yaml.Node) {
-	f := p.fields(root, "the manifest", "apiVersion", "kind", "metadata", "spec")
+	f := p.Fields(root, "the manifest", "apiVersion", "kind", "metadata", "spec")
 	if f == nil {
 		return
 	}
-	p.required(f, root, "the manifest", "apiVersion", "kind", "metadata", "spec")
+	p.Required(f, root, "the manifest", "apiVersion", "kind", "metadata", "spec")
 	if v, ok := f["apiVersion"]; ok {
-		if s, ok := p.str(v.val, "apiVersion"); ok && s != APIVersion {
-			p.errorf(v.val, "write apiVersion: "+APIVersion, "unknown apiVersion %q", s)
+		if s, ok := p.Str(v.Val, "apiVersion"); ok && s != APIVersion {
+			p.Errorf(v.Val, "write apiVersion: "+APIVersion, "unknown apiVersion %q", s)
 		}
 	}
 	if v, ok := f["kind"]; ok {
-		if s, ok := p.str(v.val, "kind"); ok && s != KindStack {
-			p.errorf(v.val, "write kind: "+KindStack, "unknown kind %q", s)
+		if s, ok := p.Str(v.Val, "kind"); ok && s != KindStack {
+			p.Errorf(v.Val, "write kind: "+KindStack, "unknown kind %q", s)
 		}
 	}
 	if v, ok := f["metadata"]; ok {
-		p.metadata(v.val)
+		p.metadata(v.Val)
 	}
 	if v, ok := f["spec"]; ok {
-		p.spec(v.val)
+		p.spec(v.Val)
 	}
 }
 
 var dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 func (p *parser) metadata(n *yaml.Node) {
-	f := p.fields(n, "metadata", "name", "version", "description")
+	f := p.Fields(n, "metadata", "name", "version", "description")
 	if f == nil {
 		return
 	}
-	p.required(f, n, "metadata", "name", "version")
+	p.Required(f, n, "metadata", "name", "version")
 	m := &p.s.Metadata
 	if v, ok := f["name"]; ok {
-		if s, ok := p.str(v.val, "metadata.name"); ok {
+		if s, ok := p.Str(v.Val, "metadata.name"); ok {
 			if !dnsLabelRE.MatchString(s) {
-				p.errorf(v.val, "use lower-case letters, digits and '-' (at most 63)", "metadata.name %q is not a valid name", s)
+				p.Errorf(v.Val, "use lower-case letters, digits and '-' (at most 63)", "metadata.name %q is not a valid name", s)
 			}
 			m.Name = s
 		}
 	}
 	if v, ok := f["version"]; ok {
-		if s, ok := p.str(v.val, "metadata.version"); ok {
+		if s, ok := p.Str(v.Val, "metadata.version"); ok {
 			if !versionRE.MatchString(s) {
-				p.errorf(v.val, "use letters, digits, '.', '-' and '+', e.g. 0.1.0", "metadata.version %q is not a valid version", s)
+				p.Errorf(v.Val, "use letters, digits, '.', '-' and '+', e.g. 0.1.0", "metadata.version %q is not a valid version", s)
 			}
 			m.Version = s
 		}
 	}
 	if v, ok := f["description"]; ok {
-		m.Description, _ = p.str(v.val, "metadata.description")
+		m.Description, _ = p.Str(v.Val, "metadata.description")
 	}
 }
 

@@ -16,13 +16,13 @@ import (
 // relPath reads a manifest-relative path. It must stay inside the manifest's
 // directory: absolute paths and paths that climb out with ".." are refused.
 // The result is cleaned ("./files/a" → "files/a") and valid for fs.FS.
-func (d *decoder) relPath(n *yaml.Node, what string) (string, bool) {
-	s, ok := d.str(n, what)
+func (p *parser) relPath(n *yaml.Node, what string) (string, bool) {
+	s, ok := p.Str(n, what)
 	if !ok {
 		return "", false
 	}
 	if msg, fix := relPathProblem(s); msg != "" {
-		d.errorf(n, fix, "%s %q %s", what, s, msg)
+		p.Errorf(n, fix, "%s %q %s", what, s, msg)
 		return "", false
 	}
 	return path.Clean(s), true
@@ -47,32 +47,32 @@ func relPathProblem(s string) (msg, fix string) {
 	return "", ""
 }
 
-// urlOrPath reports whether s is a URL (it has a scheme) rather than a path.
-func urlOrPath(s string) bool {
+// IsURL reports whether s is a URL (it has a scheme) rather than a path.
+func IsURL(s string) bool {
 	return strings.Contains(s, "://")
 }
 
 // checkURL reads a URL with one of the given schemes.
-func (d *decoder) checkURL(n *yaml.Node, what string, schemes ...string) (string, bool) {
-	s, ok := d.str(n, what)
+func (p *parser) checkURL(n *yaml.Node, what string, schemes ...string) (string, bool) {
+	s, ok := p.Str(n, what)
 	if !ok {
 		return "", false
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		d.errorf(n, "write a URL such as https://host/path", "%s %q is not a valid URL: %v", what, s, unwrapURLError(err))
+		p.Errorf(n, "write a URL such as https://host/path", "%s %q is not a valid URL: %v", what, s, unwrapURLError(err))
 		return "", false
 	}
 	if !slices.Contains(schemes, u.Scheme) {
-		d.errorf(n, "use one of "+strings.Join(schemes, ", "), "%s %q has scheme %q", what, s, u.Scheme)
+		p.Errorf(n, "use one of "+strings.Join(schemes, ", "), "%s %q has scheme %q", what, s, u.Scheme)
 		return "", false
 	}
 	if u.Scheme == "file" && u.Path == "" || u.Scheme != "file" && u.Host == "" {
-		d.errorf(n, "write a complete URL, e.g. "+u.Scheme+"://host/path", "%s %q has no host or path", what, s)
+		p.Errorf(n, "write a complete URL, e.g. "+u.Scheme+"://host/path", "%s %q has no host or path", what, s)
 		return "", false
 	}
 	if u.User != nil {
-		d.errorf(n, "remove the credentials; they come from the environment or the docker config", "%s %q holds credentials", what, s)
+		p.Errorf(n, "remove the credentials; they come from the environment or the docker config", "%s %q holds credentials", what, s)
 		return "", false
 	}
 	return s, true
@@ -85,9 +85,10 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// readLimited reads a whole file of fsys, refusing files larger than
-// MaxManifestSize.
-func readLimited(fsys fs.FS, name string) ([]byte, error) {
+// ReadFile reads a whole file of fsys, refusing files larger than
+// MaxManifestSize: how the manifest, its image lists and its lock file are
+// read.
+func ReadFile(fsys fs.FS, name string) ([]byte, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
 		return nil, err
@@ -103,9 +104,9 @@ func readLimited(fsys fs.FS, name string) ([]byte, error) {
 	return data, nil
 }
 
-// display returns how to name a manifest-relative path in messages: joined
+// Display returns how to name a manifest-relative path in messages: joined
 // to the manifest's own directory as the user named it.
-func (s *Stack) display(rel string) string {
+func (s *Stack) Display(rel string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Dir(s.File), filepath.FromSlash(rel)))
 }
 

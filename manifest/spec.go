@@ -8,6 +8,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/factory-appliance/appliance/manifest/decode"
+
 	"github.com/factory-appliance/appliance/internal/ref"
 )
 
@@ -15,43 +17,43 @@ var specFields = []string{"platform", "allPlatforms", "registryMirrors", "insecu
 	"rpmRepos", "rpmBase", "components"}
 
 func (p *parser) spec(n *yaml.Node) {
-	f := p.fields(n, "spec", specFields...)
+	f := p.Fields(n, "spec", specFields...)
 	if f == nil {
 		return
 	}
 	sp := &p.s.Spec
 	sp.Platform = Platform{OS: "linux", Architecture: "amd64"}
 	if v, ok := f["platform"]; ok {
-		p.platform(v.val)
+		p.platform(v.Val)
 	}
 	if v, ok := f["allPlatforms"]; ok {
-		if b, ok := p.boolean(v.val, "spec.allPlatforms"); ok {
+		if b, ok := p.Bool(v.Val, "spec.allPlatforms"); ok {
 			sp.AllPlatforms = b
 		}
 	}
 	if v, ok := f["registryMirrors"]; ok {
-		p.mirrors(v.val)
+		p.mirrors(v.Val)
 	}
 	if v, ok := f["insecureRegistries"]; ok {
-		p.insecureRegistries(v.val)
+		p.insecureRegistries(v.Val)
 	}
 	if v, ok := f["verify"]; ok {
-		p.seq(v.val, "spec.verify", p.verifyRule)
+		p.Seq(v.Val, "spec.verify", p.verifyRule)
 	}
 	if v, ok := f["rpmRepos"]; ok {
-		p.seq(v.val, "spec.rpmRepos", p.rpmRepo)
+		p.Seq(v.Val, "spec.rpmRepos", p.rpmRepo)
 	}
 	if v, ok := f["rpmBase"]; ok {
-		sp.RPMBase, _ = p.relPath(v.val, "spec.rpmBase")
-		sp.RPMBasePos = p.pos(v.val)
+		sp.RPMBase, _ = p.relPath(v.Val, "spec.rpmBase")
+		sp.RPMBasePos = p.Pos(v.Val)
 	}
-	if !p.required(f, n, "spec", "components") {
+	if !p.Required(f, n, "spec", "components") {
 		return
 	}
-	comps := f["components"].val
-	p.seq(comps, "spec.components", p.component)
+	comps := f["components"].Val
+	p.Seq(comps, "spec.components", p.component)
 	if comps.Kind == yaml.SequenceNode && len(comps.Content) == 0 || comps.ShortTag() == "!!null" {
-		p.errorf(comps, "add at least one component with images, files, rpms or charts", "spec.components is empty")
+		p.Errorf(comps, "add at least one component with images, files, rpms or charts", "spec.components is empty")
 	}
 }
 
@@ -61,13 +63,13 @@ var platformVariants = map[string][]string{
 }
 
 func (p *parser) platform(n *yaml.Node) {
-	s, ok := p.str(n, "spec.platform")
+	s, ok := p.Str(n, "spec.platform")
 	if !ok {
 		return
 	}
 	parts := strings.Split(s, "/")
 	bad := func(msg string) {
-		p.errorf(n, "write os/arch[/variant], e.g. linux/amd64 or linux/arm64", "spec.platform %q: %s", s, msg)
+		p.Errorf(n, "write os/arch[/variant], e.g. linux/amd64 or linux/arm64", "spec.platform %q: %s", s, msg)
 	}
 	if len(parts) < 2 || len(parts) > 3 {
 		bad("want os/arch[/variant]")
@@ -95,29 +97,29 @@ func (p *parser) platform(n *yaml.Node) {
 
 func (p *parser) mirrors(n *yaml.Node) {
 	if n.Kind != yaml.MappingNode {
-		p.typeError(n, "spec.registryMirrors", "a mapping of registry: mirror")
+		p.TypeError(n, "spec.registryMirrors", "a mapping of registry: mirror")
 		return
 	}
 	m := Mirrors{}
 	first := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		reg, ok1 := p.str(k, "spec.registryMirrors key")
-		mirror, ok2 := p.str(v, "spec.registryMirrors."+reg)
+		reg, ok1 := p.Str(k, "spec.registryMirrors key")
+		mirror, ok2 := p.Str(v, "spec.registryMirrors."+reg)
 		if !ok1 || !ok2 {
 			continue
 		}
 		if msg, fix := registryHostProblem(reg); msg != "" {
-			p.errorf(k, fix, "spec.registryMirrors: %s", msg)
+			p.Errorf(k, fix, "spec.registryMirrors: %s", msg)
 			continue
 		}
 		if msg, fix := mirrorProblem(mirror); msg != "" {
-			p.errorf(v, fix, "spec.registryMirrors.%s: %s", reg, msg)
+			p.Errorf(v, fix, "spec.registryMirrors.%s: %s", reg, msg)
 			continue
 		}
 		reg = ref.NormalizeRegistry(reg)
 		if line, dup := first[reg]; dup {
-			p.errorf(k, "keep one mirror per registry", "registry %s has a second mirror (first at line %d)", reg, line)
+			p.Errorf(k, "keep one mirror per registry", "registry %s has a second mirror (first at line %d)", reg, line)
 			continue
 		}
 		first[reg] = k.Line
@@ -128,88 +130,88 @@ func (p *parser) mirrors(n *yaml.Node) {
 
 func (p *parser) insecureRegistries(n *yaml.Node) {
 	seen := map[string]bool{}
-	for _, r := range p.strings(n, "spec.insecureRegistries") {
-		if msg, fix := registryHostProblem(r.val); msg != "" {
-			p.errs.add(r.pos, fix, "spec.insecureRegistries: %s", msg)
+	for _, r := range p.Strings(n, "spec.insecureRegistries") {
+		if msg, fix := registryHostProblem(r.Val); msg != "" {
+			p.Errs.Add(r.Pos, fix, "spec.insecureRegistries: %s", msg)
 			continue
 		}
-		if seen[r.val] {
-			p.errs.add(r.pos, "remove the repeat", "insecure registry %s is listed twice", r.val)
+		if seen[r.Val] {
+			p.Errs.Add(r.Pos, "remove the repeat", "insecure registry %s is listed twice", r.Val)
 			continue
 		}
-		seen[r.val] = true
-		p.s.Spec.InsecureRegistries = append(p.s.Spec.InsecureRegistries, r.val)
+		seen[r.Val] = true
+		p.s.Spec.InsecureRegistries = append(p.s.Spec.InsecureRegistries, r.Val)
 	}
 }
 
 func (p *parser) verifyRule(n *yaml.Node) {
-	f := p.fields(n, "a verify rule", "registry", "key")
-	if f == nil || !p.required(f, n, "verify rule", "registry", "key") {
+	f := p.Fields(n, "a verify rule", "registry", "key")
+	if f == nil || !p.Required(f, n, "verify rule", "registry", "key") {
 		return
 	}
-	reg, ok1 := p.str(f["registry"].val, "verify.registry")
-	key, ok2 := p.relPath(f["key"].val, "verify.key")
+	reg, ok1 := p.Str(f["registry"].Val, "verify.registry")
+	key, ok2 := p.relPath(f["key"].Val, "verify.key")
 	if !ok1 || !ok2 {
 		return
 	}
 	if msg, fix := registryHostProblem(reg); msg != "" {
-		p.errorf(f["registry"].val, fix, "verify.registry: %s", msg)
+		p.Errorf(f["registry"].Val, fix, "verify.registry: %s", msg)
 		return
 	}
 	reg = ref.NormalizeRegistry(reg)
-	if prev, dup := p.seen("verify\x00"+reg, p.pos(n)); dup {
-		p.errorf(n, "keep one key per registry", "registry %s has a second verify rule (first at %s)", reg, prev)
+	if prev, dup := p.seen("verify\x00"+reg, p.Pos(n)); dup {
+		p.Errorf(n, "keep one key per registry", "registry %s has a second verify rule (first at %s)", reg, prev)
 		return
 	}
-	p.s.Spec.Verify = append(p.s.Spec.Verify, VerifyRule{Registry: reg, Key: key, Pos: p.pos(n)})
+	p.s.Spec.Verify = append(p.s.Spec.Verify, VerifyRule{Registry: reg, Key: key, Pos: p.Pos(n)})
 }
 
 var repoIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 func (p *parser) rpmRepo(n *yaml.Node) {
-	f := p.fields(n, "an rpm repo", "id", "baseurl", "gpgkey", "gpgcheck")
+	f := p.Fields(n, "an rpm repo", "id", "baseurl", "gpgkey", "gpgcheck")
 	if f == nil {
 		return
 	}
-	p.required(f, n, "rpm repo", "id", "baseurl")
-	r := RPMRepo{GPGCheck: true, Pos: p.pos(n)}
+	p.Required(f, n, "rpm repo", "id", "baseurl")
+	r := RPMRepo{GPGCheck: true, Pos: p.Pos(n)}
 	if v, ok := f["id"]; ok {
-		if id, ok := p.str(v.val, "rpmRepos.id"); ok {
+		if id, ok := p.Str(v.Val, "rpmRepos.id"); ok {
 			if !repoIDRE.MatchString(id) {
-				p.errorf(v.val, "use letters, digits, '.', '_' and '-'", "rpm repo id %q is not valid", id)
+				p.Errorf(v.Val, "use letters, digits, '.', '_' and '-'", "rpm repo id %q is not valid", id)
 			}
 			if prev, dup := p.seen("repo\x00"+id, r.Pos); dup {
-				p.errorf(v.val, "give each repo its own id", "rpm repo id %q is used twice (first at %s)", id, prev)
+				p.Errorf(v.Val, "give each repo its own id", "rpm repo id %q is used twice (first at %s)", id, prev)
 			}
 			r.ID = id
 		}
 	}
 	if v, ok := f["baseurl"]; ok {
-		r.BaseURL, _ = p.checkURL(v.val, "rpm repo baseurl", "http", "https", "file")
+		r.BaseURL, _ = p.checkURL(v.Val, "rpm repo baseurl", "http", "https", "file")
 	}
 	if v, ok := f["gpgcheck"]; ok {
-		if b, ok := p.boolean(v.val, "rpm repo gpgcheck"); ok {
+		if b, ok := p.Bool(v.Val, "rpm repo gpgcheck"); ok {
 			r.GPGCheck = b
 		}
 	}
 	if v, ok := f["gpgkey"]; ok {
-		for _, k := range p.strings(v.val, "rpm repo gpgkey") {
+		for _, k := range p.Strings(v.Val, "rpm repo gpgkey") {
 			if key, ok := p.keyLocation(k); ok {
 				r.GPGKeys = append(r.GPGKeys, key)
 			}
 		}
 	}
-	if r.GPGCheck && len(r.GPGKeys) == 0 && f["gpgkey"].key == nil {
-		p.errorf(n, "add gpgkey: <file or URL>, or set gpgcheck: false to accept unsigned packages (insecure)",
+	if r.GPGCheck && len(r.GPGKeys) == 0 && f["gpgkey"].Key == nil {
+		p.Errorf(n, "add gpgkey: <file or URL>, or set gpgcheck: false to accept unsigned packages (insecure)",
 			"rpm repo %q checks signatures (gpgcheck is on by default) but names no gpgkey", r.ID)
 	}
 	p.s.Spec.RPMRepos = append(p.s.Spec.RPMRepos, r)
 }
 
 // keyLocation checks a key given as a URL or a manifest-relative path.
-func (p *parser) keyLocation(k strAt) (string, bool) {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k.val, Line: k.pos.Line, Column: k.pos.Column}
-	if urlOrPath(k.val) {
+func (p *parser) keyLocation(k decode.StrAt) (string, bool) {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: k.Val, Line: k.Pos.Line, Column: k.Pos.Column}
+	if IsURL(k.Val) {
 		return p.checkURL(n, "gpgkey", "http", "https", "file")
 	}
 	return p.relPath(n, "gpgkey")

@@ -17,7 +17,7 @@ const (
 
 // Stack is a parsed, validated stack manifest. A Stack returned without
 // error by Parse, Load or Builtin satisfies every rule in the package
-// documentation; Lint checks the rest without using the network.
+// documentation; lint.Check checks the rest without using the network.
 // A Stack is not modified after parsing and is safe for concurrent reads.
 type Stack struct {
 	File     string // the manifest's name as given, used in every Pos
@@ -129,7 +129,7 @@ type File struct {
 	Path string // path inside Stack.FS, or ""
 	URL  string // http(s) URL, or ""
 	// SHA256 is the lower-case hex sha256 of the content, or "". Optional
-	// for both: Lint checks a local file's; a URL file without one is
+	// for both: lint.Check checks a local file's; a URL file without one is
 	// pinned by `bundle lock`, like an image's tag.
 	SHA256    string
 	Template  bool        // rendered at deploy time with Go text/template (missing keys are errors)
@@ -177,9 +177,9 @@ type RPM struct {
 // PathRef is a manifest-relative local path with where it is written.
 type PathRef struct {
 	Path string // path inside Stack.FS
-	// Template: the file is a Go text/template (NewTemplate) rendered at
-	// deploy time with the site's TemplateData; the bundle stores it as
-	// written. Values files and manifests may be templates.
+	// Template: the file is a Go text/template (manifest/template's New)
+	// rendered at deploy time with the site's template.Data; the bundle
+	// stores it as written. Values files and manifests may be templates.
 	Template bool
 	Pos      Pos
 }

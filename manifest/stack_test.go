@@ -15,7 +15,7 @@ func TestLoadFull(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Fatalf("Lint: %v", err)
 	}
 	if s.Metadata != (Metadata{Name: "full", Version: "0.1.0", Description: "every field"}) {
@@ -31,8 +31,8 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("insecureRegistries = %v", s.Spec.InsecureRegistries)
 	}
 	wantRepos := []RPMRepo{
-		{ID: "base", BaseURL: "http://127.0.0.1:8082/el7/base", GPGKeys: []string{"keys/RPM-GPG-KEY-base"}, GPGCheck: true, Pos: Pos{path, 12, 7}},
-		{ID: "extras", BaseURL: "file:///srv/repos/extras", GPGCheck: false, Pos: Pos{path, 16, 7}},
+		{ID: "base", BaseURL: "http://127.0.0.1:8082/el7/base", GPGKeys: []string{"keys/RPM-GPG-KEY-base"}, GPGCheck: true, Pos: Pos{File: path, Line: 12, Column: 7}},
+		{ID: "extras", BaseURL: "file:///srv/repos/extras", GPGCheck: false, Pos: Pos{File: path, Line: 16, Column: 7}},
 	}
 	if !reflect.DeepEqual(s.Spec.RPMRepos, wantRepos) {
 		t.Errorf("rpmRepos =\n%+v\nwant\n%+v", s.Spec.RPMRepos, wantRepos)
@@ -128,7 +128,7 @@ func TestDemoBuiltin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Builtin(demo): %v", err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Fatalf("Lint: %v", err)
 	}
 	want := map[string][]string{
@@ -196,7 +196,7 @@ func TestSymlinkOutsideRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.Lint()
+	err = lintCheck(s)
 	if err == nil || !strings.Contains(err.Error(), path+":7: file "+filepath.Join(dir, "link.conf")) || !strings.Contains(err.Error(), "copy the file inside") || strings.Contains(err.Error(), "ok.conf") {
 		t.Errorf("Lint = %v, want one error for the link leading outside", err)
 	}
@@ -211,7 +211,7 @@ func TestParseBaseDir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lintCheck(s); err != nil {
 		t.Errorf("Lint: %v", err)
 	}
 	if p := s.Spec.Platform.OCI(); p.OS != "linux" || p.Architecture != "amd64" {

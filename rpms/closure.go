@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // Resolved is one package of a closure.
 type Resolved struct {
-	*Package
+	*rpm.Package
 	Repo      string // the repository ID it comes from
 	Requested bool   // named in the request list
 	// By is the name of the package whose requirement pulled this one in
@@ -104,7 +106,7 @@ type choice struct {
 }
 
 type pendingFile struct {
-	dep  Dep
+	dep  rpm.Dep
 	from *choice
 }
 
@@ -164,7 +166,7 @@ func (r *resolver) drain() error {
 }
 
 // require resolves one requirement of from.
-func (r *resolver) require(dep Dep, from *choice) {
+func (r *resolver) require(dep rpm.Dep, from *choice) {
 	if dep.IsRPMLib() {
 		return
 	}
@@ -193,7 +195,7 @@ func (r *resolver) require(dep Dep, from *choice) {
 }
 
 // satisfied reports whether a chosen package or rpmBase satisfies dep.
-func (r *resolver) satisfied(dep Dep) bool {
+func (r *resolver) satisfied(dep rpm.Dep) bool {
 	for _, c := range r.ix.providers(dep) {
 		if ch := r.chosen[c.pkg.Name]; ch != nil && ch.c.pkg == c.pkg {
 			return true
@@ -244,7 +246,7 @@ func (r *resolver) searchFilelists() error {
 }
 
 // inIndex reports whether p survived the arch filter and priority masking.
-func (r *resolver) inIndex(p *Package) bool {
+func (r *resolver) inIndex(p *rpm.Package) bool {
 	for _, c := range r.ix.byName[p.Name] {
 		if c.pkg == p {
 			return true

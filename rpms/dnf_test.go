@@ -1,6 +1,7 @@
 package rpms
 
 import (
+	"cmp"
 	"io"
 	"os"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 // TestDNFInstallsClosure is the real-client check: the closure, laid out as
@@ -29,7 +32,7 @@ func TestDNFInstallsClosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteRepodata(repoDir, pkgs, RepodataOptions{}); err != nil {
+	if err := repodata.Write(repoDir, pkgs, repodata.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
@@ -44,7 +47,7 @@ func TestDNFInstallsClosure(t *testing.T) {
 	}
 	installed := string(q)
 	for _, p := range set {
-		want := p.Name + "-" + epochOr0(p.Epoch) + ":" + p.Version + "-" + p.Release + "." + p.Arch
+		want := p.Name + "-" + cmp.Or(p.Epoch, "0") + ":" + p.Version + "-" + p.Release + "." + p.Arch
 		if !strings.Contains(installed, want+"\n") {
 			t.Errorf("%s not installed; rpm -qa:\n%s", want, installed)
 		}
@@ -64,11 +67,11 @@ func TestDNFRefusesOtherKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(repoDir, "Packages", filepath.Base(src)), b, 0o644)
-	pkgs, err := ReadPackagesDir(repoDir, 1)
+	pkgs, err := rpmfile.ReadPackagesDir(repoDir, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteRepodata(repoDir, pkgs, RepodataOptions{}); err != nil {
+	if err := repodata.Write(repoDir, pkgs, repodata.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := dnfInstall(t, t.TempDir(), repoDir, filepath.Join(fixtureDir, "keys", "RPM-GPG-KEY-fixture"), []string{"badsig"})

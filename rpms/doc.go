@@ -1,6 +1,10 @@
-// Package rpms reads RPM packages and yum repositories, resolves the
-// dependency closure of a set of requested packages, downloads and verifies
-// them, and writes yum repodata that CentOS 7's yum 3 can read.
+// Package rpms gets the RPM packages a stack needs: it reads upstream yum
+// repositories, resolves the dependency closure of a set of requested
+// packages, and downloads and verifies them into the content cache. The
+// file format of a package is package rpms/rpmfile's, the repository
+// metadata format package rpms/repodata's, and the package description and
+// version ordering package rpms/rpm's; this package fetches, resolves and
+// checks, using all three.
 //
 // The pieces, in the order the build pipeline uses them:
 //
@@ -13,8 +17,9 @@
 //   - Download fetches the closure in parallel into the content cache,
 //     checking each file against the repository's checksum and each package's
 //     OpenPGP signature against the repository's keys.
-//   - GenerateRepodata and WriteRepodata write reproducible repodata for the
-//     packages that go into the bundle.
+//   - RepoPackages reads the fetched packages back for repodata.Generate,
+//     which writes reproducible repodata for the packages that go into the
+//     bundle.
 //
 // # Repository priority
 //
@@ -29,16 +34,11 @@
 // # Signatures
 //
 // A package is accepted when one of its OpenPGP signatures verifies against
-// the repository's keys: either a header+payload signature (RPMSIGTAG_PGP
-// 1002 or RPMSIGTAG_GPG 1005), or a header-only signature (RPMSIGTAG_RSA 268
-// or RPMSIGTAG_DSA 267) when the signed header carries a payload digest
-// (RPMTAG_PAYLOADDIGEST) that matches the payload. A header-only signature on
-// a package whose header has no payload digest covers nothing of the payload
-// and is refused.
-//
-// Version 3 signature packets, which rpm on EL7 makes and CentOS 7's own
-// packages carry, are verified by this package (sigv3.go); later versions by
-// go-crypto. Hash algorithms weaker than sha224 are refused.
+// the repository's keys, by the rules of rpmfile.VerifyPackage (see package
+// rpms/rpmfile): a header+payload signature, or a header-only signature
+// over a header whose payload digest matches the payload. A repository
+// marked InsecureSkipGPGCheck is not checked, and says so in the log every
+// time it is used.
 //
 // # Local RPM files
 //

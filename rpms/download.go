@@ -18,6 +18,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/cas"
 
 	"github.com/factory-appliance/appliance/internal/fetch"
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpm"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 // Fetched is a closure package stored in the content cache.
@@ -107,7 +110,7 @@ func fetchOne(ctx context.Context, f *Fetcher, store *cas.Store, rd *RepoData, r
 	return Fetched{Resolved: res, Digest: digest}, nil
 }
 
-func fetchSHA256(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *Package) (string, error) {
+func fetchSHA256(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *rpm.Package) (string, error) {
 	digest := "sha256:" + p.Checksum.Value
 	if _, ok := store.Has(digest); ok {
 		return digest, nil
@@ -123,7 +126,7 @@ func fetchSHA256(ctx context.Context, f *Fetcher, store *cas.Store, u, what stri
 	return digest, nil
 }
 
-func sizeOrUnknown(p *Package) int64 {
+func sizeOrUnknown(p *rpm.Package) int64 {
 	if p.PackageSize > 0 {
 		return p.PackageSize
 	}
@@ -131,8 +134,8 @@ func sizeOrUnknown(p *Package) int64 {
 }
 
 // fetchOther downloads a package whose metadata checksum is not sha256.
-func fetchOther(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *Package) (string, error) {
-	h, err := newChecksumHash(p.Checksum.Type)
+func fetchOther(ctx context.Context, f *Fetcher, store *cas.Store, u, what string, p *rpm.Package) (string, error) {
+	h, err := repodata.NewChecksumHash(p.Checksum.Type)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", what, err)
 	}
@@ -188,14 +191,14 @@ func checkStored(store *cas.Store, digest string, repo Repo, res Resolved) error
 		return err
 	}
 	defer rc.Close()
-	var got *Package
+	var got *rpm.Package
 	if repo.InsecureSkipGPGCheck {
 		slog.Warn("not checking the package signature (gpgcheck: false)", "package", res.NEVRA(), "repo", repo.ID)
-		got, err = ReadPackage(rc, res.NEVRA())
+		got, err = rpmfile.ReadPackage(rc, res.NEVRA())
 	} else {
-		got, err = VerifyPackage(rc, res.NEVRA(), repo.Keys)
+		got, err = rpmfile.VerifyPackage(rc, res.NEVRA(), repo.Keys)
 	}
-	var se *SignatureError
+	var se *rpmfile.SignatureError
 	if errors.As(err, &se) {
 		se.Repo = repo.ID
 	}
@@ -220,18 +223,18 @@ type LocalFile struct {
 // AddLocal verifies a local RPM file like Download verifies repository
 // packages (signature against lf.Keys, header structure, payload digest)
 // and stores it in the cache. It returns the package and its digest.
-func AddLocal(store *cas.Store, lf LocalFile) (*Package, string, error) {
+func AddLocal(store *cas.Store, lf LocalFile) (*rpm.Package, string, error) {
 	fh, err := os.Open(lf.Path)
 	if err != nil {
 		return nil, "", fmt.Errorf("rpmFiles: %w", err)
 	}
 	defer fh.Close()
-	var p *Package
+	var p *rpm.Package
 	if lf.InsecureSkipGPGCheck {
 		slog.Warn("not checking the package signature (gpgcheck: false)", "file", lf.Path)
-		p, err = ReadPackage(fh, lf.Path)
+		p, err = rpmfile.ReadPackage(fh, lf.Path)
 	} else {
-		p, err = VerifyPackage(fh, lf.Path, lf.Keys)
+		p, err = rpmfile.VerifyPackage(fh, lf.Path, lf.Keys)
 	}
 	if err != nil {
 		return nil, "", err
@@ -246,4 +249,4 @@ func AddLocal(store *cas.Store, lf LocalFile) (*Package, string, error) {
 	return p, digest, nil
 }
 
-func newSHA256() hash.Hash { h, _ := newChecksumHash("sha256"); return h }
+func newSHA256() hash.Hash { h, _ := repodata.NewChecksumHash("sha256"); return h }

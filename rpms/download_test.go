@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 func resolveAndDownload(t *testing.T, dir string, requests ...string) ([]Fetched, error) {
@@ -66,11 +67,11 @@ func TestDownloadRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := resolveAndDownload(t, fixtureDir, c.request)
-			var se *SignatureError
+			var se *rpmfile.SignatureError
 			if !errors.As(err, &se) || !strings.Contains(err.Error(), c.wantIn) {
 				t.Fatalf("err = %v, want a SignatureError containing %q", err, c.wantIn)
 			}
-			if errors.Is(err, ErrUnsigned) != c.unsigned {
+			if errors.Is(err, rpmfile.ErrUnsigned) != c.unsigned {
 				t.Errorf("errors.Is(err, ErrUnsigned) = %v", !c.unsigned)
 			}
 		})
@@ -138,7 +139,7 @@ func TestAddLocal(t *testing.T) {
 	payload := filepath.Join(dir, "base", "chain-b-1.0-1.x86_64.rpm")
 	flipByte(t, payload, -20)
 	header := filepath.Join(dir, "updates", "chain-d-1.1-1.noarch.rpm")
-	h, err := ReadPackageFile(filepath.Join(fixtureDir, "updates", "chain-d-1.1-1.noarch.rpm"))
+	h, err := rpmfile.ReadPackageFile(filepath.Join(fixtureDir, "updates", "chain-d-1.1-1.noarch.rpm"))
 	if err != nil {
 		t.Fatal(err)
 	}

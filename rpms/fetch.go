@@ -17,6 +17,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/factory-appliance/appliance/internal/fetch"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 // Fetcher opens http(s) and file:// URLs. The zero value uses a client with
@@ -107,6 +108,11 @@ func (f *Fetcher) client() *http.Client {
 	return f.guarded
 }
 
+// LoadKeys reads OpenPGP public keys (armored or binary) from files.
+func LoadKeys(paths ...string) (openpgp.EntityList, error) {
+	return (&Fetcher{}).LoadKeys(context.Background(), paths...)
+}
+
 // LoadKeys reads OpenPGP public keys from files or URLs (http, https,
 // file://). A reference without a scheme is a file path.
 func (f *Fetcher) LoadKeys(ctx context.Context, refs ...string) (openpgp.EntityList, error) {
@@ -119,7 +125,7 @@ func (f *Fetcher) LoadKeys(ctx context.Context, refs ...string) (openpgp.EntityL
 		if err != nil {
 			return nil, fmt.Errorf("gpg key: %w", err)
 		}
-		keys, err := ReadKeys(rc)
+		keys, err := rpmfile.ReadKeys(rc)
 		rc.Close()
 		if err != nil {
 			return nil, fmt.Errorf("gpg key %s: %w", ref, err)

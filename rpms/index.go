@@ -3,6 +3,8 @@ package rpms
 import (
 	"sort"
 	"strings"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // DefaultArches are the architectures the closure considers.
@@ -10,7 +12,7 @@ var DefaultArches = []string{"x86_64", "noarch"}
 
 // candidate is a package of one repository.
 type candidate struct {
-	pkg  *Package
+	pkg  *rpm.Package
 	repo int // index into the resolver's repositories
 }
 
@@ -66,7 +68,7 @@ func (ix *index) add(c candidate) {
 }
 
 // providers returns the candidates that satisfy dep, best first.
-func (ix *index) providers(dep Dep) []candidate {
+func (ix *index) providers(dep rpm.Dep) []candidate {
 	var out []candidate
 	if dep.IsFile() {
 		out = append(out, ix.byFile[dep.Name]...)
@@ -95,7 +97,7 @@ func (ix *index) sortCandidates(cs []candidate, want string) {
 			}
 			return a.pkg.Name < b.pkg.Name
 		}
-		if c := CompareEVR(a.pkg.EVR, b.pkg.EVR); c != 0 {
+		if c := rpm.CompareEVR(a.pkg.EVR, b.pkg.EVR); c != 0 {
 			return c > 0
 		}
 		if a.pkg.Arch != b.pkg.Arch {
@@ -107,7 +109,7 @@ func (ix *index) sortCandidates(cs []candidate, want string) {
 
 func dedupe(cs []candidate) []candidate {
 	out := cs[:0]
-	seen := map[*Package]bool{}
+	seen := map[*rpm.Package]bool{}
 	for _, c := range cs {
 		if !seen[c.pkg] {
 			seen[c.pkg] = true
@@ -125,18 +127,18 @@ func (ix *index) lookupRequest(spec string) []candidate {
 	}
 	if i := strings.LastIndexByte(spec, '-'); i > 0 {
 		name, ver := spec[:i], spec[i+1:]
-		if cs := ix.filter(name, func(p *Package) bool { return p.Version == ver }); len(cs) > 0 {
+		if cs := ix.filter(name, func(p *rpm.Package) bool { return p.Version == ver }); len(cs) > 0 {
 			return cs
 		}
 		if j := strings.LastIndexByte(name, '-'); j > 0 {
 			n, v := name[:j], name[j+1:]
-			return ix.filter(n, func(p *Package) bool { return p.Version == v && p.Release == ver })
+			return ix.filter(n, func(p *rpm.Package) bool { return p.Version == v && p.Release == ver })
 		}
 	}
 	return nil
 }
 
-func (ix *index) filter(name string, keep func(*Package) bool) []candidate {
+func (ix *index) filter(name string, keep func(*rpm.Package) bool) []candidate {
 	var out []candidate
 	for _, c := range ix.byName[name] {
 		if keep(c.pkg) {
@@ -163,8 +165,8 @@ func (ix *index) repoIDs() string {
 
 // provides reports whether p's provides (including the implicit
 // "name = EVR") satisfy dep. File requirements are not considered.
-func provides(p *Package, dep Dep) bool {
-	if p.Name == dep.Name && (Dep{Name: p.Name, Flags: SenseEqual, EVR: p.EVR}).Satisfies(dep) {
+func provides(p *rpm.Package, dep rpm.Dep) bool {
+	if p.Name == dep.Name && (rpm.Dep{Name: p.Name, Flags: rpm.SenseEqual, EVR: p.EVR}).Satisfies(dep) {
 		return true
 	}
 	for _, d := range p.Provides {

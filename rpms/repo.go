@@ -7,6 +7,9 @@ import (
 	"log/slog"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // DefaultPriority is a repository's priority when none is given, as in
@@ -37,11 +40,11 @@ func (r Repo) priority() int {
 type RepoData struct {
 	Repo     Repo
 	Revision string
-	Packages []*Package
+	Packages []*rpm.Package
 
 	fetch     *Fetcher
-	filelists *repomdData
-	byID      map[string]*Package
+	filelists *repodata.RepomdData
+	byID      map[string]*rpm.Package
 }
 
 // LoadRepo reads repomd.xml and primary.xml of repo, verifying primary
@@ -55,14 +58,14 @@ func LoadRepo(ctx context.Context, f *Fetcher, repo Repo) (*RepoData, error) {
 	if err != nil {
 		return nil, fmt.Errorf("repo %s: %w", repo.ID, err)
 	}
-	primary := md.find("primary")
+	primary := md.Find("primary")
 	if primary == nil {
 		return nil, fmt.Errorf("repo %s: repomd.xml lists no primary metadata", repo.ID)
 	}
-	rd := &RepoData{Repo: repo, Revision: md.Revision, fetch: f, filelists: md.find("filelists"), byID: map[string]*Package{}}
-	var pkgs []*Package
+	rd := &RepoData{Repo: repo, Revision: md.Revision, fetch: f, filelists: md.Find("filelists"), byID: map[string]*rpm.Package{}}
+	var pkgs []*rpm.Package
 	err = openMetadata(ctx, f, repo.BaseURL, primary, func(r io.Reader) error {
-		return parsePrimary(r, func(p *Package) error {
+		return repodata.ParsePrimary(r, func(p *rpm.Package) error {
 			pkgs = append(pkgs, p)
 			return ctx.Err()
 		})
@@ -79,13 +82,13 @@ func LoadRepo(ctx context.Context, f *Fetcher, repo Repo) (*RepoData, error) {
 
 // FindFiles scans filelists.xml for the given paths and returns, for each
 // path found, the packages that own it. The scan streams the file.
-func (rd *RepoData) FindFiles(ctx context.Context, paths map[string]bool) (map[string][]*Package, error) {
-	out := map[string][]*Package{}
+func (rd *RepoData) FindFiles(ctx context.Context, paths map[string]bool) (map[string][]*rpm.Package, error) {
+	out := map[string][]*rpm.Package{}
 	if rd.filelists == nil || len(paths) == 0 {
 		return out, nil
 	}
 	err := openMetadata(ctx, rd.fetch, rd.Repo.BaseURL, rd.filelists, func(r io.Reader) error {
-		return parseFilelists(r, paths, func(pkgid, path string) {
+		return repodata.ParseFilelists(r, paths, func(pkgid, path string) {
 			if p := rd.byID[pkgid]; p != nil {
 				out[path] = append(out[path], p)
 			}
@@ -98,7 +101,7 @@ func (rd *RepoData) FindFiles(ctx context.Context, paths map[string]bool) (map[s
 }
 
 // URL is where the package's file is downloaded from.
-func (rd *RepoData) URL(p *Package) (string, error) {
+func (rd *RepoData) URL(p *rpm.Package) (string, error) {
 	base := rd.Repo.BaseURL
 	if p.LocationBase != "" {
 		base = p.LocationBase

@@ -2,6 +2,8 @@ package rpms
 
 import (
 	"fmt"
+
+	"github.com/factory-appliance/appliance/rpms/rpm"
 )
 
 // richNode is a parsed rich (boolean) dependency: a leaf Dep, or an
@@ -9,7 +11,7 @@ import (
 // "if"/"unless" may have a third operand, the "else" branch.
 type richNode struct {
 	op   string
-	dep  Dep
+	dep  rpm.Dep
 	args []*richNode
 }
 
@@ -125,28 +127,28 @@ func parseRichOperand(toks []string) (*richNode, []string, error) {
 	if toks[0] == ")" || richOps[toks[0]] {
 		return nil, nil, fmt.Errorf("missing operand before %q", toks[0])
 	}
-	d := Dep{Name: toks[0]}
+	d := rpm.Dep{Name: toks[0]}
 	toks = toks[1:]
 	if len(toks) >= 2 && isCmp(toks[0]) {
 		d.Flags = senseFromOp(toks[0])
-		d.EVR = ParseEVR(toks[1])
+		d.EVR = rpm.ParseEVR(toks[1])
 		toks = toks[2:]
 	}
 	return &richNode{dep: d}, toks, nil
 }
 
-func senseFromOp(op string) Sense {
+func senseFromOp(op string) rpm.Sense {
 	switch op {
 	case "<":
-		return SenseLess
+		return rpm.SenseLess
 	case "<=":
-		return SenseLess | SenseEqual
+		return rpm.SenseLess | rpm.SenseEqual
 	case "=", "==":
-		return SenseEqual
+		return rpm.SenseEqual
 	case ">=":
-		return SenseGreater | SenseEqual
+		return rpm.SenseGreater | rpm.SenseEqual
 	}
-	return SenseGreater
+	return rpm.SenseGreater
 }
 
 // requireRich resolves a rich dependency of from (see Resolve).

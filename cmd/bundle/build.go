@@ -14,6 +14,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
+	"github.com/factory-appliance/appliance/manifest/lock"
 	"github.com/spf13/cobra"
 )
 
@@ -51,7 +53,7 @@ func (s *stackFlags) lockPath(flag string, st *manifest.Stack) string {
 		return flag
 	}
 	if s.file != "" {
-		return manifest.DefaultLockPath(s.file)
+		return lock.DefaultPath(s.file)
 	}
 	return st.Metadata.Name + ".lock.yaml"
 }
@@ -186,7 +188,7 @@ Without -f it builds the stack built into the binary (--stack, default
 				o.Output = st.Metadata.Name + "-" + st.Metadata.Version + ".bundle"
 			}
 			if locked {
-				if o.Lock, err = manifest.LoadLock(sf.lockPath(lockFile, st)); err != nil {
+				if o.Lock, err = lock.Load(sf.lockPath(lockFile, st)); err != nil {
 					return err
 				}
 			}
@@ -355,7 +357,7 @@ its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
 // holds {{ }} without being marked template: true (deploy would pass it
 // on unrendered).
 func warnTemplates(w io.Writer, st *manifest.Stack) {
-	for _, e := range st.TemplateWarnings() {
+	for _, e := range lint.TemplateWarnings(st) {
 		fmt.Fprintln(w, "warning:", e)
 	}
 }

@@ -4,17 +4,20 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/factory-appliance/appliance/internal/benchx"
 	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 func main() {
+	quietKlog(os.Stderr)
 	stopProfile := benchx.ProfileFromEnv("deploy") // APPLIANCE_PPROF=DIR, for the benchmarks
 	err := newRootCmd().Execute()
 	stopProfile()
@@ -22,6 +25,20 @@ func main() {
 		reportError(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// quietKlog sends what client-go and the Helm SDK log through klog (a
+// failed watch, an answer it could not read: text that may carry what a
+// cluster answered) to w escaped, like every other line from outside.
+func quietKlog(w io.Writer) {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	for k, v := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL", "one_output": "true"} {
+		if err := fs.Set(k, v); err != nil {
+			panic("klog flag " + k + ": " + err.Error()) // a klog without the flag: caught by TestKlogIsEscaped
+		}
+	}
+	klog.SetOutput(termtext.NewWriter(w))
 }
 
 // reportError prints the error deploy stops with. It may carry a host's

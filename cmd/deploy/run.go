@@ -19,7 +19,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/internal/termtext"
@@ -189,7 +189,7 @@ func (f *runFlags) check() error {
 }
 
 func (f *runFlags) config(stdout, stderr io.Writer) (deploy.Config, error) {
-	seedAllow, err := siteserver.ParseAllow(f.seedAllow)
+	seedAllow, err := access.ParseAllow(f.seedAllow)
 	if err != nil {
 		return deploy.Config{}, fmt.Errorf("--seed-allow: %w", err)
 	}

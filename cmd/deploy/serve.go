@@ -15,6 +15,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 	"github.com/factory-appliance/appliance/internal/trust"
 )
 
@@ -135,22 +137,22 @@ func runServe(ctx context.Context, f *serveFlags, stdout, stderr io.Writer) erro
 		log.Warn("SERVING PLAIN HTTP: no TLS, content travels unencrypted and unauthenticated; use only for loopback tests", "addr", f.addr)
 	}
 	siteserver.SetMemoryLimit()
-	content, closeContent, err := openContent(f, log, stderr)
+	src, closeContent, err := openContent(f, log, stderr)
 	if err != nil {
 		return err
 	}
 	defer closeContent()
-	return serveContent(ctx, f, policy, content, log, stdout)
+	return serveContent(ctx, f, policy, src, log, stdout)
 }
 
 // accessPolicy is who may read, from --allow, --allow-any and
 // --client-certs (siteserver.Start adds the site CA pool).
-func (f *serveFlags) accessPolicy() (siteserver.AccessPolicy, error) {
-	allow, err := siteserver.ParseAllow(f.allow)
+func (f *serveFlags) accessPolicy() (access.Policy, error) {
+	allow, err := access.ParseAllow(f.allow)
 	if err != nil {
-		return siteserver.AccessPolicy{}, fmt.Errorf("--allow: %w", err)
+		return access.Policy{}, fmt.Errorf("--allow: %w", err)
 	}
-	return siteserver.AccessPolicy{
+	return access.Policy{
 		Allow:     allow,
 		AllowAny:  f.allowAny,
 		AllowHint: "restart deploy serve with --allow ADDRESS|CIDR for this client",
@@ -162,25 +164,25 @@ func (f *serveFlags) accessPolicy() (siteserver.AccessPolicy, error) {
 // straight from the file, and only once its signature checked out against
 // --key (or, with --insecure-skip-verify, after a loud warning); every entry
 // is still verified against bundle.json as it is read.
-func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (siteserver.Content, func() error, error) {
+func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (content.Content, func() error, error) {
 	if f.layout != "" {
 		log.Warn("serving an extracted directory: its files are trusted as they are, no bundle signature is checked", "dir", f.layout)
-		d, err := siteserver.NewDirContent(f.layout)
+		d, err := content.NewDir(f.layout)
 		if err != nil {
 			return nil, nil, err
 		}
 		return d, d.Close, nil
 	}
-	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(siteserver.ChunkCacheSize))
+	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(content.ChunkCacheSize))
 	if err != nil {
 		return nil, nil, err
 	}
-	return siteserver.NewBundleContent(r), r.Close, nil
+	return content.NewBundle(r), r.Close, nil
 }
 
 // serveContent runs the site server (siteserver.Start) until ctx is done.
-func serveContent(ctx context.Context, f *serveFlags, policy siteserver.AccessPolicy, content siteserver.Content, log *slog.Logger, stdout io.Writer) error {
-	srv, err := siteserver.Start(ctx, siteserver.StartConfig{Content: content, Addr: f.addr, StateDir: f.stateDir,
+func serveContent(ctx context.Context, f *serveFlags, policy access.Policy, src content.Content, log *slog.Logger, stdout io.Writer) error {
+	srv, err := siteserver.Start(ctx, siteserver.StartConfig{Content: src, Addr: f.addr, StateDir: f.stateDir,
 		Names: siteserver.ServerNames(f.addr, f.sans), PlainHTTP: f.plainHTTP, Access: policy, ClientCerts: f.clientCerts, Logger: log})
 	if err != nil {
 		return err

@@ -18,11 +18,14 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // MinSplit is the smallest part size a bundle can be split at.
@@ -51,8 +54,8 @@ type Options struct {
 	Insecure []string
 
 	// Lock, when set with Locked, pins every remote artifact; upstream
-	// drift fails the build with a *manifest.DriftError.
-	Lock   *manifest.Lock
+	// drift fails the build with a *lock.DriftError.
+	Lock   *lock.Lock
 	Locked bool
 
 	// AllowMissing are images the completeness gate accepts as referenced
@@ -121,8 +124,9 @@ type builder struct {
 	pulls   *pullProgress
 	images  []*pulledImage
 	sigs    []*images.Image
+	urls    *urlfile.Fetcher
 	files   []fileEntry
-	rpms    *rpmSet
+	rpms    *rpmrepo.Repo // nil when the stack asks for no RPM
 	charts  chartSet
 	install *installPlan // what deploy's /stack phase installs
 	out     *output
@@ -250,6 +254,7 @@ func newBuilder(o Options) (*builder, error) {
 		prog = progress.Discard()
 	}
 	b := &builder{o: o, cache: cache, log: log, prog: prog, pins: map[string]string{}, pulls: newPullProgress(prog)}
+	b.urls = &urlfile.Fetcher{Cache: cache, Transport: b.transport(), Insecure: b.insecureHosts(), Stack: o.Stack, Log: log}
 	b.puller, err = images.NewPuller(cache, b.pullerOptions()...)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // demoRegistry starts Debian's docker-registry with the demo image set, once
@@ -289,21 +290,21 @@ func TestFailedBuildLeavesNothing(t *testing.T) {
 func TestLockedBuildRefusesDrift(t *testing.T) {
 	dir := t.TempDir()
 	o := demoOptions(t, filepath.Join(dir, "cache"), filepath.Join(dir, "demo.bundle"))
-	lock, err := Lock(context.Background(), o)
+	l, err := Lock(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lock.Images) != len(o.Stack.Images()) {
-		t.Fatalf("lock has %d images, the stack %d", len(lock.Images), len(o.Stack.Images()))
+	if len(l.Images) != len(o.Stack.Images()) {
+		t.Fatalf("lock has %d images, the stack %d", len(l.Images), len(o.Stack.Images()))
 	}
-	o.Lock, o.Locked = lock, true
+	o.Lock, o.Locked = l, true
 	if _, err := Build(context.Background(), o); err != nil {
 		t.Fatalf("locked build with a fresh lock: %v", err)
 	}
 	const ref = "registry.factory.example/library/db:1.0"
-	lock.Images[ref] = "sha256:" + strings.Repeat("0", 64)
+	l.Images[ref] = "sha256:" + strings.Repeat("0", 64)
 	_, err = Build(context.Background(), o)
-	var drift *manifest.DriftError
+	var drift *lock.DriftError
 	if !errors.As(err, &drift) || len(drift.Drifts) != 1 || drift.Drifts[0].Name != ref {
 		t.Fatalf("got %v, want a DriftError for %s only", err, ref)
 	}

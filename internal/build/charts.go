@@ -1,18 +1,18 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/completeness"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // chartSet is what the chart steps carry from fetching to writing.
@@ -39,15 +39,15 @@ func (b *builder) chartFetcher() *charts.Fetcher {
 
 // fetchCharts brings every chart of the stack into the cache: remote charts
 // at their locked version and digest for a locked build (drift is a
-// *manifest.DriftError listing every drifted chart), local charts packaged
+// *lock.DriftError listing every drifted chart), local charts packaged
 // reproducibly. Each distinct chart also becomes a Helm OCI artifact.
 func (b *builder) fetchCharts(ctx context.Context) error {
 	var errs []error
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	b.prog.AddTotal(len(b.o.Stack.Charts()))
 	for _, c := range b.o.Stack.Charts() {
 		got, err := b.fetchChart(ctx, c)
-		var de *manifest.DriftError
+		var de *lock.DriftError
 		switch {
 		case errors.As(err, &de):
 			drifts = append(drifts, de.Drifts...)
@@ -59,7 +59,7 @@ func (b *builder) fetchCharts(ctx context.Context) error {
 	}
 	if len(drifts) > 0 {
 		sort.Slice(drifts, func(i, j int) bool { return drifts[i].Name < drifts[j].Name })
-		errs = append(errs, &manifest.DriftError{Drifts: drifts})
+		errs = append(errs, &lock.DriftError{Drifts: drifts})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -68,7 +68,7 @@ func (b *builder) fetchCharts(ctx context.Context) error {
 }
 
 func (b *builder) fetchChart(ctx context.Context, c manifest.Chart) (*charts.Fetched, error) {
-	var pin *manifest.LockedChart
+	var pin *lock.Chart
 	if b.o.Locked && c.LockKey() != "" {
 		if lc, ok := b.o.Lock.Charts[c.LockKey()]; ok {
 			pin = &lc
@@ -117,7 +117,7 @@ func (b *builder) chartArtifacts() error {
 // lockCharts resolves every remote chart of the stack and records its
 // version and digest in lock. It downloads the archives (they are small),
 // because a repository's index need not publish digests.
-func (b *builder) lockCharts(ctx context.Context, lock *manifest.Lock) error {
+func (b *builder) lockCharts(ctx context.Context, l *lock.Lock) error {
 	var errs []error
 	for _, c := range b.o.Stack.Charts() {
 		if c.LockKey() == "" {
@@ -128,10 +128,10 @@ func (b *builder) lockCharts(ctx context.Context, lock *manifest.Lock) error {
 			errs = append(errs, err)
 			continue
 		}
-		if lock.Charts == nil {
-			lock.Charts = map[string]manifest.LockedChart{}
+		if l.Charts == nil {
+			l.Charts = map[string]lock.Chart{}
 		}
-		lock.Charts[c.LockKey()] = got.Locked()
+		l.Charts[c.LockKey()] = got.Locked()
 	}
 	return errors.Join(errs...)
 }
@@ -196,30 +196,21 @@ func containsString(l []string, s string) bool {
 	return false
 }
 
-// checkCompleteness is the air-gap completeness gate: it renders every
-// chart with its values for Kubernetes charts.KubeVersion, reads every
-// plain manifest, and fails with a *gate.MissingError naming each
-// container image they use that the bundle lacks, unless the manifest's
-// allowMissingImages or --allow-missing-image accept it. Image fields
+// checkCompleteness is the air-gap completeness gate
+// (completeness.Check) over the images this build pulled. Image fields
 // outside Pod templates that name missing images are logged as warnings.
 func (b *builder) checkCompleteness(ctx context.Context) error {
 	bundled, err := b.bundledInventory()
 	if err != nil {
 		return err
 	}
-	allowed, err := b.allowedInventory()
+	r, err := completeness.Check(ctx, completeness.Input{
+		Stack: b.o.Stack, Charts: b.charts.fetcher, Fetched: b.charts.fetched,
+		Bundled: bundled, AllowMissing: b.o.AllowMissing,
+	})
 	if err != nil {
 		return err
 	}
-	uses, err := b.chartUses(ctx)
-	if err != nil {
-		return err
-	}
-	more, err := b.manifestUses()
-	if err != nil {
-		return err
-	}
-	r := gate.Check(append(uses, more...), bundled, allowed)
 	b.charts.report = r
 	for _, u := range r.Warnings {
 		b.log.Warn(gate.WarningMessage(u))
@@ -242,113 +233,4 @@ func (b *builder) bundledInventory() (*gate.Inventory, error) {
 		}
 	}
 	return inv, nil
-}
-
-func (b *builder) allowedInventory() (*gate.Inventory, error) {
-	inv := gate.NewInventory()
-	for _, a := range b.o.Stack.AllowedMissingImages() {
-		if err := inv.Add(a.Canonical); err != nil {
-			return nil, fmt.Errorf("%s: allowMissingImages %s: %w", a.Pos, a.Ref, err)
-		}
-	}
-	for _, a := range b.o.AllowMissing {
-		if err := inv.Add(a); err != nil {
-			return nil, fmt.Errorf("--allow-missing-image %s: %w", a, err)
-		}
-	}
-	return inv, nil
-}
-
-// chartUses renders every chart entry (each release of a chart is rendered
-// with its own values) and scans what it renders.
-func (b *builder) chartUses(ctx context.Context) ([]gate.Use, error) {
-	var uses []gate.Use
-	var errs []error
-	for _, got := range b.charts.fetched {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		u, err := b.renderChart(got)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: chart %s: %w", got.Chart.Pos, got.Name, err))
-			continue
-		}
-		uses = append(uses, u...)
-	}
-	return uses, errors.Join(errs...)
-}
-
-func (b *builder) renderChart(got *charts.Fetched) ([]gate.Use, error) {
-	ch, err := b.charts.fetcher.Load(got.Digest)
-	if err != nil {
-		return nil, err
-	}
-	values, err := b.chartValues(got.Chart)
-	if err != nil {
-		return nil, err
-	}
-	rel := charts.Release{Name: got.Chart.Release, Namespace: got.Chart.Namespace}
-	if rel.Name == "" {
-		rel.Name = got.Name
-	}
-	if rel.Namespace == "" {
-		rel.Namespace = got.Chart.Component
-	}
-	rendered, err := charts.Render(ch, rel, values)
-	if err != nil {
-		return nil, err
-	}
-	var uses []gate.Use
-	for _, r := range rendered {
-		base := gate.Origin{Component: got.Chart.Component, Source: "chart " + got.Name, File: r.Template}
-		u, err := gate.Scan(strings.NewReader(r.Content), base, rel.Namespace)
-		if err != nil {
-			return nil, err
-		}
-		uses = append(uses, u...)
-	}
-	return uses, nil
-}
-
-// chartValues merges the component's values files, then the chart's own.
-func (b *builder) chartValues(c manifest.Chart) (map[string]any, error) {
-	var refs []manifest.PathRef
-	if comp, ok := b.o.Stack.Component(c.Component); ok {
-		refs = append(refs, comp.Values...)
-	}
-	refs = append(refs, c.Values...)
-	var files []map[string]any
-	for _, r := range refs {
-		// A template is rendered with placeholder site data: the gate
-		// sees the chart as a site would install it.
-		data, err := b.o.Stack.ReadConfig(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: values %s: %w", r.Pos, r.Path, err)
-		}
-		v, err := charts.ReadValues(r.Path, bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", r.Pos, err)
-		}
-		files = append(files, v)
-	}
-	return charts.MergeValues(files...), nil
-}
-
-// manifestUses scans every plain manifest of every component.
-func (b *builder) manifestUses() ([]gate.Use, error) {
-	var uses []gate.Use
-	for _, comp := range b.o.Stack.Spec.Components {
-		for _, m := range comp.Manifests {
-			data, err := b.o.Stack.ReadConfig(m)
-			if err != nil {
-				return nil, fmt.Errorf("%s: manifest %s: %w", m.Pos, m.Path, err)
-			}
-			u, err := gate.Scan(bytes.NewReader(data), gate.Origin{Component: comp.Name, Source: "manifest " + m.Path}, "")
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", m.Pos, err)
-			}
-			uses = append(uses, u...)
-		}
-	}
-	return uses, nil
 }

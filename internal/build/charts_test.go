@@ -27,6 +27,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // chartStack is a stack directory with one chart of each source: the local
@@ -80,7 +82,7 @@ func (s *chartStack) write(t *testing.T, imgs []string, allow []string) *manifes
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Lint(); err != nil {
+	if err := lint.Check(st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -221,28 +223,28 @@ func allowedMissing(t *testing.T, path string) string {
 func TestLockCharts(t *testing.T) {
 	s := newChartStack(t)
 	st := s.write(t, []string{appRef, dbRef}, nil)
-	lock, err := Lock(context.Background(), Options{Stack: st, CacheDir: filepath.Join(s.dir, ".cache")})
+	l, err := Lock(context.Background(), Options{Stack: st, CacheDir: filepath.Join(s.dir, ".cache")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lock.Charts) != 2 {
-		t.Fatalf("lock charts %v, want the repo and OCI charts (local charts are not locked)", lock.Charts)
+	if len(l.Charts) != 2 {
+		t.Fatalf("lock charts %v, want the repo and OCI charts (local charts are not locked)", l.Charts)
 	}
-	for key, lc := range lock.Charts {
+	for key, lc := range l.Charts {
 		if lc.Version != "1.2.0" && lc.Version != "0.3.0" || !strings.HasPrefix(lc.Digest, "sha256:") {
 			t.Errorf("lock %s = %+v", key, lc)
 		}
 	}
 	out := filepath.Join(t.TempDir(), "b.tar.zst")
-	if _, err := Build(context.Background(), Options{Stack: st, Output: out, CacheDir: filepath.Join(s.dir, ".cache"), Lock: lock, Locked: true}); err != nil {
+	if _, err := Build(context.Background(), Options{Stack: st, Output: out, CacheDir: filepath.Join(s.dir, ".cache"), Lock: l, Locked: true}); err != nil {
 		t.Fatalf("locked build: %v", err)
 	}
-	for key, lc := range lock.Charts {
+	for key, lc := range l.Charts {
 		lc.Digest = "sha256:" + strings.Repeat("0", 64)
-		lock.Charts[key] = lc
+		l.Charts[key] = lc
 	}
-	_, err = Build(context.Background(), Options{Stack: st, Output: out + "2", CacheDir: filepath.Join(t.TempDir(), "cache"), Lock: lock, Locked: true})
-	var de *manifest.DriftError
+	_, err = Build(context.Background(), Options{Stack: st, Output: out + "2", CacheDir: filepath.Join(t.TempDir(), "cache"), Lock: l, Locked: true})
+	var de *lock.DriftError
 	if !errors.As(err, &de) || len(de.Drifts) != 2 {
 		t.Fatalf("locked build against a wrong lock: %v, want a DriftError with both charts", err)
 	}
@@ -381,7 +383,7 @@ func TestKubeSphereStackLintsAndDryRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Lint(); err != nil {
+	if err := lint.Check(s); err != nil {
 		t.Fatalf("lint: %v", err)
 	}
 	var out bytes.Buffer
@@ -472,7 +474,7 @@ func TestDryRunFailsLikeBuild(t *testing.T) {
 		{"chart with a link", Options{Stack: stack("linked.yaml", "      charts: [{path: linked}]\n")}, "templates/link.yaml is a symbolic link", false},
 		{"chart without Chart.yaml", Options{Stack: stack("bare.yaml", "      charts: [{path: bare}]\n")}, "bare/Chart.yaml", false},
 		{"missing file", Options{Stack: stack("nofile.yaml", "      files: [{path: files/nope.conf}]\n")}, "files/nope.conf", false},
-		{"lock of another stack", Options{Stack: good, Locked: true, Lock: &manifest.Lock{}}, "lock", true},
+		{"lock of another stack", Options{Stack: good, Locked: true, Lock: &lock.Lock{}}, "lock", true},
 		{"split too small", Options{Stack: good, Split: 1 << 20}, "--split", true},
 	}
 	for _, c := range cases {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 	"github.com/factory-appliance/appliance/internal/trust"
 )
 
@@ -127,7 +128,7 @@ func TestDeltaBundle(t *testing.T) {
 	}
 
 	// deploy serve's server on the layered bundle: every image pulls whole.
-	url := serveForTest(t, siteserver.NewBundleContent(dr))
+	url := serveForTest(t, content.NewBundle(dr))
 	for _, im := range fr.Index().Images {
 		ref, err := name.ParseReference(url + "/" + im.Name)
 		if err != nil {
@@ -182,7 +183,7 @@ func TestDeltaBundle(t *testing.T) {
 
 // serveForTest serves content with deploy serve's handler over plain HTTP
 // on loopback and returns its host:port.
-func serveForTest(t *testing.T, content siteserver.Content) string {
+func serveForTest(t *testing.T, content content.Content) string {
 	t.Helper()
 	srv, err := siteserver.New(context.Background(), content)
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lint"
 )
 
 // Check runs every check of a build that needs no network, so that `bundle
@@ -21,7 +23,7 @@ import (
 // Every problem is reported at once.
 func Check(s *manifest.Stack) error {
 	var errs []error
-	if err := s.Lint(); err != nil {
+	if err := lint.Check(s); err != nil {
 		errs = append(errs, err)
 	}
 	local := map[manifest.Pos]string{} // local chart entry → its Chart.yaml name
@@ -39,7 +41,7 @@ func Check(s *manifest.Stack) error {
 		}
 		local[c.Pos] = meta.Name
 	}
-	errs = append(errs, checkFileKeys(s)...)
+	errs = append(errs, urlfile.CheckKeys(s)...)
 	errs = append(errs, checkReleases(s, func(c *manifest.Chart) string {
 		switch c.Source {
 		case manifest.ChartRepo:

@@ -6,14 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"path"
 	"strings"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
-	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // entry is one file the bundle will hold: where, what, and how to read it.
@@ -33,22 +33,17 @@ type entry struct {
 // into the cache.
 type fileEntry = entry
 
-// MaxFileSize bounds the download of a URL file whose size is not locked:
-// a server that sends more fails the download, and nothing is stored. A
-// locked file's download is bounded by its locked size.
-var MaxFileSize int64 = 16 << 30
-
 // fetchFiles checks every local file and brings every URL file into the
 // cache: checked against its sha256 (the lock's for a locked build, else
 // the manifest's, else none: then it is named by what was downloaded), and
 // against its OpenPGP signature when the manifest requires one. Files go
 // to files/<component>/<name>; two files of one component with the same
 // name are an error. A locked file whose bytes changed upstream is a drift
-// (*manifest.DriftError lists every one).
+// (*lock.DriftError lists every one).
 func (b *builder) fetchFiles(ctx context.Context) error {
 	seen := map[string]manifest.File{}
 	var errs []error
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	for _, f := range b.o.Stack.Files() {
 		if f.URL != "" {
 			b.prog.AddTotal(1)
@@ -60,7 +55,7 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 		}
 		seen[p] = f
 		e, err := b.fileEntry(ctx, p, f)
-		var de *manifest.DriftError
+		var de *lock.DriftError
 		switch {
 		case errors.As(err, &de):
 			drifts = append(drifts, de.Drifts...)
@@ -71,7 +66,7 @@ func (b *builder) fetchFiles(ctx context.Context) error {
 		}
 	}
 	if len(drifts) > 0 {
-		errs = append(errs, &manifest.DriftError{Drifts: drifts})
+		errs = append(errs, &lock.DriftError{Drifts: drifts})
 	}
 	return errors.Join(errs...)
 }
@@ -116,18 +111,18 @@ func (b *builder) localFile(e entry, f manifest.File) (entry, error) {
 // locked build (Lock.Check made sure it is there), and by the manifest's
 // sha256 otherwise. A locked file that upstream changed is a drift.
 func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry, error) {
-	pin := manifest.LockedFile{SHA256: f.SHA256}
+	pin := lock.File{SHA256: f.SHA256}
 	if b.o.Locked {
 		pin = b.o.Lock.Files[f.URL]
 	}
 	got, err := b.fetchURL(ctx, f, pin)
 	var de *cas.DigestError
-	var big *tooLargeError
+	var big *urlfile.TooLargeError
 	switch {
 	case b.o.Locked && errors.As(err, &de):
-		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
+		return e, &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: strings.TrimPrefix(de.Actual, "sha256:")}}}
 	case b.o.Locked && errors.As(err, &big):
-		return e, &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: fmt.Sprintf("more than the locked %d bytes", pin.Size)}}}
+		return e, &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindFile, Name: f.URL, Locked: pin.SHA256, Upstream: fmt.Sprintf("more than the locked %d bytes", pin.Size)}}}
 	case err != nil:
 		return e, err
 	}
@@ -139,14 +134,14 @@ func (b *builder) urlFile(ctx context.Context, e entry, f manifest.File) (entry,
 // fetchURL brings f into the cache and returns the sha256 and size of its
 // bytes. With pin.SHA256 set, the bytes must hash to it (and be pin.Size
 // long when that is set), and a cached copy is used without a download;
-// without, the file is downloaded, bounded by MaxFileSize, and named by
+// without, the file is downloaded, bounded by urlfile.MaxFileSize, and named by
 // what arrived. A file that requires a signature is then verified against
 // it, from the cache, on every call: a cached copy is no proof of a
 // signature. Errors name the manifest position and the URL.
-func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin manifest.LockedFile) (manifest.LockedFile, error) {
+func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin lock.File) (lock.File, error) {
 	id := "file " + f.URL
 	b.prog.Start(id, id, 0)
-	got, err := b.cacheURL(ctx, f.URL, pin)
+	got, err := b.urls.Fetch(ctx, f.URL, pin)
 	var de *cas.DigestError
 	switch {
 	case errors.As(err, &de) && !b.o.Locked:
@@ -154,67 +149,10 @@ func (b *builder) fetchURL(ctx context.Context, f manifest.File, pin manifest.Lo
 	case err != nil:
 		err = fmt.Errorf("%s: file %s: %w", f.Pos, f.URL, err)
 	case f.Verify != nil:
-		err = b.verifyFile(ctx, f, got)
+		err = b.urls.Verify(ctx, f, got)
 	}
 	b.prog.Done(id, err, "")
 	return got, err
-}
-
-// cacheURL is fetchURL without the signature: the download into the cache.
-func (b *builder) cacheURL(ctx context.Context, url string, pin manifest.LockedFile) (manifest.LockedFile, error) {
-	what := "file " + url
-	if pin.SHA256 == "" {
-		var got manifest.LockedFile
-		err := b.download(ctx, url, func(body io.Reader) error {
-			d, n, err := b.cache.PutNew(what, MaxFileSize, &boundedReader{r: body, max: MaxFileSize})
-			got = manifest.LockedFile{SHA256: strings.TrimPrefix(d, "sha256:"), Size: n}
-			return err
-		})
-		return got, err
-	}
-	digest := "sha256:" + pin.SHA256
-	if size, ok := b.cache.Has(digest); ok {
-		return manifest.LockedFile{SHA256: pin.SHA256, Size: size}, nil
-	}
-	limit, size := MaxFileSize, int64(-1)
-	if pin.Size > 0 {
-		limit, size = pin.Size, pin.Size
-	}
-	err := b.download(ctx, url, func(body io.Reader) error {
-		return b.cache.Put(what, digest, size, &boundedReader{r: body, max: limit})
-	})
-	got := manifest.LockedFile{SHA256: pin.SHA256}
-	got.Size, _ = b.cache.Has(digest)
-	return got, err
-}
-
-// tooLargeError is a download that went on past its bound.
-type tooLargeError struct{ max int64 }
-
-func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("the download is larger than %d bytes", e.max)
-}
-
-// boundedReader fails once more than max bytes have come through.
-type boundedReader struct {
-	r   io.Reader
-	max int64
-	n   int64
-}
-
-func (br *boundedReader) Read(p []byte) (int, error) {
-	if br.n > br.max {
-		return 0, &tooLargeError{br.max}
-	}
-	if room := br.max + 1 - br.n; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := br.r.Read(p)
-	br.n += int64(n)
-	if br.n > br.max {
-		return n, &tooLargeError{br.max}
-	}
-	return n, err
 }
 
 // cachedOpener opens a cached object without hashing it: the bundle writer
@@ -223,19 +161,4 @@ func (br *boundedReader) Read(p []byte) (int, error) {
 // set digest.
 func (b *builder) cachedOpener(digest string) func() (io.ReadCloser, error) {
 	return func() (io.ReadCloser, error) { return b.cache.OpenUnverified(digest) }
-}
-
-// download GETs url and hands the body to put, retrying transient
-// failures by the fetch policy (put must then start over, as cas.Put and
-// PutNew do). Plain HTTP goes only to loopback and insecure hosts.
-func (b *builder) download(ctx context.Context, url string, put func(io.Reader) error) error {
-	client := &http.Client{Transport: b.guardedTransport()}
-	return fetch.Default.Do(ctx, func() error {
-		body, err := fetch.Get(ctx, client, url)
-		if err != nil {
-			return err
-		}
-		defer body.Close()
-		return put(body)
-	})
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // installStack writes a stack directory with the fixture chart factory-app,
@@ -167,7 +168,7 @@ func installBuilt(t *testing.T, r *bundle.Reader) {
 	}
 	// The site has four Ceph monitors: values/site.yaml, a template, makes
 	// that four replicas of app (the build's placeholder data has three).
-	site := manifest.TemplateData{Storage: manifest.TemplateStorage{Ceph: manifest.TemplateCeph{Monitors: []string{"a:1", "b:1", "c:1", "d:1"}}}}
+	site := template.Data{Storage: template.Storage{Ceph: template.Ceph{Monitors: []string{"a:1", "b:1", "c:1", "d:1"}}}}
 	in, err := stack.Open(a.Kubeconfig(), r, stack.WithTimeout(30*time.Second), stack.WithLogf(t.Logf), stack.WithTemplateData(site))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // Lock resolves every remote artifact of o.Stack to the digest upstream
@@ -13,7 +15,7 @@ import (
 // URL files are downloaded into the cache (there is no other way to learn
 // their digest) and their signatures verified where the manifest requires
 // one. An image missing upstream fails with every missing image listed.
-func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
+func Lock(ctx context.Context, o Options) (*lock.Lock, error) {
 	if o.Output == "" {
 		o.Output = "-"
 	}
@@ -27,27 +29,27 @@ func Lock(ctx context.Context, o Options) (*manifest.Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock := manifest.NewLock(b.o.Stack)
+	l := lock.New(b.o.Stack)
 	var missing []error
 	for i, r := range refs {
 		if digests[i] == "" {
 			missing = append(missing, b.missingImage(r))
 			continue
 		}
-		lock.Images[r.Ref] = digests[i]
+		l.Images[r.Ref] = digests[i]
 	}
-	if err := b.lockFiles(ctx, lock); err != nil {
+	if err := b.lockFiles(ctx, l); err != nil {
 		missing = append(missing, err)
 	}
-	rp, err := b.resolveRPMs(ctx)
+	rp, err := rpmrepo.Resolve(ctx, b.rpmOptions())
 	if err != nil {
 		missing = append(missing, err)
 	}
-	lockRPMs(lock, rp)
-	if err := b.lockCharts(ctx, lock); err != nil {
+	rp.Lock(l)
+	if err := b.lockCharts(ctx, l); err != nil {
 		missing = append(missing, err)
 	}
-	return lock, errors.Join(missing...)
+	return l, errors.Join(missing...)
 }
 
 // missingImage is the error for an image its registry does not have, at
@@ -67,19 +69,19 @@ func (b *builder) fetchName(r manifest.ImageRef) string {
 // signature when the manifest requires one. A file whose manifest entry
 // pins a sha256 must still match it, and is not downloaded again when the
 // cache holds it.
-func (b *builder) lockFiles(ctx context.Context, lock *manifest.Lock) error {
+func (b *builder) lockFiles(ctx context.Context, l *lock.Lock) error {
 	var errs []error
 	for _, f := range b.o.Stack.Files() {
 		if f.URL == "" {
 			continue
 		}
 		b.prog.AddTotal(1)
-		got, err := b.fetchURL(ctx, f, manifest.LockedFile{SHA256: f.SHA256})
+		got, err := b.fetchURL(ctx, f, lock.File{SHA256: f.SHA256})
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		lock.Files[f.URL] = got
+		l.Files[f.URL] = got
 	}
 	return errors.Join(errs...)
 }

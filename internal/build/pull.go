@@ -10,6 +10,7 @@ import (
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // pulledImage is one image of the stack, in the cache.
@@ -26,8 +27,8 @@ func (b *builder) checkLock(ctx context.Context) error {
 	if !b.o.Locked {
 		return nil
 	}
-	lock := b.o.Lock
-	if err := lock.Check(b.o.Stack); err != nil {
+	l := b.o.Lock
+	if err := l.Check(b.o.Stack); err != nil {
 		return err
 	}
 	refs := b.o.Stack.Images()
@@ -35,17 +36,17 @@ func (b *builder) checkLock(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var drifts []manifest.Drift
+	var drifts []lock.Drift
 	for i, r := range refs {
-		locked := lock.Images[r.Ref]
+		locked := l.Images[r.Ref]
 		b.pins[r.Ref] = locked
 		if upstream[i] != locked {
-			drifts = append(drifts, manifest.Drift{Kind: manifest.KindImage, Name: r.Ref, Locked: locked, Upstream: upstream[i]})
+			drifts = append(drifts, lock.Drift{Kind: lock.KindImage, Name: r.Ref, Locked: locked, Upstream: upstream[i]})
 		}
 	}
 	if len(drifts) > 0 {
 		sort.Slice(drifts, func(i, j int) bool { return drifts[i].Name < drifts[j].Name })
-		return &manifest.DriftError{Drifts: drifts}
+		return &lock.DriftError{Drifts: drifts}
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/manifest"
 )
@@ -135,7 +136,7 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Close()
-	repo := filepath.Join(x, "repos", RepoID(st))
+	repo := filepath.Join(x, "repos", rpmrepo.ID(st))
 	key := filepath.Join(repo, "keys", "RPM-GPG-KEY-base-1")
 	root := t.TempDir()
 	args := []string{"-y", "--installroot=" + root, "--releasever=7", "--forcearch=x86_64",

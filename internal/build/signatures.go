@@ -127,14 +127,6 @@ func (b *builder) insecureHosts() []string {
 	return append(append([]string(nil), b.o.Stack.Spec.InsecureRegistries...), b.o.Insecure...)
 }
 
-// guardedTransport is transport() behind the plain-HTTP guard, for URL
-// files and RPM repositories.
-func (b *builder) guardedTransport() http.RoundTripper {
-	return &fetch.Guard{Inner: b.transport(), Hosts: fetch.NewInsecureHosts(b.insecureHosts()...), Warn: func(host string) {
-		b.log.Warn("using plain HTTP to an insecure host", "host", host)
-	}}
-}
-
 func (b *builder) transport() http.RoundTripper {
 	if b.o.Transport != nil {
 		return b.o.Transport

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/parts"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
 
@@ -55,7 +56,7 @@ func TestSplitBundle(t *testing.T) {
 	}
 	var joined []byte
 	for i, p := range res.Parts {
-		if p != bundle.PartName(name, i+1) {
+		if p != parts.Name(name, i+1) {
 			t.Errorf("part %d is %s", i+1, p)
 		}
 		b, err := os.ReadFile(p)

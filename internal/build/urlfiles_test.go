@@ -19,9 +19,11 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // gpgHome is a throw-away GnuPG home: real keys made by Debian's gpg.
@@ -190,13 +192,13 @@ func TestURLFileSignature(t *testing.T) {
 			dir := t.TempDir()
 			o := Options{Stack: st, Output: filepath.Join(dir, "out", "x.bundle"), CacheDir: filepath.Join(dir, "cache")}
 			os.MkdirAll(filepath.Dir(o.Output), 0o755)
-			lock, lerr := Lock(context.Background(), o)
+			l, lerr := Lock(context.Background(), o)
 			res, berr := Build(context.Background(), o)
 			if tt.want == nil {
 				if lerr != nil || berr != nil {
 					t.Fatalf("lock: %v\nbuild: %v", lerr, berr)
 				}
-				if got := lock.Files[fileURL]; got != (manifest.LockedFile{SHA256: hexSHA(installer), Size: int64(len(installer))}) {
+				if got := l.Files[fileURL]; got != (lock.File{SHA256: hexSHA(installer), Size: int64(len(installer))}) {
 					t.Errorf("locked %+v", got)
 				}
 				r, err := bundle.Open(res.Path)
@@ -253,7 +255,7 @@ func TestURLFileSignature(t *testing.T) {
 // named by its bytes in an unlocked build; `bundle lock` pins its sha256
 // and size; a locked build fetches exactly that, refuses other bytes or a
 // longer file as drift naming the file and `bundle lock`, and builds from
-// the cache without downloading. A download past MaxFileSize fails once
+// the cache without downloading. A download past urlfile.MaxFileSize fails once
 // and stores nothing.
 func TestURLFileLockAndDrift(t *testing.T) {
 	srv := newAssetServer(t)
@@ -282,16 +284,16 @@ func TestURLFileLockAndDrift(t *testing.T) {
 		t.Fatalf("unlocked build recorded %+v (found %v), want sha256:%s", a, ok, hexSHA(v1))
 	}
 
-	lock, err := Lock(context.Background(), opts("-"))
+	l, err := Lock(context.Background(), opts("-"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := lock.Files[fileURL]; got != (manifest.LockedFile{SHA256: hexSHA(v1), Size: int64(len(v1))}) {
+	if got := l.Files[fileURL]; got != (lock.File{SHA256: hexSHA(v1), Size: int64(len(v1))}) {
 		t.Fatalf("lock recorded %+v", got)
 	}
 	locked := func(name, cacheDir string) error {
 		o := opts(name)
-		o.CacheDir, o.Lock, o.Locked = cacheDir, lock, true
+		o.CacheDir, o.Lock, o.Locked = cacheDir, l, true
 		_, err := Build(context.Background(), o)
 		return err
 	}
@@ -309,8 +311,8 @@ func TestURLFileLockAndDrift(t *testing.T) {
 	} {
 		srv.set(asset, tc.upstream)
 		err := locked("drift.bundle", t.TempDir())
-		var drift *manifest.DriftError
-		if !errors.As(err, &drift) || len(drift.Drifts) != 1 || drift.Drifts[0].Kind != manifest.KindFile || drift.Drifts[0].Name != fileURL {
+		var drift *lock.DriftError
+		if !errors.As(err, &drift) || len(drift.Drifts) != 1 || drift.Drifts[0].Kind != lock.KindFile || drift.Drifts[0].Name != fileURL {
 			t.Fatalf("%s: got %v, want a DriftError for %s only", tc.name, err, fileURL)
 		}
 		for _, w := range []string{"file " + fileURL + ": locked " + hexSHA(v1), tc.want, "run `bundle lock`"} {
@@ -324,15 +326,15 @@ func TestURLFileLockAndDrift(t *testing.T) {
 		t.Fatalf("locked build from the cache: %v, %d downloads, want none", err, srv.hits.Load()-hits)
 	}
 
-	missing := manifest.NewLock(st)
+	missing := lock.New(st)
 	o := opts("nolock.bundle")
 	o.Lock, o.Locked = missing, true
 	if _, err := Build(context.Background(), o); err == nil || !strings.Contains(err.Error(), "missing from the lock: file "+fileURL) {
 		t.Fatalf("a lock without the file: %v", err)
 	}
 
-	defer func(old int64) { MaxFileSize = old }(MaxFileSize)
-	MaxFileSize = 8
+	defer func(old int64) { urlfile.MaxFileSize = old }(urlfile.MaxFileSize)
+	urlfile.MaxFileSize = 8
 	hits = srv.hits.Load()
 	cacheDir := filepath.Join(dir, "small-cache")
 	_, err = Build(context.Background(), Options{Stack: st, Output: filepath.Join(dir, "big.bundle"), CacheDir: cacheDir})
@@ -390,12 +392,12 @@ func TestKubeSphereStackLocksHarborInstaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.prog.Close()
-	lock := manifest.NewLock(st)
-	if err := b.lockFiles(context.Background(), lock); err != nil {
+	l := lock.New(st)
+	if err := b.lockFiles(context.Background(), l); err != nil {
 		t.Fatal(err)
 	}
-	if got := lock.Files[want]; got != (manifest.LockedFile{SHA256: hexSHA(body), Size: int64(len(body))}) || len(lock.Files) != 1 {
-		t.Fatalf("lock files = %+v", lock.Files)
+	if got := l.Files[want]; got != (lock.File{SHA256: hexSHA(body), Size: int64(len(body))}) || len(l.Files) != 1 {
+		t.Fatalf("lock files = %+v", l.Files)
 	}
 	var out bytes.Buffer
 	if err := DryRun(&out, Options{Stack: st}); err != nil {
@@ -439,7 +441,7 @@ func TestURLFilePlainHTTPGuard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = b.download(context.Background(), c.url, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
+		err = b.urls.Download(context.Background(), c.url, func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err })
 		b.prog.Close()
 		if c.ok && (err != nil || rt.n.Load() != 1) {
 			t.Errorf("%s (insecure %v): %v after %d requests, want one request", c.url, c.insecure, err, rt.n.Load())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/parts"
 )
 
 // The bundle's entries are written in a fixed order that depends only on the
@@ -31,10 +32,10 @@ import (
 type output struct {
 	parts   []*os.File // temporary files, in order
 	final   string
-	split   int64              // largest part, 0 for one file
-	cutter  *bundle.PartCutter // where parts end, nil for one file
-	cur     int64              // bytes in the last part
-	flushed int64              // bytes of the last part whose writeback was started
+	split   int64         // largest part, 0 for one file
+	cutter  *parts.Cutter // where parts end, nil for one file
+	cur     int64         // bytes in the last part
+	flushed int64         // bytes of the last part whose writeback was started
 	n       int64
 	w       *bundle.Writer
 	written map[string]bool // paths
@@ -97,7 +98,7 @@ func (b *builder) openOutput(context.Context) error {
 	}
 	b.out = &output{final: b.o.Output, split: b.o.Split, written: map[string]bool{}}
 	if b.o.Split > 0 {
-		b.out.cutter = bundle.NewPartCutter(b.o.Split)
+		b.out.cutter = parts.NewCutter(b.o.Split)
 	}
 	if err := b.out.newPart(); err != nil {
 		return err
@@ -205,9 +206,7 @@ func (b *builder) entries() ([]entry, error) {
 	es = append(es, b.files...)
 	es = append(es, b.chartEntries()...)
 	es = append(es, b.configEntries()...)
-	if b.rpms != nil {
-		es = append(es, b.rpms.entries...)
-	}
+	es = append(es, b.rpmEntries()...)
 	sort.Slice(es, func(i, j int) bool { return es[i].path < es[j].path })
 	return es, nil
 }
@@ -326,7 +325,7 @@ func (b *builder) index() *bundle.Index {
 	}
 	b.recordCharts(idx)
 	b.recordInstall(idx)
-	b.recordRolePackages(idx)
+	b.rpms.RecordRolePackages(b.o.Stack, idx)
 	b.recordOverrides(idx)
 	if b.base != nil {
 		idx.Base = b.base.ref
@@ -359,7 +358,7 @@ func (b *builder) finish(context.Context) error {
 // under the same name in the other form (a single file, or more parts), so
 // that the name opens exactly this bundle.
 func (b *builder) commitOutput() error {
-	names, err := bundle.CommitParts(b.out.parts, b.out.final, b.out.split > 0, true)
+	names, err := parts.Commit(b.out.parts, b.out.final, b.out.split > 0, true)
 	b.out.parts, b.out.committed = nil, names
 	return err
 }

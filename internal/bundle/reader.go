@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/bundle/parts"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
 
@@ -89,9 +90,9 @@ type placed struct {
 func (p placed) end() int64 { return p.data + padded(p.size) }
 
 // Open opens the bundle file at path, or the parts of a split bundle (see
-// Parts) as one file. Close the Reader to close the files.
+// parts.Files) as one file. Close the Reader to close the files.
 func Open(path string, opts ...OpenOption) (*Reader, error) {
-	parts, err := Parts(path)
+	files, err := parts.Files(path)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +101,8 @@ func Open(path string, opts ...OpenOption) (*Reader, error) {
 		io.Closer
 	}
 	var size int64
-	if len(parts) == 1 {
-		f, err := os.Open(parts[0])
+	if len(files) == 1 {
+		f, err := os.Open(files[0])
 		if err != nil {
 			return nil, err
 		}
@@ -111,12 +112,12 @@ func Open(path string, opts ...OpenOption) (*Reader, error) {
 			return nil, err
 		}
 		ra, size = f, st.Size()
-	} else if ra, size, err = openMulti(parts); err != nil {
+	} else if ra, size, err = parts.Open(files); err != nil {
 		return nil, err
 	}
-	split := parts[0] != path || partSuffix.MatchString(path)
+	split := files[0] != path || parts.IsPart(path)
 	if split {
-		if err := checkLastPart(strings.TrimSuffix(parts[0], ".001"), parts); err != nil {
+		if err := parts.CheckLast(strings.TrimSuffix(files[0], ".001"), files); err != nil {
 			ra.Close()
 			return nil, err
 		}
@@ -128,11 +129,11 @@ func Open(path string, opts ...OpenOption) (*Reader, error) {
 			if errors.Is(err, ErrCorrupt) {
 				err = fmt.Errorf("%w; if the parts were copied, check that each was copied whole (compare their sizes with the originals')", err)
 			}
-			return nil, fmt.Errorf("split bundle %s (%d parts): %w", path, len(parts), err)
+			return nil, fmt.Errorf("split bundle %s (%d parts): %w", path, len(files), err)
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r.closer, r.parts = ra, parts
+	r.closer, r.parts = ra, files
 	return r, nil
 }
 

@@ -29,6 +29,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // Fetched is a chart in the content cache.
@@ -48,8 +49,8 @@ type Fetched struct {
 func (f *Fetched) FileName() string { return f.Name + "-" + f.Version + ".tgz" }
 
 // Locked returns the lock entry of the chart.
-func (f *Fetched) Locked() manifest.LockedChart {
-	return manifest.LockedChart{Version: f.Version, Digest: f.Digest}
+func (f *Fetched) Locked() lock.Chart {
+	return lock.Chart{Version: f.Version, Digest: f.Digest}
 }
 
 // Fetcher fetches charts into a content cache. It is safe for concurrent
@@ -112,12 +113,12 @@ func NewFetcher(cache *cas.Store, opts ...Option) *Fetcher {
 // fetched instead of resolving the constraint, a chart whose locked digest
 // is already in the cache is taken from there without any network access,
 // and content that does not match the locked digest is refused with a
-// *manifest.DriftError. Local charts are never pinned; they are packaged
+// *lock.DriftError. Local charts are never pinned; they are packaged
 // from the manifest's tree every time.
 //
 // Whatever the source, the archive must load with Helm and declare the
 // expected name (and the version chosen), or nothing is returned.
-func (f *Fetcher) Fetch(ctx context.Context, fsys fs.FS, c manifest.Chart, pin *manifest.LockedChart) (*Fetched, error) {
+func (f *Fetcher) Fetch(ctx context.Context, fsys fs.FS, c manifest.Chart, pin *lock.Chart) (*Fetched, error) {
 	var (
 		got *Fetched
 		err error

@@ -27,6 +27,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 	"helm.sh/helm/v3/pkg/chart/loader"
 )
 
@@ -131,15 +132,15 @@ func TestFetchRepoRefusesWrongBytes(t *testing.T) {
 	repo := newChartRepo(t, "redis", "17.0.0")
 	other := "sha256:" + strings.Repeat("ab", 32)
 	t.Run("lock disagrees", func(t *testing.T) {
-		_, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "redis", "17.x"), &manifest.LockedChart{Version: "17.0.0", Digest: other})
-		var de *manifest.DriftError
-		if !errors.As(err, &de) || de.Drifts[0].Upstream != "sha256:"+repo.digests["17.0.0"] || de.Drifts[0].Kind != manifest.KindChart {
+		_, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "redis", "17.x"), &lock.Chart{Version: "17.0.0", Digest: other})
+		var de *lock.DriftError
+		if !errors.As(err, &de) || de.Drifts[0].Upstream != "sha256:"+repo.digests["17.0.0"] || de.Drifts[0].Kind != lock.KindChart {
 			t.Fatalf("got %v, want a chart DriftError naming the upstream digest", err)
 		}
 	})
 	t.Run("locked version gone", func(t *testing.T) {
-		_, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "redis", "17.x"), &manifest.LockedChart{Version: "17.0.1", Digest: other})
-		var de *manifest.DriftError
+		_, err := NewFetcher(newCache(t)).Fetch(context.Background(), nil, repoChart(repo, "redis", "17.x"), &lock.Chart{Version: "17.0.1", Digest: other})
+		var de *lock.DriftError
 		if !errors.As(err, &de) || de.Drifts[0].Upstream != "" {
 			t.Fatalf("got %v, want a DriftError with no upstream digest", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // Helm's OCI media types (helm.sh/docs/topics/registries).
@@ -28,7 +29,7 @@ func OCITag(version string) string { return strings.ReplaceAll(version, "+", "_"
 // fetchOCI resolves the chart's tag in its registry and stores the chart
 // content layer in the cache. The manifest must be a Helm chart artifact
 // with exactly one chart content layer.
-func (f *Fetcher) fetchOCI(ctx context.Context, c manifest.Chart, pin *manifest.LockedChart) (*Fetched, error) {
+func (f *Fetcher) fetchOCI(ctx context.Context, c manifest.Chart, pin *lock.Chart) (*Fetched, error) {
 	repoName := strings.TrimPrefix(c.OCI, "oci://")
 	if got, ok := f.cached(c, pin, c.OCI); ok {
 		return got, nil
@@ -89,7 +90,7 @@ func (f *Fetcher) remoteOptions(ctx context.Context) []remote.Option {
 
 // ociVersion is the version to pull: the locked one, the one written
 // exactly, or the newest tag satisfying the constraint.
-func (f *Fetcher) ociVersion(c manifest.Chart, repo name.Repository, pin *manifest.LockedChart, opts []remote.Option) (string, error) {
+func (f *Fetcher) ociVersion(c manifest.Chart, repo name.Repository, pin *lock.Chart, opts []remote.Option) (string, error) {
 	switch {
 	case pin != nil:
 		return pin.Version, nil

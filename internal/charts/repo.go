@@ -18,6 +18,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/fetch"
 	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/lock"
 )
 
 // maxIndexSize bounds a repository's index.yaml, which is parsed in memory.
@@ -38,7 +39,7 @@ type indexEntry struct {
 
 // fetchRepo resolves the chart's version in the repository's index.yaml and
 // downloads its archive into the cache.
-func (f *Fetcher) fetchRepo(ctx context.Context, c manifest.Chart, pin *manifest.LockedChart) (*Fetched, error) {
+func (f *Fetcher) fetchRepo(ctx context.Context, c manifest.Chart, pin *lock.Chart) (*Fetched, error) {
 	if got, ok := f.cached(c, pin, c.Repo); ok {
 		return got, nil
 	}
@@ -78,7 +79,7 @@ func (f *Fetcher) fetchRepo(ctx context.Context, c manifest.Chart, pin *manifest
 }
 
 // cached returns a pinned chart that is already in the cache.
-func (f *Fetcher) cached(c manifest.Chart, pin *manifest.LockedChart, source string) (*Fetched, bool) {
+func (f *Fetcher) cached(c manifest.Chart, pin *lock.Chart, source string) (*Fetched, bool) {
 	if pin == nil {
 		return nil, false
 	}
@@ -89,11 +90,11 @@ func (f *Fetcher) cached(c manifest.Chart, pin *manifest.LockedChart, source str
 	return &Fetched{Chart: c, Version: pin.Version, Digest: pin.Digest, Size: size, Source: source}, true
 }
 
-func drift(c manifest.Chart, pin *manifest.LockedChart, upstream string) error {
-	return &manifest.DriftError{Drifts: []manifest.Drift{{Kind: manifest.KindChart, Name: c.LockKey(), Locked: pin.Digest, Upstream: upstream}}}
+func drift(c manifest.Chart, pin *lock.Chart, upstream string) error {
+	return &lock.DriftError{Drifts: []lock.Drift{{Kind: lock.KindChart, Name: c.LockKey(), Locked: pin.Digest, Upstream: upstream}}}
 }
 
-func pickEntry(c manifest.Chart, entries []indexEntry, pin *manifest.LockedChart) (indexEntry, error) {
+func pickEntry(c manifest.Chart, entries []indexEntry, pin *lock.Chart) (indexEntry, error) {
 	want := ""
 	if pin != nil {
 		want = pin.Version
@@ -121,7 +122,7 @@ func pickEntry(c manifest.Chart, entries []indexEntry, pin *manifest.LockedChart
 
 // expectedDigest is the digest the archive must have: the lock's, and the
 // index's when it publishes one; the two must agree.
-func expectedDigest(c manifest.Chart, e indexEntry, pin *manifest.LockedChart) (string, error) {
+func expectedDigest(c manifest.Chart, e indexEntry, pin *lock.Chart) (string, error) {
 	fromIndex := ""
 	if e.Digest != "" {
 		fromIndex = "sha256:" + strings.ToLower(e.Digest)

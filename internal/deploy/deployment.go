@@ -20,7 +20,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 	"github.com/factory-appliance/appliance/internal/sshx"
 	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/internal/trust"
@@ -136,7 +136,7 @@ func Open(cfg Config) (*Deployment, error) {
 	d.red.Add(cfg.SudoPassword)
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
-	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(siteserver.ChunkCacheSize))
+	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(content.ChunkCacheSize))
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/siteca"
 	"github.com/factory-appliance/appliance/internal/siteserver"
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // seed is the site server running inside the deployer.
@@ -40,7 +42,7 @@ const seedAllowHint = "give every host that reads the seed its inventory address
 // server VIP (a master holding it may connect from it), loopback, and
 // extra (--seed-allow). Anyone else who reaches the port gets 403.
 func SeedAllowList(inv *inventory.Inventory, extra []netip.Prefix) []netip.Prefix {
-	out := append([]netip.Prefix(nil), siteserver.LoopbackPrefixes...)
+	out := append([]netip.Prefix(nil), access.LoopbackPrefixes...)
 	add := func(s string) {
 		if a, err := netip.ParseAddr(s); err == nil {
 			a = a.WithZone("").Unmap()
@@ -52,7 +54,7 @@ func SeedAllowList(inv *inventory.Inventory, extra []netip.Prefix) []netip.Prefi
 	}
 	add(inv.DeployNode.Address)
 	add(inv.APIServer.VIP)
-	return siteserver.NormalizePrefixes(append(out, extra...))
+	return access.NormalizePrefixes(append(out, extra...))
 }
 
 // Start runs the site server on the deploy node's inventory address for as
@@ -70,11 +72,11 @@ func (d *Deployment) Start(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(d.red.Writer(logf), nil))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	srv, err := siteserver.Start(sctx, siteserver.StartConfig{
-		Content:  siteserver.NewBundleContent(d.bundle),
+		Content:  content.NewBundle(d.bundle),
 		Addr:     d.SeedAddr(),
 		StateDir: d.cfg.StateDir,
 		Names:    []string{d.inv.DeployNode.Address, hostconf.SeedHostname, "localhost", "127.0.0.1"},
-		Access:   siteserver.AccessPolicy{Allow: SeedAllowList(d.inv, d.cfg.SeedAllow), AllowHint: seedAllowHint},
+		Access:   access.Policy{Allow: SeedAllowList(d.inv, d.cfg.SeedAllow), AllowHint: seedAllowHint},
 		Logger:   log,
 	})
 	var le *siteserver.ListenError

@@ -8,7 +8,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/harbor/install"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/stack"
-	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // stackPhase is /stack: the bundle's install plan (stack.Steps), one step
@@ -73,10 +73,10 @@ func rerunHint(id string) string {
 // TemplateData is the site's data that the bundle's templates (values
 // files and manifests marked template: true) are rendered with: the stack
 // from bundle.json, the rest from the inventory.
-func (d *Deployment) TemplateData() manifest.TemplateData {
-	td := manifest.TemplateData{
-		Stack:   manifest.TemplateStack{Name: d.index.Name, Version: d.index.Version},
-		Network: manifest.TemplateNetwork{PodCIDR: d.inv.Network.PodCIDR, ServiceCIDR: d.inv.Network.ServiceCIDR},
+func (d *Deployment) TemplateData() template.Data {
+	td := template.Data{
+		Stack:   template.Stack{Name: d.index.Name, Version: d.index.Version},
+		Network: template.Network{PodCIDR: d.inv.Network.PodCIDR, ServiceCIDR: d.inv.Network.ServiceCIDR},
 	}
 	if len(d.masters) > 0 {
 		td.Network.ControlPlane = d.cluster().Endpoint
@@ -85,10 +85,10 @@ func (d *Deployment) TemplateData() manifest.TemplateData {
 		td.Site.Registry = strings.TrimPrefix(install.URL(d.inv.Harbor), "https://")
 	}
 	if nfs := d.inv.Storage.NFS; nfs != nil {
-		td.Storage.NFS = manifest.TemplateNFS{Server: nfs.Server, Path: nfs.Path}
+		td.Storage.NFS = template.NFS{Server: nfs.Server, Path: nfs.Path}
 	}
 	if ceph := d.inv.Storage.Ceph; ceph != nil {
-		td.Storage.Ceph = manifest.TemplateCeph{ClusterID: ceph.ClusterID, Monitors: append([]string(nil), ceph.Monitors...)}
+		td.Storage.Ceph = template.Ceph{ClusterID: ceph.ClusterID, Monitors: append([]string(nil), ceph.Monitors...)}
 	}
 	return td
 }

@@ -22,7 +22,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/plan"
-	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // stackSite is the test site with a bundle that installs a stack: component
@@ -362,7 +362,7 @@ func TestTemplateDataFromTheInventory(t *testing.T) {
 		strings.Join(td.Storage.Ceph.Monitors, ",") != "10.1.0.21:6789,10.1.0.22:6789" || td.Storage.Ceph.ClusterID != "a7f64266-0894-4f1e-a635-d0aeaca0e993" {
 		t.Errorf("storage %+v", td.Storage)
 	}
-	out, err := manifest.Render("v", []byte(`{{ .Storage.NFS.Server }}:{{ .Storage.NFS.Path }} {{ join "," .Storage.Ceph.Monitors }}`), td)
+	out, err := template.Render("v", []byte(`{{ .Storage.NFS.Server }}:{{ .Storage.NFS.Path }} {{ join "," .Storage.Ceph.Monitors }}`), td)
 	if err != nil || string(out) != "10.1.0.5:/export/k8s 10.1.0.21:6789,10.1.0.22:6789" {
 		t.Errorf("rendered %q, %v", out, err)
 	}

@@ -1,8 +1,10 @@
 // Package kube is deploy's one client of a running cluster: the REST
-// configuration built from the parsed admin kubeconfig, a dynamic client,
-// a RESTMapper over in-memory discovery, and the RESTClientGetter the Helm
+// configuration built from the parsed admin kubeconfig, the typed client
+// set (answers decoded into client-go's types), a dynamic client, a
+// RESTMapper over in-memory discovery, and the RESTClientGetter the Helm
 // SDK takes. internal/stack (/stack and the bundle's CNI) and
-// internal/cluster (deploy status) both open the cluster here.
+// internal/deploy/status (deploy status: nodes and Helm releases) both open
+// the cluster here; nothing else decodes the API server's answers.
 //
 // The rule for reaching the cluster: kubectl over SSH on the first master
 // only before the admin kubeconfig exists (the /kubernetes phases: joins,
@@ -14,12 +16,16 @@
 // certificate inline; no exec or auth-provider plugin, file path or proxy)
 // and, given the endpoint deploy configured, refuses any other server. The
 // client configuration is built from the parsed fields, never by
-// clientcmd's loaders. Open contacts nothing.
+// clientcmd's loaders. Open contacts nothing. The cluster's answers are
+// hostile input too: a caller that reads them whole bounds them
+// (Options.MaxAnswer).
 package kube
 
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -27,12 +33,14 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/factory-appliance/appliance/internal/kubeconfig"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // Options tune the client. The zero value is client-go's defaults.
@@ -45,6 +53,16 @@ type Options struct {
 	// callers that issue many small requests (Helm and the waits).
 	QPS   float32
 	Burst int
+	// MaxAnswer bounds the body of every answer, in bytes (0: none): a
+	// request whose answer is longer fails, having read MaxAnswer+1 bytes
+	// of it. Not for watches, whose answers do not end.
+	MaxAnswer int64
+	// Warnings receives the API server's warnings (the Warning headers
+	// of its answers), one line each with control characters escaped, so
+	// that a compromised master cannot write escape codes to the
+	// operator's terminal. Nil discards them; client-go's default would
+	// print them raw through klog.
+	Warnings io.Writer
 }
 
 // Cluster is a client of one cluster. It is safe for concurrent use.
@@ -54,6 +72,10 @@ type Cluster struct {
 	// Config is the REST configuration built from Admin; callers copy it
 	// before changing it.
 	Config *rest.Config
+	// Clientset reads and writes the built-in kinds, decoded into
+	// k8s.io/api's types. An answer with an error status is an error
+	// matching apierrors.APIStatus (k8s.io/apimachinery/pkg/api/errors).
+	Clientset kubernetes.Interface
 	// Dynamic reads and writes any resource.
 	Dynamic dynamic.Interface
 	// Discovery is cached in memory (nothing is written under $HOME).
@@ -77,6 +99,10 @@ func Open(path, endpoint string, o Options) (*Cluster, error) {
 	if o.QPS > 0 {
 		cfg.QPS, cfg.Burst = o.QPS, o.Burst
 	}
+	cfg.WarningHandler = warnings{w: o.Warnings}
+	if o.MaxAnswer > 0 {
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return boundedAnswers{rt: rt, max: o.MaxAnswer} })
+	}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
@@ -85,9 +111,76 @@ func Open(path, endpoint string, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
 	cached := memory.NewMemCacheClient(dc)
-	return &Cluster{Admin: admin, Config: cfg, Dynamic: dyn, Discovery: cached,
+	return &Cluster{Admin: admin, Config: cfg, Clientset: cs, Dynamic: dyn, Discovery: cached,
 		Mapper: restmapper.NewDeferredDiscoveryRESTMapper(cached)}, nil
+}
+
+// warnings writes the API server's warnings, escaped, to w (nil: nowhere).
+type warnings struct{ w io.Writer }
+
+// maxWarning bounds one warning as written.
+const maxWarning = 512
+
+func (h warnings) HandleWarningHeader(code int, agent, text string) {
+	if h.w == nil || code != 299 || text == "" {
+		return
+	}
+	line := termtext.Line(text)
+	if len(line) > maxWarning {
+		line = line[:maxWarning] + "..."
+	}
+	fmt.Fprintf(h.w, "warning from the API server: %s\n", line)
+}
+
+// boundedAnswers fails the read of an answer's body past max bytes.
+type boundedAnswers struct {
+	rt  http.RoundTripper
+	max int64
+}
+
+func (b boundedAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := b.rt.RoundTrip(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: b.max + 1, max: b.max, what: req.Method + " " + req.URL.String()}
+	return resp, nil
+}
+
+// boundedBody reads at most max+1 bytes of an answer; the last one is an
+// error.
+type boundedBody struct {
+	io.ReadCloser
+	left int64 // bytes that may still be read, one more than allowed
+	max  int64
+	what string
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, b.tooLarge()
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left <= 0 {
+		return n, b.tooLarge()
+	}
+	return n, err
+}
+
+func (b *boundedBody) tooLarge() error {
+	if b.max%(1<<20) == 0 {
+		return fmt.Errorf("%s: the answer is larger than %d MiB", b.what, b.max>>20)
+	}
+	return fmt.Errorf("%s: the answer is larger than %d bytes", b.what, b.max)
 }
 
 // Getter is what the Helm SDK takes to reach the cluster, with namespace

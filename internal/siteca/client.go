@@ -60,7 +60,7 @@ func (c *CA) IssueClientCertificate(name string) (certPEM, keyPEM []byte, err er
 }
 
 // ClientCAs returns a pool holding the CA certificate, for
-// siteserver.AccessPolicy.ClientCAs.
+// access.Policy.ClientCAs.
 func (c *CA) ClientCAs() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(c.cert)

@@ -17,13 +17,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/siteca"
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // accessServer is a server started by startAccessServer.
@@ -37,13 +38,13 @@ type accessServer struct {
 
 // startAccessServer serves a tiny extracted bundle (one file, no images) on
 // 127.0.0.1 with policy, over TLS from a fresh site CA unless plain.
-func startAccessServer(t *testing.T, policy func(*siteca.CA) AccessPolicy, plain bool) *accessServer {
+func startAccessServer(t *testing.T, policy func(*siteca.CA) access.Policy, plain bool) *accessServer {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{
-		"oci-layout":     `{"imageLayoutVersion":"1.0.0"}`,
-		indexPath:        `{"schemaVersion":2,"manifests":[]}`,
-		"files/seed.txt": "seed content\n",
+		"oci-layout":      `{"imageLayoutVersion":"1.0.0"}`,
+		content.IndexPath: `{"schemaVersion":2,"manifests":[]}`,
+		"files/seed.txt":  "seed content\n",
 	} {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -53,11 +54,11 @@ func startAccessServer(t *testing.T, policy func(*siteca.CA) AccessPolicy, plain
 			t.Fatal(err)
 		}
 	}
-	content, err := NewDirContent(dir)
+	src, err := content.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { content.Close() })
+	t.Cleanup(func() { src.Close() })
 	as := &accessServer{logs: &lockedio.Buffer{}}
 	var tlsConf *tls.Config
 	if !plain {
@@ -74,7 +75,7 @@ func startAccessServer(t *testing.T, policy func(*siteca.CA) AccessPolicy, plain
 	if as.ca != nil {
 		opts = append(opts, WithCACert(as.ca.CACertPEM()))
 	}
-	if as.srv, err = New(ctx, content, opts...); err != nil {
+	if as.srv, err = New(ctx, src, opts...); err != nil {
 		cancel()
 		t.Fatal(err)
 	}
@@ -141,9 +142,9 @@ func getBody(t *testing.T, c *http.Client, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func allowOnly(prefix string) func(*siteca.CA) AccessPolicy {
-	return func(*siteca.CA) AccessPolicy {
-		return AccessPolicy{Allow: []netip.Prefix{netip.MustParsePrefix(prefix)}, AllowHint: "add it with --allow CIDR"}
+func allowOnly(prefix string) func(*siteca.CA) access.Policy {
+	return func(*siteca.CA) access.Policy {
+		return access.Policy{Allow: []netip.Prefix{netip.MustParsePrefix(prefix)}, AllowHint: "add it with --allow CIDR"}
 	}
 }
 
@@ -169,7 +170,7 @@ func TestAllowlistRefusesOtherAddresses(t *testing.T) {
 			t.Errorf("GET /v2/ from 127.0.0.2: body %q, want a DENIED registry error", body)
 		}
 	}
-	if got := as.srv.Refused(); got != (Refusals{Address: 3}) {
+	if got := as.srv.Refused(); got != (access.Refusals{Address: 3}) {
 		t.Errorf("Refused() = %+v, want 3 refused by address", got)
 	}
 }
@@ -178,7 +179,7 @@ func TestAllowlistRefusesOtherAddresses(t *testing.T) {
 // Allow, only loopback clients are served; IPv4-mapped clients match their
 // IPv4 address.
 func TestDefaultAccessIsLoopbackOnly(t *testing.T) {
-	as := startAccessServer(t, func(*siteca.CA) AccessPolicy { return AccessPolicy{} }, true)
+	as := startAccessServer(t, func(*siteca.CA) access.Policy { return access.Policy{} }, true)
 	for _, c := range []struct {
 		remote string
 		want   int
@@ -254,8 +255,8 @@ func pemPair(t *testing.T, certPEM, keyPEM []byte) *tls.Certificate {
 // certificate (not for client authentication) gets 403 and is counted; one
 // with a client certificate from the site CA is served.
 func TestClientCertificates(t *testing.T) {
-	as := startAccessServer(t, func(ca *siteca.CA) AccessPolicy {
-		return AccessPolicy{Allow: LoopbackPrefixes, ClientCAs: ca.ClientCAs(), CertHint: "issue one with deploy client-cert NAME"}
+	as := startAccessServer(t, func(ca *siteca.CA) access.Policy {
+		return access.Policy{Allow: access.LoopbackPrefixes, ClientCAs: ca.ClientCAs(), CertHint: "issue one with deploy client-cert NAME"}
 	}, false)
 	certPEM, keyPEM, err := as.ca.IssueClientCertificate("worker-1")
 	if err != nil {
@@ -288,7 +289,7 @@ func TestClientCertificates(t *testing.T) {
 			}
 		}
 	}
-	if got := as.srv.Refused(); got != (Refusals{NoCert: 2, BadCert: 4}) {
+	if got := as.srv.Refused(); got != (access.Refusals{NoCert: 2, BadCert: 4}) {
 		t.Errorf("Refused() = %+v, want 2 without a certificate and 4 with a bad one", got)
 	}
 }
@@ -302,13 +303,13 @@ func TestClientCertificatesNeedTLS(t *testing.T) {
 	}
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
-	os.WriteFile(filepath.Join(dir, indexPath), []byte(`{"schemaVersion":2,"manifests":[]}`), 0o644)
-	content, err := NewDirContent(dir)
+	os.WriteFile(filepath.Join(dir, content.IndexPath), []byte(`{"schemaVersion":2,"manifests":[]}`), 0o644)
+	src, err := content.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer content.Close()
-	srv, err := New(context.Background(), content, WithAccess(AccessPolicy{ClientCAs: ca.ClientCAs()}))
+	defer src.Close()
+	srv, err := New(context.Background(), src, WithAccess(access.Policy{ClientCAs: ca.ClientCAs()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,8 +339,8 @@ func refusalLines(logs string) []string {
 // when the server stops; no per-request line is logged for any of them,
 // while an admitted request is still logged.
 func TestRefusalsAreCountedNotLogged(t *testing.T) {
-	as := startAccessServer(t, func(*siteca.CA) AccessPolicy {
-		return AccessPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, SummaryEvery: time.Hour}
+	as := startAccessServer(t, func(*siteca.CA) access.Policy {
+		return access.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, SummaryEvery: time.Hour}
 	}, true)
 	out := as.client(t, "127.0.0.2", nil)
 	const n = 300
@@ -378,8 +379,8 @@ func TestRefusalsAreCountedNotLogged(t *testing.T) {
 // TestRefusalSummaryComesWithoutNewRequests: refusals after a summary line
 // are logged once the interval has passed even if no request follows.
 func TestRefusalSummaryComesWithoutNewRequests(t *testing.T) {
-	as := startAccessServer(t, func(*siteca.CA) AccessPolicy {
-		return AccessPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, SummaryEvery: 50 * time.Millisecond}
+	as := startAccessServer(t, func(*siteca.CA) access.Policy {
+		return access.Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, SummaryEvery: 50 * time.Millisecond}
 	}, true)
 	out := as.client(t, "127.0.0.2", nil)
 	for range 3 {
@@ -403,125 +404,5 @@ func TestRefusalSummaryComesWithoutNewRequests(t *testing.T) {
 	}
 	if logged != 3 {
 		t.Errorf("refusal lines account for %d requests, want 3:\n%s", logged, as.logs.String())
-	}
-}
-
-// TestManyAddressesBoundTheSummary: a summary names at most
-// maxRefusedAddrs addresses and counts the rest together.
-func TestManyAddressesBoundTheSummary(t *testing.T) {
-	as := startAccessServer(t, allowOnly("127.0.0.1/32"), true)
-	for i := range 40 {
-		req := httptest.NewRequest(http.MethodGet, "/files/seed.txt", nil)
-		req.RemoteAddr = netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(i)}), 4000).String()
-		as.srv.ServeHTTP(httptest.NewRecorder(), req)
-	}
-	as.srv.access.flush()
-	lines := refusalLines(as.logs.String())
-	if len(lines) != 2 {
-		t.Fatalf("refusal lines:\n%s\nwant 2", strings.Join(lines, ""))
-	}
-	if got := strings.Count(lines[1], "10.0.1."); got != maxRefusedAddrs || !strings.Contains(lines[1], "other addresses (23)") {
-		t.Errorf("summary names %d addresses, want %d and the other 23 counted together:\n%s", got, maxRefusedAddrs, lines[1])
-	}
-}
-
-func TestParseAllow(t *testing.T) {
-	got, err := ParseAllow([]string{"10.0.0.5", "10.0.1.7/24, 10.0.0.5/32", "fd00::1", "::ffff:192.168.0.0/112"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"10.0.0.5/32", "10.0.1.0/24", "192.168.0.0/16", "fd00::1/128"}
-	var names []string
-	for _, p := range got {
-		names = append(names, p.String())
-	}
-	if !slices.Equal(names, want) {
-		t.Errorf("ParseAllow = %v, want %v", names, want)
-	}
-	for in, says := range map[string]string{
-		"0.0.0.0/0":         "--allow-any",
-		"::/0":              "--allow-any",
-		"seed.site.local":   "host names are not accepted",
-		"10.0.0.0/33":       "not an IP address or CIDR prefix",
-		"fe80::1%eth0/64":   "zone",
-		"10.0.0.1,10.0.0.x": `"10.0.0.x"`,
-	} {
-		if _, err := ParseAllow([]string{in}); err == nil || !strings.Contains(err.Error(), says) {
-			t.Errorf("ParseAllow(%q): %v, want an error containing %q", in, err, says)
-		}
-	}
-}
-
-// TestParseAllowMappedPrefixes: an IPv4-mapped IPv6 prefix is unmapped
-// before the "admits every address" guard, so ::ffff:0.0.0.0/96 (every IPv4
-// client) is refused like 0.0.0.0/0, and a mapped /8 is the IPv4 /8.
-func TestParseAllowMappedPrefixes(t *testing.T) {
-	for _, in := range []string{"::/0", "0.0.0.0/0", "::ffff:0.0.0.0/96", "::ffff:0:0/96", "::ffff:10.1.2.3/96"} {
-		_, err := ParseAllow([]string{"10.0.0.1", in})
-		if err == nil || !strings.Contains(err.Error(), "--allow-any") {
-			t.Errorf("ParseAllow(%q): %v, want it refused as admitting every address", in, err)
-		}
-	}
-	for in, want := range map[string]string{
-		"::ffff:10.0.0.0/104":  "10.0.0.0/8",
-		"::ffff:10.9.9.9/104":  "10.0.0.0/8",
-		"::ffff:10.0.0.7":      "10.0.0.7/32",
-		"::ffff:0:0/90":        "::ffc0:0:0/90", // mixes v6 space; matches no IPv4 client
-		"::ffff:192.0.2.0/120": "192.0.2.0/24",
-	} {
-		got, err := ParseAllow([]string{in})
-		if err != nil || len(got) != 1 || got[0].String() != want {
-			t.Errorf("ParseAllow(%q) = %v, %v; want [%s]", in, got, err, want)
-			continue
-		}
-		a := newAccess(AccessPolicy{Allow: got}, nil)
-		if a.allowed(netip.MustParseAddr("203.0.113.9")) {
-			t.Errorf("ParseAllow(%q) admits 203.0.113.9", in)
-		}
-	}
-}
-
-func TestAccessSummary(t *testing.T) {
-	ca, err := siteca.Open(filepath.Join(t.TempDir(), "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		p    AccessPolicy
-		want string
-	}{
-		{AccessPolicy{}, "127.0.0.0/8, ::1/128"},
-		{AccessPolicy{AllowAny: true}, "any address"},
-		{AccessPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}, ClientCAs: ca.ClientCAs()}, "10.0.0.0/24, with a client certificate from the site CA"},
-	} {
-		if got := newAccessServer(c.p).AccessSummary(); got != c.want {
-			t.Errorf("AccessSummary(%+v) = %q, want %q", c.p, got, c.want)
-		}
-	}
-}
-
-func newAccessServer(p AccessPolicy) *Server {
-	return &Server{access: newAccess(p, slog.New(slog.DiscardHandler))}
-}
-
-// TestVerifiedCacheHonoursExpiry: a client certificate verified once is
-// refused once it has expired, although its verdict is cached.
-func TestVerifiedCacheHonoursExpiry(t *testing.T) {
-	ca, err := siteca.Open(filepath.Join(t.TempDir(), "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, keyPEM, err := ca.IssueClientCertificate("worker-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf := pemPair(t, certPEM, keyPEM).Leaf
-	a := newAccess(AccessPolicy{ClientCAs: ca.ClientCAs()}, slog.New(slog.DiscardHandler))
-	if err := a.verify([]*x509.Certificate{leaf}); err != nil {
-		t.Fatalf("a fresh site-CA client certificate: %v", err)
-	}
-	a.now = func() time.Time { return leaf.NotAfter.Add(time.Second) }
-	if err := a.verify([]*x509.Certificate{leaf}); err == nil {
-		t.Error("an expired client certificate was accepted from the cache")
 	}
 }

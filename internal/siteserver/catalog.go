@@ -9,7 +9,12 @@ import (
 	"sort"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
+
+// maxIndexSize bounds index.json: a larger one is refused.
+const maxIndexSize = 64 << 20
 
 // Annotations that name an image in the layout's index.json.
 const (
@@ -30,7 +35,7 @@ type catalog struct {
 // repository of its io.containerd.image.name annotation and of its
 // org.opencontainers.image.ref.name annotation when that is a full
 // reference. Two different manifests under one repository:tag are an error.
-func loadCatalog(ctx context.Context, c Content) (*catalog, error) {
+func loadCatalog(ctx context.Context, c content.Content) (*catalog, error) {
 	idx, err := readIndex(ctx, c)
 	if err != nil {
 		return nil, err
@@ -53,27 +58,27 @@ func loadCatalog(ctx context.Context, c Content) (*catalog, error) {
 	return cat, nil
 }
 
-func readIndex(ctx context.Context, c Content) (*v1.IndexManifest, error) {
-	size, _, ok := c.Stat(indexPath)
+func readIndex(ctx context.Context, c content.Content) (*v1.IndexManifest, error) {
+	size, _, ok := c.Stat(content.IndexPath)
 	if !ok {
-		return nil, fmt.Errorf("the bundle has no %s: it holds no OCI image layout", indexPath)
+		return nil, fmt.Errorf("the bundle has no %s: it holds no OCI image layout", content.IndexPath)
 	}
 	if size > maxIndexSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d this server reads", indexPath, size, maxIndexSize)
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d this server reads", content.IndexPath, size, maxIndexSize)
 	}
-	raw, err := readAll(ctx, c, indexPath, size)
+	raw, err := readAll(ctx, c, content.IndexPath, size)
 	if err != nil {
 		return nil, err
 	}
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("%s: %w", indexPath, err)
+		return nil, fmt.Errorf("%s: %w", content.IndexPath, err)
 	}
 	return &idx, nil
 }
 
 // readAll reads a whole, small entry, verified.
-func readAll(ctx context.Context, c Content, path string, size int64) ([]byte, error) {
+func readAll(ctx context.Context, c content.Content, path string, size int64) ([]byte, error) {
 	rc, err := c.Open(ctx, path, 0, -1)
 	if err != nil {
 		return nil, err

@@ -62,8 +62,8 @@ func TestSkopeoAndCranePullEveryImage(t *testing.T) {
 	skopeo := requireTool(t, "skopeo", "skopeo")
 	crane := craneBinary(t)
 	l := newLayout(t)
-	for backend, content := range backends(t, l) {
-		t.Run(backend, func(t *testing.T) { testClientsPull(t, l, startServerFor(t, content, true), skopeo, crane) })
+	for backend, src := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testClientsPull(t, l, startServerFor(t, src, true), skopeo, crane) })
 	}
 }
 

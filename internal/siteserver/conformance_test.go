@@ -19,8 +19,8 @@ func TestConformance(t *testing.T) {
 		t.Skip("-short: the conformance suite builds and runs a separate program")
 	}
 	l := newLayout(t)
-	for backend, content := range backends(t, l) {
-		t.Run(backend, func(t *testing.T) { testConformance(t, l, startServerFor(t, content, false)) })
+	for backend, src := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testConformance(t, l, startServerFor(t, src, false)) })
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // fuzzSecret is planted in a file next to the fuzz bundle's directory: no
@@ -27,7 +28,7 @@ import (
 const fuzzSecret = "fuzz-secret-outside-the-bundle-3f9c1a"
 
 // fuzzSetup is a small synthetic bundle (one image of two layers, one of
-// them several chunks of a copy buffer and over SmallEntrySize, repos,
+// them several chunks of a copy buffer and over content.SmallEntrySize, repos,
 // files and charts), served from the bundle file and from its directory.
 type fuzzSetup struct {
 	handlers map[string]http.Handler
@@ -76,7 +77,7 @@ func buildFuzzSetup() (*fuzzSetup, error) {
 	blob := func(b []byte) (string, error) {
 		sum := sha256.Sum256(b)
 		d := "sha256:" + hex.EncodeToString(sum[:])
-		return d, put(blobsPrefix+hex.EncodeToString(sum[:]), b)
+		return d, put(content.BlobsPrefix+hex.EncodeToString(sum[:]), b)
 	}
 	big := make([]byte, 3*bufferSize+12345)
 	rand.New(rand.NewSource(5)).Read(big)
@@ -112,7 +113,7 @@ func buildFuzzSetup() (*fuzzSetup, error) {
 	})
 	for p, b := range map[string][]byte{
 		"oci-layout":                           []byte(`{"imageLayoutVersion":"1.0.0"}`),
-		indexPath:                              index,
+		content.IndexPath:                      index,
 		"repos/base/repodata/repomd.xml":       []byte("<repomd/>\n"),
 		"repos/base/Packages/a-1.0.x86_64.rpm": []byte("rpm bytes"),
 		"files/docs/readme.txt":                []byte("hello\n"),
@@ -122,7 +123,7 @@ func buildFuzzSetup() (*fuzzSetup, error) {
 			return nil, err
 		}
 	}
-	dc, err := NewDirContent(dir)
+	dc, err := content.NewDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +131,12 @@ func buildFuzzSetup() (*fuzzSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := bundle.Open(bundlePath, bundle.WithChunkCache(ChunkCacheSize))
+	r, err := bundle.Open(bundlePath, bundle.WithChunkCache(content.ChunkCacheSize))
 	if err != nil {
 		return nil, err
 	}
 	fs.handlers = map[string]http.Handler{}
-	for name, c := range map[string]Content{"dir": dc, "bundle": NewBundleContent(r)} {
+	for name, c := range map[string]content.Content{"dir": dc, "bundle": content.NewBundle(r)} {
 		srv, err := New(context.Background(), c)
 		if err != nil {
 			return nil, err
@@ -262,7 +263,7 @@ func checkFuzzAnswer(t *testing.T, fs *fuzzSetup, name string, req *http.Request
 	// its ETag.
 	var want []byte
 	if d := rec.Header().Get("Docker-Content-Digest"); d != "" {
-		want = fs.entries[blobsPrefix+strings.TrimPrefix(d, "sha256:")]
+		want = fs.entries[content.BlobsPrefix+strings.TrimPrefix(d, "sha256:")]
 		if want == nil {
 			t.Fatalf("%s: served digest %s, which is not in the bundle", what, d)
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 const (
@@ -40,7 +41,7 @@ func serveHelper(spec string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
 	SetMemoryLimit() // as deploy serve does
-	var content Content
+	var src content.Content
 	kind, path, _ := strings.Cut(spec, ":")
 	if kind == "bundle" {
 		r, err := bundle.Open(path)
@@ -49,17 +50,17 @@ func serveHelper(spec string) int {
 			return 1
 		}
 		defer r.Close()
-		content = NewBundleContent(r)
+		src = content.NewBundle(r)
 	} else {
-		dc, err := NewDirContent(path)
+		dc, err := content.NewDir(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
 		defer dc.Close()
-		content = dc
+		src = dc
 	}
-	srv, err := New(ctx, content)
+	srv, err := New(ctx, src)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -12,6 +12,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // maxManifestSize bounds the manifests the server reads into memory; a blob
@@ -38,7 +40,7 @@ const maxCachedInfos = 4096
 // that is not in the bundle is never remembered, so requests for random
 // digests cost no memory. Safe for concurrent use.
 type manifests struct {
-	content Content
+	content content.Content
 	log     *slog.Logger
 
 	mu    sync.Mutex
@@ -67,7 +69,7 @@ func (m *manifests) get(ctx context.Context, digest string, wantBody bool) (*man
 	if cached && (!info.isManifest || !wantBody) {
 		return info, nil, nil
 	}
-	path := blobsPrefix + strings.TrimPrefix(digest, "sha256:")
+	path := content.BlobsPrefix + strings.TrimPrefix(digest, "sha256:")
 	size, _, ok := m.content.Stat(path)
 	if !ok || size > maxManifestSize {
 		return &manifestInfo{}, nil, nil // Stat is cheap: nothing to remember
@@ -88,8 +90,8 @@ type cachedInfo struct {
 	info   *manifestInfo
 }
 
-func newManifests(content Content, log *slog.Logger) *manifests {
-	return &manifests{content: content, log: log, infos: map[string]*list.Element{}}
+func newManifests(c content.Content, log *slog.Logger) *manifests {
+	return &manifests{content: c, log: log, infos: map[string]*list.Element{}}
 }
 
 // lookup returns what is remembered about digest.

@@ -10,6 +10,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // serveRegistry answers /v2/: the read side of the OCI distribution spec.
@@ -99,7 +101,7 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, repo, ref
 	}
 	info, raw, err := s.manifests.get(r.Context(), digest, r.Method == http.MethodGet)
 	if err != nil {
-		s.failBeforeHeaders(w, r, entry{path: blobsPrefix + strings.TrimPrefix(digest, "sha256:"), digest: digest}, err)
+		s.failBeforeHeaders(w, r, entry{path: content.BlobsPrefix + strings.TrimPrefix(digest, "sha256:"), digest: digest}, err)
 		return
 	}
 	if !info.isManifest {
@@ -126,7 +128,7 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, digest string
 		writeError(w, r, status, code, fmt.Sprintf("blob %q is not in the bundle", digest))
 		return
 	}
-	path := blobsPrefix + strings.TrimPrefix(digest, "sha256:")
+	path := content.BlobsPrefix + strings.TrimPrefix(digest, "sha256:")
 	size, _, ok := s.content.Stat(path)
 	if !ok {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, fmt.Sprintf("blob %s is not in the bundle", digest))

@@ -31,8 +31,8 @@ func errorCode(t *testing.T, body []byte) string {
 
 func TestManifestsByTagAndDigest(t *testing.T) {
 	l := newLayout(t)
-	for backend, content := range backends(t, l) {
-		t.Run(backend, func(t *testing.T) { testManifests(t, l, startServerFor(t, content, true)) })
+	for backend, src := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testManifests(t, l, startServerFor(t, src, true)) })
 	}
 }
 
@@ -123,8 +123,8 @@ func TestRegistryErrorsAndNames(t *testing.T) {
 
 func TestBlobRanges(t *testing.T) {
 	l := newLayout(t)
-	for backend, content := range backends(t, l) {
-		t.Run(backend, func(t *testing.T) { testBlobRanges(t, l, startServerFor(t, content, true)) })
+	for backend, src := range backends(t, l) {
+		t.Run(backend, func(t *testing.T) { testBlobRanges(t, l, startServerFor(t, src, true)) })
 	}
 }
 

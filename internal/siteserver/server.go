@@ -1,3 +1,15 @@
+// Package siteserver is the site's seed server: a read-only OCI distribution
+// registry under /v2/, the bundle's yum repositories under /repos/, its files
+// and charts under /files/ and /charts/, and the site CA certificate at
+// /ca.crt, all served straight from bundle content.
+//
+// Everything it serves comes through the content.Content interface
+// (internal/siteserver/content), which verifies bytes against their digests
+// while they stream. A response whose bytes fail verification is never
+// completed: small content is checked before the status line is sent (the
+// client gets a 500), and large content is cut off before its last bytes
+// (the connection is aborted), so a client never takes a corrupt body for a
+// good one. Who may read is internal/siteserver/access's to decide.
 package siteserver
 
 import (
@@ -12,18 +24,21 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // Server is the seed server's http.Handler. It is safe for concurrent use.
 type Server struct {
-	content    Content
+	content    content.Content
 	catalog    *catalog
 	manifests  *manifests
 	log        *slog.Logger
 	caCert     []byte
 	writeStall time.Duration
-	policy     AccessPolicy // set by WithAccess
-	access     *access      // who may read (access.go)
+	policy     access.Policy // set by WithAccess
+	access     *access.Guard // who may read
 
 	minWriteBytes int // with writeStall, see WithMinWriteRate
 	failedLog     *logLimiter
@@ -38,26 +53,48 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithCACert sets the PEM certificate served at /ca.crt.
 func WithCACert(pem []byte) Option { return func(s *Server) { s.caCert = pem } }
 
+// WithAccess sets who may read the seed (default: loopback clients only).
+// Refused requests get 403 and are counted (Server.Refused), not logged one
+// by one: the first is logged, then at most one summary line per
+// SummaryEvery.
+func WithAccess(p access.Policy) Option { return func(s *Server) { s.policy = p } }
+
 // New returns a server for content. It reads index.json, and nothing else,
 // so its cost does not depend on the number or size of blobs.
-func New(ctx context.Context, content Content, opts ...Option) (*Server, error) {
-	s := &Server{content: content, log: slog.New(slog.DiscardHandler), writeStall: DefaultWriteStall, minWriteBytes: DefaultMinWriteBytes}
+func New(ctx context.Context, c content.Content, opts ...Option) (*Server, error) {
+	s := &Server{content: c, log: slog.New(slog.DiscardHandler), writeStall: DefaultWriteStall, minWriteBytes: DefaultMinWriteBytes}
 	for _, o := range opts {
 		o(s)
 	}
-	s.access = newAccess(s.policy, s.log)
+	s.access = access.New(s.policy, s.log, deny)
 	s.failedLog = newLogLimiter(s.log, failedLogBurst, failedLogEvery)
-	cat, err := loadCatalog(ctx, content)
+	cat, err := loadCatalog(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	s.catalog = cat
-	s.manifests = newManifests(content, s.log)
+	s.manifests = newManifests(c, s.log)
 	return s, nil
 }
 
 // Repositories returns the names of the repositories served, sorted.
 func (s *Server) Repositories() []string { return append([]string(nil), s.catalog.names...) }
+
+// Refused returns how many requests the server refused, by reason.
+func (s *Server) Refused() access.Refusals { return s.access.Refused() }
+
+// AccessSummary describes, in one line, who may read the seed.
+func (s *Server) AccessSummary() string { return s.access.Summary() }
+
+// deny answers a request the access policy refused: 403, in the
+// distribution spec's error format under /v2/, as plain text elsewhere.
+func deny(w http.ResponseWriter, r *http.Request, msg string) {
+	if p := r.URL.Path; p == "/v2" || strings.HasPrefix(p, "/v2/") {
+		writeError(w, r, http.StatusForbidden, "DENIED", msg)
+	} else {
+		http.Error(w, msg, http.StatusForbidden)
+	}
+}
 
 // ServeHTTP routes a request and logs one line for it: at info level when it
 // failed, at debug level otherwise; failures the client caused (4xx, or a
@@ -65,7 +102,7 @@ func (s *Server) Repositories() []string { return append([]string(nil), s.catalo
 // logLimiter), and counted beyond it. Request headers are never logged. A
 // client the access policy refuses gets 403 and is counted, not logged.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !s.access.admit(w, r) {
+	if !s.access.Admit(w, r) {
 		return
 	}
 	rec := &recorder{ResponseWriter: s.minRate(w), status: http.StatusOK}
@@ -162,11 +199,11 @@ const shutdownGrace = 30 * time.Second
 // gracefully: it stops accepting, lets requests in flight finish for up to
 // 30 s, and returns nil. With tlsConf nil it serves plain HTTP.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, tlsConf *tls.Config) error {
-	tlsConf, err := s.access.tlsConfig(tlsConf)
+	tlsConf, err := s.access.TLSConfig(tlsConf)
 	if err != nil {
 		return err
 	}
-	defer s.access.flush() // the refusals not yet logged
+	defer s.access.Flush() // the refusals not yet logged
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/lockedio"
 	"github.com/factory-appliance/appliance/internal/siteca"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // running is a server started by startServer.
@@ -32,28 +33,28 @@ type running struct {
 // from a fresh site CA when withTLS, else plain HTTP.
 func startServer(t *testing.T, dir string, withTLS bool) *running {
 	t.Helper()
-	content, err := NewDirContent(dir)
+	src, err := content.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { content.Close() })
-	return startServerFor(t, content, withTLS)
+	t.Cleanup(func() { src.Close() })
+	return startServerFor(t, src, withTLS)
 }
 
 // backends returns the two Contents over the same layout: the extracted
 // directory, and a bundle file packed from it.
-func backends(t *testing.T, l *testLayout) map[string]Content {
+func backends(t *testing.T, l *testLayout) map[string]content.Content {
 	t.Helper()
-	dc, err := NewDirContent(l.dir)
+	dc, err := content.NewDir(l.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dc.Close() })
-	return map[string]Content{"dir": dc, "bundle": openTestBundle(t, writeTestBundle(t, l.dir))}
+	return map[string]content.Content{"dir": dc, "bundle": openTestBundle(t, writeTestBundle(t, l.dir))}
 }
 
 // startServerFor serves content like startServer, with the extra options.
-func startServerFor(t *testing.T, content Content, withTLS bool, extra ...Option) *running {
+func startServerFor(t *testing.T, src content.Content, withTLS bool, extra ...Option) *running {
 	t.Helper()
 	logs := &lockedio.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -75,7 +76,7 @@ func startServerFor(t *testing.T, content Content, withTLS bool, extra ...Option
 		rs.client.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, content, opts...)
+	srv, err := New(ctx, src, opts...)
 	if err != nil {
 		cancel()
 		t.Fatal(err)

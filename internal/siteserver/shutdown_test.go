@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // TestGracefulShutdownFinishesRequestsInFlight starts a download, cancels
@@ -19,14 +21,14 @@ import (
 // returns nil.
 func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
 	l := newLayout(t)
-	content, err := NewDirContent(l.dir)
+	src, err := content.NewDir(l.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer content.Close()
+	defer src.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := New(ctx, slowContent{content}, WithLogger(slog.New(slog.DiscardHandler)))
+	srv, err := New(ctx, slowContent{src}, WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +71,7 @@ func TestGracefulShutdownFinishesRequestsInFlight(t *testing.T) {
 
 // slowContent delays every read, so a download is surely in flight when
 // the test shuts the server down.
-type slowContent struct{ Content }
+type slowContent struct{ content.Content }
 
 func (s slowContent) Open(ctx context.Context, p string, off, n int64) (io.ReadCloser, error) {
 	rc, err := s.Content.Open(ctx, p, off, n)
@@ -91,13 +93,13 @@ func (s slowReader) Read(p []byte) (int, error) {
 // kept-alive connection.
 func TestWriteDeadlineEndsWithTheResponse(t *testing.T) {
 	l := newLayout(t)
-	content, err := NewDirContent(l.dir)
+	src, err := content.NewDir(l.dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer content.Close()
+	defer src.Close()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, content, WithMinWriteRate(0, 100*time.Millisecond))
+	srv, err := New(ctx, src, WithMinWriteRate(0, 100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

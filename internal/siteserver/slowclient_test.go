@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 const (
@@ -40,7 +41,7 @@ const (
 // deploy serve opens it.
 type stallSetup struct {
 	l       *testLayout
-	content *BundleContent
+	content *content.Bundle
 	huge    string // digest of the large blob
 	hugeB   []byte
 }
@@ -58,12 +59,12 @@ func newStallSetup(t *testing.T) *stallSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bundle.Open(writeTestBundle(t, l.dir), bundle.WithChunkCache(ChunkCacheSize))
+	r, err := bundle.Open(writeTestBundle(t, l.dir), bundle.WithChunkCache(content.ChunkCacheSize))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.Close() })
-	return &stallSetup{l: l, content: NewBundleContent(r), huge: d, hugeB: huge}
+	return &stallSetup{l: l, content: content.NewBundle(r), huge: d, hugeB: huge}
 }
 
 // rawClient is a connection that asked for a blob and reads it only when

@@ -8,12 +8,14 @@ import (
 	"os"
 
 	"github.com/factory-appliance/appliance/internal/siteca"
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // StartConfig is what Start needs to run a site server.
 type StartConfig struct {
 	// Content is what the server serves.
-	Content Content
+	Content content.Content
 	// Addr is the address to listen on, IP:PORT.
 	Addr string
 	// StateDir holds the site CA, which siteca.Open creates on first use;
@@ -26,7 +28,7 @@ type StartConfig struct {
 	PlainHTTP bool
 	// Access says who may read. With ClientCerts, every client must also
 	// present a client certificate from the site CA.
-	Access      AccessPolicy
+	Access      access.Policy
 	ClientCerts bool
 	// Logger receives the server's log (New's default when nil).
 	Logger *slog.Logger

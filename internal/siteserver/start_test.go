@@ -11,13 +11,16 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/access"
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // TestStart: Start serves TLS from the site CA it creates in StateDir, for
 // the names given; a second server on the same address fails with a
 // *ListenError; cancelling the context stops the first, and Done yields.
 func TestStart(t *testing.T) {
-	dc, err := NewDirContent(newLayout(t).dir)
+	dc, err := content.NewDir(newLayout(t).dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +29,7 @@ func TestStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	cfg := StartConfig{Content: dc, Addr: "127.0.0.1:0", StateDir: state, Names: ServerNames("127.0.0.1:0", nil),
-		Access: AccessPolicy{Allow: LoopbackPrefixes}}
+		Access: access.Policy{Allow: access.LoopbackPrefixes}}
 	srv, err := Start(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)

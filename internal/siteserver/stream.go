@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
 // bufferSize is the copy buffer per streaming response, taken from a pool;
-// it bounds the server's memory per connection.
+// it bounds the server's memory per connection. (Content that writes
+// itself, content.VerifiedWriterTo, uses its own buffers of this size.)
 const bufferSize = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
@@ -127,7 +130,7 @@ func (s *Server) failBeforeHeaders(w http.ResponseWriter, r *http.Request, e ent
 	for _, k := range []string{"Content-Length", "Content-Range", "ETag", "Accept-Ranges", "Docker-Content-Digest"} {
 		w.Header().Del(k)
 	}
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, content.ErrNotFound) {
 		writeError(w, r, http.StatusNotFound, codeBlobUnknown, e.path+" is not in the bundle")
 		return
 	}
@@ -172,9 +175,9 @@ func (e *clientWriteError) Unwrap() error { return e.err }
 // so for content smaller than half the buffer) started is false and nothing
 // has been sent, so the caller can still answer with an error status.
 func copyHeldBack(w io.Writer, src io.Reader, start func()) (started bool, err error) {
-	if v, ok := src.(verifiedWriterTo); ok {
+	if v, ok := src.(content.VerifiedWriterTo); ok {
 		sw := &startWriter{w: w, start: start}
-		if _, ok, err := v.writeVerifiedTo(sw); ok {
+		if _, ok, err := v.WriteVerifiedTo(sw); ok {
 			if err == nil && !sw.started {
 				start() // empty content
 				sw.started = true
@@ -211,12 +214,6 @@ func copyHeldBack(w io.Writer, src io.Reader, start func()) (started bool, err e
 		}
 		held, next, nHeld = next, held, nNext
 	}
-}
-
-// verifiedWriterTo is content that writes itself only in verified pieces,
-// so nothing needs holding back (see BundleContent).
-type verifiedWriterTo interface {
-	writeVerifiedTo(w io.Writer) (n int64, ok bool, err error)
 }
 
 // startWriter calls start before its first write.

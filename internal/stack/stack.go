@@ -36,6 +36,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -43,7 +44,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/kube"
-	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // FieldManager owns the fields of everything the manifests apply.
@@ -132,7 +133,7 @@ type options struct {
 	timeout  time.Duration
 	poll     time.Duration
 	logf     func(format string, args ...any)
-	data     *manifest.TemplateData
+	data     *template.Data
 }
 
 // Option configures an Installer.
@@ -153,7 +154,7 @@ func WithPoll(d time.Duration) Option { return func(o *options) { o.poll = d } }
 // WithTemplateData renders the values files and manifests the bundle marks
 // as templates (bundle.AnnotationTemplate) with d, the site's data; without
 // it such a step fails.
-func WithTemplateData(d manifest.TemplateData) Option { return func(o *options) { o.data = &d } }
+func WithTemplateData(d template.Data) Option { return func(o *options) { o.data = &d } }
 
 // WithLogf sends progress lines to logf (default: discarded).
 func WithLogf(logf func(format string, args ...any)) Option {
@@ -176,11 +177,21 @@ func Open(path string, b Bundle, opts ...Option) (*Installer, error) {
 	}
 	// Helm and the waits issue many small requests; client-go's default
 	// of 5 per second would make a stack install crawl.
-	c, err := kube.Open(path, o.endpoint, kube.Options{UserAgent: "appliance-deploy", QPS: 50, Burst: 100})
+	// The API server's warnings (a deprecated API in a chart) go to the
+	// progress lines, escaped by internal/kube.
+	c, err := kube.Open(path, o.endpoint, kube.Options{UserAgent: "appliance-deploy", QPS: 50, Burst: 100, Warnings: logfWriter(o.logf)})
 	if err != nil {
 		return nil, err
 	}
 	return &Installer{bundle: b, cluster: c, dynamic: c.Dynamic, mapper: c.Mapper, o: o}, nil
+}
+
+// logfWriter writes each Write as one progress line.
+type logfWriter func(format string, args ...any)
+
+func (l logfWriter) Write(p []byte) (int, error) {
+	l("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // Run runs one step: InstallRelease or ApplyManifests.
@@ -215,7 +226,7 @@ func (in *Installer) read(path, kind string, limit int64) ([]byte, error) {
 	if in.o.data == nil {
 		return nil, fmt.Errorf("%s %s is a template and this installer has no site data to render it with (stack.WithTemplateData)", kind, path)
 	}
-	out, err := manifest.Render(path, data, *in.o.data)
+	out, err := template.Render(path, data, *in.o.data)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w; set what it needs in the inventory", kind, path, err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
-	"github.com/factory-appliance/appliance/manifest"
+	"github.com/factory-appliance/appliance/manifest/template"
 )
 
 // testBundle writes a real bundle file (unsigned) holding files, kinds
@@ -188,9 +188,9 @@ func TestTemplatesRenderWithTheSiteData(t *testing.T) {
 	}
 	r := testBundle(t, files, nil)
 	site := func(server string) *Installer {
-		in, err := Open(writeKubeconfig(t, "https://127.0.0.1:1"), r, WithTemplateData(manifest.TemplateData{
-			Site:    manifest.TemplateSite{Registry: "harbor.plant.example"},
-			Storage: manifest.TemplateStorage{NFS: manifest.TemplateNFS{Server: server, Path: "/export"}},
+		in, err := Open(writeKubeconfig(t, "https://127.0.0.1:1"), r, WithTemplateData(template.Data{
+			Site:    template.Site{Registry: "harbor.plant.example"},
+			Storage: template.Storage{NFS: template.NFS{Server: server, Path: "/export"}},
 		}))
 		if err != nil {
 			t.Fatal(err)

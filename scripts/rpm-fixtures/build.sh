@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# build.sh OUTDIR — builds the signed fixture RPM repositories the rpms
-# package tests run against.
+# build.sh OUTDIR — builds the signed fixture RPM repositories the tests of
+# rpms and rpms/repodata (through rpms/internal/rpmfixture) and of
+# internal/build run against.
 #
 # Layout written under OUTDIR:
 #   keys/RPM-GPG-KEY-fixture   public key the repos are signed with

@@ -1,6 +1,6 @@
 // Command repodata-bench writes yum repodata for a directory of RPMs with
-// the rpms package, as createrepo_c DIR would, so scripts/rpm-fixtures/bench.sh
-// can time the two on the same files.
+// packages rpms/rpmfile and rpms/repodata, as createrepo_c DIR would, so
+// scripts/rpm-fixtures/bench.sh can time the two on the same files.
 //
 //	repodata-bench DIR
 package main
@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/factory-appliance/appliance/rpms"
+	"github.com/factory-appliance/appliance/rpms/repodata"
+	"github.com/factory-appliance/appliance/rpms/rpmfile"
 )
 
 func main() {
@@ -24,9 +25,9 @@ func main() {
 }
 
 func run(dir string) error {
-	pkgs, err := rpms.ReadPackagesDir(dir, 0)
+	pkgs, err := rpmfile.ReadPackagesDir(dir, 0)
 	if err != nil {
 		return err
 	}
-	return rpms.WriteRepodata(dir, pkgs, rpms.RepodataOptions{})
+	return repodata.Write(dir, pkgs, repodata.Options{})
 }

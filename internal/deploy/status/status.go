@@ -1,7 +1,9 @@
 // Package status is deploy status: where the deployment in a state
 // directory stands (Status gathers it, WriteText and WriteJSON render it),
 // and deploy plan (ShowPlan). It reads the state directory without
-// locking it, so a running deploy can be watched, and writes nothing.
+// locking it, so a running deploy can be watched, and writes nothing. The
+// cluster's nodes and Helm releases are read through internal/kube
+// (cluster.go).
 package status
 
 import (
@@ -15,7 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/factory-appliance/appliance/internal/cluster"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/plan"
@@ -92,17 +95,17 @@ type Step struct {
 
 // KubernetesStatus is the cluster's nodes, read with the admin kubeconfig.
 type KubernetesStatus struct {
-	State      string         `json:"state"`                // one of the Section values
-	Kubeconfig string         `json:"kubeconfig,omitempty"` // its path; its contents are never shown
-	Error      string         `json:"error,omitempty"`
-	Nodes      []cluster.Node `json:"nodes"`
+	State      string `json:"state"`                // one of the Section values
+	Kubeconfig string `json:"kubeconfig,omitempty"` // its path; its contents are never shown
+	Error      string `json:"error,omitempty"`
+	Nodes      []Node `json:"nodes"`
 }
 
 // ReleasesStatus is the cluster's Helm releases.
 type ReleasesStatus struct {
-	State    string            `json:"state"` // one of the Section values
-	Error    string            `json:"error,omitempty"`
-	Releases []cluster.Release `json:"releases"`
+	State    string    `json:"state"` // one of the Section values
+	Error    string    `json:"error,omitempty"`
+	Releases []Release `json:"releases"`
 }
 
 // HarborStatus is the state of the plan's /harbor phases and, once it was
@@ -281,10 +284,10 @@ func askHarborHealth(ctx context.Context, stateDir, addr string, timeout time.Du
 // clusterStatus reads the nodes and the releases through the state
 // directory's admin kubeconfig, both within one timeout, from the API
 // server at endpoint (HOST:PORT, what PlanFile records): the kubeconfig
-// must be of kubeadm's shape and name that server (cluster.Open).
+// must be of kubeadm's shape and name that server (openCluster).
 func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool, timeout time.Duration) (KubernetesStatus, ReleasesStatus) {
-	k := KubernetesStatus{Nodes: []cluster.Node{}}
-	rs := ReleasesStatus{Releases: []cluster.Release{}}
+	k := KubernetesStatus{Nodes: []Node{}}
+	rs := ReleasesStatus{Releases: []Release{}}
 	path, err := filepath.Abs(filepath.Join(stateDir, state.KubeconfigFile))
 	if err == nil {
 		_, err = os.Stat(path)
@@ -304,7 +307,7 @@ func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool,
 		rs.State, rs.Error = k.State, k.Error
 		return k, rs
 	}
-	c, err := cluster.Open(path, endpoint, timeout)
+	c, err := openCluster(path, endpoint, timeout)
 	if err != nil {
 		k.State, k.Error = SectionError, firstLine(err.Error())
 		rs.State, rs.Error = k.State, k.Error
@@ -312,7 +315,7 @@ func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool,
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	nodes, err := c.Nodes(ctx)
+	nodes, err := readNodes(ctx, c)
 	k.State, k.Error = sectionOf(err)
 	if err == nil {
 		k.Nodes = nodes
@@ -322,7 +325,7 @@ func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool,
 		rs.State, rs.Error = k.State, "not asked: the API server did not answer the nodes request"
 		return k, rs
 	}
-	rels, err := c.Releases(ctx)
+	rels, err := readReleases(ctx, c)
 	rs.State, rs.Error = sectionOf(err)
 	if err == nil {
 		rs.Releases = rels
@@ -334,7 +337,7 @@ func clusterStatus(ctx context.Context, stateDir, endpoint string, planned bool,
 // result of a cluster query: an answer with an error status is an error,
 // anything else (refused, timed out, no route, TLS) is unreachable.
 func sectionOf(err error) (string, string) {
-	var se *cluster.APIError
+	var se apierrors.APIStatus
 	switch {
 	case err == nil:
 		return SectionOK, ""

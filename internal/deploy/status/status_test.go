@@ -20,7 +20,6 @@ import (
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/release"
 
-	"github.com/factory-appliance/appliance/internal/cluster"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -468,7 +467,7 @@ func TestStatusTextEscapesTerminalControls(t *testing.T) {
 	s := &SiteStatus{
 		Site:       SiteInfo{StateDir: "/state", Bundle: "stack" + hostile, Version: "1.0"},
 		Phases:     PhaseSummary{Total: 1, Failed: 1, FailedList: []PhaseNote{{ID: "/packages/m1", Host: "m1", Attempt: 1, Error: hostile}}, Resume: "deploy --resume"},
-		Kubernetes: KubernetesStatus{State: SectionOK, Nodes: []cluster.Node{{Name: "node" + hostile, Ready: true, KubeletVersion: "v1" + hostile, InternalIP: "10.0.0.1"}}},
+		Kubernetes: KubernetesStatus{State: SectionOK, Nodes: []Node{{Name: "node" + hostile, Ready: true, KubeletVersion: "v1" + hostile, InternalIP: "10.0.0.1"}}},
 		Releases:   ReleasesStatus{State: SectionError, Error: "refused: " + hostile},
 		Harbor:     HarborStatus{State: "completed", Loaded: &state.HarborRecord{URL: "https://h" + hostile, Projects: []string{"p" + hostile}}, Health: "ill" + hostile},
 	}

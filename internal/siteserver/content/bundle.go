@@ -1,0 +1,337 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sync/semaphore"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+)
+
+// Bundle is Content straight from a bundle file: nothing is extracted or
+// copied. Every read goes through the bundle Reader, which
+// decompresses only the frames of the entry asked for and checks each 4 MiB
+// chunk against its digest in bundle.json before returning any of its bytes
+// (and a whole read against the entry's digest), so whatever the server
+// sends was vouched for by bundle.json. Whether bundle.json itself is
+// trusted is decided when the Reader is opened (see internal/trust).
+//
+// Start-up costs one sort of the paths bundle.json lists; no entry is read.
+//
+// Memory is bounded, and no client can hold it by not reading:
+//
+//   - Reading and verifying a chunk of an entry larger than SmallEntrySize
+//     takes a share of ReadBudget (twice the chunk: the chunk and its
+//     decompression), waiting when there is none (or until its context
+//     ends); the share is given back as soon as the chunk has been
+//     verified, before any of it is written to a client. So the wait is for
+//     other chunks being read, never for a client.
+//   - Keeping a verified chunk while it is written out takes a share of
+//     HoldBudget, only if there is one free (it never waits). A read that
+//     gets none copies out one piece of bufferSize bytes at a time and lets
+//     go of the chunk before writing it: the next piece comes from the
+//     bundle Reader's chunk cache (or is read and verified again when the
+//     Reader has none).
+//   - Entries of at most SmallEntrySize (manifests, configs, most repodata)
+//     take no share of either: they cost little, and stalled downloads
+//     never delay them.
+//
+// A client that stops reading is dropped by the site server's minimum write
+// rate (see siteserver.WithMinWriteRate); until then it holds at most its copy buffer, or a
+// share of HoldBudget.
+//
+// Safe for concurrent use, like the Reader.
+type Bundle struct {
+	r     *bundle.Reader
+	paths []string // every listed path, sorted
+	read  *semaphore.Weighted
+	hold  *semaphore.Weighted
+}
+
+// ReadBudget is the memory, in bytes, that Bundle's chunk reads in
+// flight (reading and verifying, not yet handed out) may hold together.
+const ReadBudget = 64 << 20
+
+// HoldBudget is the memory, in bytes, of verified chunks that Bundle
+// keeps while their bytes are written to clients.
+const HoldBudget = 64 << 20
+
+// SmallEntrySize is the size up to which an entry is read outside
+// ReadBudget and HoldBudget.
+const SmallEntrySize = 64 << 10
+
+// ChunkCacheSize is the verified-chunk cache a served bundle should be
+// opened with (bundle.WithChunkCache): hosts pulling the same layers at the
+// same time then share one read and one verification of each chunk, and a
+// read without a share of HoldBudget takes each piece from the cache.
+// ReadBudget, HoldBudget and this cache add up to siteserver.MemoryLimit;
+// per-response copy buffers and the runtime come on top, which the soft
+// limit absorbs.
+const ChunkCacheSize = 64 << 20
+
+// NewBundle serves the entries r lists (with its base's, for a delta
+// opened WithBase). The caller keeps closing r. r should be opened
+// with bundle.WithChunkCache(ChunkCacheSize).
+func NewBundle(r *bundle.Reader) *Bundle {
+	arts := r.Artifacts()
+	paths := make([]string, 0, len(arts))
+	for _, a := range arts {
+		paths = append(paths, a.Path)
+	}
+	sort.Strings(paths)
+	return &Bundle{r: r, paths: paths, read: semaphore.NewWeighted(ReadBudget), hold: semaphore.NewWeighted(HoldBudget)}
+}
+
+// Stat implements Content from bundle.json alone.
+func (b *Bundle) Stat(path string) (int64, string, bool) {
+	a, ok := b.r.Lookup(path)
+	if !ok {
+		return 0, "", false
+	}
+	return a.Size, a.Digest, true
+}
+
+// Open implements Content with the Reader's OpenRange, one chunk at a time:
+// every byte served has matched the digest of its chunk (for an entry of at
+// most one chunk, the entry's digest), listed in the signed bundle.json.
+// Open itself reads nothing; the budgets are taken chunk by chunk as the
+// reader is read (see Bundle).
+func (b *Bundle) Open(ctx context.Context, path string, off, n int64) (io.ReadCloser, error) {
+	a, ok := b.r.Lookup(path)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+	}
+	if n < 0 {
+		n = a.Size - off
+	}
+	if off < 0 || n < 0 || off > a.Size || n > a.Size-off {
+		return nil, fmt.Errorf("%s: range [%d, +%d) is outside its %d bytes", path, off, n, a.Size)
+	}
+	return &chunkStream{b: b, ctx: ctx, a: a, off: off, end: off + n, small: a.Size <= SmallEntrySize}, nil
+}
+
+// readWeight is what reading one chunk of an entry of size bytes holds: the
+// chunk and the buffer it is decompressed into, plus a little.
+func readWeight(size int64) int64 {
+	return 2*min(size, bundle.ChunkSize) + 64<<10
+}
+
+// holdWeight is what keeping one verified chunk of an entry of size bytes
+// holds.
+func holdWeight(size int64) int64 {
+	return min(size, bundle.ChunkSize) + 64<<10
+}
+
+// List implements Content.
+func (b *Bundle) List(prefix string) []string {
+	i := sort.SearchStrings(b.paths, prefix)
+	j := i
+	for j < len(b.paths) && strings.HasPrefix(b.paths[j], prefix) {
+		j++
+	}
+	return append([]string(nil), b.paths[i:j]...)
+}
+
+// chunkStream reads [off, end) of an entry chunk by chunk, each through its
+// own OpenRange, taking the budgets as Bundle describes. It stops
+// reading once its context is done, so a request whose client went away
+// stops decompressing. Not safe for concurrent use.
+type chunkStream struct {
+	b     *Bundle
+	ctx   context.Context
+	a     bundle.Artifact
+	off   int64 // next byte of the entry to hand out
+	end   int64
+	small bool
+
+	cur      io.ReadCloser // the open read of the current chunk, if any
+	curEnd   int64         // where cur ends
+	held     bool          // cur keeps its chunk with a share of HoldBudget
+	readHeld bool          // a share of ReadBudget is taken for cur's load
+	closed   bool
+}
+
+// openChunk opens a read of the rest of the chunk holding s.off, after
+// taking a share of ReadBudget for loading it (unless the entry is small).
+func (s *chunkStream) openChunk() error {
+	if err := s.ctx.Err(); err != nil {
+		return err
+	}
+	s.curEnd = min((s.off/bundle.ChunkSize+1)*bundle.ChunkSize, s.end)
+	if !s.small {
+		if err := s.b.read.Acquire(s.ctx, readWeight(s.a.Size)); err != nil {
+			return err
+		}
+		s.readHeld = true
+	}
+	rc, err := s.b.r.OpenRange(s.a, s.off, s.curEnd-s.off)
+	if err != nil {
+		s.loaded()
+		if errors.Is(err, bundle.ErrNotFound) {
+			return fmt.Errorf("%s: %w", s.a.Path, ErrNotFound)
+		}
+		return err
+	}
+	s.cur = rc
+	s.held = s.small || s.b.hold.TryAcquire(holdWeight(s.a.Size))
+	return nil
+}
+
+// loaded gives back the share of ReadBudget of the current chunk's load:
+// the chunk has been verified (or its read failed).
+func (s *chunkStream) loaded() {
+	if s.readHeld {
+		s.b.read.Release(readWeight(s.a.Size))
+		s.readHeld = false
+	}
+}
+
+// closeChunk lets go of the current chunk and of its shares.
+func (s *chunkStream) closeChunk() error {
+	s.loaded()
+	if s.cur == nil {
+		return nil
+	}
+	err := s.cur.Close()
+	s.cur = nil
+	if s.held && !s.small {
+		s.b.hold.Release(holdWeight(s.a.Size))
+	}
+	s.held = false
+	return err
+}
+
+func (s *chunkStream) Read(p []byte) (int, error) {
+	if s.closed {
+		return 0, errors.New("siteserver: read after Close")
+	}
+	if err := s.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if s.off >= s.end {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.cur == nil {
+		if err := s.openChunk(); err != nil {
+			return 0, err
+		}
+	}
+	n, err := s.cur.Read(p[:min(int64(len(p)), s.curEnd-s.off)])
+	s.loaded()
+	s.off += int64(n)
+	if err == io.EOF && s.off < s.curEnd {
+		err = io.ErrUnexpectedEOF // the bundle Reader ended a range early
+	}
+	if err != nil && err != io.EOF {
+		s.closeChunk()
+		return n, err
+	}
+	if s.off >= s.curEnd || !s.held {
+		// Done with the chunk, or not allowed to keep it between reads.
+		s.closeChunk()
+	}
+	return n, nil
+}
+
+// WriteVerifiedTo implements VerifiedWriterTo: it writes the rest of the
+// content to w, each piece only once it has been verified (bundle.Reader's
+// readers verify a chunk before they hand out any of it). A chunk kept
+// with a share of HoldBudget is written straight from the verified chunk;
+// otherwise each piece is copied out and the chunk let go of before the
+// piece is written, so a client that does not read holds no chunk.
+func (s *chunkStream) WriteVerifiedTo(w io.Writer) (int64, bool, error) {
+	w = ctxWriter{s.ctx, w}
+	var total int64
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			bufPool.Put(bp)
+		}
+	}()
+	for s.off < s.end {
+		if s.cur == nil {
+			if err := s.openChunk(); err != nil {
+				return total, true, err
+			}
+		}
+		if s.held {
+			wt, ok := s.cur.(io.WriterTo)
+			if ok {
+				n, err := wt.WriteTo(&loadedWriter{w: w, s: s})
+				s.loaded()
+				s.off += n
+				total += n
+				if err == nil && s.off < s.curEnd {
+					err = io.ErrUnexpectedEOF
+				}
+				s.closeChunk()
+				if err != nil {
+					return total, true, err
+				}
+				continue
+			}
+		}
+		if bp == nil {
+			bp = bufPool.Get().(*[]byte)
+		}
+		n, err := s.Read(*bp)
+		if n > 0 {
+			// Read let go of the chunk unless it is held.
+			m, werr := w.Write((*bp)[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, true, werr
+			}
+		}
+		if err != nil {
+			return total, true, err
+		}
+	}
+	return total, true, nil
+}
+
+// loadedWriter gives back the load's share of ReadBudget before the first
+// write: by then the chunk has been verified.
+type loadedWriter struct {
+	w io.Writer
+	s *chunkStream
+}
+
+func (l *loadedWriter) Write(p []byte) (int, error) {
+	l.s.loaded()
+	return l.w.Write(p)
+}
+
+// bufferSize is the piece a read without a share of HoldBudget copies out
+// at a time; the copy buffers are pooled.
+const bufferSize = 256 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return &b }}
+
+// ctxWriter stops writing once its context is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// Close lets go of the chunk and the shares the stream holds.
+func (s *chunkStream) Close() error {
+	s.closed = true
+	return s.closeChunk()
+}
