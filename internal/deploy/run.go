@@ -46,7 +46,7 @@ type RunOptions struct {
 
 // apiEndpoint is the endpoint (HOST:PORT) deploy configures for the
 // apiservers: the VIP's, or the first master's. The admin kubeconfig must
-// name it (fetchKubeconfig, /stack, deploy status).
+// name it (steps.Site.FetchKubeconfig, /stack, deploy status).
 func (d *Deployment) apiEndpoint() string { return d.cluster().Endpoint }
 
 // Run runs the deployment: it starts the site server, then runs the plan

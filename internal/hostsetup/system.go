@@ -93,7 +93,7 @@ func (s *Site) chrony(ctx context.Context, h *remote.Host) error {
 }
 
 // tolerate runs cmd. On a real host a failure is an error. On a test-site
-// host (Config.TestSiteHosts), a container that cannot do this, it is
+// host (Site.TestSiteHosts), a container that cannot do this, it is
 // logged as a WARNING in the console and the host log, so it is on record.
 func (s *Site) tolerate(ctx context.Context, h *remote.Host, cmd, what string) error {
 	err := h.Sh(ctx, cmd)
