@@ -9,14 +9,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/factory-appliance/appliance/internal/build"
 	"github.com/factory-appliance/appliance/internal/cas"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
-	"github.com/factory-appliance/appliance/manifest/lint"
 	"github.com/factory-appliance/appliance/manifest/lock"
-	"github.com/spf13/cobra"
 )
 
 // defaultStack is the stack `bundle build` builds when no -f is given.
@@ -262,116 +262,4 @@ func printResult(w io.Writer, r *build.Result) {
 	}
 	fmt.Fprintf(w, "  content:    %s, compressed %.2fx\n", progress.HumanBytes(r.Content), ratio)
 	fmt.Fprintf(w, "  took:       %s\n", r.Duration.Round(1e6))
-}
-
-func newLockCmd() *cobra.Command {
-	var (
-		sf       stackFlags
-		ff       fetchFlags
-		lockFile string
-	)
-	cmd := &cobra.Command{
-		Use:   "lock",
-		Short: "Resolve every image, chart, RPM and URL file to its digest and write the lock file",
-		Long: `lock asks each registry (or its mirror) for the digest every image of the
-stack points at now, resolves charts and the RPM closure, and downloads every
-URL file into the content cache to learn its sha256 and size (checking its
-OpenPGP signature where the manifest requires one), and writes them to the
-lock file. It downloads no image layer. Commit the lock; ` + "`bundle build --locked`" + `
-then builds exactly it and fails if upstream drifted.`,
-		Example: `  bundle lock -f stack.yaml                 # writes stack.lock.yaml
-  bundle lock -f stack.yaml --lock-file ci/stack.lock.yaml`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.load()
-			if err != nil {
-				return err
-			}
-			o, err := ff.options(cmd, st)
-			if err != nil {
-				return err
-			}
-			ctx, stop := signalContext()
-			defer stop()
-			lock, err := build.Lock(ctx, o)
-			if err != nil {
-				return err
-			}
-			path := sf.lockPath(lockFile, st)
-			if err := lock.Write(path); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d images, %d files)\n", path, len(lock.Images), len(lock.Files))
-			return nil
-		},
-	}
-	sf.register(cmd)
-	ff.register(cmd)
-	cmd.Flags().StringVar(&lockFile, "lock-file", "", "lock `FILE` to write (default: next to the manifest, NAME.lock.yaml)")
-	return cmd
-}
-
-func newLintCmd() *cobra.Command {
-	var sf stackFlags
-	var incompatible []string
-	cmd := &cobra.Command{
-		Use:   "lint",
-		Short: "Check a stack manifest without fetching anything",
-		Long: `lint parses the manifest and checks everything that needs no network:
-unknown fields, bad references, duplicates, missing local files, image lists,
-templates, and local charts as the build packages them (no links, a valid
-Chart.yaml, dependencies in charts/). Every problem is printed at once as
-file:line: message; fix (the first 50, then how many more).
-
-Then it checks the stack against the compatibility matrix: its Kubernetes
-(the kube-apiserver image's tag) must be one deploy supports (v1.26–v1.34),
-and its KubeSphere, Calico and containerd versions must support that
-Kubernetes. A combination outside the matrix fails with the row it broke,
-its source and the fix; --allow-incompatible ROW accepts it with a warning.`,
-		Example: `  bundle lint -f stack.yaml
-  bundle lint --stack kubesphere
-  bundle lint -f stack.yaml --allow-incompatible calico-kubernetes   # unsupported, warned`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := sf.load()
-			if err != nil {
-				return err
-			}
-			if err := build.Check(st); err != nil {
-				return err
-			}
-			warnTemplates(cmd.ErrOrStderr(), st)
-			if err := build.CheckCompat(st, incompatible, cmd.ErrOrStderr()); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d components, %d images, %d files)\n", st.File, len(st.Spec.Components), len(st.Images()), len(st.Files()))
-			return nil
-		},
-	}
-	sf.register(cmd)
-	cmd.Flags().StringArrayVar(&incompatible, "allow-incompatible", nil, "accept a stack that breaks `ROW` of the compatibility matrix (such as kubesphere-kubernetes), with a warning (repeatable)")
-	return cmd
-}
-
-// warnTemplates prints a warning for each values file or manifest that
-// holds {{ }} without being marked template: true (deploy would pass it
-// on unrendered).
-func warnTemplates(w io.Writer, st *manifest.Stack) {
-	for _, e := range lint.TemplateWarnings(st) {
-		fmt.Fprintln(w, "warning:", e)
-	}
-}
-
-func newStacksCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "stacks",
-		Short: "List the stacks built into the binary",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			for _, n := range manifest.BuiltinNames() {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
-			}
-			return nil
-		},
-	}
 }
