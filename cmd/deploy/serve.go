@@ -173,7 +173,7 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (content.Con
 		}
 		return d, d.Close, nil
 	}
-	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(content.ChunkCacheSize))
+	r, err := trust.OpenWithBase(f.bundle, f.base, f.key, f.insecureSkipVerify, stderr, bundle.WithChunkCache(content.ChunkCacheSize()))
 	if err != nil {
 		return nil, nil, err
 	}

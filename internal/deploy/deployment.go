@@ -136,7 +136,7 @@ func Open(cfg Config) (*Deployment, error) {
 	d.red.Add(cfg.SudoPassword)
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
-	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(content.ChunkCacheSize))
+	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(content.ChunkCacheSize()))
 	if err != nil {
 		return nil, err
 	}

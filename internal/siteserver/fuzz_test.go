@@ -131,7 +131,7 @@ func buildFuzzSetup() (*fuzzSetup, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := bundle.Open(bundlePath, bundle.WithChunkCache(content.ChunkCacheSize))
+	r, err := bundle.Open(bundlePath, bundle.WithChunkCache(content.ChunkCacheSize()))
 	if err != nil {
 		return nil, err
 	}

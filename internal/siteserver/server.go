@@ -178,16 +178,20 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // a process whose main job is serving: with it the garbage collector keeps
 // the resident size of a server under load (64 clients pulling large
 // layers) well below 300 MiB instead of letting freed chunk buffers pile up
-// between collections.
-const MemoryLimit = 192 << 20
+// between collections. It is what the content budgets add up to: chunk
+// reads in flight, chunks held for slow writes, and the verified-chunk
+// cache (sized by the machine).
+func MemoryLimit() int64 {
+	return content.ReadBudget + content.HoldBudget + content.ChunkCacheSize()
+}
 
-// SetMemoryLimit sets the process's soft memory limit to MemoryLimit unless
+// SetMemoryLimit sets the process's soft memory limit to MemoryLimit() unless
 // the GOMEMLIMIT environment variable sets one. It changes a process-wide
 // setting, so only a command that runs the server as its main job (deploy
 // serve) should call it.
 func SetMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(MemoryLimit)
+		debug.SetMemoryLimit(MemoryLimit())
 	}
 }
 

@@ -59,7 +59,7 @@ func newStallSetup(t *testing.T) *stallSetup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := bundle.Open(writeTestBundle(t, l.dir), bundle.WithChunkCache(content.ChunkCacheSize))
+	r, err := bundle.Open(writeTestBundle(t, l.dir), bundle.WithChunkCache(content.ChunkCacheSize()))
 	if err != nil {
 		t.Fatal(err)
 	}
