@@ -446,9 +446,9 @@ func vipHolder(t *testing.T, d *deployer, not string) string {
 	return ""
 }
 
-// checkHarbor: deploy status shows Harbor loaded, healthy, and all nodes
-// (nodes of them) handed over; every image of the bundle is in Harbor under its own name,
-// digest-identical, readable without credentials from worker-1 by
+// checkHarbor: deploy status shows Harbor loaded, healthy, and every one
+// of the site's nodes (nodes) handed over; every image of the bundle is in
+// Harbor under its own name, digest-identical, readable without credentials from worker-1 by
 // Harbor's name; the nodes' hosts.toml point at Harbor and no longer at
 // the seed; Harbor's TLS key is on the registry host only.
 func checkHarbor(t *testing.T, d *deployer, nodes int) {
