@@ -2,6 +2,7 @@ package rpms
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/factory-appliance/appliance/rpms/rpm"
 )
@@ -132,9 +133,23 @@ func parseRichOperand(toks []string) (*richNode, []string, error) {
 	if len(toks) >= 2 && isCmp(toks[0]) {
 		d.Flags = senseFromOp(toks[0])
 		d.EVR = rpm.ParseEVR(toks[1])
+		// rpmbuild allows only these characters in a version and a
+		// release, and no empty version; anything else would not survive
+		// being written back, so it is refused here too.
+		if d.Version == "" || !evrChars(d.Version) || !evrChars(d.Release) {
+			return nil, nil, fmt.Errorf("malformed version %q after %q", toks[1], d.Name+" "+toks[0])
+		}
 		toks = toks[2:]
 	}
 	return &richNode{dep: d}, toks, nil
+}
+
+// evrChars reports whether s holds only the characters rpmbuild accepts
+// in a version or release: letters, digits and "._+~^".
+func evrChars(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || strings.ContainsRune("._+~^", r))
+	})
 }
 
 func senseFromOp(op string) rpm.Sense {

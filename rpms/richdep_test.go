@@ -30,7 +30,13 @@ func TestParseRich(t *testing.T) {
 	if got := n.args[1].dep.String(); got != "bar >= 2.0" {
 		t.Errorf("versioned operand = %q", got)
 	}
-	for _, bad := range []string{"(a or", "(a or b and c)", "(a xor b)", "a or b"} {
+	for _, ok := range []string{"(a >= 1:2.0~rc1-3.el7 or b = 1.0^git1)", "(a = 1.0_2+b)"} {
+		if _, err := parseRich(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"(a or", "(a or b and c)", "(a xor b)", "a or b",
+		"(a = --)", "(a = -1)", "(a >= 0:()() or b)", "(a = 1.0-1-2)"} {
 		if _, err := parseRich(bad); err == nil {
 			t.Errorf("%s: parsed, want an error", bad)
 		}
