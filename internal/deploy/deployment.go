@@ -131,9 +131,8 @@ func Open(cfg Config) (*Deployment, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	cfg.defaults()
-	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, state: state.Dir(cfg.StateDir), conns: map[string]*sshx.Client{}}
-	d.red.Add(cfg.SudoPassword)
+	d := openSite(cfg)
+	cfg = d.cfg
 	// The seed serves this bundle to every host at once: share verified
 	// chunks between their requests.
 	r, err := trust.OpenWithBase(cfg.BundlePath, cfg.BasePath, cfg.KeyPath, cfg.InsecureSkipVerify, cfg.Warn, bundle.WithChunkCache(content.ChunkCacheSize()))
@@ -142,6 +141,21 @@ func Open(cfg Config) (*Deployment, error) {
 	}
 	d.bundle, d.index = r, r.Index()
 	d.k8sVersion = kubeadm.KubernetesVersion(d.index)
+	if reg, ok := d.inv.Registry(); ok {
+		if _, ok := harbor.Installer(d.index); !ok {
+			fmt.Fprintf(cfg.Warn, "warning: %s has the registry role, but the bundle carries no Harbor offline installer (harbor-offline-installer-*.tgz among a component's files): Harbor is not installed, and the nodes keep pulling from the seed on the deploy node\n", reg.Name)
+		}
+	}
+	return d, nil
+}
+
+// openSite is a Deployment of the site alone: its inventory, state
+// directory and SSH settings, without a bundle, for day-two operations
+// (OpenOps) and as the start of Open. cfg is checked by the caller.
+func openSite(cfg Config) *Deployment {
+	cfg.defaults()
+	d := &Deployment{cfg: cfg, inv: cfg.Inventory, red: cfg.Redactor, state: state.Dir(cfg.StateDir), conns: map[string]*sshx.Client{}}
+	d.red.Add(cfg.SudoPassword)
 	d.hosts = d.inv.Hosts
 	for _, h := range d.hosts {
 		if h.HasRole(inventory.RoleMaster) || h.HasRole(inventory.RoleWorker) {
@@ -149,12 +163,7 @@ func Open(cfg Config) (*Deployment, error) {
 		}
 	}
 	d.masters = d.inv.HostsWithRole(inventory.RoleMaster)
-	if reg, ok := d.inv.Registry(); ok {
-		if _, ok := harbor.Installer(d.index); !ok {
-			fmt.Fprintf(cfg.Warn, "warning: %s has the registry role, but the bundle carries no Harbor offline installer (harbor-offline-installer-*.tgz among a component's files): Harbor is not installed, and the nodes keep pulling from the seed on the deploy node\n", reg.Name)
-		}
-	}
-	return d, nil
+	return d
 }
 
 func (c *Config) check() error {
@@ -282,7 +291,7 @@ func (d *Deployment) contents() []topPhase {
 		{"/ha", "keepalived and haproxy on the masters, for apiserver.vip (several masters only)", func(id string) *plan.Phase {
 			return d.eachHost(id, "keepalived and haproxy for the apiserver VIP", d.haHosts(), "keepalived and haproxy", d.hostSetup().HA)
 		}},
-		{"/kubernetes", "when the bundle carries Kubernetes: kubeadm init on the first master, the other masters and the workers join, the pod network, every node Ready; the admin kubeconfig lands in the state directory (deploy kubeconfig)", d.kubernetesPhase},
+		{"/kubernetes", "when the bundle carries Kubernetes: kubeadm init on the first master, the other masters and the workers join, the pod network, every node Ready, a timer on each master that renews its certificates when fewer than 30 days are left; the admin kubeconfig lands in the state directory (deploy kubeconfig)", d.kubernetesPhase},
 		{"/harbor", "when a host has the registry role and the bundle Harbor's offline installer: Harbor installed there, loaded with every image under its original name, every node's containerd pulling from it", d.harborPhase},
 		{"/stack", "when the bundle plans releases or manifests: each Helm release and manifest set of the stack, in order, each waiting for its workloads", d.stackPhase},
 	}

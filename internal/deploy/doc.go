@@ -23,8 +23,9 @@
 //	             masters only)
 //	/kubernetes  when the bundle carries Kubernetes: kubeadm init on the first
 //	             master, the other masters and the workers join, the pod network,
-//	             every node Ready; the admin kubeconfig lands in the state
-//	             directory (deploy kubeconfig)
+//	             every node Ready, a timer on each master that renews its
+//	             certificates when fewer than 30 days are left; the admin
+//	             kubeconfig lands in the state directory (deploy kubeconfig)
 //	/harbor      when a host has the registry role and the bundle Harbor's offline
 //	             installer: Harbor installed there, loaded with every image under
 //	             its original name, every node's containerd pulling from it

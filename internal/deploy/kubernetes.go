@@ -22,6 +22,7 @@ import (
 //	/kubernetes/cni/<step>...         the bundle's CNI, when it has one
 //	/kubernetes/ready/<first master>  every node Ready, kube-system running,
 //	                                  one etcd member per master
+//	/kubernetes/upkeep/<master>...    the certificate renewal timer
 //
 // The pod network is the bundle's CNI when a component is marked as one
 // (bundle.Component.PodNetwork: Calico in the KubeSphere stack): then
@@ -55,7 +56,19 @@ func (d *Deployment) kubernetesPhase(id string) *plan.Phase {
 		d.networkPhase(k),
 		d.cniPhase(first),
 		d.oneHost("/kubernetes/ready", "The cluster is ready", first, "Nodes, kube-system and etcd", k.ClusterReady),
+		d.upkeepPhase(),
 	)...)
+}
+
+// upkeepPhase is /kubernetes/upkeep: on each master, the timer that renews
+// its certificates before they expire (steps.RenewTimer; the i-th master's
+// runs 10·i minutes after the one before it).
+func (d *Deployment) upkeepPhase() *plan.Phase {
+	children := make([]*plan.Phase, len(d.masters))
+	for i, m := range d.masters {
+		children[i] = d.hostPhase("/kubernetes/upkeep", "Certificate renewal timer", steps.RenewTimer(i))(m)
+	}
+	return plan.Group("/kubernetes/upkeep", "Each master renews its certificates before they expire", children...)
 }
 
 // cluster returns the settings of the site's cluster. With a VIP, every

@@ -284,7 +284,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	}
 	want := "/kubernetes/init/master-1 /kubernetes/masters/master-2 /kubernetes/workers/worker-1 " +
 		"/kubernetes/network/master-1 /kubernetes/network/master-2 /kubernetes/network/worker-1 " +
-		"/kubernetes/cni/factory-manifests /kubernetes/ready/master-1"
+		"/kubernetes/cni/factory-manifests /kubernetes/ready/master-1 /kubernetes/upkeep/master-1 /kubernetes/upkeep/master-2"
 	if strings.Join(leaves, " ") != want {
 		t.Errorf("leaves %v\nwant %s", leaves, want)
 	}

@@ -50,6 +50,7 @@ var Tools = []*Tool{
 	{Name: "false", Package: "bash (builtin)", Version: "4.2.46", Source: "bminor/bash@bash-4.2:builtins/colon.def", Style: Operands},
 	{Name: ":", Package: "bash (builtin)", Version: "4.2.46", Source: "bminor/bash@bash-4.2:builtins/colon.def", Style: Operands},
 	{Name: "break", Package: "bash (builtin)", Version: "4.2.46", Source: "bminor/bash@bash-4.2:builtins/break.def", Style: Operands},
+	{Name: "continue", Package: "bash (builtin)", Version: "4.2.46", Source: "bminor/bash@bash-4.2:builtins/break.def", Style: Operands},
 
 	// --- coreutils 8.22: each program's getopt_long string and
 	// long_options[] in coreutils/coreutils@v8.22:src/<program>.c
@@ -267,7 +268,20 @@ var Tools = []*Tool{
 			{Name: "token", Long: long("kubeconfig=", "dry-run"), Sub: []*Tool{{Name: "create", Long: long("ttl=", "description=", "usages=", "groups=", "config=", "print-join-command", "certificate-key=")}}},
 			{Name: "version", Short: "o:", Long: long("output=")}, // cmd/version.go
 			{Name: "config", Long: long("kubeconfig="), Sub: []*Tool{{Name: "images", Sub: []*Tool{{Name: "list", Short: "o:", Long: long("config=", "kubernetes-version=", "image-repository=", "feature-gates=", "output=", "allow-missing-template-keys")}}}}},
+			// cmd/certs.go: "renew all" and "check-expiration" take
+			// --config, --cert-dir and --kubeconfig (no --output in 1.26).
+			{Name: "certs", Sub: []*Tool{
+				{Name: "renew", Sub: []*Tool{{Name: "all", Long: long("config=", "cert-dir=", "kubeconfig=")}}},
+				{Name: "check-expiration", Long: long("config=", "cert-dir=", "kubeconfig=")}}},
 		}},
+	// cri-tools 1.26 (crictl built from v1.26.1, packaged as the stack's
+	// cri-tools-1.26.0): urfave/cli flags; the global ones in
+	// kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/main.go, "ps" in
+	// cmd/crictl/container.go (--name is a regular expression, util.go).
+	{Name: "crictl", Package: "bundle: cri-tools", Version: "1.26.1", Source: "kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/main.go", Style: GoFlag,
+		Long: long("config=", "c=", "runtime-endpoint=", "r=", "image-endpoint=", "i=", "timeout=", "t=", "debug", "D", "help", "h", "version", "v"),
+		Sub: []*Tool{{Name: "ps", Style: GoFlag, Source: "kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/container.go",
+			Long: long("verbose", "v", "id=", "name=", "pod=", "p=", "image=", "state=", "s=", "label=", "quiet", "q", "output=", "o=", "all", "a", "latest", "l", "last=", "n=", "no-trunc", "resolve-image-path", "r")}}},
 	{Name: "kubectl", Package: "bundle: kubectl", Version: "1.26.15", Source: "kubernetes/kubernetes@v1.26.15:staging/src/k8s.io/kubectl/pkg/cmd",
 		Short: "n:s:v:", Long: long("kubeconfig=", "namespace=", "server=", "context=", "request-timeout=", "v="),
 		Sub: []*Tool{
@@ -277,6 +291,9 @@ var Tools = []*Tool{
 		}},
 	// Harbor 2.8.4's offline installer runs its own script; the deployer
 	// passes it no argument, so none is listed.
+	// deploy's own certificate renewal script (internal/kubeadm/certs,
+	// Script), which /kubernetes/upkeep installs on each master.
+	{Name: "appliance-cert-renew", Package: "deploy", Version: "-", Source: "internal/kubeadm/certs/certs.go (Script)", Long: long("now")},
 	{Name: "install.sh", Package: "bundle: harbor-offline-installer", Version: "2.8.4", Source: "goharbor/harbor@v2.8.4:make/install.sh (not read: no argument is used)"},
 }
 

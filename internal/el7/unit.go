@@ -13,7 +13,7 @@ import (
 const unitSource = "redhat-plumbers/systemd-rhel7@rhel-7.9:src/core/load-fragment-gperf.gperf.m4"
 
 // unitDirectives are systemd 219's directives of the sections a service
-// unit has.
+// or timer unit has.
 var unitDirectives = map[string][]string{
 	"Unit": {"After", "AllowIsolate", "AssertACPower", "AssertArchitecture", "AssertCapability", "AssertDirectoryNotEmpty", "AssertFileIsExecutable", "AssertFileNotEmpty", "AssertFirstBoot", "AssertHost", "AssertKernelCommandLine", "AssertNeedsUpdate", "AssertNull", "AssertPathExists", "AssertPathExistsGlob", "AssertPathIsDirectory", "AssertPathIsMountPoint", "AssertPathIsReadWrite", "AssertPathIsSymbolicLink", "AssertSecurity", "AssertVirtualization", "Before", "BindTo", "BindsTo", "CollectMode", "ConditionACPower", "ConditionArchitecture", "ConditionCapability", "ConditionDirectoryNotEmpty", "ConditionFileIsExecutable", "ConditionFileNotEmpty", "ConditionFirstBoot", "ConditionHost", "ConditionKernelCommandLine", "ConditionNeedsUpdate", "ConditionNull", "ConditionPathExists", "ConditionPathExistsGlob", "ConditionPathIsDirectory", "ConditionPathIsMountPoint", "ConditionPathIsReadWrite", "ConditionPathIsSymbolicLink", "ConditionSecurity", "ConditionVirtualization", "Conflicts", "DefaultDependencies", "Description", "Documentation", "IgnoreOnIsolate", "IgnoreOnSnapshot", "JobTimeoutAction", "JobTimeoutRebootArgument", "JobTimeoutSec", "JoinsNamespaceOf", "OnFailure", "OnFailureIsolate", "OnFailureJobMode", "PartOf", "PropagateReloadFrom", "PropagateReloadTo", "PropagatesReloadTo", "RefuseManualStart", "RefuseManualStop", "ReloadPropagatedFrom", "Requires", "RequiresMountsFor", "RequiresOverridable", "Requisite", "RequisiteOverridable", "SourcePath", "StopWhenUnneeded", "Wants"},
 	"Service": slices.Concat(
@@ -26,6 +26,9 @@ var unitDirectives = map[string][]string{
 		[]string{"KillMode", "KillSignal", "SendSIGHUP", "SendSIGKILL"},
 	),
 	"Install": {"Alias", "Also", "DefaultInstance", "RequiredBy", "WantedBy"},
+	// A timer's (Timer.* in the same table): RandomizedDelaySec and
+	// RemainAfterElapse came with 229.
+	"Timer": {"AccuracySec", "OnActiveSec", "OnBootSec", "OnCalendar", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec", "Persistent", "Unit", "WakeSystem"},
 }
 
 // serviceTypes are 219's Type= values (service_type_table, src/core/service.c;
@@ -60,7 +63,7 @@ func CheckUnit(name, text string) []Problem {
 		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
 			section = line[1 : len(line)-1]
 			if _, ok := unitDirectives[section]; !ok {
-				add(n, "section [%s] is not one this check knows for a service (Unit, Service, Install; %s)", section, unitSource)
+				add(n, "section [%s] is not one this check knows (Unit, Service, Timer, Install; %s)", section, unitSource)
 			}
 			continue
 		}

@@ -319,3 +319,14 @@ func LoadStatus(dir string) (Status, error) {
 	}
 	return Resolve(recs), nil
 }
+
+// Lock takes the lock of state directory dir, as a running deploy holds it,
+// so that a day-two operation, whose journal is in a directory of its own,
+// never runs beside a deployment or another operation on the same site.
+// Close releases it.
+func Lock(dir string) (io.Closer, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state directory %s: %w", dir, err)
+	}
+	return lockDir(dir)
+}
