@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,9 +24,26 @@ func main() {
 	stopProfile()
 	if err != nil {
 		reportError(os.Stderr, err)
-		os.Exit(1)
+		code := 1
+		var ec *exitCodeError
+		if errors.As(err, &ec) {
+			code = ec.code
+		}
+		os.Exit(code)
 	}
 }
+
+// exitCodeError makes deploy exit with code instead of 1 (deploy certs: 3
+// for certificates close to expiry).
+type exitCodeError struct {
+	code int
+	error
+}
+
+func (e *exitCodeError) Unwrap() error { return e.error }
+
+// exitCode returns err, which deploy exits with code on.
+func exitCode(code int, err error) error { return &exitCodeError{code, err} }
 
 // quietKlog sends what client-go and the Helm SDK log through klog (a
 // failed watch, an answer it could not read: text that may carry what a
@@ -60,7 +78,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd(), newInventoryCmd())
+	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd(), newInventoryCmd(), newCertsCmd())
 	addRunFlags(root)
 	return root
 }

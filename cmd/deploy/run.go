@@ -71,36 +71,48 @@ Start an inventory with "deploy inventory --example".`
 		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return runDeployment(ctx, f, resumeCommand(cmd.Flags(), f), cmd.OutOrStdout(), cmd.ErrOrStderr())
+		return runDeployment(ctx, f, resumeCommand(cmd.Flags(), f, "deploy", "--bundle", shellWord(f.bundle)), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	fl := root.Flags()
 	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to deploy")
 	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
-	fl.StringVarP(&f.inventory, "inventory", "i", "", "the site inventory (appliance/v1 Inventory)")
 	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
 	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "deploy a bundle without checking its signature (digests are still checked)")
-	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory of the journal, host logs and site CA")
-	fl.BoolVar(&f.resume, "resume", false, "continue the deployment in --state-dir, skipping completed phases")
-	fl.BoolVar(&f.restart, "restart", false, "start over although --state-dir holds a deployment (its journal is kept aside)")
-	fl.StringVar(&f.phase, "phase", "", "run only this phase, such as /packages or /system/master-1")
-	fl.BoolVar(&f.force, "force", false, "with --phase: run it even if it completed")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print what each host would run; touch nothing")
-	fl.BoolVar(&f.acceptNewHostKeys, "accept-new-host-keys", false, "record unknown SSH host keys in known_hosts on first contact (changed keys are still refused)")
-	fl.IntVar(&f.parallel, "parallel", 0, "hosts worked on at once per phase (default 5)")
+	addPlanFlags(fl, f, "the deployment")
+	addSiteFlags(fl, f)
 	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
 	fl.StringSliceVar(&f.seedAllow, "seed-allow", nil, "more client addresses or CIDR prefixes the site server admits (repeatable, comma-separated); it admits only the inventory's hosts, the deploy node and loopback")
+	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
+	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "deploy although the hosts or the bundle break `ROW` of the compatibility matrix (such as kernel-kubeadm); unsupported, and warned about (repeatable)")
+	root.MarkFlagsMutuallyExclusive("resume", "restart")
+	root.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
+	root.MarkFlagsMutuallyExclusive("dry-run", "restart")
+}
+
+// addPlanFlags are the flags of a command that runs a plan of phases with
+// a journal (what, for the help): deploy and its day-two operations.
+func addPlanFlags(fl *pflag.FlagSet, f *runFlags, what string) {
+	fl.BoolVar(&f.resume, "resume", false, "continue "+what+" in --state-dir, skipping completed phases")
+	fl.BoolVar(&f.restart, "restart", false, "start "+what+" over although --state-dir holds an unfinished one (its journal is kept aside)")
+	fl.StringVar(&f.phase, "phase", "", "run only this phase (and what it contains); deploy plan lists the IDs")
+	fl.BoolVar(&f.force, "force", false, "with --phase: run it even if it completed")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print what each host would run; touch nothing")
+}
+
+// addSiteFlags are the flags of a command that reaches the site's hosts:
+// the inventory, the state directory and SSH.
+func addSiteFlags(fl *pflag.FlagSet, f *runFlags) {
+	fl.StringVarP(&f.inventory, "inventory", "i", "", "the site inventory (appliance/v1 Inventory)")
+	fl.StringVar(&f.stateDir, "state-dir", defaultStateDir(), "directory of the journal, host logs and site CA")
+	fl.BoolVar(&f.acceptNewHostKeys, "accept-new-host-keys", false, "record unknown SSH host keys in known_hosts on first contact (changed keys are still refused)")
+	fl.IntVar(&f.parallel, "parallel", 0, "hosts worked on at once per phase (default 5)")
 	fl.DurationVar(&f.sshTimeout, "ssh-connect-timeout", 15*time.Second, "bound on one SSH connection attempt (TCP connect and handshake)")
 	fl.IntVar(&f.sshAttempts, "ssh-connect-attempts", 5, "SSH connection attempts, with backoff, before a host counts as unreachable: timeouts and resets are retried; no route to the host fails at once, and a refused port after 10s")
 	fl.DurationVar(&f.sshKeepalive, "ssh-keepalive", 15*time.Second, "interval of SSH keepalives; after 3 unanswered the connection counts as lost")
 	fl.DurationVar(&f.commandTimeout, "command-timeout", 30*time.Minute, "bound on one command on a host (a hung command fails its phase, which is retried)")
-	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
 	fl.StringVar(&f.sudoPasswordFile, "sudo-password-file", "", "file whose first line is the sudo password of non-root SSH users (chmod 600; masked in every log)")
-	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "deploy although the hosts or the bundle break `ROW` of the compatibility matrix (such as kernel-kubeadm); unsupported, and warned about (repeatable)")
 	fl.BoolVar(&f.testSiteHosts, "test-site-hosts", false, "accept the project's test-site hosts (Debian standing in for EL); never for a real site")
 	_ = fl.MarkHidden("test-site-hosts")
-	root.MarkFlagsMutuallyExclusive("resume", "restart")
-	root.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
-	root.MarkFlagsMutuallyExclusive("dry-run", "restart")
 }
 
 func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stderr io.Writer) error {
@@ -138,11 +150,12 @@ func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stde
 // of starting over, and a forced phase that failed is no longer completed.
 var noResume = map[string]bool{"resume": true, "restart": true, "force": true, "dry-run": true, "help": true}
 
-// resumeCommand is the command that resumes this run: deploy with every
-// flag the user gave (--state-dir always), except noResume's, then
-// --resume. Values are quoted for a POSIX shell where they need it.
-func resumeCommand(fl *pflag.FlagSet, f *runFlags) string {
-	words := []string{"deploy", "--bundle", shellWord(f.bundle), "-i", shellWord(f.inventory), "--state-dir", shellWord(f.stateDir)}
+// resumeCommand is the command that resumes this run: command (such as
+// deploy --bundle F) with every flag the user gave (-i and --state-dir
+// always), except noResume's, then --resume. Values are quoted for a POSIX
+// shell where they need it.
+func resumeCommand(fl *pflag.FlagSet, f *runFlags, command ...string) string {
+	words := append(command, "-i", shellWord(f.inventory), "--state-dir", shellWord(f.stateDir))
 	fl.Visit(func(x *pflag.Flag) {
 		switch {
 		case noResume[x.Name] || x.Name == "bundle" || x.Name == "inventory" || x.Name == "state-dir":

@@ -38,18 +38,9 @@ const MaxPlanFile = 32 << 20
 // os.ErrNotExist.
 func (d Dir) ReadPlan() (*SavedPlan, error) {
 	file := d.Path(PlanFile)
-	f, err := os.Open(file)
+	b, err := ReadBounded(file, MaxPlanFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxPlanFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	if len(b) > MaxPlanFile {
-		return nil, fmt.Errorf("%s is larger than %d MiB; deploy does not write such a plan: restore the file or start over with a new --state-dir",
-			file, MaxPlanFile>>20)
 	}
 	var s SavedPlan
 	if err := json.Unmarshal(b, &s); err != nil {
@@ -80,6 +71,25 @@ func (d Dir) ArchiveJournal() error {
 	defer j.Close()
 	kept := d.Path("journal-" + time.Now().UTC().Format("20060102T150405Z") + ".jsonl")
 	return os.Rename(d.Path(plan.JournalFile), kept)
+}
+
+// ReadBounded reads file, refusing one larger than max bytes: a state
+// directory may come from anyone. A missing file is an error wrapping
+// os.ErrNotExist.
+func ReadBounded(file string, max int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d KiB; deploy does not write such a file: restore it, or start over with a new --state-dir", file, max>>10)
+	}
+	return b, nil
 }
 
 // ErrNoDeployment is returned by the commands that read a state directory

@@ -1,0 +1,170 @@
+package deploy
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/harbor/install"
+	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
+	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/remote"
+	"github.com/factory-appliance/appliance/internal/siteca"
+)
+
+// CertsFile is where deploy certs records what it found, in the state
+// directory, for deploy status to warn from (CertsRecord).
+const CertsFile = "certs.json"
+
+// maxCertsFile bounds what is read of CertsFile.
+const maxCertsFile = 4 << 20
+
+// CertsRecord is CertsFile: the certificates of the site and when they
+// were read.
+type CertsRecord struct {
+	Checked time.Time    `json:"checked"`
+	Certs   []certs.Cert `json:"certs"`
+	// Errors are the hosts that could not be read, and why.
+	Errors []string `json:"errors,omitempty"`
+}
+
+// renewOp is deploy certs renew: each master in turn renews its kubeadm
+// certificates and restarts its static pods, and the apiserver and etcd
+// are checked to serve the new ones (steps.RenewCerts); then the state
+// directory's admin kubeconfig, whose client certificate was renewed too,
+// is copied again.
+func (o *Ops) renewOp() op {
+	d := o.d
+	masters := d.eachHost("/certs-renew/masters", "Each master renews its certificates, one at a time", d.masters,
+		"kubeadm certs renew all, the static pods restarted, what they serve checked", steps.RenewCerts)
+	masters.Sequential = true
+	k := d.kubeadmSite()
+	return op{name: "certs-renew", title: "certificate renewal", phases: []*plan.Phase{plan.Steps("/certs-renew", "Renew the kubeadm certificates of every master",
+		masters,
+		d.oneHost("/certs-renew/kubeconfig", "The state directory's admin kubeconfig", d.masters[0], "Copy the renewed admin.conf", k.FetchKubeconfig),
+	)}}
+}
+
+// RenewCerts runs deploy certs renew (renewOp), then reads every
+// certificate again into CertsFile.
+func (o *Ops) RenewCerts(ctx context.Context, ro RunOptions) error {
+	if err := o.run(ctx, o.renewOp(), ro); err != nil {
+		return err
+	}
+	rec := o.Certs(ctx)
+	return o.WriteCertsRecord(rec)
+}
+
+// DryRunRenewCerts prints what deploy certs renew would run.
+func (o *Ops) DryRunRenewCerts(w io.Writer) error { return o.dryRun(w, o.renewOp()) }
+
+// Certs reads every certificate of the site: on each master kubeadm's
+// certificates and kubeconfigs, on each node its kubelet's client
+// certificate, on the registry host Harbor's, and the site CA in the state
+// directory. Hosts are read in parallel; a host that cannot be read is
+// named in Errors and the others are still listed.
+func (o *Ops) Certs(ctx context.Context) CertsRecord {
+	d := o.d
+	rec := CertsRecord{Checked: time.Now().UTC()}
+	reg, hasReg := d.inv.Registry()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, max(1, d.cfg.Parallelism, 5))
+	for _, h := range d.hosts {
+		master := h.HasRole(inventory.RoleMaster)
+		isNode := master || h.HasRole(inventory.RoleWorker)
+		var extra []string
+		if hasReg && reg.Name == h.Name {
+			extra = append(extra, install.CertDir+"/tls.crt")
+		}
+		if !isNode && len(extra) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func(h inventory.Host) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			list, err := o.hostCerts(ctx, h, master, extra)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				rec.Errors = append(rec.Errors, err.Error())
+				return
+			}
+			rec.Certs = append(rec.Certs, list...)
+		}(h)
+	}
+	wg.Wait()
+	if c, err := siteCACert(string(d.state)); err == nil {
+		rec.Certs = append(rec.Certs, c)
+	} else if !os.IsNotExist(err) {
+		rec.Errors = append(rec.Errors, err.Error())
+	}
+	certs.Sort(rec.Certs)
+	return rec
+}
+
+func (o *Ops) hostCerts(ctx context.Context, h inventory.Host, master bool, extra []string) ([]certs.Cert, error) {
+	r, err := o.d.runner(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	return steps.ListCerts(ctx, &remote.Host{Runner: r, Host: h}, certs.ListCommand(master, extra...))
+}
+
+// siteCACert is the site CA's certificate in the state directory, as a
+// Cert of the deploy node.
+func siteCACert(dir string) (certs.Cert, error) {
+	p := filepath.Join(dir, siteca.CACertFile)
+	b, err := state.ReadBounded(p, 1<<20)
+	if err != nil {
+		return certs.Cert{}, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return certs.Cert{}, fmt.Errorf("%s holds no PEM certificate", p)
+	}
+	x, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		return certs.Cert{}, fmt.Errorf("%s: %w", p, err)
+	}
+	return certs.Cert{Host: "deploy node", Path: p, Subject: x.Subject.CommonName, NotAfter: x.NotAfter.UTC(), CA: true}, nil
+}
+
+// WriteCertsRecord writes rec to CertsFile.
+func (o *Ops) WriteCertsRecord(rec CertsRecord) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return state.WriteFile(o.d.state.Path(CertsFile), append(b, '\n'), 0o644)
+}
+
+// ReadCertsRecord reads CertsFile of state directory dir (nil, nil when
+// there is none).
+func ReadCertsRecord(dir string) (*CertsRecord, error) {
+	p := filepath.Join(dir, CertsFile)
+	b, err := state.ReadBounded(p, maxCertsFile)
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec CertsRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("%s: %w; run deploy certs again to rewrite it", p, err)
+	}
+	return &rec, nil
+}
