@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/termtext"
@@ -38,7 +39,7 @@ on each master that renews them when fewer than %d days are left
 recorded in STATE/%s, and deploy status warns from it.
 
 Exit status: 0, or 3 when a certificate has fewer than %d days left, or 1
-when a host could not be read.`, certs.RenewDays, certs.Unit, deploy.CertsFile, certs.RenewDays),
+when a host could not be read.`, certs.RenewDays, certs.Unit, state.CertsFile, certs.RenewDays),
 		Example: `  deploy certs -i site.yaml --state-dir /var/lib/appliance
   deploy certs renew -i site.yaml --state-dir /var/lib/appliance --dry-run
   deploy certs renew -i site.yaml --state-dir /var/lib/appliance`,
@@ -151,7 +152,7 @@ func openOps(f *runFlags, stdout, stderr io.Writer) (*deploy.Ops, error) {
 
 // writeCerts prints rec as a table, soonest expiry first, then the hosts
 // that could not be read.
-func writeCerts(w io.Writer, rec deploy.CertsRecord, now time.Time) {
+func writeCerts(w io.Writer, rec state.CertsRecord, now time.Time) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tCERTIFICATE\tSUBJECT\tEXPIRES\tLEFT\t")
 	for _, c := range rec.Certs {

@@ -3,7 +3,6 @@ package deploy
 import (
 	"context"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -21,22 +20,6 @@ import (
 	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/siteca"
 )
-
-// CertsFile is where deploy certs records what it found, in the state
-// directory, for deploy status to warn from (CertsRecord).
-const CertsFile = "certs.json"
-
-// maxCertsFile bounds what is read of CertsFile.
-const maxCertsFile = 4 << 20
-
-// CertsRecord is CertsFile: the certificates of the site and when they
-// were read.
-type CertsRecord struct {
-	Checked time.Time    `json:"checked"`
-	Certs   []certs.Cert `json:"certs"`
-	// Errors are the hosts that could not be read, and why.
-	Errors []string `json:"errors,omitempty"`
-}
 
 // renewOp is deploy certs renew: each master in turn renews its kubeadm
 // certificates and restarts its static pods, and the apiserver and etcd
@@ -73,9 +56,9 @@ func (o *Ops) DryRunRenewCerts(w io.Writer) error { return o.dryRun(w, o.renewOp
 // certificate, on the registry host Harbor's, and the site CA in the state
 // directory. Hosts are read in parallel; a host that cannot be read is
 // named in Errors and the others are still listed.
-func (o *Ops) Certs(ctx context.Context) CertsRecord {
+func (o *Ops) Certs(ctx context.Context) state.CertsRecord {
 	d := o.d
-	rec := CertsRecord{Checked: time.Now().UTC()}
+	rec := state.CertsRecord{Checked: time.Now().UTC()}
 	reg, hasReg := d.inv.Registry()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -142,29 +125,6 @@ func siteCACert(dir string) (certs.Cert, error) {
 	return certs.Cert{Host: "deploy node", Path: p, Subject: x.Subject.CommonName, NotAfter: x.NotAfter.UTC(), CA: true}, nil
 }
 
-// WriteCertsRecord writes rec to CertsFile.
-func (o *Ops) WriteCertsRecord(rec CertsRecord) error {
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return state.WriteFile(o.d.state.Path(CertsFile), append(b, '\n'), 0o644)
-}
-
-// ReadCertsRecord reads CertsFile of state directory dir (nil, nil when
-// there is none).
-func ReadCertsRecord(dir string) (*CertsRecord, error) {
-	p := filepath.Join(dir, CertsFile)
-	b, err := state.ReadBounded(p, maxCertsFile)
-	if os.IsNotExist(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var rec CertsRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("%s: %w; run deploy certs again to rewrite it", p, err)
-	}
-	return &rec, nil
-}
+// WriteCertsRecord writes rec to the state directory's certificate record
+// (state.CertsFile).
+func (o *Ops) WriteCertsRecord(rec state.CertsRecord) error { return o.d.state.WriteCertsRecord(rec) }

@@ -73,20 +73,20 @@ func TestCertsRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if rec, err := ReadCertsRecord(dir); rec != nil || err != nil {
+	if rec, err := state.Dir(dir).ReadCertsRecord(); rec != nil || err != nil {
 		t.Fatalf("no record yet: %v %v", rec, err)
 	}
 	at := time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC)
-	in := CertsRecord{Checked: at, Certs: []certs.Cert{{Host: "master-1", Path: "/etc/kubernetes/pki/apiserver.crt", NotAfter: at.Add(24 * time.Hour)}}, Errors: []string{"worker-1: unreachable"}}
+	in := state.CertsRecord{Checked: at, Certs: []certs.Cert{{Host: "master-1", Path: "/etc/kubernetes/pki/apiserver.crt", NotAfter: at.Add(24 * time.Hour)}}, Errors: []string{"worker-1: unreachable"}}
 	if err := o.WriteCertsRecord(in); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ReadCertsRecord(dir)
+	got, err := state.Dir(dir).ReadCertsRecord()
 	if err != nil || got == nil || len(got.Certs) != 1 || !got.Certs[0].NotAfter.Equal(in.Certs[0].NotAfter) || len(got.Errors) != 1 {
 		t.Fatalf("read back %+v, %v", got, err)
 	}
-	writeFile(t, filepath.Join(dir, CertsFile), []byte("{not json"))
-	if _, err := ReadCertsRecord(dir); err == nil || !strings.Contains(err.Error(), CertsFile) || !strings.Contains(err.Error(), "deploy certs") {
+	writeFile(t, filepath.Join(dir, state.CertsFile), []byte("{not json"))
+	if _, err := state.Dir(dir).ReadCertsRecord(); err == nil || !strings.Contains(err.Error(), state.CertsFile) || !strings.Contains(err.Error(), "deploy certs") {
 		t.Errorf("a broken record: %v", err)
 	}
 }

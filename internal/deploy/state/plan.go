@@ -87,7 +87,11 @@ func ReadBounded(file string, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d KiB; deploy does not write such a file: restore it, or start over with a new --state-dir", file, max>>10)
+		limit := fmt.Sprintf("%d KiB", max>>10)
+		if max >= 1<<20 {
+			limit = fmt.Sprintf("%d MiB", max>>20)
+		}
+		return nil, fmt.Errorf("%s is larger than %s; deploy does not write such a file: restore it, or start over with a new --state-dir", file, limit)
 	}
 	return b, nil
 }

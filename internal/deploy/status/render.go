@@ -35,6 +35,7 @@ func (s *SiteStatus) WriteText(w io.Writer) error {
 	s.writeNodes(tw)
 	s.writeReleases(tw)
 	s.writeHarbor(tw)
+	s.writeDayTwo(tw)
 	if err := tw.Flush(); err != nil {
 		return err
 	}

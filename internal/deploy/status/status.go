@@ -46,6 +46,10 @@ type SiteStatus struct {
 	Kubernetes KubernetesStatus `json:"kubernetes"`
 	Releases   ReleasesStatus   `json:"releases"`
 	Harbor     HarborStatus     `json:"harbor"`
+	// Certificates warns of certificates close to expiry; Operations are
+	// the day-two operations' journals (deploy certs renew).
+	Certificates CertsStatus       `json:"certificates"`
+	Operations   []OperationStatus `json:"operations"`
 }
 
 // SiteInfo is what the state directory records of the deployment.
@@ -141,6 +145,8 @@ func Status(ctx context.Context, stateDir string, timeout time.Duration) (*SiteS
 		timeout = DefaultStatusTimeout
 	}
 	s.Kubernetes, s.Releases = clusterStatus(ctx, stateDir, r.Saved.APIServer, len(r.Plan.LeavesUnder("/kubernetes")) > 0, timeout)
+	s.Certificates = certsStatus(stateDir, r.Saved.APIServer, time.Now())
+	s.Operations = operations(stateDir)
 	if s.Harbor.Loaded = state.Dir(stateDir).ReadHarborRecord(); s.Harbor.Loaded != nil {
 		s.Harbor.Health = askHarborHealth(ctx, stateDir, s.Harbor.Loaded.Address, timeout)
 	}
