@@ -69,8 +69,8 @@ func k8sInputs(t *testing.T) in {
 // completes once it is back). Then: every node Ready, kube-system running,
 // three etcd members, the pod network of the bundle's CNI (demo-cni) on
 // every node, a pod of a bundle image on the worker answering master-1
-// across it, and when the VIP holder stops, the VIP moves and kubectl
-// through it still answers.
+// across it, the certificates renewed (testCertsRenew), and when the VIP
+// holder stops, the VIP moves and kubectl through it still answers.
 //
 // Timed (APPLIANCE_SITE_TIMES, see times_test.go), worker-1 is also the
 // registry host, so the figure is the whole shape make bench-site reports:
@@ -91,6 +91,9 @@ func TestKubernetesHA(t *testing.T) {
 		checkHarbor(t, d, 4)
 	}
 	checkPodOnWorker(t, d, !timing())
+	if !timing() {
+		testCertsRenew(t, d, []string{"master-1", "master-2", "master-3"}, []string{"master-1", "master-2", "master-3", "worker-1"})
+	}
 	checkVIPFailover(t, d)
 	checkEL7Logs(t, d)
 	testNoSecrets(t, d)

@@ -192,11 +192,19 @@ func (d *deployer) runKilledIn(phase string, extra ...string) (string, bool) {
 // the middle of its work, if it lasts that long).
 func (d *deployer) runKilledAfter(phase string, delay time.Duration, extra ...string) (string, bool) {
 	d.t.Helper()
-	journal := filepath.Join(d.state, plan.JournalFile)
 	if slices.Contains(extra, "--restart") {
 		d.t.Fatal("runKilledIn cannot start over with --restart: the watcher would see the old journal; move it aside first")
 	}
-	skip := len(readJournal(d.t, d.state))
+	return d.killIn(d.args(d.inv, extra...), d.state, phase, delay)
+}
+
+// killIn runs the command argv on the deploy node and kills it with
+// SIGKILL delay after the journal in journalDir records a leaf of phase as
+// in_progress. It returns the command's output and whether it was killed.
+func (d *deployer) killIn(argv []string, journalDir, phase string, delay time.Duration) (string, bool) {
+	d.t.Helper()
+	journal := filepath.Join(journalDir, plan.JournalFile)
+	skip := len(readJournal(d.t, journalDir))
 	pattern := fmt.Sprintf(`"phase":"%s(/[^"]*)?","state":"%s"`, regexp.QuoteMeta(phase), plan.InProgress)
 	script := fmt.Sprintf(`mkdir -p %s || exit 1
 %s >%s 2>&1 &
@@ -208,7 +216,7 @@ done
 sleep %.2f
 kill -9 $pid || { wait $pid; echo "exited $?"; exit 0; }
 wait $pid
-echo killed`, shellQuote(d.state), shellJoin(d.args(d.inv, extra...)), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern), delay.Seconds())
+echo killed`, shellQuote(d.state), shellJoin(argv), filepath.Join(d.state, "run.out"), skip+1, journal, shellQuote(pattern), delay.Seconds())
 	res, err := d.site.Exec(testsite.DeployHost, "sh", "-c", script)
 	out, _ := os.ReadFile(filepath.Join(d.state, "run.out"))
 	d.outputs = append(d.outputs, string(out))

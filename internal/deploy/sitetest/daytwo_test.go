@@ -1,0 +1,157 @@
+//go:build site
+
+package sitetest
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/factory-appliance/appliance/internal/deploy"
+	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/deploy/status"
+	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
+	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/testsite"
+)
+
+// opArgs is deploy SUBCOMMAND... against the site: the inventory, the
+// state directory and the SSH settings of a deployment, no bundle.
+func (d *deployer) opArgs(sub ...string) []string {
+	a := append([]string{testsite.DeployBinDir + "/deploy"}, sub...)
+	return append(a, "-i", d.inv, "--state-dir", d.state, "--test-site-hosts", "--sudo-password-file", d.sudoFile,
+		"--ssh-connect-timeout", "3s", "--ssh-connect-attempts", "2", "--ssh-keepalive", "1s")
+}
+
+// runOp runs deploy SUBCOMMAND... to its end on the deploy node.
+func (d *deployer) runOp(sub ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	outFile := filepath.Join(d.site.StateDir, "deploy.out")
+	_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.opArgs(sub...))+" >"+outFile+" 2>&1")
+	b, _ := os.ReadFile(outFile)
+	d.outputs = append(d.outputs, string(b))
+	return string(b), err
+}
+
+// readCerts runs deploy certs and returns what it recorded, by host and
+// path.
+func readCerts(t *testing.T, d *deployer) map[string]certs.Cert {
+	t.Helper()
+	out, err := d.runOp("certs")
+	if err != nil {
+		t.Fatalf("deploy certs: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "PRIVATE KEY") {
+		t.Fatalf("deploy certs printed a key:\n%s", out)
+	}
+	rec, err := state.Dir(d.state).ReadCertsRecord()
+	if err != nil || rec == nil {
+		t.Fatalf("deploy certs recorded nothing: %v", err)
+	}
+	if len(rec.Errors) > 0 {
+		t.Fatalf("deploy certs could not read hosts: %q", rec.Errors)
+	}
+	got := map[string]certs.Cert{}
+	for _, c := range rec.Certs {
+		got[c.Host+":"+c.Path] = c
+	}
+	return got
+}
+
+// testCertsRenew: deploy certs lists every kubeadm certificate of every
+// master, every node's kubelet certificate and the site CA; deploy certs
+// renew, killed (SIGKILL) while it renews the masters and resumed, moves
+// every master's certificates' expiry, the apiserver and etcd serve the
+// new ones (the renewal checks it), and kubectl through the VIP works with
+// the renewed admin kubeconfigs, on a master and in the state directory
+// (deploy status). The timer /kubernetes/upkeep installed is active on
+// every master; run by systemd it leaves certificates with a year left
+// alone, and with a threshold above a year it renews.
+func testCertsRenew(t *testing.T, d *deployer, masters []string, nodes []string) {
+	before := readCerts(t, d)
+	for _, m := range masters {
+		for _, p := range []string{"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/etcd/server.crt", "/etc/kubernetes/admin.conf", "/etc/kubernetes/pki/ca.crt"} {
+			if _, ok := before[m+":"+p]; !ok {
+				t.Errorf("deploy certs does not list %s on %s", p, m)
+			}
+		}
+		if st := strings.TrimSpace(mustExec(t, d.site, m, "systemctl", "is-active", certs.Unit+".timer")); st != "active" {
+			t.Errorf("the renewal timer on %s is %s", m, st)
+		}
+	}
+	for _, n := range nodes {
+		if _, ok := before[n+":"+certs.KubeletClientCert]; !ok {
+			t.Errorf("deploy certs does not list the kubelet certificate of %s", n)
+		}
+	}
+	if _, ok := before["deploy node:"+filepath.Join(d.state, "ca.crt")]; !ok {
+		t.Errorf("deploy certs does not list the site CA")
+	}
+
+	opDir := filepath.Join(d.state, deploy.OpsDir, "certs-renew")
+	out, killed := d.killIn(d.opArgs("certs", "renew"), opDir, "/certs-renew/masters/"+masters[1], 4*time.Second)
+	if !killed {
+		t.Fatalf("deploy certs renew ended before it was killed:\n%s", out)
+	}
+	t.Logf("deploy certs renew killed while renewing %s", masters[1])
+	start := time.Now()
+	if out, err := d.runOp("certs", "renew", "--resume"); err != nil {
+		t.Fatalf("deploy certs renew --resume: %v\n%s", err, out)
+	}
+	t.Logf("deploy certs renew --resume: %s", time.Since(start).Round(time.Second))
+	for id, r := range plan.Resolve(readJournal(t, opDir)) {
+		if r.State != plan.Completed {
+			t.Errorf("%s is %s after the resume", id, r.State)
+		}
+	}
+	after := readCerts(t, d)
+	for _, m := range masters {
+		for _, p := range []string{"/etc/kubernetes/pki/apiserver.crt", "/etc/kubernetes/pki/etcd/server.crt", "/etc/kubernetes/admin.conf"} {
+			b, a := before[m+":"+p], after[m+":"+p]
+			if !a.NotAfter.After(b.NotAfter) {
+				t.Errorf("%s on %s: expiry %s did not move (was %s)", p, m, a.NotAfter, b.NotAfter)
+			}
+		}
+	}
+	// kubectl through the VIP with master-1's renewed admin.conf.
+	kubectl(t, d, "get", "nodes")
+	// deploy status, through the VIP with the state directory's copy.
+	js, err := d.site.Exec(testsite.DeployHost, testsite.DeployBinDir+"/deploy", "status", "--state-dir", d.state, "--json")
+	if err != nil {
+		t.Fatalf("deploy status: %v\n%s", err, js)
+	}
+	var st status.SiteStatus
+	if err := json.Unmarshal([]byte(js), &st); err != nil {
+		t.Fatalf("deploy status --json: %v\n%s", err, js)
+	}
+	if st.Kubernetes.State != status.SectionOK || len(st.Kubernetes.Nodes) != len(nodes) {
+		t.Errorf("deploy status with the renewed kubeconfig: %s %s, %d nodes", st.Kubernetes.State, st.Kubernetes.Error, len(st.Kubernetes.Nodes))
+	}
+	if len(st.Operations) != 1 || st.Operations[0].Name != "certs-renew" || st.Operations[0].State != plan.Completed {
+		t.Errorf("deploy status operations: %+v", st.Operations)
+	}
+	if len(st.Certificates.Warnings) != 0 {
+		t.Errorf("deploy status warns after a renewal: %q", st.Certificates.Warnings)
+	}
+
+	// The timer's service, run by systemd: a year left, nothing to do.
+	m := masters[0]
+	mustExec(t, d.site, m, "systemctl", "start", certs.Unit+".service")
+	if j := mustExec(t, d.site, m, "journalctl", "-u", certs.Unit, "--no-pager"); !strings.Contains(j, "renewal at fewer than 30") {
+		t.Errorf("the timer's service on %s did not decide against renewing:\n%s", m, j)
+	}
+	// With a threshold above a year, the script renews.
+	if o, err := d.site.Exec(m, "env", "RENEW_DAYS=400", certs.ScriptPath); err != nil || !strings.Contains(o, "renewing") || !strings.Contains(o, "certificates renewed") {
+		t.Fatalf("the renewal script with RENEW_DAYS=400 on %s: %v\n%s", m, err, o)
+	}
+	again := readCerts(t, d)
+	if p := "/etc/kubernetes/pki/apiserver.crt"; !again[m+":"+p].NotAfter.After(after[m+":"+p].NotAfter) {
+		t.Errorf("the timer's script did not renew %s on %s", p, m)
+	}
+	kubectl(t, d, "get", "nodes")
+}
