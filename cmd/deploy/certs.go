@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
+	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
+	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/termtext"
 )
@@ -83,11 +86,10 @@ when a host could not be read.`, certs.RenewDays, certs.Unit, state.CertsFile, c
 
 // newCertsRenewCmd is deploy certs renew.
 func newCertsRenewCmd() *cobra.Command {
-	f := &runFlags{}
-	cmd := &cobra.Command{
-		Use:   "renew -i INVENTORY [--state-dir DIR] [--dry-run | --resume | --phase ID]",
-		Short: "Renew the kubeadm certificates on every master, one master at a time",
-		Long: `deploy certs renew renews the kubeadm certificates of every master, one master
+	return newOpCmd(opCmd{
+		use:   "renew -i INVENTORY [--state-dir DIR] [--dry-run | --resume | --phase ID]",
+		short: "Renew the kubeadm certificates on every master, one master at a time",
+		long: `deploy certs renew renews the kubeadm certificates of every master, one master
 at a time, so the others keep serving: kubeadm certs renew all, then each
 static pod (etcd, apiserver, controller-manager, scheduler) restarted by
 moving its manifest aside until its container is gone and back until a new
@@ -99,11 +101,44 @@ It is a plan of phases with its own journal in STATE/ops/certs-renew: after
 a failure or a kill, run it again with --resume. A renewal that completed
 runs afresh the next time. The kubelets' client certificates are renewed by
 the kubelets themselves.`,
-		Example: `  deploy certs renew -i site.yaml --state-dir /var/lib/appliance --dry-run
+		example: `  deploy certs renew -i site.yaml --state-dir /var/lib/appliance --dry-run
   deploy certs renew -i site.yaml --state-dir /var/lib/appliance
   deploy certs renew -i site.yaml --state-dir /var/lib/appliance --resume`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		command: []string{"deploy", "certs", "renew"},
+		what:    "the renewal",
+		run: func(ctx context.Context, ops *deploy.Ops, _ []string, ro deploy.RunOptions) error {
+			return ops.RenewCerts(ctx, ro)
+		},
+		dryRun: func(ops *deploy.Ops, w io.Writer, _ []string) error { return ops.DryRunRenewCerts(w) },
+		done:   "certificates renewed on every master; deploy certs lists them",
+	})
+}
+
+// opCmd is a day-two command that runs an operation of deploy.Ops.
+type opCmd struct {
+	use, short, long, example string
+	// args are the positional arguments (default none).
+	args cobra.PositionalArgs
+	// command is the command line's start, for the resume command; the
+	// positional arguments follow it.
+	command []string
+	// what the operation is, in the flags' help.
+	what   string
+	run    func(ctx context.Context, ops *deploy.Ops, args []string, ro deploy.RunOptions) error
+	dryRun func(ops *deploy.Ops, w io.Writer, args []string) error
+	// done is printed when the operation completed.
+	done string
+}
+
+// newOpCmd makes the cobra command of a day-two operation: the site
+// flags, the plan flags, the resume command printed when it stops.
+func newOpCmd(c opCmd) *cobra.Command {
+	f := &runFlags{}
+	if c.args == nil {
+		c.args = cobra.NoArgs
+	}
+	cmd := &cobra.Command{Use: c.use, Short: c.short, Long: c.long, Example: c.example, Args: c.args,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.inventory == "" {
 				return errors.New("give -i inventory.yaml")
 			}
@@ -119,26 +154,88 @@ the kubelets themselves.`,
 			}
 			defer ops.Close()
 			if f.dryRun {
-				return ops.DryRunRenewCerts(out)
+				return c.dryRun(ops, out, args)
 			}
-			resume := resumeCommand(cmd.Flags(), f, "deploy", "certs", "renew")
-			err = ops.RenewCerts(ctx, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})
+			words := append([]string{}, c.command...)
+			for _, a := range args {
+				words = append(words, shellWord(a))
+			}
+			resume := resumeCommand(cmd.Flags(), f, words...)
+			err = c.run(ctx, ops, args, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})
 			var stopped *plan.RunError
 			if errors.As(err, &stopped) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\nthe renewal stopped; fix the cause, then: %s\n", resume)
+				fmt.Fprintf(cmd.ErrOrStderr(), "\n%s stopped; fix the cause, then: %s\n", c.what, resume)
 			}
 			if err == nil {
-				fmt.Fprintf(out, "certificates renewed on every master; deploy certs -i %s --state-dir %s lists them\n", shellWord(f.inventory), shellWord(f.stateDir))
+				fmt.Fprintln(out, c.done)
 			}
 			return err
 		},
 	}
 	fl := cmd.Flags()
 	addSiteFlags(fl, f)
-	addPlanFlags(fl, f, "the renewal")
+	addPlanFlags(fl, f, c.what)
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
 	cmd.MarkFlagsMutuallyExclusive("dry-run", "restart")
 	return cmd
+}
+
+// newBackupCmd is deploy backup.
+func newBackupCmd() *cobra.Command {
+	return newOpCmd(opCmd{
+		use:   "backup -i INVENTORY [--state-dir DIR] [--dry-run]",
+		short: "Take a snapshot of etcd now and copy it to the state directory",
+		long: fmt.Sprintf(`deploy backup saves a snapshot of the first master's etcd member (etcdctl
+snapshot save, run in the etcd container), checks it (etcdutl snapshot
+status), and copies it to STATE/%s/, checked against the master's sha256.
+Restore it with deploy restore.
+
+Besides, /kubernetes/upkeep installed a daily timer on each master that
+keeps the newest %d snapshots in %s (journalctl -u %s); BACKUP_DIR and
+BACKUP_KEEP in %s change where and how many, such as an NFS export
+mounted there.`, steps.BackupsDir, snapshot.Keep, snapshot.Dir, snapshot.Unit, snapshot.EnvPath),
+		example: `  deploy backup -i site.yaml --state-dir /var/lib/appliance
+  deploy restore /var/lib/appliance/backups/etcd-master-1-20270101T020000Z.db -i site.yaml --state-dir /var/lib/appliance`,
+		command: []string{"deploy", "backup"},
+		what:    "the backup",
+		run: func(ctx context.Context, ops *deploy.Ops, _ []string, ro deploy.RunOptions) error {
+			return ops.Backup(ctx, ro)
+		},
+		dryRun: func(ops *deploy.Ops, w io.Writer, _ []string) error { return ops.DryRunBackup(w) },
+		done:   "etcd snapshot taken and copied (see above); deploy restore SNAPSHOT brings it back",
+	})
+}
+
+// newRestoreCmd is deploy restore.
+func newRestoreCmd() *cobra.Command {
+	return newOpCmd(opCmd{
+		use:   "restore SNAPSHOT -i INVENTORY [--state-dir DIR] [--dry-run | --resume]",
+		short: "Restore etcd on every master from a snapshot (deploy backup's)",
+		long: `deploy restore brings a lost control plane back from an etcd snapshot, on every
+master of the inventory, one step at a time on all of them:
+
+  /restore/upload   the snapshot on each master, sha256-checked
+  /restore/stop     etcd and the apiserver stopped (their manifests aside)
+  /restore/data     each member's data restored with etcdutl snapshot restore,
+                    as a member of a new cluster of every master; the old
+                    data is kept in /var/lib/etcd.before-restore-TOKEN
+  /restore/start    etcd and the apiserver started again
+  /restore/healthy  every member healthy and the apiserver answering
+
+Everything written to the cluster after the snapshot is lost. The restore is
+a plan with its own journal (STATE/ops/restore): after a failure or a kill,
+run it again with --resume and the same SNAPSHOT. See the README's runbook.`,
+		example: `  deploy restore STATE/backups/etcd-master-1-20270101T020000Z.db -i site.yaml --state-dir STATE --dry-run
+  deploy restore STATE/backups/etcd-master-1-20270101T020000Z.db -i site.yaml --state-dir STATE`,
+		args:    cobra.ExactArgs(1),
+		command: []string{"deploy", "restore"},
+		what:    "the restore",
+		run: func(ctx context.Context, ops *deploy.Ops, args []string, ro deploy.RunOptions) error {
+			return ops.Restore(ctx, args[0], ro)
+		},
+		dryRun: func(ops *deploy.Ops, w io.Writer, args []string) error { return ops.DryRunRestore(w, args[0]) },
+		done:   "etcd restored on every master; deploy status shows the cluster",
+	})
 }
 
 // openOps opens the site of the flags for a day-two operation.

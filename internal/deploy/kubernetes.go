@@ -22,7 +22,8 @@ import (
 //	/kubernetes/cni/<step>...         the bundle's CNI, when it has one
 //	/kubernetes/ready/<first master>  every node Ready, kube-system running,
 //	                                  one etcd member per master
-//	/kubernetes/upkeep/<master>...    the certificate renewal timer
+//	/kubernetes/upkeep/<master>...    the certificate renewal and etcd
+//	                                  snapshot timers
 //
 // The pod network is the bundle's CNI when a component is marked as one
 // (bundle.Component.PodNetwork: Calico in the KubeSphere stack): then
@@ -60,15 +61,16 @@ func (d *Deployment) kubernetesPhase(id string) *plan.Phase {
 	)...)
 }
 
-// upkeepPhase is /kubernetes/upkeep: on each master, the timer that renews
-// its certificates before they expire (steps.RenewTimer; the i-th master's
-// runs 10·i minutes after the one before it).
+// upkeepPhase is /kubernetes/upkeep: on each master, the timers that renew
+// its certificates before they expire and snapshot its etcd member daily
+// (steps.Upkeep; the i-th master's run 10·i minutes after the one before
+// it).
 func (d *Deployment) upkeepPhase() *plan.Phase {
 	children := make([]*plan.Phase, len(d.masters))
 	for i, m := range d.masters {
-		children[i] = d.hostPhase("/kubernetes/upkeep", "Certificate renewal timer", steps.RenewTimer(i))(m)
+		children[i] = d.hostPhase("/kubernetes/upkeep", "Certificate renewal and etcd snapshot timers", steps.Upkeep(i))(m)
 	}
-	return plan.Group("/kubernetes/upkeep", "Each master renews its certificates before they expire", children...)
+	return plan.Group("/kubernetes/upkeep", "Each master renews its certificates and snapshots etcd", children...)
 }
 
 // cluster returns the settings of the site's cluster. With a VIP, every

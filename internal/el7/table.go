@@ -251,6 +251,12 @@ var Tools = []*Tool{
 	{Name: "ctr", Package: "bundle: containerd.io", Version: "1.6.33", Source: "containerd/containerd@v1.6.33:cmd/ctr/app/main.go", Style: GoFlag,
 		Long: long("namespace=", "n=", "address=", "a=", "timeout=", "connect-timeout=", "debug", "help", "h", "version", "v"),
 		Sub: []*Tool{{Name: "version", Style: GoFlag},
+			// run [flags] IMAGE ID [COMMAND [ARG...]]: run's own flags
+			// (cmd/ctr/commands/run/run.go) and the container flags it
+			// shares (commands.ContainerFlags, cmd/ctr/commands/commands.go)
+			// this deployer uses; the command runs in the container.
+			{Name: "run", Style: GoFlag, Source: "containerd/containerd@v1.6.33:cmd/ctr/commands/run/run.go", StopAtOperand: true,
+				Long: long("rm", "null-io", "log-uri=", "detach", "d", "fifo-dir=", "cgroup=", "platform=", "cni", "mount=", "net-host", "env=", "label=", "snapshotter=", "config=", "c=", "cwd=", "privileged", "read-only", "tty", "t", "runtime=")},
 			{Name: "images", Style: GoFlag, Sub: []*Tool{{Name: "pull", Style: GoFlag, Source: "containerd/containerd@v1.6.33:cmd/ctr/commands/images/pull.go",
 				Long: long("snapshotter=", "label=", "platform=", "all-platforms", "all-metadata", "print-chainid", "max-concurrent-downloads=", "skip-verify", "k", "plain-http", "user=", "u=", "refresh=", "hosts-dir=", "tlscacert=", "tlscert=", "tlskey=", "http-dump", "http-trace")}}}}},
 	// kubeadm and kubectl (kubernetes 1.26.15, the oldest of the window):
@@ -281,7 +287,11 @@ var Tools = []*Tool{
 	{Name: "crictl", Package: "bundle: cri-tools", Version: "1.26.1", Source: "kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/main.go", Style: GoFlag,
 		Long: long("config=", "c=", "runtime-endpoint=", "r=", "image-endpoint=", "i=", "timeout=", "t=", "debug", "D", "help", "h", "version", "v"),
 		Sub: []*Tool{{Name: "ps", Style: GoFlag, Source: "kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/container.go",
-			Long: long("verbose", "v", "id=", "name=", "pod=", "p=", "image=", "state=", "s=", "label=", "quiet", "q", "output=", "o=", "all", "a", "latest", "l", "last=", "n=", "no-trunc", "resolve-image-path", "r")}}},
+			Long: long("verbose", "v", "id=", "name=", "pod=", "p=", "image=", "state=", "s=", "label=", "quiet", "q", "output=", "o=", "all", "a", "latest", "l", "last=", "n=", "no-trunc", "resolve-image-path", "r")},
+			// exec CONTAINER COMMAND...: the command runs in the
+			// container, not on the host, so its words are not checked.
+			{Name: "exec", Style: GoFlag, Source: "kubernetes-sigs/cri-tools@v1.26.1:cmd/crictl/exec.go", StopAtOperand: true,
+				Long: long("sync", "s", "timeout=", "interactive", "i", "tty", "t")}}},
 	{Name: "kubectl", Package: "bundle: kubectl", Version: "1.26.15", Source: "kubernetes/kubernetes@v1.26.15:staging/src/k8s.io/kubectl/pkg/cmd",
 		Short: "n:s:v:", Long: long("kubeconfig=", "namespace=", "server=", "context=", "request-timeout=", "v="),
 		Sub: []*Tool{
@@ -294,6 +304,9 @@ var Tools = []*Tool{
 	// deploy's own certificate renewal script (internal/kubeadm/certs,
 	// Script), which /kubernetes/upkeep installs on each master.
 	{Name: "appliance-cert-renew", Package: "deploy", Version: "-", Source: "internal/kubeadm/certs/certs.go (Script)", Long: long("now")},
+	// deploy's etcd snapshot script (internal/kubeadm/snapshot,
+	// BackupScript): no options.
+	{Name: "appliance-etcd-backup", Package: "deploy", Version: "-", Source: "internal/kubeadm/snapshot/snapshot.go (BackupScript)"},
 	{Name: "install.sh", Package: "bundle: harbor-offline-installer", Version: "2.8.4", Source: "goharbor/harbor@v2.8.4:make/install.sh (not read: no argument is used)"},
 }
 

@@ -9,7 +9,9 @@
 #                v0.26.15, except four whose v0.26.15 (and v0.26.14) zips the
 #                proxy refuses: controller-manager, kube-controller-manager,
 #                kube-proxy, sample-apiserver at v0.26.13 (README.md)
-#   etcd/        go.etcd.io/etcd/server/v3 v3.5.10 (its main package is the module root)
+#   etcd/        go.etcd.io/etcd/server/v3 v3.5.10 (its main package is the module root),
+#                and etcdctl and etcdutl of the same release (the official
+#                etcd image carries both; deploy backup/restore run them)
 #   coredns/     github.com/coredns/coredns v1.9.3
 #   cni/         github.com/containernetworking/plugins v1.2.0 (bridge, host-local, loopback, portmap)
 #   crictl/      github.com/kubernetes-sigs/cri-tools v1.26.1 (v1.26.0 is not served)
@@ -26,6 +28,8 @@ mkdir -p "$out"; out=$(cd "$out" && pwd)
 . "$here/lib.sh"
 pin kubernetes k8s.io/kubernetes "$K8S_VERSION"
 pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+pin etcd go.etcd.io/etcd/etcdctl/v3 "$ETCD_VERSION"
+pin etcd go.etcd.io/etcd/etcdutl/v3 "$ETCD_VERSION"
 pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 pin cni github.com/containernetworking/plugins "$CNI_VERSION"
 pin crictl github.com/kubernetes-sigs/cri-tools "$CRICTL_VERSION"
@@ -45,6 +49,7 @@ t crictl $nice go build -ldflags "-s -w -X github.com/kubernetes-sigs/cri-tools/
 	-o "$out/crictl" github.com/kubernetes-sigs/cri-tools/cmd/crictl
 cd "$here/etcd"
 t etcd $nice go build -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$out/etcd" go.etcd.io/etcd/server/v3
+t etcdctl $nice go build -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$out/" go.etcd.io/etcd/etcdctl/v3 go.etcd.io/etcd/etcdutl/v3
 cd "$here/coredns"
 t coredns $nice go build -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" -o "$out/coredns" github.com/coredns/coredns
 cd "$here/cni"

@@ -84,6 +84,11 @@ func TestArtifactsBinaries(t *testing.T) {
 	if got := output(t, filepath.Join(bin, "etcd"), "--version"); !strings.Contains(got, "etcd Version: "+strings.TrimPrefix(info["etcd"], "v")) {
 		t.Errorf("etcd --version = %q, want %s", got, info["etcd"])
 	}
+	for _, b := range []string{"etcdctl", "etcdutl"} {
+		if got := output(t, filepath.Join(bin, b), "version"); !strings.Contains(got, "Version: "+strings.TrimPrefix(info["etcd"], "v")) {
+			t.Errorf("%s version = %q, want %s", b, got, info["etcd"])
+		}
+	}
 	if got := output(t, filepath.Join(bin, "coredns"), "-version"); !strings.Contains(got, "CoreDNS-"+strings.TrimPrefix(info["coredns"], "v")) {
 		t.Errorf("coredns -version = %q, want %s", got, info["coredns"])
 	}
@@ -97,7 +102,7 @@ func TestArtifactsBinaries(t *testing.T) {
 		}
 	}
 	// Everything is static: no interpreter.
-	for _, b := range []string{"kubeadm", "kubelet", "kube-apiserver", "crictl", "etcd", "coredns", "pause", "hello", "cni/bridge", "../validate/kubeadm-v1.34.4"} {
+	for _, b := range []string{"kubeadm", "kubelet", "kube-apiserver", "crictl", "etcd", "etcdctl", "etcdutl", "coredns", "pause", "hello", "cni/bridge", "../validate/kubeadm-v1.34.4"} {
 		if out, err := exec.Command("ldd", filepath.Join(bin, b)).CombinedOutput(); err == nil && !strings.Contains(string(out), "not a dynamic executable") {
 			t.Errorf("%s is dynamically linked:\n%s", b, out)
 		}

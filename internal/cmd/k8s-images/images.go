@@ -169,7 +169,10 @@ func specFor(ref, binDir, xtables string) (imageSpec, error) {
 		}
 		s.Files = append(s.Files, x...)
 	case "etcd":
+		// Official: etcd, etcdctl and etcdutl in /usr/local/bin.
 		bin("etcd", "/usr/local/bin/etcd")
+		bin("etcdctl", "/usr/local/bin/etcdctl")
+		bin("etcdutl", "/usr/local/bin/etcdutl")
 	case "coredns":
 		// Official: ENTRYPOINT ["/coredns"], USER nonroot with a file
 		// capability on /coredns to bind :53. We run it as root instead;

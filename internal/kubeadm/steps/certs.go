@@ -24,30 +24,6 @@ func installRenewal(ctx context.Context, h *remote.Host) error {
 	return nil
 }
 
-// RenewTimer returns the step that installs the certificate renewal on
-// the master of that index among the masters: the script, and the daily
-// timer that runs it when fewer than certs.RenewDays days are left, its
-// output in the journal (journalctl -u appliance-cert-renew). Idempotent.
-func RenewTimer(index int) func(ctx context.Context, h *remote.Host) error {
-	return func(ctx context.Context, h *remote.Host) error {
-		if err := installRenewal(ctx, h); err != nil {
-			return err
-		}
-		svc, err := h.Install(ctx, certs.ServicePath, []byte(certs.ServiceUnit()), 0o644, "")
-		if err != nil {
-			return err
-		}
-		timer, err := h.Install(ctx, certs.TimerPath, []byte(certs.TimerUnit(index)), 0o644, "")
-		if err != nil {
-			return err
-		}
-		if err := h.Sh(ctx, "systemctl daemon-reload"); err != nil {
-			return err
-		}
-		return h.Service(ctx, certs.Unit+".timer", svc || timer)
-	}
-}
-
 // RenewCerts renews a master's kubeadm certificates now (the script with
 // --now: kubeadm certs renew all, then each static pod restarted), then
 // checks from the deploy node that the apiserver and etcd serve the
