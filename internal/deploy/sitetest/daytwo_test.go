@@ -15,6 +15,8 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/deploy/status"
 	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
+	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
+	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/testsite"
 )
@@ -154,4 +156,80 @@ func testCertsRenew(t *testing.T, d *deployer, masters []string, nodes []string)
 		t.Errorf("the timer's script did not renew %s on %s", p, m)
 	}
 	kubectl(t, d, "get", "nodes")
+}
+
+// testBackupRestore: deploy backup copies a checked snapshot to the state
+// directory (the daily timer is active on every master); then etcd's data
+// is destroyed on every master, and deploy restore, killed (SIGKILL) while
+// it restores the members' data and resumed, brings the cluster back from
+// the snapshot: an object created before the snapshot is there, one
+// created after it is gone, every node Ready, one etcd member per master.
+func testBackupRestore(t *testing.T, d *deployer, masters []string, workers int) {
+	for _, m := range masters {
+		if st := strings.TrimSpace(mustExec(t, d.site, m, "systemctl", "is-active", snapshot.Unit+".timer")); st != "active" {
+			t.Errorf("the etcd snapshot timer on %s is %s", m, st)
+		}
+	}
+	kubectl(t, d, "create", "configmap", "before-snapshot", "--from-literal=k=v")
+	if out, err := d.runOp("backup"); err != nil {
+		t.Fatalf("deploy backup: %v\n%s", err, out)
+	}
+	snaps, _ := filepath.Glob(filepath.Join(d.state, steps.BackupsDir, "etcd-"+masters[0]+"-*.db"))
+	if len(snaps) != 1 {
+		t.Fatalf("deploy backup left %d snapshots in %s/%s, want 1", len(snaps), d.state, steps.BackupsDir)
+	}
+	if on := mustExec(t, d.site, masters[0], "sh", "-c", "ls "+snapshot.Dir); !strings.Contains(on, filepath.Base(snaps[0])) {
+		t.Errorf("the snapshot is not kept on %s too: %s", masters[0], on)
+	}
+	kubectl(t, d, "create", "configmap", "after-snapshot", "--from-literal=k=v")
+
+	// Destroy etcd's data on every master: etcd stopped, its member
+	// directory removed, etcd started on nothing.
+	const crictl = "crictl --runtime-endpoint unix:///run/containerd/containerd.sock"
+	for _, m := range masters {
+		mustExec(t, d.site, m, "sh", "-c", "mv /etc/kubernetes/manifests/etcd.yaml /root/ && "+
+			"for i in $(seq 1 120); do [ -z \"$("+crictl+" ps -q --name '^etcd$')\" ] && break; sleep 1; done && "+
+			"rm -rf /var/lib/etcd/member && mv /root/etcd.yaml /etc/kubernetes/manifests/")
+	}
+	t.Logf("etcd's data destroyed on %s", strings.Join(masters, ", "))
+
+	opDir := filepath.Join(d.state, deploy.OpsDir, "restore")
+	out, killed := d.killIn(d.opArgs("restore", snaps[0]), opDir, "/restore/data", time.Second)
+	if !killed {
+		t.Fatalf("deploy restore ended before it was killed:\n%s", out)
+	}
+	start := time.Now()
+	if out, err := d.runOp("restore", snaps[0], "--resume"); err != nil {
+		t.Fatalf("deploy restore --resume: %v\n%s", err, out)
+	}
+	t.Logf("deploy restore (killed in /restore/data) --resume: %s", time.Since(start).Round(time.Second))
+	kubectl(t, d, "get", "configmap", "before-snapshot")
+	if o, err := d.site.Exec(masters[0], "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "configmap", "after-snapshot"); err == nil || !strings.Contains(o, "NotFound") {
+		t.Errorf("the object created after the snapshot survived the restore: %v\n%s", err, o)
+	}
+	waitNodesReady(t, d, len(masters)+workers)
+	checkCluster(t, d, len(masters), workers)
+}
+
+// waitNodesReady waits until n nodes are Ready (a restored cluster's
+// kubelets report again within a minute or so).
+func waitNodesReady(t *testing.T, d *deployer, n int) {
+	t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		out, _ := d.site.Exec("master-1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "nodes", "--no-headers")
+		ready := 0
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) > 1 && f[1] == "Ready" {
+				ready++
+			}
+		}
+		if ready == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d nodes Ready after the restore:\n%s", ready, n, out)
+		}
+		time.Sleep(3 * time.Second)
+	}
 }

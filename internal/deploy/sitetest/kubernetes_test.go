@@ -69,7 +69,8 @@ func k8sInputs(t *testing.T) in {
 // completes once it is back). Then: every node Ready, kube-system running,
 // three etcd members, the pod network of the bundle's CNI (demo-cni) on
 // every node, a pod of a bundle image on the worker answering master-1
-// across it, the certificates renewed (testCertsRenew), and when the VIP
+// across it, the certificates renewed (testCertsRenew), etcd backed up,
+// destroyed and restored (testBackupRestore), and when the VIP
 // holder stops, the VIP moves and kubectl through it still answers.
 //
 // Timed (APPLIANCE_SITE_TIMES, see times_test.go), worker-1 is also the
@@ -93,6 +94,7 @@ func TestKubernetesHA(t *testing.T) {
 	checkPodOnWorker(t, d, !timing())
 	if !timing() {
 		testCertsRenew(t, d, []string{"master-1", "master-2", "master-3"}, []string{"master-1", "master-2", "master-3", "worker-1"})
+		testBackupRestore(t, d, []string{"master-1", "master-2", "master-3"}, 1)
 	}
 	checkVIPFailover(t, d)
 	checkEL7Logs(t, d)

@@ -185,7 +185,7 @@ set -e
 image=%[2]s
 if [ -z "$image" ]; then echo "no etcd image in %[3]s/etcd.yaml" >&2; exit 1; fi
 rm -rf %[4]s
-ctr --namespace k8s.io run --rm --net-host --mount type=bind,src=%[5]s,dst=%[5]s,options=rbind:rw "$image" appliance-etcd-restore-%[6]s `+
+ctr --namespace k8s.io run --rm --mount type=bind,src=%[5]s,dst=%[5]s,options=rbind:rw "$image" appliance-etcd-restore-%[6]s `+
 		`/usr/local/bin/etcdutl snapshot restore %[7]s --name %[8]s --initial-cluster %[9]s --initial-cluster-token appliance-%[6]s --initial-advertise-peer-urls %[10]s --data-dir %[4]s
 if [ -d %[5]s/member ]; then rm -rf %[5]s.before-restore-%[6]s; mkdir -p %[5]s.before-restore-%[6]s; mv %[5]s/member %[5]s.before-restore-%[6]s/; fi
 mv %[4]s/member %[5]s/member
