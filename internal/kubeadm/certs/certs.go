@@ -45,9 +45,8 @@ const (
 	AsideDir = "/etc/kubernetes/manifests.appliance-renew"
 )
 
-// StaticPods are the control plane's static pods, in the order the
-// renewal restarts them: etcd first, so the apiserver comes back to an
-// etcd that serves its new certificate.
+// StaticPods are the control plane's static pods, which the renewal
+// restarts.
 var StaticPods = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
 
 // crictl names containerd's socket: without it crictl 1.26 tries the
@@ -57,10 +56,10 @@ const crictl = "crictl --runtime-endpoint " + kubeadm.CRISocket
 // Script is the renewal, as a bash script for ScriptPath. Without
 // arguments it renews only when kubeadm certs check-expiration shows fewer
 // than RENEW_DAYS days left on some certificate (the timer); with --now it
-// renews at once (deploy certs renew). After kubeadm certs renew all, each
-// static pod is restarted by moving its manifest aside until its container
-// is gone and back until a new one runs, one at a time, so the other
-// masters keep serving. Its output goes to the journal (the timer) or the
+// renews at once (deploy certs renew). After kubeadm certs renew all, the
+// static pods are restarted by moving their manifests aside until their
+// containers are gone and back until new ones run; deploy renews one
+// master at a time, so the other masters keep serving. Its output goes to the journal (the timer) or the
 // host log (deploy).
 func Script() string {
 	var b strings.Builder
@@ -104,19 +103,26 @@ fi
 kubeadm certs renew all
 mkdir -p "$aside"
 `, RenewDays, RenewDays, AsideDir)
-	fmt.Fprintf(&b, `for pod in %s; do
-  [ -e "$manifests/$pod.yaml" ] || continue
-  mv "$manifests/$pod.yaml" "$aside/"
+	// All of the master's static pods at once: the other masters serve
+	// meanwhile, and one stop and start costs what four in a row would
+	// cost one each.
+	fmt.Fprintf(&b, `pods=""
+for pod in %[1]s; do
+  if [ -e "$manifests/$pod.yaml" ]; then mv "$manifests/$pod.yaml" "$aside/"; pods="$pods $pod"; fi
+done
+for pod in $pods; do
   for i in $(seq 1 120); do
-    if [ -z "$(%s ps -q --name "^$pod\$")" ]; then break; fi
+    if [ -z "$(%[2]s ps -q --name "^$pod\$")" ]; then break; fi
     sleep 1
   done
-  mv "$aside/$pod.yaml" "$manifests/"
+done
+for pod in $pods; do mv "$aside/$pod.yaml" "$manifests/"; done
+for pod in $pods; do
   for i in $(seq 1 300); do
-    if [ -n "$(%s ps -q --name "^$pod\$")" ]; then break; fi
+    if [ -n "$(%[2]s ps -q --name "^$pod\$")" ]; then break; fi
     sleep 1
   done
-  if [ -z "$(%s ps -q --name "^$pod\$")" ]; then
+  if [ -z "$(%[2]s ps -q --name "^$pod\$")" ]; then
     echo "$pod did not start again within 300s; see journalctl -u kubelet" >&2
     exit 1
   fi
@@ -124,7 +130,7 @@ mkdir -p "$aside"
 done
 rmdir "$aside"
 echo "certificates renewed; the static pods serve them"
-`, strings.Join(StaticPods, " "), crictl, crictl, crictl)
+`, strings.Join(StaticPods, " "), crictl)
 	return b.String()
 }
 

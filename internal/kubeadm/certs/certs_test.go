@@ -138,6 +138,9 @@ func TestScriptDecides(t *testing.T) {
 	if err != nil {
 		t.Skip("no bash")
 	}
+	if out, err := exec.Command(bash, "-n", "-c", Script()).CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
 	if _, err := os.Stat(AsideDir); err == nil {
 		t.Skipf("%s exists on this machine", AsideDir)
 	}

@@ -57,6 +57,11 @@ func TestBackupScriptKeeps(t *testing.T) {
 	if err != nil {
 		t.Skip("no bash")
 	}
+	for _, script := range []string{BackupScript(), StopCommand(), RestoreCommand(members[0], members, "t"), StartCommand(), HealthCommand()} {
+		if out, err := exec.Command(bash, "-n", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("bash -n: %v\n%s\n%s", err, out, script)
+		}
+	}
 	if _, err := os.Stat(DataDir); err == nil {
 		t.Skipf("%s exists on this machine", DataDir)
 	}
