@@ -85,7 +85,7 @@ func TestArtifactsBinaries(t *testing.T) {
 		t.Errorf("etcd --version = %q, want %s", got, info["etcd"])
 	}
 	for _, b := range []string{"etcdctl", "etcdutl"} {
-		if got := output(t, filepath.Join(bin, b), "version"); !strings.Contains(got, "Version: "+strings.TrimPrefix(info["etcd"], "v")) {
+		if got := output(t, filepath.Join(bin, b), "version"); !strings.Contains(got, b+" version: "+strings.TrimPrefix(info["etcd"], "v")) {
 			t.Errorf("%s version = %q, want %s", b, got, info["etcd"])
 		}
 	}
