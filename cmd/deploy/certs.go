@@ -19,7 +19,6 @@ import (
 	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
 	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
 	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
-	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
@@ -162,14 +161,7 @@ func newOpCmd(c opCmd) *cobra.Command {
 			}
 			resume := resumeCommand(cmd.Flags(), f, words...)
 			err = c.run(ctx, ops, args, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})
-			var stopped *plan.RunError
-			if errors.As(err, &stopped) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "\n%s stopped; fix the cause, then: %s\n", c.what, resume)
-			}
-			if err == nil {
-				fmt.Fprintln(out, c.done)
-			}
-			return err
+			return opDone(cmd, err, c.what, resume, c.done)
 		},
 	}
 	fl := cmd.Flags()

@@ -54,6 +54,10 @@ func (o *Ops) Close() error { return o.d.Close() }
 type op struct {
 	name, title string
 	phases      []*plan.Phase
+	// start, when set, runs before the phases, once the state directory is
+	// locked: the site server, for an operation that installs from the
+	// bundle.
+	start func(context.Context) error
 }
 
 // dir is the operation's state directory.
@@ -105,6 +109,11 @@ func (o *Ops) run(ctx context.Context, x op, ro RunOptions) error {
 		return err
 	}
 	defer ex.Close()
+	if x.start != nil {
+		if err := x.start(ctx); err != nil {
+			return err
+		}
+	}
 	switch {
 	case ro.Phase != "" && ro.Force:
 		return ex.Force(ctx, ro.Phase, false)

@@ -298,6 +298,8 @@ var Tools = []*Tool{
 			{Name: "get", Short: "o:l:A", Long: long("no-headers", "output=", "selector=", "all-namespaces", "show-labels", "watch")},
 			{Name: "wait", Short: "l:A", Long: long("for=", "all", "timeout=", "selector=", "all-namespaces")},
 			{Name: "delete", Short: "l:A", Long: long("ignore-not-found", "wait", "timeout=", "selector=", "all", "grace-period=", "force")},
+			// drain: staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go.
+			{Name: "drain", Long: long("ignore-daemonsets", "delete-emptydir-data", "timeout=", "force", "grace-period=", "selector=", "pod-selector=", "disable-eviction", "skip-wait-for-delete-timeout=", "chunk-size=", "dry-run=?"), Short: "l:"},
 		}},
 	// Harbor 2.8.4's offline installer runs its own script; the deployer
 	// passes it no argument, so none is listed.
