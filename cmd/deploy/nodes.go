@@ -128,4 +128,3 @@ func opDone(cmd *cobra.Command, err error, what, resume, done string) error {
 	}
 	return err
 }
-
