@@ -134,7 +134,7 @@ func (o *Ops) removeNodeOp(node inventory.Host, ro RemoveOptions) op {
 	}
 	var drain, etcd, ha, reset *plan.Phase
 	if !ro.NoReset {
-		reset = d.oneHost("/remove-node/reset", "Reset "+node.Name, node, "kubeadm reset", steps.ResetNode)
+		reset = d.oneHost("/remove-node/reset", "Reset "+node.Name, node, "kubeadm reset", steps.ResetNode(ro.Master))
 	}
 	if !ro.NoDrain {
 		drain = d.oneHost("/remove-node/drain", "Drain "+node.Name, first, "kubectl drain", steps.Drain(node.Name, ro.DrainTimeout))

@@ -14,6 +14,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy"
 	"github.com/factory-appliance/appliance/internal/deploy/state"
 	"github.com/factory-appliance/appliance/internal/deploy/status"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeadm/certs"
 	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
 	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
@@ -232,4 +233,77 @@ func waitNodesReady(t *testing.T, d *deployer, n int) {
 		}
 		time.Sleep(3 * time.Second)
 	}
+}
+
+// testNodesOutAndIn: master-3 and worker-1, taken out of the inventory,
+// are removed from the running HA cluster (drained, master-3's etcd
+// member removed, the masters' haproxy and keepalived rewritten, the hosts
+// reset), kubectl through the VIP answering throughout; then, back in the
+// inventory, deploy add-node joins them again at the cluster's version,
+// master-3 as a master with a fresh certificate key. At the end etcd has
+// three voting members and every node is Ready.
+func testNodesOutAndIn(t *testing.T, d *deployer) {
+	full := d.inv
+	text := string(mustRead(t, full))
+	var kept []string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.Contains(l, "name: master-3,") && !strings.Contains(l, "name: worker-1,") {
+			kept = append(kept, l)
+		}
+	}
+	smaller := filepath.Join(d.site.StateDir, "inventory-smaller.yaml")
+	if err := os.WriteFile(smaller, []byte(strings.Join(kept, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.inv = smaller
+	defer func() { d.inv = full }()
+	for _, n := range []string{"worker-1", "master-3"} {
+		start := time.Now()
+		if out, err := d.runOp("remove-node", n, "--drain-timeout", "2m"); err != nil {
+			t.Fatalf("deploy remove-node %s: %v\n%s", n, err, out)
+		}
+		t.Logf("deploy remove-node %s: %s", n, time.Since(start).Round(time.Second))
+		if o, err := d.site.Exec("master-1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node", n); err == nil || !strings.Contains(o, "NotFound") {
+			t.Errorf("node %s is still in the cluster: %v\n%s", n, err, o)
+		}
+	}
+	if v := etcdVoters(t, d); v != 2 {
+		t.Errorf("etcd has %d voting members after master-3 left, want 2", v)
+	}
+	if st, _ := d.site.Exec("master-3", "systemctl", "is-active", "keepalived"); strings.TrimSpace(st) == "active" {
+		t.Error("keepalived still runs on the removed master-3")
+	}
+	kubectl(t, d, "get", "nodes")
+
+	d.inv = full
+	for _, n := range []string{"master-3", "worker-1"} {
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		outFile := filepath.Join(d.site.StateDir, "deploy.out")
+		argv := append([]string{testsite.DeployBinDir + "/deploy", "add-node", n, "--bundle", d.b.path, "--key", d.b.pub}, d.opArgs()[1:]...)
+		_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(argv)+" >"+outFile+" 2>&1")
+		cancel()
+		b, _ := os.ReadFile(outFile)
+		d.outputs = append(d.outputs, string(b))
+		if err != nil {
+			t.Fatalf("deploy add-node %s: %v\n%s", n, err, b)
+		}
+		t.Logf("deploy add-node %s: %s", n, time.Since(start).Round(time.Second))
+	}
+	if v := etcdVoters(t, d); v != 3 {
+		t.Errorf("etcd has %d voting members after master-3 came back, want 3", v)
+	}
+	waitNodesReady(t, d, 4)
+	checkCluster(t, d, 3, 1)
+}
+
+// etcdVoters counts etcd's voting members, asked on master-1.
+func etcdVoters(t *testing.T, d *deployer) int {
+	t.Helper()
+	out := mustExec(t, d.site, "master-1", "sh", "-c", kubeadm.EtcdMembersCommand)
+	n, err := kubeadm.EtcdVoters([]byte(out))
+	if err != nil {
+		t.Fatalf("etcd's member list: %v\n%s", err, out)
+	}
+	return n
 }

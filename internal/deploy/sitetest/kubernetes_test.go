@@ -70,7 +70,8 @@ func k8sInputs(t *testing.T) in {
 // three etcd members, the pod network of the bundle's CNI (demo-cni) on
 // every node, a pod of a bundle image on the worker answering master-1
 // across it, the certificates renewed (testCertsRenew), etcd backed up,
-// destroyed and restored (testBackupRestore), and when the VIP
+// destroyed and restored (testBackupRestore), master-3 and worker-1
+// removed and added again (testNodesOutAndIn), and when the VIP
 // holder stops, the VIP moves and kubectl through it still answers.
 //
 // Timed (APPLIANCE_SITE_TIMES, see times_test.go), worker-1 is also the
@@ -95,6 +96,7 @@ func TestKubernetesHA(t *testing.T) {
 	if !timing() {
 		testCertsRenew(t, d, []string{"master-1", "master-2", "master-3"}, []string{"master-1", "master-2", "master-3", "worker-1"})
 		testBackupRestore(t, d, []string{"master-1", "master-2", "master-3"}, 1)
+		testNodesOutAndIn(t, d)
 	}
 	checkVIPFailover(t, d)
 	checkEL7Logs(t, d)

@@ -153,8 +153,15 @@ func DeleteNode(name string) func(ctx context.Context, h *remote.Host) error {
 
 // ResetNode undoes kubeadm on a node taken out of the cluster: kubeadm
 // reset, the deployer's kubeadm marks and configuration, kubelet stopped
-// and disabled.
-func ResetNode(ctx context.Context, h *remote.Host) error {
-	return h.Sh(ctx, fmt.Sprintf("if command -v kubeadm >/dev/null; then kubeadm reset -f --cri-socket %s; fi; rm -rf %s; systemctl disable --now kubelet || true",
-		kubeadm.CRISocket, kubeadm.Dir))
+// and disabled; on a master also keepalived and haproxy, so it can no
+// longer take the VIP.
+func ResetNode(master bool) func(ctx context.Context, h *remote.Host) error {
+	return func(ctx context.Context, h *remote.Host) error {
+		cmd := fmt.Sprintf("if command -v kubeadm >/dev/null; then kubeadm reset -f --cri-socket %s; fi; rm -rf %s; systemctl disable --now kubelet || true",
+			kubeadm.CRISocket, kubeadm.Dir)
+		if master {
+			cmd += "; systemctl disable --now keepalived haproxy || true"
+		}
+		return h.Sh(ctx, cmd)
+	}
 }
