@@ -205,7 +205,7 @@ func testBackupRestore(t *testing.T, d *deployer, masters []string, workers int)
 	}
 	t.Logf("deploy restore (killed in /restore/data) --resume: %s", time.Since(start).Round(time.Second))
 	kubectl(t, d, "get", "configmap", "before-snapshot")
-	if o, err := d.site.Exec(masters[0], "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "configmap", "after-snapshot"); err == nil || !strings.Contains(o, "NotFound") {
+	if o, err := d.site.Exec(masters[0], "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "configmap", "after-snapshot"); err == nil || !strings.Contains(o+err.Error(), "NotFound") {
 		t.Errorf("the object created after the snapshot survived the restore: %v\n%s", err, o)
 	}
 	waitNodesReady(t, d, len(masters)+workers)
@@ -263,7 +263,7 @@ func testNodesOutAndIn(t *testing.T, d *deployer) {
 			t.Fatalf("deploy remove-node %s: %v\n%s", n, err, out)
 		}
 		t.Logf("deploy remove-node %s: %s", n, time.Since(start).Round(time.Second))
-		if o, err := d.site.Exec("master-1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node", n); err == nil || !strings.Contains(o, "NotFound") {
+		if o, err := d.site.Exec("master-1", "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "get", "node", n); err == nil || !strings.Contains(o+err.Error(), "NotFound") {
 			t.Errorf("node %s is still in the cluster: %v\n%s", n, err, o)
 		}
 	}
