@@ -163,7 +163,7 @@ func (o *Ops) removedNode(ctx context.Context, name string, ro *RemoveOptions) (
 	if _, ok := d.inv.Host(name); ok {
 		return inventory.Host{}, fmt.Errorf("%s is still in inventory %s: take it out of the inventory first, then remove it", name, d.inv.Path)
 	}
-	h := inventory.Host{Name: name, Address: ro.Address, Roles: []inventory.Role{inventory.RoleWorker}}
+	h := d.inv.FormerHost(name, ro.Address, inventory.RoleWorker)
 	r, err := d.runner(ctx, d.masters[0])
 	if err != nil {
 		return h, err

@@ -282,3 +282,30 @@ func TestEmptyInventory(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestFormerHost: a host the inventory no longer lists is reached with
+// the inventory's SSH defaults.
+func TestFormerHost(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key")
+	if err := os.WriteFile(key, []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Parse(filepath.Join(dir, "inventory.yaml"), []byte(`apiVersion: appliance/v1
+kind: Inventory
+site: s
+ssh: {user: ops, keyFile: key, port: 2222, knownHosts: known_hosts, sudo: true}
+hosts:
+  - {name: master-1, address: 10.0.0.11, roles: [master]}
+deployNode: {address: 10.0.0.10}
+harbor: {hostname: harbor.s.test}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := inv.FormerHost("worker-9", "10.0.0.29", RoleWorker)
+	c := inv.SSHConfig(h)
+	if c.User != "ops" || c.Port != 2222 || c.KeyFile != key || !c.Sudo || c.Address != "10.0.0.29" || !h.HasRole(RoleWorker) {
+		t.Errorf("former host %+v: ssh %+v", h, c)
+	}
+}

@@ -30,3 +30,11 @@ func (inv *Inventory) SSHConfig(h Host) sshx.Config {
 	}
 	return cfg
 }
+
+// FormerHost is a host the inventory no longer lists (deploy remove-node),
+// named and addressed from elsewhere, with the inventory's SSH defaults:
+// port, user, key, sudo and jump host.
+func (inv *Inventory) FormerHost(name, address string, roles ...Role) Host {
+	s := inv.SSH
+	return Host{Name: name, Address: address, Roles: roles, Port: s.Port, User: s.User, KeyFile: s.KeyFile, Sudo: s.Sudo, JumpHost: s.JumpHost}
+}
