@@ -24,25 +24,29 @@ import (
 func checkEL7Logs(t *testing.T, d *deployer) {
 	t.Helper()
 	dir := filepath.Join(d.state, plan.LogsDir)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The day-two operations' host logs too (STATE/ops/NAME/logs).
+	dirs, _ := filepath.Glob(filepath.Join(d.state, "ops", "*", plan.LogsDir))
 	seen := map[string]string{} // command -> the log it was first seen in
-	for _, e := range ents {
-		name := e.Name()
-		var cmds []string
-		switch {
-		case name == "deploy-node.log":
-			continue
-		case strings.HasSuffix(name, ".ssh.log"):
-			cmds = sshLogCommands(string(mustRead(t, filepath.Join(dir, name))))
-		case strings.HasSuffix(name, ".log"):
-			cmds = remote.LoggedCommands(string(mustRead(t, filepath.Join(dir, name))))
+	for _, dir := range append([]string{dir}, dirs...) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, c := range cmds {
-			if _, ok := seen[c]; !ok {
-				seen[c] = name
+		for _, e := range ents {
+			name := e.Name()
+			var cmds []string
+			switch {
+			case name == "deploy-node.log":
+				continue
+			case strings.HasSuffix(name, ".ssh.log"):
+				cmds = sshLogCommands(string(mustRead(t, filepath.Join(dir, name))))
+			case strings.HasSuffix(name, ".log"):
+				cmds = remote.LoggedCommands(string(mustRead(t, filepath.Join(dir, name))))
+			}
+			for _, c := range cmds {
+				if _, ok := seen[c]; !ok {
+					seen[c] = filepath.Join(filepath.Base(filepath.Dir(dir)), name)
+				}
 			}
 		}
 	}
