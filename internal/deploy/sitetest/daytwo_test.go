@@ -5,6 +5,7 @@ package sitetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,14 +32,31 @@ func (d *deployer) opArgs(sub ...string) []string {
 }
 
 // runOp runs deploy SUBCOMMAND... to its end on the deploy node.
-func (d *deployer) runOp(sub ...string) (string, error) {
+func (d *deployer) runOp(sub ...string) (string, error) { return d.runArgv(d.opArgs(sub...)) }
+
+// runArgv runs argv to its end on the deploy node, returning what it
+// printed; when it fails, with the host logs' tails of the day-two
+// operations, as their phases' errors point there.
+func (d *deployer) runArgv(argv []string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	outFile := filepath.Join(d.site.StateDir, "deploy.out")
-	_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(d.opArgs(sub...))+" >"+outFile+" 2>&1")
-	b, _ := os.ReadFile(outFile)
+	res, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(argv)+" >"+outFile+" 2>&1")
+	b, rerr := os.ReadFile(outFile)
 	d.outputs = append(d.outputs, string(b))
-	return string(b), err
+	out := string(b)
+	if err != nil {
+		out += fmt.Sprintf("\n[exec: %q; reading %s: %v]", res, outFile, rerr)
+		logs, _ := filepath.Glob(filepath.Join(d.state, deploy.OpsDir, "*", plan.LogsDir, "*.log"))
+		for _, l := range logs {
+			lb, _ := os.ReadFile(l)
+			if len(lb) > 3000 {
+				lb = lb[len(lb)-3000:]
+			}
+			out += fmt.Sprintf("\n--- %s (tail)\n%s", l, lb)
+		}
+	}
+	return out, err
 }
 
 // readCerts runs deploy certs and returns what it recorded, by host and
@@ -278,15 +296,8 @@ func testNodesOutAndIn(t *testing.T, d *deployer) {
 	d.inv = full
 	for _, n := range []string{"master-3", "worker-1"} {
 		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		outFile := filepath.Join(d.site.StateDir, "deploy.out")
-		argv := append([]string{testsite.DeployBinDir + "/deploy", "add-node", n, "--bundle", d.b.path, "--key", d.b.pub}, d.opArgs()[1:]...)
-		_, err := d.site.ExecContext(ctx, testsite.DeployHost, nil, "sh", "-c", shellJoin(argv)+" >"+outFile+" 2>&1")
-		cancel()
-		b, _ := os.ReadFile(outFile)
-		d.outputs = append(d.outputs, string(b))
-		if err != nil {
-			t.Fatalf("deploy add-node %s: %v\n%s", n, err, b)
+		if out, err := d.runArgv(d.opArgs("add-node", n, "--bundle", d.b.path, "--key", d.b.pub)); err != nil {
+			t.Fatalf("deploy add-node %s: %v\n%s", n, err, out)
 		}
 		t.Logf("deploy add-node %s: %s", n, time.Since(start).Round(time.Second))
 	}

@@ -94,9 +94,9 @@ func TestKubernetesHA(t *testing.T) {
 	}
 	checkPodOnWorker(t, d, !timing())
 	if !timing() {
+		testNodesOutAndIn(t, d)
 		testCertsRenew(t, d, []string{"master-1", "master-2", "master-3"}, []string{"master-1", "master-2", "master-3", "worker-1"})
 		testBackupRestore(t, d, []string{"master-1", "master-2", "master-3"}, 1)
-		testNodesOutAndIn(t, d)
 	}
 	checkVIPFailover(t, d)
 	checkEL7Logs(t, d)
