@@ -153,8 +153,12 @@ func testCertsRenew(t *testing.T, d *deployer, masters []string, nodes []string)
 	if st.Kubernetes.State != status.SectionOK || len(st.Kubernetes.Nodes) != len(nodes) {
 		t.Errorf("deploy status with the renewed kubeconfig: %s %s, %d nodes", st.Kubernetes.State, st.Kubernetes.Error, len(st.Kubernetes.Nodes))
 	}
-	if len(st.Operations) != 1 || st.Operations[0].Name != "certs-renew" || st.Operations[0].State != plan.Completed {
-		t.Errorf("deploy status operations: %+v", st.Operations)
+	renewed := false
+	for _, o := range st.Operations {
+		renewed = renewed || o.Name == "certs-renew" && o.State == plan.Completed
+	}
+	if !renewed {
+		t.Errorf("deploy status shows no completed certs-renew: %+v", st.Operations)
 	}
 	if len(st.Certificates.Warnings) != 0 {
 		t.Errorf("deploy status warns after a renewal: %q", st.Certificates.Warnings)
