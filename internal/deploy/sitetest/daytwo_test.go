@@ -298,6 +298,10 @@ func testNodesOutAndIn(t *testing.T, d *deployer) {
 	kubectl(t, d, "get", "nodes")
 
 	d.inv = full
+	// add-node runs the site server itself, on the port of the deploy
+	// serve an earlier check left running.
+	pidFile := filepath.Join(d.state, "serve.pid")
+	_, _ = d.site.Exec(testsite.DeployHost, "sh", "-c", "if [ -f "+pidFile+" ]; then kill $(cat "+pidFile+") && while kill -0 $(cat "+pidFile+") 2>/dev/null; do sleep 0.1; done; rm -f "+pidFile+"; fi")
 	for _, n := range []string{"master-3", "worker-1"} {
 		start := time.Now()
 		if out, err := d.runArgv(d.opArgs("add-node", n, "--bundle", d.b.path, "--key", d.b.pub)); err != nil {
