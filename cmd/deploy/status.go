@@ -16,7 +16,7 @@ func newStatusCmd() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "status [--state-dir DIR] [--json] [--timeout 10s]",
-		Short: "Show where the deployment stands: phases, nodes, releases, Harbor",
+		Short: "Show where the deployment stands: phases, nodes, releases, Harbor, certificates, day-two operations",
 		Long: `status shows, on one screen, where the deployment recorded in --state-dir
 stands:
 
@@ -28,6 +28,12 @@ stands:
   Kubernetes nodes  name, Ready, roles, kubelet version, internal IP
   Releases          the cluster's Helm releases, all namespaces
   Harbor            the state of the /harbor phases, if the plan has them
+  Certificates      the soonest to expire, and a warning for each with fewer
+                    than 30 days left (from deploy certs' last reading, the
+                    admin kubeconfig and the site CA)
+  Operations        each day-two operation (deploy certs renew, backup,
+                    restore, add-node, remove-node): its state, error and
+                    the command that resumes it
 
 It reads the journal without locking it, so it can watch a deploy that is
 running. Nodes and releases are read from the cluster with the admin
@@ -51,6 +57,10 @@ readable deployment.
   releases     state, error, releases ([{name, namespace, revision, status,
                chart, appVersion}])
   harbor       state, completed, total
+  certificates checked (when deploy certs last read the hosts), soonest
+               ({host, path, subject, notAfter, ca}), warnings ([text])
+  operations   [{name, title, state, completed, total, lastChange, error,
+               resume}]
 
 A section's state is "ok", "not-planned", "no-kubeconfig", "unreachable" or
 "error" ("harbor": "not-planned" or the /harbor phases' state); a phase
