@@ -32,7 +32,7 @@ const DefaultDrainTimeout = 5 * time.Minute
 //	/add-node/network/<node>...      pod network (the deployer's bridge: routes on every node)
 //	/add-node/mirrors/<node>         containerd to Harbor, when Harbor was loaded
 //	/add-node/upkeep/<node>          a master's timers
-//	/add-node/ready/<first master>   every node Ready, one etcd member per master
+//	/add-node/ready/<first master>   the node Ready, one etcd member per master
 func (d *Deployment) addNodeOp(name string) (op, error) {
 	h, ok := d.inv.Host(name)
 	if !ok {
@@ -78,7 +78,7 @@ func (d *Deployment) addNodeOp(name string) (op, error) {
 		network,
 		mirrors,
 		upkeep,
-		d.oneHost("/add-node/ready", "The cluster is ready with the new node", d.masters[0], "Nodes, kube-system and etcd", k.ClusterReady),
+		d.oneHost("/add-node/ready", "The cluster is ready with the new node", d.masters[0], "The node Ready, kube-system and etcd", k.NodeJoined(name)),
 	)...)}}, nil
 }
 

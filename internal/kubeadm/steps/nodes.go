@@ -165,3 +165,31 @@ func ResetNode(master bool) func(ctx context.Context, h *remote.Host) error {
 		return h.Sh(ctx, cmd)
 	}
 }
+
+// NodeJoined waits, on the first master, until node name is Ready and
+// every kube-system pod is ready, and checks that etcd has one voting
+// member per control-plane node; then it refreshes the state directory's
+// kubeconfig. (ClusterReady counts the inventory's nodes, some of which
+// may not have been added yet.)
+func (s *Site) NodeJoined(name string) func(ctx context.Context, h *remote.Host) error {
+	return func(ctx context.Context, h *remote.Host) error {
+		if err := h.Sh(ctx, kubectl+"wait --for=condition=Ready node/"+sshx.Quote(name)+" --timeout=10m"); err != nil {
+			return fmt.Errorf("node %s is not Ready after 10 minutes (kubectl describe node %s): %w", name, name, err)
+		}
+		if err := h.Sh(ctx, kubectl+"-n kube-system wait --for=condition=Ready pod --all --timeout=10m || { "+kubectl+"-n kube-system get pods -o wide; exit 1; }"); err != nil {
+			return fmt.Errorf("kube-system pods are not ready after 10 minutes (kubectl -n kube-system get pods in the host log): %w", err)
+		}
+		out, err := h.Out(ctx, kubectl+"get nodes -l node-role.kubernetes.io/control-plane -o name")
+		if err != nil {
+			return err
+		}
+		members, err := s.etcdVoters(ctx, h)
+		if err != nil || h.Dry {
+			return err
+		}
+		if masters := len(strings.Fields(out)); masters != members {
+			return fmt.Errorf("etcd has %d voting member(s), the cluster %d control-plane node(s): see kubectl -n kube-system logs etcd-<master> on the masters", members, masters)
+		}
+		return s.FetchKubeconfig(ctx, h)
+	}
+}

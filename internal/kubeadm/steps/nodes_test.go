@@ -22,7 +22,7 @@ func TestDayTwoCommandsRunOnEL7(t *testing.T) {
 	ctx := context.Background()
 	for name, fn := range map[string]func(context.Context, *remote.Host) error{
 		"version": s.SameVersion, "check": s.CheckRemoval("master-2", true), "drain": Drain("worker-1", 0),
-		"etcd": s.RemoveEtcdMember("master-2"), "delete": DeleteNode("worker-1"), "reset": ResetNode(true),
+		"etcd": s.RemoveEtcdMember("master-2"), "joined": s.NodeJoined("worker-1"), "delete": DeleteNode("worker-1"), "reset": ResetNode(true),
 		"upkeep": Upkeep(1), "renew": RenewCerts, "stop": r.Stop, "data": r.Data, "start": r.Start, "healthy": r.Healthy,
 	} {
 		rec := sshx.NewRecorder("master-1", sshx.NewRedactor())
