@@ -21,7 +21,10 @@
 #     mid-phase, an uninterrupted deploy on a fresh site, the host checks, and
 #     a grep of every log for the passwords; then a 3-master + 1-worker
 #     Kubernetes behind the VIP (kills in each /kubernetes phase, a master
-#     cut off mid-join, a pod on the worker, VIP failover) and a 1-master one
+#     cut off mid-join, a pod on the worker, master-3 and worker-1 removed
+#     and added again, deploy certs renew killed and resumed, the renewal
+#     timer, deploy backup, etcd destroyed on every master and deploy
+#     restore killed and resumed, VIP failover) and a 1-master one
 #     whose worker is also the registry host: Harbor (the stand-in) loaded
 #     with every image, the nodes pulling from it once deploy has exited.
 #
