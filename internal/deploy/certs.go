@@ -2,8 +2,6 @@ package deploy
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -114,15 +112,12 @@ func siteCACert(dir string) (certs.Cert, error) {
 	if err != nil {
 		return certs.Cert{}, err
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return certs.Cert{}, fmt.Errorf("%s holds no PEM certificate", p)
-	}
-	x, err := x509.ParseCertificate(blk.Bytes)
+	c, err := certs.ParsePEM(b)
 	if err != nil {
 		return certs.Cert{}, fmt.Errorf("%s: %w", p, err)
 	}
-	return certs.Cert{Host: "deploy node", Path: p, Subject: x.Subject.CommonName, NotAfter: x.NotAfter.UTC(), CA: true}, nil
+	c.Host, c.Path = "deploy node", p
+	return c, nil
 }
 
 // WriteCertsRecord writes rec to the state directory's certificate record

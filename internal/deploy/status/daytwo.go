@@ -1,8 +1,6 @@
 package status
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -113,7 +111,7 @@ func certsStatus(stateDir, apiServer string, now time.Time) CertsStatus {
 		all = append(all, c)
 	}
 	if admin, err := kubeconfig.Load(d.KubeconfigPath(), apiServer); err == nil {
-		if c, ok := pemCert(admin.CertData); ok {
+		if c, err := certs.ParsePEM(admin.CertData); err == nil {
 			c.Host, c.Path = "deploy node", d.KubeconfigPath()
 			all = append(all, c)
 		}
@@ -140,21 +138,9 @@ func localCert(path, host string) (certs.Cert, bool) {
 	if err != nil {
 		return certs.Cert{}, false
 	}
-	c, ok := pemCert(b)
+	c, err := certs.ParsePEM(b)
 	c.Host, c.Path = host, path
-	return c, ok
-}
-
-func pemCert(b []byte) (certs.Cert, bool) {
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		return certs.Cert{}, false
-	}
-	x, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		return certs.Cert{}, false
-	}
-	return certs.Cert{Subject: x.Subject.CommonName, NotAfter: x.NotAfter.UTC(), CA: x.IsCA}, true
+	return c, err == nil
 }
 
 func (s *SiteStatus) writeDayTwo(w io.Writer) {

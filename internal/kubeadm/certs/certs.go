@@ -272,6 +272,12 @@ func parseCert(body []byte) (Cert, error) {
 		}
 		body = dec
 	}
+	return ParsePEM(body)
+}
+
+// ParsePEM reads the first CERTIFICATE block of PEM data (a chain file's
+// leaf), without its host and path.
+func ParsePEM(body []byte) (Cert, error) {
 	for {
 		var b *pem.Block
 		b, body = pem.Decode(body)

@@ -65,9 +65,6 @@ const etcdCurl = `curl -sS --fail --max-time 5 --cacert /etc/kubernetes/pki/etcd
 // it.
 func (s *Site) CheckRemoval(name string, master bool) func(ctx context.Context, h *remote.Host) error {
 	return func(ctx context.Context, h *remote.Host) error {
-		if name == h.Host.Name {
-			return plan.Final(fmt.Errorf("%s is the first master of the inventory, which deploy runs kubeadm and kubectl on: make another master first in the inventory, then remove it", name))
-		}
 		if !master {
 			return nil
 		}
