@@ -39,17 +39,10 @@ while it works. Its journal is STATE/ops/add-node-NAME; --resume continues.`,
   deploy add-node worker-2 --bundle stack.bundle -i site.yaml --state-dir /var/lib/appliance`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := f.check(); err != nil {
-				return err
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			out := cmd.OutOrStdout()
-			cfg, err := f.config(out, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			d, err := deploy.Open(cfg)
+			d, err := openDeployment(f, out, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}

@@ -115,15 +115,21 @@ func addSiteFlags(fl *pflag.FlagSet, f *runFlags) {
 	_ = fl.MarkHidden("test-site-hosts")
 }
 
-func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stderr io.Writer) error {
+// openDeployment checks the flags and opens the deployment they name:
+// the bundle verified, nothing touched.
+func openDeployment(f *runFlags, stdout, stderr io.Writer) (*deploy.Deployment, error) {
 	if err := f.check(); err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := f.config(stdout, stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	d, err := deploy.Open(cfg)
+	return deploy.Open(cfg)
+}
+
+func runDeployment(ctx context.Context, f *runFlags, resume string, stdout, stderr io.Writer) error {
+	d, err := openDeployment(f, stdout, stderr)
 	if err != nil {
 		return err
 	}
