@@ -2,6 +2,7 @@ package seekable
 
 import (
 	"encoding/binary"
+	"fmt"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -209,4 +210,51 @@ func (r *Reader) readv(iovs [][]byte, off, size int64) error {
 		off += int64(len(v))
 	}
 	return nil
+}
+
+// Extent is a range of bytes of the file.
+type Extent struct{ Off, Len int64 }
+
+// RawExtents returns the file ranges that hold bytes [off, off+n) of frame
+// i's content, in order, when the seek table's sizes say the frame is
+// stored as raw blocks (the ranges skip the blocks' 3-byte headers). It
+// reads nothing: only ReadRaw checks that the frame is in fact raw. ok is
+// false for other frames and for a range outside the frame.
+func (r *Reader) RawExtents(i int, off, n int64) ([]Extent, bool) {
+	if i < 0 || i >= len(r.frames) {
+		return nil, false
+	}
+	f := r.frames[i]
+	if f.CompressedSize != rawFrameSize(f.UncompressedSize) || 2*rawBlocks(f.UncompressedSize)+2 > maxRawIovecs ||
+		off < 0 || n < 0 || off > f.UncompressedSize || n > f.UncompressedSize-off {
+		return nil, false
+	}
+	ext := make([]Extent, 0, n/rawBlockMax+2)
+	base := f.Offset + rawHeaderLen(f.UncompressedSize)
+	for end := off + n; off < end; {
+		b := off / rawBlockMax
+		size := min(end, (b+1)*rawBlockMax) - off
+		ext = append(ext, Extent{Off: base + b*(rawBlockMax+3) + 3 + off%rawBlockMax, Len: size})
+		off += size
+	}
+	return ext, true
+}
+
+// ReadRaw appends frame i's content to dst when the frame is stored as raw
+// blocks, with one vectored read. It checks the frame header and every
+// block header, not the content checksum: it is for callers that check the
+// content against a cryptographic digest of their own. ok is false, with
+// dst as it was, when the frame is not raw (read it with DecodeFrame).
+func (r *Reader) ReadRaw(i int, dst []byte) (out []byte, ok bool, err error) {
+	if i < 0 || i >= len(r.frames) {
+		return dst, false, fmt.Errorf("seekable: frame %d out of range (%d frames)", i, len(r.frames))
+	}
+	f := r.frames[i]
+	if f.CompressedSize != rawFrameSize(f.UncompressedSize) {
+		return dst, false, nil
+	}
+	if int64(cap(dst)-len(dst)) < f.UncompressedSize {
+		dst = append(make([]byte, 0, int64(len(dst))+f.UncompressedSize), dst...)
+	}
+	return r.readRaw(i, dst, false)
 }
