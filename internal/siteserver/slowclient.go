@@ -35,29 +35,54 @@ func WithMinWriteRate(bytes int, window time.Duration) Option {
 	}
 }
 
-// minRateWriter is a ResponseWriter whose body writes go out in pieces of
-// at most piece bytes, each under a write deadline stall from its start.
-// net/http clears the write deadline when the response is done, so it does
-// not outlive the response on a kept-alive connection.
+// minRateWriter is a ResponseWriter whose body must be taken piece bytes
+// at a time, each piece within stall of when its first byte was written:
+// the write deadline is set at the start of every piece, however the
+// writes are cut (a 4 MiB write goes out in 1 MiB pieces, eight 128 KiB
+// writes share one piece's deadline). Time the server spends between two
+// writes of a piece (reading and verifying the next chunk, waiting for a
+// read budget) is not the client's: a pause of idleGrace or more moves the
+// deadline by as much. net/http clears the write deadline when the
+// response is done, so it does not outlive the response on a kept-alive
+// connection.
 type minRateWriter struct {
 	http.ResponseWriter
-	rc    *http.ResponseController
-	piece int
-	stall time.Duration
+	rc       *http.ResponseController
+	piece    int
+	stall    time.Duration
+	left     int       // bytes left in the current piece
+	deadline time.Time // the current piece's
+	idle     time.Time // when the last write returned
 }
+
+// idleGrace is the pause between two writes of a piece that is not added
+// to its deadline.
+const idleGrace = 50 * time.Millisecond
 
 func (s *Server) minRate(w http.ResponseWriter) *minRateWriter {
 	return &minRateWriter{ResponseWriter: w, rc: http.NewResponseController(w), piece: s.minWriteBytes, stall: s.writeStall}
 }
 
 func (m *minRateWriter) Write(p []byte) (int, error) {
+	if m.left > 0 {
+		if pause := time.Since(m.idle); pause >= idleGrace {
+			m.deadline = m.deadline.Add(pause)
+			_ = m.rc.SetWriteDeadline(m.deadline)
+		}
+	}
+	defer func() { m.idle = time.Now() }()
 	total := 0
 	for len(p) > 0 {
-		n := min(len(p), m.piece)
-		// Not every ResponseWriter supports deadlines; then there is none.
-		_ = m.rc.SetWriteDeadline(time.Now().Add(m.stall))
+		if m.left <= 0 {
+			// Not every ResponseWriter supports deadlines; then there is none.
+			m.deadline = time.Now().Add(m.stall)
+			_ = m.rc.SetWriteDeadline(m.deadline)
+			m.left = m.piece
+		}
+		n := min(len(p), m.left)
 		k, err := m.ResponseWriter.Write(p[:n])
 		total += k
+		m.left -= k
 		if err != nil {
 			return total, err
 		}
