@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -177,7 +178,8 @@ func openContent(f *serveFlags, log *slog.Logger, stderr io.Writer) (content.Con
 	if err != nil {
 		return nil, nil, err
 	}
-	return content.NewBundle(r), r.Close, nil
+	bc := content.NewBundle(r)
+	return bc, func() error { return errors.Join(bc.Close(), r.Close()) }, nil
 }
 
 // serveContent runs the site server (siteserver.Start) until ctx is done.

@@ -27,11 +27,12 @@ import (
 
 // seed is the site server running inside the deployer.
 type seed struct {
-	srv    *siteserver.Running
-	caPEM  []byte
-	cancel context.CancelFunc
-	log    *os.File
-	warn   io.Writer
+	srv     *siteserver.Running
+	content *content.Bundle
+	caPEM   []byte
+	cancel  context.CancelFunc
+	log     *os.File
+	warn    io.Writer
 }
 
 // seedAllowHint tells the operator how to admit a client the seed refused.
@@ -71,8 +72,9 @@ func (d *Deployment) Start(ctx context.Context) error {
 	}
 	log := slog.New(slog.NewTextHandler(d.red.Writer(logf), nil))
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	bc := content.NewBundle(d.bundle)
 	srv, err := siteserver.Start(sctx, siteserver.StartConfig{
-		Content:  content.NewBundle(d.bundle),
+		Content:  bc,
 		Addr:     d.SeedAddr(),
 		StateDir: d.cfg.StateDir,
 		Names:    []string{d.inv.DeployNode.Address, hostconf.SeedHostname, "localhost", "127.0.0.1"},
@@ -86,10 +88,11 @@ func (d *Deployment) Start(ctx context.Context) error {
 	}
 	if err != nil {
 		cancel()
+		bc.Close()
 		logf.Close()
 		return err
 	}
-	d.seed = &seed{srv: srv, caPEM: srv.CA.CACertPEM(), cancel: cancel, log: logf, warn: d.cfg.Warn}
+	d.seed = &seed{srv: srv, content: bc, caPEM: srv.CA.CACertPEM(), cancel: cancel, log: logf, warn: d.cfg.Warn}
 	log.Info("site server started", "addr", d.SeedAddr(), "clients", srv.AccessSummary())
 	fmt.Fprintf(d.cfg.Out, "site server on %s for the inventory's hosts only (CA %s, log %s)\n", d.seedURL(), srv.CA.CACertPath(), logf.Name())
 	return nil
@@ -105,6 +108,7 @@ func (s *seed) stop() error {
 	case <-time.After(35 * time.Second):
 		err = errors.New("site server did not shut down in time")
 	}
+	s.content.Close()
 	if n := s.srv.Refused().Total(); n > 0 {
 		fmt.Fprintf(s.warn, "warning: the site server refused %d requests from addresses outside the inventory (addresses in %s); %s\n", n, s.log.Name(), seedAllowHint)
 	}

@@ -75,8 +75,9 @@ func openTestBundle(t *testing.T, path string) *content.Bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Close() })
-	return content.NewBundle(r)
+	bc := content.NewBundle(r)
+	t.Cleanup(func() { bc.Close(); r.Close() })
+	return bc
 }
 
 func TestBundleContentListAndStat(t *testing.T) {

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 	"golang.org/x/sys/unix"
@@ -53,6 +55,15 @@ type Bundle struct {
 	paths []string // every listed path, sorted
 	read  *semaphore.Weighted
 	hold  *semaphore.Weighted
+
+	leaseMu sync.Mutex
+	leases  map[*os.File]*fileLease // by bundle file; see lease.go
+	closed  bool
+	rawBufs chan *[]byte // frames read by VerifyRawChunk; at most rawBufCount, kept
+
+	// Chunks sent from a leased mapping, and of those the ones read and
+	// verified first; for tests and diagnostics.
+	leasedSent, leasedVerified atomic.Int64
 }
 
 // ReadBudget is the memory, in bytes, that Bundle's chunk reads in
@@ -114,7 +125,48 @@ func NewBundle(r *bundle.Reader) *Bundle {
 		paths = append(paths, a.Path)
 	}
 	sort.Strings(paths)
-	return &Bundle{r: r, paths: paths, read: semaphore.NewWeighted(ReadBudget), hold: semaphore.NewWeighted(HoldBudget)}
+	b := &Bundle{r: r, paths: paths, read: semaphore.NewWeighted(ReadBudget), hold: semaphore.NewWeighted(HoldBudget),
+		leases: map[*os.File]*fileLease{}}
+	b.rawBufs = make(chan *[]byte, rawBufCount)
+	for range rawBufCount {
+		b.rawBufs <- new([]byte) // grown on first use
+	}
+	return b
+}
+
+// rawBufCount is how many frames VerifyRawChunk may read at once: as many
+// as ReadBudget lets chunk reads run.
+const rawBufCount = ReadBudget/(2*bundle.ChunkSize+64<<10) + 1
+
+// Close gives up the leases on the bundle's files (see lease.go); reads
+// after it take the unleased path. It does not close the bundle Reader.
+func (b *Bundle) Close() error {
+	b.leaseMu.Lock()
+	b.closed = true
+	ls := make([]*fileLease, 0, len(b.leases))
+	for _, l := range b.leases {
+		ls = append(ls, l)
+	}
+	b.leaseMu.Unlock()
+	for _, l := range ls {
+		l.close()
+	}
+	return nil
+}
+
+// lease returns the lease of rc's file, nil once the Bundle is closed.
+func (b *Bundle) lease(rc bundle.RawChunk) *fileLease {
+	b.leaseMu.Lock()
+	defer b.leaseMu.Unlock()
+	if b.closed {
+		return nil
+	}
+	l, ok := b.leases[rc.File]
+	if !ok {
+		l = &fileLease{file: rc.File, frames: rc.Frames}
+		b.leases[rc.File] = l
+	}
+	return l
 }
 
 // Stat implements Content from bundle.json alone.
@@ -287,6 +339,16 @@ func (s *chunkStream) WriteVerifiedTo(w io.Writer) (int64, bool, error) {
 		}
 	}()
 	for s.off < s.end {
+		if s.cur == nil && !s.small {
+			n, ok, err := s.writeLeased(w)
+			total += n
+			if err != nil {
+				return total, true, err
+			}
+			if ok {
+				continue
+			}
+		}
 		if s.cur == nil {
 			if err := s.openChunk(); err != nil {
 				return total, true, err
@@ -326,6 +388,73 @@ func (s *chunkStream) WriteVerifiedTo(w io.Writer) (int64, bool, error) {
 		}
 	}
 	return total, true, nil
+}
+
+// writeLeased writes the rest of the chunk holding s.off from the mapping
+// of the bundle file, when the file is leased and the chunk is one raw
+// frame: after reading and verifying it first, unless it was verified
+// since the lease was taken (see lease.go). ok is false, with nothing
+// written, when it cannot: the chunk then takes the unleased path. A
+// generation that ends part-way leaves the rest of the chunk to the next
+// turn of the caller's loop.
+func (s *chunkStream) writeLeased(w io.Writer) (n int64, ok bool, err error) {
+	k := s.off / bundle.ChunkSize
+	rc, ok := s.b.r.LocateRawChunk(s.a, k)
+	if !ok {
+		return 0, false, nil
+	}
+	l := s.b.lease(rc)
+	if l == nil {
+		return 0, false, nil
+	}
+	g := l.current()
+	if g == nil {
+		return 0, false, nil
+	}
+	if !g.isVerified(rc.Frame) {
+		// Read after the lease was taken: if it matches, the file holds
+		// these bytes for as long as the generation lasts.
+		if err := s.b.read.Acquire(s.ctx, readWeight(s.a.Size)); err != nil {
+			return 0, true, err
+		}
+		buf := <-s.b.rawBufs
+		_, ok, err := s.b.r.VerifyRawChunk(s.a, k, buf)
+		s.b.rawBufs <- buf
+		s.b.read.Release(readWeight(s.a.Size))
+		if err != nil || !ok {
+			return 0, ok, err
+		}
+		g.markVerified(rc.Frame)
+		s.b.leasedVerified.Add(1)
+	}
+	s.b.leasedSent.Add(1)
+	end := min((k+1)*bundle.ChunkSize, s.end)
+	last := rc.Extents[len(rc.Extents)-1]
+	frameLo, frameHi := rc.Extents[0].Off, last.Off+last.Len
+	pos := k * bundle.ChunkSize // the entry offset of the extent's first byte
+	for _, e := range rc.Extents {
+		lo, hi := pos, pos+e.Len
+		pos = hi
+		if hi <= s.off {
+			continue
+		}
+		if lo >= end {
+			break
+		}
+		from, to := e.Off+max(lo, s.off)-lo, e.Off+min(hi, end)-lo
+		if !g.enter() {
+			return n, true, nil
+		}
+		m, err := w.Write(g.data[from:to])
+		g.mapped(rc.Frame, frameLo, frameHi)
+		g.leave()
+		s.off += int64(m)
+		n += int64(m)
+		if err != nil {
+			return n, true, err
+		}
+	}
+	return n, true, nil
 }
 
 // loadedWriter gives back the load's share of ReadBudget before the first
