@@ -66,7 +66,7 @@ const minLeaseBreakTime = 10 * time.Second
 // keeps mapped in its own page tables (which count as its resident memory,
 // although they are the page cache's): chunks sent longest ago are
 // unmapped (their pages stay in the page cache).
-const MappedBudget = 64 << 20
+const MappedBudget = 32 << 20
 
 // fileLease takes and keeps a read lease on one bundle file, one
 // generation at a time.
