@@ -1,8 +1,16 @@
 #!/bin/bash
-# build.sh [OUTDIR]: builds the real Kubernetes artifacts of the version the
-# built-in stack ships (manifest/stacks/kubesphere.yaml: v1.26.15) from
-# source through the Go module proxy, or reuses them, and prints the
-# directory holding them (the last line of stdout; progress goes to stderr).
+# build.sh [--previous] [OUTDIR]: builds the real Kubernetes artifacts of
+# the version the built-in stack ships (manifest/stacks/kubesphere.yaml:
+# v1.26.15) from source through the Go module proxy, or reuses them, and
+# prints the directory holding them (the last line of stdout; progress goes
+# to stderr).
+#
+#   --previous: the same artifacts for K8S_PREVIOUS_VERSION (v1.26.14), the
+#   release `deploy upgrade`'s site test upgrades from: the same sources
+#   with that version stamped into the Kubernetes binaries, images and RPMs
+#   (versions.env says why); only the binaries' link differs, so it takes
+#   minutes once the shipped version is built. Default OUTDIR:
+#   CACHE/previous-<version>-<hash>.
 #
 #   OUTDIR (default $APPLIANCE_K8S_CACHE/<version>-<hash>, the cache root
 #   defaulting to ~/.cache/appliance-k8s; the hash covers scripts/k8s/,
@@ -36,6 +44,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/k8s/versions.env
 . "$here/versions.env"
+previous=""
+if [ "${1:-}" = --previous ]; then
+	previous=$K8S_PREVIOUS_VERSION
+	shift
+fi
 root=${APPLIANCE_K8S_CACHE:-$HOME/.cache/appliance-k8s}
 xtables=${APPLIANCE_K8S_XTABLES:-/usr/sbin/xtables-nft-multi}
 mkdir -p "$root"
@@ -62,6 +75,12 @@ valkey=$({ echo "$gover"; grep '^KUBEADM_VALIDATE_VERSION=' "$here/versions.env"
 	tree_hash scripts/k8s/lib.sh scripts/k8s/build-validate.sh scripts/k8s/kubeadm-validate; } | sha256sum | cut -c1-16)
 key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"
 	tree_hash scripts/k8s internal/cmd/k8s-images manifest/stacks/kubesphere.yaml; } | sha256sum | cut -c1-16)
+if [ -n "$previous" ]; then
+	# Stamped with another version: binaries, images and RPMs of their own.
+	binkey=$binkey-$previous
+	key=previous-$previous-${key#"$K8S_VERSION"-}
+	export K8S_STAMP=$previous
+fi
 out=$(realpath -m "${1:-$root/$key}")
 
 # One build at a time per cache root.
@@ -142,7 +161,7 @@ ln "$val/kubeadm" "$tmp/validate/kubeadm-$KUBEADM_VALIDATE_VERSION" 2>/dev/null 
 log "writing the OCI images"
 (cd "$repo" && go build -o "$tmp/k8s-images" ./internal/cmd/k8s-images)
 "$tmp/k8s-images" build --bin "$tmp/bin" --out "$tmp/oci" --xtables "$xtables" \
-	--stack kubesphere --component kubernetes >"$tmp/images.txt"
+	--stack kubesphere --component kubernetes ${previous:+--kubernetes-version "$previous"} >"$tmp/images.txt"
 rm -f "$tmp/k8s-images"
 
 log "building and signing the RPMs"
@@ -152,7 +171,7 @@ cat >"$tmp/BUILD-INFO" <<INFO
 key=$key
 binaries=$binkey
 validate=$valkey
-kubernetes=$K8S_VERSION
+kubernetes=${previous:-$K8S_VERSION}
 etcd=$ETCD_VERSION
 coredns=$COREDNS_VERSION
 cni=$CNI_VERSION
