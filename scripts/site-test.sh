@@ -106,6 +106,16 @@ step "Kubernetes bundle, built by bundle build: the kubesphere stack's kubernete
 # stand-in for Calico, whose images cannot be pulled or built here either;
 # a template manifest and a small local chart for /stack. Every image comes
 # under its own name through one mirror per source registry.
+# First the release before it, for deploy upgrade's site test: Kubernetes
+# v1.26.14 (scripts/k8s/build.sh --previous: v1.26.15's sources with
+# v1.26.14 stamped into binaries, image tags and RPMs; a relink, minutes),
+# the same platform as stack version 0.0.9. Built first, so that the
+# Kubernetes build's "current" link ends on v1.26.15.
+K8S_OLD=$(bash scripts/k8s/build.sh --previous | tail -n 1)
+rm -rf "$OUT/k8s-old-stack"
+bash scripts/site/platform-stack.sh --into "$OUT/k8s-old-stack" --registry "$ADDR" --k8s "$K8S_OLD" --name site-k8s:0.0.9 >/dev/null
+bin/bundle build -f "$OUT/k8s-old-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
+  -o "$OUT/k8s-old.bundle" --quiet
 rm -rf "$OUT/k8s-stack"
 bash scripts/site/platform-stack.sh --into "$OUT/k8s-stack" --registry "$ADDR" --k8s "$K8S" --name site-k8s >/dev/null
 bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
@@ -118,7 +128,7 @@ step "the test site itself: air gap, SSH with known_hosts, tools, VRRP, containe
 go test -tags site -count=1 -timeout 15m ./internal/testsite/
 
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
-export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_K8S_BUNDLE=$OUT/k8s.bundle SITETEST_PUB=$OUT/cosign.pub
+export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_K8S_BUNDLE=$OUT/k8s.bundle SITETEST_K8S_OLD_BUNDLE=$OUT/k8s-old.bundle SITETEST_PUB=$OUT/cosign.pub
 start=$SECONDS
 set +e
 go test -tags site -count=1 -timeout 60m -v ${SITE_TEST_RUN:+-run "$SITE_TEST_RUN"} ./internal/deploy/sitetest/ 2>&1 |

@@ -61,7 +61,7 @@ the nodes in order, every command.`,
 			}
 			defer d.Close()
 			if f.dryRun {
-				return d.DryRunUpgrade(out, uo)
+				return d.DryRunUpgrade(ctx, out, uo)
 			}
 			resume := resumeCommand(cmd.Flags(), f, "deploy", "upgrade", "--bundle", shellWord(f.bundle))
 			err = d.Upgrade(ctx, uo, deploy.RunOptions{Resume: f.resume, Restart: f.restart, Phase: f.phase, Force: f.force, ResumeCommand: resume})

@@ -5,12 +5,19 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/factory-appliance/appliance/internal/harbor"
 	"github.com/factory-appliance/appliance/internal/inventory"
+	"github.com/factory-appliance/appliance/internal/kube"
+	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
 	"github.com/factory-appliance/appliance/internal/plan"
+	"github.com/factory-appliance/appliance/internal/stack"
+	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // UpgradeOptions are deploy upgrade's.
@@ -143,11 +150,58 @@ func (d *Deployment) Upgrade(ctx context.Context, uo UpgradeOptions, ro RunOptio
 	return (&Ops{d: d}).run(ctx, x, ro)
 }
 
-// DryRunUpgrade prints what deploy upgrade would run.
-func (d *Deployment) DryRunUpgrade(w io.Writer, uo UpgradeOptions) error {
+// DryRunUpgrade prints what deploy upgrade would run: first the versions
+// from → to (the cluster's read from the deploy node when the state
+// directory has its kubeconfig), the nodes in their order and the stack's
+// steps, then every phase and its commands.
+func (d *Deployment) DryRunUpgrade(ctx context.Context, w io.Writer, uo UpgradeOptions) error {
 	x, err := d.upgradeOp(uo)
 	if err != nil {
 		return err
 	}
+	from := d.clusterVersion(ctx)
+	fmt.Fprintf(w, "upgrade to %s %s: Kubernetes %s → %s\n", d.index.Name, d.index.Version, from, d.k8sVersion)
+	var masters, workers []string
+	for _, n := range d.nodes {
+		if n.HasRole(inventory.RoleMaster) {
+			masters = append(masters, n.Name)
+		} else {
+			workers = append(workers, n.Name)
+		}
+	}
+	fmt.Fprintf(w, "masters, one at a time: %s\n", strings.Join(masters, ", "))
+	if len(workers) > 0 {
+		fmt.Fprintf(w, "workers, %d at a time: %s\n", max(uo.MaxUnavailable, 1), strings.Join(workers, ", "))
+	}
+	var releases []string
+	for _, s := range stack.Steps(d.index) {
+		releases = append(releases, s.Name())
+	}
+	if len(releases) > 0 {
+		fmt.Fprintf(w, "stack steps (a release whose chart and values did not change is left as it is): %s\n", strings.Join(releases, ", "))
+	}
+	fmt.Fprintln(w)
 	return (&Ops{d: d}).dryRun(w, x)
+}
+
+// clusterVersion is the version the cluster runs, read through the state
+// directory's admin kubeconfig (kubeadm-config), or what kept it from
+// being read.
+func (d *Deployment) clusterVersion(ctx context.Context) string {
+	if _, err := d.state.Kubeconfig(); err != nil {
+		return "(not read: no admin kubeconfig in " + d.cfg.StateDir + "; /upgrade/check reads it)"
+	}
+	c, err := kube.Open(d.state.KubeconfigPath(), d.apiEndpoint(), kube.Options{UserAgent: "appliance-deploy-upgrade", Timeout: 10 * time.Second, MaxAnswer: 1 << 20})
+	if err != nil {
+		return "(not read: " + termtext.Escape(err.Error()) + ")"
+	}
+	cm, err := c.Clientset.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{})
+	if err != nil {
+		return "(not read: " + termtext.Escape(err.Error()) + ")"
+	}
+	v, err := kubeadm.ClusterConfigVersion(cm.Data["ClusterConfiguration"])
+	if err != nil {
+		return "(not read: " + termtext.Escape(err.Error()) + ")"
+	}
+	return v
 }

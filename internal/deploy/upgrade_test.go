@@ -74,10 +74,13 @@ func TestUpgradePlan(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := d.DryRunUpgrade(&out, UpgradeOptions{}); err != nil {
+	if err := d.DryRunUpgrade(t.Context(), &out, UpgradeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	dry := out.String()
+	if !strings.HasPrefix(dry, "upgrade to ") || !strings.Contains(dry, "→ v1.26.15") || !strings.Contains(dry, "masters, one at a time: master-1, master-2\nworkers, 1 at a time: worker-1\n") {
+		t.Errorf("the dry run does not start with the versions and the nodes in order:\n%s", dry)
+	}
 	for _, w := range []string{"kubeadm upgrade plan 'v1.26.15' && kubeadm upgrade apply 'v1.26.15' --yes --patches /etc/appliance/kubeadm/patches",
 		"kubeadm upgrade node --patches /etc/appliance/kubeadm/patches", "install 'kubeadm-1.26.15-1'", "install 'kubelet-1.26.15-1' 'kubectl-1.26.15-1'",
 		"drain 'master-2' --ignore-daemonsets", "uncordon 'worker-1'", "update 'chain-a'", "systemctl restart kubelet"} {

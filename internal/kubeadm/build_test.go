@@ -118,3 +118,15 @@ func TestUpgradeCommand(t *testing.T) {
 		t.Errorf("a worker: %s", w)
 	}
 }
+
+func TestClusterConfigVersion(t *testing.T) {
+	if v, err := ClusterConfigVersion("apiServer: {}\nkubernetesVersion: v1.26.14\nnetworking: {}\n"); err != nil || v != "v1.26.14" {
+		t.Errorf("= %q, %v", v, err)
+	}
+	if _, err := ClusterConfigVersion("kubernetesVersion: latest\n"); err == nil {
+		t.Error("kubernetesVersion latest: no error")
+	}
+	if _, err := ClusterConfigVersion("apiServer: {}\n"); err == nil || !strings.Contains(err.Error(), "no kubernetesVersion") {
+		t.Errorf("none: %v", err)
+	}
+}

@@ -66,3 +66,19 @@ func UpgradeCommand(version string, first, master bool) string {
 		`if [ "$have" != %s ]; then echo "kubeadm on this node is $have, not %s: its package was not upgraded" >&2; exit 1; fi; %s && touch %s`,
 		LockPath, sshx.Quote(mark), v, strings.ReplaceAll(version, "'", ""), run, sshx.Quote(mark))
 }
+
+// ClusterConfigVersion reads kubernetesVersion from the text of kubeadm's
+// ClusterConfiguration (the kubeadm-config ConfigMap's data), the version
+// the cluster runs: kubeadm upgrade apply moves it.
+func ClusterConfigVersion(text string) (string, error) {
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "kubernetesVersion:"); ok {
+			v = strings.Trim(strings.TrimSpace(v), `"'`)
+			if _, err := ParseVersion(v); err != nil {
+				return "", fmt.Errorf("kubeadm-config: %w", err)
+			}
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("kubeadm-config names no kubernetesVersion: is this a cluster kubeadm made?")
+}

@@ -62,6 +62,17 @@ func k8sInputs(t *testing.T) in {
 	return v
 }
 
+// k8sOldInputs is the bundle of the release before (Kubernetes v1.26.14,
+// stack version 0.0.9) that deploy upgrade's test starts from.
+func k8sOldInputs(t *testing.T) in {
+	t.Helper()
+	v := k8sInputs(t)
+	if v.bundle = os.Getenv("SITETEST_K8S_OLD_BUNDLE"); v.bundle == "" {
+		t.Fatal("SITETEST_K8S_OLD_BUNDLE is not set: run make site-test (scripts/site-test.sh)")
+	}
+	return v
+}
+
 // TestKubernetesHA: three masters behind the keepalived VIP and haproxy and
 // one worker, built by deploy --bundle alone. The deployment is killed
 // (SIGKILL) in each /kubernetes phase in turn and resumed; master-3 is cut
@@ -141,15 +152,26 @@ func killInEachK8sPhase(t *testing.T, d *deployer) {
 // over to it. Once deploy has exited, so the seed is gone, a pod on
 // worker-1 pulls its image from Harbor. The pod network is the bundle's
 // CNI (demo-cni, installed in /kubernetes/cni, not in /stack).
+//
+// Untimed, the site is deployed from the release before (Kubernetes
+// v1.26.14, stack 0.0.9) and then moved to the shipped one by deploy
+// upgrade (testUpgrade), killed in every phase; the checks after it run on
+// the upgraded site.
 func TestKubernetesOneMaster(t *testing.T) {
-	d := k8sSite(t, k8sOneSiteName, 1)
+	v := k8sInputs(t)
+	if !timing() {
+		v = k8sOldInputs(t)
+	}
+	d := k8sSiteOf(t, k8sOneSiteName, 1, v)
 	t.Run("VIPWithOneMasterRefused", func(t *testing.T) { testOneMasterVIPRefused(t, d) })
 	t.Run("ForeignHAProxyNamed", func(t *testing.T) { testForeignHAProxyNamed(t, d) })
 	registryOnWorker(t, d)
+	stackVersion := "0.1.0"
 	if timing() {
 		runTimed(t, d, "one-master")
 	} else {
 		killInHarbor(t, d)
+		stackVersion = "0.0.9"
 	}
 	checkCluster(t, d, 1, 1)
 	checkStatus(t, d, 2)
@@ -157,8 +179,14 @@ func TestKubernetesOneMaster(t *testing.T) {
 	logDurations(t, d, "/kubernetes")
 	checkHarbor(t, d, 2)
 	logDurations(t, d, "/harbor")
-	checkStack(t, d)
+	checkStack(t, d, stackVersion)
 	logDurations(t, d, "/stack")
+	if !timing() {
+		testUpgrade(t, d, k8sInputs(t).bundle, []string{"master-1"}, []string{"worker-1"})
+		checkCluster(t, d, 1, 1)
+		checkHarbor(t, d, 2)
+		checkPodNetwork(t, d, 2)
+	}
 	checkPodOnWorker(t, d, false)
 	checkEL7Logs(t, d)
 	testNoSecrets(t, d)
@@ -206,7 +234,12 @@ func killInHarbor(t *testing.T, d *deployer) {
 // returns a deployer of the Kubernetes bundle.
 func k8sSite(t *testing.T, name string, masters int) *deployer {
 	t.Helper()
-	v := k8sInputs(t)
+	return k8sSiteOf(t, name, masters, k8sInputs(t))
+}
+
+// k8sSiteOf is k8sSite deploying bundle v.
+func k8sSiteOf(t *testing.T, name string, masters int, v in) *deployer {
+	t.Helper()
 	work := t.TempDir()
 	b := writeFixtureBundle(t, v, work)
 	s := testsite.Up(t, name, testsite.WithMasters(masters), testsite.WithStateDir(filepath.Join(work, "site")),
@@ -539,7 +572,7 @@ func logDurations(t *testing.T, d *deployer, prefix string) {
 // answering with the ConfigMap's message and the file it wrote on its
 // claim, bound to the hostPath volume. Then --phase /stack/stack-demo
 // --force runs the release again and changes nothing (same revision).
-func checkStack(t *testing.T, d *deployer) {
+func checkStack(t *testing.T, d *deployer, stackVersion string) {
 	t.Helper()
 	for _, id := range []string{"/stack/demo-config-manifests", "/stack/stack-demo"} {
 		if r, ok := d.leafStates(id)[id]; !ok || r.State != plan.Completed {
@@ -557,7 +590,7 @@ func checkStack(t *testing.T, d *deployer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]string{"registry": harborName, "podCIDR": inv.Network.PodCIDR, "stack": "site-k8s 0.1.0"} {
+	for key, want := range map[string]string{"registry": harborName, "podCIDR": inv.Network.PodCIDR, "stack": "site-k8s " + stackVersion} {
 		if got := k("get", "configmap", "stack-demo", "-o", "jsonpath={.data."+key+"}"); got != want || want == "" {
 			t.Errorf("the ConfigMap rendered from the template has %s = %q, want %q from the inventory", key, got, want)
 		}

@@ -24,23 +24,17 @@ import (
 var KubernetesPackages = []string{"kubeadm", "kubelet", "kubectl"}
 
 // ClusterVersion reads, on a master, the Kubernetes version the cluster
-// runs: kubernetesVersion of kubeadm's ClusterConfiguration (kubeadm
-// upgrade apply moves it; the nodes' kubelets follow one by one).
+// runs (kubeadm.ClusterConfigVersion of kubeadm-config).
 func ClusterVersion(ctx context.Context, h *remote.Host) (string, error) {
 	out, err := h.Out(ctx, kubectl+`-n kube-system get configmap kubeadm-config -o jsonpath='{.data.ClusterConfiguration}'`)
 	if err != nil || h.Dry {
 		return "", err
 	}
-	for _, line := range strings.Split(out, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "kubernetesVersion:"); ok {
-			v = strings.Trim(strings.TrimSpace(v), `"'`)
-			if _, err := kubeadm.ParseVersion(v); err != nil {
-				return "", fmt.Errorf("kubeadm-config on %s: %w", h.Host.Name, err)
-			}
-			return v, nil
-		}
+	v, err := kubeadm.ClusterConfigVersion(out)
+	if err != nil {
+		return "", fmt.Errorf("on %s: %w", h.Host.Name, err)
 	}
-	return "", fmt.Errorf("kubeadm-config on %s names no kubernetesVersion: is this a cluster kubeadm made?", h.Host.Name)
+	return v, nil
 }
 
 // UpgradeCheck runs on the first master before anything changes: the
