@@ -15,9 +15,9 @@ import (
 	"github.com/factory-appliance/appliance/internal/deploy/sitetest"
 	"github.com/factory-appliance/appliance/internal/el7"
 	"github.com/factory-appliance/appliance/internal/inventory"
-	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
+	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
