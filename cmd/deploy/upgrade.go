@@ -31,11 +31,12 @@ verifies NEW, serves it from the site server, and then:
     any node changes;
   - updates each role's packages that NEW's RPM closure changed (not
     kubeadm, kubelet and kubectl, which each node gets at its turn);
-  - upgrades the masters one at a time: drained (PodDisruptionBudgets
-    respected, within --drain-timeout; --drain=false skips it), kubeadm
-    from NEW, "kubeadm upgrade plan" and "apply" on the first master,
-    "kubeadm upgrade node" on the others, kubelet and kubectl from NEW,
-    kubelet restarted, Ready at the new version, uncordoned; then the
+  - upgrades the masters one at a time, in the order of kubeadm's upgrade
+    guide: kubeadm from NEW, "kubeadm upgrade plan" and "apply" on the
+    first master, "kubeadm upgrade node" on the others; then the node is
+    drained (PodDisruptionBudgets respected, within --drain-timeout;
+    --drain=false skips it), gets kubelet and kubectl from NEW, kubelet
+    restarts, and once Ready at the new version it is uncordoned; then the
     workers, --max-unavailable at a time;
   - waits for every node Ready at the new version, then upgrades the
     stack's releases whose chart or values changed.

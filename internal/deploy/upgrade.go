@@ -40,7 +40,7 @@ type UpgradeOptions struct {
 //	/upgrade/harbor/load                  this bundle's images into Harbor, only what it lacks (when Harbor was loaded)
 //	/upgrade/packages/<host>...           each role's packages this bundle updates (not kubeadm, kubelet, kubectl)
 //	/upgrade/masters/<master>/...         the masters one at a time, the first with kubeadm upgrade apply:
-//	    drain, kubeadm, kubelet, ready    drained (on the first master), kubeadm's package and upgrade,
+//	    kubeadm, drain, kubelet, ready    kubeadm's package and upgrade, drained (on the first master),
 //	                                      kubelet's and kubectl's packages and a kubelet restart, Ready at the
 //	                                      new version and uncordoned
 //	/upgrade/workers/batch-<n>/<worker>/... the workers, MaxUnavailable at a time, the same steps
@@ -114,10 +114,11 @@ func (d *Deployment) upgradeOp(uo UpgradeOptions) (op, error) {
 		)...)}}, nil
 }
 
-// upgradeNode is node n's turn of the upgrade, as group id: drained (on
-// the first master), kubeadm's package and upgrade, kubelet's and
-// kubectl's packages and a restart, then Ready at the new version and
-// uncordoned.
+// upgradeNode is node n's turn of the upgrade, as group id, in the order
+// of kubeadm's upgrade guide: kubeadm's package and upgrade (the static
+// pods of a master restart on their own, one by one), the node drained (on
+// the first master) before kubelet's and kubectl's packages and kubelet's
+// restart, then Ready at the new version and uncordoned.
 func (d *Deployment) upgradeNode(id string, n inventory.Host, first, master bool, k *steps.Site, uo UpgradeOptions) *plan.Phase {
 	leaf := func(step, title string, h inventory.Host, fn hostFunc) *plan.Phase {
 		p := d.hostPhase(id, title, fn)(h)
@@ -133,8 +134,8 @@ func (d *Deployment) upgradeNode(id string, n inventory.Host, first, master bool
 		kubeadmTitle = "kubeadm upgrade plan and apply"
 	}
 	return plan.Steps(id, "Upgrade "+n.Name, present(
-		drain,
 		leaf("kubeadm", kubeadmTitle, n, k.UpgradeKubeadm(first, master)),
+		drain,
 		leaf("kubelet", "kubelet and kubectl, restarted", n, k.UpgradeKubelet),
 		leaf("ready", n.Name+" Ready at "+d.k8sVersion+", uncordoned", d.masters[0], k.NodeUpgraded(n.Name)),
 	)...)

@@ -58,9 +58,9 @@ func TestUpgradePlan(t *testing.T) {
 	got, p := leafIDs(t, x.phases)
 	want := "/upgrade/verify /upgrade/check/master-1 /upgrade/repos/master-1 /upgrade/repos/master-2 /upgrade/repos/worker-1 " +
 		"/upgrade/packages/master-1 /upgrade/packages/master-2 /upgrade/packages/worker-1 " +
-		"/upgrade/masters/master-1/drain /upgrade/masters/master-1/kubeadm /upgrade/masters/master-1/kubelet /upgrade/masters/master-1/ready " +
-		"/upgrade/masters/master-2/drain /upgrade/masters/master-2/kubeadm /upgrade/masters/master-2/kubelet /upgrade/masters/master-2/ready " +
-		"/upgrade/workers/batch-1/worker-1/drain /upgrade/workers/batch-1/worker-1/kubeadm /upgrade/workers/batch-1/worker-1/kubelet /upgrade/workers/batch-1/worker-1/ready " +
+		"/upgrade/masters/master-1/kubeadm /upgrade/masters/master-1/drain /upgrade/masters/master-1/kubelet /upgrade/masters/master-1/ready " +
+		"/upgrade/masters/master-2/kubeadm /upgrade/masters/master-2/drain /upgrade/masters/master-2/kubelet /upgrade/masters/master-2/ready " +
+		"/upgrade/workers/batch-1/worker-1/kubeadm /upgrade/workers/batch-1/worker-1/drain /upgrade/workers/batch-1/worker-1/kubelet /upgrade/workers/batch-1/worker-1/ready " +
 		"/upgrade/ready/master-1"
 	if got != want {
 		t.Errorf("leaves\n%s\nwant\n%s", got, want)
