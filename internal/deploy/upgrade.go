@@ -160,7 +160,7 @@ func (d *Deployment) DryRunUpgrade(ctx context.Context, w io.Writer, uo UpgradeO
 	if err != nil {
 		return err
 	}
-	from := d.clusterVersion(ctx)
+	from, reached := d.clusterVersion(ctx)
 	fmt.Fprintf(w, "upgrade to %s %s: Kubernetes %s → %s\n", d.index.Name, d.index.Version, from, d.k8sVersion)
 	var masters, workers []string
 	for _, n := range d.nodes {
@@ -174,35 +174,59 @@ func (d *Deployment) DryRunUpgrade(ctx context.Context, w io.Writer, uo UpgradeO
 	if len(workers) > 0 {
 		fmt.Fprintf(w, "workers, %d at a time: %s\n", max(uo.MaxUnavailable, 1), strings.Join(workers, ", "))
 	}
-	var releases []string
-	for _, s := range stack.Steps(d.index) {
-		releases = append(releases, s.Name())
-	}
-	if len(releases) > 0 {
-		fmt.Fprintf(w, "stack steps (a release whose chart and values did not change is left as it is): %s\n", strings.Join(releases, ", "))
+	if steps := d.stackChanges(reached); len(steps) > 0 {
+		fmt.Fprintf(w, "stack: %s\n", strings.Join(steps, ", "))
 	}
 	fmt.Fprintln(w)
 	return (&Ops{d: d}).dryRun(w, x)
 }
 
+// stackChanges is each step of the bundle's stack with what the upgrade
+// would do to it: a release's install, upgrade or nothing (its chart and
+// values unchanged), read through the state directory's kubeconfig; a
+// manifest set is applied (objects that did not change stay as they are).
+// The cluster is read only when it answered (reached).
+func (d *Deployment) stackChanges(reached bool) []string {
+	var in *stack.Installer
+	if reached {
+		in, _ = stack.Open(d.state.KubeconfigPath(), d.bundle, stack.WithAPIServer(d.apiEndpoint()), stack.WithTemplateData(d.TemplateData()))
+	}
+	var out []string
+	for _, s := range stack.Steps(d.index) {
+		change := "applied"
+		if s.Release != nil {
+			change = "install or upgrade unless unchanged (the cluster was not read)"
+			if in != nil {
+				if c, err := in.Change(*s.Release); err == nil {
+					change = c
+				} else {
+					change = "(not read: " + termtext.Escape(err.Error()) + ")"
+				}
+			}
+		}
+		out = append(out, s.Name()+" "+change)
+	}
+	return out
+}
+
 // clusterVersion is the version the cluster runs, read through the state
-// directory's admin kubeconfig (kubeadm-config), or what kept it from
-// being read.
-func (d *Deployment) clusterVersion(ctx context.Context) string {
+// directory's admin kubeconfig (kubeadm-config), and true; or what kept it
+// from being read, and false.
+func (d *Deployment) clusterVersion(ctx context.Context) (string, bool) {
 	if _, err := d.state.Kubeconfig(); err != nil {
-		return "(not read: no admin kubeconfig in " + d.cfg.StateDir + "; /upgrade/check reads it)"
+		return "(not read: no admin kubeconfig in " + d.cfg.StateDir + "; /upgrade/check reads it)", false
 	}
 	c, err := kube.Open(d.state.KubeconfigPath(), d.apiEndpoint(), kube.Options{UserAgent: "appliance-deploy-upgrade", Timeout: 10 * time.Second, MaxAnswer: 1 << 20})
 	if err != nil {
-		return "(not read: " + termtext.Escape(err.Error()) + ")"
+		return "(not read: " + termtext.Escape(err.Error()) + ")", false
 	}
 	cm, err := c.Clientset.CoreV1().ConfigMaps("kube-system").Get(ctx, "kubeadm-config", metav1.GetOptions{})
 	if err != nil {
-		return "(not read: " + termtext.Escape(err.Error()) + ")"
+		return "(not read: " + termtext.Escape(err.Error()) + ")", false
 	}
 	v, err := kubeadm.ClusterConfigVersion(cm.Data["ClusterConfiguration"])
 	if err != nil {
-		return "(not read: " + termtext.Escape(err.Error()) + ")"
+		return "(not read: " + termtext.Escape(err.Error()) + ")", false
 	}
-	return v
+	return v, true
 }
