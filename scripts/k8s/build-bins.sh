@@ -34,10 +34,7 @@ pin coredns github.com/coredns/coredns "$COREDNS_VERSION"
 pin cni github.com/containernetworking/plugins "$CNI_VERSION"
 pin crictl github.com/kubernetes-sigs/cri-tools "$CRICTL_VERSION"
 pin crictl k8s.io/kubernetes "$K8S_VERSION"
-# K8S_STAMP (build.sh --previous) stamps another version into the
-# Kubernetes binaries: only their link differs, the packages come from the
-# build cache.
-ldf=$(k8s_ldflags "${K8S_STAMP:-$K8S_VERSION}")
+ldf=$(k8s_ldflags "$K8S_VERSION")
 
 # kubeadm first: build.sh needs it for the image list, and it is the cheapest
 # way to notice a broken module setup early.

@@ -5,11 +5,11 @@
 # prints the directory holding them (the last line of stdout; progress goes
 # to stderr).
 #
-#   --previous: the same artifacts for K8S_PREVIOUS_VERSION (v1.26.14), the
-#   release `deploy upgrade`'s site test upgrades from: the same sources
-#   with that version stamped into the Kubernetes binaries, images and RPMs
-#   (versions.env says why); only the binaries' link differs, so it takes
-#   minutes once the shipped version is built. Default OUTDIR:
+#   --previous: the same artifacts for K8S_PREVIOUS_VERSION (v1.26.13), the
+#   release `deploy upgrade`'s site test upgrades from, built from its own
+#   sources (kubernetes-previous/go.mod, build-previous-bins.sh) with the
+#   shipped release's etcd, CoreDNS, crictl, CNI plugins and pause, and the
+#   same module and build caches. Default OUTDIR:
 #   CACHE/previous-<version>-<hash>.
 #
 #   OUTDIR (default $APPLIANCE_K8S_CACHE/<version>-<hash>, the cache root
@@ -76,10 +76,10 @@ valkey=$({ echo "$gover"; grep '^KUBEADM_VALIDATE_VERSION=' "$here/versions.env"
 key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"
 	tree_hash scripts/k8s internal/cmd/k8s-images manifest/stacks/kubesphere.yaml; } | sha256sum | cut -c1-16)
 if [ -n "$previous" ]; then
-	# Stamped with another version: binaries, images and RPMs of their own.
-	binkey=$binkey-$previous
+	# The release before: binaries, images and RPMs of its own.
+	prevkey=$({ echo "$binkey"; tree_hash scripts/k8s/build-previous-bins.sh scripts/k8s/kubernetes-previous; } | sha256sum | cut -c1-16)
 	key=previous-$previous-${key#"$K8S_VERSION"-}
-	export K8S_STAMP=$previous
+	export K8S_RPM_VERSION=$previous
 fi
 out=$(realpath -m "${1:-$root/$key}")
 
@@ -106,7 +106,7 @@ run_logged() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 1
 		if ((i % 60 == 0)); then
-			done=$(sed -n 's/^build-[a-z]*\.sh: \([a-z0-9.-]*\) [0-9]* s$/\1/p' "$logf" | paste -sd' ' -)
+			done=$(sed -n 's/^build-[a-z-]*\.sh: \([a-z0-9.-]*\) [0-9]* s$/\1/p' "$logf" | paste -sd' ' -)
 			log "still building: $(((SECONDS - start) / 60)) min${done:+; finished: $done}"
 		fi
 	done
@@ -129,6 +129,27 @@ if [ ! -f "$bins/.complete" ]; then
 	touch "$bins.tmp/.complete"
 	rm -rf "$bins"
 	mv "$bins.tmp" "$bins"
+fi
+
+# 1b. The release before's binaries (--previous), from the shipped
+# release's.
+if [ -n "$previous" ]; then
+	pbins=$root/bins/previous-$prevkey
+	if [ ! -f "$pbins/.complete" ]; then
+		log "building $previous's Kubernetes binaries into $pbins (log $pbins.log)"
+		rm -rf "$pbins.tmp"
+		s=$(date +%s)
+		if ! run_logged "$pbins.log" "$here/build-previous-bins.sh" "$pbins.tmp" "$bins"; then
+			tail -n 40 "$pbins.log" >&2
+			log "build-previous-bins.sh failed; full log in $pbins.log"
+			exit 1
+		fi
+		log "$previous's binaries built in $(( $(date +%s) - s )) s"
+		touch "$pbins.tmp/.complete"
+		rm -rf "$pbins"
+		mv "$pbins.tmp" "$pbins"
+	fi
+	bins=$pbins
 fi
 
 # 2. kubeadm v1.34.4, shared by every key with the same sources.

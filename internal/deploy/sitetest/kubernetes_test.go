@@ -62,17 +62,6 @@ func k8sInputs(t *testing.T) in {
 	return v
 }
 
-// k8sOldInputs is the bundle of the release before (Kubernetes v1.26.14,
-// stack version 0.0.9) that deploy upgrade's test starts from.
-func k8sOldInputs(t *testing.T) in {
-	t.Helper()
-	v := k8sInputs(t)
-	if v.bundle = os.Getenv("SITETEST_K8S_OLD_BUNDLE"); v.bundle == "" {
-		t.Fatal("SITETEST_K8S_OLD_BUNDLE is not set: run make site-test (scripts/site-test.sh)")
-	}
-	return v
-}
-
 // TestKubernetesHA: three masters behind the keepalived VIP and haproxy and
 // one worker, built by deploy --bundle alone. The deployment is killed
 // (SIGKILL) in each /kubernetes phase in turn and resumed; master-3 is cut
@@ -152,26 +141,15 @@ func killInEachK8sPhase(t *testing.T, d *deployer) {
 // over to it. Once deploy has exited, so the seed is gone, a pod on
 // worker-1 pulls its image from Harbor. The pod network is the bundle's
 // CNI (demo-cni, installed in /kubernetes/cni, not in /stack).
-//
-// Untimed, the site is deployed from the release before (Kubernetes
-// v1.26.14, stack 0.0.9) and then moved to the shipped one by deploy
-// upgrade (testUpgrade), killed in every phase; the checks after it run on
-// the upgraded site.
 func TestKubernetesOneMaster(t *testing.T) {
-	v := k8sInputs(t)
-	if !timing() {
-		v = k8sOldInputs(t)
-	}
-	d := k8sSiteOf(t, k8sOneSiteName, 1, v)
+	d := k8sSite(t, k8sOneSiteName, 1)
 	t.Run("VIPWithOneMasterRefused", func(t *testing.T) { testOneMasterVIPRefused(t, d) })
 	t.Run("ForeignHAProxyNamed", func(t *testing.T) { testForeignHAProxyNamed(t, d) })
 	registryOnWorker(t, d)
-	stackVersion := "0.1.0"
 	if timing() {
 		runTimed(t, d, "one-master")
 	} else {
 		killInHarbor(t, d)
-		stackVersion = "0.0.9"
 	}
 	checkCluster(t, d, 1, 1)
 	checkStatus(t, d, 2)
@@ -179,14 +157,8 @@ func TestKubernetesOneMaster(t *testing.T) {
 	logDurations(t, d, "/kubernetes")
 	checkHarbor(t, d, 2)
 	logDurations(t, d, "/harbor")
-	checkStack(t, d, stackVersion)
+	checkStack(t, d, "0.1.0")
 	logDurations(t, d, "/stack")
-	if !timing() {
-		testUpgrade(t, d, k8sInputs(t).bundle, []string{"master-1"}, []string{"worker-1"})
-		checkCluster(t, d, 1, 1)
-		checkHarbor(t, d, 2)
-		checkPodNetwork(t, d, 2)
-	}
 	checkPodOnWorker(t, d, false)
 	checkEL7Logs(t, d)
 	testNoSecrets(t, d)

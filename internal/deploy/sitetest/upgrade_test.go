@@ -3,6 +3,7 @@
 package sitetest
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,9 +18,44 @@ import (
 // Versions of the upgrade test: the old bundle's (scripts/k8s/build.sh
 // --previous) and the shipped one's.
 const (
-	oldK8s = "v1.26.14"
+	oldK8s = "v1.26.13"
 	newK8s = "v1.26.15"
 )
+
+// k8sUpgradeSiteName is deploy upgrade's test site.
+const k8sUpgradeSiteName = "k8supgrade"
+
+// TestKubernetesUpgrade (make test-upgrade, which builds the release
+// before as well): a master and a worker that is also the registry host
+// (Harbor loaded), deployed from the old bundle (Kubernetes v1.26.13,
+// stack 0.0.9), then moved to the shipped one by deploy upgrade, killed in
+// every phase (testUpgrade); then the cluster, Harbor (every image of the
+// new bundle digest-identical), the pod network and a pod pulling from
+// Harbor are checked on the upgraded site, and every host command against
+// EL7.
+func TestKubernetesUpgrade(t *testing.T) {
+	old := os.Getenv("SITETEST_K8S_OLD_BUNDLE")
+	if old == "" {
+		t.Skip("SITETEST_K8S_OLD_BUNDLE is not set: deploy upgrade's site test runs with make test-upgrade, which also builds the release it upgrades from")
+	}
+	v := k8sInputs(t)
+	newBundle := v.bundle
+	v.bundle = old
+	d := k8sSiteOf(t, k8sUpgradeSiteName, 1, v)
+	registryOnWorker(t, d)
+	if out, err := d.run(); err != nil {
+		t.Fatalf("deploy of the old bundle: %v\n%s", err, out)
+	}
+	checkCluster(t, d, 1, 1)
+	checkStack(t, d, "0.0.9")
+	testUpgrade(t, d, newBundle, []string{"master-1"}, []string{"worker-1"})
+	checkCluster(t, d, 1, 1)
+	checkHarbor(t, d, 2)
+	checkPodNetwork(t, d, 2)
+	checkPodOnWorker(t, d, false)
+	checkEL7Logs(t, d)
+	testNoSecrets(t, d)
+}
 
 // upgradeKills are where testUpgrade kills deploy upgrade (SIGKILL), in
 // order, and how long after the leaf started: in Harbor's loading, the
@@ -37,7 +73,7 @@ var upgradeKills = []struct {
 	{"/upgrade/stack", 0},
 }
 
-// testUpgrade: the site runs the old bundle (Kubernetes v1.26.14, stack
+// testUpgrade: the site runs the old bundle (Kubernetes v1.26.13, stack
 // 0.0.9); deploy upgrade --bundle NEW (v1.26.15, stack 0.1.0), after its
 // dry run shows the versions and the nodes in order, is killed in every
 // phase (upgradeKills) and resumed each time. Then every node's kubelet,
