@@ -39,9 +39,9 @@ func ClusterVersion(ctx context.Context, h *remote.Host) (string, error) {
 
 // UpgradeCheck runs on the first master before anything changes: the
 // cluster's version may move to the bundle's (kubeadm.CheckUpgrade: one
-// minor at a time, not down), and every node's kubelet runs one of the
-// two (a node at a third version is named). Final: another attempt cannot
-// change it.
+// minor at a time, not down), and so may every node's kubelet (an upgrade
+// cut off earlier leaves some nodes at the new version already; a node
+// further behind is named). Final: another attempt cannot change it.
 func (s *Site) UpgradeCheck(ctx context.Context, h *remote.Host) error {
 	from, err := ClusterVersion(ctx, h)
 	if err != nil {
@@ -57,9 +57,11 @@ func (s *Site) UpgradeCheck(ctx context.Context, h *remote.Host) error {
 	}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 2 && f[1] != from && f[1] != to {
-			return plan.Final(fmt.Errorf("node %s runs kubelet %s, the cluster %s and the bundle %s: bring it to %s first (or take it out: deploy remove-node)",
-				termtext.Escape(f[0]), termtext.Escape(f[1]), from, to, from))
+		if len(f) != 2 {
+			continue
+		}
+		if err := kubeadm.CheckUpgrade(f[1], to); err != nil {
+			return plan.Final(fmt.Errorf("node %s: %w", termtext.Escape(f[0]), err))
 		}
 	}
 	plan.Logf(ctx, "the cluster moves from Kubernetes %s to %s", from, to)
