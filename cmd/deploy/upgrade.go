@@ -70,17 +70,12 @@ the nodes in order, every command.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.bundle, "bundle", "", "the bundle to upgrade to")
-	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
-	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
-	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "use a bundle without checking its signature (digests are still checked)")
+	addBundleFlags(cmd, f, "the bundle to upgrade to", true)
 	addSiteFlags(fl, f)
 	addPlanFlags(fl, f, "the upgrade")
-	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
 	fl.IntVar(&uo.MaxUnavailable, "max-unavailable", 1, "workers upgraded at once (masters: always one)")
 	fl.BoolVar(&drain, "drain", true, "drain each node before upgrading it")
 	fl.DurationVar(&uo.DrainTimeout, "drain-timeout", deploy.DefaultDrainTimeout, "bound on each node's drain")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
-	cmd.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
 	return cmd
 }
