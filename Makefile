@@ -7,7 +7,7 @@ BIN       := bin
 OUT       := out
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test first-app demo bench bench-check bench-record bench-site lint clean
+.PHONY: all build deps tools prefetch test test-unit test-race test-apiserver fuzz site-test test-upgrade first-app demo bench bench-check bench-record bench-site lint clean
 
 all: build
 
@@ -53,6 +53,13 @@ fuzz:
 # crane (make tools) builds the site bundles' test images.
 site-test: deps tools build
 	bash scripts/site-test.sh
+
+# deploy upgrade's site test: Kubernetes v1.26.13 built from source as well
+# (the module and build caches shared with v1.26.15's), a site deployed
+# from it and upgraded to v1.26.15 with a kill in every phase. Not in
+# make test: the second Kubernetes build does not fit CI's budget.
+test-upgrade: deps tools build
+	SITE_TEST_UPGRADE=1 SITE_TEST_RUN=TestKubernetesUpgrade bash scripts/site-test.sh
 
 # docs/first-app.md, run literally: one's own app onto the test site.
 first-app: deps tools build

@@ -30,7 +30,9 @@
 #
 # Needs the Debian packages of make deps (rpm, gnupg, docker-registry,
 # debootstrap, zstd) and the Docker engine. SITE_TEST_RUN=REGEX runs only
-# matching subtests; KEEP_SITE=1 keeps the site up afterwards.
+# matching subtests; KEEP_SITE=1 keeps the site up afterwards;
+# SITE_TEST_UPGRADE=1 (make test-upgrade) also builds Kubernetes v1.26.13
+# and its bundle, for TestKubernetesUpgrade (skipped without them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out/site-test}
@@ -106,6 +108,22 @@ step "Kubernetes bundle, built by bundle build: the kubesphere stack's kubernete
 # stand-in for Calico, whose images cannot be pulled or built here either;
 # a template manifest and a small local chart for /stack. Every image comes
 # under its own name through one mirror per source registry.
+# With SITE_TEST_UPGRADE=1 (make test-upgrade), first the release before
+# it for deploy upgrade's test: Kubernetes v1.26.13 from its own sources
+# (scripts/k8s/build.sh --previous: the module and build caches shared with
+# v1.26.15's), the same platform as stack version 0.0.9. Built first, so
+# that the Kubernetes build's "current" link ends on v1.26.15.
+K8S_OLD_BUNDLE=""
+if [ "${SITE_TEST_UPGRADE:-0}" = 1 ]; then
+  start_old=$SECONDS
+  K8S_OLD=$(bash scripts/k8s/build.sh --previous | tail -n 1)
+  echo "k8s artifacts of the release before: $K8S_OLD ($((SECONDS - start_old)) s)"
+  rm -rf "$OUT/k8s-old-stack"
+  bash scripts/site/platform-stack.sh --into "$OUT/k8s-old-stack" --registry "$ADDR" --k8s "$K8S_OLD" --name site-k8s:0.0.9 >/dev/null
+  bin/bundle build -f "$OUT/k8s-old-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
+    -o "$OUT/k8s-old.bundle" --quiet
+  K8S_OLD_BUNDLE=$OUT/k8s-old.bundle
+fi
 rm -rf "$OUT/k8s-stack"
 bash scripts/site/platform-stack.sh --into "$OUT/k8s-stack" --registry "$ADDR" --k8s "$K8S" --name site-k8s >/dev/null
 bin/bundle build -f "$OUT/k8s-stack/stack.yaml" --cache-dir "$OUT/cache" --sign-key "$OUT/cosign.key" \
@@ -118,7 +136,7 @@ step "the test site itself: air gap, SSH with known_hosts, tools, VRRP, containe
 go test -tags site -count=1 -timeout 15m ./internal/testsite/
 
 step "deploy onto the test site (go test -tags site ./internal/deploy/sitetest/)"
-export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_K8S_BUNDLE=$OUT/k8s.bundle SITETEST_PUB=$OUT/cosign.pub
+export SITETEST_BUNDLE=$OUT/site.bundle SITETEST_K8S_BUNDLE=$OUT/k8s.bundle SITETEST_K8S_OLD_BUNDLE=$K8S_OLD_BUNDLE SITETEST_PUB=$OUT/cosign.pub
 start=$SECONDS
 set +e
 go test -tags site -count=1 -timeout 60m -v ${SITE_TEST_RUN:+-run "$SITE_TEST_RUN"} ./internal/deploy/sitetest/ 2>&1 |

@@ -78,7 +78,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand lives in its own file as newXCmd; add one line here.
-	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd(), newInventoryCmd(), newCertsCmd(), newBackupCmd(), newRestoreCmd(), newAddNodeCmd(), newRemoveNodeCmd())
+	root.AddCommand(newServeCmd(), newPushCmd(), newPlanCmd(), newStatusCmd(), newKubeconfigCmd(), newClientCertCmd(), newInventoryCmd(), newCertsCmd(), newBackupCmd(), newRestoreCmd(), newAddNodeCmd(), newRemoveNodeCmd(), newUpgradeCmd())
 	addRunFlags(root)
 	return root
 }

@@ -56,15 +56,11 @@ while it works. Its journal is STATE/ops/add-node-NAME; --resume continues.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.bundle, "bundle", "", "the bundle the cluster runs (its Kubernetes version)")
-	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
-	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "use a bundle without checking its signature (digests are still checked)")
+	addBundleFlags(cmd, f, "the bundle the cluster runs (its Kubernetes version)", false)
 	addSiteFlags(fl, f)
 	addPlanFlags(fl, f, "adding the node")
-	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
 	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "join although the host breaks `ROW` of the compatibility matrix; unsupported, and warned about (repeatable)")
 	cmd.MarkFlagsMutuallyExclusive("resume", "restart")
-	cmd.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
 	return cmd
 }
 

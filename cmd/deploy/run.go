@@ -74,19 +74,30 @@ Start an inventory with "deploy inventory --example".`
 		return runDeployment(ctx, f, resumeCommand(cmd.Flags(), f, "deploy", "--bundle", shellWord(f.bundle)), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
 	fl := root.Flags()
-	fl.StringVar(&f.bundle, "bundle", "", "the bundle file to deploy")
-	fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
-	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
-	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "deploy a bundle without checking its signature (digests are still checked)")
+	addBundleFlags(root, f, "the bundle file to deploy", true)
 	addPlanFlags(fl, f, "the deployment")
 	addSiteFlags(fl, f)
-	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
 	fl.StringSliceVar(&f.seedAllow, "seed-allow", nil, "more client addresses or CIDR prefixes the site server admits (repeatable, comma-separated); it admits only the inventory's hosts, the deploy node and loopback")
 	fl.DurationVar(&f.stackTimeout, "stack-timeout", stack.DefaultTimeout, "how long each /stack step waits for its workloads to roll out")
 	fl.StringArrayVar(&f.allowIncompatible, "allow-incompatible", nil, "deploy although the hosts or the bundle break `ROW` of the compatibility matrix (such as kernel-kubeadm); unsupported, and warned about (repeatable)")
 	root.MarkFlagsMutuallyExclusive("resume", "restart")
-	root.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
 	root.MarkFlagsMutuallyExclusive("dry-run", "restart")
+}
+
+// addBundleFlags are the flags of a command that serves a bundle to the
+// site (deploy, add-node, upgrade): the bundle (bundle, its help), with
+// base its delta's base, its key or the insecure choice, the site server's
+// port.
+func addBundleFlags(cmd *cobra.Command, f *runFlags, bundle string, base bool) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.bundle, "bundle", "", bundle)
+	if base {
+		fl.StringVar(&f.base, "base", "", "the full bundle a delta --bundle was built against")
+	}
+	fl.StringVar(&f.key, "key", "", "cosign public key the bundle must be signed with (default: the inventory's bundleKey)")
+	fl.BoolVar(&f.insecureSkipVerify, "insecure-skip-verify", false, "use a bundle without checking its signature (digests are still checked)")
+	fl.IntVar(&f.seedPort, "seed-port", deploy.DefaultSeedPort, "port of the site server on the deploy node's inventory address")
+	cmd.MarkFlagsMutuallyExclusive("key", "insecure-skip-verify")
 }
 
 // addPlanFlags are the flags of a command that runs a plan of phases with

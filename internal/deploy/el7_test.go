@@ -17,6 +17,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm"
 	"github.com/factory-appliance/appliance/internal/kubeconfig/kubeconfigtest"
+	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/remote/remotetest"
 )
@@ -73,6 +74,12 @@ func dryRunCommands(t *testing.T, d *Deployment) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return planCommands(d, p)
+}
+
+// planCommands is dryRunCommands of plan p of d (a deployment's or a
+// day-two operation's).
+func planCommands(d *Deployment, p *plan.Plan) []string {
 	hosts := map[string]bool{}
 	for _, h := range d.hosts {
 		hosts[h.Name] = true
@@ -213,12 +220,30 @@ func TestHostCommandsRunOnEL7(t *testing.T) {
 		}
 	}
 	addAll(dryRunCommands(t, openEL7(t, s)))
+	// deploy upgrade, its Kubernetes packages in the bundle.
+	d = openEL7(t, el7Site(t, true))
+	for _, p := range []string{"kubeadm", "kubelet", "kubectl"} {
+		d.index.Artifacts = append(d.index.Artifacts, bundle.Artifact{Path: "repos/fixture/Packages/" + p + "-1.26.15-1.x86_64.rpm", Kind: bundle.KindRPM})
+	}
+	for k, v := range upgradeRoles {
+		d.index.Annotations[k] = v
+	}
+	x, err := d.upgradeOp(UpgradeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.New(x.phases...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addAll(planCommands(d, p))
 
 	// The check must have something to check: the phases that matter are
 	// all in there.
 	all := strings.Join(cmds, "\n")
 	for _, want := range []string{"systemctl show -p Id", "yum -y", "rpm --import", "kubeadm reset", "kubeadm join", "openssl genpkey",
-		"keepalived", "haproxy -c", "ctr -n k8s.io images pull", "/v3/cluster/member/list", "cat /etc/machine-id", "update-ca-trust extract", "sha256sum -c"} {
+		"keepalived", "haproxy -c", "ctr -n k8s.io images pull", "/v3/cluster/member/list", "cat /etc/machine-id", "update-ca-trust extract", "sha256sum -c",
+		"kubeadm upgrade apply", "kubeadm upgrade node", "kubectl --kubeconfig /etc/kubernetes/admin.conf uncordon", " update "} {
 		if !strings.Contains(all, want) {
 			t.Errorf("no gathered command contains %q; the gathering missed a phase", want)
 		}

@@ -261,7 +261,7 @@ var Tools = []*Tool{
 				Long: long("snapshotter=", "label=", "platform=", "all-platforms", "all-metadata", "print-chainid", "max-concurrent-downloads=", "skip-verify", "k", "plain-http", "user=", "u=", "refresh=", "hosts-dir=", "tlscacert=", "tlscert=", "tlskey=", "http-dump", "http-trace")}}}}},
 	// kubeadm and kubectl (kubernetes 1.26.15, the oldest of the window):
 	// cobra flags, GNU style; kubernetes/kubernetes@v1.26.15:
-	// cmd/kubeadm/app/cmd/{init,join,reset,token,config}.go,
+	// cmd/kubeadm/app/cmd/{init,join,reset,token,config}.go, cmd/upgrade/,
 	// cmd/kubeadm/app/cmd/phases/init/uploadcerts.go, and kubectl's
 	// staging/src/k8s.io/kubectl/pkg/cmd/{get,wait,delete}/.
 	{Name: "kubeadm", Package: "bundle: kubeadm", Version: "1.26.15", Source: "kubernetes/kubernetes@v1.26.15:cmd/kubeadm/app/cmd",
@@ -279,6 +279,12 @@ var Tools = []*Tool{
 			{Name: "certs", Sub: []*Tool{
 				{Name: "renew", Sub: []*Tool{{Name: "all", Long: long("config=", "cert-dir=", "kubeconfig=")}}},
 				{Name: "check-expiration", Long: long("config=", "cert-dir=", "kubeconfig=")}}},
+			// cmd/upgrade/{plan,apply,node,common}.go: plan and apply take
+			// the version as an operand; --patches from 1.22 on.
+			{Name: "upgrade", Sub: []*Tool{
+				{Name: "plan", Short: "o:", Long: long("config=", "kubeconfig=", "feature-gates=", "ignore-preflight-errors=", "allow-experimental-upgrades", "allow-release-candidate-upgrades", "print-config", "output=", "show-managed-fields")},
+				{Name: "apply", Short: "yf", Long: long("yes", "force", "dry-run", "etcd-upgrade", "certificate-renewal", "patches=", "config=", "kubeconfig=", "feature-gates=", "ignore-preflight-errors=", "allow-experimental-upgrades", "allow-release-candidate-upgrades", "print-config")},
+				{Name: "node", Long: long("dry-run", "etcd-upgrade", "certificate-renewal", "patches=", "kubeconfig=", "ignore-preflight-errors=", "skip-phases=")}}},
 		}},
 	// cri-tools 1.26 (crictl built from v1.26.1, packaged as the stack's
 	// cri-tools-1.26.0): urfave/cli flags; the global ones in
@@ -299,6 +305,8 @@ var Tools = []*Tool{
 			{Name: "wait", Short: "l:A", Long: long("for=", "all", "timeout=", "selector=", "all-namespaces")},
 			{Name: "delete", Short: "l:A", Long: long("ignore-not-found", "wait", "timeout=", "selector=", "all", "grace-period=", "force")},
 			// drain: staging/src/k8s.io/kubectl/pkg/cmd/drain/drain.go.
+			// uncordon: the same file.
+			{Name: "uncordon", Short: "l:", Long: long("selector=", "dry-run=?")},
 			{Name: "drain", Long: long("ignore-daemonsets", "delete-emptydir-data", "timeout=", "force", "grace-period=", "selector=", "pod-selector=", "disable-eviction", "skip-wait-for-delete-timeout=", "chunk-size=", "dry-run=?"), Short: "l:"},
 		}},
 	// Harbor 2.8.4's offline installer runs its own script; the deployer

@@ -165,6 +165,23 @@ func TestRolePackages(t *testing.T) {
 	}
 }
 
+func TestPackageVersion(t *testing.T) {
+	idx := &bundle.Index{Name: "b", Version: "2", Artifacts: []bundle.Artifact{
+		{Path: "repos/kubernetes/kubeadm-1.26.15-1.x86_64.rpm"},
+		{Path: "repos/kubernetes/kubelet-1.26.15-1.x86_64.rpm"},
+		{Path: "repos/base/Packages/kubeadm-bash-1.26.14-1.x86_64.rpm"},
+	}}
+	if got, err := PackageVersion(idx, "kubeadm", "1.26.15"); err != nil || got != "kubeadm-1.26.15-1" {
+		t.Errorf("PackageVersion(kubeadm, 1.26.15) = %q, %v", got, err)
+	}
+	if _, err := PackageVersion(idx, "kubeadm", "1.26.14"); err == nil || !strings.Contains(err.Error(), "kubeadm-1.26.15-1, not kubeadm at 1.26.14") {
+		t.Errorf("another version: %v", err)
+	}
+	if _, err := PackageVersion(idx, "kubectl", "1.26.15"); err == nil || !strings.Contains(err.Error(), "has no package kubectl") {
+		t.Errorf("no such package: %v", err)
+	}
+}
+
 // TestSandboxImageOfTheRelease: containerd runs pods with the pause image
 // the bundle's kubeadm expects, whatever other pause tags the bundle
 // carries (the KubeSphere stack carries 3.6 and 3.8 for the runtimes'

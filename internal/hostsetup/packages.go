@@ -129,3 +129,30 @@ func quoteAll(words []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// PackageVersion returns name-VERSION-RELEASE of the bundle's package name
+// at version (the RPM's VERSION, such as "1.26.15"), for an install that
+// must take exactly that one (an upgrade of kubeadm, kubelet and kubectl);
+// an error names the bundle and what it has.
+func PackageVersion(idx *bundle.Index, name, version string) (string, error) {
+	var have []string
+	for _, a := range idx.Artifacts {
+		if !strings.HasPrefix(a.Path, "repos/") || !strings.HasSuffix(a.Path, ".rpm") {
+			continue
+		}
+		file := path.Base(a.Path)
+		if RPMName(file) != name {
+			continue
+		}
+		nvr := strings.TrimSuffix(file, ".rpm")
+		nvr = nvr[:strings.LastIndexByte(nvr, '.')] // the architecture
+		have = append(have, nvr)
+		if strings.HasPrefix(nvr, name+"-"+version+"-") {
+			return nvr, nil
+		}
+	}
+	if len(have) == 0 {
+		return "", fmt.Errorf("bundle %s %s has no package %s; add it to a component's rpms in the stack and rebuild the bundle", idx.Name, idx.Version, name)
+	}
+	return "", fmt.Errorf("bundle %s %s has %s, not %s at %s: its packages and its Kubernetes images must be of one version", idx.Name, idx.Version, strings.Join(have, ", "), name, version)
+}

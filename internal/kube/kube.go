@@ -7,9 +7,13 @@
 // the cluster here; nothing else decodes the API server's answers.
 //
 // The rule for reaching the cluster: kubectl over SSH on the first master
-// only before the admin kubeconfig exists (the /kubernetes phases: joins,
-// pod network, readiness). Once /kubernetes has copied it into the state
-// directory, everything goes through this package, from the deploy node.
+// for the steps of the nodes' kubeadm lifecycle, which run beside kubeadm
+// on the hosts (internal/kubeadm/steps: joins, readiness, etcd membership,
+// drains, upgrades, removals; before /kubernetes has copied the admin
+// kubeconfig, and while kubeadm renews it on the masters). Everything else
+// (the stack, the pod network's manifests, deploy status, the upgrade's
+// dry run) goes through this package, from the deploy node, with the state
+// directory's copy of the admin kubeconfig.
 //
 // The kubeconfig is hostile input (it came from a master): it is parsed by
 // internal/kubeconfig, which takes kubeadm's shape only (the client

@@ -75,3 +75,58 @@ func TestParseBuild(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUpgrade: kubeadm's rule, one minor at a time and never down,
+// with the minor to go to first named.
+func TestCheckUpgrade(t *testing.T) {
+	for _, c := range []struct{ from, to, want string }{
+		{"v1.26.14", "v1.26.15", ""},
+		{"v1.26.15", "v1.26.15", ""},
+		{"v1.26.15", "v1.27.3", ""},
+		{"v1.26.15", "v1.28.1", "a bundle of Kubernetes v1.27 first"},
+		{"v1.27.3", "v1.26.15", "does not downgrade"},
+		{"v1.26.15", "v1.26.14", "does not downgrade"},
+		{"v1.26.15", "v1.35.0", "v1.26–v1.34"},
+		{"v1.26.15", "2.0.0", "deploy supports"},
+		{"v1.26", "v1.26.15", "the cluster's version"},
+	} {
+		err := CheckUpgrade(c.from, c.to)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s → %s: %v", c.from, c.to, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s → %s: %v, want %q", c.from, c.to, err, c.want)
+		}
+	}
+}
+
+// TestUpgradeCommand: kubeadm upgrade runs under the node's lock, once per
+// version (its mark), only with the kubeadm of that version, and a master
+// keeps its static-pod patches.
+func TestUpgradeCommand(t *testing.T) {
+	first := UpgradeCommand("v1.26.15", true, true)
+	for _, w := range []string{"flock 9", "[ -f '" + UpgradedPath + "-v1.26.15' ] && exit 0", `[ "$have" != 'v1.26.15' ]`,
+		"kubeadm upgrade plan 'v1.26.15' && kubeadm upgrade apply 'v1.26.15' --yes --patches " + PatchesDir, "touch '" + UpgradedPath + "-v1.26.15'"} {
+		if !strings.Contains(first, w) {
+			t.Errorf("first master's command lacks %q:\n%s", w, first)
+		}
+	}
+	if m := UpgradeCommand("v1.26.15", false, true); !strings.Contains(m, "kubeadm upgrade node --patches "+PatchesDir) || strings.Contains(m, "apply") {
+		t.Errorf("another master: %s", m)
+	}
+	if w := UpgradeCommand("v1.26.15", false, false); !strings.Contains(w, "kubeadm upgrade node &&") {
+		t.Errorf("a worker: %s", w)
+	}
+}
+
+func TestClusterConfigVersion(t *testing.T) {
+	if v, err := ClusterConfigVersion("apiServer: {}\nkubernetesVersion: v1.26.14\nnetworking: {}\n"); err != nil || v != "v1.26.14" {
+		t.Errorf("= %q, %v", v, err)
+	}
+	if _, err := ClusterConfigVersion("kubernetesVersion: latest\n"); err == nil {
+		t.Error("kubernetesVersion latest: no error")
+	}
+	if _, err := ClusterConfigVersion("apiServer: {}\n"); err == nil || !strings.Contains(err.Error(), "no kubernetesVersion") {
+		t.Errorf("none: %v", err)
+	}
+}

@@ -175,11 +175,19 @@ func TestReleaseInstallIdempotentUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	change := func(in *Installer, want string) {
+		t.Helper()
+		if got, err := in.Change(rel); err != nil || got != want {
+			t.Errorf("Change = %q, %v; want %q", got, err, want)
+		}
+	}
+	change(in, "install")
 	start := time.Now()
 	if err := in.Run(ctx, Steps(b1.Index())[0]); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("install took %s", time.Since(start).Round(time.Millisecond))
+	change(in, "unchanged")
 	if _, err := dyn.Resource(namespaces).Get(ctx, "shop", metav1.GetOptions{}); err != nil {
 		t.Fatalf("the release's namespace was not created: %v", err)
 	}
@@ -220,6 +228,7 @@ func TestReleaseInstallIdempotentUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	change(in2, "upgrade")
 	if err := in2.Run(ctx, Steps(b2.Index())[0]); err != nil {
 		t.Fatal(err)
 	}

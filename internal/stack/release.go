@@ -170,3 +170,28 @@ func (in *Installer) installOrUpgrade(ctx context.Context, cfg *action.Configura
 	}
 	return rel, nil
 }
+
+// Change says what InstallRelease would do to release r, reading only:
+// "install" (no revision, or only an uninstalled one), "unchanged" (the
+// latest revision deployed with the same chart and values), or "upgrade".
+func (in *Installer) Change(r bundle.Release) (string, error) {
+	_, _, fp, err := in.loadRelease(r)
+	if err != nil {
+		return "", err
+	}
+	cfg, err := in.helmConfig(r.Namespace)
+	if err != nil {
+		return "", fmt.Errorf("setting up the Helm SDK: %w", err)
+	}
+	last, err := latest(cfg, r.Name)
+	if err != nil {
+		return "", fmt.Errorf("reading %s's Helm history: %w", r.Name, err)
+	}
+	switch {
+	case last == nil || (last.Info != nil && last.Info.Status == release.StatusUninstalled):
+		return "install", nil
+	case last.Info != nil && last.Info.Status == release.StatusDeployed && last.Labels[FingerprintLabel] == fp:
+		return "unchanged", nil
+	}
+	return "upgrade", nil
+}

@@ -18,6 +18,9 @@ repo=$(realpath -m "$repo")
 keyfile=$(realpath -m "$keyfile")
 # shellcheck source=scripts/k8s/versions.env
 . "$here/versions.env"
+# K8S_RPM_VERSION: the Kubernetes version of the binaries (build.sh
+# --previous gives K8S_PREVIOUS_VERSION).
+K8S_RPM_VERSION=${K8S_RPM_VERSION:-$K8S_VERSION}
 for tool in rpmbuild rpmsign gpg gpgconf createrepo_c; do
 	command -v "$tool" >/dev/null || { echo "build-rpms.sh: $tool not found (Debian packages: rpm, gnupg, createrepo-c)" >&2; exit 1; }
 done
@@ -46,7 +49,7 @@ for spec in kubelet kubeadm kubectl cri-tools kubernetes-cni; do
 		--define "_buildhost build.appliance.invalid" \
 		--define "use_source_date_epoch_as_buildtime 1" \
 		--define "clamp_mtime_to_source_date_epoch 1" \
-		--define "k8s_version ${K8S_VERSION#v}" \
+		--define "k8s_version ${K8S_RPM_VERSION#v}" \
 		--define "cni_version ${CNI_VERSION#v}" \
 		--define "cri_tools_version $CRI_TOOLS_RPM_VERSION" \
 		--define "crictl_version $CRICTL_VERSION" \

@@ -1,8 +1,16 @@
 #!/bin/bash
-# build.sh [OUTDIR]: builds the real Kubernetes artifacts of the version the
-# built-in stack ships (manifest/stacks/kubesphere.yaml: v1.26.15) from
-# source through the Go module proxy, or reuses them, and prints the
-# directory holding them (the last line of stdout; progress goes to stderr).
+# build.sh [--previous] [OUTDIR]: builds the real Kubernetes artifacts of
+# the version the built-in stack ships (manifest/stacks/kubesphere.yaml:
+# v1.26.15) from source through the Go module proxy, or reuses them, and
+# prints the directory holding them (the last line of stdout; progress goes
+# to stderr).
+#
+#   --previous: the same artifacts for K8S_PREVIOUS_VERSION (v1.26.13), the
+#   release `deploy upgrade`'s site test upgrades from, built from its own
+#   sources (kubernetes-previous/go.mod, build-previous-bins.sh) with the
+#   shipped release's etcd, CoreDNS, crictl, CNI plugins and pause, and the
+#   same module and build caches. Default OUTDIR:
+#   CACHE/previous-<version>-<hash>.
 #
 #   OUTDIR (default $APPLIANCE_K8S_CACHE/<version>-<hash>, the cache root
 #   defaulting to ~/.cache/appliance-k8s; the hash covers scripts/k8s/,
@@ -36,6 +44,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/k8s/versions.env
 . "$here/versions.env"
+previous=""
+if [ "${1:-}" = --previous ]; then
+	previous=$K8S_PREVIOUS_VERSION
+	shift
+fi
 root=${APPLIANCE_K8S_CACHE:-$HOME/.cache/appliance-k8s}
 xtables=${APPLIANCE_K8S_XTABLES:-/usr/sbin/xtables-nft-multi}
 mkdir -p "$root"
@@ -62,6 +75,12 @@ valkey=$({ echo "$gover"; grep '^KUBEADM_VALIDATE_VERSION=' "$here/versions.env"
 	tree_hash scripts/k8s/lib.sh scripts/k8s/build-validate.sh scripts/k8s/kubeadm-validate; } | sha256sum | cut -c1-16)
 key=$K8S_VERSION-$({ echo "$gover"; sha256sum <"$xtables"
 	tree_hash scripts/k8s internal/cmd/k8s-images manifest/stacks/kubesphere.yaml; } | sha256sum | cut -c1-16)
+if [ -n "$previous" ]; then
+	# The release before: binaries, images and RPMs of its own.
+	prevkey=$({ echo "$binkey"; tree_hash scripts/k8s/build-previous-bins.sh scripts/k8s/kubernetes-previous; } | sha256sum | cut -c1-16)
+	key=previous-$previous-${key#"$K8S_VERSION"-}
+	export K8S_RPM_VERSION=$previous
+fi
 out=$(realpath -m "${1:-$root/$key}")
 
 # One build at a time per cache root.
@@ -87,7 +106,7 @@ run_logged() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 1
 		if ((i % 60 == 0)); then
-			done=$(sed -n 's/^build-[a-z]*\.sh: \([a-z0-9.-]*\) [0-9]* s$/\1/p' "$logf" | paste -sd' ' -)
+			done=$(sed -n 's/^build-[a-z-]*\.sh: \([a-z0-9.-]*\) [0-9]* s$/\1/p' "$logf" | paste -sd' ' -)
 			log "still building: $(((SECONDS - start) / 60)) min${done:+; finished: $done}"
 		fi
 	done
@@ -110,6 +129,27 @@ if [ ! -f "$bins/.complete" ]; then
 	touch "$bins.tmp/.complete"
 	rm -rf "$bins"
 	mv "$bins.tmp" "$bins"
+fi
+
+# 1b. The release before's binaries (--previous), from the shipped
+# release's.
+if [ -n "$previous" ]; then
+	pbins=$root/bins/previous-$prevkey
+	if [ ! -f "$pbins/.complete" ]; then
+		log "building $previous's Kubernetes binaries into $pbins (log $pbins.log)"
+		rm -rf "$pbins.tmp"
+		s=$(date +%s)
+		if ! run_logged "$pbins.log" "$here/build-previous-bins.sh" "$pbins.tmp" "$bins"; then
+			tail -n 40 "$pbins.log" >&2
+			log "build-previous-bins.sh failed; full log in $pbins.log"
+			exit 1
+		fi
+		log "$previous's binaries built in $(( $(date +%s) - s )) s"
+		touch "$pbins.tmp/.complete"
+		rm -rf "$pbins"
+		mv "$pbins.tmp" "$pbins"
+	fi
+	bins=$pbins
 fi
 
 # 2. kubeadm v1.34.4, shared by every key with the same sources.
@@ -142,7 +182,7 @@ ln "$val/kubeadm" "$tmp/validate/kubeadm-$KUBEADM_VALIDATE_VERSION" 2>/dev/null 
 log "writing the OCI images"
 (cd "$repo" && go build -o "$tmp/k8s-images" ./internal/cmd/k8s-images)
 "$tmp/k8s-images" build --bin "$tmp/bin" --out "$tmp/oci" --xtables "$xtables" \
-	--stack kubesphere --component kubernetes >"$tmp/images.txt"
+	--stack kubesphere --component kubernetes ${previous:+--kubernetes-version "$previous"} >"$tmp/images.txt"
 rm -f "$tmp/k8s-images"
 
 log "building and signing the RPMs"
@@ -152,7 +192,7 @@ cat >"$tmp/BUILD-INFO" <<INFO
 key=$key
 binaries=$binkey
 validate=$valkey
-kubernetes=$K8S_VERSION
+kubernetes=${previous:-$K8S_VERSION}
 etcd=$ETCD_VERSION
 coredns=$COREDNS_VERSION
 cni=$CNI_VERSION

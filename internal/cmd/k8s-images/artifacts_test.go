@@ -4,12 +4,15 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +124,14 @@ func TestArtifactsPause(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("pause exited by itself: %v", err)
 	case <-time.After(300 * time.Millisecond):
+	}
+	// Signal it once it catches SIGINT (its handler is set up; on a busy
+	// machine the Go runtime's start can take longer than the wait above).
+	for i := 0; !catches(cmd.Process.Pid, syscall.SIGINT); i++ {
+		if i == 100 {
+			t.Fatal("pause does not catch SIGINT after 10 s")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {
@@ -336,4 +347,20 @@ func TestArtifactsRPMs(t *testing.T) {
 	if err != nil || !strings.Contains(string(repomd), `<data type="primary">`) {
 		t.Errorf("repodata/repomd.xml: %v", err)
 	}
+}
+
+// catches reports whether process pid catches signal sig (its SigCgt mask
+// in /proc/PID/status).
+func catches(pid int, sig syscall.Signal) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if mask, ok := strings.CutPrefix(line, "SigCgt:"); ok {
+			m, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+			return err == nil && m&(1<<(uint(sig)-1)) != 0
+		}
+	}
+	return false
 }

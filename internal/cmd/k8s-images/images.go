@@ -129,6 +129,29 @@ func exitDetail(err error) error {
 	return err
 }
 
+// kubernetesImages are the repositories whose tag is the Kubernetes
+// version (the others, etcd, coredns and pause, have their own).
+var kubernetesImages = []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"}
+
+// Retag gives the Kubernetes images among names (kubernetesImages) the tag
+// version, for binaries stamped with another version (scripts/k8s/build.sh
+// --previous); the other names stay.
+func Retag(names []string, version string) ([]string, error) {
+	out := make([]string, len(names))
+	for i, n := range names {
+		r, err := name.NewTag(n, name.StrictValidation)
+		if err != nil {
+			return nil, fmt.Errorf("image name %q: %w", n, err)
+		}
+		repo := r.Context().RepositoryStr()
+		out[i] = n
+		if slices.Contains(kubernetesImages, repo[strings.LastIndex(repo, "/")+1:]) {
+			out[i] = r.Context().Name() + ":" + version
+		}
+	}
+	return out, nil
+}
+
 // specFor maps an image name to its content: the binary of the same name
 // from binDir, placed and started as in the official image. The repository's
 // last path element decides, and the tag is always kubeadm's, whatever

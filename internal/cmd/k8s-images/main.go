@@ -3,7 +3,7 @@
 // them into a registry on loopback. No docker and no registry are needed to
 // build them.
 //
-//	k8s-images build --bin DIR --out LAYOUT [--stack kubesphere] [--component kubernetes] [--xtables /usr/sbin/xtables-nft-multi]
+//	k8s-images build --bin DIR --out LAYOUT [--stack kubesphere] [--component kubernetes] [--kubernetes-version V] [--xtables /usr/sbin/xtables-nft-multi]
 //	k8s-images list  --layout LAYOUT
 //	k8s-images push  --layout LAYOUT --addr 127.0.0.1:PORT
 //
@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("k8s-images "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var bin, out, layoutDir, addr, xtables, stack, component string
+	var bin, out, layoutDir, addr, xtables, stack, component, version string
 	switch args[0] {
 	case "build":
 		fs.StringVar(&bin, "bin", "", "directory with kubeadm, the control-plane binaries, etcd, coredns, pause, hello")
@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fs.StringVar(&xtables, "xtables", DefaultXtables, "xtables-nft-multi to put into kube-proxy, with the libraries ldd finds")
 		fs.StringVar(&stack, "stack", "kubesphere", "built-in stack (manifest/stacks) whose component's images to build")
 		fs.StringVar(&component, "component", "kubernetes", "the stack's component")
+		fs.StringVar(&version, "kubernetes-version", "", "tag of the kube-* images, when the binaries carry another version than the stack's (build.sh --previous)")
 	case "list":
 		fs.StringVar(&layoutDir, "layout", "", "OCI image layout")
 	case "push":
@@ -91,6 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		want, err := StackImages(stack, component)
 		if err != nil {
 			return err
+		}
+		if version != "" {
+			if want, err = Retag(want, version); err != nil {
+				return err
+			}
 		}
 		names, err := Build(ctx, BuildOptions{Images: want, BinDir: bin, Out: out, Xtables: xtables, Log: stderr})
 		if err != nil {

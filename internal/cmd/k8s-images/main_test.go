@@ -329,3 +329,19 @@ func roundTrip(t *testing.T, layoutDir string) {
 		}
 	}
 }
+
+func TestRetag(t *testing.T) {
+	got, err := Retag([]string{"registry.k8s.io/kube-apiserver:v1.26.15", "registry.k8s.io/kube-proxy:v1.26.15",
+		"registry.k8s.io/etcd:3.5.10-0", "registry.k8s.io/coredns/coredns:v1.9.3", "registry.k8s.io/pause:3.9"}, "v1.26.14")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"registry.k8s.io/kube-apiserver:v1.26.14", "registry.k8s.io/kube-proxy:v1.26.14",
+		"registry.k8s.io/etcd:3.5.10-0", "registry.k8s.io/coredns/coredns:v1.9.3", "registry.k8s.io/pause:3.9"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Retag:\n got %v\nwant %v", got, want)
+	}
+	if _, err := Retag([]string{"registry.k8s.io/kube-apiserver@sha256:" + strings.Repeat("0", 64)}, "v1.26.14"); err == nil {
+		t.Fatal("Retag of a digest reference: no error")
+	}
+}

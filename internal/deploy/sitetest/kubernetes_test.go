@@ -157,7 +157,7 @@ func TestKubernetesOneMaster(t *testing.T) {
 	logDurations(t, d, "/kubernetes")
 	checkHarbor(t, d, 2)
 	logDurations(t, d, "/harbor")
-	checkStack(t, d)
+	checkStack(t, d, "0.1.0")
 	logDurations(t, d, "/stack")
 	checkPodOnWorker(t, d, false)
 	checkEL7Logs(t, d)
@@ -206,7 +206,12 @@ func killInHarbor(t *testing.T, d *deployer) {
 // returns a deployer of the Kubernetes bundle.
 func k8sSite(t *testing.T, name string, masters int) *deployer {
 	t.Helper()
-	v := k8sInputs(t)
+	return k8sSiteOf(t, name, masters, k8sInputs(t))
+}
+
+// k8sSiteOf is k8sSite deploying bundle v.
+func k8sSiteOf(t *testing.T, name string, masters int, v in) *deployer {
+	t.Helper()
 	work := t.TempDir()
 	b := writeFixtureBundle(t, v, work)
 	s := testsite.Up(t, name, testsite.WithMasters(masters), testsite.WithStateDir(filepath.Join(work, "site")),
@@ -539,7 +544,7 @@ func logDurations(t *testing.T, d *deployer, prefix string) {
 // answering with the ConfigMap's message and the file it wrote on its
 // claim, bound to the hostPath volume. Then --phase /stack/stack-demo
 // --force runs the release again and changes nothing (same revision).
-func checkStack(t *testing.T, d *deployer) {
+func checkStack(t *testing.T, d *deployer, stackVersion string) {
 	t.Helper()
 	for _, id := range []string{"/stack/demo-config-manifests", "/stack/stack-demo"} {
 		if r, ok := d.leafStates(id)[id]; !ok || r.State != plan.Completed {
@@ -557,7 +562,7 @@ func checkStack(t *testing.T, d *deployer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]string{"registry": harborName, "podCIDR": inv.Network.PodCIDR, "stack": "site-k8s 0.1.0"} {
+	for key, want := range map[string]string{"registry": harborName, "podCIDR": inv.Network.PodCIDR, "stack": "site-k8s " + stackVersion} {
 		if got := k("get", "configmap", "stack-demo", "-o", "jsonpath={.data."+key+"}"); got != want || want == "" {
 			t.Errorf("the ConfigMap rendered from the template has %s = %q, want %q from the inventory", key, got, want)
 		}
