@@ -185,6 +185,14 @@ func (p *pullProgress) addStreamed() {
 	p.mu.Unlock()
 }
 
+// addCached counts a layer shared with an image before, streamed once, as
+// cached for this image, as a blob another pull fetched is.
+func (p *pullProgress) addCached() {
+	p.mu.Lock()
+	p.cached++
+	p.mu.Unlock()
+}
+
 func newPullProgress(r *progress.Reporter) *pullProgress {
 	return &pullProgress{r: r, seen: map[string]int64{}}
 }

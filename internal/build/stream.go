@@ -212,6 +212,7 @@ func (s *streamer) plan(ctx context.Context, pulls []*pull) {
 	b := s.b
 	refs := b.o.Stack.Images()
 	seen := map[string]bool{}
+	streamed := map[string]bool{} // paths of the blobs streamed
 	for i, r := range refs {
 		p := pulls[i]
 		select {
@@ -240,6 +241,11 @@ func (s *streamer) plan(ctx context.Context, pulls []*pull) {
 		for _, bl := range p.img.Blobs() {
 			e := b.blobEntry(bl, p.img.Ref, manifests[bl.Digest])
 			if seen[e.path] {
+				if streamed[e.path] {
+					// A layer this image shares with an earlier one: the
+					// pull left it to the build, which streams it once.
+					b.pulls.addCached()
+				}
 				continue
 			}
 			seen[e.path] = true
@@ -250,6 +256,7 @@ func (s *streamer) plan(ctx context.Context, pulls []*pull) {
 				case <-s.ctx.Done():
 					continue
 				}
+				streamed[e.path] = true
 				it.pipe = newPipe()
 				s.wg.Add(1)
 				go s.download(p.img, bl, it.pipe)

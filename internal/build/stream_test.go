@@ -89,6 +89,9 @@ func TestStreamedBuildFillsTheCache(t *testing.T) {
 	if stored.Fetched == 0 || fileSHA(t, stored.Path) != want {
 		t.Fatalf("a build through the cache's files differs from the streamed one (fetched %d)", stored.Fetched)
 	}
+	if cold.Fetched != stored.Fetched || cold.Cached != stored.Cached {
+		t.Errorf("streamed build: %d fetched, %d cached; through the cache's files: %d, %d", cold.Fetched, cold.Cached, stored.Fetched, stored.Cached)
+	}
 }
 
 // TestStreamedSplitBundle: a split bundle streamed cold and built again
