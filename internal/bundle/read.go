@@ -372,8 +372,10 @@ func (c *chunkReader) Close() error {
 // own index, without checking it against its digests: for a caller that
 // hashes every byte and compares the digest itself anyway (a build reading
 // the bundles its cache keeps, whose writer hashes what it copies). The
-// entry's tar header is checked, and each frame's header and size; frames
-// stored as raw blocks are read straight into the caller's buffer.
+// entry's tar header is checked, with the first frame, which is read once;
+// each frame's header and size are checked too, and frames stored as raw
+// blocks are read straight into the caller's buffer when it holds them
+// whole.
 func (r *Reader) OpenUnchecked(a Artifact) (io.ReadCloser, error) {
 	if err := r.known(a); err != nil {
 		return nil, err
@@ -381,10 +383,66 @@ func (r *Reader) OpenUnchecked(a Artifact) (io.ReadCloser, error) {
 	if o, _ := r.owner(a.Path); o != r {
 		return nil, &ArtifactError{Artifact: a, Err: errors.New("is in the base bundle, not in this one")}
 	}
-	if err := r.checkHeaderOf(a); err != nil {
-		return nil, &ArtifactError{Artifact: a, Err: err}
+	return &uncheckedReader{r: r, a: a}, nil
+}
+
+// uncheckedReader reads an entry for OpenUnchecked: the frame holding its
+// header (and its first bytes) whole, then the rest frame by frame.
+type uncheckedReader struct {
+	r     *Reader
+	a     Artifact
+	first []byte // what is left of the data in the header's frame
+	rest  *io.SectionReader
+	err   error
+}
+
+func (u *uncheckedReader) Read(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
 	}
-	return io.NopCloser(io.NewSectionReader(uncheckedAt{r}, a.Offset, a.Size)), nil
+	if u.rest == nil {
+		if err := u.start(); err != nil {
+			u.err = &ArtifactError{Artifact: u.a, Err: err}
+			return 0, u.err
+		}
+	}
+	if len(u.first) > 0 {
+		n := copy(p, u.first)
+		u.first = u.first[n:]
+		return n, nil
+	}
+	return u.rest.Read(p)
+}
+
+// start reads the header's frame and checks the header.
+func (u *uncheckedReader) start() error {
+	a := u.a
+	start, err := u.r.headerStart(a.Offset)
+	if err != nil {
+		return err
+	}
+	i, _ := u.r.sr.FrameAt(start)
+	f := u.r.sr.Frame(i)
+	buf := make([]byte, f.UncompressedSize)
+	if _, err := u.r.sr.ReadAtUnchecked(buf, f.UncompressedOffset); err != nil {
+		return err
+	}
+	hdr := a.Offset - f.UncompressedOffset
+	if err := checkEntryHeader(buf[:hdr], a.Path, a.Size); err != nil {
+		return err
+	}
+	u.first = buf[hdr:min(int64(len(buf)), hdr+a.Size)]
+	next := a.Offset + int64(len(u.first))
+	u.rest = io.NewSectionReader(uncheckedAt{u.r}, next, a.Offset+a.Size-next)
+	return nil
+}
+
+func (u *uncheckedReader) Close() error {
+	u.first = nil
+	if u.err == nil {
+		u.err = errors.New("bundle: read after Close")
+	}
+	return nil
 }
 
 // uncheckedAt reads the tar stream with seekable.Reader.ReadAtUnchecked.
