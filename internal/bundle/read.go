@@ -392,6 +392,7 @@ type uncheckedReader struct {
 	r     *Reader
 	a     Artifact
 	first []byte // what is left of the data in the header's frame
+	buf   *[]byte
 	rest  *io.SectionReader
 	err   error
 }
@@ -409,9 +410,24 @@ func (u *uncheckedReader) Read(p []byte) (int, error) {
 	if len(u.first) > 0 {
 		n := copy(p, u.first)
 		u.first = u.first[n:]
+		if len(u.first) == 0 {
+			u.release()
+		}
 		return n, nil
 	}
 	return u.rest.Read(p)
+}
+
+// firstFrames holds the buffers of uncheckedReader's first frames.
+var firstFrames = sync.Pool{New: func() any { return new([]byte) }}
+
+// release gives the first frame's buffer back.
+func (u *uncheckedReader) release() {
+	if u.buf != nil {
+		u.first = nil
+		firstFrames.Put(u.buf)
+		u.buf = nil
+	}
 }
 
 // start reads the header's frame and checks the header.
@@ -423,7 +439,11 @@ func (u *uncheckedReader) start() error {
 	}
 	i, _ := u.r.sr.FrameAt(start)
 	f := u.r.sr.Frame(i)
-	buf := make([]byte, f.UncompressedSize)
+	u.buf = firstFrames.Get().(*[]byte)
+	if int64(cap(*u.buf)) < f.UncompressedSize {
+		*u.buf = make([]byte, f.UncompressedSize)
+	}
+	buf := (*u.buf)[:f.UncompressedSize]
 	if _, err := u.r.sr.ReadAtUnchecked(buf, f.UncompressedOffset); err != nil {
 		return err
 	}
@@ -438,7 +458,7 @@ func (u *uncheckedReader) start() error {
 }
 
 func (u *uncheckedReader) Close() error {
-	u.first = nil
+	u.release()
 	if u.err == nil {
 		u.err = errors.New("bundle: read after Close")
 	}
