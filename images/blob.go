@@ -20,6 +20,15 @@ func (p *Puller) fetchBlobs(ctx context.Context, t target, img *Image, tr *track
 			tr.skippedBlob(b.Size)
 			continue
 		}
+		if p.opts.deferLayer != nil && isLayer(b.MediaType) && p.opts.deferLayer(b.Digest) {
+			if err := checkDigest(b.Digest); err != nil {
+				return fmt.Errorf("image %s: blob %s: %w", t.name(), b.Digest, err)
+			}
+			if _, ok := p.cache.Has(b.Digest); !ok {
+				tr.deferredBlob(b.Size)
+				continue
+			}
+		}
 		g.Go(func() error { return p.ensureBlob(ctx, t, b, tr) })
 	}
 	return g.Wait()

@@ -42,6 +42,7 @@ type options struct {
 	allPlats   bool
 	transport  http.RoundTripper
 	skipLayer  func(digest string) bool
+	deferLayer func(digest string) bool
 }
 
 // Option configures a Puller. Options are applied after the defaults, and
@@ -177,6 +178,16 @@ func WithAllPlatforms(on bool) Option {
 // them. skip is called from several goroutines.
 func WithSkipLayers(skip func(digest string) bool) Option {
 	return func(o *options) error { o.skipLayer = skip; return nil }
+}
+
+// WithDeferLayers makes the puller leave the image layers for which
+// deferred returns true, and that are not in the cache, to its caller: Pull
+// returns without downloading them (they count as deferred in its
+// progress), and the caller streams each with OpenBlob, for instance
+// straight into a bundle, so that a layer is written once. deferred is
+// called from several goroutines.
+func WithDeferLayers(deferred func(digest string) bool) Option {
+	return func(o *options) error { o.deferLayer = deferred; return nil }
 }
 
 // WithTransport sets the HTTP transport under authentication (proxies,

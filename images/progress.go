@@ -14,9 +14,12 @@ type ImageProgress struct {
 	BlobsFetched int    // blobs downloaded by this pull
 	BlobsCached  int    // blobs already in the cache, or fetched by a concurrent pull
 	BlobsSkipped int    // layers not fetched because WithSkipLayers said so
-	BlobsTotal   int
-	Done         bool  // the last report for this image
-	Err          error // set with Done when the pull failed
+	// BlobsDeferred are layers left to the caller (WithDeferLayers); their
+	// bytes count as done.
+	BlobsDeferred int
+	BlobsTotal    int
+	Done          bool  // the last report for this image
+	Err           error // set with Done when the pull failed
 }
 
 // Progress receives pull progress. Update is called from several
@@ -42,7 +45,7 @@ type tracker struct {
 	mu                     sync.Mutex // serializes reports, so they arrive in order
 	done, total            atomic.Int64
 	fetched, cached, blobs atomic.Int64
-	skipped                atomic.Int64
+	skipped, deferred      atomic.Int64
 }
 
 func newTracker(sink Progress, name string) *tracker {
@@ -69,6 +72,12 @@ func (t *tracker) skippedBlob(size int64) {
 	t.report(false, nil)
 }
 
+func (t *tracker) deferredBlob(size int64) {
+	t.done.Add(size)
+	t.deferred.Add(1)
+	t.report(false, nil)
+}
+
 func (t *tracker) cachedBlob(size int64) {
 	t.done.Add(size)
 	t.cached.Add(1)
@@ -80,7 +89,7 @@ func (t *tracker) report(done bool, err error) {
 	defer t.mu.Unlock()
 	t.sink.Update(ImageProgress{
 		Image: t.name, BytesDone: t.done.Load(), BytesTotal: t.total.Load(),
-		BlobsFetched: int(t.fetched.Load()), BlobsCached: int(t.cached.Load()), BlobsSkipped: int(t.skipped.Load()), BlobsTotal: int(t.blobs.Load()),
+		BlobsFetched: int(t.fetched.Load()), BlobsCached: int(t.cached.Load()), BlobsSkipped: int(t.skipped.Load()), BlobsDeferred: int(t.deferred.Load()), BlobsTotal: int(t.blobs.Load()),
 		Done: done, Err: err,
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
@@ -131,6 +132,13 @@ type builder struct {
 	install *installPlan // what deploy's /stack phase installs
 	out     *output
 	base    *baseSet // nil unless Options.Base
+
+	// stream is set when the cache can keep the bundle (packs): layers
+	// then stream from the registry into the bundle (stream.go), which
+	// deferLayers asks the puller for while the stack's images are pulled.
+	stream      bool
+	deferLayers atomic.Bool
+	packs       *packs
 }
 
 // baseSet is what a delta's base holds.
@@ -183,6 +191,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer b.prog.Close()
+	defer b.packs.Close()
 	steps := []struct {
 		name string
 		run  func(context.Context) error
@@ -237,7 +246,9 @@ func newBuilder(o Options) (*builder, error) {
 		o.CacheDir = cas.DefaultDir()
 	}
 	cache, err := cas.Open(o.CacheDir)
+	pk := newPacks(o.CacheDir)
 	if err == nil {
+		cache.SetExternal(pk)
 		// Hash each download's 4 MiB chunks as it streams in, so the
 		// writer need not hash fresh content again (see builder.add).
 		cache.HashChunks(bundle.ChunkSize, bundle.NewChunkHash, bundle.ChunkDigestOf)
@@ -253,7 +264,7 @@ func newBuilder(o Options) (*builder, error) {
 	if prog == nil {
 		prog = progress.Discard()
 	}
-	b := &builder{o: o, cache: cache, log: log, prog: prog, pins: map[string]string{}, pulls: newPullProgress(prog)}
+	b := &builder{o: o, cache: cache, log: log, prog: prog, pins: map[string]string{}, pulls: newPullProgress(prog), packs: pk}
 	b.urls = &urlfile.Fetcher{Cache: cache, Transport: b.transport(), Insecure: b.insecureHosts(), Stack: o.Stack, Log: log}
 	b.puller, err = images.NewPuller(cache, b.pullerOptions()...)
 	if err != nil {
@@ -274,6 +285,7 @@ func (b *builder) pullerOptions() []images.Option {
 		images.WithSkipLayers(func(d string) bool {
 			return b.base != nil && b.base.blobs[d]
 		}),
+		images.WithDeferLayers(func(string) bool { return b.deferLayers.Load() }),
 	}
 	if ins := b.insecureHosts(); len(ins) > 0 {
 		opts = append(opts, images.WithInsecureRegistries(ins...))

@@ -90,6 +90,9 @@ func (b *builder) concurrency() int {
 // writer works while later images are still downloading. Every failed image
 // is reported, not only the first.
 func (b *builder) pullImages(ctx context.Context) error {
+	if b.stream {
+		return b.pullStreaming(ctx)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	refs := b.o.Stack.Images()
@@ -175,6 +178,21 @@ type pullProgress struct {
 	skipped int              // layers left to a delta's base, not downloaded
 }
 
+// addStreamed counts a layer streamed into the bundle as fetched.
+func (p *pullProgress) addStreamed() {
+	p.mu.Lock()
+	p.fetched++
+	p.mu.Unlock()
+}
+
+// addCached counts a layer shared with an image before, streamed once, as
+// cached for this image, as a blob another pull fetched is.
+func (p *pullProgress) addCached() {
+	p.mu.Lock()
+	p.cached++
+	p.mu.Unlock()
+}
+
 func newPullProgress(r *progress.Reporter) *pullProgress {
 	return &pullProgress{r: r, seen: map[string]int64{}}
 }
@@ -198,6 +216,9 @@ func (p *pullProgress) Update(s images.ImageProgress) {
 		p.skipped += s.BlobsSkipped
 		p.mu.Unlock()
 		note := fmt.Sprintf("%d blobs fetched, %d cached", s.BlobsFetched, s.BlobsCached)
+		if s.BlobsDeferred > 0 {
+			note += fmt.Sprintf(", %d streamed into the bundle", s.BlobsDeferred)
+		}
 		if s.BlobsSkipped > 0 {
 			note += fmt.Sprintf(", %d in the base", s.BlobsSkipped)
 		}

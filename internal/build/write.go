@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,7 @@ type output struct {
 	signed  bool
 
 	hashedOnce int      // entries written with their download-time digests
+	streamed   int      // layers streamed from the registry (stream.go)
 	committed  []string // the final names, once renamed into place
 }
 
@@ -75,6 +77,10 @@ func (o *output) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// noPacks makes builds store every download in the cache, as they do when
+// the cache and the output are on two filesystems; for tests.
+var noPacks bool
+
 // flushEvery is how many bytes of a part are written between two requests
 // to start their writeback.
 const flushEvery = 64 << 20
@@ -103,6 +109,7 @@ func (b *builder) openOutput(context.Context) error {
 	if err := b.out.newPart(); err != nil {
 		return err
 	}
+	b.stream = !noPacks && b.packs.linkable(b.out.parts[0])
 	var opts []bundle.Option
 	if b.o.Workers > 0 {
 		opts = append(opts, bundle.WithWorkers(b.o.Workers))
@@ -113,10 +120,18 @@ func (b *builder) openOutput(context.Context) error {
 	return nil
 }
 
-// abortOutput removes the temporary files after a failure.
+// abortOutput removes the temporary files after a failure, unless they
+// hold layers streamed from a registry: those the cache keeps (salvage).
 func (b *builder) abortOutput() {
 	if b.out == nil || b.out.parts == nil {
 		return
+	}
+	if b.out.streamed > 0 {
+		err := b.salvage()
+		if err == nil {
+			return
+		}
+		b.log.Warn("the layers this failed build downloaded could not be kept in the cache", "error", err)
 	}
 	b.out.w.Abort()
 	for _, f := range b.out.parts {
@@ -247,6 +262,9 @@ func (b *builder) add(e entry) error {
 	}
 	rc, err := e.open()
 	if err != nil {
+		if d := b.damaged(e, err); d != nil {
+			return d
+		}
 		return fmt.Errorf("%s %s: %w", e.kind, e.name, err)
 	}
 	defer rc.Close()
@@ -258,6 +276,9 @@ func (b *builder) add(e entry) error {
 		got, err = b.out.w.Add(e.path, e.size, rc)
 	}
 	if err != nil {
+		if d := b.damaged(e, err); d != nil {
+			return d
+		}
 		return fmt.Errorf("%s %s (%s): %w", e.kind, e.name, e.path, err)
 	}
 	if e.digest != "" && got.Digest != e.digest {
@@ -265,12 +286,30 @@ func (b *builder) add(e entry) error {
 		return fmt.Errorf("%s %s (%s): the cached copy is damaged (content %s, want %s); it was removed from the cache %s: run the build again",
 			e.kind, e.name, e.path, got.Digest, e.digest, b.cache.Dir())
 	}
+	b.note(e, got)
+	return nil
+}
+
+// damaged is the error for an entry whose cached copy, in a bundle the
+// cache keeps, could not be read back (nil for other errors): the copy is
+// taken off the cache, so that the next build downloads it again.
+func (b *builder) damaged(e entry, err error) error {
+	var pe *packReadError
+	if e.digest == "" || !errors.As(err, &pe) {
+		return nil
+	}
+	b.cache.Remove(e.digest)
+	return fmt.Errorf("%s %s: the cached copy of %s is damaged (%w); it was removed from the cache %s: run the build again",
+		e.kind, e.name, e.digest, err, b.cache.Dir())
+}
+
+// note records an entry written.
+func (b *builder) note(e entry, got bundle.Entry) {
 	a := got.Artifact(e.kind, e.name)
 	a.MediaType, a.Component, a.Annotations = e.mediaType, e.component, e.annotations
 	b.out.arts = append(b.out.arts, a)
 	b.out.written[e.path] = true
 	b.prog.Add("write", e.size)
-	return nil
 }
 
 // fresh returns the digests of an entry this build downloaded into the
@@ -350,7 +389,30 @@ func (b *builder) finish(context.Context) error {
 		return err
 	}
 	b.out.index, b.out.signed = data, sig != nil
-	return b.commitOutput()
+	if err := b.commitOutput(); err != nil {
+		return err
+	}
+	if b.out.streamed > 0 {
+		b.keepPack()
+	}
+	return nil
+}
+
+// keepPack makes the cache keep the bundle just written, which holds the
+// layers this build streamed and did not store in the cache (packs.go). A
+// failure costs the next build downloads, not this one its bundle: it is
+// a warning.
+func (b *builder) keepPack() {
+	blobs := map[string]int64{}
+	for _, a := range b.out.arts {
+		if (a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest) && a.Path == "blobs/sha256/"+strings.TrimPrefix(a.Digest, "sha256:") {
+			blobs[a.Digest] = a.Size
+		}
+	}
+	if err := b.packs.keep(b.out.index, b.out.committed, blobs, b.cache); err != nil {
+		fmt.Fprintf(b.warn(), "warning: the content cache could not keep the bundle %s, so the next build downloads its layers again: %v\n", b.o.Output, err)
+		b.log.Warn("the content cache could not keep the bundle", "bundle", b.o.Output, "error", err)
+	}
 }
 
 // commitOutput syncs the files (a bundle must be durable before it has its

@@ -367,3 +367,107 @@ func (c *chunkReader) Close() error {
 	}
 	return nil
 }
+
+// OpenUnchecked returns the content of artifact a, listed in this bundle's
+// own index, without checking it against its digests: for a caller that
+// hashes every byte and compares the digest itself anyway (a build reading
+// the bundles its cache keeps, whose writer hashes what it copies). The
+// entry's tar header is checked, with the first frame, which is read once;
+// each frame's header and size are checked too, and frames stored as raw
+// blocks are read straight into the caller's buffer when it holds them
+// whole.
+func (r *Reader) OpenUnchecked(a Artifact) (io.ReadCloser, error) {
+	if err := r.known(a); err != nil {
+		return nil, err
+	}
+	if o, _ := r.owner(a.Path); o != r {
+		return nil, &ArtifactError{Artifact: a, Err: errors.New("is in the base bundle, not in this one")}
+	}
+	return &uncheckedReader{r: r, a: a}, nil
+}
+
+// uncheckedReader reads an entry for OpenUnchecked: the frame holding its
+// header (and its first bytes) whole, then the rest frame by frame.
+type uncheckedReader struct {
+	r     *Reader
+	a     Artifact
+	first []byte // what is left of the data in the header's frame
+	buf   *[]byte
+	rest  *io.SectionReader
+	err   error
+}
+
+func (u *uncheckedReader) Read(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	if u.rest == nil {
+		if err := u.start(); err != nil {
+			u.err = &ArtifactError{Artifact: u.a, Err: err}
+			return 0, u.err
+		}
+	}
+	if len(u.first) > 0 {
+		n := copy(p, u.first)
+		u.first = u.first[n:]
+		if len(u.first) == 0 {
+			u.release()
+		}
+		return n, nil
+	}
+	return u.rest.Read(p)
+}
+
+// firstFrames holds the buffers of uncheckedReader's first frames.
+var firstFrames = sync.Pool{New: func() any { return new([]byte) }}
+
+// release gives the first frame's buffer back.
+func (u *uncheckedReader) release() {
+	if u.buf != nil {
+		u.first = nil
+		firstFrames.Put(u.buf)
+		u.buf = nil
+	}
+}
+
+// start reads the header's frame and checks the header.
+func (u *uncheckedReader) start() error {
+	a := u.a
+	start, err := u.r.headerStart(a.Offset)
+	if err != nil {
+		return err
+	}
+	i, _ := u.r.sr.FrameAt(start)
+	f := u.r.sr.Frame(i)
+	u.buf = firstFrames.Get().(*[]byte)
+	if int64(cap(*u.buf)) < f.UncompressedSize {
+		*u.buf = make([]byte, f.UncompressedSize)
+	}
+	buf := (*u.buf)[:f.UncompressedSize]
+	if _, err := u.r.sr.ReadAtUnchecked(buf, f.UncompressedOffset); err != nil {
+		return err
+	}
+	hdr := a.Offset - f.UncompressedOffset
+	if err := checkEntryHeader(buf[:hdr], a.Path, a.Size); err != nil {
+		return err
+	}
+	u.first = buf[hdr:min(int64(len(buf)), hdr+a.Size)]
+	next := a.Offset + int64(len(u.first))
+	u.rest = io.NewSectionReader(uncheckedAt{u.r}, next, a.Offset+a.Size-next)
+	return nil
+}
+
+func (u *uncheckedReader) Close() error {
+	u.release()
+	if u.err == nil {
+		u.err = errors.New("bundle: read after Close")
+	}
+	return nil
+}
+
+// uncheckedAt reads the tar stream with seekable.Reader.ReadAtUnchecked.
+type uncheckedAt struct{ r *Reader }
+
+func (u uncheckedAt) ReadAt(p []byte, off int64) (int, error) {
+	return u.r.sr.ReadAtUnchecked(p, off)
+}

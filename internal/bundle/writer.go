@@ -147,16 +147,8 @@ func (w *Writer) AddKnown(path string, size int64, r io.Reader, known Known) (En
 	if path == IndexName || path == SignatureName {
 		return Entry{}, fmt.Errorf("bundle: %q is reserved for the index; Finish writes it", path)
 	}
-	if !validDigest(known.Digest) {
-		return Entry{}, fmt.Errorf("bundle: %s: %q is not a sha256 digest", path, known.Digest)
-	}
-	if len(known.Chunks) != NumChunks(size) {
-		return Entry{}, fmt.Errorf("bundle: %s: %d chunk digests for %d bytes, want %d", path, len(known.Chunks), size, NumChunks(size))
-	}
-	for _, c := range known.Chunks {
-		if !validChunkDigest(c) {
-			return Entry{}, fmt.Errorf("bundle: %s: malformed chunk digest %q", path, c)
-		}
+	if err := checkKnown(path, size, known); err != nil {
+		return Entry{}, err
 	}
 	if err := w.claim(path, size); err != nil {
 		return Entry{}, err
@@ -166,6 +158,61 @@ func (w *Writer) AddKnown(path string, size int64, r io.Reader, known Known) (En
 		return Entry{}, w.fail(err)
 	}
 	return e, nil
+}
+
+// Digester is a reader that hashes what it yields: once it has returned
+// io.EOF it knows the digests of everything it returned. A download that
+// checks its bytes against the digest it was promised as they arrive is
+// one; it returns an error instead of io.EOF when they do not match.
+type Digester interface {
+	io.Reader
+	Known() Known
+}
+
+// AddDigested is Add for content that r hashes as it streams (a download
+// checked against its digest on the way in): the entry is written without
+// hashing it again, and lists the digests r.Known() returns after r gave
+// size bytes and then io.EOF. A reader that fails instead, its content not
+// what was promised, fails the Writer like any reader error. The bytes are
+// in the output before that last read, so, as after any error, the output
+// must then be discarded.
+func (w *Writer) AddDigested(path string, size int64, r Digester) (Entry, error) {
+	if err := w.usable(); err != nil {
+		return Entry{}, err
+	}
+	if path == IndexName || path == SignatureName {
+		return Entry{}, fmt.Errorf("bundle: %q is reserved for the index; Finish writes it", path)
+	}
+	if err := w.claim(path, size); err != nil {
+		return Entry{}, err
+	}
+	e, err := w.add(path, size, r, &Known{})
+	if err == nil {
+		err = checkKnown(path, size, r.Known())
+	}
+	if err != nil {
+		return Entry{}, w.fail(err)
+	}
+	k := r.Known()
+	e.Digest, e.Chunks = k.Digest, slices.Clone(k.Chunks)
+	w.entries[path] = e
+	return e, nil
+}
+
+// checkKnown refuses digests that cannot be an entry's of size bytes.
+func checkKnown(path string, size int64, known Known) error {
+	if !validDigest(known.Digest) {
+		return fmt.Errorf("bundle: %s: %q is not a sha256 digest", path, known.Digest)
+	}
+	if len(known.Chunks) != NumChunks(size) {
+		return fmt.Errorf("bundle: %s: %d chunk digests for %d bytes, want %d", path, len(known.Chunks), size, NumChunks(size))
+	}
+	for _, c := range known.Chunks {
+		if !validChunkDigest(c) {
+			return fmt.Errorf("bundle: %s: malformed chunk digest %q", path, c)
+		}
+	}
+	return nil
 }
 
 // claim checks and records a new path.

@@ -49,7 +49,27 @@ type Store struct {
 
 	mu    sync.Mutex
 	fresh map[string][]string // digest → chunk digests, for objects this Store wrote
+
+	ext External // objects kept outside the directory's objects, or nil
 }
+
+// External holds objects the store serves but does not keep as files of
+// its own: for the build, blobs inside the bundles its cache keeps
+// (internal/build's packs). The store asks it for an object only when it
+// has no file of that digest.
+type External interface {
+	// Has reports whether the object is held, and its size.
+	Has(digest string) (int64, bool)
+	// Open returns the object's bytes, not checked against the digest;
+	// ErrNotFound (wrapped) when it is not held.
+	Open(digest string) (io.ReadCloser, error)
+	// Remove forgets the object (it was found damaged).
+	Remove(digest string) error
+}
+
+// SetExternal makes the store serve ext's objects too (see External). Call
+// it before any read.
+func (s *Store) SetExternal(ext External) { s.ext = ext }
 
 // HashChunks makes every object written through this Store from now on
 // also hashed in pieces of size bytes (the last piece may be shorter) with
@@ -124,6 +144,9 @@ func (s *Store) Has(digest string) (int64, bool) {
 	}
 	fi, err := os.Stat(p)
 	if err != nil || !fi.Mode().IsRegular() {
+		if s.ext != nil {
+			return s.ext.Has(digest)
+		}
 		return 0, false
 	}
 	return fi.Size(), true
@@ -137,6 +160,11 @@ func (s *Store) Remove(digest string) error {
 		return err
 	}
 	s.forget(digest)
+	if s.ext != nil {
+		if err := s.ext.Remove(digest); err != nil {
+			return err
+		}
+	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -147,13 +175,16 @@ func (s *Store) Remove(digest string) error {
 // for a caller that hashes the bytes itself anyway (the bundle writer does)
 // and must not pay for a second hash. The caller must compare the digest
 // it computes with digest before trusting the bytes.
-func (s *Store) OpenUnverified(digest string) (*os.File, error) {
+func (s *Store) OpenUnverified(digest string) (io.ReadCloser, error) {
 	p, err := s.Path(digest)
 	if err != nil {
 		return nil, err
 	}
 	f, err := os.Open(p)
 	if errors.Is(err, os.ErrNotExist) {
+		if s.ext != nil {
+			return s.ext.Open(digest)
+		}
 		return nil, fmt.Errorf("%s: %w", digest, ErrNotFound)
 	}
 	return f, err
@@ -168,6 +199,17 @@ func (s *Store) Open(digest string) (io.ReadCloser, int64, error) {
 		return nil, 0, err
 	}
 	f, err := os.Open(p)
+	if errors.Is(err, os.ErrNotExist) && s.ext != nil {
+		size, ok := s.ext.Has(digest)
+		if !ok {
+			return nil, 0, fmt.Errorf("%s: %w", digest, ErrNotFound)
+		}
+		rc, err := s.ext.Open(digest)
+		if err != nil {
+			return nil, 0, err
+		}
+		return NewVerifiedReader(rc, "cached "+digest, digest, size), size, nil
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%s: %w", digest, ErrNotFound)
 	}
