@@ -10,6 +10,7 @@ import (
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/iox"
 )
 
 // Streaming. When the cache can keep the bundle itself (see packs.go), the
@@ -279,7 +280,7 @@ func (s *streamer) download(img *images.Image, bl images.Blob, p *blobPipe) {
 	ch := newChunker(bl.Size)
 	for {
 		buf := pieces.Get().(*[]byte)
-		n, err := fill(rc, *buf)
+		n, err := iox.Fill(rc, *buf)
 		*buf = (*buf)[:n]
 		if n > 0 {
 			ch.write(*buf)
@@ -303,19 +304,6 @@ func (s *streamer) download(img *images.Image, bl images.Blob, p *blobPipe) {
 			return
 		}
 	}
-}
-
-// fill reads into buf until it is full, or r ends or fails.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		k, err := r.Read(buf[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 // chunker computes the chunk digests bundle.json lists for content of a

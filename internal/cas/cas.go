@@ -22,6 +22,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/iox"
 )
 
 // ErrNotFound is returned when the store has no object with the digest.
@@ -329,7 +331,7 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	defer copyBufs.Put(buf)
 	var total int64
 	for {
-		n, err := fill(r, *buf)
+		n, err := iox.Fill(r, *buf)
 		if n > 0 {
 			m, werr := w.Write((*buf)[:n])
 			total += int64(m)
@@ -344,21 +346,6 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 			return total, err // a truncated download stays an error
 		}
 	}
-}
-
-// fill reads into buf until it is full or r fails or ends. Unlike
-// io.ReadFull it passes r's own errors on as they are: a body cut short
-// reports io.ErrUnexpectedEOF, which must not look like its end.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		k, err := r.Read(buf[n:])
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/iox"
 	"github.com/factory-appliance/appliance/internal/siteserver/content"
 )
 
@@ -189,14 +190,14 @@ func copyHeldBack(w io.Writer, src io.Reader, start func()) (started bool, err e
 	defer bufPool.Put(bp)
 	half := len(*bp) / 2
 	held, next := (*bp)[:half], (*bp)[half:]
-	nHeld, err := fill(src, held)
+	nHeld, err := iox.Fill(src, held)
 	for {
 		if err != nil && err != io.EOF {
 			return started, err
 		}
 		var nNext int
 		if err == nil {
-			nNext, err = fill(src, next)
+			nNext, err = iox.Fill(src, next)
 			if err != nil && err != io.EOF {
 				return started, err
 			}
@@ -229,17 +230,4 @@ func (s *startWriter) Write(p []byte) (int, error) {
 		s.started = true
 	}
 	return s.w.Write(p)
-}
-
-// fill reads into p until it is full or the reader returns an error.
-func fill(r io.Reader, p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		m, err := r.Read(p[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }
