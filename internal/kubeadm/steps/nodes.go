@@ -19,18 +19,38 @@ import (
 // the cluster runs now (sealos #4856 joined new nodes at the pre-upgrade
 // version). Final when they differ: another attempt cannot change it.
 func (s *Site) SameVersion(ctx context.Context, h *remote.Host) error {
-	out, err := h.Out(ctx, kubectl+`get nodes -l node-role.kubernetes.io/control-plane -o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion}{"\n"}{end}'`)
-	if err != nil || h.Dry {
+	nodes, err := kubeletVersions(ctx, h, "-l node-role.kubernetes.io/control-plane ")
+	if err != nil {
 		return err
 	}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 2 && f[1] != s.Cluster.Version {
+	for _, n := range nodes {
+		if n.version != s.Cluster.Version {
 			return plan.Final(fmt.Errorf("master %s runs Kubernetes %s, the bundle carries %s: add nodes with the bundle the cluster runs, or upgrade the cluster to this one first",
-				termtext.Escape(f[0]), termtext.Escape(f[1]), s.Cluster.Version))
+				n.name, n.version, s.Cluster.Version))
 		}
 	}
 	return nil
+}
+
+// nodeVersion is a node's name and its kubelet's version, as the cluster
+// reports them, escaped for the terminal.
+type nodeVersion struct{ name, version string }
+
+// kubeletVersions lists, on a master, the nodes (selected by selector, a
+// kubectl flag with a trailing space, or "") with their kubelets'
+// versions. A dry run lists none.
+func kubeletVersions(ctx context.Context, h *remote.Host, selector string) ([]nodeVersion, error) {
+	out, err := h.Out(ctx, kubectl+"get nodes "+selector+`-o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion}{"\n"}{end}'`)
+	if err != nil || h.Dry {
+		return nil, err
+	}
+	var nodes []nodeVersion
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			nodes = append(nodes, nodeVersion{termtext.Escape(f[0]), termtext.Escape(f[1])})
+		}
+	}
+	return nodes, nil
 }
 
 // etcdMember is one member in etcd's member list.

@@ -12,7 +12,6 @@ import (
 	"github.com/factory-appliance/appliance/internal/plan"
 	"github.com/factory-appliance/appliance/internal/remote"
 	"github.com/factory-appliance/appliance/internal/sshx"
-	"github.com/factory-appliance/appliance/internal/termtext"
 )
 
 // The steps of deploy upgrade: s.Cluster.Version is the version the
@@ -47,7 +46,7 @@ func (s *Site) UpgradeCheck(ctx context.Context, h *remote.Host) error {
 	if err != nil {
 		return err
 	}
-	out, err := h.Out(ctx, kubectl+`get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion}{"\n"}{end}'`)
+	nodes, err := kubeletVersions(ctx, h, "")
 	if err != nil || h.Dry {
 		return err
 	}
@@ -55,13 +54,9 @@ func (s *Site) UpgradeCheck(ctx context.Context, h *remote.Host) error {
 	if err := kubeadm.CheckUpgrade(from, to); err != nil {
 		return plan.Final(err)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		if err := kubeadm.CheckUpgrade(f[1], to); err != nil {
-			return plan.Final(fmt.Errorf("node %s: %w", termtext.Escape(f[0]), err))
+	for _, n := range nodes {
+		if err := kubeadm.CheckUpgrade(n.version, to); err != nil {
+			return plan.Final(fmt.Errorf("node %s: %w", n.name, err))
 		}
 	}
 	plan.Logf(ctx, "the cluster moves from Kubernetes %s to %s", from, to)
@@ -156,15 +151,13 @@ func (s *Site) UpgradeReady(ctx context.Context, h *remote.Host) error {
 	if err := h.Sh(ctx, kubectl+"-n kube-system wait --for=condition=Ready pod --all --timeout=10m || { "+kubectl+"-n kube-system get pods -o wide; exit 1; }"); err != nil {
 		return fmt.Errorf("kube-system pods are not ready after the upgrade (kubectl -n kube-system get pods in the host log): %w", err)
 	}
-	out, err := h.Out(ctx, kubectl+`get nodes -o jsonpath='{range .items[*]}{.metadata.name} {.status.nodeInfo.kubeletVersion}{"\n"}{end}'`)
+	nodes, err := kubeletVersions(ctx, h, "")
 	if err != nil {
 		return err
 	}
-	if !h.Dry {
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			if f := strings.Fields(line); len(f) == 2 && f[1] != s.Cluster.Version {
-				return fmt.Errorf("node %s runs kubelet %s after the upgrade to %s", termtext.Escape(f[0]), termtext.Escape(f[1]), s.Cluster.Version)
-			}
+	for _, n := range nodes {
+		if n.version != s.Cluster.Version {
+			return fmt.Errorf("node %s runs kubelet %s after the upgrade to %s", n.name, n.version, s.Cluster.Version)
 		}
 	}
 	return s.FetchKubeconfig(ctx, h)
