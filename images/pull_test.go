@@ -480,14 +480,7 @@ func TestRetriesTruncatedBody(t *testing.T) {
 			return false
 		}
 		cut = false
-		// Promise the whole blob, send half, and drop the connection.
-		w.Header().Set("Content-Length", itoa(target.Size))
-		w.WriteHeader(http.StatusOK)
-		w.Write(bytes.Repeat([]byte{0}, int(target.Size/2)))
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			conn.Close()
-		}
+		cutShort(w, target.Size, bytes.Repeat([]byte{0}, int(target.Size/2)))
 		return true
 	})
 	cache := newCache(t)
@@ -496,5 +489,16 @@ func TestRetriesTruncatedBody(t *testing.T) {
 	}
 	if n := px.blobGets()[target.Digest]; n != 2 {
 		t.Errorf("layer requested %d times, want 2", n)
+	}
+}
+
+// cutShort promises a body of size bytes, sends part of it, and drops the
+// connection: a transfer cut in the middle.
+func cutShort(w http.ResponseWriter, size int64, part []byte) {
+	w.Header().Set("Content-Length", itoa(size))
+	w.WriteHeader(http.StatusOK)
+	w.Write(part)
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+		conn.Close()
 	}
 }

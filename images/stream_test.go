@@ -87,13 +87,7 @@ func TestOpenBlobResumes(t *testing.T) {
 				return false
 			}
 			cut = false
-			w.Header().Set("Content-Length", itoa(layer.Size))
-			w.WriteHeader(http.StatusOK)
-			w.Write(bytes.Repeat([]byte{0}, int(layer.Size/2)))
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				conn.Close()
-			}
+			cutShort(w, layer.Size, bytes.Repeat([]byte{0}, int(layer.Size/2)))
 			return true
 		})
 		// The half sent is zeros, not the layer's: resuming after it must
@@ -130,13 +124,7 @@ func TestOpenBlobResumesToTheRightBytes(t *testing.T) {
 			return false
 		}
 		cut = false
-		w.Header().Set("Content-Length", itoa(layer.Size))
-		w.WriteHeader(http.StatusOK)
-		w.Write(want[:len(want)/3])
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			conn.Close()
-		}
+		cutShort(w, layer.Size, want[:len(want)/3])
 		return true
 	})
 	got, err := readBlob(t, p, img, layer)
