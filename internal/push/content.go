@@ -170,7 +170,26 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo lets the bundle's reader write its verified chunks straight to w
+// (see bodyconn.go), counting them as they go.
+func (p *progressReader) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(&progressWriter{w: w, f: p.f}, p.rc)
+}
+
 func (p *progressReader) Close() error { return p.rc.Close() }
+
+type progressWriter struct {
+	w io.Writer
+	f func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.f(int64(n))
+	}
+	return n, err
+}
 
 // isForeign reports whether a layer is non-distributable: registries do not
 // take it, and bundles do not carry it.

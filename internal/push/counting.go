@@ -77,4 +77,11 @@ func (b *countingBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo passes the body's own WriteTo on (see bodyconn.go).
+func (b *countingBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := io.Copy(w, b.r)
+	b.n.Add(n)
+	return n, err
+}
+
 func (b *countingBody) Close() error { return b.r.Close() }

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/bench/profile.sh: CPU, block and mutex profiles (pprof) of a cold
-# `bundle build` and of `deploy serve` under the seed bench's load (8
-# bench-pull clients), on make bench's data, through APPLIANCE_PPROF
-# (internal/benchx). Needs bin/ (make build) and make bench's tools.
+# `bundle build`, of `deploy serve` under the seed bench's load (8
+# bench-pull clients) and of `deploy push` into a fresh docker-registry
+# (with the CPU the registry spent taking the blobs), on make bench's data,
+# through APPLIANCE_PPROF (internal/benchx). Needs bin/ (make build) and
+# make bench's tools.
 #
 #   bash scripts/bench/profile.sh            # profiles in out/bench/prof
 #   go tool pprof -top bin/deploy out/bench/prof/deploy-serve-cpu.pprof
@@ -49,9 +51,18 @@ for i in $(seq 1 "${PROF_PULLS:-2}"); do
 	bin/bench-pull --registry "http://127.0.0.1:$port" --clients "$CLIENTS" "${refs[@]}" | tail -1
 done
 stop_pid "$serve" # SIGTERM: serve stops and writes its profiles
+
+step "deploy push into a fresh docker-registry, profiled"
+start_registry prof-push
+APPLIANCE_PPROF=$PROF must_time prof-push bin/deploy push --bundle "$OUT/prof.bundle" --to "$TARGET_ADDR" \
+	--plain-http --insecure-skip-verify --no-harbor --json
+# utime and stime of the registry, in clock ticks (fields 14 and 15)
+reg_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$TARGET_PID/stat")
+stop_registry prof-push
+note "deploy push: $(wall prof-push) s wall, $(cpu prof-push) s CPU; the registry taking it: $reg_cpu s CPU"
 rm -f "$OUT/prof.bundle"
 ls -l "$PROF"
-for p in bundle-build deploy-serve; do
+for p in bundle-build deploy-serve deploy-push; do
 	bin=bin/${p%%-*}
 	step "$p: top of the CPU profile"
 	go tool pprof -top -nodecount=25 "$bin" "$PROF/$p-cpu.pprof" 2>/dev/null | sed -n '4,32p'
