@@ -22,7 +22,7 @@ func (b *writerToBody) Read(p []byte) (int, error) {
 	b.read += n
 	return n, err
 }
-func (b *writerToBody) Close() error               { return nil }
+func (b *writerToBody) Close() error { return nil }
 
 func (b *writerToBody) WriteTo(w io.Writer) (int64, error) {
 	var total int64
