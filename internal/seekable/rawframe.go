@@ -19,7 +19,18 @@ import (
 // them shrinks by rawSampleGain, the frame is stored raw. The decision
 // depends only on the frame's bytes and the level, so the output stays
 // reproducible. A frame that is raw here could at best have shrunk by about
-// what its samples did, so the cost in size is under rawSampleGain.
+// what its samples did, so the cost in size is under rawSampleGain, plus
+// its two edges.
+//
+// The samples leave out rawEdge bytes at each end of the frame. A bundle's
+// frames are chunks of entries, and an entry's edges are where the zeros
+// are: the bundle's tar header before a first chunk (512 bytes, most of
+// them zeros) and its tar padding after a last one (up to 511 zeros),
+// and, for a layer that is an uncompressed tar, that tar's own end (two
+// zero blocks, or up to a 10 KiB record). Those zeros alone made a random
+// chunk's edge sample compress by more than 1%: the last chunk of every
+// uncompressed layer went through the encoder, was read back through the
+// decoder, and could not be sent from the file as raw blocks.
 
 const (
 	// rawMinFrame is the smallest frame considered for the raw path.
@@ -31,6 +42,8 @@ const (
 	// rawSampleGain: a sample that compresses to less than this fraction
 	// of its size sends the whole frame to the encoder.
 	rawSampleGain = 0.99
+	// rawEdge is what the samples leave out at each end of a frame.
+	rawEdge = 16 << 10
 	// rawBlockMax is zstd's largest block.
 	rawBlockMax = 128 << 10
 )
@@ -44,9 +57,10 @@ func incompressible(enc *zstd.Encoder, p, scratch []byte) (bool, []byte) {
 	if len(p) < rawMinFrame {
 		return false, scratch
 	}
-	step := (len(p) - rawSample) / (rawSamples - 1)
+	inner := p[rawEdge : len(p)-rawEdge]
+	step := (len(inner) - rawSample) / (rawSamples - 1)
 	for i := range rawSamples {
-		s := p[i*step : i*step+rawSample]
+		s := inner[i*step : i*step+rawSample]
 		scratch = enc.EncodeAll(s, scratch[:0])
 		if float64(len(scratch)) < rawSampleGain*float64(len(s)) {
 			return false, scratch

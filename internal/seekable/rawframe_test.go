@@ -75,6 +75,13 @@ func TestRawPathChoice(t *testing.T) {
 	}
 	text := bytes.Repeat([]byte("2026-11-30 07:00:00 INFO pulled layer sha256 ok\n"), 90000)[:4<<20]
 	mixed := append(randomBytes(7, 1<<20), text[:3<<20]...)
+	// The last frame of an uncompressed tar layer in a bundle: random
+	// content, the layer tar's end (a 10 KiB record of zeros at most),
+	// then the bundle's tar padding. The first: the bundle's tar header
+	// (a name, then zeros) before the content.
+	tarEnd := append(randomBytes(8, 2<<20), make([]byte, 10<<10+511)...)
+	header := append([]byte("blobs/sha256/0123456789abcdef"), make([]byte, 512-29)...)
+	withHeader := append(header, randomBytes(9, 1<<20)...)
 	for _, c := range []struct {
 		name string
 		p    []byte
@@ -85,6 +92,9 @@ func TestRawPathChoice(t *testing.T) {
 		{"random, under the minimum", randomBytes(3, rawMinFrame-1), false},
 		{"text", text, false},
 		{"random then text", mixed, false},
+		{"random, then a tar's end and padding", tarEnd, true},
+		{"tar header, then random", withHeader, true},
+		{"text, random between its edges", append(append(text[:20<<10:20<<10], randomBytes(10, 1<<20)...), text[:20<<10]...), false},
 	} {
 		raw, _ := incompressible(enc, c.p, nil)
 		if raw != c.raw {
