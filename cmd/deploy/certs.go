@@ -183,9 +183,10 @@ status), and copies it to STATE/%s/, checked against the master's sha256.
 Restore it with deploy restore.
 
 Besides, /kubernetes/upkeep installed a daily timer on each master that
-keeps the newest %d snapshots in %s (journalctl -u %s); BACKUP_DIR and
-BACKUP_KEEP in %s change where and how many, such as an NFS export
-mounted there.`, steps.BackupsDir, snapshot.Keep, snapshot.Dir, snapshot.Unit, snapshot.EnvPath),
+keeps the newest %d snapshots in %s (journalctl -u %s). The
+inventory's backup.etcd changes where and how many: to: nfs keeps them on
+the export in storage.nfs (%s/MASTER on it), dir: names another local
+directory, keep: how many (deploy writes them to %s).`, steps.BackupsDir, snapshot.Keep, snapshot.Dir, snapshot.Unit, snapshot.NFSDir, snapshot.EnvPath),
 		example: `  deploy backup -i site.yaml --state-dir /var/lib/appliance
   deploy restore /var/lib/appliance/backups/etcd-master-1-20270101T020000Z.db -i site.yaml --state-dir /var/lib/appliance`,
 		command: []string{"deploy", "backup"},

@@ -5,10 +5,24 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
 	"github.com/factory-appliance/appliance/internal/kubeadm/steps"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
+
+// etcdBackup is the masters' daily snapshot settings, from the
+// inventory's backup.etcd.
+func (d *Deployment) etcdBackup() snapshot.Settings {
+	b := d.inv.Backup.Etcd
+	s := snapshot.Settings{Keep: b.Keep}
+	if b.To == inventory.BackupNFS && d.inv.Storage.NFS != nil {
+		s.NFS = snapshot.NFSSource(d.inv.Storage.NFS.Server, d.inv.Storage.NFS.Path)
+	} else {
+		s.Dir = b.Dir
+	}
+	return s
+}
 
 // backupOp is deploy backup: a snapshot of the first master's etcd member
 // now, copied into STATE/backups (steps.Site.Backup).

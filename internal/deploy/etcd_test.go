@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/deploy/state"
+	"github.com/factory-appliance/appliance/internal/inventory"
 	"github.com/factory-appliance/appliance/internal/kubeadm/snapshot"
 	"github.com/factory-appliance/appliance/internal/plan"
 )
@@ -63,6 +64,27 @@ func TestRestorePlan(t *testing.T) {
 	for _, want := range []string{"/backup/master-1", snapshot.ScriptPath, "copied to " + filepath.Join(dir, "backups")} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the backup's dry run lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestEtcdBackupSettings: the inventory's backup.etcd as the masters' timer
+// gets it; to: nfs mounts storage.nfs's export (an IPv6 server bracketed).
+func TestEtcdBackupSettings(t *testing.T) {
+	nfs := &inventory.NFS{Server: "fd00::40", Path: "/export"}
+	for _, c := range []struct {
+		inv  inventory.Inventory
+		want snapshot.Settings
+	}{
+		{inventory.Inventory{}, snapshot.Settings{}},
+		{inventory.Inventory{Backup: inventory.Backup{Etcd: inventory.EtcdBackup{Dir: "/srv/etcd", Keep: 3}}}, snapshot.Settings{Dir: "/srv/etcd", Keep: 3}},
+		{inventory.Inventory{Storage: inventory.Storage{NFS: nfs}, Backup: inventory.Backup{Etcd: inventory.EtcdBackup{To: inventory.BackupNFS, Keep: 14}}},
+			snapshot.Settings{NFS: "[fd00::40]:/export", Keep: 14}},
+		{inventory.Inventory{Storage: inventory.Storage{NFS: nfs}}, snapshot.Settings{}},
+	} {
+		inv := c.inv
+		if got := (&Deployment{inv: &inv}).etcdBackup(); got != c.want {
+			t.Errorf("backup %+v, storage %+v: settings %+v, want %+v", inv.Backup, inv.Storage, got, c.want)
 		}
 	}
 }

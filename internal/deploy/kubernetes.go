@@ -68,7 +68,7 @@ func (d *Deployment) kubernetesPhase(id string) *plan.Phase {
 func (d *Deployment) upkeepPhase() *plan.Phase {
 	children := make([]*plan.Phase, len(d.masters))
 	for i, m := range d.masters {
-		children[i] = d.hostPhase("/kubernetes/upkeep", "Certificate renewal and etcd snapshot timers", steps.Upkeep(i))(m)
+		children[i] = d.hostPhase("/kubernetes/upkeep", "Certificate renewal and etcd snapshot timers", steps.Upkeep(i, d.etcdBackup()))(m)
 	}
 	return plan.Group("/kubernetes/upkeep", "Each master renews its certificates and snapshots etcd", children...)
 }

@@ -60,7 +60,7 @@ func (d *Deployment) addNodeOp(name string) (op, error) {
 	var ha, upkeep, mirrors *plan.Phase
 	if master {
 		ha = d.eachHost("/add-node/ha", "haproxy and keepalived on every master, with the new one", d.haHosts(), "keepalived and haproxy", d.hostSetup().HA)
-		upkeep = d.eachHost("/add-node/upkeep", "The new master's timers", one, "Certificate renewal and etcd snapshot timers", steps.Upkeep(slices.IndexFunc(d.masters, func(m inventory.Host) bool { return m.Name == name })))
+		upkeep = d.eachHost("/add-node/upkeep", "The new master's timers", one, "Certificate renewal and etcd snapshot timers", steps.Upkeep(slices.IndexFunc(d.masters, func(m inventory.Host) bool { return m.Name == name }), d.etcdBackup()))
 	}
 	if reg, ok := d.inv.Registry(); ok && d.state.ReadHarborRecord() != nil {
 		mirrors = d.eachHost("/add-node/mirrors", "The new node pulls from Harbor", one, "Registry mirrors to Harbor", d.harborSite(reg).Mirrors)

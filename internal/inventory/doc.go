@@ -38,6 +38,7 @@ commented one that loads as it is):
 	  adminPasswordFile: /etc/appliance/harbor-admin.pw   # else deploy makes one in the state dir
 	  dataVolume: /data                           # the default
 	kubernetes: {cgroupDriver: systemd}   # or cgroupfs; containerd and kubelet use it
+	backup: {etcd: {to: nfs, keep: 7}}    # daily etcd snapshots: to: local (default, dir: on each master) or nfs (storage.nfs)
 
 Rules Load enforces: host names are hostnames and unique; host addresses
 are IP addresses, unique per port, and outside the pod and service CIDRs;

@@ -57,6 +57,7 @@ type Inventory struct {
 	Storage    Storage    `yaml:"storage"`
 	Harbor     Harbor     `yaml:"harbor"`
 	Kubernetes Kubernetes `yaml:"kubernetes"`
+	Backup     Backup     `yaml:"backup"`
 
 	// Path is the file the inventory was loaded from.
 	Path string `yaml:"-"`
@@ -149,6 +150,31 @@ type Storage struct {
 type NFS struct {
 	Server string `yaml:"server"`
 	Path   string `yaml:"path"`
+}
+
+// Backup is where the scheduled backups go.
+type Backup struct {
+	Etcd EtcdBackup `yaml:"etcd"`
+}
+
+// Where the masters' daily etcd snapshots go (EtcdBackup.To).
+const (
+	BackupLocal = "local"
+	BackupNFS   = "nfs"
+)
+
+// EtcdBackup sets the daily etcd snapshot that a timer takes on each
+// master.
+type EtcdBackup struct {
+	// To is "local" (the default: Dir on each master) or "nfs": the
+	// export in storage.nfs, mounted for each snapshot, one directory per
+	// master under etcd-backup/ on it.
+	To string `yaml:"to"`
+	// Dir is the directory on each master with to: local (default
+	// /var/lib/appliance/etcd-backup).
+	Dir string `yaml:"dir"`
+	// Keep is how many snapshots each master keeps (default 7).
+	Keep int `yaml:"keep"`
 }
 
 // Ceph is the site's Ceph cluster: its monitors as host:port, and its

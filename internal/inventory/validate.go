@@ -41,6 +41,7 @@ func (v *validator) validate() {
 	v.storage()
 	v.harbor()
 	v.kubernetes()
+	v.backup()
 }
 
 // add records a problem, unless text found a control character in the
@@ -393,6 +394,31 @@ func (v *validator) ntp() {
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// maxBackupKeep bounds backup.etcd.keep: a year of daily snapshots.
+const maxBackupKeep = 366
+
+func (v *validator) backup() {
+	b := v.inv.Backup.Etcd
+	switch b.To {
+	case "", BackupLocal:
+		if b.Dir != "" {
+			v.checkSitePath("backup.etcd.dir", b.Dir, "the directory for the snapshots on each master", "/var/lib/appliance/etcd-backup")
+		}
+	case BackupNFS:
+		if v.inv.Storage.NFS == nil {
+			v.add("backup.etcd.to", "add storage.nfs (server and path of the export), or write to: local", "to: nfs, but storage.nfs names no export")
+		}
+		if b.Dir != "" {
+			v.add("backup.etcd.dir", "remove dir: with to: nfs the snapshots go to etcd-backup/MASTER on the export", "dir %q with to: nfs", b.Dir)
+		}
+	default:
+		v.add("backup.etcd.to", "write local or nfs", "%q is not a backup destination", b.To)
+	}
+	if b.Keep < 0 || b.Keep > maxBackupKeep {
+		v.add("backup.etcd.keep", fmt.Sprintf("write a number from 1 to %d (default 7)", maxBackupKeep), "keep is %d", b.Keep)
+	}
+}
 
 func (v *validator) storage() {
 	if nfs := v.inv.Storage.NFS; nfs != nil {

@@ -23,10 +23,16 @@ import (
 
 // Defaults of the timer's snapshots.
 const (
-	// Dir is where the timer's snapshots go on each master (mode 0700);
-	// /etc/appliance/etcd-backup.env may name another, such as a mounted
-	// NFS export (BACKUP_DIR=...).
+	// Dir is where the timer's snapshots go on each master (mode 0700),
+	// unless the inventory's backup.etcd names another directory or the
+	// site's NFS export.
 	Dir = "/var/lib/appliance/etcd-backup"
+	// NFSMount is where the backup script mounts the NFS export, for the
+	// time of one snapshot; the snapshots go to NFSDir/HOST under it.
+	NFSMount = "/run/appliance-etcd-backup-nfs"
+	// NFSDir is the directory on the export that holds the masters'
+	// snapshots, one directory per master.
+	NFSDir = "etcd-backup"
 	// Keep is how many snapshots the timer keeps per master.
 	Keep = 7
 )
@@ -37,8 +43,8 @@ const (
 	Unit        = "appliance-etcd-backup"
 	ServicePath = "/etc/systemd/system/" + Unit + ".service"
 	TimerPath   = "/etc/systemd/system/" + Unit + ".timer"
-	// EnvPath overrides the defaults (BACKUP_DIR, BACKUP_KEEP); deploy
-	// does not write it.
+	// EnvPath holds the timer's settings (BACKUP_DIR, BACKUP_NFS,
+	// BACKUP_KEEP); deploy writes it from the inventory (EnvFile).
 	EnvPath = "/etc/appliance/etcd-backup.env"
 )
 
@@ -69,18 +75,79 @@ const (
 // etcdID is a shell expression: the id of the running etcd container.
 const etcdID = `$(` + crictl + ` ps -q --name '^etcd$' | awk 'NR == 1')`
 
+// Settings are where the timer's snapshots go and how many stay: the
+// inventory's backup.etcd.
+type Settings struct {
+	// Dir is the directory on each master ("": Dir). Not with NFS.
+	Dir string
+	// NFS is the export to keep them on instead, as mount(8) names it
+	// (server:/path, [IPv6]:/path); "": a directory on each master.
+	NFS string
+	// Keep is how many each master keeps (0: Keep).
+	Keep int
+}
+
+// NFSSource is the NFS export server:path as mount(8) takes it, the
+// server's address bracketed when it is IPv6.
+func NFSSource(server, path string) string {
+	if strings.Contains(server, ":") {
+		server = "[" + server + "]"
+	}
+	return server + ":" + path
+}
+
+// EnvFile is EnvPath for s: the backup script's settings, as systemd's
+// EnvironmentFile reads them. The values come from the checked inventory
+// (addresses and paths of letters, digits and . _ - ~ @ % + = : , /);
+// they are quoted all the same.
+func EnvFile(s Settings) string {
+	var b strings.Builder
+	b.WriteString("# Written by deploy from the inventory's backup.etcd; a rerun of deploy\n# writes it again.\n")
+	switch {
+	case s.NFS != "":
+		fmt.Fprintf(&b, "BACKUP_NFS=%s\n", envQuote(s.NFS))
+	case s.Dir != "":
+		fmt.Fprintf(&b, "BACKUP_DIR=%s\n", envQuote(s.Dir))
+	}
+	if s.Keep > 0 {
+		fmt.Fprintf(&b, "BACKUP_KEEP=%d\n", s.Keep)
+	}
+	return b.String()
+}
+
+// envQuote quotes v for an EnvironmentFile (double quotes, with \ and "
+// escaped).
+func envQuote(v string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(v) + `"`
+}
+
 // BackupScript saves a snapshot of this master's etcd member into
-// BACKUP_DIR (default Dir) as etcd-HOST-TIME.db, checks it with etcdutl
-// snapshot status, keeps the newest BACKUP_KEEP (default Keep), and prints
-// "snapshot: PATH" last.
+// BACKUP_DIR (default Dir), or, when BACKUP_NFS names an NFS export, into
+// NFSDir/HOST on it (mounted at BACKUP_NFS_MOUNT, default NFSMount, for
+// the time of the snapshot, unless something is mounted there already), as
+// etcd-HOST-TIME.db; checks it with etcdutl snapshot status, keeps the
+// newest BACKUP_KEEP (default Keep), and prints "snapshot: PATH" last.
 func BackupScript() string {
 	return fmt.Sprintf(`#!/bin/bash
 # Written by deploy: saves a snapshot of this master's etcd member, checks
-# it, and keeps the newest few. BACKUP_DIR and BACKUP_KEEP (in %[1]s)
-# override the defaults.
+# it, and keeps the newest few. BACKUP_DIR or BACKUP_NFS, and BACKUP_KEEP
+# (in %[1]s) override the defaults.
 set -eu
 dir=${BACKUP_DIR:-%[2]s}
 keep=${BACKUP_KEEP:-%[3]d}
+nfs=${BACKUP_NFS:-}
+if [ -n "$nfs" ]; then
+  mnt=${BACKUP_NFS_MOUNT:-%[8]s}
+  mkdir -p "$mnt"
+  if ! mountpoint -q "$mnt"; then
+    if ! mount -t nfs -o hard,nosuid,nodev,noexec "$nfs" "$mnt"; then
+      echo "cannot mount the NFS export $nfs at $mnt: check storage.nfs in the inventory, that the server exports it to this master, and that nfs-utils is installed" >&2
+      exit 1
+    fi
+    trap 'umount "$mnt" || echo "could not unmount $mnt" >&2' EXIT
+  fi
+  dir="$mnt/%[9]s/$(hostname)"
+fi
 id=%[4]s
 if [ -z "$id" ]; then
   echo "no etcd container runs on this master" >&2
@@ -101,7 +168,7 @@ ls -1t "$dir"/etcd-*.db | awk -v keep="$keep" 'NR > keep' | while read -r old; d
   echo "removed $old (keeping the newest $keep)"
 done
 echo "snapshot: $name"
-`, EnvPath, Dir, Keep, etcdID, DataDir, crictl, etcdctlTLS)
+`, EnvPath, Dir, Keep, etcdID, DataDir, crictl, etcdctlTLS, NFSMount, NFSDir)
 }
 
 // BackupServiceUnit runs BackupScript, with EnvPath's settings when the

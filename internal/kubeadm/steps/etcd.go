@@ -22,14 +22,17 @@ import (
 
 // Upkeep returns the step that installs a master's upkeep (index: its
 // place among the masters): the certificate renewal and its daily timer
-// (certs), and the daily etcd snapshot and its timer (snapshot).
-// Idempotent.
-func Upkeep(index int) func(ctx context.Context, h *remote.Host) error {
+// (certs), and the daily etcd snapshot, its settings (backup) and its
+// timer (snapshot). Idempotent.
+func Upkeep(index int, backup snapshot.Settings) func(ctx context.Context, h *remote.Host) error {
 	return func(ctx context.Context, h *remote.Host) error {
 		if err := installRenewal(ctx, h); err != nil {
 			return err
 		}
 		if _, err := h.Install(ctx, snapshot.ScriptPath, []byte(snapshot.BackupScript()), 0o755, ""); err != nil {
+			return err
+		}
+		if _, err := h.Install(ctx, snapshot.EnvPath, []byte(snapshot.EnvFile(backup)), 0o644, ""); err != nil {
 			return err
 		}
 		for _, t := range []struct {

@@ -23,7 +23,7 @@ func TestDayTwoCommandsRunOnEL7(t *testing.T) {
 	for name, fn := range map[string]func(context.Context, *remote.Host) error{
 		"version": s.SameVersion, "check": s.CheckRemoval("master-2", true), "drain": Drain("worker-1", 0),
 		"etcd": s.RemoveEtcdMember("master-2"), "joined": s.NodeJoined("worker-1"), "delete": DeleteNode("worker-1"), "reset": ResetNode(true),
-		"upkeep": Upkeep(1), "renew": RenewCerts, "stop": r.Stop, "data": r.Data, "start": r.Start, "healthy": r.Healthy,
+		"upkeep": Upkeep(1, snapshot.Settings{NFS: "10.9.0.40:/export", Keep: 3}), "renew": RenewCerts, "stop": r.Stop, "data": r.Data, "start": r.Start, "healthy": r.Healthy,
 	} {
 		rec := sshx.NewRecorder("master-1", sshx.NewRedactor())
 		_ = fn(ctx, &remote.Host{Runner: rec, Host: inventory.Host{Name: "master-1", Address: "10.0.0.11"}, Dry: true})
