@@ -110,11 +110,15 @@ pull_broke() {
 	stop_pid "$SERVE_PID"
 }
 
+# Both pushes are timed until the target registry's storage is on disk
+# (sync -f of its filesystem inside the timing): the registry does not
+# fsync what it takes, and the push's output is that storage.
+
 # ours_push RUN: deploy push of the bundle into a fresh docker-registry.
 ours_push() {
 	start_registry push-ours
-	if ! timed "push-ours-$1" bin/deploy push --bundle "$BUNDLE" --to "$TARGET_ADDR" --plain-http \
-		--insecure-skip-verify --no-harbor --json; then
+	if ! timed "push-ours-$1" bash -c 'bin/deploy push --bundle "$1" --to "$2" --plain-http \
+		--insecure-skip-verify --no-harbor --json && sync -f "$3"' _ "$BUNDLE" "$TARGET_ADDR" "$OUT/push-ours"; then
 		note "deploy push failed in run $1: $(tail -1 "$OUT/logs/push-ours-$1.log")"
 		stop_registry push-ours
 		return 1
@@ -128,8 +132,8 @@ ours_push() {
 # concurrency; crane parallelises the layers of each image itself).
 peer_push() {
 	start_registry push-peer
-	if ! printf '%s\n' "${REFS[@]}" | timed "push-peer-$1" xargs -P 4 -I{} \
-		crane copy "$REG_ADDR/{}" "$TARGET_ADDR/$MIRROR_NAME/{}"; then
+	if ! printf '%s\n' "${REFS[@]}" | timed "push-peer-$1" bash -c 'xargs -P 4 -I{} \
+		crane copy "$1/{}" "$2/$3/{}" && sync -f "$4"' _ "$REG_ADDR" "$TARGET_ADDR" "$MIRROR_NAME" "$OUT/push-peer"; then
 		stop_registry push-peer
 		die "crane copy failed in run $1 (log: $OUT/logs/push-peer-$1.log)"
 	fi
