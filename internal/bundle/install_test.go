@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle/names"
 )
 
 // installIndex is an index with two components that install something: a
@@ -117,7 +119,7 @@ func TestInstallPlanChecked(t *testing.T) {
 					t.Errorf("error %q\nlacks %q", err, w)
 				}
 			}
-			if errors.Is(err, ErrUnsafeName) != c.unsafe {
+			if errors.Is(err, names.ErrUnsafeName) != c.unsafe {
 				t.Errorf("errors.Is(err, ErrUnsafeName) = %v, want %v", !c.unsafe, c.unsafe)
 			}
 		})
