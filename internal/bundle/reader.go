@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/bundle/chunkcache"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
@@ -71,9 +72,9 @@ type Reader struct {
 	byPath  map[string]int
 	entries []placed // every entry, index included, in file order
 	bufs    sync.Pool
-	cache   *chunkCache // nil unless WithChunkCache
-	parts   []string    // the files Open opened
-	base    *Reader     // a delta's base, WithBase
+	cache   *chunkcache.Cache[chunkKey] // nil unless WithChunkCache
+	parts   []string                    // the files Open opened
+	base    *Reader                     // a delta's base, WithBase
 	// headersOK holds the data offsets of the entries whose tar header
 	// checkHeaderOf checked.
 	headersOK sync.Map
@@ -154,7 +155,7 @@ func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) 
 	r := &Reader{sr: sr}
 	r.bufs.New = func() any { return new([]byte) }
 	if o.chunkCache > 0 {
-		r.cache = newChunkCache(o.chunkCache)
+		r.cache = chunkcache.New[chunkKey](o.chunkCache, chunkBufSize)
 	}
 	if err := r.open(o); err != nil {
 		sr.Close()
