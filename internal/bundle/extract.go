@@ -40,12 +40,12 @@ func Extract(ctx context.Context, r *Reader, dir string, progress Progress) erro
 	}
 	defer root.Close()
 	for _, a := range r.Artifacts() {
-		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.openFull(a) })
+		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.OpenFull(a) })
 		if progress != nil {
 			progress(a, err)
 		}
 		if err != nil {
-			return asArtifactError(a, err)
+			return AsArtifactError(a, err)
 		}
 	}
 	if err := writeVerified(root, IndexName, bytes.NewReader(r.raw)); err != nil {

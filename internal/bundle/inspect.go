@@ -189,7 +189,7 @@ func imageBlobs(r *Reader, digest string, cache map[string][]descriptor, depth i
 		return b, nil
 	}
 	if depth > 4 {
-		return nil, corruptf("manifest %s: index nesting too deep", digest)
+		return nil, Corruptf("manifest %s: index nesting too deep", digest)
 	}
 	a, ok := r.Lookup("blobs/" + strings.Replace(digest, ":", "/", 1))
 	if !ok {

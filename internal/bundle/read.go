@@ -35,12 +35,12 @@ func (r *Reader) Open(a Artifact) (io.ReadCloser, error) {
 	return &chunkReader{r: r, a: a, off: 0, end: a.Size, header: true}, nil
 }
 
-// openFull is Open that also checks the whole content's sha256 against
+// OpenFull is Open that also checks the whole content's sha256 against
 // a.Digest, so that an index whose chunk digests and artifact digest
-// disagree is caught: for Verify and Extract.
-func (r *Reader) openFull(a Artifact) (io.ReadCloser, error) {
+// disagree is caught: for Verify and Extract (package extract).
+func (r *Reader) OpenFull(a Artifact) (io.ReadCloser, error) {
 	if o, ok := r.owner(a.Path); ok && o != r {
-		return o.openFull(a)
+		return o.OpenFull(a)
 	}
 	if err := r.known(a); err != nil {
 		return nil, err
