@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/trust"
 	"github.com/spf13/cobra"
@@ -55,7 +56,7 @@ not authenticated here: use ` + "`bundle verify --key`" + ` for that.`,
 				return err
 			}
 			defer r.Close()
-			s, err := bundle.Inspect(r)
+			s, err := inspect.Inspect(r)
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -258,7 +259,7 @@ func TestRPMFailuresNameThePackage(t *testing.T) {
 // every other one with the package that pulled it in.
 func checkInspectRPMs(t *testing.T, r *bundle.Reader) {
 	t.Helper()
-	s, err := bundle.Inspect(r)
+	s, err := inspect.Inspect(r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
@@ -102,7 +103,7 @@ func TestSplitBundle(t *testing.T) {
 		if err := r.Verify(context.Background(), nil); err != nil {
 			t.Errorf("verify %s: %v", open, err)
 		}
-		s, err := bundle.Inspect(r)
+		s, err := inspect.Inspect(r)
 		if err != nil {
 			t.Fatalf("inspect %s: %v", open, err)
 		}
