@@ -18,6 +18,7 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/extract"
 	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/manifest"
 )
@@ -133,7 +134,7 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 		t.Errorf("no component names the registry role, yet it has packages %q", got)
 	}
 	x := filepath.Join(dir, "x")
-	if err := bundle.Extract(context.Background(), r, x, nil); err != nil {
+	if err := extract.Extract(context.Background(), r, x, nil); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
