@@ -5,6 +5,8 @@ import (
 	"io"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/extract"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/trust"
 	"github.com/spf13/cobra"
@@ -55,7 +57,7 @@ not authenticated here: use ` + "`bundle verify --key`" + ` for that.`,
 				return err
 			}
 			defer r.Close()
-			s, err := bundle.Inspect(r)
+			s, err := inspect.Inspect(r)
 			if err != nil {
 				return err
 			}
@@ -213,7 +215,7 @@ Without --key the signature is not checked (a warning says so).`,
 			defer r.Close()
 			ctx, stop := signalContext()
 			defer stop()
-			if err := bundle.Extract(ctx, r, dir, nil); err != nil {
+			if err := extract.Extract(ctx, r, dir, nil); err != nil {
 				return err
 			}
 			sig := "signature verified with " + key

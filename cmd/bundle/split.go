@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/split"
 	"github.com/factory-appliance/appliance/internal/progress"
 )
 
@@ -41,7 +41,7 @@ SIZE takes KiB, MiB, GiB (or KB, MB, GB): 4000MiB keeps each part under FAT32's
 			if out == "" {
 				out = args[0]
 			}
-			parts, err := bundle.Split(args[0], n, out)
+			parts, err := split.Split(args[0], n, out)
 			if err != nil {
 				return err
 			}

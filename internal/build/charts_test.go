@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/extract"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/gate"
@@ -142,7 +143,7 @@ func TestBuildWithChartsExtractsAndRendersWithHelm(t *testing.T) {
 		t.Errorf("component core lists charts %s", got)
 	}
 	dir := t.TempDir()
-	if err := bundle.Extract(context.Background(), r, dir, nil); err != nil {
+	if err := extract.Extract(context.Background(), r, dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range wantCharts {

@@ -9,6 +9,7 @@ import (
 	"path"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/names"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
 )
@@ -119,9 +120,9 @@ func checkReleases(s *manifest.Stack, chartName func(*manifest.Chart) string) er
 			if name == "" {
 				continue
 			}
-			if !bundle.ValidReleaseName(name) {
+			if !names.ValidReleaseName(name) {
 				errs = append(errs, fmt.Errorf("%s: release name %q (%s) is not one Helm accepts: lower-case letters, digits and '-', starting and ending with a letter or digit, at most %d; set release: in the chart entry",
-					c.Pos, name, from, bundle.MaxReleaseNameLen))
+					c.Pos, name, from, names.MaxReleaseNameLen))
 				continue
 			}
 			if prev, dup := taken[name]; dup {

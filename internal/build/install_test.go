@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/internal/fixture"
 	"github.com/factory-appliance/appliance/internal/stack"
 	"github.com/factory-appliance/appliance/manifest"
@@ -135,7 +136,7 @@ func TestBuildRecordsTheInstallPlan(t *testing.T) {
 		}
 	}
 	var text strings.Builder
-	s, err := bundle.Inspect(r)
+	s, err := inspect.Inspect(r)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/extract"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/manifest"
 )
 
@@ -132,7 +134,7 @@ func TestRPMRepoInstallsWithDNF(t *testing.T) {
 		t.Errorf("no component names the registry role, yet it has packages %q", got)
 	}
 	x := filepath.Join(dir, "x")
-	if err := bundle.Extract(context.Background(), r, x, nil); err != nil {
+	if err := extract.Extract(context.Background(), r, x, nil); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
@@ -258,7 +260,7 @@ func TestRPMFailuresNameThePackage(t *testing.T) {
 // every other one with the package that pulled it in.
 func checkInspectRPMs(t *testing.T, r *bundle.Reader) {
 	t.Helper()
-	s, err := bundle.Inspect(r)
+	s, err := inspect.Inspect(r)
 	if err != nil {
 		t.Fatal(err)
 	}

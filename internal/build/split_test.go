@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/inspect"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
+	"github.com/factory-appliance/appliance/internal/bundle/split"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
 
@@ -81,8 +83,8 @@ func TestSplitBundle(t *testing.T) {
 	if _, err := os.Stat(name); err == nil {
 		t.Errorf("%s exists besides its parts", name)
 	}
-	// bundle.Split of the whole bundle cuts it at the same places.
-	cut, err := bundle.Split(whole.Path, size, filepath.Join(dir, "cut", "whole.bundle"))
+	// split.Split of the whole bundle cuts it at the same places.
+	cut, err := split.Split(whole.Path, size, filepath.Join(dir, "cut", "whole.bundle"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestSplitBundle(t *testing.T) {
 		if err := r.Verify(context.Background(), nil); err != nil {
 			t.Errorf("verify %s: %v", open, err)
 		}
-		s, err := bundle.Inspect(r)
+		s, err := inspect.Inspect(r)
 		if err != nil {
 			t.Fatalf("inspect %s: %v", open, err)
 		}

@@ -65,7 +65,7 @@ func TestChunkCacheLoadsOnce(t *testing.T) {
 	if got, err := readAll(r, a); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("read after the burst: %v", err)
 	}
-	hits, misses := r.cache.stats()
+	hits, misses := r.cache.Stats()
 	if misses != 3 || hits != 17*3-3 {
 		t.Errorf("hits %d, misses %d; want 48 and 3 (each chunk loaded once)", hits, misses)
 	}
@@ -135,11 +135,8 @@ func TestChunkCacheBounded(t *testing.T) {
 		if got, err := readAll(r, a); err != nil || !bytes.Equal(got, e.data) {
 			t.Fatalf("%s: %v", e.path, err)
 		}
-		r.cache.mu.Lock()
-		used, n := r.cache.used, r.cache.lru.Len()
-		r.cache.mu.Unlock()
-		if used > r.cache.max || n != len(r.cache.byKey) {
-			t.Fatalf("after %s: %d bytes in %d chunks, limit %d", e.path, used, n, r.cache.max)
+		if err := r.cache.Check(); err != nil {
+			t.Fatalf("after %s: %v", e.path, err)
 		}
 	}
 	if _, err := NewReader(bytes.NewReader(file), int64(len(file)), WithChunkCache(-1)); err == nil {
@@ -222,60 +219,7 @@ func TestChunkCacheHeldChunkSurvivesEviction(t *testing.T) {
 	if !bytes.Equal(append(head, rest...), want) {
 		t.Fatal("the held chunk changed under its reader")
 	}
-	r.cache.mu.Lock()
-	defer r.cache.mu.Unlock()
-	for e := r.cache.lru.Front(); e != nil; e = e.Next() {
-		if cc := e.Value.(*cachedChunk); cc.buf == nil || cc.evicted {
-			t.Errorf("chunk %v in the cache is recycled or marked evicted", cc.key)
-		}
-	}
-}
-
-// TestChunkCacheKeepsChunksAskedForAgain: chunks of shared layers that
-// come back after many chunks read once (as a base layer does when 8
-// clients pull every image) stay in the cache; plain LRU would drop each
-// before it comes back and never hit. The cache stays within its size.
-func TestChunkCacheKeepsChunksAskedForAgain(t *testing.T) {
-	c := newChunkCache(4 * chunkBufSize) // room for 4 chunks
-	load := func(buf *[]byte) ([]byte, error) { return (*buf)[:ChunkSize], nil }
-	get := func(entry, k int64) {
-		cc, err := c.get(chunkKey{entry, k}, chunkBufSize, load)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.release(cc)
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		if c.used > c.max || c.lru.Len() != len(c.byKey) {
-			t.Fatalf("%d bytes in %d chunks, limit %d", c.used, c.lru.Len(), c.max)
-		}
-	}
-	const rounds = 5
-	for round := range int64(rounds) {
-		for layer := range int64(4) { // 4 shared layers of 3 chunks: 3 times the cache
-			for k := range int64(3) {
-				get(layer, k)
-			}
-			for u := range int64(8) { // then 8 chunks read once
-				get(1000+round*100+layer*10+u, 0)
-			}
-		}
-	}
-	hits, misses := c.stats()
-	if hits < 4*(rounds-2) {
-		t.Errorf("%d hits, %d misses: the shared chunks were not kept", hits, misses)
-	}
-	t.Logf("%d hits, %d misses", hits, misses)
-
-	// Kept chunks no one asks for any more give way after hotHorizon
-	// cache sizes of loads: a chunk read twice in a row is a hit again.
-	for u := range int64(hotHorizon*4 + 1) {
-		get(9000+u, 0)
-	}
-	get(8000, 0)
-	before, _ := c.stats()
-	get(8000, 0)
-	if after, _ := c.stats(); after != before+1 {
-		t.Error("the cache still keeps only chunks no one asked for in hotHorizon loads")
+	if err := r.cache.Check(); err != nil {
+		t.Error(err)
 	}
 }

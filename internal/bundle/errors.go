@@ -37,6 +37,16 @@ func (e *ArtifactError) Error() string {
 
 func (e *ArtifactError) Unwrap() error { return e.Err }
 
+// AsArtifactError returns the *ArtifactError err wraps, or err wrapped in
+// one naming a: an error about reading artifact a always names it.
+func AsArtifactError(a Artifact, err error) *ArtifactError {
+	var ae *ArtifactError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return &ArtifactError{Artifact: a, Err: err}
+}
+
 // VerifyError lists every artifact that failed verification.
 type VerifyError struct {
 	Broken []*ArtifactError
@@ -72,7 +82,10 @@ type corruption struct{ err error }
 func (c *corruption) Error() string   { return "corrupt bundle: " + c.err.Error() }
 func (c *corruption) Unwrap() []error { return []error{ErrCorrupt, c.err} }
 
-// corruptf returns a *corruption with a formatted message; %w works.
-func corruptf(format string, args ...any) error {
+// Corruptf returns an error about a damaged or malformed bundle, with a
+// formatted message (%w works): it wraps ErrCorrupt, and its text starts
+// "corrupt bundle: ". It is for this package and the packages that read a
+// bundle through a Reader (Inspect).
+func Corruptf(format string, args ...any) error {
 	return &corruption{err: fmt.Errorf(format, args...)}
 }

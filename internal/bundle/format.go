@@ -290,13 +290,13 @@ func ParseIndex(b []byte) (*Index, error) {
 	dec.DisallowUnknownFields()
 	var x Index
 	if err := dec.Decode(&x); err != nil {
-		return nil, corruptf("%s: %v", IndexName, err)
+		return nil, Corruptf("%s: %v", IndexName, err)
 	}
 	if dec.More() {
-		return nil, corruptf("%s: data after the JSON object", IndexName)
+		return nil, Corruptf("%s: data after the JSON object", IndexName)
 	}
 	if err := x.check(); err != nil {
-		return nil, corruptf("%s: %w", IndexName, err)
+		return nil, Corruptf("%s: %w", IndexName, err)
 	}
 	return &x, nil
 }
@@ -453,18 +453,18 @@ func (p pointer) marshal() []byte {
 func parsePointer(b []byte) (pointer, error) {
 	var p pointer
 	if len(b) != PointerPayloadSize || string(b[:8]) != PointerID {
-		return p, corruptf("no bundle pointer before the seek table (not a bundle file?)")
+		return p, Corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	if v := binary.LittleEndian.Uint32(b[8:]); v != PointerVersion {
-		return p, corruptf("bundle pointer version %d, this program reads %d", v, PointerVersion)
+		return p, Corruptf("bundle pointer version %d, this program reads %d", v, PointerVersion)
 	}
 	if binary.LittleEndian.Uint32(b[12:]) != 0 {
-		return p, corruptf("bundle pointer has reserved bytes set")
+		return p, Corruptf("bundle pointer has reserved bytes set")
 	}
 	u := func(off int) (int64, error) {
 		v := binary.LittleEndian.Uint64(b[off:])
 		if v > 1<<62 {
-			return 0, corruptf("bundle pointer field at byte %d is out of range", off)
+			return 0, Corruptf("bundle pointer field at byte %d is out of range", off)
 		}
 		return int64(v), nil
 	}

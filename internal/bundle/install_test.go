@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle/names"
 )
 
 // installIndex is an index with two components that install something: a
@@ -117,38 +119,9 @@ func TestInstallPlanChecked(t *testing.T) {
 					t.Errorf("error %q\nlacks %q", err, w)
 				}
 			}
-			if errors.Is(err, ErrUnsafeName) != c.unsafe {
+			if errors.Is(err, names.ErrUnsafeName) != c.unsafe {
 				t.Errorf("errors.Is(err, ErrUnsafeName) = %v, want %v", !c.unsafe, c.unsafe)
 			}
 		})
-	}
-}
-
-func TestInspectListsTheInstallPlan(t *testing.T) {
-	x := installIndex()
-	x.Components[1].PodNetwork = true
-	s := &Summary{Name: "t", Version: "1"}
-	for _, c := range x.Components {
-		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Charts: len(c.Charts), Releases: c.Releases, Manifests: c.Manifests, PodNetwork: c.PodNetwork})
-	}
-	var b strings.Builder
-	if err := s.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	text := b.String()
-	for _, want := range []string{
-		"release nfs  charts/nfs-1.0.0.tgz in namespace storage, values values/storage/storage.yaml values/storage/nfs.yaml",
-		"manifest     manifests/network/calico.yaml",
-		"network        0 images, 0 files, 0 charts, 0 rpms; the pod network (installed in /kubernetes/cni)",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("bundle inspect's text lacks %q:\n%s", want, text)
-		}
-	}
-	if strings.Count(text, "the pod network") != 1 {
-		t.Errorf("one component is the pod network, the text says so %d times:\n%s", strings.Count(text, "the pod network"), text)
-	}
-	if strings.Index(text, "storage") > strings.Index(text, "network") {
-		t.Errorf("components out of the stack's order:\n%s", text)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle/names"
 )
 
 // TestUnsafeNamesRefusedAtOpen: a bundle whose index holds a name that
@@ -60,10 +62,10 @@ func TestUnsafeNamesRefusedAtOpen(t *testing.T) {
 				r.Close()
 				t.Fatal("opened")
 			}
-			if !errors.Is(err, ErrUnsafeName) || !errors.Is(err, ErrCorrupt) {
+			if !errors.Is(err, names.ErrUnsafeName) || !errors.Is(err, ErrCorrupt) {
 				t.Errorf("error %q wraps neither ErrUnsafeName nor ErrCorrupt", err)
 			}
-			var ne *NameError
+			var ne *names.NameError
 			if !errors.As(err, &ne) {
 				t.Fatalf("error %q is not a *NameError", err)
 			}
@@ -141,24 +143,7 @@ func TestWriterRefusesUnsafeNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = w.Finish(raw, nil)
-	if !errors.Is(err, ErrUnsafeName) || !strings.Contains(err.Error(), `"x; touch pwned"`) {
+	if !errors.Is(err, names.ErrUnsafeName) || !strings.Contains(err.Error(), `"x; touch pwned"`) {
 		t.Errorf("Finish = %v, want a refusal naming the repo id", err)
-	}
-}
-
-func TestTruncQuote(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		max  int
-		want string
-	}{
-		{"abc", 3, `"abc"`},
-		{"abcd", 3, `"abc"... (4 bytes)`},
-		{"aé", 2, `"a"... (3 bytes)`}, // never cuts inside a character
-		{"a\nb", 10, `"a\nb"`},
-	} {
-		if got := truncQuote(c.in, c.max); got != c.want {
-			t.Errorf("truncQuote(%q, %d) = %s, want %s", c.in, c.max, got, c.want)
-		}
 	}
 }

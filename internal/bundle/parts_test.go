@@ -1,10 +1,14 @@
-package bundle
+package bundle_test
 
 import (
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/bundletest"
+	"github.com/factory-appliance/appliance/internal/bundle/split"
 )
 
 // splitTestBundle writes the standard bundle to dir/b.bundle, splits it
@@ -12,23 +16,23 @@ import (
 // and part names.
 func splitTestBundle(t *testing.T) (string, []string) {
 	t.Helper()
-	entries, images := standardEntries()
-	more := randomBytes(3, 6<<20)
-	entries = append(entries, testEntry{KindBlob, sha(more), blobPath(more), more})
-	sortEntries(entries)
-	file := writeBundle(t, entries, images, nil)
+	entries, images := bundletest.StandardEntries()
+	more := bundletest.RandomBytes(3, 6<<20)
+	entries = append(entries, bundletest.Entry{Kind: bundle.KindBlob, Name: bundletest.Sha(more), Path: bundletest.BlobPath(more), Data: more})
+	bundletest.SortEntries(entries)
+	file := bundletest.Write(t, entries, images, nil)
 	dir := t.TempDir()
 	whole := filepath.Join(dir, "b.bundle")
 	if err := os.WriteFile(whole, file, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := openBytes(t, file)
+	r := bundletest.Open(t, file)
 	var biggest int64
-	for i := range r.sr.NumFrames() {
-		biggest = max(biggest, r.sr.Frame(i).CompressedSize)
+	for _, f := range r.Frames() {
+		biggest = max(biggest, f.CompressedSize)
 	}
 	base := filepath.Join(dir, "parts", "b.bundle")
-	parts, err := Split(whole, biggest+64<<10, base)
+	parts, err := split.Split(whole, biggest+64<<10, base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +49,7 @@ func TestMissingPartsNamed(t *testing.T) {
 	base, parts := splitTestBundle(t)
 	last := len(parts) - 1
 	for _, name := range []string{base, parts[0]} {
-		r, err := Open(name)
+		r, err := bundle.Open(name)
 		if err != nil {
 			t.Fatalf("open %s: %v", name, err)
 		}
@@ -101,7 +105,7 @@ func TestMissingPartsNamed(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			c.setup(t)
 			for _, name := range c.opens {
-				r, err := Open(name)
+				r, err := bundle.Open(name)
 				if err == nil {
 					r.Close()
 					t.Fatalf("open %s: opened", name)

@@ -8,6 +8,8 @@ import (
 	"hash"
 	"io"
 	"sync"
+
+	"github.com/factory-appliance/appliance/internal/bundle/chunkcache"
 )
 
 // Open returns the content of artifact a, which must be listed in this
@@ -33,12 +35,12 @@ func (r *Reader) Open(a Artifact) (io.ReadCloser, error) {
 	return &chunkReader{r: r, a: a, off: 0, end: a.Size, header: true}, nil
 }
 
-// openFull is Open that also checks the whole content's sha256 against
+// OpenFull is Open that also checks the whole content's sha256 against
 // a.Digest, so that an index whose chunk digests and artifact digest
-// disagree is caught: for Verify and Extract.
-func (r *Reader) openFull(a Artifact) (io.ReadCloser, error) {
+// disagree is caught: for Verify and Extract (package extract).
+func (r *Reader) OpenFull(a Artifact) (io.ReadCloser, error) {
 	if o, ok := r.owner(a.Path); ok && o != r {
-		return o.openFull(a)
+		return o.OpenFull(a)
 	}
 	if err := r.known(a); err != nil {
 		return nil, err
@@ -99,16 +101,16 @@ type chunkReader struct {
 	header bool      // the tar header is still to be checked
 	full   hash.Hash // whole-content hash, when streaming a chunked artifact
 	buf    *[]byte
-	chunk  []byte       // the verified chunk holding off
-	held   *cachedChunk // the cached chunk chunk points into, if any
-	cOff   int64        // artifact offset of chunk[0]
+	chunk  []byte                      // the verified chunk holding off
+	held   *chunkcache.Chunk[chunkKey] // the cached chunk chunk points into, if any
+	cOff   int64                       // artifact offset of chunk[0]
 	err    error
 }
 
 // releaseHeld gives the cached chunk this reader holds back to the cache.
 func (c *chunkReader) releaseHeld() {
 	if c.held != nil {
-		c.r.cache.release(c.held)
+		c.r.cache.Release(c.held)
 		c.held, c.chunk = nil, nil
 	}
 }
@@ -221,14 +223,14 @@ func (c *chunkReader) load(k int64) error {
 		if err != nil {
 			return err
 		}
-		cc, err := c.r.cache.get(chunkKey{c.a.Offset, k}, hi-from, func(buf *[]byte) ([]byte, error) {
+		cc, err := c.r.cache.Get(chunkKey{c.a.Offset, k}, hi-from, func(buf *[]byte) ([]byte, error) {
 			return c.readChunk(k, true, buf)
 		})
 		c.releaseHeld()
 		if err != nil {
 			return err
 		}
-		c.held, c.chunk, c.cOff = cc, cc.data, k*ChunkSize
+		c.held, c.chunk, c.cOff = cc, cc.Data(), k*ChunkSize
 		c.header = false // chunk 0 enters the cache only with its header checked
 		return nil
 	}

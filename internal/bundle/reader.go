@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/factory-appliance/appliance/internal/bundle/chunkcache"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
 	"github.com/factory-appliance/appliance/internal/seekable"
 )
@@ -71,9 +73,9 @@ type Reader struct {
 	byPath  map[string]int
 	entries []placed // every entry, index included, in file order
 	bufs    sync.Pool
-	cache   *chunkCache // nil unless WithChunkCache
-	parts   []string    // the files Open opened
-	base    *Reader     // a delta's base, WithBase
+	cache   *chunkcache.Cache[chunkKey] // nil unless WithChunkCache
+	parts   []string                    // the files Open opened
+	base    *Reader                     // a delta's base, WithBase
 	// headersOK holds the data offsets of the entries whose tar header
 	// checkHeaderOf checked.
 	headersOK sync.Map
@@ -154,7 +156,7 @@ func NewReader(ra io.ReaderAt, size int64, opts ...OpenOption) (*Reader, error) 
 	r := &Reader{sr: sr}
 	r.bufs.New = func() any { return new([]byte) }
 	if o.chunkCache > 0 {
-		r.cache = newChunkCache(o.chunkCache)
+		r.cache = chunkcache.New[chunkKey](o.chunkCache, chunkBufSize)
 	}
 	if err := r.open(o); err != nil {
 		sr.Close()
@@ -218,7 +220,7 @@ func (r *Reader) checkNesting() error {
 	check := func(p string) error {
 		for d := path.Dir(p); d != "."; d = path.Dir(d) {
 			if _, file := r.owner(d); file || d == IndexName || d == SignatureName {
-				return corruptf("%s lists %q as a file and also %q inside it, as if it were a directory; "+
+				return Corruptf("%s lists %q as a file and also %q inside it, as if it were a directory; "+
 					"no bundle written by this tool does that, and extracting it would stop half-way: rebuild the bundle", IndexName, d, p)
 			}
 		}
@@ -247,23 +249,23 @@ func (r *Reader) checkNesting() error {
 func (r *Reader) readPointer() (pointer, error) {
 	n := r.sr.NumFrames()
 	if n < 2 {
-		return pointer{}, corruptf("%d frames: not a bundle file", n)
+		return pointer{}, Corruptf("%d frames: not a bundle file", n)
 	}
 	for i := range n - 1 {
 		if r.sr.Frame(i).UncompressedSize == 0 {
-			return pointer{}, corruptf("frame %d is empty or skippable; a bundle's data frames never are", i)
+			return pointer{}, Corruptf("frame %d is empty or skippable; a bundle's data frames never are", i)
 		}
 	}
 	f := r.sr.Frame(n - 1)
 	if f.UncompressedSize != 0 || f.CompressedSize != 8+PointerPayloadSize {
-		return pointer{}, corruptf("no bundle pointer before the seek table (not a bundle file?)")
+		return pointer{}, Corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	raw, err := r.sr.ReadRawFrame(n - 1)
 	if err != nil {
 		return pointer{}, err
 	}
 	if binary.LittleEndian.Uint32(raw) != PointerMagic || binary.LittleEndian.Uint32(raw[4:]) != PointerPayloadSize {
-		return pointer{}, corruptf("no bundle pointer before the seek table (not a bundle file?)")
+		return pointer{}, Corruptf("no bundle pointer before the seek table (not a bundle file?)")
 	}
 	p, err := parsePointer(raw[8:])
 	if err != nil {
@@ -275,11 +277,11 @@ func (r *Reader) readPointer() (pointer, error) {
 // checkPointer bounds the pointer's offsets by the stream.
 func (r *Reader) checkPointer(p pointer) error {
 	if p.TarEnd > r.sr.Size() || r.sr.Size()-p.TarEnd != tarEndSize {
-		return corruptf("the tar stream should end %d bytes before the end of the %d-byte stream, the pointer says at %d", tarEndSize, r.sr.Size(), p.TarEnd)
+		return Corruptf("the tar stream should end %d bytes before the end of the %d-byte stream, the pointer says at %d", tarEndSize, r.sr.Size(), p.TarEnd)
 	}
 	check := func(name string, s span, limit int64) error {
 		if s.Size > limit || s.Offset < tarBlock || s.Offset > p.TarEnd || s.Size > p.TarEnd-s.Offset {
-			return corruptf("%s at offset %d, %d bytes: outside the tar stream or over %d bytes", name, s.Offset, s.Size, limit)
+			return Corruptf("%s at offset %d, %d bytes: outside the tar stream or over %d bytes", name, s.Offset, s.Size, limit)
 		}
 		return nil
 	}
@@ -288,7 +290,7 @@ func (r *Reader) checkPointer(p pointer) error {
 	}
 	if !p.Signature.present() {
 		if p.Signature != (span{}) {
-			return corruptf("unsigned bundle with signature fields set in the pointer")
+			return Corruptf("unsigned bundle with signature fields set in the pointer")
 		}
 		return nil
 	}
@@ -299,14 +301,14 @@ func (r *Reader) checkPointer(p pointer) error {
 func (r *Reader) checkEnd() error {
 	i, _ := r.sr.FrameAt(r.ptr.TarEnd)
 	if f := r.sr.Frame(i); f.UncompressedOffset != r.ptr.TarEnd || f.UncompressedSize != tarEndSize {
-		return corruptf("the tar end-of-archive blocks are not a frame of their own")
+		return Corruptf("the tar end-of-archive blocks are not a frame of their own")
 	}
 	var end [tarEndSize]byte
 	if _, err := r.sr.ReadAt(end[:], r.ptr.TarEnd); err != nil {
 		return err
 	}
 	if end != [tarEndSize]byte{} {
-		return corruptf("the tar end-of-archive blocks are not zero")
+		return Corruptf("the tar end-of-archive blocks are not zero")
 	}
 	return nil
 }
@@ -327,7 +329,7 @@ func (r *Reader) readIndexEntry(name string, s span) ([]byte, error) {
 	}
 	b = b[s.Offset-start:]
 	if sha256.Sum256(b) != s.Digest {
-		return nil, corruptf("%s does not match the sha256 in the bundle pointer", name)
+		return nil, Corruptf("%s does not match the sha256 in the bundle pointer", name)
 	}
 	return b, nil
 }
@@ -337,11 +339,11 @@ func (r *Reader) readIndexEntry(name string, s span) ([]byte, error) {
 func (r *Reader) headerStart(off int64) (int64, error) {
 	i, ok := r.sr.FrameAt(off - 1)
 	if !ok {
-		return 0, corruptf("data offset %d is outside the stream", off)
+		return 0, Corruptf("data offset %d is outside the stream", off)
 	}
 	start := r.sr.Frame(i).UncompressedOffset
 	if n := off - start; n < tarBlock || n > maxHeaderLen {
-		return 0, corruptf("data offset %d is not right after a tar header at a frame start (%d bytes after it)", off, n)
+		return 0, Corruptf("data offset %d is not right after a tar header at a frame start (%d bytes after it)", off, n)
 	}
 	return start, nil
 }
@@ -352,16 +354,16 @@ func checkEntryHeader(b []byte, path string, size int64) error {
 	br := bytes.NewReader(b)
 	hdr, err := tar.NewReader(br).Next()
 	if err != nil {
-		return corruptf("tar header of %s: %v", path, err)
+		return Corruptf("tar header of %s: %v", path, err)
 	}
 	if err := checkHeader(hdr); err != nil {
 		return err
 	}
 	if hdr.Name != path || hdr.Size != size {
-		return corruptf("the tar header at the offset listed for %s names %q with %d bytes, not %d", path, hdr.Name, hdr.Size, size)
+		return Corruptf("the tar header at the offset listed for %s names %q with %d bytes, not %d", path, hdr.Name, hdr.Size, size)
 	}
 	if br.Len() != 0 {
-		return corruptf("the tar header of %s does not end where its data is listed to start", path)
+		return Corruptf("the tar header of %s does not end where its data is listed to start", path)
 	}
 	return nil
 }
@@ -371,20 +373,20 @@ func checkEntryHeader(b []byte, path string, size int64) error {
 // and PAX records other than path and size.
 func checkHeader(h *tar.Header) error {
 	if h.Typeflag != tar.TypeReg {
-		return corruptf("%q: %s entries are refused; a bundle holds regular files only", h.Name, typeName(h.Typeflag))
+		return Corruptf("%q: %s entries are refused; a bundle holds regular files only", h.Name, typeName(h.Typeflag))
 	}
 	if err := CheckPath(h.Name); err != nil {
-		return corruptf("%w", err)
+		return Corruptf("%w", err)
 	}
 	if h.Mode != 0o644 || h.Linkname != "" {
-		return corruptf("%s: mode %#o and link name %q; a bundle writes mode 0644 and no link", h.Name, h.Mode, h.Linkname)
+		return Corruptf("%s: mode %#o and link name %q; a bundle writes mode 0644 and no link", h.Name, h.Mode, h.Linkname)
 	}
 	if h.Format&tar.FormatGNU != 0 {
-		return corruptf("%s: GNU tar extensions are refused", h.Name)
+		return Corruptf("%s: GNU tar extensions are refused", h.Name)
 	}
 	for k := range h.PAXRecords {
 		if k != "path" && k != "size" {
-			return corruptf("%s: PAX record %q is refused", h.Name, k)
+			return Corruptf("%s: PAX record %q is refused", h.Name, k)
 		}
 	}
 	return nil
@@ -435,12 +437,12 @@ func (r *Reader) checkLayout() error {
 	var at int64
 	for _, p := range all {
 		if p.start != at {
-			return corruptf("%s is listed at offset %d, but the previous entry ends at %d (unlisted data, overlap, or %s/%s not last)", p.path, p.start, at, IndexName, SignatureName)
+			return Corruptf("%s is listed at offset %d, but the previous entry ends at %d (unlisted data, overlap, or %s/%s not last)", p.path, p.start, at, IndexName, SignatureName)
 		}
 		at = p.end()
 	}
 	if at != r.ptr.TarEnd {
-		return corruptf("the last entry ends at %d but the tar stream ends at %d", at, r.ptr.TarEnd)
+		return Corruptf("the last entry ends at %d but the tar stream ends at %d", at, r.ptr.TarEnd)
 	}
 	r.entries = all
 	return nil
@@ -449,7 +451,7 @@ func (r *Reader) checkLayout() error {
 // place locates an entry and bounds it by the tar stream.
 func (r *Reader) place(path string, off, size int64) (placed, error) {
 	if off < tarBlock || off > r.ptr.TarEnd || size > r.ptr.TarEnd-off {
-		return placed{}, corruptf("offset %d and size %d lie outside the %d-byte tar stream", off, size, r.ptr.TarEnd)
+		return placed{}, Corruptf("offset %d and size %d lie outside the %d-byte tar stream", off, size, r.ptr.TarEnd)
 	}
 	start, err := r.headerStart(off)
 	if err != nil {
@@ -487,6 +489,21 @@ func (r *Reader) Size() int64 { return r.sr.CompressedSize() }
 
 // UncompressedSize returns the size of the tar stream, end blocks included.
 func (r *Reader) UncompressedSize() int64 { return r.sr.Size() }
+
+// Parts returns the files Open opened, in order: one for a bundle in one
+// file, every part of a split bundle; none for a Reader from NewReader.
+func (r *Reader) Parts() []string { return slices.Clone(r.parts) }
+
+// Frames returns the zstd frames of the bundle file in file order, the
+// pointer frame last (the seek table follows it): a copy of the file cut
+// where a frame ends leaves each piece a valid zstd file (package split).
+func (r *Reader) Frames() []seekable.Frame {
+	frames := make([]seekable.Frame, r.sr.NumFrames())
+	for i := range frames {
+		frames[i] = r.sr.Frame(i)
+	}
+	return frames
+}
 
 // Lookup returns the artifact stored at path (in a delta's base when the
 // delta does not list it).

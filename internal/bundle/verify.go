@@ -46,7 +46,7 @@ func (r *Reader) Verify(ctx context.Context, progress Progress) error {
 				err := r.verifyOne(ctx, a)
 				mu.Lock()
 				if err != nil && ctx.Err() == nil {
-					broken = append(broken, asArtifactError(a, err))
+					broken = append(broken, AsArtifactError(a, err))
 				}
 				if progress != nil {
 					progress(a, err)
@@ -76,21 +76,13 @@ feed:
 }
 
 func (r *Reader) verifyOne(ctx context.Context, a Artifact) error {
-	rc, err := r.openFull(a)
+	rc, err := r.OpenFull(a)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
 	_, err = io.Copy(io.Discard, ctxReader{ctx, rc})
 	return err
-}
-
-func asArtifactError(a Artifact, err error) *ArtifactError {
-	var ae *ArtifactError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return &ArtifactError{Artifact: a, Err: err}
 }
 
 // ctxReader stops a read loop when its context is done.
@@ -160,7 +152,7 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 			break
 		}
 		if err != nil {
-			return corruptf("tar stream at offset %d: %v", cr.N, err)
+			return Corruptf("tar stream at offset %d: %v", cr.N, err)
 		}
 		end = cr.N + padded(hdr.Size)
 		if err := scanEntry(tr, hdr, cr, listed, seen, progress); err != nil {
@@ -168,10 +160,10 @@ func scanTar(ctx context.Context, stream io.Reader, listed map[string]expected, 
 		}
 	}
 	if cr.N < end+tarEndSize {
-		return corruptf("the tar stream is truncated at offset %d, before its end-of-archive blocks", cr.N)
+		return Corruptf("the tar stream is truncated at offset %d, before its end-of-archive blocks", cr.N)
 	}
 	if len(seen) != len(listed) {
-		return corruptf("the tar stream ends after %d of the %d entries bundle.json and the pointer list", len(seen), len(listed))
+		return Corruptf("the tar stream ends after %d of the %d entries bundle.json and the pointer list", len(seen), len(listed))
 	}
 	return checkTrailingZeros(cr)
 }
@@ -182,12 +174,12 @@ func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countio.Reader, listed map[s
 		return fmt.Errorf("tar entry at offset %d: %w", cr.N, err)
 	}
 	if seen[hdr.Name] {
-		return corruptf("%s appears twice in the tar stream", hdr.Name)
+		return Corruptf("%s appears twice in the tar stream", hdr.Name)
 	}
 	seen[hdr.Name] = true
 	e, ok := listed[hdr.Name]
 	if !ok {
-		return corruptf("tar entry %s at offset %d is not listed in %s", hdr.Name, cr.N, IndexName)
+		return Corruptf("tar entry %s at offset %d is not listed in %s", hdr.Name, cr.N, IndexName)
 	}
 	err := checkScanned(tr, hdr, cr.N, e.Artifact)
 	if progress != nil && !e.raw {
@@ -199,12 +191,12 @@ func scanEntry(tr *tar.Reader, hdr *tar.Header, cr *countio.Reader, listed map[s
 // checkScanned compares an entry's place, size and content with its listing.
 func checkScanned(tr *tar.Reader, hdr *tar.Header, at int64, a Artifact) error {
 	if at != a.Offset || hdr.Size != a.Size {
-		return &ArtifactError{Artifact: a, Err: corruptf("found at offset %d with %d bytes, listed at %d with %d", at, hdr.Size, a.Offset, a.Size)}
+		return &ArtifactError{Artifact: a, Err: Corruptf("found at offset %d with %d bytes, listed at %d with %d", at, hdr.Size, a.Offset, a.Size)}
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, tr)
 	if err != nil {
-		return &ArtifactError{Artifact: a, Err: corruptf("after %d bytes: %w", n, err)}
+		return &ArtifactError{Artifact: a, Err: Corruptf("after %d bytes: %w", n, err)}
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != a.Digest {
 		return &ArtifactError{Artifact: a, Err: fmt.Errorf("%w: content is %s, bundle.json says %s", ErrDigest, got, a.Digest)}
@@ -220,7 +212,7 @@ func checkTrailingZeros(r io.Reader) error {
 		n, err := r.Read(buf)
 		for _, b := range buf[:n] {
 			if b != 0 {
-				return corruptf("data after the tar end-of-archive blocks")
+				return Corruptf("data after the tar end-of-archive blocks")
 			}
 		}
 		if errors.Is(err, io.EOF) {

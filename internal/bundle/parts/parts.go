@@ -310,7 +310,7 @@ func Commit(tmps []*os.File, final string, split, removeWhole bool) ([]string, e
 // size is cut: a part ends where the next piece (a zstd frame, or the seek
 // table) would not fit in it, so no piece straddles two parts, and each
 // part is a valid zstd file on its own. Both the bundle writer's split
-// output and bundle.Split cut with it.
+// output and split.Split cut with it.
 type Cutter struct {
 	size  int64
 	cur   int64 // bytes in the current part

@@ -1,4 +1,8 @@
-package bundle
+// Package extract writes a bundle out as a directory tree (`bundle
+// extract`): the tree `zstd -dc | tar -x` gives, but with every file
+// verified against its digests before it gets its name, and no write
+// outside the directory. It reads through a *bundle.Reader.
+package extract
 
 import (
 	"bytes"
@@ -9,6 +13,8 @@ import (
 	"io/fs"
 	"os"
 	"path"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
 )
 
 // tmpSuffix marks a file being extracted; it is renamed into place only
@@ -19,9 +25,10 @@ const tmpSuffix = ".extracting"
 // included) into dir, creating dir if needed. It gives the same tree as
 // `zstd -dc | tar -x`, but safely:
 //
-//   - every path passed CheckPath when the bundle was opened (no absolute
-//     paths, no "..") and every file is created through an os.Root, so no
-//     write ever lands outside dir, even through symlinks already in dir;
+//   - every path passed bundle.CheckPath when the bundle was opened (no
+//     absolute paths, no "..") and every file is created through an
+//     os.Root, so no write ever lands outside dir, even through symlinks
+//     already in dir;
 //   - only regular files are written (the Reader refuses links and devices);
 //   - each file is written to a temporary name, synced, and renamed into
 //     place only after its content matched its digests, so a file with a
@@ -30,7 +37,7 @@ const tmpSuffix = ".extracting"
 // Extract stops at the first error. Re-running it after a failure is safe:
 // files are replaced whole. progress, when not nil, is called after each
 // artifact.
-func Extract(ctx context.Context, r *Reader, dir string, progress Progress) error {
+func Extract(ctx context.Context, r *bundle.Reader, dir string, progress bundle.Progress) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -40,26 +47,26 @@ func Extract(ctx context.Context, r *Reader, dir string, progress Progress) erro
 	}
 	defer root.Close()
 	for _, a := range r.Artifacts() {
-		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.openFull(a) })
+		err := extractOne(ctx, root, a.Path, func() (io.ReadCloser, error) { return r.OpenFull(a) })
 		if progress != nil {
 			progress(a, err)
 		}
 		if err != nil {
-			return asArtifactError(a, err)
+			return bundle.AsArtifactError(a, err)
 		}
 	}
-	if err := writeVerified(root, IndexName, bytes.NewReader(r.raw)); err != nil {
+	if err := writeVerified(root, bundle.IndexName, bytes.NewReader(r.IndexBytes())); err != nil {
 		return err
 	}
-	if r.sig != nil {
-		return writeVerified(root, SignatureName, bytes.NewReader(r.sig))
+	if sig := r.Signature(); sig != nil {
+		return writeVerified(root, bundle.SignatureName, bytes.NewReader(sig))
 	}
 	return nil
 }
 
 // extractOne writes one artifact under root.
 func extractOne(ctx context.Context, root *os.Root, name string, open func() (io.ReadCloser, error)) error {
-	if err := CheckPath(name); err != nil {
+	if err := bundle.CheckPath(name); err != nil {
 		return err
 	}
 	rc, err := open()
@@ -106,4 +113,17 @@ func writeVerified(root *os.Root, name string, src io.Reader) (err error) {
 		return fmt.Errorf("extracting %s: %w", name, err)
 	}
 	return nil
+}
+
+// ctxReader stops a read loop when its context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -1,4 +1,4 @@
-package bundle
+package extract
 
 import (
 	"context"
@@ -6,15 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/bundle/bundletest"
+	"github.com/factory-appliance/appliance/internal/seekable"
 )
 
 func TestExtract(t *testing.T) {
-	entries, images := standardEntries()
-	file := writeBundle(t, entries, images, []byte("sig"))
-	r := openBytes(t, file)
+	entries, images := bundletest.StandardEntries()
+	file := bundletest.Write(t, entries, images, []byte("sig"))
+	r := bundletest.Open(t, file)
 	dir := filepath.Join(t.TempDir(), "out")
 	var n int
-	if err := Extract(context.Background(), r, dir, func(a Artifact, err error) {
+	if err := Extract(context.Background(), r, dir, func(a bundle.Artifact, err error) {
 		if err != nil {
 			t.Errorf("%s: %v", a, err)
 		}
@@ -25,23 +29,23 @@ func TestExtract(t *testing.T) {
 	if n != len(entries) {
 		t.Errorf("progress called %d times, want %d", n, len(entries))
 	}
-	want := map[string][]byte{IndexName: r.IndexBytes(), SignatureName: []byte("sig")}
+	want := map[string][]byte{bundle.IndexName: r.IndexBytes(), bundle.SignatureName: []byte("sig")}
 	for _, e := range entries {
-		want[e.path] = e.data
+		want[e.Path] = e.Data
 	}
-	checkTree(t, dir, want)
+	bundletest.CheckTree(t, dir, want)
 	// Idempotent: a second run replaces the files whole.
 	if err := Extract(context.Background(), r, dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkTree(t, dir, want)
+	bundletest.CheckTree(t, dir, want)
 }
 
 // TestExtractStaysInside plants symlinks in the target directory that point
 // outside it: Extract must fail rather than write through them.
 func TestExtractStaysInside(t *testing.T) {
-	entries, images := standardEntries()
-	r := openBytes(t, writeBundle(t, entries, images, nil))
+	entries, images := bundletest.StandardEntries()
+	r := bundletest.Open(t, bundletest.Write(t, entries, images, nil))
 	for _, plant := range []string{"blobs", "files", "oci-layout"} {
 		t.Run(plant, func(t *testing.T) {
 			base := t.TempDir()
@@ -68,17 +72,21 @@ func TestExtractStaysInside(t *testing.T) {
 }
 
 func TestExtractRefusesCorruptArtifact(t *testing.T) {
-	entries := []testEntry{{KindFile, "a", "files/a", []byte("good")}, {KindFile, "b", "files/b", randomBytes(3, 100_000)}}
-	file := writeBundle(t, entries, nil, nil)
-	ref := openBytes(t, file)
+	entries := []bundletest.Entry{{Kind: bundle.KindFile, Name: "a", Path: "files/a", Data: []byte("good")}, {Kind: bundle.KindFile, Name: "b", Path: "files/b", Data: bundletest.RandomBytes(3, 100_000)}}
+	file := bundletest.Write(t, entries, nil, nil)
+	ref := bundletest.Open(t, file)
 	b, _ := ref.Lookup("files/b")
-	first, _ := ref.sr.FrameAt(b.Offset)
-	f := ref.sr.Frame(first)
+	var f seekable.Frame
+	for _, f = range ref.Frames() {
+		if f.UncompressedOffset+f.UncompressedSize > b.Offset {
+			break // the frame holding files/b's first byte
+		}
+	}
 	file[f.Offset+f.CompressedSize/2] ^= 0xff // inside files/b's raw block
-	r := openBytes(t, file)
+	r := bundletest.Open(t, file)
 	dir := t.TempDir()
 	err := Extract(context.Background(), r, dir, nil)
-	var ae *ArtifactError
+	var ae *bundle.ArtifactError
 	if !errors.As(err, &ae) || ae.Artifact.Path != "files/b" {
 		t.Fatalf("Extract = %v, want an error naming files/b", err)
 	}

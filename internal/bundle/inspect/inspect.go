@@ -1,4 +1,10 @@
-package bundle
+// Package inspect summarizes a bundle for `bundle inspect`: its name,
+// version and platform, whether it is signed, its components and their
+// install plan, what each kind of artifact weighs, what dedup saved across
+// the images, and the packages of its yum repository. It reads through a
+// *bundle.Reader: bundle.json, the seek table and the (verified) image
+// manifests.
+package inspect
 
 import (
 	"encoding/json"
@@ -8,6 +14,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/progress"
 )
 
@@ -17,7 +24,7 @@ type Summary struct {
 	Version    string             `json:"version"`
 	Platform   string             `json:"platform"`
 	Signed     bool               `json:"signed"`
-	Base       *BaseRef           `json:"base,omitempty"`
+	Base       *bundle.BaseRef    `json:"base,omitempty"`
 	Components []ComponentSummary `json:"components"`
 	Kinds      []KindSummary      `json:"kinds"`
 	Images     int                `json:"images"`
@@ -47,13 +54,13 @@ type Summary struct {
 // ComponentSummary counts what one component brought in, and lists how
 // deploy installs it: its releases, then its manifests, in order.
 type ComponentSummary struct {
-	Name      string    `json:"name"`
-	Images    int       `json:"images"`
-	Files     int       `json:"files"`
-	Charts    int       `json:"charts"`
-	RPMs      int       `json:"rpms"`
-	Releases  []Release `json:"releases,omitempty"`
-	Manifests []string  `json:"manifests,omitempty"`
+	Name      string           `json:"name"`
+	Images    int              `json:"images"`
+	Files     int              `json:"files"`
+	Charts    int              `json:"charts"`
+	RPMs      int              `json:"rpms"`
+	Releases  []bundle.Release `json:"releases,omitempty"`
+	Manifests []string         `json:"manifests,omitempty"`
 	// PodNetwork: deploy installs it as the cluster's CNI, in /kubernetes.
 	PodNetwork bool `json:"podNetwork,omitempty"`
 }
@@ -73,15 +80,15 @@ const maxManifestSize = 4 << 20
 // bundle.json and the seek table. A manifest that cannot be read is an
 // error: Inspect is no substitute for Verify, but it does not report
 // numbers it could not check.
-func Inspect(r *Reader) (*Summary, error) {
+func Inspect(r *bundle.Reader) (*Summary, error) {
 	x := r.Index()
 	s := &Summary{
 		Name: x.Name, Version: x.Version, Platform: x.Platform, Base: x.Base,
-		Signed: r.sig != nil, Images: len(x.Images), Artifacts: len(x.Artifacts),
+		Signed: r.Signature() != nil, Images: len(x.Images), Artifacts: len(x.Artifacts),
 		UncompressedBytes: r.UncompressedSize(), CompressedBytes: r.Size(),
 	}
-	if len(r.parts) > 1 {
-		s.Parts = r.parts
+	if parts := r.Parts(); len(parts) > 1 {
+		s.Parts = parts
 	}
 	for _, c := range x.Components {
 		s.Components = append(s.Components, ComponentSummary{Name: c.Name, Images: len(c.Images), Files: len(c.Files), Charts: len(c.Charts), RPMs: len(c.RPMs),
@@ -115,22 +122,22 @@ type RPMSummary struct {
 	Path      string `json:"path"`
 }
 
-func rpmSummaries(arts []Artifact) []RPMSummary {
+func rpmSummaries(arts []bundle.Artifact) []RPMSummary {
 	var out []RPMSummary
 	for _, a := range arts {
-		if a.Kind != KindRPM {
+		if a.Kind != bundle.KindRPM {
 			continue
 		}
 		out = append(out, RPMSummary{
-			NEVRA: a.Annotations[AnnotationRPMNEVRA], Size: a.Size, Path: a.Path,
-			Requested: a.Annotations[AnnotationRPMRequested] == "true",
-			By:        a.Annotations[AnnotationRPMBy], Need: a.Annotations[AnnotationRPMNeed],
+			NEVRA: a.Annotations[bundle.AnnotationRPMNEVRA], Size: a.Size, Path: a.Path,
+			Requested: a.Annotations[bundle.AnnotationRPMRequested] == "true",
+			By:        a.Annotations[bundle.AnnotationRPMBy], Need: a.Annotations[bundle.AnnotationRPMNeed],
 		})
 	}
 	return out
 }
 
-func kindSummaries(arts []Artifact) []KindSummary {
+func kindSummaries(arts []bundle.Artifact) []KindSummary {
 	by := map[string]*KindSummary{}
 	for _, a := range arts {
 		k := by[a.Kind]
@@ -162,7 +169,7 @@ type descriptor struct {
 }
 
 // dedup fills the image byte counts from the images' manifests.
-func (s *Summary) dedup(r *Reader) error {
+func (s *Summary) dedup(r *bundle.Reader) error {
 	unique := map[string]int64{}
 	cache := map[string][]descriptor{}
 	for _, im := range r.Index().Images {
@@ -184,12 +191,12 @@ func (s *Summary) dedup(r *Reader) error {
 
 // imageBlobs lists the manifest at digest and every blob it references,
 // following index entries that the bundle holds.
-func imageBlobs(r *Reader, digest string, cache map[string][]descriptor, depth int) ([]descriptor, error) {
+func imageBlobs(r *bundle.Reader, digest string, cache map[string][]descriptor, depth int) ([]descriptor, error) {
 	if b, ok := cache[digest]; ok {
 		return b, nil
 	}
 	if depth > 4 {
-		return nil, corruptf("manifest %s: index nesting too deep", digest)
+		return nil, bundle.Corruptf("manifest %s: index nesting too deep", digest)
 	}
 	a, ok := r.Lookup("blobs/" + strings.Replace(digest, ":", "/", 1))
 	if !ok {
@@ -215,7 +222,7 @@ func imageBlobs(r *Reader, digest string, cache map[string][]descriptor, depth i
 	return out, nil
 }
 
-func readManifest(r *Reader, a Artifact) (*manifestRefs, error) {
+func readManifest(r *bundle.Reader, a bundle.Artifact) (*manifestRefs, error) {
 	if a.Size > maxManifestSize {
 		return nil, fmt.Errorf("%s: %d bytes is too big for a manifest", a, a.Size)
 	}

@@ -1,4 +1,10 @@
-package bundle
+// Package split copies a bundle file into parts for removable media
+// (`bundle split`): NAME.001, NAME.002, ... of at most a given size, cut
+// where a zstd frame ends, so each part is a valid zstd file and cat joins
+// them into the bundle again. Package parts names, cuts (Cutter) and
+// commits the parts; this package reads where the frames of an opened
+// bundle end (bundle.Reader.Frames) and copies the bytes.
+package split
 
 import (
 	"fmt"
@@ -6,17 +12,17 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
 )
 
 // frameCuts returns where each part of r split at size ends, the last at
 // r's end: after the frames, the seek table is the last piece.
-func frameCuts(r *Reader, size int64) ([]int64, error) {
+func frameCuts(r *bundle.Reader, size int64) ([]int64, error) {
 	c := parts.NewCutter(size)
 	var cuts []int64
 	var end int64
-	for i := range r.sr.NumFrames() {
-		f := r.sr.Frame(i)
+	for i, f := range r.Frames() {
 		cut, err := c.Add(f.Offset + f.CompressedSize - end)
 		if err != nil {
 			return nil, fmt.Errorf("frame %d: %w", i, err)
@@ -39,9 +45,9 @@ func frameCuts(r *Reader, size int64) ([]int64, error) {
 // Split copies the bundle at path, which must be one file, into parts of
 // at most size bytes named out.001, out.002, ..., cut where a frame ends
 // (the seek table and the frames before it never straddle two parts). It
-// checks the bundle's structure first (Open), copies in the kernel where
-// the system allows, writes under temporary names and renames at the end,
-// and leaves path as it is. It returns the part names.
+// checks the bundle's structure first (bundle.Open), copies in the kernel
+// where the system allows, writes under temporary names and renames at the
+// end, and leaves path as it is. It returns the part names.
 func Split(path string, size int64, out string) ([]string, error) {
 	files, err := parts.Files(path)
 	if err != nil {
@@ -50,7 +56,7 @@ func Split(path string, size int64, out string) ([]string, error) {
 	if len(files) != 1 {
 		return nil, fmt.Errorf("%s is already split into %d parts; join them with cat first", path, len(files))
 	}
-	r, err := Open(path)
+	r, err := bundle.Open(path)
 	if err != nil {
 		return nil, err
 	}
