@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
@@ -138,7 +139,7 @@ type builder struct {
 	// deferLayers asks the puller for while the stack's images are pulled.
 	stream      bool
 	deferLayers atomic.Bool
-	packs       *packs
+	packs       *packcache.Packs
 }
 
 // baseSet is what a delta's base holds.
@@ -246,7 +247,7 @@ func newBuilder(o Options) (*builder, error) {
 		o.CacheDir = cas.DefaultDir()
 	}
 	cache, err := cas.Open(o.CacheDir)
-	pk := newPacks(o.CacheDir)
+	pk := packcache.New(o.CacheDir)
 	if err == nil {
 		cache.SetExternal(pk)
 		// Hash each download's 4 MiB chunks as it streams in, so the

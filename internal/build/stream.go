@@ -13,7 +13,7 @@ import (
 	"github.com/factory-appliance/appliance/internal/iox"
 )
 
-// Streaming. When the cache can keep the bundle itself (see packs.go), the
+// Streaming. When the cache can keep the bundle itself (see packcache), the
 // layers a build has to download are not stored in the cache first: each
 // is downloaded while the bundle writer copies it, in the bundle's fixed
 // order (see write.go), and so written once. The pulls fetch manifests and

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/bundle/parts"
 )
@@ -109,7 +110,7 @@ func (b *builder) openOutput(context.Context) error {
 	if err := b.out.newPart(); err != nil {
 		return err
 	}
-	b.stream = !noPacks && b.packs.linkable(b.out.parts[0])
+	b.stream = !noPacks && b.packs.Linkable(b.out.parts[0])
 	var opts []bundle.Option
 	if b.o.Workers > 0 {
 		opts = append(opts, bundle.WithWorkers(b.o.Workers))
@@ -294,7 +295,7 @@ func (b *builder) add(e entry) error {
 // cache keeps, could not be read back (nil for other errors): the copy is
 // taken off the cache, so that the next build downloads it again.
 func (b *builder) damaged(e entry, err error) error {
-	var pe *packReadError
+	var pe *packcache.ReadError
 	if e.digest == "" || !errors.As(err, &pe) {
 		return nil
 	}
@@ -396,23 +397,6 @@ func (b *builder) finish(context.Context) error {
 		b.keepPack()
 	}
 	return nil
-}
-
-// keepPack makes the cache keep the bundle just written, which holds the
-// layers this build streamed and did not store in the cache (packs.go). A
-// failure costs the next build downloads, not this one its bundle: it is
-// a warning.
-func (b *builder) keepPack() {
-	blobs := map[string]int64{}
-	for _, a := range b.out.arts {
-		if (a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest) && a.Path == "blobs/sha256/"+strings.TrimPrefix(a.Digest, "sha256:") {
-			blobs[a.Digest] = a.Size
-		}
-	}
-	if err := b.packs.keep(b.out.index, b.out.committed, blobs, b.cache); err != nil {
-		fmt.Fprintf(b.warn(), "warning: the content cache could not keep the bundle %s, so the next build downloads its layers again: %v\n", b.o.Output, err)
-		b.log.Warn("the content cache could not keep the bundle", "bundle", b.o.Output, "error", err)
-	}
 }
 
 // commitOutput syncs the files (a bundle must be durable before it has its
