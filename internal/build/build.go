@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/installplan"
 	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
@@ -130,7 +131,7 @@ type builder struct {
 	files   []fileEntry
 	rpms    *rpmrepo.Repo // nil when the stack asks for no RPM
 	charts  chartSet
-	install *installPlan // what deploy's /stack phase installs
+	install *installplan.Plan // what deploy's /stack phase installs
 	out     *output
 	base    *baseSet // nil unless Options.Base
 

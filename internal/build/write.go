@@ -364,7 +364,7 @@ func (b *builder) index() *bundle.Index {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
 	b.recordCharts(idx)
-	b.recordInstall(idx)
+	b.install.Record(idx)
 	b.rpms.RecordRolePackages(b.o.Stack, idx)
 	b.recordOverrides(idx)
 	if b.base != nil {
