@@ -19,12 +19,14 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/chartset"
 	"github.com/factory-appliance/appliance/internal/build/installplan"
 	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
@@ -130,7 +132,8 @@ type builder struct {
 	urls    *urlfile.Fetcher
 	files   []fileEntry
 	rpms    *rpmrepo.Repo // nil when the stack asks for no RPM
-	charts  chartSet
+	charts  *chartset.Set
+	report  *gate.Report      // the completeness gate's findings
 	install *installplan.Plan // what deploy's /stack phase installs
 	out     *output
 	base    *baseSet // nil unless Options.Base

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/factory-appliance/appliance/internal/build/chartset"
 	"github.com/factory-appliance/appliance/internal/build/installplan"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/charts"
@@ -104,7 +105,7 @@ func DryRun(w io.Writer, o Options) error {
 			fmt.Fprintf(w, "  rpm %s\n", r.Spec)
 		}
 		for _, ch := range c.Charts {
-			fmt.Fprintf(w, "  chart %s\n", chartLabel(ch))
+			fmt.Fprintf(w, "  chart %s\n", chartset.Label(ch))
 		}
 		for _, v := range c.Values {
 			fmt.Fprintf(w, "  values %s%s\n", v.Path, templateMark(v))

@@ -12,7 +12,7 @@ import (
 // (installplan.New). It runs after the charts are fetched, since a chart's
 // name, the default release name, may come from its Chart.yaml.
 func (b *builder) planInstall(context.Context) error {
-	p, err := installplan.New(b.o.Stack, b.charts.fetched)
+	p, err := installplan.New(b.o.Stack, b.charts.Fetched)
 	if err != nil {
 		return err
 	}

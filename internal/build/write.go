@@ -200,7 +200,7 @@ func (b *builder) entries() ([]entry, error) {
 		imgs = append(imgs, p.img)
 	}
 	imgs = append(imgs, b.sigs...)
-	imgs = append(imgs, b.chartImages()...)
+	imgs = append(imgs, b.charts.Artifacts...)
 	manifests := map[string]bool{}
 	for _, img := range imgs {
 		for _, m := range img.Manifests {
@@ -363,7 +363,8 @@ func (b *builder) index() *bundle.Index {
 	for _, a := range s.AllowedMissingImages() {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
-	b.recordCharts(idx)
+	b.charts.Record(idx)
+	b.recordAllowMissing(idx)
 	b.install.Record(idx)
 	b.rpms.RecordRolePackages(b.o.Stack, idx)
 	b.recordOverrides(idx)
