@@ -53,9 +53,9 @@ func (b *builder) salvage() error {
 			blobs[a.Digest] = a.Size
 		}
 	}
-	if err := b.packs.Adopt(data, b.out.parts, b.out.split > 0, blobs); err != nil {
+	if err := b.packs.Adopt(data, b.out.f.Parts(), b.out.f.Split(), blobs); err != nil {
 		return err
 	}
-	b.out.parts = nil
+	b.out.f.Release()
 	return nil
 }
