@@ -19,10 +19,14 @@ import (
 	"time"
 
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/chartset"
+	"github.com/factory-appliance/appliance/internal/build/installplan"
+	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/bundle"
 	"github.com/factory-appliance/appliance/internal/cas"
+	"github.com/factory-appliance/appliance/internal/gate"
 	"github.com/factory-appliance/appliance/internal/progress"
 	"github.com/factory-appliance/appliance/internal/signing"
 	"github.com/factory-appliance/appliance/manifest"
@@ -128,8 +132,9 @@ type builder struct {
 	urls    *urlfile.Fetcher
 	files   []fileEntry
 	rpms    *rpmrepo.Repo // nil when the stack asks for no RPM
-	charts  chartSet
-	install *installPlan // what deploy's /stack phase installs
+	charts  *chartset.Set
+	report  *gate.Report      // the completeness gate's findings
+	install *installplan.Plan // what deploy's /stack phase installs
 	out     *output
 	base    *baseSet // nil unless Options.Base
 
@@ -138,7 +143,7 @@ type builder struct {
 	// deferLayers asks the puller for while the stack's images are pulled.
 	stream      bool
 	deferLayers atomic.Bool
-	packs       *packs
+	packs       *packcache.Packs
 }
 
 // baseSet is what a delta's base holds.
@@ -246,7 +251,7 @@ func newBuilder(o Options) (*builder, error) {
 		o.CacheDir = cas.DefaultDir()
 	}
 	cache, err := cas.Open(o.CacheDir)
-	pk := newPacks(o.CacheDir)
+	pk := packcache.New(o.CacheDir)
 	if err == nil {
 		cache.SetExternal(pk)
 		// Hash each download's 4 MiB chunks as it streams in, so the

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"path"
 
+	"github.com/factory-appliance/appliance/internal/build/chartset"
+	"github.com/factory-appliance/appliance/internal/build/installplan"
 	"github.com/factory-appliance/appliance/internal/build/urlfile"
 	"github.com/factory-appliance/appliance/internal/charts"
 	"github.com/factory-appliance/appliance/manifest"
@@ -19,8 +21,8 @@ import (
 // manifest's Lint, and packaging each local chart (to nowhere), which
 // refuses links, a bad Chart.yaml and dependencies missing from charts/.
 // It also checks the release names deploy would install the charts under
-// (checkReleases), where the chart's name is known without fetching it.
-// Every problem is reported at once.
+// (installplan.CheckReleases), where the chart's name is known without
+// fetching it. Every problem is reported at once.
 func Check(s *manifest.Stack) error {
 	var errs []error
 	if err := lint.Check(s); err != nil {
@@ -42,7 +44,7 @@ func Check(s *manifest.Stack) error {
 		local[c.Pos] = meta.Name
 	}
 	errs = append(errs, urlfile.CheckKeys(s)...)
-	errs = append(errs, checkReleases(s, func(c *manifest.Chart) string {
+	errs = append(errs, installplan.CheckReleases(s, func(c *manifest.Chart) string {
 		switch c.Source {
 		case manifest.ChartRepo:
 			return c.Name
@@ -103,7 +105,7 @@ func DryRun(w io.Writer, o Options) error {
 			fmt.Fprintf(w, "  rpm %s\n", r.Spec)
 		}
 		for _, ch := range c.Charts {
-			fmt.Fprintf(w, "  chart %s\n", chartLabel(ch))
+			fmt.Fprintf(w, "  chart %s\n", chartset.Label(ch))
 		}
 		for _, v := range c.Values {
 			fmt.Fprintf(w, "  values %s%s\n", v.Path, templateMark(v))

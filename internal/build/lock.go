@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/factory-appliance/appliance/internal/build/chartset"
 	"github.com/factory-appliance/appliance/internal/build/rpmrepo"
 	"github.com/factory-appliance/appliance/manifest"
 	"github.com/factory-appliance/appliance/manifest/lock"
@@ -46,7 +47,7 @@ func Lock(ctx context.Context, o Options) (*lock.Lock, error) {
 		missing = append(missing, err)
 	}
 	rp.Lock(l)
-	if err := b.lockCharts(ctx, l); err != nil {
+	if err := chartset.Lock(ctx, b.chartOptions(), l); err != nil {
 		missing = append(missing, err)
 	}
 	return l, errors.Join(missing...)

@@ -8,12 +8,11 @@ import (
 	"sync"
 
 	"github.com/factory-appliance/appliance/images"
-	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/build/layerpipe"
 	"github.com/factory-appliance/appliance/internal/cas"
-	"github.com/factory-appliance/appliance/internal/iox"
 )
 
-// Streaming. When the cache can keep the bundle itself (see packs.go), the
+// Streaming. When the cache can keep the bundle itself (see packcache), the
 // layers a build has to download are not stored in the cache first: each
 // is downloaded while the bundle writer copies it, in the bundle's fixed
 // order (see write.go), and so written once. The pulls fetch manifests and
@@ -21,77 +20,16 @@ import (
 // (images.WithDeferLayers). A planner walks the images in order, as the
 // writer does, and starts each new layer's download ahead of the writer:
 // at most streamDepth at once, the one being written included, each
-// holding at most pipePieces pieces of pieceSize bytes, so memory stays
-// bounded whatever the layers' sizes. Every download is checked against
-// its digest as it arrives (images.BlobReader) and hashed in chunks for
-// bundle.json on the way, so the writer hashes nothing again; a layer
-// whose bytes do not match fails the build before the bundle is finished,
-// and nothing of it is kept.
+// through a pipe that holds a bounded number of pieces (package
+// layerpipe), so memory stays bounded whatever the layers' sizes. Every
+// download is checked against its digest as it arrives
+// (images.BlobReader) and hashed in chunks for bundle.json on the way, so
+// the writer hashes nothing again; a layer whose bytes do not match fails
+// the build before the bundle is finished, and nothing of it is kept.
 
-const (
-	streamDepth = 4       // layers downloading at once, the one written included
-	pipePieces  = 8       // pieces of one download that may wait for the writer
-	pieceSize   = 1 << 20 // bytes read from the network at a time
-)
-
-var pieces = sync.Pool{New: func() any { b := make([]byte, pieceSize); return &b }}
-
-// blobPipe is one layer on its way from the registry to the writer.
-type blobPipe struct {
-	bufs  chan *[]byte // filled pieces, in order; closed at the end
-	err   error        // why the download stopped, set before bufs is closed
-	known bundle.Known // set before bufs is closed when err is nil
-
-	cur  *[]byte // the piece being read, and what is left of it
-	rest []byte
-	end  bool
-}
-
-func newPipe() *blobPipe { return &blobPipe{bufs: make(chan *[]byte, pipePieces)} }
-
-// Read returns the layer's bytes; io.EOF only once the download was
-// checked against its digest.
-func (p *blobPipe) Read(b []byte) (int, error) {
-	for len(p.rest) == 0 {
-		p.putCur()
-		if p.end {
-			if p.err != nil {
-				return 0, p.err
-			}
-			return 0, io.EOF
-		}
-		buf, ok := <-p.bufs
-		if !ok {
-			p.end = true
-			continue
-		}
-		p.cur, p.rest = buf, *buf
-	}
-	n := copy(b, p.rest)
-	p.rest = p.rest[n:]
-	return n, nil
-}
-
-// Known is the layer's digest (checked) and chunk digests.
-func (p *blobPipe) Known() bundle.Known { return p.known }
-
-func (p *blobPipe) putCur() {
-	if p.cur != nil {
-		*p.cur = (*p.cur)[:cap(*p.cur)]
-		pieces.Put(p.cur)
-		p.cur, p.rest = nil, nil
-	}
-}
-
-// drain gives back every piece of a pipe that will not be written (its
-// download was stopped).
-func (p *blobPipe) drain() {
-	p.putCur()
-	for buf := range p.bufs {
-		*buf = (*buf)[:cap(*buf)]
-		pieces.Put(buf)
-	}
-}
+// streamDepth is how many layers download at once, the one written
+// included.
+const streamDepth = 4
 
 // planned is the next thing the writer does: take in an image, write a
 // blob (from its pipe, or from the cache when pipe is nil), or report an
@@ -99,7 +37,7 @@ func (p *blobPipe) drain() {
 type planned struct {
 	img  *pulledImage
 	e    entry
-	pipe *blobPipe
+	pipe *layerpipe.Pipe
 	err  error
 }
 
@@ -161,7 +99,7 @@ func (b *builder) addPlanned(s *streamer, it planned) error {
 		return b.add(it.e)
 	}
 	defer func() { <-s.slots }()
-	defer it.pipe.drain()
+	defer it.pipe.Drain()
 	e := it.e
 	if b.out.written[e.path] { // the planner sees each path once: never
 		s.stop()
@@ -170,8 +108,8 @@ func (b *builder) addPlanned(s *streamer, it planned) error {
 	got, err := b.out.w.AddDigested(e.path, e.size, it.pipe)
 	if err != nil {
 		s.stop() // before the drain: no download runs on to its end
-		if it.pipe.err != nil {
-			err = it.pipe.err
+		if perr := it.pipe.Err(); perr != nil {
+			err = perr
 		}
 		return streamError(e, err)
 	}
@@ -199,7 +137,7 @@ func streamError(e entry, err error) error {
 func (s *streamer) discard(it planned) {
 	if it.pipe != nil {
 		s.stop()
-		it.pipe.drain()
+		it.pipe.Drain()
 		<-s.slots
 	}
 }
@@ -258,7 +196,7 @@ func (s *streamer) plan(ctx context.Context, pulls []*pull) {
 					continue
 				}
 				streamed[e.path] = true
-				it.pipe = newPipe()
+				it.pipe = layerpipe.New()
 				s.wg.Add(1)
 				go s.download(p.img, bl, it.pipe)
 			}
@@ -268,82 +206,7 @@ func (s *streamer) plan(ctx context.Context, pulls []*pull) {
 }
 
 // download streams one blob into its pipe, hashing its chunks on the way.
-func (s *streamer) download(img *images.Image, bl images.Blob, p *blobPipe) {
+func (s *streamer) download(img *images.Image, bl images.Blob, p *layerpipe.Pipe) {
 	defer s.wg.Done()
-	defer close(p.bufs)
-	rc, err := s.b.puller.OpenBlob(s.ctx, img, bl)
-	if err != nil {
-		p.err = err
-		return
-	}
-	defer rc.Close()
-	ch := newChunker(bl.Size)
-	for {
-		buf := pieces.Get().(*[]byte)
-		n, err := iox.Fill(rc, *buf)
-		*buf = (*buf)[:n]
-		if n > 0 {
-			ch.write(*buf)
-			select {
-			case p.bufs <- buf:
-			case <-s.ctx.Done():
-				pieces.Put(buf)
-				p.err = s.ctx.Err()
-				return
-			}
-		} else {
-			*buf = (*buf)[:cap(*buf)]
-			pieces.Put(buf)
-		}
-		if err == io.EOF {
-			p.known = bundle.Known{Digest: bl.Digest, Chunks: ch.sums()}
-			return
-		}
-		if err != nil {
-			p.err = err
-			return
-		}
-	}
-}
-
-// chunker computes the chunk digests bundle.json lists for content of a
-// given size (none for content of at most one chunk).
-type chunker struct {
-	h      interface{ Write([]byte) (int, error) }
-	sum    func() string
-	reset  func()
-	off    int64
-	chunks []string
-	none   bool
-}
-
-func newChunker(size int64) *chunker {
-	h := bundle.NewChunkHash()
-	return &chunker{h: h, sum: func() string { return bundle.ChunkDigestOf(h) }, reset: h.Reset, none: bundle.NumChunks(size) == 0}
-}
-
-func (c *chunker) write(p []byte) {
-	if c.none {
-		return
-	}
-	for len(p) > 0 {
-		room := bundle.ChunkSize - c.off%bundle.ChunkSize
-		k := min(int64(len(p)), room)
-		c.h.Write(p[:k])
-		p, c.off = p[k:], c.off+k
-		if c.off%bundle.ChunkSize == 0 {
-			c.chunks = append(c.chunks, c.sum())
-			c.reset()
-		}
-	}
-}
-
-func (c *chunker) sums() []string {
-	if c.none {
-		return nil
-	}
-	if c.off%bundle.ChunkSize != 0 {
-		c.chunks = append(c.chunks, c.sum())
-	}
-	return c.chunks
+	p.Download(s.ctx, func() (io.ReadCloser, error) { return s.b.puller.OpenBlob(s.ctx, img, bl) }, bl.Digest, bl.Size)
 }

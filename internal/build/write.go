@@ -8,16 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/factory-appliance/appliance/images"
+	"github.com/factory-appliance/appliance/internal/build/outfile"
+	"github.com/factory-appliance/appliance/internal/build/packcache"
 	"github.com/factory-appliance/appliance/internal/bundle"
-	"github.com/factory-appliance/appliance/internal/bundle/parts"
 )
 
 // The bundle's entries are written in a fixed order that depends only on the
@@ -27,17 +25,10 @@ import (
 // (signatures, charts, files, RPMs, the layout's index) sorted by path; then
 // bundle.json and its signature.
 
-// output is the bundle being written: a temporary file next to the final
-// path (one per part when the bundle is split), the bundle writer on it,
-// and what has been written so far.
+// output is the bundle being written: its temporary files (package
+// outfile), the bundle writer on them, and what has been written so far.
 type output struct {
-	parts   []*os.File // temporary files, in order
-	final   string
-	split   int64         // largest part, 0 for one file
-	cutter  *parts.Cutter // where parts end, nil for one file
-	cur     int64         // bytes in the last part
-	flushed int64         // bytes of the last part whose writeback was started
-	n       int64
+	f       *outfile.File
 	w       *bundle.Writer
 	written map[string]bool // paths
 	arts    []bundle.Artifact
@@ -49,72 +40,23 @@ type output struct {
 	committed  []string // the final names, once renamed into place
 }
 
-// Write appends to the last part. The bundle writer hands over each frame
-// (and the seek table) in one Write, so a new part starts at a frame
-// boundary, when the frame would not fit the current one.
-func (o *output) Write(p []byte) (int, error) {
-	if o.cutter != nil {
-		next, err := o.cutter.Add(int64(len(p)))
-		if err != nil {
-			return 0, err
-		}
-		if next {
-			if err := o.newPart(); err != nil {
-				return 0, err
-			}
-		}
-	}
-	f := o.parts[len(o.parts)-1]
-	n, err := f.Write(p)
-	o.n += int64(n)
-	o.cur += int64(n)
-	if err == nil && o.cur-o.flushed >= flushEvery {
-		// Start writing back what is written so far, without waiting for
-		// it, so that the fsync before the rename finds little left to do.
-		_ = unix.SyncFileRange(int(f.Fd()), o.flushed, o.cur-o.flushed, unix.SYNC_FILE_RANGE_WRITE)
-		o.flushed = o.cur
-	}
-	return n, err
-}
-
 // noPacks makes builds store every download in the cache, as they do when
 // the cache and the output are on two filesystems; for tests.
 var noPacks bool
 
-// flushEvery is how many bytes of a part are written between two requests
-// to start their writeback.
-const flushEvery = 64 << 20
-
-// newPart starts the next temporary part.
-func (o *output) newPart() error {
-	f, err := os.CreateTemp(filepath.Dir(o.final), "."+filepath.Base(o.final)+".tmp-*")
+// openOutput creates the temporary file and the bundle writer.
+func (b *builder) openOutput(context.Context) error {
+	f, err := outfile.Create(b.o.Output, b.o.Split)
 	if err != nil {
 		return err
 	}
-	o.parts = append(o.parts, f)
-	o.cur, o.flushed = 0, 0
-	return nil
-}
-
-// openOutput creates the temporary file and the bundle writer.
-func (b *builder) openOutput(context.Context) error {
-	dir := filepath.Dir(b.o.Output)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	b.out = &output{final: b.o.Output, split: b.o.Split, written: map[string]bool{}}
-	if b.o.Split > 0 {
-		b.out.cutter = parts.NewCutter(b.o.Split)
-	}
-	if err := b.out.newPart(); err != nil {
-		return err
-	}
-	b.stream = !noPacks && b.packs.linkable(b.out.parts[0])
+	b.out = &output{f: f, written: map[string]bool{}}
+	b.stream = !noPacks && b.packs.Linkable(f.Parts()[0])
 	var opts []bundle.Option
 	if b.o.Workers > 0 {
 		opts = append(opts, bundle.WithWorkers(b.o.Workers))
 	}
-	b.out.w = bundle.NewWriter(b.out, opts...)
+	b.out.w = bundle.NewWriter(f, opts...)
 	b.prog.AddTotal(1)
 	b.prog.Start("write", "write bundle "+filepath.Base(b.o.Output), 0)
 	return nil
@@ -123,7 +65,7 @@ func (b *builder) openOutput(context.Context) error {
 // abortOutput removes the temporary files after a failure, unless they
 // hold layers streamed from a registry: those the cache keeps (salvage).
 func (b *builder) abortOutput() {
-	if b.out == nil || b.out.parts == nil {
+	if b.out == nil || b.out.f.Parts() == nil {
 		return
 	}
 	if b.out.streamed > 0 {
@@ -134,11 +76,7 @@ func (b *builder) abortOutput() {
 		b.log.Warn("the layers this failed build downloaded could not be kept in the cache", "error", err)
 	}
 	b.out.w.Abort()
-	for _, f := range b.out.parts {
-		f.Close()
-		os.Remove(f.Name())
-	}
-	b.out.parts = nil
+	b.out.f.Remove()
 }
 
 // streamImage writes the blobs of one pulled image that are not in the
@@ -199,7 +137,7 @@ func (b *builder) entries() ([]entry, error) {
 		imgs = append(imgs, p.img)
 	}
 	imgs = append(imgs, b.sigs...)
-	imgs = append(imgs, b.chartImages()...)
+	imgs = append(imgs, b.charts.Artifacts...)
 	manifests := map[string]bool{}
 	for _, img := range imgs {
 		for _, m := range img.Manifests {
@@ -294,7 +232,7 @@ func (b *builder) add(e entry) error {
 // cache keeps, could not be read back (nil for other errors): the copy is
 // taken off the cache, so that the next build downloads it again.
 func (b *builder) damaged(e entry, err error) error {
-	var pe *packReadError
+	var pe *packcache.ReadError
 	if e.digest == "" || !errors.As(err, &pe) {
 		return nil
 	}
@@ -362,8 +300,9 @@ func (b *builder) index() *bundle.Index {
 	for _, a := range s.AllowedMissingImages() {
 		idx.AllowedMissing = append(idx.AllowedMissing, a.Ref)
 	}
-	b.recordCharts(idx)
-	b.recordInstall(idx)
+	b.charts.Record(idx)
+	b.recordAllowMissing(idx)
+	b.install.Record(idx)
 	b.rpms.RecordRolePackages(b.o.Stack, idx)
 	b.recordOverrides(idx)
 	if b.base != nil {
@@ -398,36 +337,16 @@ func (b *builder) finish(context.Context) error {
 	return nil
 }
 
-// keepPack makes the cache keep the bundle just written, which holds the
-// layers this build streamed and did not store in the cache (packs.go). A
-// failure costs the next build downloads, not this one its bundle: it is
-// a warning.
-func (b *builder) keepPack() {
-	blobs := map[string]int64{}
-	for _, a := range b.out.arts {
-		if (a.Kind == bundle.KindBlob || a.Kind == bundle.KindManifest) && a.Path == "blobs/sha256/"+strings.TrimPrefix(a.Digest, "sha256:") {
-			blobs[a.Digest] = a.Size
-		}
-	}
-	if err := b.packs.keep(b.out.index, b.out.committed, blobs, b.cache); err != nil {
-		fmt.Fprintf(b.warn(), "warning: the content cache could not keep the bundle %s, so the next build downloads its layers again: %v\n", b.o.Output, err)
-		b.log.Warn("the content cache could not keep the bundle", "bundle", b.o.Output, "error", err)
-	}
-}
-
-// commitOutput syncs the files (a bundle must be durable before it has its
-// name), renames them into place, and removes what an earlier build left
-// under the same name in the other form (a single file, or more parts), so
-// that the name opens exactly this bundle.
+// commitOutput renames the files into place, durably (outfile.Commit).
 func (b *builder) commitOutput() error {
-	names, err := parts.Commit(b.out.parts, b.out.final, b.out.split > 0, true)
-	b.out.parts, b.out.committed = nil, names
+	names, err := b.out.f.Commit()
+	b.out.committed = names
 	return err
 }
 
 func (b *builder) result() *Result {
 	sum := sha256.Sum256(b.out.index)
-	r := &Result{Path: b.o.Output, Parts: b.out.committed, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.n,
+	r := &Result{Path: b.o.Output, Parts: b.out.committed, IndexDigest: "sha256:" + hex.EncodeToString(sum[:]), Size: b.out.f.Size(),
 		Images: len(b.images), Files: len(b.files), Signed: b.out.signed,
 		Fetched: b.pulls.fetched, Cached: b.pulls.cached, Signatures: len(b.sigs), HashedOnce: b.out.hashedOnce}
 	if b.base != nil {
