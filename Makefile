@@ -56,8 +56,10 @@ site-test: deps tools build
 
 # deploy upgrade's site test: Kubernetes v1.26.13 built from source as well
 # (the module and build caches shared with v1.26.15's), a site deployed
-# from it and upgraded to v1.26.15 with a kill in every phase. Not in
-# make test: the second Kubernetes build does not fit CI's budget.
+# from it and upgraded to v1.26.15 with a kill in every phase, on one
+# master and a worker (TestKubernetesUpgrade), then on three masters and a
+# worker (TestKubernetesUpgradeHA). Not in make test: the second Kubernetes
+# build does not fit CI's budget.
 test-upgrade: deps tools build
 	SITE_TEST_UPGRADE=1 SITE_TEST_RUN=TestKubernetesUpgrade bash scripts/site-test.sh
 

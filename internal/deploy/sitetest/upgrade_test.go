@@ -48,7 +48,7 @@ func TestKubernetesUpgrade(t *testing.T) {
 	}
 	checkCluster(t, d, 1, 1)
 	checkStack(t, d, "0.0.9")
-	testUpgrade(t, d, newBundle, []string{"master-1"}, []string{"worker-1"})
+	testUpgrade(t, d, newBundle, []string{"master-1"}, []string{"worker-1"}, upgradeKills)
 	checkCluster(t, d, 1, 1)
 	checkHarbor(t, d, 2)
 	checkPodNetwork(t, d, 2)
@@ -57,14 +57,64 @@ func TestKubernetesUpgrade(t *testing.T) {
 	testNoSecrets(t, d)
 }
 
+// k8sUpgradeHASiteName is the HA shape's upgrade site.
+const k8sUpgradeHASiteName = "k8supgradeha"
+
+// TestKubernetesUpgradeHA (make test-upgrade): TestKubernetesUpgrade on
+// three masters behind the VIP and a worker that is the registry host.
+// The masters are upgraded one at a time (kubeadm upgrade apply on
+// master-1, kubeadm upgrade node on the others), each killed once in
+// kubeadm's own step (upgradeKillsHA); afterwards etcd has three voting
+// members and kubectl through the VIP answers.
+func TestKubernetesUpgradeHA(t *testing.T) {
+	old := os.Getenv("SITETEST_K8S_OLD_BUNDLE")
+	if old == "" {
+		t.Skip("SITETEST_K8S_OLD_BUNDLE is not set: deploy upgrade's site tests run with make test-upgrade, which also builds the release it upgrades from")
+	}
+	v := k8sInputs(t)
+	newBundle := v.bundle
+	v.bundle = old
+	d := k8sSiteOf(t, k8sUpgradeHASiteName, 3, v)
+	registryOnWorker(t, d)
+	if out, err := d.run(); err != nil {
+		t.Fatalf("deploy of the old bundle: %v\n%s", err, out)
+	}
+	checkCluster(t, d, 3, 1)
+	checkStack(t, d, "0.0.9")
+	testUpgrade(t, d, newBundle, []string{"master-1", "master-2", "master-3"}, []string{"worker-1"}, upgradeKillsHA)
+	checkCluster(t, d, 3, 1)
+	if v := etcdVoters(t, d); v != 3 {
+		t.Errorf("etcd has %d voting members after the upgrade, want 3", v)
+	}
+	checkHarbor(t, d, 4)
+	checkPodNetwork(t, d, 4)
+	checkEL7Logs(t, d)
+	testNoSecrets(t, d)
+}
+
+// upgradeKillsHA are the kills of the HA upgrade: in kubeadm upgrade
+// apply on the first master and in kubeadm upgrade node on the second and
+// the third, then in the worker's kubelet and the last wait.
+var upgradeKillsHA = []upgradeKill{
+	{"/upgrade/masters/master-1/kubeadm", 12 * time.Second},
+	{"/upgrade/masters/master-2/kubeadm", 5 * time.Second},
+	{"/upgrade/masters/master-3/drain", 0},
+	{"/upgrade/workers/batch-1/worker-1/kubelet", 0},
+	{"/upgrade/ready", 0},
+}
+
+// upgradeKill is where testUpgrade kills deploy upgrade (SIGKILL), and
+// how long after the leaf started.
+type upgradeKill struct {
+	phase string
+	after time.Duration
+}
+
 // upgradeKills are where testUpgrade kills deploy upgrade (SIGKILL), in
 // order, and how long after the leaf started: in Harbor's loading, the
 // packages, the middle of kubeadm upgrade apply on the first master, the
 // worker's kubelet, the last wait and the stack.
-var upgradeKills = []struct {
-	phase string
-	after time.Duration
-}{
+var upgradeKills = []upgradeKill{
 	{"/upgrade/harbor/load", time.Second},
 	{"/upgrade/packages", 0},
 	{"/upgrade/masters/master-1/kubeadm", 12 * time.Second},
@@ -76,14 +126,14 @@ var upgradeKills = []struct {
 // testUpgrade: the site runs the old bundle (Kubernetes v1.26.13, stack
 // 0.0.9); deploy upgrade --bundle NEW (v1.26.15, stack 0.1.0), after its
 // dry run shows the versions and the nodes in order, is killed in every
-// phase (upgradeKills) and resumed each time. Then every node's kubelet,
+// phase of kills and resumed each time. Then every node's kubelet,
 // kubeadm and kubectl are at v1.26.15, the control plane runs v1.26.15's
 // images, the Deployment made before the upgrade is the same object and
 // answers, the Helm release whose chart and values did not change kept
 // its revision while the templated manifest moved to the new stack
 // version, and deploy status shows the upgrade completed. The deployer's
 // bundle is the new one afterwards, for the checks that follow.
-func testUpgrade(t *testing.T, d *deployer, newBundle string, masters, workers []string) {
+func testUpgrade(t *testing.T, d *deployer, newBundle string, masters, workers []string, kills []upgradeKill) {
 	nodes := append(append([]string(nil), masters...), workers...)
 	checkVersions(t, d, nodes, oldK8s)
 	uid := strings.TrimSpace(kubectl(t, d, "-n", "stack-demo", "get", "deployment", "stack-demo-web", "-o", "jsonpath={.metadata.uid}"))
@@ -112,7 +162,7 @@ func testUpgrade(t *testing.T, d *deployer, newBundle string, masters, workers [
 
 	opDir := filepath.Join(d.state, deploy.OpsDir, "upgrade")
 	var extra []string
-	for _, k := range upgradeKills {
+	for _, k := range kills {
 		out, killed := d.killIn(up(extra...), opDir, k.phase, k.after)
 		if !killed {
 			t.Fatalf("deploy upgrade ended before it was killed in %s:\n%s", k.phase, out)
