@@ -34,27 +34,35 @@ const k8sUpgradeSiteName = "k8supgrade"
 // Harbor are checked on the upgraded site, and every host command against
 // EL7.
 func TestKubernetesUpgrade(t *testing.T) {
-	old := os.Getenv("SITETEST_K8S_OLD_BUNDLE")
-	if old == "" {
-		t.Skip("SITETEST_K8S_OLD_BUNDLE is not set: deploy upgrade's site test runs with make test-upgrade, which also builds the release it upgrades from")
-	}
-	v := k8sInputs(t)
-	newBundle := v.bundle
-	v.bundle = old
-	d := k8sSiteOf(t, k8sUpgradeSiteName, 1, v)
-	registryOnWorker(t, d)
-	if out, err := d.run(); err != nil {
-		t.Fatalf("deploy of the old bundle: %v\n%s", err, out)
-	}
-	checkCluster(t, d, 1, 1)
-	checkStack(t, d, "0.0.9")
-	testUpgrade(t, d, newBundle, []string{"master-1"}, []string{"worker-1"}, upgradeKills)
+	d := upgradeSite(t, k8sUpgradeSiteName, 1)
+	testUpgrade(t, d, os.Getenv("SITETEST_K8S_BUNDLE"), []string{"master-1"}, []string{"worker-1"}, upgradeKills)
 	checkCluster(t, d, 1, 1)
 	checkHarbor(t, d, 2)
 	checkPodNetwork(t, d, 2)
 	checkPodOnWorker(t, d, false)
 	checkEL7Logs(t, d)
 	testNoSecrets(t, d)
+}
+
+// upgradeSite brings up the upgrade test's site, masters masters and a
+// worker that is also the registry host, deployed from the old bundle
+// (SITETEST_K8S_OLD_BUNDLE), and checks it runs.
+func upgradeSite(t *testing.T, name string, masters int) *deployer {
+	t.Helper()
+	old := os.Getenv("SITETEST_K8S_OLD_BUNDLE")
+	if old == "" {
+		t.Skip("SITETEST_K8S_OLD_BUNDLE is not set: deploy upgrade's site tests run with make test-upgrade, which also builds the release it upgrades from")
+	}
+	v := k8sInputs(t)
+	v.bundle = old
+	d := k8sSiteOf(t, name, masters, v)
+	registryOnWorker(t, d)
+	if out, err := d.run(); err != nil {
+		t.Fatalf("deploy of the old bundle: %v\n%s", err, out)
+	}
+	checkCluster(t, d, masters, 1)
+	checkStack(t, d, "0.0.9")
+	return d
 }
 
 // k8sUpgradeHASiteName is the HA shape's upgrade site.
@@ -67,21 +75,8 @@ const k8sUpgradeHASiteName = "k8supgradeha"
 // kubeadm's own step (upgradeKillsHA); afterwards etcd has three voting
 // members and kubectl through the VIP answers.
 func TestKubernetesUpgradeHA(t *testing.T) {
-	old := os.Getenv("SITETEST_K8S_OLD_BUNDLE")
-	if old == "" {
-		t.Skip("SITETEST_K8S_OLD_BUNDLE is not set: deploy upgrade's site tests run with make test-upgrade, which also builds the release it upgrades from")
-	}
-	v := k8sInputs(t)
-	newBundle := v.bundle
-	v.bundle = old
-	d := k8sSiteOf(t, k8sUpgradeHASiteName, 3, v)
-	registryOnWorker(t, d)
-	if out, err := d.run(); err != nil {
-		t.Fatalf("deploy of the old bundle: %v\n%s", err, out)
-	}
-	checkCluster(t, d, 3, 1)
-	checkStack(t, d, "0.0.9")
-	testUpgrade(t, d, newBundle, []string{"master-1", "master-2", "master-3"}, []string{"worker-1"}, upgradeKillsHA)
+	d := upgradeSite(t, k8sUpgradeHASiteName, 3)
+	testUpgrade(t, d, os.Getenv("SITETEST_K8S_BUNDLE"), []string{"master-1", "master-2", "master-3"}, []string{"worker-1"}, upgradeKillsHA)
 	checkCluster(t, d, 3, 1)
 	if v := etcdVoters(t, d); v != 3 {
 		t.Errorf("etcd has %d voting members after the upgrade, want 3", v)
