@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/factory-appliance/appliance/internal/countio"
+	"github.com/factory-appliance/appliance/internal/iox"
 )
 
 // Progress is called once per artifact as it is verified, extracted or
@@ -81,21 +82,8 @@ func (r *Reader) verifyOne(ctx context.Context, a Artifact) error {
 		return err
 	}
 	defer rc.Close()
-	_, err = io.Copy(io.Discard, ctxReader{ctx, rc})
+	_, err = io.Copy(io.Discard, iox.ContextReader(ctx, rc))
 	return err
-}
-
-// ctxReader stops a read loop when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // Scan reads the whole tar stream sequentially from the first frame, as
@@ -122,7 +110,7 @@ func (r *Reader) Scan(ctx context.Context, progress Progress) error {
 	if r.ptr.Signature.present() {
 		listed[SignatureName] = expected{Artifact: r.pointerArtifact(SignatureName, r.ptr.Signature), raw: true}
 	}
-	return scanTar(ctx, ctxReader{ctx, s}, listed, progress)
+	return scanTar(ctx, iox.ContextReader(ctx, s), listed, progress)
 }
 
 func (r *Reader) pointerArtifact(name string, s span) Artifact {

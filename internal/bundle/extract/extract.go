@@ -15,6 +15,7 @@ import (
 	"path"
 
 	"github.com/factory-appliance/appliance/internal/bundle"
+	"github.com/factory-appliance/appliance/internal/iox"
 )
 
 // tmpSuffix marks a file being extracted; it is renamed into place only
@@ -74,7 +75,7 @@ func extractOne(ctx context.Context, root *os.Root, name string, open func() (io
 		return err
 	}
 	defer rc.Close()
-	return writeVerified(root, name, ctxReader{ctx, rc})
+	return writeVerified(root, name, iox.ContextReader(ctx, rc))
 }
 
 // writeVerified copies src to a temporary file next to name and renames it
@@ -113,17 +114,4 @@ func writeVerified(root *os.Root, name string, src io.Reader) (err error) {
 		return fmt.Errorf("extracting %s: %w", name, err)
 	}
 	return nil
-}
-
-// ctxReader stops a read loop when its context is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
