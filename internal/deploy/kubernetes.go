@@ -55,7 +55,7 @@ func (d *Deployment) kubernetesPhase(id string) *plan.Phase {
 		masters,
 		d.eachHost("/kubernetes/workers", "The workers join", workers, "kubeadm join", k.JoinWorker),
 		d.networkPhase(k),
-		d.cniPhase(first),
+		d.cniPhase("/kubernetes/cni", first),
 		d.oneHost("/kubernetes/ready", "The cluster is ready", first, "Nodes, kube-system and etcd", k.ClusterReady),
 		d.upkeepPhase(),
 	)...)
@@ -94,18 +94,18 @@ func (d *Deployment) networkPhase(k *steps.Site) *plan.Phase {
 	return d.eachHost("/kubernetes/network", "Each node's pod network", d.nodes, "Pod network", k.PodNetwork)
 }
 
-// cniPhase is /kubernetes/cni: the steps of the bundle's pod network
-// component (stack.NetworkSteps), from the deploy node with the
-// cluster-admin kubeconfig, first copied from the first master. Nil when
-// the bundle has no CNI.
-func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
+// cniPhase is /kubernetes/cni (and deploy upgrade's /upgrade/cni, as id):
+// the steps of the bundle's pod network component (stack.NetworkSteps),
+// from the deploy node with the cluster-admin kubeconfig, first copied from
+// the first master. Nil when the bundle has no CNI.
+func (d *Deployment) cniPhase(id string, first inventory.Host) *plan.Phase {
 	cni := stack.NetworkSteps(d.index)
 	if len(cni) == 0 {
 		return nil
 	}
 	children := make([]*plan.Phase, len(cni))
 	for i, s := range cni {
-		p := d.stepPhase("/kubernetes/cni", s) // tried once, as /stack's steps: it waits for its rollouts
+		p := d.stepPhase(id, s) // tried once, as /stack's steps: it waits for its rollouts
 		p.Title = "Pod network: " + p.Title
 		run, dry := p.Run, p.DryRun
 		p.Run = func(ctx context.Context) error {
@@ -123,5 +123,5 @@ func (d *Deployment) cniPhase(first inventory.Host) *plan.Phase {
 		}
 		children[i] = p
 	}
-	return plan.Steps("/kubernetes/cni", "The bundle's pod network (component "+cni[0].Component+")", children...)
+	return plan.Steps(id, "The bundle's pod network (component "+cni[0].Component+")", children...)
 }

@@ -269,7 +269,8 @@ func TestStackPhaseAgainstAPIServer(t *testing.T) {
 // /kubernetes takes the deployer's bridge off every node instead of
 // writing it, installs that component in /kubernetes/cni before it waits
 // for the nodes, and /stack leaves it out; its dry run copies the
-// kubeconfig from the first master, then applies the manifests.
+// kubeconfig from the first master, then applies the manifests; deploy
+// upgrade applies it again (/upgrade/cni).
 func TestPodNetworkFromTheBundle(t *testing.T) {
 	s := stackSiteWith(t, func(x *bundle.Index) { x.Components[1].PodNetwork = true })
 	d := s.open(t, t.TempDir())
@@ -301,6 +302,16 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	if strings.Join(stackSteps, " ") != "/stack/web /stack/broken" {
 		t.Errorf("/stack steps %v, want the pod network left out", stackSteps)
 	}
+	// deploy upgrade applies the new bundle's pod network once every node
+	// runs the new version, before the stack.
+	x, err := d.upgradeOp(UpgradeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, _ := leafIDs(t, x.phases)
+	if !strings.Contains(ids, "/upgrade/ready/master-1 /upgrade/cni/factory-manifests /upgrade/stack/web") {
+		t.Errorf("deploy upgrade's leaves do not apply the pod network between /upgrade/ready and /upgrade/stack:\n%s", ids)
+	}
 	var out bytes.Buffer
 	if err := d.DryRun(&out); err != nil {
 		t.Fatal(err)
@@ -326,7 +337,7 @@ func TestPodNetworkFromTheBundle(t *testing.T) {
 	// Without a pod network the same bundle keeps the bridge.
 	plain := stackSite(t).open(t, t.TempDir())
 	plain.k8sVersion = "v1.34.4"
-	if plain.cniPhase(plain.masters[0]) != nil {
+	if plain.cniPhase("/kubernetes/cni", plain.masters[0]) != nil {
 		t.Error("a bundle without a pod network component has /kubernetes/cni")
 	}
 	out.Reset()

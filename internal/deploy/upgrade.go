@@ -45,6 +45,8 @@ type UpgradeOptions struct {
 //	                                      new version and uncordoned
 //	/upgrade/workers/batch-<n>/<worker>/... the workers, MaxUnavailable at a time, the same steps
 //	/upgrade/ready/<first master>         every node Ready at the new version, kube-system ready
+//	/upgrade/cni/<step>...                this bundle's pod network applied (when it has one): its manifests
+//	                                      and release, as /kubernetes/cni applies them
 //	/upgrade/stack/<step>...              each release and manifest set; a release whose chart and values
 //	                                      did not change is left as it is (its fingerprint)
 //
@@ -110,6 +112,7 @@ func (d *Deployment) upgradeOp(uo UpgradeOptions) (op, error) {
 			plan.Steps("/upgrade/masters", "The masters, one at a time", masters...),
 			workersPhase,
 			d.oneHost("/upgrade/ready", "Every node Ready at "+d.k8sVersion, first, "Nodes and kube-system", k.UpgradeReady),
+			d.cniPhase("/upgrade/cni", first),
 			d.stackPhase("/upgrade/stack"),
 		)...)}}, nil
 }
