@@ -42,33 +42,22 @@ type fileEntry = entry
 // (*lock.DriftError lists every one).
 func (b *builder) fetchFiles(ctx context.Context) error {
 	seen := map[string]manifest.File{}
-	var errs []error
-	var drifts []lock.Drift
+	var errs lock.Errors
 	for _, f := range b.o.Stack.Files() {
 		if f.URL != "" {
 			b.prog.AddTotal(1)
 		}
 		p := path.Join("files", f.Component, f.Name())
 		if first, dup := seen[p]; dup {
-			errs = append(errs, fmt.Errorf("%s: file %s has the same name as the file at %s in component %s; rename one of them", f.Pos, f.Name(), first.Pos, f.Component))
+			errs.Add(fmt.Errorf("%s: file %s has the same name as the file at %s in component %s; rename one of them", f.Pos, f.Name(), first.Pos, f.Component))
 			continue
 		}
 		seen[p] = f
-		e, err := b.fileEntry(ctx, p, f)
-		var de *lock.DriftError
-		switch {
-		case errors.As(err, &de):
-			drifts = append(drifts, de.Drifts...)
-		case err != nil:
-			errs = append(errs, err)
-		default:
+		if e, err := b.fileEntry(ctx, p, f); errs.Add(err) {
 			b.files = append(b.files, e)
 		}
 	}
-	if len(drifts) > 0 {
-		errs = append(errs, &lock.DriftError{Drifts: drifts})
-	}
-	return errors.Join(errs...)
+	return errs.Err()
 }
 
 func (b *builder) fileEntry(ctx context.Context, p string, f manifest.File) (entry, error) {

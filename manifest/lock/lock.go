@@ -2,6 +2,7 @@ package lock
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -393,12 +394,7 @@ type DriftError struct {
 
 func (e *DriftError) Error() string {
 	ds := append([]Drift(nil), e.Drifts...)
-	sort.Slice(ds, func(i, j int) bool {
-		if ds[i].Kind != ds[j].Kind {
-			return ds[i].Kind < ds[j].Kind
-		}
-		return ds[i].Name < ds[j].Name
-	})
+	sortDrifts(ds)
 	var b strings.Builder
 	fmt.Fprintf(&b, "upstream drifted from the lock file for %d artifact(s); investigate, then run `bundle lock` to accept the new digests", len(ds))
 	for _, d := range ds {
@@ -409,4 +405,46 @@ func (e *DriftError) Error() string {
 		fmt.Fprintf(&b, "\n  %s %s: locked %s, upstream %s", d.Kind, d.Name, d.Locked, up)
 	}
 	return b.String()
+}
+
+func sortDrifts(ds []Drift) {
+	sort.Slice(ds, func(i, j int) bool {
+		if ds[i].Kind != ds[j].Kind {
+			return ds[i].Kind < ds[j].Kind
+		}
+		return ds[i].Name < ds[j].Name
+	})
+}
+
+// Errors gathers the errors of fetching many artifacts of a locked build,
+// so that one run reports them all: the drifts of every *DriftError added
+// go into one *DriftError, sorted, after the other errors.
+type Errors struct {
+	errs   []error
+	drifts []Drift
+}
+
+// Add keeps err (nil is ignored) and reports whether it was nil.
+func (e *Errors) Add(err error) bool {
+	var de *DriftError
+	switch {
+	case err == nil:
+		return true
+	case errors.As(err, &de):
+		e.drifts = append(e.drifts, de.Drifts...)
+	default:
+		e.errs = append(e.errs, err)
+	}
+	return false
+}
+
+// Err joins what was added, or returns nil.
+func (e *Errors) Err() error {
+	errs := e.errs
+	if len(e.drifts) > 0 {
+		ds := append([]Drift(nil), e.drifts...)
+		sortDrifts(ds)
+		errs = append(errs[:len(errs):len(errs)], &DriftError{Drifts: ds})
+	}
+	return errors.Join(errs...)
 }

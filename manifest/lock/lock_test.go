@@ -3,6 +3,7 @@ package lock
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -184,6 +185,32 @@ func TestDriftError(t *testing.T) {
 	var de *DriftError
 	if !errors.As(err, &de) || len(de.Drifts) != 3 {
 		t.Error("errors.As does not find the DriftError")
+	}
+}
+
+// TestErrors: the errors of many fetches come back together, every drift
+// in one sorted *DriftError after the other errors; nil adds nothing.
+func TestErrors(t *testing.T) {
+	var e Errors
+	if !e.Add(nil) || e.Err() != nil {
+		t.Fatal("an Errors holding only nil is not empty")
+	}
+	other := errors.New("chart x: no such version")
+	e.Add(&DriftError{Drifts: []Drift{{Kind: KindChart, Name: "z", Locked: "1"}}})
+	if e.Add(other) {
+		t.Error("Add(err) reported nil")
+	}
+	e.Add(fmt.Errorf("chart a: %w", &DriftError{Drifts: []Drift{{Kind: KindChart, Name: "a", Locked: "2"}}}))
+	err := e.Err()
+	if !errors.Is(err, other) {
+		t.Errorf("%v: the other error is lost", err)
+	}
+	var de *DriftError
+	if !errors.As(err, &de) || len(de.Drifts) != 2 || de.Drifts[0].Name != "a" || de.Drifts[1].Name != "z" {
+		t.Fatalf("drifts not merged and sorted: %+v", de)
+	}
+	if !strings.HasPrefix(err.Error(), other.Error()+"\n") {
+		t.Errorf("the drifts do not come after the other errors:\n%s", err)
 	}
 }
 

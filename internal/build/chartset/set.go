@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 
 	"github.com/factory-appliance/appliance/images"
 	"github.com/factory-appliance/appliance/internal/bundle"
@@ -75,26 +74,14 @@ func (s *Set) fetcher() *charts.Fetcher {
 // set holds what was fetched, also on an error.
 func Fetch(ctx context.Context, o Options) (*Set, error) {
 	s := &Set{o: o}
-	var errs []error
-	var drifts []lock.Drift
+	var errs lock.Errors
 	o.Progress.AddTotal(len(o.Stack.Charts()))
 	for _, c := range o.Stack.Charts() {
-		got, err := s.fetchChart(ctx, c)
-		var de *lock.DriftError
-		switch {
-		case errors.As(err, &de):
-			drifts = append(drifts, de.Drifts...)
-		case err != nil:
-			errs = append(errs, err)
-		default:
+		if got, err := s.fetchChart(ctx, c); errs.Add(err) {
 			s.Fetched = append(s.Fetched, got)
 		}
 	}
-	if len(drifts) > 0 {
-		sort.Slice(drifts, func(i, j int) bool { return drifts[i].Name < drifts[j].Name })
-		errs = append(errs, &lock.DriftError{Drifts: drifts})
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errs.Err(); err != nil {
 		return s, err
 	}
 	return s, s.chartArtifacts()
