@@ -189,6 +189,11 @@ start_registry() {
 		  addr: $TARGET_ADDR
 		  secret: bench-$1
 	EOF
+	# REGISTRY_DEBUG_ADDR: the registry's debug server (net/http/pprof), for
+	# scripts/bench/profile.sh; make bench leaves it off.
+	if [ -n "${REGISTRY_DEBUG_ADDR:-}" ]; then
+		printf '  debug:\n    addr: %s\n' "$REGISTRY_DEBUG_ADDR" >>"$dir/config.yml"
+	fi
 	docker-registry serve "$dir/config.yml" >"$OUT/logs/$1.log" 2>&1 &
 	TARGET_PID=$!
 	track "$TARGET_PID"

@@ -53,9 +53,15 @@ done
 stop_pid "$serve" # SIGTERM: serve stops and writes its profiles
 
 step "deploy push into a fresh docker-registry, profiled"
-start_registry prof-push
+REGISTRY_DEBUG_ADDR=127.0.0.1:$(free_port 5700) start_registry prof-push
+# The registry's own CPU profile, over the push's first PROF_REGISTRY_SECONDS
+# (docker-registry serves net/http/pprof on its debug address).
+curl -fsS -o "$PROF/registry-push-cpu.pprof" \
+	"http://$(sed -n 's/^    addr: //p' "$OUT/prof-push/config.yml")/debug/pprof/profile?seconds=${PROF_REGISTRY_SECONDS:-8}" &
+reg_prof=$!
 APPLIANCE_PPROF=$PROF must_time prof-push bin/deploy push --bundle "$OUT/prof.bundle" --to "$TARGET_ADDR" \
 	--plain-http --insecure-skip-verify --no-harbor --json
+wait "$reg_prof" || note "no CPU profile from the registry"
 # utime and stime of the registry, in clock ticks (fields 14 and 15)
 reg_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$TARGET_PID/stat")
 stop_registry prof-push
@@ -67,3 +73,7 @@ for p in bundle-build deploy-serve deploy-push; do
 	step "$p: top of the CPU profile"
 	go tool pprof -top -nodecount=25 "$bin" "$PROF/$p-cpu.pprof" 2>/dev/null | sed -n '4,32p'
 done
+if [ -s "$PROF/registry-push-cpu.pprof" ]; then
+	step "docker-registry taking the push: top of the CPU profile"
+	go tool pprof -top -nodecount=30 "$PROF/registry-push-cpu.pprof" 2>/dev/null | sed -n '4,37p'
+fi
