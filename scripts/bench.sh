@@ -34,25 +34,15 @@ GOBIN=$(go env GOPATH)/bin
 export PATH="$GOBIN:$PATH"
 
 RUNS=${BENCH_RUNS:-3}
-IMAGES=${BENCH_IMAGES:-24}
-BYTES=${BENCH_BYTES:-2GiB}
-[ "${BENCH_BIG:-0}" = 1 ] && BYTES=4GiB
-FILES_MIB=${BENCH_FILES_MIB:-64}
 CRANE_PULL=${BENCH_CRANE_PULL:-all}
-CLIENTS=8
 PARTS=${BENCH_PARTS:-build seed repodata}
-OUT=${BENCH_OUT:-out/bench}
-MIRROR_NAME=registry.bench.example
 
 # shellcheck source=scripts/bench/lib.sh
-source scripts/bench/lib.sh
+source scripts/bench/lib.sh # IMAGES, BYTES, FILES_MIB, CLIENTS, OUT, MIRROR_NAME
 
-mkdir -p "$OUT"/{logs,time}
-OUT=$(cd "$OUT" && pwd)
+bench_begin
 rm -f "$OUT/notes.log"
 BROKE=0
-PIDS=()
-trap stop_all EXIT
 
 check_tools
 build_tools

@@ -3,6 +3,26 @@
 # Shared helpers of scripts/bench.sh: processes, timing, statistics, the
 # fixture registry, the stack manifest and the result table. Sourced, not run.
 
+# The bench's data and places, from make bench's knobs (scripts/bench.sh).
+IMAGES=${BENCH_IMAGES:-24}
+BYTES=${BENCH_BYTES:-2GiB}
+[ "${BENCH_BIG:-0}" = 1 ] && BYTES=4GiB
+FILES_MIB=${BENCH_FILES_MIB:-64}
+CLIENTS=8
+OUT=${BENCH_OUT:-out/bench}
+MIRROR_NAME=registry.bench.example
+
+# bench_begin [SUBDIR...]: makes $OUT (absolute from then on) with logs/,
+# time/ and the SUBDIRs, and stops every tracked process at exit.
+bench_begin() {
+	local d
+	mkdir -p "$OUT"/{logs,time}
+	for d in "$@"; do mkdir -p "$OUT/$d"; done
+	OUT=$(cd "$OUT" && pwd)
+	PIDS=()
+	trap stop_all EXIT
+}
+
 step() { printf '\n==> %s\n' "$*"; }
 # note prints a line and keeps it for the results file ($OUT/notes.log,
 # so that notes from command substitutions are kept too).

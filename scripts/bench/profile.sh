@@ -14,19 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=1
-IMAGES=${BENCH_IMAGES:-24}
-BYTES=${BENCH_BYTES:-2GiB}
-FILES_MIB=${BENCH_FILES_MIB:-64}
-CLIENTS=8
-OUT=${BENCH_OUT:-out/bench}
-MIRROR_NAME=registry.bench.example
 # shellcheck source=scripts/bench/lib.sh
 source scripts/bench/lib.sh
-mkdir -p "$OUT"/{logs,time,prof}
-OUT=$(cd "$OUT" && pwd)
+bench_begin prof
 PROF=$OUT/prof
-PIDS=()
-trap stop_all EXIT
 build_tools
 note "load average: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 start_fixture_registry

@@ -16,18 +16,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-2}
-IMAGES=${BENCH_IMAGES:-24}
-BYTES=${BENCH_BYTES:-2GiB}
-FILES_MIB=${BENCH_FILES_MIB:-64}
-CLIENTS=8
-OUT=${BENCH_OUT:-out/bench}
-MIRROR_NAME=registry.bench.example
 # shellcheck source=scripts/bench/lib.sh
 source scripts/bench/lib.sh
-mkdir -p "$OUT"/{logs,time}
-OUT=$(cd "$OUT" && pwd)
-PIDS=()
-trap stop_all EXIT
+bench_begin
 build_tools
 start_fixture_registry
 make_stack
