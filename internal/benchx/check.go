@@ -78,3 +78,17 @@ func compareRow(old Row, fresh *Results, tolerance float64) (Finding, bool) {
 	}
 	return Finding{}, false
 }
+
+// OtherMachine says why recorded and fresh may not be comparable: the
+// recorded file names no machine (written before make bench named it), or
+// names another one than fresh. It returns "" when both name the same one.
+func OtherMachine(recorded, fresh *Results) string {
+	was, now := recorded.Meta["machine"], fresh.Meta["machine"]
+	switch {
+	case was == "":
+		return "the recorded results do not name their machine"
+	case now != "" && now != was:
+		return "the recorded results come from another machine"
+	}
+	return ""
+}

@@ -136,6 +136,32 @@ func TestCheckMissingRow(t *testing.T) {
 	}
 }
 
+// TestOtherMachine: make bench-check says when the recorded run cannot
+// tell the code from the machine.
+func TestOtherMachine(t *testing.T) {
+	res := func(machine string) *Results {
+		r := &Results{Meta: map[string]string{}}
+		if machine != "" {
+			r.Meta["machine"] = machine
+		}
+		return r
+	}
+	const a, b = "CPU A, 2 CPUs, 24 GiB, kernel 6.1, root ext4 on /dev/vda", "CPU B, 2 CPUs, 24 GiB, kernel 6.1, root ext4 on /dev/vda"
+	for _, tc := range []struct {
+		recorded, fresh, want string
+	}{
+		{a, a, ""},
+		{a, b, "another machine"},
+		{"", a, "do not name their machine"},
+		{a, "", ""}, // a fresh file without the line (BENCH_FRESH of an old run): nothing to say
+	} {
+		got := OtherMachine(res(tc.recorded), res(tc.fresh))
+		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
+			t.Errorf("OtherMachine(%q, %q) = %q, want %q", tc.recorded, tc.fresh, got, tc.want)
+		}
+	}
+}
+
 func TestProfileFromEnv(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(ProfileEnv, dir)

@@ -271,6 +271,16 @@ commit_id() {
 	echo "$c"
 }
 
+# machine_id: what make bench-check compares to tell a run on another
+# machine: CPU model, CPUs, memory, kernel and the root file system.
+machine_id() {
+	local model mem root
+	model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+	mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
+	root=$(awk '$2 == "/" { print $3 " on " $1; exit }' /proc/mounts)
+	printf '%s, %s CPUs, %s, kernel %s, root %s' "${model:-unknown CPU}" "$(nproc)" "$mem" "$(uname -r)" "$root"
+}
+
 # write_results FILE LOAD_START: the table as markdown, with the commit, the
 # date and the machine's load, then the notes of the run (per-run figures).
 # internal/benchx reads it back for make bench-check.
@@ -281,6 +291,7 @@ write_results() {
 		printf -- '- commit: %s\n' "$(commit_id)"
 		printf -- '- date: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 		printf -- '- load: %s at start, %s at end (%s CPUs)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
+		printf -- '- machine: %s\n' "$(machine_id)"
 		printf -- '- runs: %s each, medians; %s images, %s of layers, %s MiB of files\n\n' "$RUNS" "$IMAGES" "$BYTES" "$FILES_MIB"
 		table_tsv | awk -F'\t' 'NR == 1 { printf "| metric | ours | peer | limit | ratio | target | result |\n| --- | --- | --- | --- | --- | --- | --- |\n"; next }
 			{ printf "|"; for (i = 1; i < NF; i++) printf " %s |", $i; printf "\n" }'

@@ -45,6 +45,9 @@ func run(recordedPath, freshPath string, tol float64, stdout, stderr io.Writer) 
 		r    *benchx.Results
 	}{{"recorded", recorded}, {"fresh", fresh}} {
 		fmt.Fprintf(stdout, "%-8s commit %s, %s, load %s\n", s.name, s.r.Meta["commit"], s.r.Meta["date"], s.r.Meta["load"])
+		if m := s.r.Meta["machine"]; m != "" {
+			fmt.Fprintf(stdout, "%-8s machine %s\n", "", m)
+		}
 	}
 	findings := benchx.Check(recorded, fresh, tol)
 	if len(findings) == 0 {
@@ -55,5 +58,9 @@ func run(recordedPath, freshPath string, tol float64, stdout, stderr io.Writer) 
 		fmt.Fprintln(stdout, "FAIL", f)
 	}
 	fmt.Fprintf(stdout, "bench-check: %d failed check(s); on a loaded machine (see load) run it again before believing it\n", len(findings))
+	if why := benchx.OtherMachine(recorded, fresh); why != "" {
+		fmt.Fprintf(stdout, "bench-check: %s, so a ratio that moved may be the machine, not the code: bench the recorded commit here "+
+			"(git worktree add ../recorded %s, then make bench there) and, if it moves the same way, make bench-record\n", why, recorded.Meta["commit"])
+	}
 	return 1
 }
