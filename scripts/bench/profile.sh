@@ -44,11 +44,11 @@ done
 stop_pid "$serve" # SIGTERM: serve stops and writes its profiles
 
 step "deploy push into a fresh docker-registry, profiled"
-REGISTRY_DEBUG_ADDR=127.0.0.1:$(free_port 5700) start_registry prof-push
+debug=127.0.0.1:$(free_port 5700)
+REGISTRY_DEBUG_ADDR=$debug start_registry prof-push
 # The registry's own CPU profile, over the push's first PROF_REGISTRY_SECONDS
 # (docker-registry serves net/http/pprof on its debug address).
-curl -fsS -o "$PROF/registry-push-cpu.pprof" \
-	"http://$(sed -n 's/^    addr: //p' "$OUT/prof-push/config.yml")/debug/pprof/profile?seconds=${PROF_REGISTRY_SECONDS:-8}" &
+curl -fsS -o "$PROF/registry-push-cpu.pprof" "http://$debug/debug/pprof/profile?seconds=${PROF_REGISTRY_SECONDS:-8}" &
 reg_prof=$!
 APPLIANCE_PPROF=$PROF must_time prof-push bin/deploy push --bundle "$OUT/prof.bundle" --to "$TARGET_ADDR" \
 	--plain-http --insecure-skip-verify --no-harbor --json

@@ -23,7 +23,9 @@ build_tools
 start_fixture_registry
 make_stack
 BUNDLE=$OUT/timeline.bundle
-if [ ! -s "$BUNDLE" ]; then
+# Kept between runs, rebuilt when bin/bundle is newer (a bundle from an
+# older build would time an older format).
+if [ ! -s "$BUNDLE" ] || [ bin/bundle -nt "$BUNDLE" ]; then
 	step "build the bench bundle"
 	bin/bundle build -f "$STACK" -o "$BUNDLE" --unsigned --cache-dir "$OUT/timeline-cache" --quiet
 	rm -rf "$OUT/timeline-cache"
@@ -91,14 +93,13 @@ run() {
 		bin/deploy push --bundle "$BUNDLE" --to "$TARGET_ADDR" --plain-http --insecure-skip-verify --no-harbor --json >/dev/null &
 		;;
 	peer)
-		printf '%s\n' "${REFS[@]}" | bash -c 'xargs -P 4 -I{} crane copy "$1/{}" "$2/$3/{}" 2>/dev/null &&
-			sync -f "$4"' _ "$REG_ADDR" "$TARGET_ADDR" "$MIRROR_NAME" "$OUT/timeline-$who" &
+		printf '%s\n' "${REFS[@]}" | xargs -P 4 -I{} crane copy "$REG_ADDR/{}" "$TARGET_ADDR/$MIRROR_NAME/{}" 2>/dev/null &
 		;;
 	esac
 	client=$!
 	sample "$client" "$TARGET_PID" "$OUT/timeline-$who-$r.samples"
 	wait "$client" || die "$who push failed in run $r"
-	sync -f "$OUT/timeline-$who" # not sampled: 6 ms here, the registry's files are written back as it goes
+	sync -f "$OUT/timeline-$who" # both sides, not sampled: 6 ms here, the registry writes back as it goes
 	stop_registry "timeline-$who"
 	step "$who, run $r"
 	report "$OUT/timeline-$who-$r.samples"
